@@ -1,0 +1,270 @@
+"""The headless face: every non-interactive job is a subcommand (DESIGN section 6).
+
+`curator` with no arguments opens the TUI; the Textual import happens only then,
+so scripts and CI never pay for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from curator import __version__, paths
+from curator.config import load_settings, resolve_user
+from curator.errors import CuratorError, StoreError, UsageError
+from curator.models import KINDS, STATUSES
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (exit 2) instead of a usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+# ---------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------
+
+
+def _db_path(args: argparse.Namespace) -> Path:
+    return Path(args.db).expanduser() if args.db else paths.default_db_path()
+
+
+def _actor(args: argparse.Namespace) -> str:
+    return resolve_user(getattr(args, "user", None), load_settings())
+
+
+def _open(args: argparse.Namespace) -> Any:
+    from curator.store.db import open_workspace
+
+    return open_workspace(_db_path(args), create=False)
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+
+
+def _table(rows: list[list[str]], headers: list[str]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+def _short(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# ---------------------------------------------------------------------------
+# Commands
+# ---------------------------------------------------------------------------
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    """Open the TUI on the workspace (created with the demo when missing)."""
+    from curator.tui.app import run
+
+    from curator.workspace import open_or_create_default
+
+    ws = open_or_create_default(_db_path(args), actor=_actor(args))
+    ws.close()
+    run(_db_path(args), user=_actor(args))
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from curator.workspace import init_workspace
+
+    path = _db_path(args)
+    with init_workspace(path, demo=args.demo, actor=_actor(args)) as ws:
+        n = ws.db.execute("SELECT count(*) FROM examples").fetchone()[0]
+    what = f"demo workspace with {n} examples" if args.demo else "empty workspace"
+    print(f"created {what} in {path}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from curator.importer import import_file
+
+    with _open(args) as ws:
+        report = import_file(ws.db, Path(args.file), args.input_format, actor=_actor(args),
+                             skip_invalid=args.skip_invalid)
+    if args.format == "json":
+        _print_json(report.to_json(args.file))
+    else:
+        print(f"imported {len(report.imported)} records ({report.format} format) from {args.file}")
+        for dup in report.duplicates:
+            print(f"skipped {args.file}:{dup['line']}: exact duplicate of {dup['duplicate_of']}")
+    for problem in report.invalid:
+        print(f"skipped {problem.describe(args.file)}", file=sys.stderr)
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from curator.store import examples
+
+    with _open(args) as ws:
+        records = examples.query(ws.db, kind=args.kind, status=args.status, clause=args.clause, tag=args.tag,
+                                 author=args.author, text=args.text, limit=args.limit)
+    if args.format == "json":
+        _print_json([r.canonical() for r in records])
+    elif args.format == "jsonl":
+        for r in records:
+            sys.stdout.write(r.canonical_json() + "\n")
+    else:
+        rows = [[r.id, r.kind, r.status, r.author, _short(r.title, 48), ",".join(r.clauses)] for r in records]
+        print(_table(rows, ["id", "kind", "status", "author", "title", "clauses"]))
+        print(f"{len(records)} records")
+    return 0
+
+
+def cmd_dump(args: argparse.Namespace) -> int:
+    from curator.dumpload import dump
+
+    with _open(args) as ws:
+        counts = dump(ws, Path(args.dir))
+    print(f"dumped to {args.dir}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    return 0
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    from curator.dumpload import load
+
+    counts = load(Path(args.dir), _db_path(args))
+    print(f"loaded {args.dir} into {_db_path(args)}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    return 0
+
+
+def cmd_constitution_show(args: argparse.Namespace) -> int:
+    from curator.constitution.parse import parse_file
+
+    parsed = parse_file(Path(args.file))
+    if args.format == "json":
+        _print_json({"document": parsed.document,
+                     "clauses": [c.model_dump(include={"id", "parent", "depth", "title", "text", "hash", "kind",
+                                                       "meta"}) for c in parsed.clauses]})
+    else:
+        rows = [["  " * (c.depth - 1) + c.id, _short(c.title, 60), c.hash[:12]] for c in parsed.clauses]
+        print(_table(rows, ["id", "title", "hash"]))
+    return 0
+
+
+def cmd_constitution_import(args: argparse.Namespace) -> int:
+    from curator.constitution.versions import import_constitution
+
+    with _open(args) as ws:
+        version_id = import_constitution(ws.db, Path(args.file), actor=_actor(args))
+    print(f"imported {args.file} as constitution version {version_id}")
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# Parser
+# ---------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command tree; every command and option carries help (a test checks)."""
+    def options(default: Any) -> argparse.ArgumentParser:
+        # subcommands SUPPRESS their defaults so `curator --db X list` keeps X
+        common = argparse.ArgumentParser(add_help=False)
+        common.add_argument("--db", metavar="PATH", default=default,
+                            help="workspace database (default: $CURATOR_DB, else ./curator.db)")
+        common.add_argument("--user", metavar="NAME", default=default,
+                            help="acting user (default: $CURATOR_USER, else the OS login)")
+        return common
+
+    common = options(argparse.SUPPRESS)
+    parser = _Parser(prog="curator", parents=[options(None)],
+                     description="A workbench for curating alignment-training data. "
+                                 "With no command, opens the TUI.")
+    parser.add_argument("--version", action="version", version=f"curator {__version__}")
+    parser.set_defaults(handler=cmd_tui)
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
+
+    def add(name: str, handler: Handler, help_text: str, parent: Any = sub) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = parent.add_parser(name, parents=[common], help=help_text,
+                                                       description=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = add("tui", cmd_tui, "open the terminal UI (the default with no command)")
+
+    p = add("init", cmd_init, "create a workspace database (with the demo data unless --empty)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--demo", dest="demo", action="store_true", default=True,
+                       help="fill it with the demo constitution and examples (default)")
+    group.add_argument("--empty", dest="demo", action="store_false", help="create it empty")
+
+    p = add("import", cmd_import, "import records from a JSON-lines file, all or nothing")
+    p.add_argument("file", help="JSON lines (or a JSON array) of records")
+    p.add_argument("--format", dest="input_format", choices=["auto", "curator", "messages", "hh"], default="auto",
+                   help="input format (default: detected from the first record)")
+    p.add_argument("--skip-invalid", action="store_true",
+                   help="import the valid lines and list the invalid ones instead of failing")
+    p.add_argument("--output", dest="format", choices=["text", "json"], default="text",
+                   help="report format (default: text)")
+
+    p = add("list", cmd_list, "list records as canonical JSON or a table")
+    p.add_argument("--kind", choices=KINDS, help="only this kind")
+    p.add_argument("--status", choices=STATUSES, help="only this status")
+    p.add_argument("--clause", metavar="ID", help="only records linked to this clause")
+    p.add_argument("--tag", help="only records with this tag")
+    p.add_argument("--author", help="only records by this author")
+    p.add_argument("--text", help="full-text search over titles and content")
+    p.add_argument("--limit", type=int, help="at most this many records")
+    p.add_argument("--format", choices=["json", "jsonl", "table"], default="table",
+                   help="json: an array of canonical records; jsonl: one per line (default: table)")
+
+    p = add("dump", cmd_dump, "write the whole workspace as canonical, git-friendly files")
+    p.add_argument("dir", help="target folder (replaced atomically if it holds an earlier dump)")
+
+    p = add("load", cmd_load, "rebuild a workspace from a dump into a new database (--db)")
+    p.add_argument("dir", help="a folder written by `curator dump`")
+
+    cons = sub.add_parser("constitution", help="parse and import constitution versions",
+                          description="Parse and import constitution versions.")
+    cons_sub = cons.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser, required=True)
+    p = add("show", cmd_constitution_show, "parse a constitution file (no database) and print its clauses",
+            cons_sub)
+    p.add_argument("file", help="Markdown (or a JSON list of principles)")
+    p.add_argument("--format", choices=["json", "table"], default="table", help="output format (default: table)")
+    p = add("import", cmd_constitution_import, "import a constitution file as the new current version", cons_sub)
+    p.add_argument("file", help="Markdown (or a JSON list of principles)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; user mistakes become one line on stderr and a non-zero exit."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except CuratorError as err:
+        print(f"curator: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except UsageError as err:  # pragma: no cover - subclass of CuratorError, kept for clarity
+        print(f"curator: error: {err}", file=sys.stderr)
+        return 2
+    except sqlite3.Error as err:
+        print(f"curator: error: {StoreError(str(err))}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("curator: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

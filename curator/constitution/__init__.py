@@ -1,0 +1,1 @@
+"""The constitution: Markdown (or JSON) principles parsed into a clause tree."""

@@ -1,0 +1,401 @@
+"""The canonical record (DESIGN section 3), constitution clauses, and their validation.
+
+One pydantic model is used for import, dump/load and storage, so a record that
+is valid in one place is valid everywhere. Validation errors are turned into
+one line naming the field (see :func:`describe_validation_error`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+import unicodedata
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+
+from curator.errors import RecordError
+
+# ---------------------------------------------------------------------------
+# Clean strings
+# ---------------------------------------------------------------------------
+
+MAX_FIELD_BYTES = 200_000
+"""Largest size of one text field (UTF-8 bytes); larger input is an error, not truncated."""
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# \r is dropped too: CRLF and lone CR become \n before the strip.
+
+
+def clean_text(value: str) -> str:
+    """Normalise line endings, drop control characters (keeping newline and tab)."""
+    if "\r" in value:
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+    if _CONTROL.search(value):
+        value = _CONTROL.sub("", value)
+    if len(value) > MAX_FIELD_BYTES // 4 and len(value.encode("utf-8")) > MAX_FIELD_BYTES:
+        raise ValueError(f"longer than the limit of {MAX_FIELD_BYTES} bytes")
+    return value
+
+
+def _clean_json(value: Any) -> Any:
+    """Clean every string inside a JSON value (tool inputs, schemas)."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [_clean_json(v) for v in value]
+    if isinstance(value, dict):
+        return {clean_text(str(k)): _clean_json(v) for k, v in value.items()}
+    return value
+
+
+def _bounded_json(value: dict[str, Any]) -> dict[str, Any]:
+    value = _clean_json(value)
+    if len(json.dumps(value, ensure_ascii=False)) > MAX_FIELD_BYTES:
+        raise ValueError(f"longer than the limit of {MAX_FIELD_BYTES} bytes")
+    return value  # type: ignore[no-any-return]
+
+
+CleanStr = Annotated[str, AfterValidator(clean_text)]
+NonEmptyStr = Annotated[str, AfterValidator(clean_text), Field(min_length=1)]
+JsonObject = Annotated[dict[str, Any], AfterValidator(_bounded_json)]
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"
+"""Record ids: safe in file names and URLs; no separators, no '..' at the start."""
+
+Kind = Literal["story", "advice", "document", "agentic"]
+Status = Literal["draft", "review", "approved", "rejected"]
+KINDS: tuple[str, ...] = ("story", "advice", "document", "agentic")
+STATUSES: tuple[str, ...] = ("draft", "review", "approved", "rejected")
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_id(prefix: str = "ex_") -> str:
+    """A ULID-style id: 48-bit millisecond time + 80 random bits, sortable by creation."""
+    value = (int(time.time() * 1000) << 80) | secrets.randbits(80)
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return prefix + "".join(reversed(chars))
+
+
+def utc_now() -> str:
+    """Current UTC time as ISO 8601 with millisecond precision and a Z."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# ---------------------------------------------------------------------------
+# Content blocks and messages (Anthropic style)
+# ---------------------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class TextBlock(_Strict):
+    type: Literal["text"] = "text"
+    text: CleanStr
+
+
+class ToolUseBlock(_Strict):
+    type: Literal["tool_use"] = "tool_use"
+    id: NonEmptyStr
+    name: NonEmptyStr
+    input: JsonObject = Field(default_factory=dict)
+
+
+class ToolResultBlock(_Strict):
+    type: Literal["tool_result"] = "tool_result"
+    tool_use_id: NonEmptyStr
+    content: CleanStr | list[TextBlock] = ""
+    is_error: bool = False
+
+
+Block = Annotated[TextBlock | ToolUseBlock | ToolResultBlock, Field(discriminator="type")]
+
+
+class Message(_Strict):
+    role: Literal["user", "assistant"]
+    content: CleanStr | list[Block]
+    rationale: CleanStr | None = None
+    """Why this assistant turn is right, citing the principle (assistant turns only)."""
+
+    @model_validator(mode="after")
+    def _rationale_only_on_assistant(self) -> Message:
+        if self.rationale is not None and self.role != "assistant":
+            raise ValueError("rationale is only allowed on assistant turns")
+        return self
+
+    def blocks(self) -> list[TextBlock | ToolUseBlock | ToolResultBlock]:
+        """The content as a list of blocks (a plain string is one text block)."""
+        if isinstance(self.content, str):
+            return [TextBlock(text=self.content)]
+        return list(self.content)
+
+    def plain_text(self) -> str:
+        """Every piece of text in this turn, for search and duplicate detection."""
+        parts: list[str] = []
+        for block in self.blocks():
+            if isinstance(block, TextBlock):
+                parts.append(block.text)
+            elif isinstance(block, ToolUseBlock):
+                parts.append(json.dumps(block.input, ensure_ascii=False, sort_keys=True))
+            elif isinstance(block.content, str):
+                parts.append(block.content)
+            else:
+                parts.extend(b.text for b in block.content)
+        return "\n".join(p for p in parts if p)
+
+
+class Tool(_Strict):
+    name: Annotated[str, AfterValidator(clean_text), Field(pattern=r"^[A-Za-z0-9_.\-]{1,128}$")]
+    description: CleanStr = ""
+    input_schema: JsonObject
+
+    @field_validator("input_schema")
+    @classmethod
+    def _schema_is_object(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if value.get("type") != "object":
+            raise ValueError('must be a JSON Schema object (with "type": "object")')
+        props = value.get("properties", {})
+        if not isinstance(props, dict):
+            raise ValueError('"properties" must be an object')
+        return value
+
+
+class Source(_Strict):
+    type: Literal["manual", "generated", "imported"] = "manual"
+    model: CleanStr | None = None
+    prompt_sha256: CleanStr | None = None
+    origin: CleanStr | None = None
+
+
+# ---------------------------------------------------------------------------
+# The example record
+# ---------------------------------------------------------------------------
+
+
+class Example(_Strict):
+    """One training example of any kind; per-kind rules are checked after parsing."""
+
+    id: Annotated[str, Field(pattern=ID_PATTERN)] = Field(default_factory=new_id)
+    kind: Kind
+    title: NonEmptyStr
+    status: Status = "draft"
+    author: CleanStr = ""
+    tags: list[NonEmptyStr] = Field(default_factory=list)
+    clauses: list[NonEmptyStr] = Field(default_factory=list)
+    group: CleanStr | None = None
+    system: CleanStr | None = None
+    tools: list[Tool] | None = None
+    messages: list[Message] | None = None
+    text: CleanStr | None = None
+    rationale: CleanStr | None = None
+    source: Source = Field(default_factory=Source)
+    created_at: str = Field(default_factory=utc_now)
+    updated_at: str = Field(default_factory=utc_now)
+    version: int = Field(default=1, ge=1)
+
+    @field_validator("tags", "clauses")
+    @classmethod
+    def _dedupe(cls, values: list[str]) -> list[str]:
+        seen: dict[str, None] = {}
+        for v in values:
+            seen.setdefault(v.strip(), None)
+        return [v for v in seen if v]
+
+    @model_validator(mode="after")
+    def _kind_rules(self) -> Example:
+        if self.kind in ("story", "document"):
+            if not (self.text and self.text.strip()):
+                raise _field_error("text", f"required for a {self.kind}")
+            if self.messages:
+                raise _field_error("messages", f"not allowed for a {self.kind} (use text)")
+            if self.tools:
+                raise _field_error("tools", f"not allowed for a {self.kind}")
+        elif self.kind == "advice":
+            self._check_dialogue(allow_tools=False)
+            if self.tools:
+                raise _field_error("tools", "not allowed for advice (use kind agentic)")
+        else:
+            if not self.tools:
+                raise _field_error("tools", "an agentic example needs at least one tool")
+            names = [t.name for t in self.tools]
+            dupes = {n for n in names if names.count(n) > 1}
+            if dupes:
+                raise _field_error("tools", f"duplicate tool name {sorted(dupes)[0]!r}")
+            self._check_dialogue(allow_tools=True)
+        return self
+
+    def _check_dialogue(self, *, allow_tools: bool) -> None:
+        if not self.messages:
+            raise _field_error("messages", f"required for {self.kind} (at least one user turn)")
+        if self.text:
+            raise _field_error("text", f"not allowed for {self.kind} (use messages)")
+        tool_names = {t.name for t in self.tools or []}
+        seen_tool_use: set[str] = set()
+        answered: set[str] = set()
+        for i, msg in enumerate(self.messages):
+            expected = "user" if i % 2 == 0 else "assistant"
+            if msg.role != expected:
+                if i == 0:
+                    raise _field_error("messages[0].role", "the dialogue must start with a user turn")
+                raise _field_error(
+                    f"messages[{i}].role",
+                    f"turns must alternate user/assistant; expected {expected}, got {msg.role}",
+                )
+            for j, block in enumerate(msg.blocks()):
+                where = f"messages[{i}].content[{j}]"
+                if isinstance(block, ToolUseBlock):
+                    if not allow_tools:
+                        raise _field_error(where, "tool_use is only allowed in agentic examples")
+                    if msg.role != "assistant":
+                        raise _field_error(where, "tool_use must be in an assistant turn")
+                    if block.name not in tool_names:
+                        raise _field_error(f"{where}.name", f"tool {block.name!r} is not defined in tools")
+                    if block.id in seen_tool_use:
+                        raise _field_error(f"{where}.id", f"duplicate tool_use id {block.id!r}")
+                    seen_tool_use.add(block.id)
+                elif isinstance(block, ToolResultBlock):
+                    if not allow_tools:
+                        raise _field_error(where, "tool_result is only allowed in agentic examples")
+                    if msg.role != "user":
+                        raise _field_error(where, "tool_result must be in a user turn")
+                    if block.tool_use_id not in seen_tool_use:
+                        raise _field_error(
+                            f"{where}.tool_use_id",
+                            f"no earlier tool_use with id {block.tool_use_id!r}",
+                        )
+                    if block.tool_use_id in answered:
+                        raise _field_error(
+                            f"{where}.tool_use_id", f"tool_use {block.tool_use_id!r} answered twice"
+                        )
+                    answered.add(block.tool_use_id)
+
+    # -- derived views -----------------------------------------------------
+
+    def searchable_text(self) -> str:
+        """The example's content (no roles, no metadata) used for search and dedup."""
+        parts: list[str] = []
+        if self.text:
+            parts.append(self.text)
+        for msg in self.messages or []:
+            parts.append(msg.plain_text())
+        return "\n".join(parts)
+
+    @field_serializer("source")
+    def _source_in_full(self, source: Source) -> dict[str, Any]:
+        # provenance keeps its null fields: readers can rely on every key being there
+        return {"type": source.type, "model": source.model, "prompt_sha256": source.prompt_sha256,
+                "origin": source.origin}
+
+    def canonical(self) -> dict[str, Any]:
+        """The canonical JSON object: stable key order, no null optional fields."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+    def canonical_json(self) -> str:
+        """One line of canonical JSON (the dump/export form): compact, UTF-8, stable key order."""
+        return self.model_dump_json(exclude_none=True)
+
+
+class _FieldError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+def _field_error(field: str, message: str) -> _FieldError:
+    return _FieldError(field, message)
+
+
+def _loc_to_field(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("str", "list[tagged-union[TextBlock,ToolUseBlock,ToolResultBlock]]",
+                      "list[TextBlock]"):
+            continue  # union branch names carry no meaning for a user
+        elif part in ("text", "tool_use", "tool_result") and out.endswith("]"):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "record"
+
+
+def describe_validation_error(err: ValidationError) -> RecordError:
+    """Turn pydantic's error list into one RecordError naming the first bad field."""
+    first = err.errors()[0]
+    ctx_err = first.get("ctx", {}).get("error")
+    if isinstance(ctx_err, _FieldError):
+        return RecordError(str(ctx_err).split(": ", 1)[1], field=ctx_err.field)
+    field = _loc_to_field(tuple(first["loc"]))
+    msg = first["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    if first["type"] == "missing":
+        msg = "required field is missing"
+    elif first["type"] == "extra_forbidden":
+        msg = "unknown field"
+    elif first["type"] == "literal_error" and field == "kind":
+        msg = f"unknown kind {first.get('input')!r}; expected one of {', '.join(KINDS)}"
+    return RecordError(msg, field=field)
+
+
+def parse_example(data: Any) -> Example:
+    """Validate a decoded JSON value as an Example, raising RecordError naming the field."""
+    if not isinstance(data, dict):
+        raise RecordError(f"expected a JSON object, got {type(data).__name__}")
+    try:
+        return Example.model_validate(data)
+    except ValidationError as err:
+        raise describe_validation_error(err) from None
+
+
+# ---------------------------------------------------------------------------
+# Constitution clauses
+# ---------------------------------------------------------------------------
+
+
+class Clause(BaseModel):
+    """One clause of the constitution: a heading's section or a list item."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    parent: str | None
+    depth: int
+    """1 for a top-level clause, parent's depth + 1 below it."""
+    title: str
+    """Plain text: no attribute syntax, no inline markup."""
+    text: str
+    """The clause's own Markdown source, without its children."""
+    hash: str
+    """SHA-256 (hex) of the normalised text."""
+    kind: Literal["section", "item"] = "section"
+    meta: dict[str, str] = Field(default_factory=dict)
+    """Heading attributes other than the id (e.g. authority=root)."""
+
+
+class ParsedConstitution(BaseModel):
+    """A parsed constitution: document metadata plus clauses in document order."""
+
+    document: dict[str, Any]
+    clauses: list[Clause]
+

@@ -1,0 +1,93 @@
+"""The audit log: who changed what, when, with the record before and after."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel
+from sqlite_utils import Database
+
+from curator.models import utc_now
+
+
+class AuditEvent(BaseModel):
+    """One change: `before`/`after` are the canonical JSON objects (None for create/delete)."""
+
+    id: int
+    at: str
+    actor: str
+    action: str
+    entity: str
+    entity_id: str
+    before: Any = None
+    after: Any = None
+
+
+def _encode(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def event_row(
+    *, actor: str, action: str, entity: str, entity_id: str, before: Any, after: Any, at: str | None = None
+) -> tuple[str, str, str, str, str, str | None, str | None]:
+    """The column values of one audit row (for executemany in bulk writes)."""
+    return (at or utc_now(), actor, action, entity, entity_id, _encode(before), _encode(after))
+
+
+INSERT_SQL = (
+    "INSERT INTO audit (at, actor, action, entity, entity_id, before, after) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def record_event(
+    db: Database,
+    *,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: str,
+    before: Any = None,
+    after: Any = None,
+) -> None:
+    """Append one event; call inside the transaction of the change it describes."""
+    db.execute(
+        INSERT_SQL,
+        event_row(actor=actor, action=action, entity=entity, entity_id=entity_id, before=before, after=after),
+    )
+
+
+def _from_row(row: tuple[Any, ...]) -> AuditEvent:
+    id_, at, actor, action, entity, entity_id, before, after = row
+    return AuditEvent(
+        id=id_,
+        at=at,
+        actor=actor,
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        before=json.loads(before) if before else None,
+        after=json.loads(after) if after else None,
+    )
+
+
+def events_for(db: Database, entity: str, entity_id: str) -> list[AuditEvent]:
+    """An entity's history, oldest first."""
+    rows = db.execute(
+        "SELECT id, at, actor, action, entity, entity_id, before, after FROM audit "
+        "WHERE entity = ? AND entity_id = ? ORDER BY id",
+        [entity, entity_id],
+    ).fetchall()
+    return [_from_row(r) for r in rows]
+
+
+def all_events(db: Database) -> list[AuditEvent]:
+    """The whole log, oldest first."""
+    rows = db.execute(
+        "SELECT id, at, actor, action, entity, entity_id, before, after FROM audit ORDER BY id"
+    ).fetchall()
+    return [_from_row(r) for r in rows]

@@ -1,0 +1,147 @@
+"""Opening a workspace database: WAL, foreign keys, busy timeout, one connection per thread.
+
+sqlite3 connections cannot cross threads, so a :class:`Workspace` hands each
+thread its own `sqlite_utils.Database` on first use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from curator.errors import StoreError
+from curator.store.migrations import SCHEMA_MIGRATIONS, migrations
+
+BUSY_TIMEOUT_MS = 10_000
+"""How long a writer waits for another writer before 'database is locked' reaches a user."""
+
+
+def _describe(err: sqlite3.Error, path: str) -> str:
+    text = str(err)
+    if "file is not a database" in text or "malformed" in text:
+        return f"{path}: not a curator database or corrupt ({text})"
+    if "locked" in text or "busy" in text:
+        return f"{path}: database is locked by another process; try again"
+    if "unable to open" in text:
+        return f"{path}: cannot open database ({text})"
+    return f"{path}: {text}"
+
+
+@contextlib.contextmanager
+def sqlite_errors(path: str) -> Iterator[None]:
+    """Turn sqlite3 errors into one-line StoreErrors naming the database."""
+    try:
+        yield
+    except sqlite3.IntegrityError:
+        raise
+    except sqlite3.Error as err:
+        raise StoreError(_describe(err, path)) from err
+
+
+class Workspace:
+    """A curator database on disk (or in memory), with one connection per thread."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._memory_uri: str | None = None
+        self._keepalive: sqlite3.Connection | None = None
+        if self.path == ":memory:":
+            self._memory_uri = f"file:curator-{uuid.uuid4().hex}?mode=memory&cache=shared"
+            self._keepalive = sqlite3.connect(self._memory_uri, uri=True)
+        self._local = threading.local()
+        self._all: list[Database] = []
+        self._lock = threading.Lock()
+
+    @property
+    def db(self) -> Database:
+        """This thread's connection, opened (and configured) on first use."""
+        db: Database | None = getattr(self._local, "db", None)
+        if db is None:
+            db = self._connect()
+            self._local.db = db
+            with self._lock:
+                self._all.append(db)
+        return db
+
+    def _connect(self) -> Database:
+        with sqlite_errors(self.path):
+            if self._memory_uri:
+                conn = sqlite3.connect(self._memory_uri, uri=True, check_same_thread=False)
+            else:
+                conn = sqlite3.connect(self.path, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            if not self._memory_uri:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+            return Database(conn)
+
+    def migrate(self) -> None:
+        """Bring the schema up to date; refuse databases from elsewhere or from a newer curator."""
+        db = self.db
+        with sqlite_errors(self.path):
+            tables = set(db.table_names())
+            if tables and "_sqlite_migrations" not in tables:
+                raise StoreError(f"{self.path}: not a curator database (unknown tables)")
+            if "_sqlite_migrations" in tables:
+                applied = {m.name for m in migrations.applied(db)}
+                unknown = applied - SCHEMA_MIGRATIONS
+                if unknown:
+                    raise StoreError(
+                        f"{self.path}: schema version is newer than this curator "
+                        f"(unknown migration {sorted(unknown)[0]}); upgrade curator"
+                    )
+            migrations.apply(db)
+
+    def is_empty(self) -> bool:
+        """True when the workspace holds no constitution and no examples."""
+        db = self.db
+        with sqlite_errors(self.path):
+            n = db.execute(
+                "SELECT (SELECT count(*) FROM examples) + (SELECT count(*) FROM constitution_versions)"
+            ).fetchone()[0]
+        return bool(n == 0)
+
+    def close(self) -> None:
+        """Close every thread's connection."""
+        with self._lock:
+            for db in self._all:
+                with contextlib.suppress(sqlite3.Error):
+                    db.conn.close()
+            self._all.clear()
+        self._local = threading.local()
+        if self._keepalive is not None:
+            self._keepalive.close()
+            self._keepalive = None
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_workspace(path: str | Path, *, create: bool = True) -> Workspace:
+    """Open (and migrate) a workspace; with create=False a missing file is an error."""
+    p = str(path)
+    if p != ":memory:":
+        fp = Path(p)
+        if not fp.exists() and not create:
+            raise StoreError(f"{p}: no such database (run `curator init --db {p}`)")
+        if fp.exists() and fp.is_dir():
+            raise StoreError(f"{p}: is a folder, not a database file")
+        if not fp.parent.exists():
+            raise StoreError(f"{p}: folder {fp.parent} does not exist")
+    ws = Workspace(p)
+    try:
+        ws.migrate()
+    except BaseException:
+        ws.close()
+        raise
+    return ws

@@ -1,0 +1,301 @@
+"""Examples in the store: create, read, update with optimistic concurrency, query, bulk insert.
+
+The canonical JSON of each record is the truth (`record` column); the other
+columns and the link/tag tables are indexes kept in step in the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlite_utils import Database
+
+from curator.errors import ConflictError, NotFoundError, RecordError
+from curator.models import Example, parse_example, utc_now
+from curator.store.audit import INSERT_SQL as AUDIT_INSERT
+from curator.store.audit import event_row, record_event
+from curator.store.clauses import current_clause_hashes
+from curator.textnorm import exact_hash
+
+_INSERT_EXAMPLE = (
+    "INSERT INTO examples (id, kind, title, status, author, group_name, created_at, updated_at, version, "
+    "norm_hash, search_text, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_LINK = (
+    "INSERT INTO example_clauses (example_id, clause_id, clause_hash, state, linked_at) VALUES (?, ?, ?, ?, ?)"
+)
+_INSERT_TAG = "INSERT INTO example_tags (example_id, tag) VALUES (?, ?)"
+
+
+def check_clauses(example: Example, clause_hashes: dict[str, str]) -> None:
+    """Every linked clause must exist in the current constitution."""
+    for i, clause_id in enumerate(example.clauses):
+        if clause_id not in clause_hashes:
+            if not clause_hashes:
+                raise RecordError(
+                    f"unknown clause id {clause_id!r}: no constitution imported yet", field=f"clauses[{i}]"
+                )
+            raise RecordError(
+                f"unknown clause id {clause_id!r} (not in the current constitution)", field=f"clauses[{i}]"
+            )
+
+
+def _example_row(ex: Example, record_json: str) -> tuple[Any, ...]:
+    search_text = ex.searchable_text()
+    return (
+        ex.id,
+        ex.kind,
+        ex.title,
+        ex.status,
+        ex.author,
+        ex.group,
+        ex.created_at,
+        ex.updated_at,
+        ex.version,
+        exact_hash(search_text),
+        (ex.rationale + "\n" + search_text) if ex.rationale else search_text,
+        record_json,
+    )
+
+
+def insert_many(
+    db: Database,
+    examples: Iterable[Example],
+    *,
+    actor: str,
+    action: str = "import",
+    audit: bool = True,
+) -> list[str]:
+    """Insert new records in one transaction (all or nothing); returns their ids.
+
+    `audit=False` is only for `load`, which restores the audit log as it was.
+    """
+    clause_hashes = current_clause_hashes(db)
+    now = utc_now()
+    rows: list[tuple[Any, ...]] = []
+    links: list[tuple[Any, ...]] = []
+    tags: list[tuple[str, str]] = []
+    events: list[tuple[Any, ...]] = []
+    ids: list[str] = []
+    for ex in examples:
+        check_clauses(ex, clause_hashes)
+        record_json = ex.canonical_json()
+        rows.append(_example_row(ex, record_json))
+        links.extend((ex.id, c, clause_hashes[c], "ok", now) for c in ex.clauses)
+        tags.extend((ex.id, t) for t in ex.tags)
+        if audit:
+            events.append(
+                event_row(actor=actor, action=action, entity="example", entity_id=ex.id, before=None,
+                          after=record_json, at=now)
+            )
+        ids.append(ex.id)
+    existing = _existing_ids(db, ids)
+    if existing:
+        raise RecordError(f"an example with id {existing[0]!r} already exists", field="id")
+    with db.atomic():
+        conn = db.conn
+        conn.executemany(_INSERT_EXAMPLE, rows)
+        conn.executemany(_INSERT_LINK, links)
+        conn.executemany(_INSERT_TAG, tags)
+        if events:
+            conn.executemany(AUDIT_INSERT, events)
+    return ids
+
+
+def _existing_ids(db: Database, ids: Sequence[str]) -> list[str]:
+    found: list[str] = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        found.extend(r[0] for r in db.execute(f"SELECT id FROM examples WHERE id IN ({marks})", chunk))
+    return sorted(found)
+
+
+def create(db: Database, example: Example, *, actor: str) -> Example:
+    """Store a new record (version 1), audited."""
+    if not example.author:
+        example = example.model_copy(update={"author": actor})
+    example = example.model_copy(update={"version": 1})
+    insert_many(db, [example], actor=actor, action="create")
+    return example
+
+
+def get(db: Database, example_id: str) -> Example:
+    """The stored record, or NotFoundError."""
+    row = db.execute("SELECT record FROM examples WHERE id = ?", [example_id]).fetchone()
+    if row is None:
+        raise NotFoundError(f"no example with id {example_id!r}")
+    return parse_example(json.loads(row[0]))
+
+
+def get_many(db: Database, example_ids: Sequence[str]) -> list[Example]:
+    """Records by id, in the order asked (missing ids are skipped)."""
+    by_id: dict[str, Example] = {}
+    for start in range(0, len(example_ids), 500):
+        chunk = list(example_ids[start : start + 500])
+        marks = ",".join("?" * len(chunk))
+        for eid, rec in db.execute(f"SELECT id, record FROM examples WHERE id IN ({marks})", chunk):
+            by_id[eid] = Example.model_validate_json(rec)
+    return [by_id[i] for i in example_ids if i in by_id]
+
+
+def update(db: Database, example: Example, *, expected_version: int, actor: str) -> Example:
+    """Replace a record if nobody changed it since `expected_version`; else ConflictError.
+
+    The new version is `expected_version + 1`; links to clauses that stay keep their
+    link-time hash and state, new links take the current hash.
+    """
+    clause_hashes = current_clause_hashes(db)
+    check_clauses(example, clause_hashes)
+    with db.atomic():
+        row = db.execute("SELECT version, record FROM examples WHERE id = ?", [example.id]).fetchone()
+        if row is None:
+            raise NotFoundError(f"no example with id {example.id!r}")
+        current_version, before = row
+        if current_version != expected_version:
+            raise ConflictError(
+                f"example {example.id} was changed by someone else (now version {current_version}, "
+                f"you edited version {expected_version}); reload and merge"
+            )
+        before_ex = Example.model_validate_json(before)
+        updated = example.model_copy(
+            update={"version": expected_version + 1, "updated_at": utc_now(), "created_at": before_ex.created_at}
+        )
+        updated = parse_example(updated.canonical())  # re-validate the merged record
+        record_json = updated.canonical_json()
+        row_values = _example_row(updated, record_json)
+        cur = db.execute(
+            "UPDATE examples SET kind=?, title=?, status=?, author=?, group_name=?, created_at=?, updated_at=?, "
+            "version=?, norm_hash=?, search_text=?, record=? WHERE id=? AND version=?",
+            [*row_values[1:], updated.id, expected_version],
+        )
+        if cur.rowcount != 1:
+            raise ConflictError(f"example {example.id} was changed by someone else; reload and merge")
+        _sync_links(db, updated, clause_hashes)
+        db.execute("DELETE FROM example_tags WHERE example_id = ?", [updated.id])
+        db.conn.executemany(_INSERT_TAG, [(updated.id, t) for t in updated.tags])
+        record_event(
+            db, actor=actor, action="update", entity="example", entity_id=updated.id, before=before,
+            after=record_json,
+        )
+    return updated
+
+
+def _sync_links(db: Database, ex: Example, clause_hashes: dict[str, str]) -> None:
+    existing = {r[0] for r in db.execute("SELECT clause_id FROM example_clauses WHERE example_id = ?", [ex.id])}
+    wanted = set(ex.clauses)
+    for gone in existing - wanted:
+        db.execute("DELETE FROM example_clauses WHERE example_id = ? AND clause_id = ?", [ex.id, gone])
+    now = utc_now()
+    db.conn.executemany(
+        _INSERT_LINK, [(ex.id, c, clause_hashes[c], "ok", now) for c in ex.clauses if c not in existing]
+    )
+
+
+def delete(db: Database, example_id: str, *, expected_version: int, actor: str) -> None:
+    """Remove a record (and its links, tags and reviews) if unchanged since `expected_version`."""
+    with db.atomic():
+        row = db.execute("SELECT version, record FROM examples WHERE id = ?", [example_id]).fetchone()
+        if row is None:
+            raise NotFoundError(f"no example with id {example_id!r}")
+        if row[0] != expected_version:
+            raise ConflictError(f"example {example_id} was changed by someone else (now version {row[0]})")
+        db.execute("DELETE FROM examples WHERE id = ?", [example_id])
+        record_event(db, actor=actor, action="delete", entity="example", entity_id=example_id, before=row[1])
+
+
+def existing_hashes(db: Database, hashes: Iterable[str]) -> dict[str, str]:
+    """Normalised-text hash -> id of a stored record with that hash (exact duplicates)."""
+    wanted = list(set(hashes))
+    found: dict[str, str] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for h, eid in db.execute(
+            f"SELECT norm_hash, min(id) FROM examples WHERE norm_hash IN ({marks}) GROUP BY norm_hash", chunk
+        ):
+            found[h] = eid
+    return found
+
+
+def query(
+    db: Database,
+    *,
+    kind: str | None = None,
+    status: str | None = None,
+    clause: str | None = None,
+    tag: str | None = None,
+    author: str | None = None,
+    text: str | None = None,
+    limit: int | None = None,
+    after: tuple[str, str] | None = None,
+    order: str = "id",
+) -> list[Example]:
+    """Records matching every given filter.
+
+    `order="id"` lists by id; `order="updated"` lists newest first with keyset
+    paging: pass the last row's `(updated_at, id)` as `after` for the next page.
+    """
+    sql, params = _filter_sql(kind=kind, status=status, clause=clause, tag=tag, author=author, text=text)
+    if order == "updated":
+        if after is not None:
+            sql += " AND (e.updated_at, e.id) < (?, ?)"
+            params.extend(after)
+        sql += " ORDER BY e.updated_at DESC, e.id DESC"
+    else:
+        sql += " ORDER BY e.id"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [Example.model_validate_json(r[0]) for r in db.execute(sql, params)]
+
+
+def count(db: Database, **filters: str | None) -> int:
+    """How many records match the filters of :func:`query`."""
+    sql, params = _filter_sql(**filters)
+    return int(db.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0])
+
+
+def _filter_sql(
+    *,
+    kind: str | None = None,
+    status: str | None = None,
+    clause: str | None = None,
+    tag: str | None = None,
+    author: str | None = None,
+    text: str | None = None,
+) -> tuple[str, list[Any]]:
+    sql = "SELECT e.record FROM examples e WHERE 1=1"
+    params: list[Any] = []
+    for column, value in (("kind", kind), ("status", status), ("author", author)):
+        if value:
+            sql += f" AND e.{column} = ?"
+            params.append(value)
+    if clause:
+        sql += " AND e.id IN (SELECT example_id FROM example_clauses WHERE clause_id = ?)"
+        params.append(clause)
+    if tag:
+        sql += " AND e.id IN (SELECT example_id FROM example_tags WHERE tag = ?)"
+        params.append(tag)
+    if text:
+        sql += " AND e.rowid IN (SELECT rowid FROM examples_fts WHERE examples_fts MATCH ?)"
+        params.append(fts_query(text))
+    return sql, params
+
+
+def fts_query(text: str) -> str:
+    """Turn free text into a safe FTS5 query: every word quoted, all must match (prefix on the last)."""
+    words = [w.replace('"', '""') for w in text.split()]
+    if not words:
+        return '""'
+    quoted = [f'"{w}"' for w in words]
+    quoted[-1] += "*"
+    return " ".join(quoted)
+
+
+def all_records_json(db: Database) -> Iterable[str]:
+    """Every record's canonical JSON, sorted by id (for dumps)."""
+    for (rec,) in db.execute("SELECT record FROM examples ORDER BY id"):
+        yield rec

@@ -1,0 +1,100 @@
+"""Schema, changed only through `sqlite_utils.Migrations` (append, never edit, a migration)."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("curator")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    """Constitution versions and clauses, examples, links, tags, reviews, audit, FTS."""
+    db.executescript(
+        """
+        CREATE TABLE constitution_versions (
+            id INTEGER PRIMARY KEY,
+            sha256 TEXT NOT NULL,
+            filename TEXT,
+            format TEXT NOT NULL,
+            title TEXT,
+            source TEXT NOT NULL,
+            imported_at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            is_current INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE clauses (
+            version_id INTEGER NOT NULL REFERENCES constitution_versions(id) ON DELETE CASCADE,
+            id TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            parent TEXT,
+            depth INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            title TEXT NOT NULL,
+            text TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            meta TEXT NOT NULL DEFAULT '{}',
+            PRIMARY KEY (version_id, id)
+        );
+        CREATE TABLE examples (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            title TEXT NOT NULL,
+            status TEXT NOT NULL,
+            author TEXT NOT NULL,
+            group_name TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            norm_hash TEXT NOT NULL,
+            search_text TEXT NOT NULL,
+            record TEXT NOT NULL
+        );
+        CREATE INDEX idx_examples_kind_status ON examples(kind, status);
+        CREATE INDEX idx_examples_status ON examples(status);
+        CREATE INDEX idx_examples_updated ON examples(updated_at, id);
+        CREATE INDEX idx_examples_norm_hash ON examples(norm_hash);
+        CREATE INDEX idx_examples_author ON examples(author);
+        CREATE TABLE example_clauses (
+            example_id TEXT NOT NULL REFERENCES examples(id) ON DELETE CASCADE,
+            clause_id TEXT NOT NULL,
+            clause_hash TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'ok',
+            linked_at TEXT NOT NULL,
+            PRIMARY KEY (example_id, clause_id)
+        );
+        CREATE INDEX idx_example_clauses_clause ON example_clauses(clause_id);
+        CREATE TABLE example_tags (
+            example_id TEXT NOT NULL REFERENCES examples(id) ON DELETE CASCADE,
+            tag TEXT NOT NULL,
+            PRIMARY KEY (example_id, tag)
+        );
+        CREATE INDEX idx_example_tags_tag ON example_tags(tag);
+        CREATE TABLE reviews (
+            id INTEGER PRIMARY KEY,
+            example_id TEXT NOT NULL REFERENCES examples(id) ON DELETE CASCADE,
+            example_version INTEGER NOT NULL,
+            reviewer TEXT NOT NULL,
+            verdict TEXT NOT NULL,
+            comment TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX idx_reviews_example ON reviews(example_id);
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            entity TEXT NOT NULL,
+            entity_id TEXT NOT NULL,
+            before TEXT,
+            after TEXT
+        );
+        CREATE INDEX idx_audit_entity ON audit(entity, entity_id);
+        """
+    )
+    db["examples"].enable_fts(["title", "search_text"], create_triggers=True)
+
+
+SCHEMA_MIGRATIONS: frozenset[str] = frozenset(m.name for m in migrations._migrations)
+"""Names this version of curator knows; a database with others is from a newer curator."""

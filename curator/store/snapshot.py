@@ -1,0 +1,97 @@
+"""Whole-workspace rows for dump/load: every table that holds data a person made.
+
+Derived tables (FTS, tag index) are not dumped; they are rebuilt on load. Later
+migrations that add tables of their own register them in `DUMPED_TABLES`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlite_utils import Database
+
+from curator.models import Example
+from curator.store.examples import _INSERT_TAG, _example_row
+
+
+@dataclass(frozen=True)
+class DumpedTable:
+    """A table written to `<file>.jsonl`, rows ordered by `order_by`."""
+
+    table: str
+    file: str
+    order_by: str
+    json_columns: tuple[str, ...] = ()
+
+
+DUMPED_TABLES: list[DumpedTable] = [
+    DumpedTable("clauses", "constitution/clauses", "version_id, position", ("meta",)),
+    DumpedTable("example_clauses", "links", "example_id, clause_id"),
+    DumpedTable("reviews", "reviews", "id"),
+    DumpedTable("audit", "audit", "id", ("before", "after")),
+]
+
+VERSION_COLUMNS = ("id", "sha256", "filename", "format", "title", "imported_at", "actor", "is_current")
+
+
+def table_rows(db: Database, spec: DumpedTable) -> Iterator[dict[str, Any]]:
+    """A table's rows as JSON-ready dicts (JSON columns decoded so dumps stay readable)."""
+    cursor = db.execute(f"SELECT * FROM [{spec.table}] ORDER BY {spec.order_by}")
+    names = [d[0] for d in cursor.description]
+    for row in cursor:
+        item = dict(zip(names, row, strict=True))
+        for col in spec.json_columns:
+            if item.get(col) is not None:
+                item[col] = json.loads(item[col])
+        yield item
+
+
+def insert_table_rows(db: Database, spec: DumpedTable, rows: Iterable[dict[str, Any]]) -> None:
+    """Insert dumped rows back exactly (JSON columns re-encoded compactly)."""
+    batch: list[dict[str, Any]] = []
+    for item in rows:
+        for col in spec.json_columns:
+            if item.get(col) is not None:
+                item[col] = json.dumps(item[col], ensure_ascii=False, separators=(",", ":"))
+        batch.append(item)
+    if batch:
+        columns = list(batch[0])
+        marks = ", ".join("?" * len(columns))
+        names = ", ".join(f"[{c}]" for c in columns)
+        db.conn.executemany(
+            f"INSERT INTO [{spec.table}] ({names}) VALUES ({marks})", [[r.get(c) for c in columns] for r in batch]
+        )
+
+
+def versions(db: Database) -> list[dict[str, Any]]:
+    """Constitution versions (with their source text) in id order."""
+    cols = ", ".join(VERSION_COLUMNS)
+    cursor = db.execute(f"SELECT {cols}, source FROM constitution_versions ORDER BY id")
+    return [dict(zip((*VERSION_COLUMNS, "source"), r, strict=True)) for r in cursor]
+
+
+def insert_version(db: Database, version: dict[str, Any], source: str) -> None:
+    """Restore one constitution version row as it was."""
+    cols = [*VERSION_COLUMNS, "source"]
+    db.execute(
+        f"INSERT INTO constitution_versions ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+        [*(version.get(c) for c in VERSION_COLUMNS), source],
+    )
+
+
+def restore_examples(db: Database, records: Iterable[Example]) -> None:
+    """Insert records as they were (no audit event, no clause check: links come from the dump)."""
+    rows = []
+    tags = []
+    for ex in records:
+        rows.append(_example_row(ex, ex.canonical_json()))
+        tags.extend((ex.id, t) for t in ex.tags)
+    db.conn.executemany(
+        "INSERT INTO examples (id, kind, title, status, author, group_name, created_at, updated_at, version, "
+        "norm_hash, search_text, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    db.conn.executemany(_INSERT_TAG, tags)

@@ -1,0 +1,23 @@
+"""The one text normalisation used by every stage (exact duplicates, near-duplicates, decontamination).
+
+A leaf module: the store and the services both use it, so it depends on nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+_PUNCT = re.compile(r"[^\w\s]|_", re.UNICODE)
+
+
+def normalize(text: str) -> str:
+    """NFKC, case-folded, punctuation dropped, whitespace collapsed to single spaces."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join(_PUNCT.sub(" ", text).split())
+
+
+def exact_hash(text: str) -> str:
+    """A 64-bit hash (16 hex digits) of the normalised text: equal for exact duplicates."""
+    return hashlib.blake2b(normalize(text).encode("utf-8"), digest_size=8).hexdigest()

@@ -1,0 +1,186 @@
+"""The store: schema through migrations, CRUD, optimistic concurrency, audit, FTS, threads."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from curator.errors import ConflictError, NotFoundError, RecordError, StoreError
+from curator.models import parse_example
+from curator.store import examples
+from curator.store.audit import events_for
+from curator.store.clauses import current_clause_hashes
+from curator.store.db import Workspace, open_workspace
+from curator.store.migrations import migrations
+from tests.conftest import advice, agentic, story
+
+
+def test_migrations_on_a_blank_database_create_the_columns(tmp_path: Path) -> None:
+    with open_workspace(tmp_path / "x.db") as ws:
+        db = ws.db
+        assert [m.name for m in migrations.applied(db)] == ["m001_initial"]
+        assert set(db["examples"].columns_dict) >= {
+            "id", "kind", "title", "status", "author", "group_name", "created_at", "updated_at", "version",
+            "norm_hash", "search_text", "record",
+        }
+        assert set(db["example_clauses"].columns_dict) == {"example_id", "clause_id", "clause_hash", "state",
+                                                           "linked_at"}
+        assert set(db["audit"].columns_dict) == {"id", "at", "actor", "action", "entity", "entity_id", "before",
+                                                 "after"}
+        assert set(db["clauses"].columns_dict) >= {"version_id", "id", "parent", "depth", "title", "text", "hash"}
+        assert {"reviews", "example_tags", "constitution_versions", "examples_fts"} <= set(db.table_names())
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
+    open_workspace(tmp_path / "x.db").close()
+    with open_workspace(tmp_path / "x.db") as ws:
+        assert len(migrations.applied(ws.db)) == 1
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    with open_workspace(tmp_path / "x.db") as ws:
+        ws.db["_sqlite_migrations"].insert(
+            {"migration_set": "curator", "name": "m999_future", "applied_at": "2030-01-01"}
+        )
+    with pytest.raises(StoreError, match="newer"):
+        open_workspace(tmp_path / "x.db")
+
+
+def test_non_curator_and_corrupt_files_are_refused(tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE t (x)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="not a curator database"):
+        open_workspace(other)
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(StoreError, match="not a curator database"):
+        open_workspace(garbage)
+
+
+def test_create_read_and_links_keep_the_clause_hash(ws: Workspace) -> None:
+    ex = examples.create(ws.db, parse_example(story()), actor="ana")
+    assert ex.author == "ana"
+    assert examples.get(ws.db, ex.id) == ex
+    link = ws.db.execute("SELECT clause_id, clause_hash, state FROM example_clauses").fetchone()
+    assert link == ("privacy.1", current_clause_hashes(ws.db)["privacy.1"], "ok")
+
+
+def test_unknown_clause_is_refused_and_nothing_written(ws: Workspace) -> None:
+    with pytest.raises(RecordError) as info:
+        examples.create(ws.db, parse_example(story(clauses=["privacy.1", "nope"])), actor="ana")
+    assert info.value.field == "clauses[1]"
+    assert examples.count(ws.db) == 0
+
+
+def test_records_without_clauses_are_allowed() -> None:
+    with open_workspace(":memory:") as bare:
+        examples.create(bare.db, parse_example(story(clauses=[])), actor="ana")
+        with pytest.raises(RecordError, match="no constitution"):
+            examples.create(bare.db, parse_example(story(text="other", clauses=["x"])), actor="ana")
+
+
+def test_update_bumps_version_and_audits_before_and_after(ws: Workspace) -> None:
+    ex = examples.create(ws.db, parse_example(story()), actor="ana")
+    edited = examples.update(ws.db, ex.model_copy(update={"title": "New title"}), expected_version=1, actor="ben")
+    assert edited.version == 2
+    assert edited.created_at == ex.created_at
+    events = events_for(ws.db, "example", ex.id)
+    assert [e.action for e in events] == ["create", "update"]
+    assert events[1].actor == "ben"
+    assert events[1].before["title"] == "The archive"
+    assert events[1].after["title"] == "New title"
+
+
+def test_stale_update_raises_conflict_and_writes_nothing(ws: Workspace) -> None:
+    ex = examples.create(ws.db, parse_example(story()), actor="ana")
+    examples.update(ws.db, ex.model_copy(update={"title": "Ana's"}), expected_version=1, actor="ana")
+    with pytest.raises(ConflictError, match="version 2"):
+        examples.update(ws.db, ex.model_copy(update={"title": "Ben's"}), expected_version=1, actor="ben")
+    assert examples.get(ws.db, ex.id).title == "Ana's"
+    assert len(events_for(ws.db, "example", ex.id)) == 2
+
+
+def test_update_keeps_link_hash_of_kept_clauses_and_adds_new(ws: Workspace) -> None:
+    ex = examples.create(ws.db, parse_example(story()), actor="ana")
+    ws.db.execute("UPDATE example_clauses SET clause_hash = 'old'")
+    examples.update(ws.db, ex.model_copy(update={"clauses": ["privacy.1", "honesty"]}), expected_version=1,
+                    actor="ana")
+    links = dict(ws.db.execute("SELECT clause_id, clause_hash FROM example_clauses").fetchall())
+    assert links["privacy.1"] == "old"
+    assert links["honesty"] == current_clause_hashes(ws.db)["honesty"]
+
+
+def test_delete_cascades_and_audits(ws: Workspace) -> None:
+    ex = examples.create(ws.db, parse_example(story(tags=["t"])), actor="ana")
+    examples.delete(ws.db, ex.id, expected_version=1, actor="ana")
+    with pytest.raises(NotFoundError):
+        examples.get(ws.db, ex.id)
+    assert ws.db.execute("SELECT count(*) FROM example_clauses").fetchone()[0] == 0
+    assert ws.db.execute("SELECT count(*) FROM example_tags").fetchone()[0] == 0
+    assert events_for(ws.db, "example", ex.id)[-1].action == "delete"
+
+
+def test_query_filters_and_full_text_search(ws: Workspace) -> None:
+    examples.create(ws.db, parse_example(story(id="ex_a", tags=["shutdown"])), actor="ana")
+    examples.create(ws.db, parse_example(advice(id="ex_b", status="approved")), actor="ben")
+    examples.create(ws.db, parse_example(agentic(id="ex_c")), actor="ben")
+    assert [e.id for e in examples.query(ws.db, kind="advice")] == ["ex_b"]
+    assert [e.id for e in examples.query(ws.db, status="approved")] == ["ex_b"]
+    assert [e.id for e in examples.query(ws.db, tag="shutdown")] == ["ex_a"]
+    assert [e.id for e in examples.query(ws.db, clause="honesty")] == ["ex_b"]
+    assert [e.id for e in examples.query(ws.db, author="ben")] == ["ex_b", "ex_c"]
+    assert [e.id for e in examples.query(ws.db, text="sealed letters")] == ["ex_a"]
+    assert [e.id for e in examples.query(ws.db, text="newslet")] == ["ex_c"]  # prefix, tool input
+    assert examples.query(ws.db, text='"unbalanced OR (') == []  # hostile FTS syntax is inert
+    assert examples.count(ws.db, author="ben") == 2
+
+
+def test_fts_follows_updates(ws: Workspace) -> None:
+    ex = examples.create(ws.db, parse_example(story()), actor="ana")
+    examples.update(ws.db, ex.model_copy(update={"text": "A lighthouse keeper"}), expected_version=1, actor="a")
+    assert examples.query(ws.db, text="sealed") == []
+    assert [e.id for e in examples.query(ws.db, text="lighthouse")] == [ex.id]
+
+
+def test_keyset_paging_by_last_update(ws: Workspace) -> None:
+    for i in range(7):
+        examples.create(ws.db, parse_example(story(id=f"ex_{i}", text=f"story {i}", updated_at=f"2026-01-0{i+1}")),
+                        actor="a")
+    seen: list[str] = []
+    after = None
+    while True:
+        page = examples.query(ws.db, order="updated", limit=3, after=after)
+        if not page:
+            break
+        seen += [e.id for e in page]
+        after = (page[-1].updated_at, page[-1].id)
+    assert seen == [f"ex_{i}" for i in reversed(range(7))]
+
+
+def test_each_thread_gets_its_own_connection(tmp_path: Path) -> None:
+    with open_workspace(tmp_path / "x.db") as ws:
+        main_conn = ws.db.conn
+        other: list[object] = []
+        errors: list[Exception] = []
+
+        def work() -> None:
+            try:
+                other.append(ws.db.conn)
+                examples.create(ws.db, parse_example(story(clauses=[])), actor="thread")
+            except Exception as err:  # pragma: no cover - reported below
+                errors.append(err)
+
+        t = threading.Thread(target=work)
+        t.start()
+        t.join()
+        assert not errors
+        assert other[0] is not main_conn
+        assert examples.count(ws.db) == 1
