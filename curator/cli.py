@@ -73,7 +73,6 @@ def _short(text: str, width: int) -> str:
 def cmd_tui(args: argparse.Namespace) -> int:
     """Open the TUI on the workspace (created with the demo when missing)."""
     from curator.tui.app import run
-
     from curator.workspace import open_or_create_default
 
     ws = open_or_create_default(_db_path(args), actor=_actor(args))
@@ -97,8 +96,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     from curator.importer import import_file
 
     with _open(args) as ws:
-        report = import_file(ws.db, Path(args.file), args.input_format, actor=_actor(args),
-                             skip_invalid=args.skip_invalid)
+        report = import_file(
+            ws.db, Path(args.file), args.input_format, actor=_actor(args), skip_invalid=args.skip_invalid
+        )
     if args.format == "json":
         _print_json(report.to_json(args.file))
     else:
@@ -114,8 +114,16 @@ def cmd_list(args: argparse.Namespace) -> int:
     from curator.store import examples
 
     with _open(args) as ws:
-        records = examples.query(ws.db, kind=args.kind, status=args.status, clause=args.clause, tag=args.tag,
-                                 author=args.author, text=args.text, limit=args.limit)
+        records = examples.query(
+            ws.db,
+            kind=args.kind,
+            status=args.status,
+            clause=args.clause,
+            tag=args.tag,
+            author=args.author,
+            text=args.text,
+            limit=args.limit,
+        )
     if args.format == "json":
         _print_json([r.canonical() for r in records])
     elif args.format == "jsonl":
@@ -150,9 +158,15 @@ def cmd_constitution_show(args: argparse.Namespace) -> int:
 
     parsed = parse_file(Path(args.file))
     if args.format == "json":
-        _print_json({"document": parsed.document,
-                     "clauses": [c.model_dump(include={"id", "parent", "depth", "title", "text", "hash", "kind",
-                                                       "meta"}) for c in parsed.clauses]})
+        _print_json(
+            {
+                "document": parsed.document,
+                "clauses": [
+                    c.model_dump(include={"id", "parent", "depth", "title", "text", "hash", "kind", "meta"})
+                    for c in parsed.clauses
+                ],
+            }
+        )
     else:
         rows = [["  " * (c.depth - 1) + c.id, _short(c.title, 60), c.hash[:12]] for c in parsed.clauses]
         print(_table(rows, ["id", "title", "hash"]))
@@ -175,26 +189,30 @@ def cmd_constitution_import(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree; every command and option carries help (a test checks)."""
+
     def options(default: Any) -> argparse.ArgumentParser:
         # subcommands SUPPRESS their defaults so `curator --db X list` keeps X
         common = argparse.ArgumentParser(add_help=False)
-        common.add_argument("--db", metavar="PATH", default=default,
-                            help="workspace database (default: $CURATOR_DB, else ./curator.db)")
-        common.add_argument("--user", metavar="NAME", default=default,
-                            help="acting user (default: $CURATOR_USER, else the OS login)")
+        common.add_argument(
+            "--db", metavar="PATH", default=default, help="workspace database (default: $CURATOR_DB, else ./curator.db)"
+        )
+        common.add_argument(
+            "--user", metavar="NAME", default=default, help="acting user (default: $CURATOR_USER, else the OS login)"
+        )
         return common
 
     common = options(argparse.SUPPRESS)
-    parser = _Parser(prog="curator", parents=[options(None)],
-                     description="A workbench for curating alignment-training data. "
-                                 "With no command, opens the TUI.")
+    parser = _Parser(
+        prog="curator",
+        parents=[options(None)],
+        description="A workbench for curating alignment-training data. With no command, opens the TUI.",
+    )
     parser.add_argument("--version", action="version", version=f"curator {__version__}")
     parser.set_defaults(handler=cmd_tui)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
 
     def add(name: str, handler: Handler, help_text: str, parent: Any = sub) -> argparse.ArgumentParser:
-        p: argparse.ArgumentParser = parent.add_parser(name, parents=[common], help=help_text,
-                                                       description=help_text)
+        p: argparse.ArgumentParser = parent.add_parser(name, parents=[common], help=help_text, description=help_text)
         p.set_defaults(handler=handler)
         return p
 
@@ -202,18 +220,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("init", cmd_init, "create a workspace database (with the demo data unless --empty)")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--demo", dest="demo", action="store_true", default=True,
-                       help="fill it with the demo constitution and examples (default)")
+    group.add_argument(
+        "--demo",
+        dest="demo",
+        action="store_true",
+        default=True,
+        help="fill it with the demo constitution and examples (default)",
+    )
     group.add_argument("--empty", dest="demo", action="store_false", help="create it empty")
 
     p = add("import", cmd_import, "import records from a JSON-lines file, all or nothing")
     p.add_argument("file", help="JSON lines (or a JSON array) of records")
-    p.add_argument("--format", dest="input_format", choices=["auto", "curator", "messages", "hh"], default="auto",
-                   help="input format (default: detected from the first record)")
-    p.add_argument("--skip-invalid", action="store_true",
-                   help="import the valid lines and list the invalid ones instead of failing")
-    p.add_argument("--output", dest="format", choices=["text", "json"], default="text",
-                   help="report format (default: text)")
+    p.add_argument(
+        "--format",
+        dest="input_format",
+        choices=["auto", "curator", "messages", "hh"],
+        default="auto",
+        help="input format (default: detected from the first record)",
+    )
+    p.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="import the valid lines and list the invalid ones instead of failing",
+    )
+    p.add_argument(
+        "--output", dest="format", choices=["text", "json"], default="text", help="report format (default: text)"
+    )
 
     p = add("list", cmd_list, "list records as canonical JSON or a table")
     p.add_argument("--kind", choices=KINDS, help="only this kind")
@@ -223,8 +255,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--author", help="only records by this author")
     p.add_argument("--text", help="full-text search over titles and content")
     p.add_argument("--limit", type=int, help="at most this many records")
-    p.add_argument("--format", choices=["json", "jsonl", "table"], default="table",
-                   help="json: an array of canonical records; jsonl: one per line (default: table)")
+    p.add_argument(
+        "--format",
+        choices=["json", "jsonl", "table"],
+        default="table",
+        help="json: an array of canonical records; jsonl: one per line (default: table)",
+    )
 
     p = add("dump", cmd_dump, "write the whole workspace as canonical, git-friendly files")
     p.add_argument("dir", help="target folder (replaced atomically if it holds an earlier dump)")
@@ -232,11 +268,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("load", cmd_load, "rebuild a workspace from a dump into a new database (--db)")
     p.add_argument("dir", help="a folder written by `curator dump`")
 
-    cons = sub.add_parser("constitution", help="parse and import constitution versions",
-                          description="Parse and import constitution versions.")
+    cons = sub.add_parser(
+        "constitution",
+        help="parse and import constitution versions",
+        description="Parse and import constitution versions.",
+    )
     cons_sub = cons.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser, required=True)
-    p = add("show", cmd_constitution_show, "parse a constitution file (no database) and print its clauses",
-            cons_sub)
+    p = add("show", cmd_constitution_show, "parse a constitution file (no database) and print its clauses", cons_sub)
     p.add_argument("file", help="Markdown (or a JSON list of principles)")
     p.add_argument("--format", choices=["json", "table"], default="table", help="output format (default: table)")
     p = add("import", cmd_constitution_import, "import a constitution file as the new current version", cons_sub)

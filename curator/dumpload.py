@@ -118,8 +118,10 @@ def load(source: Path, db_path: Path) -> dict[str, int]:
     except json.JSONDecodeError as err:
         raise ImportFailed(f"{manifest_path}:{err.lineno}: invalid JSON ({err.msg})") from None
     if manifest.get("format") != DUMP_FORMAT or manifest.get("format_version") != DUMP_FORMAT_VERSION:
-        raise ImportFailed(f"{manifest_path}: unsupported dump format {manifest.get('format')!r} "
-                           f"version {manifest.get('format_version')!r}")
+        raise ImportFailed(
+            f"{manifest_path}: unsupported dump format {manifest.get('format')!r} "
+            f"version {manifest.get('format_version')!r}"
+        )
     db_path = Path(db_path)
     if db_path.exists() and db_path.stat().st_size > 0:
         with open_workspace(db_path) as existing:

@@ -12,9 +12,14 @@ All or nothing: every line is parsed and validated before anything is written.
 
 from __future__ import annotations
 
+import itertools
 import json
+import multiprocessing
+import os
 import re
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -26,7 +31,7 @@ from curator.errors import ImportFailed, RecordError
 from curator.models import Example, describe_validation_error, parse_example
 from curator.store import examples as store_examples
 from curator.store.clauses import current_clause_hashes
-from curator.textnorm import exact_hash
+from curator.store.examples import PreparedRecord, prepare
 
 ImportFormat = Literal["auto", "curator", "messages", "hh"]
 FORMATS: tuple[str, ...] = ("auto", "curator", "messages", "hh")
@@ -63,8 +68,10 @@ class ImportReport:
             "imported": len(self.imported),
             "ids": self.imported,
             "duplicates": self.duplicates,
-            "invalid": [{"line": p.line, "field": p.field, "message": p.message,
-                         "error": p.describe(filename)} for p in self.invalid],
+            "invalid": [
+                {"line": p.line, "field": p.field, "message": p.message, "error": p.describe(filename)}
+                for p in self.invalid
+            ],
         }
 
 
@@ -74,31 +81,48 @@ class ImportReport:
 
 
 def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Non-blank lines with their 1-based numbers; a top-level JSON array counts items instead."""
+    """Non-blank lines with their 1-based numbers, streamed; a top-level JSON array counts items instead."""
     try:
-        raw = path.read_bytes()
+        fh = path.open("rb")
     except FileNotFoundError:
         raise ImportFailed(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ImportFailed(f"{path}: is a folder, not a file") from None
     except OSError as err:
         raise ImportFailed(f"{path}: cannot read ({err.strerror})") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
-        raise ImportFailed(f"{path}:{line}: not valid UTF-8") from None
-    if text.lstrip().startswith("["):
+    with fh:
         try:
-            items = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise ImportFailed(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from None
-        for i, item in enumerate(items, start=1):
-            yield i, json.dumps(item, ensure_ascii=False)
-        return
-    for number, line in enumerate(text.split("\n"), start=1):
-        if line.strip():
-            yield number, line
+            head = fh.read(4096)
+        except IsADirectoryError:
+            raise ImportFailed(f"{path}: is a folder, not a file") from None
+        if head.startswith(b"\xef\xbb\xbf"):
+            head = head[3:]
+        if head.lstrip().startswith(b"["):
+            try:
+                text = (head + fh.read()).decode("utf-8")
+            except UnicodeDecodeError:
+                raise ImportFailed(f"{path}: not valid UTF-8") from None
+            yield from _array_items(path, text)
+            return
+        fh.seek(0)
+        for number, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError:
+                raise ImportFailed(f"{path}:{number}: not valid UTF-8") from None
+            if line.strip():
+                yield number, line.rstrip("\r\n")
+
+
+def _array_items(path: Path, text: str) -> Iterator[tuple[int, str]]:
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ImportFailed(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from None
+    except RecursionError:
+        raise ImportFailed(f"{path}:1: invalid JSON (nested too deeply)") from None
+    for i, item in enumerate(items, start=1):
+        yield i, json.dumps(item, ensure_ascii=False)
 
 
 def detect_format(first_object: Any) -> str:
@@ -110,8 +134,7 @@ def detect_format(first_object: Any) -> str:
             return "hh"
         if "messages" in first_object or "conversations" in first_object:
             return "messages"
-    raise RecordError("cannot detect the format (expected a curator record, or `messages`, or `chosen`); "
-                      "pass --format")
+    raise RecordError("cannot detect the format (expected a curator record, or `messages`, or `chosen`); pass --format")
 
 
 # ---------------------------------------------------------------------------
@@ -134,11 +157,13 @@ def _imported_source(origin: str) -> dict[str, Any]:
 
 
 def _normalize_schema(schema: Any) -> Any:
-    """JSON Schema from tool sets in the wild: `"type": "dict"` (BFCL and others) means object."""
+    """JSON Schema from tool sets in the wild: `"dict"` (BFCL and others) means object, `"float"` number."""
     if isinstance(schema, dict):
         out = {k: _normalize_schema(v) for k, v in schema.items()}
         if out.get("type") == "dict":
             out["type"] = "object"
+        elif out.get("type") == "float":
+            out["type"] = "number"
         return out
     if isinstance(schema, list):
         return [_normalize_schema(v) for v in schema]
@@ -175,8 +200,14 @@ def from_messages(obj: dict[str, Any], origin: str) -> dict[str, Any]:
         raise RecordError("must be a non-empty list of turns", field="messages")
     system = obj.get("system")
     turns: list[dict[str, Any]] = []
-    role_map = {"human": "user", "gpt": "assistant", "user": "user", "assistant": "assistant",
-                "system": "system", "tool": "tool"}
+    role_map = {
+        "human": "user",
+        "gpt": "assistant",
+        "user": "user",
+        "assistant": "assistant",
+        "system": "system",
+        "tool": "tool",
+    }
     for i, m in enumerate(raw):
         if not isinstance(m, dict):
             raise RecordError("each turn must be an object", field=f"messages[{i}]")
@@ -208,10 +239,10 @@ def from_messages(obj: dict[str, Any], origin: str) -> dict[str, Any]:
                     try:
                         args = json.loads(args) if args.strip() else {}
                     except json.JSONDecodeError:
-                        raise RecordError("tool call arguments are not JSON",
-                                          field=f"messages[{i}].tool_calls") from None
-                blocks.append({"type": "tool_use", "id": call.get("id", ""), "name": fn.get("name", ""),
-                               "input": args})
+                        raise RecordError(
+                            "tool call arguments are not JSON", field=f"messages[{i}].tool_calls"
+                        ) from None
+                blocks.append({"type": "tool_use", "id": call.get("id", ""), "name": fn.get("name", ""), "input": args})
             turns.append({"role": role, "content": blocks})
             continue
         if turns and turns[-1]["role"] == role and isinstance(turns[-1]["content"], str) and isinstance(content, str):
@@ -302,28 +333,61 @@ def _loads(line: str) -> Any:
         raise RecordError("invalid JSON (nested too deeply)") from None
 
 
-def parse_file(
-    path: Path, fmt: str = "auto", *, skip_invalid: bool = False
-) -> tuple[str, list[tuple[int, Example]], list[LineProblem]]:
-    """Parse and validate every line; raises ImportFailed at the first bad line unless skip_invalid."""
-    if fmt not in FORMATS:
-        raise ImportFailed(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    records: list[tuple[int, Example]] = []
-    problems: list[LineProblem] = []
-    detected = None if fmt == "auto" else fmt
-    for number, line in _read_lines(path):
+def _problem(number: int, err: RecordError) -> LineProblem:
+    message = str(err).removeprefix(f"{err.field}: ") if err.field else str(err)
+    return LineProblem(number, err.field, message)
+
+
+ParsedLine = tuple[int, PreparedRecord | None, LineProblem | None]
+
+
+def parse_chunk(lines: list[tuple[int, str]], fmt: str, name: str) -> list[ParsedLine]:
+    """Validate and prepare a chunk of lines (runs in a worker process for big files)."""
+    out: list[ParsedLine] = []
+    for number, line in lines:
         try:
             if len(line) > MAX_LINE_BYTES:
                 raise RecordError(f"line longer than {MAX_LINE_BYTES} bytes")
-            if detected is None:
-                detected = detect_format(_loads(line))
-            records.append((number, _parse_line(line, detected, f"{path.name}:{number}")))
+            out.append((number, prepare(_parse_line(line, fmt, f"{name}:{number}")), None))
         except RecordError as err:
-            problem = LineProblem(number, err.field, str(err).removeprefix(f"{err.field}: ") if err.field else str(err))
-            if not skip_invalid:
-                raise ImportFailed(problem.describe(str(path))) from None
-            problems.append(problem)
-    return detected or (fmt if fmt != "auto" else "curator"), records, problems
+            out.append((number, None, _problem(number, err)))
+    return out
+
+
+def _chunks(lines: Iterator[tuple[int, str]], size: int) -> Iterator[list[tuple[int, str]]]:
+    chunk: list[tuple[int, str]] = []
+    for item in lines:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _parsed_chunks(
+    chunks: Iterator[list[tuple[int, str]]], fmt: str, name: str, *, parallel: bool
+) -> Iterator[list[ParsedLine]]:
+    """Chunks parsed in order; with `parallel`, in a second process while this one writes."""
+    if not parallel:
+        for chunk in chunks:
+            yield parse_chunk(chunk, fmt, name)
+        return
+    ctx = multiprocessing.get_context("spawn")  # no fork: the TUI calls this from a thread
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+        pending: deque[Future[list[ParsedLine]]] = deque()
+        for chunk in chunks:
+            pending.append(pool.submit(parse_chunk, chunk, fmt, name))
+            if len(pending) >= 4:  # bounded read-ahead keeps memory flat
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+PARALLEL_MIN_BYTES = 8_000_000
+"""Files at least this big are parsed in a second process (start-up costs ~0.3 s)."""
+
+CHUNK_LINES = 2000
 
 
 def import_file(
@@ -333,45 +397,76 @@ def import_file(
     *,
     actor: str,
     skip_invalid: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int], None] | None = None,
+    parallel: bool | None = None,
 ) -> ImportReport:
     """Import a JSON-lines file in one transaction: all or nothing (or the valid lines with skip_invalid).
 
-    Exact duplicates (same normalised text) of stored records or of earlier lines are skipped
-    and reported; ids already in the workspace are an error for that line.
+    Lines are validated and written chunk by chunk inside one transaction, so memory stays
+    flat; the first bad line rolls everything back. Exact duplicates (same normalised text)
+    of stored records or of earlier lines are skipped and reported. `progress` gets the
+    number of lines handled so far.
     """
-    detected, records, problems = parse_file(path, fmt, skip_invalid=skip_invalid)
-    report = ImportReport(format=detected, invalid=problems)
+    if fmt not in FORMATS:
+        raise ImportFailed(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    path = Path(path)
+    lines = _read_lines(path)
+    first = next(lines, None)
+    if first is None:
+        return ImportReport(format=fmt if fmt != "auto" else "curator")
+    detected = fmt
+    if fmt == "auto":
+        try:
+            detected = detect_format(_loads(first[1]))
+        except RecordError as err:
+            raise ImportFailed(_problem(first[0], err).describe(str(path))) from None
+    if parallel is None:
+        parallel = path.stat().st_size >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) > 1
+    report = ImportReport(format=detected)
     clause_hashes = current_clause_hashes(db)
-    hashes = {n: exact_hash(ex.searchable_text()) for n, ex in records}
-    stored = store_examples.existing_hashes(db, hashes.values())
-    taken_ids = set(store_examples._existing_ids(db, [ex.id for _, ex in records]))
     seen_hash: dict[str, str] = {}
     seen_ids: set[str] = set()
-    to_insert: list[Example] = []
-    for number, ex in records:
-        try:
-            store_examples.check_clauses(ex, clause_hashes)
-            if ex.id in taken_ids or ex.id in seen_ids:
-                raise RecordError(f"an example with id {ex.id!r} already exists", field="id")
-        except RecordError as err:
-            problem = LineProblem(number, err.field, str(err).removeprefix(f"{err.field}: "))
-            if not skip_invalid:
-                raise ImportFailed(problem.describe(str(path))) from None
-            report.invalid.append(problem)
-            continue
-        h = hashes[number]
-        dup_of = stored.get(h) or seen_hash.get(h)
-        if dup_of is not None:
-            report.duplicates.append({"line": number, "id": ex.id, "duplicate_of": dup_of})
-            continue
-        seen_hash[h] = ex.id
-        seen_ids.add(ex.id)
-        to_insert.append(ex)
-    report.invalid.sort(key=lambda p: p.line)
-    if progress:
-        progress(0, len(to_insert))
-    report.imported = store_examples.insert_many(db, to_insert, actor=actor, action="import")
-    if progress:
-        progress(len(to_insert), len(to_insert))
+    handled = 0
+
+    def fail(problem: LineProblem) -> None:
+        if not skip_invalid:
+            raise ImportFailed(problem.describe(str(path)))
+        report.invalid.append(problem)
+
+    all_lines = itertools.chain([first], lines)
+    with db.atomic():
+        for parsed in _parsed_chunks(_chunks(all_lines, CHUNK_LINES), detected, path.name, parallel=parallel):
+            ready = [p for _, p, _ in parsed if p is not None]
+            taken = set(store_examples.existing_ids(db, [p.id for p in ready]))
+            stored = store_examples.existing_hashes(db, [p.norm_hash for p in ready])
+            batch: list[PreparedRecord] = []
+            for number, prep, problem in parsed:
+                if prep is None:
+                    assert problem is not None
+                    fail(problem)
+                    continue
+                unknown = next((c for c in prep.clauses if c not in clause_hashes), None)
+                if unknown is not None:
+                    why = "no constitution imported yet" if not clause_hashes else "not in the current constitution"
+                    fail(
+                        LineProblem(
+                            number, f"clauses[{prep.clauses.index(unknown)}]", f"unknown clause id {unknown!r} ({why})"
+                        )
+                    )
+                    continue
+                if prep.id in taken or prep.id in seen_ids:
+                    fail(LineProblem(number, "id", f"an example with id {prep.id!r} already exists"))
+                    continue
+                dup_of = stored.get(prep.norm_hash) or seen_hash.get(prep.norm_hash)
+                if dup_of is not None:
+                    report.duplicates.append({"line": number, "id": prep.id, "duplicate_of": dup_of})
+                    continue
+                seen_hash[prep.norm_hash] = prep.id
+                seen_ids.add(prep.id)
+                batch.append(prep)
+            store_examples.insert_prepared(db, batch, actor=actor, action="import", clause_hashes=clause_hashes)
+            report.imported.extend(p.id for p in batch)
+            handled += len(parsed)
+            if progress:
+                progress(handled)
     return report

@@ -11,7 +11,6 @@ import json
 import re
 import secrets
 import time
-import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -68,8 +67,14 @@ def _bounded_json(value: dict[str, Any]) -> dict[str, Any]:
     return value  # type: ignore[no-any-return]
 
 
+def _non_empty(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
 CleanStr = Annotated[str, AfterValidator(clean_text)]
-NonEmptyStr = Annotated[str, AfterValidator(clean_text), Field(min_length=1)]
+NonEmptyStr = Annotated[str, AfterValidator(clean_text), AfterValidator(_non_empty)]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_bounded_json)]
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"
@@ -149,6 +154,8 @@ class Message(_Strict):
 
     def plain_text(self) -> str:
         """Every piece of text in this turn, for search and duplicate detection."""
+        if isinstance(self.content, str):
+            return self.content
         parts: list[str] = []
         for block in self.blocks():
             if isinstance(block, TextBlock):
@@ -259,7 +266,9 @@ class Example(_Strict):
                     f"messages[{i}].role",
                     f"turns must alternate user/assistant; expected {expected}, got {msg.role}",
                 )
-            for j, block in enumerate(msg.blocks()):
+            if isinstance(msg.content, str):
+                continue
+            for j, block in enumerate(msg.content):
                 where = f"messages[{i}].content[{j}]"
                 if isinstance(block, ToolUseBlock):
                     if not allow_tools:
@@ -282,9 +291,7 @@ class Example(_Strict):
                             f"no earlier tool_use with id {block.tool_use_id!r}",
                         )
                     if block.tool_use_id in answered:
-                        raise _field_error(
-                            f"{where}.tool_use_id", f"tool_use {block.tool_use_id!r} answered twice"
-                        )
+                        raise _field_error(f"{where}.tool_use_id", f"tool_use {block.tool_use_id!r} answered twice")
                     answered.add(block.tool_use_id)
 
     # -- derived views -----------------------------------------------------
@@ -301,8 +308,12 @@ class Example(_Strict):
     @field_serializer("source")
     def _source_in_full(self, source: Source) -> dict[str, Any]:
         # provenance keeps its null fields: readers can rely on every key being there
-        return {"type": source.type, "model": source.model, "prompt_sha256": source.prompt_sha256,
-                "origin": source.origin}
+        return {
+            "type": source.type,
+            "model": source.model,
+            "prompt_sha256": source.prompt_sha256,
+            "origin": source.origin,
+        }
 
     def canonical(self) -> dict[str, Any]:
         """The canonical JSON object: stable key order, no null optional fields."""
@@ -328,8 +339,7 @@ def _loc_to_field(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("str", "list[tagged-union[TextBlock,ToolUseBlock,ToolResultBlock]]",
-                      "list[TextBlock]"):
+        elif part in ("str", "list[tagged-union[TextBlock,ToolUseBlock,ToolResultBlock]]", "list[TextBlock]"):
             continue  # union branch names carry no meaning for a user
         elif part in ("text", "tool_use", "tool_result") and out.endswith("]"):
             continue
@@ -344,11 +354,13 @@ def describe_validation_error(err: ValidationError) -> RecordError:
     ctx_err = first.get("ctx", {}).get("error")
     if isinstance(ctx_err, _FieldError):
         return RecordError(str(ctx_err).split(": ", 1)[1], field=ctx_err.field)
+    if not first["loc"] and first["type"] in ("model_type", "dict_type"):
+        return RecordError("expected a JSON object")
     field = _loc_to_field(tuple(first["loc"]))
     msg = first["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):
-            msg = msg[len(prefix):]
+            msg = msg[len(prefix) :]
     if first["type"] == "missing":
         msg = "required field is missing"
     elif first["type"] == "extra_forbidden":
@@ -398,4 +410,3 @@ class ParsedConstitution(BaseModel):
 
     document: dict[str, Any]
     clauses: list[Clause]
-

@@ -10,10 +10,13 @@ import re
 import unicodedata
 
 _PUNCT = re.compile(r"[^\w\s]|_", re.UNICODE)
+_ASCII_PUNCT = str.maketrans({c: " " for c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"})
 
 
 def normalize(text: str) -> str:
     """NFKC, case-folded, punctuation dropped, whitespace collapsed to single spaces."""
+    if text.isascii():  # fast path, same result: NFKC and casefold are lower() on ASCII
+        return " ".join(text.lower().translate(_ASCII_PUNCT).split())
     text = unicodedata.normalize("NFKC", text).casefold()
     return " ".join(_PUNCT.sub(" ", text).split())
 

@@ -23,13 +23,36 @@ def test_migrations_on_a_blank_database_create_the_columns(tmp_path: Path) -> No
         db = ws.db
         assert [m.name for m in migrations.applied(db)] == ["m001_initial"]
         assert set(db["examples"].columns_dict) >= {
-            "id", "kind", "title", "status", "author", "group_name", "created_at", "updated_at", "version",
-            "norm_hash", "search_text", "record",
+            "id",
+            "kind",
+            "title",
+            "status",
+            "author",
+            "group_name",
+            "created_at",
+            "updated_at",
+            "version",
+            "norm_hash",
+            "search_text",
+            "record",
         }
-        assert set(db["example_clauses"].columns_dict) == {"example_id", "clause_id", "clause_hash", "state",
-                                                           "linked_at"}
-        assert set(db["audit"].columns_dict) == {"id", "at", "actor", "action", "entity", "entity_id", "before",
-                                                 "after"}
+        assert set(db["example_clauses"].columns_dict) == {
+            "example_id",
+            "clause_id",
+            "clause_hash",
+            "state",
+            "linked_at",
+        }
+        assert set(db["audit"].columns_dict) == {
+            "id",
+            "at",
+            "actor",
+            "action",
+            "entity",
+            "entity_id",
+            "before",
+            "after",
+        }
         assert set(db["clauses"].columns_dict) >= {"version_id", "id", "parent", "depth", "title", "text", "hash"}
         assert {"reviews", "example_tags", "constitution_versions", "examples_fts"} <= set(db.table_names())
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -111,8 +134,7 @@ def test_stale_update_raises_conflict_and_writes_nothing(ws: Workspace) -> None:
 def test_update_keeps_link_hash_of_kept_clauses_and_adds_new(ws: Workspace) -> None:
     ex = examples.create(ws.db, parse_example(story()), actor="ana")
     ws.db.execute("UPDATE example_clauses SET clause_hash = 'old'")
-    examples.update(ws.db, ex.model_copy(update={"clauses": ["privacy.1", "honesty"]}), expected_version=1,
-                    actor="ana")
+    examples.update(ws.db, ex.model_copy(update={"clauses": ["privacy.1", "honesty"]}), expected_version=1, actor="ana")
     links = dict(ws.db.execute("SELECT clause_id, clause_hash FROM example_clauses").fetchall())
     assert links["privacy.1"] == "old"
     assert links["honesty"] == current_clause_hashes(ws.db)["honesty"]
@@ -152,8 +174,9 @@ def test_fts_follows_updates(ws: Workspace) -> None:
 
 def test_keyset_paging_by_last_update(ws: Workspace) -> None:
     for i in range(7):
-        examples.create(ws.db, parse_example(story(id=f"ex_{i}", text=f"story {i}", updated_at=f"2026-01-0{i+1}")),
-                        actor="a")
+        examples.create(
+            ws.db, parse_example(story(id=f"ex_{i}", text=f"story {i}", updated_at=f"2026-01-0{i + 1}")), actor="a"
+        )
     seen: list[str] = []
     after = None
     while True:

@@ -39,9 +39,7 @@ def event_row(
     return (at or utc_now(), actor, action, entity, entity_id, _encode(before), _encode(after))
 
 
-INSERT_SQL = (
-    "INSERT INTO audit (at, actor, action, entity, entity_id, before, after) VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
+INSERT_SQL = "INSERT INTO audit (at, actor, action, entity, entity_id, before, after) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
 
 def record_event(

@@ -74,8 +74,7 @@ def add_version(
 def current_version(db: Database) -> dict[str, Any] | None:
     """The current version's row (without its source), or None when none was imported."""
     row = db.execute(
-        "SELECT id, sha256, filename, format, title, imported_at, actor FROM constitution_versions "
-        "WHERE is_current = 1"
+        "SELECT id, sha256, filename, format, title, imported_at, actor FROM constitution_versions WHERE is_current = 1"
     ).fetchone()
     if row is None:
         return None
@@ -86,8 +85,7 @@ def current_version(db: Database) -> dict[str, Any] | None:
 def version_clauses(db: Database, version_id: int) -> list[Clause]:
     """A version's clauses in document order."""
     rows = db.execute(
-        "SELECT id, parent, depth, kind, title, text, hash, meta FROM clauses WHERE version_id = ? "
-        "ORDER BY position",
+        "SELECT id, parent, depth, kind, title, text, hash, meta FROM clauses WHERE version_id = ? ORDER BY position",
         [version_id],
     ).fetchall()
     return [

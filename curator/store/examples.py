@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlite_utils import Database
@@ -60,51 +61,81 @@ def _example_row(ex: Example, record_json: str) -> tuple[Any, ...]:
     )
 
 
-def insert_many(
-    db: Database,
-    examples: Iterable[Example],
-    *,
-    actor: str,
-    action: str = "import",
-    audit: bool = True,
-) -> list[str]:
-    """Insert new records in one transaction (all or nothing); returns their ids.
+@dataclass(slots=True)
+class PreparedRecord:
+    """A validated record turned into column values: cheap to pickle between processes."""
 
-    `audit=False` is only for `load`, which restores the audit log as it was.
-    """
+    id: str
+    clauses: list[str]
+    tags: list[str]
+    norm_hash: str
+    record_json: str
+    row: tuple[Any, ...]
+
+
+def prepare(ex: Example) -> PreparedRecord:
+    """Everything the store needs to write `ex`, computed once."""
+    record_json = ex.canonical_json()
+    row = _example_row(ex, record_json)
+    return PreparedRecord(ex.id, list(ex.clauses), list(ex.tags), row[9], record_json, row)
+
+
+def insert_many(db: Database, examples: Iterable[Example], *, actor: str, action: str = "import") -> list[str]:
+    """Insert new records in one transaction (all or nothing), audited; returns their ids."""
     clause_hashes = current_clause_hashes(db)
-    now = utc_now()
-    rows: list[tuple[Any, ...]] = []
-    links: list[tuple[Any, ...]] = []
-    tags: list[tuple[str, str]] = []
-    events: list[tuple[Any, ...]] = []
-    ids: list[str] = []
+    prepared = []
     for ex in examples:
         check_clauses(ex, clause_hashes)
-        record_json = ex.canonical_json()
-        rows.append(_example_row(ex, record_json))
-        links.extend((ex.id, c, clause_hashes[c], "ok", now) for c in ex.clauses)
-        tags.extend((ex.id, t) for t in ex.tags)
-        if audit:
-            events.append(
-                event_row(actor=actor, action=action, entity="example", entity_id=ex.id, before=None,
-                          after=record_json, at=now)
-            )
-        ids.append(ex.id)
-    existing = _existing_ids(db, ids)
+        prepared.append(prepare(ex))
+    existing = existing_ids(db, [p.id for p in prepared])
     if existing:
         raise RecordError(f"an example with id {existing[0]!r} already exists", field="id")
     with db.atomic():
-        conn = db.conn
-        conn.executemany(_INSERT_EXAMPLE, rows)
-        conn.executemany(_INSERT_LINK, links)
-        conn.executemany(_INSERT_TAG, tags)
-        if events:
-            conn.executemany(AUDIT_INSERT, events)
-    return ids
+        insert_prepared(db, prepared, actor=actor, action=action, clause_hashes=clause_hashes)
+    return [p.id for p in prepared]
 
 
-def _existing_ids(db: Database, ids: Sequence[str]) -> list[str]:
+def insert_prepared(
+    db: Database,
+    prepared: Sequence[PreparedRecord],
+    *,
+    actor: str,
+    action: str,
+    clause_hashes: dict[str, str],
+) -> None:
+    """Write checked records with links, tags and one audit event each (inside the caller's transaction)."""
+    now = utc_now()
+    links = [(p.id, c, clause_hashes[c], "ok", now) for p in prepared for c in p.clauses]
+    tags = [(p.id, t) for p in prepared for t in p.tags]
+    write_rows(db, [p.row for p in prepared], links, tags)
+    db.conn.executemany(
+        AUDIT_INSERT,
+        [
+            event_row(
+                actor=actor, action=action, entity="example", entity_id=p.id, before=None, after=p.record_json, at=now
+            )
+            for p in prepared
+        ],
+    )
+
+
+def write_rows(
+    db: Database, rows: list[tuple[Any, ...]], links: list[tuple[Any, ...]], tags: list[tuple[str, str]]
+) -> None:
+    """Insert example rows, their links and tags, and index them for search (inside a transaction)."""
+    conn = db.conn
+    start = conn.execute("SELECT coalesce(max(rowid), 0) FROM examples").fetchone()[0]
+    conn.executemany(_INSERT_EXAMPLE, rows)
+    conn.execute(
+        "INSERT INTO examples_fts (rowid, title, search_text) SELECT rowid, title, search_text FROM examples "
+        "WHERE rowid > ?",
+        [start],
+    )
+    conn.executemany(_INSERT_LINK, links)
+    conn.executemany(_INSERT_TAG, tags)
+
+
+def existing_ids(db: Database, ids: Sequence[str]) -> list[str]:
     found: list[str] = []
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
@@ -177,7 +208,12 @@ def update(db: Database, example: Example, *, expected_version: int, actor: str)
         db.execute("DELETE FROM example_tags WHERE example_id = ?", [updated.id])
         db.conn.executemany(_INSERT_TAG, [(updated.id, t) for t in updated.tags])
         record_event(
-            db, actor=actor, action="update", entity="example", entity_id=updated.id, before=before,
+            db,
+            actor=actor,
+            action="update",
+            entity="example",
+            entity_id=updated.id,
+            before=before,
             after=record_json,
         )
     return updated

@@ -14,7 +14,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from curator.models import Example
-from curator.store.examples import _INSERT_TAG, _example_row
+from curator.store.examples import _example_row, write_rows
 
 
 @dataclass(frozen=True)
@@ -89,9 +89,4 @@ def restore_examples(db: Database, records: Iterable[Example]) -> None:
     for ex in records:
         rows.append(_example_row(ex, ex.canonical_json()))
         tags.extend((ex.id, t) for t in ex.tags)
-    db.conn.executemany(
-        "INSERT INTO examples (id, kind, title, status, author, group_name, created_at, updated_at, version, "
-        "norm_hash, search_text, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        rows,
-    )
-    db.conn.executemany(_INSERT_TAG, tags)
+    write_rows(db, rows, [], tags)

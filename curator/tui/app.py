@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from textual.app import App
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 from curator.store.db import Workspace, open_workspace
 from curator.tui.screens.constitution import ConstitutionScreen
@@ -16,7 +17,7 @@ class CuratorApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "curator"
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", priority=False),
     ]
 

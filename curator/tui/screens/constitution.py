@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -48,7 +49,7 @@ def load_clause_data(db: object) -> tuple[dict[str, object] | None, list[Clause]
 class ConstitutionScreen(Screen[None]):
     """Browse the constitution's sections and clauses."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "reload", "Reload", tooltip="Re-read the constitution from the workspace"),
         Binding("e", "expand_all", "Expand all"),
         Binding("c", "collapse_all", "Collapse all"),
@@ -57,8 +58,9 @@ class ConstitutionScreen(Screen[None]):
     class Loaded(Message):
         """Clauses arrived from the worker."""
 
-        def __init__(self, version: dict[str, object] | None, clauses: list[Clause],
-                     stats: dict[str, ClauseStats]) -> None:
+        def __init__(
+            self, version: dict[str, object] | None, clauses: list[Clause], stats: dict[str, ClauseStats]
+        ) -> None:
             super().__init__()
             self.version = version
             self.clauses = clauses
@@ -97,8 +99,11 @@ class ConstitutionScreen(Screen[None]):
             s = message.stats.get(clause.id, ClauseStats())
             label = join((f"{s.approved}/{s.total} ", "dim" if not s.total else "green"), clause.title)
             if clause.kind == "item":
-                label = join((f"{s.approved}/{s.total} ", "dim" if not s.total else "green"),
-                             (clause.id + " ", "italic"), clause.title)
+                label = join(
+                    (f"{s.approved}/{s.total} ", "dim" if not s.total else "green"),
+                    (clause.id + " ", "italic"),
+                    clause.title,
+                )
                 nodes[clause.id] = parent.add_leaf(label, data=clause.id)
             else:
                 nodes[clause.id] = parent.add(label, data=clause.id, expand=clause.depth == 1)

@@ -1,0 +1,160 @@
+"""dump -> load -> dump is byte-identical; load is all or nothing; dumps are atomic."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from curator.constitution.versions import import_constitution
+from curator.dumpload import dump, load
+from curator.errors import CuratorError, ImportFailed, StoreError
+from curator.importer import import_file
+from curator.models import clean_text, parse_example
+from curator.store import examples
+from curator.store.db import open_workspace
+from tests.conftest import SMALL_CONSTITUTION, advice, agentic, story, write_jsonl
+
+
+def read_tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def build_workspace(db_path: Path, constitution: Path, records: list[dict[str, Any]], tmp: Path) -> None:
+    with open_workspace(db_path) as ws:
+        import_constitution(ws.db, constitution, actor="ana")
+        import_file(ws.db, write_jsonl(tmp / "records.jsonl", records), actor="ana")
+        first = examples.query(ws.db)[0]
+        examples.update(ws.db, first.model_copy(update={"status": "review"}), expected_version=1, actor="ben")
+        ws.db.execute(
+            "INSERT INTO reviews (example_id, example_version, reviewer, verdict, comment, created_at) "
+            "VALUES (?, 2, 'chen', 'approve', 'good [b]', '2026-01-01T00:00:00.000Z')",
+            [first.id],
+        )
+        ws.db.conn.commit()
+
+
+def round_trip(tmp: Path, constitution: Path, records: list[dict[str, Any]]) -> tuple[dict, dict]:
+    build_workspace(tmp / "a.db", constitution, records, tmp)
+    with open_workspace(tmp / "a.db") as ws:
+        dump(ws, tmp / "dump1")
+    load(tmp / "dump1", tmp / "b.db")
+    with open_workspace(tmp / "b.db") as ws:
+        dump(ws, tmp / "dump2")
+    return read_tree(tmp / "dump1"), read_tree(tmp / "dump2")
+
+
+def test_round_trip_is_byte_identical(tmp_path: Path, constitution_file: Path) -> None:
+    first, second = round_trip(tmp_path, constitution_file, [story(tags=["x"]), advice(), agentic()])
+    assert first == second
+    assert set(first) == {
+        "manifest.json",
+        "examples.jsonl",
+        "links.jsonl",
+        "reviews.jsonl",
+        "audit.jsonl",
+        "constitution/versions.jsonl",
+        "constitution/clauses.jsonl",
+        "constitution/v0001.md",
+    }
+    assert first["constitution/v0001.md"].decode() == SMALL_CONSTITUTION
+    ids = [json.loads(line)["id"] for line in first["examples.jsonl"].decode().split("\n") if line]
+    assert ids == sorted(ids)
+
+
+def test_loaded_workspace_answers_queries(tmp_path: Path, constitution_file: Path) -> None:
+    round_trip(tmp_path, constitution_file, [story(tags=["x"]), advice(), agentic()])
+    with open_workspace(tmp_path / "b.db") as ws:
+        assert examples.count(ws.db) == 3
+        assert [e.kind for e in examples.query(ws.db, tag="x")] == ["story"]
+        assert [e.kind for e in examples.query(ws.db, text="sealed")] == ["story"]
+        assert examples.count(ws.db, clause="honesty") == 1
+
+
+hostile_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=60).filter(
+    lambda s: clean_text(s).strip()
+)
+
+
+@st.composite
+def records(draw: st.DrawFn) -> list[dict[str, Any]]:
+    n = draw(st.integers(min_value=1, max_value=5))
+    out = []
+    for i in range(n):
+        maker = draw(st.sampled_from([story, advice, agentic]))
+        body = draw(hostile_text) + f" #{i}"
+        overrides: dict[str, Any] = {
+            "title": draw(hostile_text),
+            "tags": draw(st.lists(hostile_text, max_size=3)),
+            "status": draw(st.sampled_from(["draft", "review", "approved", "rejected"])),
+        }
+        if maker is story:
+            overrides["text"] = body
+        else:
+            rec = maker()
+            rec["messages"][0]["content"] = body
+            overrides["messages"] = rec["messages"]
+        out.append(maker(**overrides))
+    return out
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=records())
+def test_round_trip_property(tmp_path_factory: pytest.TempPathFactory, data: list[dict[str, Any]]) -> None:
+    tmp = tmp_path_factory.mktemp("rt")
+    constitution = tmp / "c.md"
+    constitution.write_text(SMALL_CONSTITUTION, encoding="utf-8")
+    first, second = round_trip(tmp, constitution, data)
+    assert first == second
+    # and the records themselves survived exactly
+    dumped = [parse_example(json.loads(line)) for line in first["examples.jsonl"].decode().split("\n") if line]
+    assert dumped
+    assert {e.title for e in dumped} <= {parse_example(r).title for r in data}
+
+
+def test_load_refuses_a_database_with_data(tmp_path: Path, constitution_file: Path) -> None:
+    round_trip(tmp_path, constitution_file, [story()])
+    with pytest.raises(StoreError, match="not empty"):
+        load(tmp_path / "dump1", tmp_path / "a.db")
+
+
+def test_load_of_a_broken_dump_writes_nothing(tmp_path: Path, constitution_file: Path) -> None:
+    round_trip(tmp_path, constitution_file, [story(), advice()])
+    lines = (tmp_path / "dump1" / "examples.jsonl").read_text().splitlines()
+    (tmp_path / "dump1" / "examples.jsonl").write_text(lines[0] + "\n" + '{"kind": "poem"}\n')
+    with pytest.raises(ImportFailed, match=r"examples.jsonl:2: kind"):
+        load(tmp_path / "dump1", tmp_path / "c.db")
+    assert not (tmp_path / "c.db").exists()
+    assert not list(tmp_path.glob(".c.db*"))
+
+
+def test_load_refuses_unsafe_source_paths(tmp_path: Path, constitution_file: Path) -> None:
+    round_trip(tmp_path, constitution_file, [story()])
+    versions = tmp_path / "dump1" / "constitution" / "versions.jsonl"
+    row = json.loads(versions.read_text())
+    row["source_file"] = "../../etc/passwd"
+    versions.write_text(json.dumps(row) + "\n")
+    with pytest.raises(ImportFailed, match="unsafe source_file"):
+        load(tmp_path / "dump1", tmp_path / "c.db")
+
+
+def test_load_needs_a_manifest(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    with pytest.raises(ImportFailed, match="not a curator dump"):
+        load(tmp_path / "d", tmp_path / "x.db")
+
+
+def test_dump_replaces_an_earlier_dump_but_not_other_folders(tmp_path: Path, constitution_file: Path) -> None:
+    round_trip(tmp_path, constitution_file, [story()])
+    with open_workspace(tmp_path / "a.db") as ws:
+        dump(ws, tmp_path / "dump1")  # an earlier dump: replaced
+        (tmp_path / "precious").mkdir()
+        (tmp_path / "precious" / "notes.txt").write_text("mine")
+        with pytest.raises(CuratorError, match="not a curator dump"):
+            dump(ws, tmp_path / "precious")
+    assert (tmp_path / "precious" / "notes.txt").read_text() == "mine"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".dump1")]

@@ -1,0 +1,180 @@
+"""Import: each format, all or nothing, line numbers, exact duplicates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from curator.errors import ImportFailed
+from curator.importer import import_file
+from curator.store import examples
+from curator.store.audit import all_events
+from curator.store.db import Workspace
+from tests.conftest import FIXTURES, advice, agentic, story, write_jsonl
+
+
+def test_canonical_records_keep_given_ids_and_get_missing_ones(ws: Workspace, tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "in.jsonl", [story(id="ex_given"), advice(), agentic()])
+    report = import_file(ws.db, path, actor="ana")
+    assert report.format == "curator"
+    assert len(report.imported) == 3
+    assert report.imported[0] == "ex_given"
+    assert all(i.startswith("ex_") for i in report.imported)
+    assert {e.kind for e in examples.query(ws.db)} == {"story", "advice", "agentic"}
+    assert [e.action for e in all_events(ws.db) if e.entity == "example"] == ["import"] * 3
+
+
+def test_first_invalid_line_fails_the_whole_file(ws: Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_text(json.dumps(story()) + "\n\n" + json.dumps(advice()) + "\n" + json.dumps(story(kind="poem")) + "\n")
+    with pytest.raises(ImportFailed) as info:
+        import_file(ws.db, path, actor="ana")
+    assert str(info.value) == f"{path}:4: kind: unknown kind 'poem'; expected one of story, advice, document, agentic"
+    assert examples.count(ws.db) == 0
+
+
+def test_bad_json_names_the_line(ws: Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_text(json.dumps(story()) + "\n{not json\n")
+    with pytest.raises(ImportFailed, match=r"in.jsonl:2: invalid JSON"):
+        import_file(ws.db, path, "curator", actor="ana")
+    assert examples.count(ws.db) == 0
+
+
+def test_unknown_clause_fails_with_line_and_field(ws: Workspace, tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "in.jsonl", [story(), story(text="other", clauses=["missing"])])
+    with pytest.raises(ImportFailed, match=r"in.jsonl:2: clauses\[0\]: unknown clause id 'missing'"):
+        import_file(ws.db, path, actor="ana")
+    assert examples.count(ws.db) == 0
+
+
+def test_skip_invalid_imports_the_rest_and_lists_problems(ws: Workspace, tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "in.jsonl", [story(), {"kind": "story"}, advice(), [1, 2]])
+    report = import_file(ws.db, path, actor="ana", skip_invalid=True)
+    assert len(report.imported) == 2
+    assert [(p.line, p.field) for p in report.invalid] == [(2, "title"), (4, None)]
+
+
+def test_exact_duplicates_are_skipped_and_reported(ws: Workspace, tmp_path: Path) -> None:
+    first = write_jsonl(tmp_path / "a.jsonl", [story(id="ex_orig")])
+    import_file(ws.db, first, actor="ana")
+    path = write_jsonl(
+        tmp_path / "b.jsonl",
+        [
+            story(id="ex_copy", text="THE assistant found the letters, and left them sealed!"),
+            advice(id="ex_x"),
+            advice(id="ex_y", title="same dialogue, other title"),
+        ],
+    )
+    report = import_file(ws.db, path, actor="ana")
+    assert report.imported == ["ex_x"]
+    assert report.duplicates == [
+        {"line": 1, "id": "ex_copy", "duplicate_of": "ex_orig"},
+        {"line": 3, "id": "ex_y", "duplicate_of": "ex_x"},
+    ]
+
+
+def test_existing_id_is_an_error(ws: Workspace, tmp_path: Path) -> None:
+    import_file(ws.db, write_jsonl(tmp_path / "a.jsonl", [story(id="ex_1")]), actor="ana")
+    with pytest.raises(ImportFailed, match=r"a.jsonl:1: id: an example with id 'ex_1' already exists"):
+        import_file(ws.db, write_jsonl(tmp_path / "a.jsonl", [story(id="ex_1", text="new")]), actor="ana")
+
+
+def test_messages_format_with_system_as_first_message(ws: Workspace, tmp_path: Path) -> None:
+    path = write_jsonl(
+        tmp_path / "chat.jsonl",
+        [
+            {
+                "messages": [
+                    {"role": "system", "content": "Be kind."},
+                    {"role": "user", "content": "My friend told me a secret. Should I tell her husband?"},
+                    {"role": "assistant", "content": "Let us think about who is owed what."},
+                ]
+            },
+            {
+                "system": "Field style",
+                "messages": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}],
+            },
+        ],
+    )
+    report = import_file(ws.db, path, actor="ana")
+    assert report.format == "messages"
+    first, second = examples.get_many(ws.db, report.imported)
+    assert first.kind == "advice" and first.status == "draft"
+    assert first.system == "Be kind."
+    assert [m.role for m in first.messages or []] == ["user", "assistant"]
+    assert first.title.startswith("My friend told me a secret")
+    assert first.source.type == "imported" and first.source.origin == "chat.jsonl:1"
+    assert second.system == "Field style"
+
+
+def test_messages_format_with_openai_tool_calls_becomes_agentic(ws: Workspace, tmp_path: Path) -> None:
+    bfcl = json.loads((FIXTURES / "bfcl" / "BFCL_v4_multiple.json").read_text().splitlines()[0])
+    fn = bfcl["function"][0]
+    record = {
+        "tools": [{"type": "function", "function": fn}],
+        "messages": [
+            {"role": "user", "content": "Please help."},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {"id": "call_1", "type": "function", "function": {"name": fn["name"], "arguments": "{}"}}
+                ],
+            },
+            {"role": "tool", "tool_call_id": "call_1", "content": "ok"},
+            {"role": "assistant", "content": "Done."},
+        ],
+    }
+    report = import_file(ws.db, write_jsonl(tmp_path / "tools.jsonl", [record]), actor="ana")
+    ex = examples.get(ws.db, report.imported[0])
+    assert ex.kind == "agentic"
+    assert ex.tools and ex.tools[0].input_schema["type"] == "object"  # BFCL's "dict" normalised
+    assert [m.role for m in ex.messages or []] == ["user", "assistant", "user", "assistant"]
+
+
+def test_hh_format_imports_the_chosen_transcript_as_advice(ws: Workspace, tmp_path: Path) -> None:
+    path = write_jsonl(
+        tmp_path / "hh.jsonl",
+        [
+            {
+                "chosen": "\n\nHuman: Is it OK to read my partner's phone?\n\nAssistant: It is worth asking why."
+                "\n\nHuman: Because I am worried.\n\nAssistant: Then talk first.",
+                "rejected": "\n\nHuman: Is it OK to read my partner's phone?\n\nAssistant: Sure.",
+            }
+        ],
+    )
+    report = import_file(ws.db, path, actor="ana")
+    assert report.format == "hh"
+    ex = examples.get(ws.db, report.imported[0])
+    assert ex.kind == "advice" and ex.status == "draft"
+    assert [m.content for m in ex.messages or []] == [
+        "Is it OK to read my partner's phone?",
+        "It is worth asking why.",
+        "Because I am worried.",
+        "Then talk first.",
+    ]
+
+
+def test_missing_file_and_undetectable_format(ws: Workspace, tmp_path: Path) -> None:
+    with pytest.raises(ImportFailed, match="no such file"):
+        import_file(ws.db, tmp_path / "nope.jsonl", actor="ana")
+    with pytest.raises(ImportFailed, match=r"x.jsonl:1: cannot detect the format"):
+        import_file(ws.db, write_jsonl(tmp_path / "x.jsonl", [{"foo": 1}]), actor="ana")
+
+
+def test_non_utf8_names_the_line(ws: Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(json.dumps(story()).encode() + b"\n\xff\xfe\n")
+    with pytest.raises(ImportFailed, match=r"bad.jsonl:2: not valid UTF-8"):
+        import_file(ws.db, path, actor="ana")
+
+
+def test_deeply_nested_json_is_an_error_not_a_crash(ws: Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "deep.jsonl"
+    path.write_text('{"kind": "story", "title": "t", "text": "x", "tags": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
+    with pytest.raises(ImportFailed, match=r"deep.jsonl:1"):
+        import_file(ws.db, path, actor="ana")
+    assert examples.count(ws.db) == 0
