@@ -97,7 +97,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     with _open(args) as ws:
         report = import_file(
-            ws.db, Path(args.file), args.input_format, actor=_actor(args), skip_invalid=args.skip_invalid
+            ws.db,
+            Path(args.file),
+            args.input_format,
+            actor=_actor(args),
+            skip_invalid=args.skip_invalid,
+            parallel=None,
         )
     if args.format == "json":
         _print_json(report.to_json(args.file))

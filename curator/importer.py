@@ -398,14 +398,15 @@ def import_file(
     actor: str,
     skip_invalid: bool = False,
     progress: Callable[[int], None] | None = None,
-    parallel: bool | None = None,
+    parallel: bool | None = False,
 ) -> ImportReport:
     """Import a JSON-lines file in one transaction: all or nothing (or the valid lines with skip_invalid).
 
     Lines are validated and written chunk by chunk inside one transaction, so memory stays
     flat; the first bad line rolls everything back. Exact duplicates (same normalised text)
     of stored records or of earlier lines are skipped and reported. `progress` gets the
-    number of lines handled so far.
+    number of lines handled so far. `parallel=None` parses big files in a second (spawned)
+    process; only entry points guarded by `if __name__ == "__main__"` may pass it (the CLI does).
     """
     if fmt not in FORMATS:
         raise ImportFailed(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")

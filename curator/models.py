@@ -64,7 +64,7 @@ def _bounded_json(value: dict[str, Any]) -> dict[str, Any]:
     value = _clean_json(value)
     if len(json.dumps(value, ensure_ascii=False)) > MAX_FIELD_BYTES:
         raise ValueError(f"longer than the limit of {MAX_FIELD_BYTES} bytes")
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def _non_empty(value: str) -> str:

@@ -178,3 +178,22 @@ def test_deeply_nested_json_is_an_error_not_a_crash(ws: Workspace, tmp_path: Pat
     with pytest.raises(ImportFailed, match=r"deep.jsonl:1"):
         import_file(ws.db, path, actor="ana")
     assert examples.count(ws.db) == 0
+
+
+def test_parallel_parsing_gives_the_same_result(ws: Workspace, tmp_path: Path) -> None:
+    from curator import importer
+
+    records = [story(id=f"ex_{i}", text=f"story number {i}") for i in range(30)]
+    records[17] = story(id="ex_17", text="story 17", status="bogus")
+    path = write_jsonl(tmp_path / "in.jsonl", records)
+    old = importer.CHUNK_LINES
+    importer.CHUNK_LINES = 7
+    try:
+        with pytest.raises(ImportFailed, match=r"in.jsonl:18: status"):
+            import_file(ws.db, path, actor="ana", parallel=True)
+        assert examples.count(ws.db) == 0  # earlier chunks were rolled back
+        report = import_file(ws.db, path, actor="ana", parallel=True, skip_invalid=True)
+    finally:
+        importer.CHUNK_LINES = old
+    assert len(report.imported) == 29
+    assert [p.line for p in report.invalid] == [18]

@@ -84,8 +84,8 @@ def insert_version(db: Database, version: dict[str, Any], source: str) -> None:
 
 def restore_examples(db: Database, records: Iterable[Example]) -> None:
     """Insert records as they were (no audit event, no clause check: links come from the dump)."""
-    rows = []
-    tags = []
+    rows: list[tuple[Any, ...]] = []
+    tags: list[tuple[str, str]] = []
     for ex in records:
         rows.append(_example_row(ex, ex.canonical_json()))
         tags.extend((ex.id, t) for t in ex.tags)

@@ -16,7 +16,7 @@ from textual.widgets.tree import TreeNode
 
 from curator.models import Clause
 from curator.store.clauses import current_clauses, current_version
-from curator.tui.safe import content, join
+from curator.tui.safe import content, join, plain
 
 
 @dataclass
@@ -69,7 +69,7 @@ class ConstitutionScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal():
-            yield Tree(content("Constitution"), id="clause-tree")
+            yield Tree(plain("Constitution"), id="clause-tree")
             with VerticalScroll(id="clause-detail"):
                 yield Static(id="clause-heading")
                 yield Markdown(id="clause-text")

@@ -1,0 +1,93 @@
+"""`make bench`: run every benchmark and rewrite BENCHMARKS.md with the numbers, machine and versions.
+
+Usage: python -m bench [--quick]   (--quick: small sizes, for a smoke run)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+from bench import bench_import
+
+ROOT = Path(__file__).resolve().parents[1]
+LIBS = ["textual", "sqlite-utils", "pydantic", "rapidfuzz", "markdown-it-py", "anthropic"]
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f", {kb / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    return (
+        f"{os.cpu_count()} cores ({cpu}){mem}; {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}; SQLite {sqlite3.sqlite_version}"
+    )
+
+
+def main() -> int:
+    quick = "--quick" in sys.argv
+    n_import = 10_000 if quick else 100_000
+    results = {"import": bench_import.run(n_import)}
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+    versions = ", ".join(f"{lib} {version(lib)}" for lib in LIBS)
+    imp = results["import"]
+    text = f"""# Benchmarks
+
+Produced by `make bench` (`python -m bench`{" --quick" if quick else ""}) on {datetime.now(UTC):%Y-%m-%d},
+commit {commit.stdout.strip() or "?"}. This file is rewritten by that command; do not edit the numbers by hand.
+
+- Machine: {machine()}
+- Libraries: {versions}
+- The machine is shared: expect ±15% between runs. Tests never assert timings.
+
+## Import (issue 2)
+
+`curator import` of {imp["records"]:,} generated records ({imp["input_mb"]} MB of JSON lines, the four kinds
+in equal parts, ~100 words each, two clause links and two tags each) into a workspace holding only the demo
+constitution, measured as a whole process (start-up included). Side by side in the same run, the peer:
+{imp["peer"]}.
+
+| | seconds | records/s | peak RSS (MiB) |
+|---|---:|---:|---:|
+| curator import | {imp["curator_seconds"]} | {imp["curator_records_per_s"]:,} | {imp["curator_peak_rss_mib"]} |
+| sqlite-utils insert (peer) | {imp["peer_seconds"]} | {imp["peer_records_per_s"]:,} | {imp["peer_peak_rss_mib"]} |
+
+Ratio (curator time / peer time): **{imp["ratio_curator_over_peer_time"]}x**. Target: >= 20,000 records/s.
+
+curator does per record what the peer does not: full pydantic validation (kind rules, dialogue
+alternation, tool-use pairing, control-character stripping, size limits), a clause-existence check,
+exact-duplicate hashing and lookup, the link and tag tables, the FTS5 index, and one audit event
+carrying the record. Files over 8 MB are parsed in a second process while the first one writes, inside
+one transaction (all or nothing), so memory stays flat as the file grows.
+
+Raw results:
+
+```json
+{json.dumps(results, indent=2)}
+```
+"""
+    (ROOT / "BENCHMARKS.md").write_text(text, encoding="utf-8")
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

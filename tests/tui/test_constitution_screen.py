@@ -1,0 +1,72 @@
+"""Pilot tests: the app opens on the constitution and shows its sections."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Static, Tree
+
+from curator.tui.app import CuratorApp
+from curator.workspace import init_workspace
+
+
+async def wait_loaded(pilot, tree: Tree) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(100):
+        await pilot.pause(0.02)
+        if not tree.loading and tree.root.children:
+            return
+    raise AssertionError("constitution did not load")
+
+
+async def test_opens_on_the_demo_constitution(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    init_workspace(db, demo=True, actor="ana").close()
+    app = CuratorApp(db, user="ana")
+    async with app.run_test(size=(120, 40)) as pilot:
+        tree = app.screen.query_one("#clause-tree", Tree)
+        await wait_loaded(pilot, tree)
+        top = tree.root.children[0]
+        sections = [str(n.label) for n in top.children]
+        assert len(sections) == 7
+        assert any("Honesty" in s for s in sections)
+        assert any("Privacy" in s for s in sections)
+        # badges: approved/all linked examples
+        assert any(s.split()[0].count("/") == 1 for s in sections)
+        await pilot.press("down", "down")
+        heading = app.screen.query_one("#clause-heading", Static)
+        assert "honesty" in str(heading.render())
+        await pilot.press("q")
+    assert app.return_code == 0 or app.return_code is None
+
+
+async def test_empty_workspace_says_how_to_import(tmp_path: Path) -> None:
+    db = tmp_path / "empty.db"
+    init_workspace(db, demo=False, actor="ana").close()
+    app = CuratorApp(db, user="ana")
+    async with app.run_test() as pilot:
+        tree = app.screen.query_one("#clause-tree", Tree)
+        for _ in range(50):
+            await pilot.pause(0.02)
+            if not tree.loading:
+                break
+        assert "constitution import" in str(app.screen.query_one("#clause-heading", Static).render())
+
+
+async def test_hostile_clause_text_is_not_markup(tmp_path: Path) -> None:
+    from curator.constitution.versions import import_constitution
+    from curator.store.db import open_workspace
+
+    src = tmp_path / "c.md"
+    src.write_text("# [@click=app.quit]x[/] {#evil}\n\n- [bold]y[/bold] [/] a\\\n")
+    db = tmp_path / "h.db"
+    with open_workspace(db) as ws:
+        import_constitution(ws.db, src, actor="a")
+    app = CuratorApp(db, user="ana")
+    async with app.run_test() as pilot:
+        tree = app.screen.query_one("#clause-tree", Tree)
+        await wait_loaded(pilot, tree)
+        labels = [str(n.label) for n in tree.root.children]
+        assert any("[@click=app.quit]x[/]" in label for label in labels)
+        await pilot.press("down")
+        assert "evil" in str(app.screen.query_one("#clause-heading", Static).render())
+        assert app.is_running
