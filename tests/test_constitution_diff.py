@@ -11,7 +11,7 @@ from curator.constitution.parse import clause_hash, parse_file, parse_markdown
 from curator.errors import ConstitutionError
 from curator.models import Clause
 
-FIXTURES = Path("/work/shared/fixtures/openai-model-spec")
+FIXTURES = Path(__file__).parent / "data" / "fixtures" / "openai-model-spec"
 OLD_SPEC = FIXTURES / "model_spec_2025-02-12.md"
 NEW_SPEC = FIXTURES / "model_spec_2025-12-18.md"
 needs_fixtures = pytest.mark.skipif(

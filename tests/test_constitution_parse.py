@@ -24,7 +24,7 @@ from curator.errors import ConstitutionError
 from curator.models import Clause, ParsedConstitution
 
 DATA = Path(__file__).parent / "data" / "constitution"
-FIXTURES = Path("/work/shared/fixtures/openai-model-spec")
+FIXTURES = Path(__file__).parent / "data" / "fixtures" / "openai-model-spec"
 SPEC_FILES = [FIXTURES / "model_spec_2025-02-12.md", FIXTURES / "model_spec_2025-12-18.md"]
 needs_fixtures = pytest.mark.skipif(not all(p.exists() for p in SPEC_FILES), reason="model spec fixtures not available")
 
