@@ -158,23 +158,46 @@ def cmd_load(args: argparse.Namespace) -> int:
     return 0
 
 
+def _clause_json(c: Any) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "parent": c.parent,
+        "depth": c.depth,
+        "title": c.title,
+        "text": c.text,
+        "hash": c.hash,
+        "metadata": c.meta,
+    }
+
+
 def cmd_constitution_show(args: argparse.Namespace) -> int:
     from curator.constitution.parse import parse_file
 
     parsed = parse_file(Path(args.file))
     if args.format == "json":
+        doc = parsed.document
         _print_json(
             {
-                "document": parsed.document,
-                "clauses": [
-                    c.model_dump(include={"id", "parent", "depth", "title", "text", "hash", "kind", "meta"})
-                    for c in parsed.clauses
-                ],
+                "document": {"title": doc.get("title"), "sha256": doc.get("sha256"), "metadata": doc.get("meta", {})},
+                "clauses": [_clause_json(c) for c in parsed.clauses],
             }
         )
     else:
-        rows = [["  " * (c.depth - 1) + c.id, _short(c.title, 60), c.hash[:12]] for c in parsed.clauses]
-        print(_table(rows, ["id", "title", "hash"]))
+        for c in parsed.clauses:
+            meta = "".join(f" {k}={v}" for k, v in sorted(c.meta.items()))
+            print(f"{'  ' * (c.depth - 1)}{c.id}  {_short(c.title, 70)}{meta}")
+    return 0
+
+
+def cmd_constitution_diff(args: argparse.Namespace) -> int:
+    from curator.constitution.diff import diff_constitutions
+    from curator.constitution.parse import parse_file
+
+    diff = diff_constitutions(parse_file(Path(args.old)).clauses, parse_file(Path(args.new)).clauses)
+    if args.format == "json":
+        _print_json(diff.to_json())
+    else:
+        print(diff.summary())
     return 0
 
 
@@ -182,8 +205,59 @@ def cmd_constitution_import(args: argparse.Namespace) -> int:
     from curator.constitution.versions import import_constitution
 
     with _open(args) as ws:
-        version_id = import_constitution(ws.db, Path(args.file), actor=_actor(args))
-    print(f"imported {args.file} as constitution version {version_id}")
+        result = import_constitution(ws.db, Path(args.file), actor=_actor(args))
+    if args.format == "json":
+        _print_json(result.to_json())
+    else:
+        print(result.summary())
+    return 0
+
+
+def cmd_constitution_stale(args: argparse.Namespace) -> int:
+    from curator.store.links import problem_links
+
+    with _open(args) as ws:
+        problems = problem_links(ws.db)
+    if args.format == "json":
+        _print_json(problems)
+    else:
+        rows = [
+            [state, p["example_id"], p["clause_id"], p["status"], _short(p["example_title"], 50)]
+            for state in ("stale", "orphaned")
+            for p in problems[state]
+        ]
+        print(_table(rows, ["state", "example", "clause", "status", "title"]))
+        print(f"{len(problems['stale'])} stale, {len(problems['orphaned'])} orphaned")
+    return 0
+
+
+def cmd_constitution_relink(args: argparse.Namespace) -> int:
+    from curator.store import examples
+    from curator.store.links import confirm_links, link_states
+
+    actor = _actor(args)
+    with _open(args) as ws:
+        if args.to or args.drop:
+            if not args.clause:
+                raise UsageError("--to and --drop need --clause (the link to move or drop)")
+            ex = examples.get(ws.db, args.example)
+            if args.clause not in ex.clauses:
+                raise UsageError(f"example {ex.id} is not linked to clause {args.clause!r}")
+            clauses = [c for c in ex.clauses if c != args.clause]
+            if args.to and args.to not in clauses:
+                clauses.insert(ex.clauses.index(args.clause), args.to)
+            examples.update(ws.db, ex.model_copy(update={"clauses": clauses}), expected_version=ex.version, actor=actor)
+            print(f"{ex.id}: link to {args.clause} " + (f"moved to {args.to}" if args.to else "removed"))
+        else:
+            cleared = confirm_links(ws.db, args.example, actor=actor, clause_ids=[args.clause] if args.clause else None)
+            states = link_states(ws.db, args.example)
+            print(
+                f"{args.example}: confirmed {len(cleared)} stale link(s)"
+                + (f": {', '.join(cleared)}" if cleared else "")
+            )
+            orphaned = sorted(c for c, s in states.items() if s == "orphaned")
+            if orphaned:
+                print(f"still orphaned: {', '.join(orphaned)} (use --clause ID --to NEW or --drop)")
     return 0
 
 
@@ -281,9 +355,42 @@ def build_parser() -> argparse.ArgumentParser:
     cons_sub = cons.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser, required=True)
     p = add("show", cmd_constitution_show, "parse a constitution file (no database) and print its clauses", cons_sub)
     p.add_argument("file", help="Markdown (or a JSON list of principles)")
-    p.add_argument("--format", choices=["json", "table"], default="table", help="output format (default: table)")
-    p = add("import", cmd_constitution_import, "import a constitution file as the new current version", cons_sub)
+    p.add_argument(
+        "--format",
+        choices=["json", "tree"],
+        default="tree",
+        help="json: the clause list contract; tree: indented, for people (default)",
+    )
+    p = add("diff", cmd_constitution_diff, "compare two constitution files (no database)", cons_sub)
+    p.add_argument("old", help="the earlier version")
+    p.add_argument("new", help="the later version")
+    p.add_argument("--format", choices=["json", "text"], default="text", help="output format (default: text)")
+    p = add(
+        "import",
+        cmd_constitution_import,
+        "import a constitution file as the new current version; links follow renames, turn stale or orphaned",
+        cons_sub,
+    )
     p.add_argument("file", help="Markdown (or a JSON list of principles)")
+    p.add_argument("--format", choices=["json", "text"], default="text", help="output format (default: text)")
+    p = add(
+        "stale",
+        cmd_constitution_stale,
+        "list stale links (clause edited) and orphaned links (clause removed)",
+        cons_sub,
+    )
+    p.add_argument("--format", choices=["json", "table"], default="table", help="output format (default: table)")
+    p = add(
+        "relink",
+        cmd_constitution_relink,
+        "confirm an example's stale links against the current text, or move/drop a link",
+        cons_sub,
+    )
+    p.add_argument("example", help="example id")
+    p.add_argument("--clause", metavar="ID", help="only this link (default: every stale link of the example)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--to", metavar="NEW_ID", help="move the link to this clause instead")
+    group.add_argument("--drop", action="store_true", help="remove the link from the example")
     return parser
 
 

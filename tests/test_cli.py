@@ -140,9 +140,13 @@ def test_constitution_show_json_shape(capsys: pytest.CaptureFixture[str]) -> Non
     code, out, _ = run(capsys, "constitution", "show", str(paths.demo_constitution_file()), "--format", "json")
     data = json.loads(out)
     assert code == 0 and set(data) == {"document", "clauses"}
-    assert {"id", "parent", "depth", "title", "text", "hash"} <= set(data["clauses"][0])
-    sections = [c["id"] for c in data["clauses"] if c["kind"] == "section"]
-    assert sections[1:3] == ["honesty", "harm"]
+    assert set(data["document"]) == {"title", "sha256", "metadata"}
+    assert set(data["clauses"][0]) == {"id", "parent", "depth", "title", "text", "hash", "metadata"}
+    root = data["clauses"][0]
+    assert root["parent"] is None and root["depth"] == 1
+    sections = [c["id"] for c in data["clauses"] if c["parent"] == root["id"]]
+    assert sections[:2] == ["honesty", "harm"]
+    assert next(c for c in data["clauses"] if c["id"] == "honesty")["metadata"] == {"authority": "core"}
 
 
 def test_installed_console_script(tmp_path: Path) -> None:

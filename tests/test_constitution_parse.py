@@ -205,7 +205,27 @@ def test_duplicate_ids_get_suffixes_in_document_order() -> None:
     assert ids("# A\n## A\n## A\n") == ["a", "a-1", "a-2"]
     # as github-slugger: a literal "A-1" heading claims the name first
     assert ids("# A\n# A-1\n# A\n") == ["a", "a-1", "a-2"]
-    assert ids("# X {#dup}\n# Y {#dup}\n") == ["dup", "dup-1"]
+    # an explicit id slugs can collide with is suffixed; two identical explicit ids are an error
+    assert ids("# Dup\n# Y {#dup}\n") == ["dup", "dup-1"]
+
+
+def test_two_identical_explicit_ids_name_both_lines() -> None:
+    with pytest.raises(ConstitutionError, match=r"c.md: duplicate explicit id 'dup' on lines 1 and 3"):
+        parse_markdown("# X {#dup}\n\n# Y {#dup}\n", filename="c.md")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "empty document"),
+        ("  \n\n", "empty document"),
+        ("just a paragraph\n\n- a list before any heading\n", "no clauses"),
+        ("# ok\x00\x01\x02", "binary"),
+    ],
+)
+def test_documents_without_clauses_are_errors(text: str, message: str) -> None:
+    with pytest.raises(ConstitutionError, match=message):
+        parse_markdown(text, filename="c.md")
 
 
 def test_empty_heading_gets_a_fallback_id() -> None:
@@ -339,20 +359,12 @@ def test_unclosed_front_matter_is_an_ordinary_rule() -> None:
     assert parsed.document["meta"] == {}
 
 
-def test_preamble_and_empty_documents() -> None:
-    assert parse_markdown("").document == {
-        "title": None,
-        "meta": {},
-        "sha256": hashlib.sha256(b"").hexdigest(),
-        "filename": None,
-        "clause_count": 0,
-        "preamble": "",
-        "format": "markdown",
-    }
-    parsed = parse_markdown("\n\nJust prose.\n\n- and a list\n", filename="x.md")
-    assert parsed.clauses == []
+def test_preamble_belongs_to_no_clause() -> None:
+    parsed = parse_markdown("\n\nJust prose.\n\n- and a list\n\n# First\n", filename="x.md")
+    assert [c.id for c in parsed.clauses] == ["first"]
     assert parsed.document["preamble"] == "Just prose.\n\n- and a list"
     assert parsed.document["filename"] == "x.md"
+    assert parsed.document["sha256"] == hashlib.sha256(b"\n\nJust prose.\n\n- and a list\n\n# First\n").hexdigest()
 
 
 # ---------------------------------------------------------------------------
@@ -619,7 +631,12 @@ def test_parse_markdown_returns_or_raises_constitution_error(text: str) -> None:
 @given(_MARKDOWNISH)
 def test_line_endings_never_change_ids_or_hashes(text: str) -> None:
     lf = text.replace("\r\n", "\n").replace("\r", "\n")
-    a = parse_markdown(lf)
+    try:
+        a = parse_markdown(lf)
+    except ConstitutionError as err:
+        with pytest.raises(ConstitutionError, match=re.escape(str(err))):
+            parse_markdown(lf.replace("\n", "\r\n"))
+        return
     b = parse_markdown(lf.replace("\n", "\r\n"))
     assert [(c.id, c.hash) for c in a.clauses] == [(c.id, c.hash) for c in b.clauses]
 

@@ -307,6 +307,9 @@ def parse_markdown(text: str, *, filename: str | None = None) -> ParsedConstitut
 
 
 def _check_unicode(text: str, filename: str | None) -> None:
+    if "\x00" in text:
+        where = f"{filename}: " if filename else ""
+        raise ConstitutionError(f"{where}looks like a binary file (NUL bytes), not a constitution")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as err:
@@ -328,6 +331,7 @@ def _parse_markdown(text: str, *, filename: str | None, source_sha256: str | Non
         raise ConstitutionError(f"{where}Markdown is nested too deeply to parse") from None
 
     registry = _IdRegistry()
+    explicit_lines: dict[str, int] = {}  # explicit id -> 1-based line where it was given
     nodes: list[_Node] = []
     open_sections: list[_Node] = []  # heading stack, innermost last
     # Container stack: (token type, clause node for list items that are clauses).
@@ -357,6 +361,13 @@ def _parse_markdown(text: str, *, filename: str | None, source_sha256: str | Non
             source, explicit, attrs = _split_heading_attrs(inline.content)
             title = _plain(source) if explicit is not None or attrs else _inline_plain(inline.children)
             base = explicit if explicit else (slugify(title) or "section")
+            if explicit:
+                if explicit in explicit_lines:
+                    where = f"{filename}: " if filename else ""
+                    raise ConstitutionError(
+                        f"{where}duplicate explicit id {explicit!r} on lines {explicit_lines[explicit]} and {start + 1}"
+                    )
+                explicit_lines[explicit] = start + 1
             node = _Node(
                 id=registry.claim(base),
                 parent=parent,
@@ -421,6 +432,11 @@ def _parse_markdown(text: str, *, filename: str | None, source_sha256: str | Non
             )
         )
 
+    if not clauses:
+        where = f"{filename}: " if filename else ""
+        if not src.strip():
+            raise ConstitutionError(f"{where}empty document: no headings and no list items")
+        raise ConstitutionError(f"{where}no clauses: the document has no headings (and so no list items in a section)")
     preamble_end = first_heading if first_heading is not None else len(lines)
     preamble = "\n".join(lines[body_start:preamble_end]).strip("\n")
     fm_title = meta.get("title")
@@ -481,6 +497,8 @@ def parse_json(text: str, *, filename: str | None = None) -> ParsedConstitution:
         raise ConstitutionError(f"{where}JSON is nested too deeply") from None
     if not isinstance(data, list):
         raise ConstitutionError(f"{where}expected a JSON array of principles, got {_json_type(data)}")
+    if not data:
+        raise ConstitutionError(f"{where}empty list: no principles")
     clauses: list[Clause] = []
     seen: set[str] = set()
     for i, entry in enumerate(data):

@@ -30,10 +30,16 @@ _INSERT_LINK = (
 _INSERT_TAG = "INSERT INTO example_tags (example_id, tag) VALUES (?, ?)"
 
 
-def check_clauses(example: Example, clause_hashes: dict[str, str]) -> None:
-    """Every linked clause must exist in the current constitution."""
+def check_clauses(
+    example: Example, clause_hashes: dict[str, str], keep: set[str] | frozenset[str] = frozenset()
+) -> None:
+    """Every linked clause must exist in the current constitution (or be an existing link in `keep`).
+
+    `keep` lets an edit save a record that still carries an orphaned link: removing the link is
+    the annotator's decision, never a side effect of saving something else.
+    """
     for i, clause_id in enumerate(example.clauses):
-        if clause_id not in clause_hashes:
+        if clause_id not in clause_hashes and clause_id not in keep:
             if not clause_hashes:
                 raise RecordError(
                     f"unknown clause id {clause_id!r}: no constitution imported yet", field=f"clauses[{i}]"
@@ -179,7 +185,8 @@ def update(db: Database, example: Example, *, expected_version: int, actor: str)
     link-time hash and state, new links take the current hash.
     """
     clause_hashes = current_clause_hashes(db)
-    check_clauses(example, clause_hashes)
+    linked = {r[0] for r in db.execute("SELECT clause_id FROM example_clauses WHERE example_id = ?", [example.id])}
+    check_clauses(example, clause_hashes, keep=linked)
     with db.atomic():
         row = db.execute("SELECT version, record FROM examples WHERE id = ?", [example.id]).fetchone()
         if row is None:

@@ -1,0 +1,150 @@
+"""Example-clause links across constitution versions: stale, orphaned, renamed.
+
+A link keeps the clause hash from when it was made (or last confirmed). Its state is
+derived against the current constitution: `orphaned` when the clause is gone, `stale`
+when the clause's text changed since, else `ok`. Nothing is ever deleted here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from sqlite_utils import Database
+
+from curator.errors import NotFoundError, RecordError
+from curator.models import Example, utc_now
+from curator.store.audit import record_event
+from curator.store.clauses import current_clause_hashes
+
+
+def follow_renames(db: Database, renames: Iterable[tuple[str, str]], *, actor: str) -> list[str]:
+    """Move links (and the records' `clauses` lists) from old ids to new ids; returns example ids touched.
+
+    Each touched record gets a new version and an audit event, as any other change would.
+    """
+    touched: list[str] = []
+    mapping = dict(renames)
+    if not mapping:
+        return touched
+    marks = ",".join("?" * len(mapping))
+    rows = db.execute(
+        f"SELECT DISTINCT e.id, e.version, e.record FROM examples e JOIN example_clauses l ON l.example_id = e.id "
+        f"WHERE l.clause_id IN ({marks}) ORDER BY e.id",
+        list(mapping),
+    ).fetchall()
+    for example_id, version, before in rows:
+        ex = Example.model_validate_json(before)
+        clauses = list(dict.fromkeys(mapping.get(c, c) for c in ex.clauses))
+        after = ex.model_copy(update={"clauses": clauses, "version": version + 1, "updated_at": utc_now()})
+        record_json = after.canonical_json()
+        db.execute(
+            "UPDATE examples SET record = ?, version = ?, updated_at = ? WHERE id = ?",
+            [record_json, after.version, after.updated_at, example_id],
+        )
+        for old, new in mapping.items():
+            exists = db.execute(
+                "SELECT 1 FROM example_clauses WHERE example_id = ? AND clause_id = ?", [example_id, new]
+            ).fetchone()
+            if exists:  # already linked to the new id as well: keep that link, drop the duplicate
+                db.execute("DELETE FROM example_clauses WHERE example_id = ? AND clause_id = ?", [example_id, old])
+            else:
+                db.execute(
+                    "UPDATE example_clauses SET clause_id = ? WHERE example_id = ? AND clause_id = ?",
+                    [new, example_id, old],
+                )
+        record_event(
+            db,
+            actor=actor,
+            action="follow-rename",
+            entity="example",
+            entity_id=example_id,
+            before=before,
+            after=record_json,
+        )
+        touched.append(example_id)
+    return touched
+
+
+def recompute_states(db: Database) -> dict[str, int]:
+    """Set every link's state against the current constitution; returns counts per state."""
+    hashes = current_clause_hashes(db)
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS _current_clauses (id TEXT PRIMARY KEY, hash TEXT)")
+    db.execute("DELETE FROM _current_clauses")
+    db.conn.executemany("INSERT INTO _current_clauses (id, hash) VALUES (?, ?)", list(hashes.items()))
+    db.execute(
+        """
+        UPDATE example_clauses SET state = CASE
+            WHEN NOT EXISTS (SELECT 1 FROM _current_clauses c WHERE c.id = example_clauses.clause_id) THEN 'orphaned'
+            WHEN (SELECT c.hash FROM _current_clauses c WHERE c.id = example_clauses.clause_id) != clause_hash
+                THEN 'stale'
+            ELSE 'ok' END
+        """
+    )
+    db.execute("DROP TABLE _current_clauses")
+    counts = dict(db.execute("SELECT state, count(*) FROM example_clauses GROUP BY state").fetchall())
+    return {state: int(counts.get(state, 0)) for state in ("ok", "stale", "orphaned")}
+
+
+def problem_links(db: Database) -> dict[str, list[dict[str, Any]]]:
+    """Stale and orphaned links with what a lead needs to act on them, ordered by example then clause."""
+    out: dict[str, list[dict[str, Any]]] = {"stale": [], "orphaned": []}
+    hashes = current_clause_hashes(db)
+    for example_id, clause_id, linked_hash, state, title, status in db.execute(
+        "SELECT l.example_id, l.clause_id, l.clause_hash, l.state, e.title, e.status FROM example_clauses l "
+        "JOIN examples e ON e.id = l.example_id WHERE l.state IN ('stale', 'orphaned') "
+        "ORDER BY l.example_id, l.clause_id"
+    ):
+        item: dict[str, Any] = {
+            "example_id": example_id,
+            "clause_id": clause_id,
+            "example_title": title,
+            "status": status,
+            "linked_hash": linked_hash,
+        }
+        if state == "stale":
+            item["current_hash"] = hashes.get(clause_id)
+        out[state].append(item)
+    return out
+
+
+def confirm_links(db: Database, example_id: str, *, actor: str, clause_ids: Iterable[str] | None = None) -> list[str]:
+    """Re-review: the example still teaches these (stale) clauses as they now read. Returns clause ids cleared."""
+    hashes = current_clause_hashes(db)
+    wanted = set(clause_ids) if clause_ids is not None else None
+    rows = db.execute("SELECT clause_id, state FROM example_clauses WHERE example_id = ?", [example_id]).fetchall()
+    if not rows and not db.execute("SELECT 1 FROM examples WHERE id = ?", [example_id]).fetchone():
+        raise NotFoundError(f"no example with id {example_id!r}")
+    linked = {c for c, _ in rows}
+    if wanted is not None:
+        missing = sorted(wanted - linked)
+        if missing:
+            raise RecordError(f"example {example_id} is not linked to clause {missing[0]!r}", field="clauses")
+    cleared = []
+    now = utc_now()
+    with db.atomic():
+        for clause_id, state in rows:
+            if state != "stale" or (wanted is not None and clause_id not in wanted):
+                continue
+            db.execute(
+                "UPDATE example_clauses SET clause_hash = ?, state = 'ok', linked_at = ? "
+                "WHERE example_id = ? AND clause_id = ?",
+                [hashes[clause_id], now, example_id, clause_id],
+            )
+            cleared.append(clause_id)
+        if cleared:
+            record_event(
+                db,
+                actor=actor,
+                action="confirm-links",
+                entity="example",
+                entity_id=example_id,
+                after=json.dumps({"clauses": cleared}),
+            )
+    return cleared
+
+
+def link_states(db: Database, example_id: str) -> dict[str, str]:
+    """clause id -> link state for one example."""
+    return dict(db.execute("SELECT clause_id, state FROM example_clauses WHERE example_id = ?", [example_id]))
