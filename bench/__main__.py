@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
-from bench import bench_import
+from bench import bench_constitution, bench_import
 
 ROOT = Path(__file__).resolve().parents[1]
 LIBS = ["textual", "sqlite-utils", "pydantic", "rapidfuzz", "markdown-it-py", "anthropic"]
@@ -45,10 +45,15 @@ def machine() -> str:
 def main() -> int:
     quick = "--quick" in sys.argv
     n_import = 10_000 if quick else 100_000
-    results = {"import": bench_import.run(n_import)}
+    results = {"import": bench_import.run(n_import), "constitution": bench_constitution.run(quick)}
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
     versions = ", ".join(f"{lib} {version(lib)}" for lib in LIBS)
     imp = results["import"]
+    constitution_rows = "\n".join(
+        f"| {r['document']} | {r['mb']} | {r['clauses']:,} | {r['curator_mb_per_s']} | {r['peer_mb_per_s']} | "
+        f"{r['ratio_curator_over_peer_time']}x |"
+        for r in results["constitution"]
+    )
     text = f"""# Benchmarks
 
 Produced by `make bench` (`python -m bench`{" --quick" if quick else ""}) on {datetime.now(UTC):%Y-%m-%d},
@@ -77,6 +82,17 @@ alternation, tool-use pairing, control-character stripping, size limits), a clau
 exact-duplicate hashing and lookup, the link and tag tables, the FTS5 index, and one audit event
 carrying the record. Files over 8 MB are parsed in a second process while the first one writes, inside
 one transaction (all or nothing), so memory stays flat as the file grows.
+
+## Constitution parsing (issue 3)
+
+`parse_markdown` (clause tree, ids, own text, hashes) on the newer OpenAI Model Spec release and on a
+generated constitution (sections, subsections, prose, notes, fenced code, bulleted clauses with
+nested items). Best of several runs. Peer, side by side: markdown-it-py's own `parse` of the same
+text (tokens only), the floor for any parser built on it. Target: >= 5 MB/s.
+
+| document | MB | clauses | curator MB/s | markdown-it-py MB/s | ratio (time) |
+|---|---:|---:|---:|---:|---:|
+{constitution_rows}
 
 Raw results:
 
