@@ -261,6 +261,108 @@ def cmd_constitution_relink(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_text_arg(args: argparse.Namespace) -> str:
+    if args.text is not None:
+        return str(args.text)
+    try:
+        return Path(args.file).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CuratorError(f"{args.file}: no such file") from None
+    except UnicodeDecodeError:
+        raise CuratorError(f"{args.file}: not valid UTF-8") from None
+
+
+def cmd_dedup_check(args: argparse.Namespace) -> int:
+    from curator.dedup.engine import DedupEngine
+
+    with _open(args) as ws:
+        engine = DedupEngine.load(ws.db)
+        matches = (
+            engine.check_example(args.id, limit=args.limit)
+            if args.id
+            else engine.check(_read_text_arg(args), limit=args.limit)
+        )
+    if args.format == "json":
+        _print_json({"matches": [m.to_json() for m in matches]})
+    else:
+        print(_table([[m.id, f"{m.score:.3f}", m.reason] for m in matches], ["id", "score", "reason"]))
+    return 0
+
+
+def cmd_dedup_clusters(args: argparse.Namespace) -> int:
+    from curator.dedup.engine import DedupEngine
+
+    with _open(args) as ws:
+        report = DedupEngine.load(ws.db).clusters()
+    if args.format == "json":
+        _print_json(report.to_json())
+    else:
+        for c in report.clusters:
+            print(f"{len(c.ids)} records, max score {c.max_score:.3f}, keep {c.representative}: {' '.join(c.ids)}")
+        for t in report.templates:
+            print(f"template bucket of {len(t)} records (skipped): {' '.join(t[:10])}{' …' if len(t) > 10 else ''}")
+        print(f"{len(report.clusters)} clusters, {len(report.templates)} template buckets")
+    return 0
+
+
+def cmd_dedup_ignore(args: argparse.Namespace) -> int:
+    from curator.dedup.engine import DedupEngine
+
+    with _open(args) as ws:
+        DedupEngine.load(ws.db).ignore(args.a, args.b, actor=_actor(args))
+    print(f"{args.a} and {args.b} are marked as not duplicates")
+    return 0
+
+
+def cmd_evalset_add(args: argparse.Namespace) -> int:
+    from curator.dedup.decontam import add_evalset
+
+    with _open(args) as ws:
+        n = add_evalset(ws.db, args.name, Path(args.file), actor=_actor(args))
+    print(f"eval set {args.name}: {n} items from {args.file}")
+    return 0
+
+
+def cmd_evalset_list(args: argparse.Namespace) -> int:
+    from curator.dedup.decontam import list_evalsets
+
+    with _open(args) as ws:
+        sets = list_evalsets(ws.db)
+    if args.format == "json":
+        _print_json({"evalsets": sets})
+    else:
+        print(
+            _table(
+                [[s["name"], str(s["items"]), s["source"], s["created_at"]] for s in sets],
+                ["name", "items", "source", "added"],
+            )
+        )
+    return 0
+
+
+def cmd_evalset_remove(args: argparse.Namespace) -> int:
+    from curator.dedup.decontam import remove_evalset
+
+    with _open(args) as ws:
+        remove_evalset(ws.db, args.name, actor=_actor(args))
+    print(f"eval set {args.name} removed")
+    return 0
+
+
+def cmd_decontam(args: argparse.Namespace) -> int:
+    from curator.dedup.decontam import decontaminate
+
+    with _open(args) as ws:
+        checked, flags = decontaminate(ws.db, args.evalset or None)
+    if args.format == "json":
+        _print_json({"checked": checked, "flagged": len({f.id for f in flags}), "flags": [f.to_json() for f in flags]})
+    else:
+        rows = [[f.id, f.evalset, f.item, f.rule, f"{f.score:.2f}", _short(f.span, 50)] for f in flags]
+        print(_table(rows, ["id", "evalset", "item", "rule", "score", "span"]))
+        print(f"{len({f.id for f in flags})} of {checked} records overlap an eval set")
+    return 0
+
+
 # ---------------------------------------------------------------------------
 # Parser
 # ---------------------------------------------------------------------------
@@ -391,6 +493,53 @@ def build_parser() -> argparse.ArgumentParser:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--to", metavar="NEW_ID", help="move the link to this clause instead")
     group.add_argument("--drop", action="store_true", help="remove the link from the example")
+
+    dedup = sub.add_parser(
+        "dedup",
+        help="near-duplicates: check a text, cluster the corpus, mark false positives",
+        description="Near-duplicates: check a text, cluster the corpus, mark false positives.",
+    )
+    dedup_sub = dedup.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser, required=True)
+    p = add(
+        "check", cmd_dedup_check, "verified near-duplicates of a text, a file or a stored record, best first", dedup_sub
+    )
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", help="the text to check")
+    source.add_argument("--file", help="a UTF-8 file whose content is checked")
+    source.add_argument("--id", help="a stored record (itself excluded)")
+    p.add_argument("--limit", type=int, default=10, help="at most this many matches (default 10)")
+    p.add_argument("--format", choices=["json", "table"], default="table", help="output format (default: table)")
+    p = add("clusters", cmd_dedup_clusters, "cluster the whole corpus over verified near-duplicate pairs", dedup_sub)
+    p.add_argument("--format", choices=["json", "text"], default="text", help="output format (default: text)")
+    p = add(
+        "ignore", cmd_dedup_ignore, "mark two records as not duplicates; the pair is never reported again", dedup_sub
+    )
+    p.add_argument("a", help="one record id")
+    p.add_argument("b", help="the other record id")
+
+    evalset = sub.add_parser(
+        "evalset",
+        help="register held-out evaluation sets for decontamination",
+        description="Register held-out evaluation sets for decontamination.",
+    )
+    ev_sub = evalset.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser, required=True)
+    p = add(
+        "add",
+        cmd_evalset_add,
+        "register (or replace) an eval set: JSON lines with prompt/text/question/messages, a text file of "
+        "blank-line-separated items, or a folder of .md files",
+        ev_sub,
+    )
+    p.add_argument("name", help="the eval set's name")
+    p.add_argument("file", help="file or folder of eval items")
+    p = add("list", cmd_evalset_list, "list registered eval sets", ev_sub)
+    p.add_argument("--format", choices=["json", "table"], default="table", help="output format (default: table)")
+    p = add("remove", cmd_evalset_remove, "unregister an eval set", ev_sub)
+    p.add_argument("name", help="the eval set's name")
+
+    p = add("decontam", cmd_decontam, "flag training records that overlap registered eval sets")
+    p.add_argument("--evalset", action="append", metavar="NAME", help="only this eval set (repeatable; default all)")
+    p.add_argument("--format", choices=["json", "table"], default="table", help="output format (default: table)")
     return parser
 
 

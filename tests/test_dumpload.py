@@ -60,6 +60,9 @@ def test_round_trip_is_byte_identical(tmp_path: Path, constitution_file: Path) -
         "constitution/versions.jsonl",
         "constitution/clauses.jsonl",
         "constitution/v0001.md",
+        "dedup_ignored.jsonl",
+        "evalsets/sets.jsonl",
+        "evalsets/items.jsonl",
     }
     assert first["constitution/v0001.md"].decode() == SMALL_CONSTITUTION
     ids = [json.loads(line)["id"] for line in first["examples.jsonl"].decode().split("\n") if line]

@@ -21,7 +21,7 @@ from tests.conftest import advice, agentic, story
 def test_migrations_on_a_blank_database_create_the_columns(tmp_path: Path) -> None:
     with open_workspace(tmp_path / "x.db") as ws:
         db = ws.db
-        assert [m.name for m in migrations.applied(db)] == ["m001_initial"]
+        assert [m.name for m in migrations.applied(db)] == ["m001_initial", "m002_dedup_and_evalsets"]
         assert set(db["examples"].columns_dict) >= {
             "id",
             "kind",
@@ -55,6 +55,9 @@ def test_migrations_on_a_blank_database_create_the_columns(tmp_path: Path) -> No
         }
         assert set(db["clauses"].columns_dict) >= {"version_id", "id", "parent", "depth", "title", "text", "hash"}
         assert {"reviews", "example_tags", "constitution_versions", "examples_fts"} <= set(db.table_names())
+        assert set(db["signatures"].columns_dict) == {"example_id", "sig"}
+        assert set(db["dedup_ignored"].columns_dict) == {"a", "b", "actor", "at"}
+        assert set(db["eval_items"].columns_dict) == {"evalset", "idx", "label", "text"}
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
@@ -62,7 +65,7 @@ def test_migrations_on_a_blank_database_create_the_columns(tmp_path: Path) -> No
 def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
     open_workspace(tmp_path / "x.db").close()
     with open_workspace(tmp_path / "x.db") as ws:
-        assert len(migrations.applied(ws.db)) == 1
+        assert len(migrations.applied(ws.db)) == 2
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -112,5 +112,48 @@ def m001_initial(db: Database) -> None:
     )
 
 
+@migrations()
+def m002_dedup_and_evalsets(db: Database) -> None:
+    """Stored MinHash signatures, pairs marked not-a-duplicate, registered evaluation sets."""
+    db.executescript(
+        """
+        CREATE TABLE signatures (
+            example_id TEXT PRIMARY KEY REFERENCES examples(id) ON DELETE CASCADE,
+            sig BLOB NOT NULL
+        );
+        CREATE TABLE dedup_ignored (
+            a TEXT NOT NULL REFERENCES examples(id) ON DELETE CASCADE,
+            b TEXT NOT NULL REFERENCES examples(id) ON DELETE CASCADE,
+            actor TEXT NOT NULL,
+            at TEXT NOT NULL,
+            PRIMARY KEY (a, b),
+            CHECK (a < b)
+        );
+        CREATE TABLE evalsets (
+            name TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            actor TEXT NOT NULL
+        );
+        CREATE TABLE eval_items (
+            evalset TEXT NOT NULL REFERENCES evalsets(name) ON DELETE CASCADE,
+            idx INTEGER NOT NULL,
+            label TEXT NOT NULL,
+            text TEXT NOT NULL,
+            PRIMARY KEY (evalset, idx)
+        );
+        """
+    )
+    # backfill: workspaces written before this migration get their signatures now, once
+    from curator.dedup.minhash import signature_bytes
+    from curator.models import Example
+
+    rows = db.execute("SELECT id, record FROM examples").fetchall()
+    db.conn.executemany(
+        "INSERT INTO signatures (example_id, sig) VALUES (?, ?)",
+        [(eid, signature_bytes(Example.model_validate_json(rec).searchable_text())) for eid, rec in rows],
+    )
+
+
 SCHEMA_MIGRATIONS: frozenset[str] = frozenset(m.name for m in migrations._migrations)
 """Names this version of curator knows; a database with others is from a newer curator."""

@@ -14,7 +14,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from curator.models import Example
-from curator.store.examples import _example_row, write_rows
+from curator.store.examples import _INSERT_SIGNATURE, prepare, write_rows
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,9 @@ DUMPED_TABLES: list[DumpedTable] = [
     DumpedTable("example_clauses", "links", "example_id, clause_id"),
     DumpedTable("reviews", "reviews", "id"),
     DumpedTable("audit", "audit", "id", ("before", "after")),
+    DumpedTable("dedup_ignored", "dedup_ignored", "a, b"),
+    DumpedTable("evalsets", "evalsets/sets", "name"),
+    DumpedTable("eval_items", "evalsets/items", "evalset, idx"),
 ]
 
 VERSION_COLUMNS = ("id", "sha256", "filename", "format", "title", "imported_at", "actor", "is_current")
@@ -84,9 +87,6 @@ def insert_version(db: Database, version: dict[str, Any], source: str) -> None:
 
 def restore_examples(db: Database, records: Iterable[Example]) -> None:
     """Insert records as they were (no audit event, no clause check: links come from the dump)."""
-    rows: list[tuple[Any, ...]] = []
-    tags: list[tuple[str, str]] = []
-    for ex in records:
-        rows.append(_example_row(ex, ex.canonical_json()))
-        tags.extend((ex.id, t) for t in ex.tags)
-    write_rows(db, rows, [], tags)
+    prepared = [prepare(ex) for ex in records]
+    write_rows(db, [p.row for p in prepared], [], [(p.id, t) for p in prepared for t in p.tags])
+    db.conn.executemany(_INSERT_SIGNATURE, [(p.id, p.signature) for p in prepared])

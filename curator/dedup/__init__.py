@@ -1,0 +1,1 @@
+"""Near-duplicate detection and decontamination (DESIGN section 7)."""

@@ -1,0 +1,258 @@
+"""One engine for near-duplicates, interactive (`check` as an annotator types) and whole-corpus
+(`clusters`): exact hash, LSH candidates from stored signatures, every candidate verified.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlite_utils import Database
+
+from curator.dedup.index import LshIndex
+from curator.dedup.minhash import SIG_BYTES, shingle_hashes, signature_of_hashes
+from curator.dedup.verify import Candidate, DedupConfig, verify
+from curator.errors import NotFoundError, UsageError
+from curator.models import Example, utc_now
+from curator.store.audit import record_event
+from curator.textnorm import exact_hash, normalize
+
+Progress = Callable[[int, int], None]
+Cancelled = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class Match:
+    """A verified near-duplicate of the text that was checked."""
+
+    id: str
+    score: float
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "score": self.score, "reason": self.reason}
+
+
+@dataclass
+class Cluster:
+    ids: list[str]
+    representative: str
+    max_score: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ids": self.ids, "representative": self.representative, "max_score": self.max_score}
+
+
+@dataclass
+class ClusterReport:
+    clusters: list[Cluster] = field(default_factory=list)
+    templates: list[list[str]] = field(default_factory=list)
+    candidate_pairs: int = 0
+    verified_pairs: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "clusters": [c.to_json() for c in self.clusters],
+            "templates": [{"ids": ids, "size": len(ids)} for ids in self.templates],
+            "candidate_pairs": self.candidate_pairs,
+            "verified_pairs": self.verified_pairs,
+        }
+
+
+def _record_text(record_json: str) -> str:
+    return Example.model_validate_json(record_json).searchable_text()
+
+
+def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class DedupEngine:
+    """Near-duplicate lookups over one workspace; build it once (`load`), then `check` many times."""
+
+    def __init__(self, db: Database, index: LshIndex, config: DedupConfig, ignored: set[tuple[str, str]]) -> None:
+        self.db = db
+        self.index = index
+        self.config = config
+        self.ignored = ignored
+
+    @classmethod
+    def load(cls, db: Database, config: DedupConfig | None = None) -> DedupEngine:
+        """Build the index from stored signatures (no text is read or shingled)."""
+        config = config or DedupConfig()
+        rows = db.execute("SELECT example_id, sig FROM signatures ORDER BY rowid").fetchall()
+        ids = [r[0] for r in rows]
+        blob = b"".join(r[1] for r in rows)
+        if len(blob) != SIG_BYTES * len(ids):
+            raise UsageError("stored signatures are corrupt (wrong size); run `curator dedup reindex`")
+        sigs = np.frombuffer(blob, dtype="<u4").astype(np.uint32).reshape(len(ids), -1)
+        index = LshIndex(ids, sigs, template_bucket=config.template_bucket)
+        ignored = {(a, b) for a, b in db.execute("SELECT a, b FROM dedup_ignored")}
+        return cls(db, index, config, ignored)
+
+    # -- interactive --------------------------------------------------------------------------
+
+    def check(self, text: str, exclude_id: str | None = None, limit: int = 10) -> list[Match]:
+        """Verified near-duplicates of `text`, best first."""
+        normalized = normalize(text)
+        if not normalized:
+            return []
+        found: dict[str, Match] = {}
+        for (eid,) in self.db.execute("SELECT id FROM examples WHERE norm_hash = ?", [exact_hash(text)]):
+            if eid != exclude_id and not self._is_ignored(eid, exclude_id):
+                found[eid] = Match(eid, 1.0, "exact")
+        sig = signature_of_hashes(shingle_hashes(normalized))
+        candidates, _ = self.index.candidates(sig)
+        candidates -= found.keys()
+        candidates.discard(exclude_id or "")
+        candidates = {c for c in candidates if not self._is_ignored(c, exclude_id)}
+        if candidates:
+            query = Candidate(normalized)
+            for eid, other in self._texts(sorted(candidates)).items():
+                verdict = verify(query, Candidate(normalize(other)), self.config)
+                if verdict is not None:
+                    found[eid] = Match(eid, verdict.score, verdict.reason)
+        return sorted(found.values(), key=lambda m: (-m.score, m.id))[:limit]
+
+    def check_example(self, example_id: str, limit: int = 10) -> list[Match]:
+        """Near-duplicates of a stored record (itself and pairs marked not-a-duplicate excluded)."""
+        row = self.db.execute("SELECT record FROM examples WHERE id = ?", [example_id]).fetchone()
+        if row is None:
+            raise NotFoundError(f"no example with id {example_id!r}")
+        return self.check(_record_text(row[0]), exclude_id=example_id, limit=limit)
+
+    def _is_ignored(self, a: str, b: str | None) -> bool:
+        if b is None:
+            return False
+        return (min(a, b), max(a, b)) in self.ignored
+
+    def _texts(self, ids: list[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            for eid, rec in self.db.execute(f"SELECT id, record FROM examples WHERE id IN ({marks})", chunk):
+                out[eid] = _record_text(rec)
+        return out
+
+    def note_written(self, example: Example) -> None:
+        """Keep the in-memory index in step with a record this process just wrote."""
+        self.index.add(example.id, signature_of_hashes(shingle_hashes(normalize(example.searchable_text()))))
+
+    def note_deleted(self, example_id: str) -> None:
+        self.index.remove(example_id)
+
+    def ignore(self, a: str, b: str, *, actor: str) -> None:
+        """Mark a pair as not a duplicate: it is never reported again (audited)."""
+        if a == b:
+            raise UsageError("a record cannot be marked as not a duplicate of itself")
+        lo, hi = min(a, b), max(a, b)
+        for eid in (lo, hi):
+            if not self.db.execute("SELECT 1 FROM examples WHERE id = ?", [eid]).fetchone():
+                raise NotFoundError(f"no example with id {eid!r}")
+        with self.db.atomic():
+            self.db.execute(
+                "INSERT OR IGNORE INTO dedup_ignored (a, b, actor, at) VALUES (?, ?, ?, ?)", [lo, hi, actor, utc_now()]
+            )
+            record_event(
+                self.db,
+                actor=actor,
+                action="not-duplicate",
+                entity="example",
+                entity_id=lo,
+                after=json.dumps({"a": lo, "b": hi}),
+            )
+        self.ignored.add((lo, hi))
+
+    # -- whole corpus -------------------------------------------------------------------------
+
+    def clusters(self, progress: Progress | None = None, cancelled: Cancelled | None = None) -> ClusterReport:
+        """Union-find over verified edges only; oversized LSH buckets are reported as templates."""
+        report = ClusterReport()
+        ids = self.index.ids
+        pair_codes: list[np.ndarray[Any, np.dtype[np.int64]]] = []
+        n = np.int64(max(len(ids), 1))
+        template_rows: dict[bytes, list[int]] = {}
+        for _, rows in self.index.buckets():
+            if rows.size > self.config.template_bucket:
+                key = np.sort(rows).tobytes()
+                template_rows.setdefault(key, sorted(rows.tolist()))
+                continue
+            r = np.sort(rows).astype(np.int64)
+            i, j = np.triu_indices(r.size, k=1)
+            pair_codes.append(r[i] * n + r[j])
+        pairs = np.unique(np.concatenate(pair_codes)) if pair_codes else np.zeros(0, dtype=np.int64)
+        # exact duplicates are edges even when their bucket was a template
+        exact_groups = self.db.execute(
+            "SELECT group_concat(id, char(31)) FROM examples GROUP BY norm_hash HAVING count(*) > 1"
+        ).fetchall()
+        report.templates = [[ids[r] for r in rows] for rows in template_rows.values()]
+        report.candidate_pairs = int(pairs.size)
+        parent: dict[str, str] = {}
+
+        def find(x: str) -> str:
+            parent.setdefault(x, x)
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        best: dict[str, float] = {}
+        edges: list[tuple[str, str, float]] = []
+        for (joined,) in exact_groups:
+            group = sorted(joined.split("\x1f"))
+            edges.extend((group[0], other, 1.0) for other in group[1:] if not self._is_ignored(group[0], other))
+        texts: dict[str, Candidate] = {}
+        total = int(pairs.size)
+        batch = 5000
+        for start in range(0, total, batch):
+            if cancelled is not None and cancelled():
+                break
+            chunk = pairs[start : start + batch]
+            a_rows = (chunk // n).tolist()
+            b_rows = (chunk % n).tolist()
+            need = sorted({ids[r] for r in a_rows + b_rows} - texts.keys())
+            for eid, text in self._texts(need).items():
+                texts[eid] = Candidate(normalize(text))
+            for ar, br in zip(a_rows, b_rows, strict=True):
+                a, b = ids[ar], ids[br]
+                if self._is_ignored(a, b) or a not in texts or b not in texts:
+                    continue
+                verdict = verify(texts[a], texts[b], self.config)
+                if verdict is not None:
+                    edges.append((a, b, verdict.score))
+            if progress:
+                progress(min(start + batch, total), total)
+        report.verified_pairs = len(edges)
+        for a, b, _ in edges:
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[ra] = rb
+        groups: dict[str, list[str]] = {}
+        for x in list(parent):
+            groups.setdefault(find(x), []).append(x)
+        for a, _, score in edges:
+            root = find(a)
+            best[root] = max(best.get(root, 0.0), score)
+        meta = self._cluster_meta([x for g in groups.values() for x in g])
+        for root, members in groups.items():
+            if len(members) < 2:
+                continue
+            members.sort()
+            rep = min(members, key=lambda m: (meta[m][0] != "approved", meta[m][1], m))
+            report.clusters.append(Cluster(members, rep, round(best.get(root, 0.0), 4)))
+        report.clusters.sort(key=lambda c: (-len(c.ids), c.representative))
+        return report
+
+    def _cluster_meta(self, ids: list[str]) -> dict[str, tuple[str, str]]:
+        out: dict[str, tuple[str, str]] = {}
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            for eid, status, created in self.db.execute(
+                f"SELECT id, status, created_at FROM examples WHERE id IN ({marks})", chunk
+            ):
+                out[eid] = (status, created)
+        return out

@@ -1,0 +1,72 @@
+"""Verifying a candidate pair: every reported near-duplicate passed one of these rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel, Field
+from rapidfuzz import fuzz
+
+from curator.dedup.minhash import shingle_set
+
+
+class DedupConfig(BaseModel):
+    """Thresholds for calling two texts near-duplicates (defaults from DESIGN section 7)."""
+
+    jaccard: float = Field(default=0.5, ge=0, le=1)
+    """Minimum character-5-gram Jaccard similarity."""
+    containment_ratio: float = Field(default=90, ge=0, le=100)
+    """Minimum rapidfuzz token_set_ratio for one text contained in the other..."""
+    containment_min_words: int = Field(default=40, ge=1)
+    """...counted only when the shorter text has at least this many words."""
+    fuzz_ratio: float = Field(default=85, ge=0, le=100)
+    """Minimum rapidfuzz ratio (edit similarity) over the whole texts."""
+    max_fuzz_chars: int = Field(default=20_000, ge=100)
+    """Above this length the quadratic edit-distance rules are skipped (Jaccard still applies)."""
+    template_bucket: int = Field(default=200, ge=2)
+    """LSH buckets with more members than this are templates, not duplicates: skipped."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A verified pair: a score in [0, 1] and the rule that passed."""
+
+    score: float
+    reason: str
+
+
+class Candidate:
+    """A normalised text with its shingle set and word count computed once."""
+
+    __slots__ = ("normalized", "shingles", "words")
+
+    def __init__(self, normalized: str) -> None:
+        self.normalized = normalized
+        self.shingles = shingle_set(normalized)
+        self.words = normalized.count(" ") + 1 if normalized else 0
+
+
+def verify(a: Candidate, b: Candidate, config: DedupConfig) -> Verdict | None:
+    """The best passing rule for a pair, or None when the pair is not a near-duplicate."""
+    if not a.normalized or not b.normalized:
+        return None
+    if a.normalized == b.normalized:
+        return Verdict(1.0, "exact")
+    passed: list[Verdict] = []
+    union = len(a.shingles | b.shingles)
+    jaccard = len(a.shingles & b.shingles) / union if union else 0.0
+    if jaccard >= config.jaccard:
+        passed.append(Verdict(jaccard, "jaccard"))
+    longest = max(len(a.normalized), len(b.normalized))
+    if longest <= config.max_fuzz_chars:
+        if min(a.words, b.words) >= config.containment_min_words:
+            contained = fuzz.token_set_ratio(a.normalized, b.normalized, score_cutoff=config.containment_ratio)
+            if contained:
+                passed.append(Verdict(contained / 100, "containment"))
+        ratio = fuzz.ratio(a.normalized, b.normalized, score_cutoff=config.fuzz_ratio)
+        if ratio:
+            passed.append(Verdict(ratio / 100, "ratio"))
+    if not passed:
+        return None
+    best = max(passed, key=lambda v: v.score)
+    return Verdict(round(min(1.0, best.score), 4), best.reason)
