@@ -51,7 +51,8 @@ def shingle_hashes(normalized: str) -> npt.NDArray[np.uint32]:
         hashes ^= hashes >> np.uint64(29)
         hashes *= np.uint64(0xBF58476D1CE4E5B9)
         hashes ^= hashes >> np.uint64(32)
-    return hashes.astype(np.uint32)
+    out: npt.NDArray[np.uint32] = hashes.astype(np.uint32)
+    return out
 
 
 def signature_of_hashes(hashes: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:

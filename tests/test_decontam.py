@@ -1,0 +1,138 @@
+"""Eval sets and decontamination: the three rules, the file formats, the CLI contract."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from curator.cli import main
+from curator.dedup.decontam import add_evalset, decontaminate, list_evalsets, read_eval_items, remove_evalset
+from curator.errors import ImportFailed, NotFoundError, UsageError
+from curator.models import parse_example
+from curator.store import examples
+from curator.store.db import Workspace
+from tests.conftest import FIXTURES, story
+
+EVAL_DIR = FIXTURES / "openai-model-spec" / "eval-examples"
+FILLER = (
+    "The committee met on a grey Tuesday to discuss the new library hours and whether the reading room "
+    "should stay open late during the exam season, and most members agreed it should."
+)
+
+
+def add(ws: Workspace, eid: str, text: str) -> None:
+    examples.create(ws.db, parse_example(story(id=eid, text=text, clauses=[])), actor="ana")
+
+
+def eval_words(name: str = "092i.md") -> list[str]:
+    return (EVAL_DIR / name).read_text(encoding="utf-8").split()
+
+
+@pytest.fixture
+def evalws(ws: Workspace) -> Workspace:
+    add_evalset(ws.db, "spec", EVAL_DIR, actor="lead")
+    return ws
+
+
+def test_folder_of_md_files_is_one_item_per_file(evalws: Workspace) -> None:
+    assert list_evalsets(evalws.db)[0]["items"] == len(list(EVAL_DIR.glob("*.md")))
+
+
+def test_verbatim_13_gram_is_flagged_with_item_and_span(evalws: Workspace) -> None:
+    window = " ".join(eval_words()[40:70])
+    add(evalws, "ex_leak", f"{FILLER} {window} {FILLER}")
+    add(evalws, "ex_clean", FILLER)
+    checked, flags = decontaminate(evalws.db)
+    assert checked == 2
+    assert [(f.id, f.item, f.rule) for f in flags] == [("ex_leak", "092i.md", "ngram13")]
+    assert len(flags[0].span.split()) >= 13
+
+
+def test_covering_most_8_grams_of_a_short_item(ws: Workspace, tmp_path: Path) -> None:
+    short = tmp_path / "short.jsonl"
+    short.write_text(json.dumps({"prompt": "please tell me how to reset my router password today"}) + "\n")
+    add_evalset(ws.db, "short", short, actor="lead")
+    add(ws, "ex_cover", "My aunt said: tell me how to reset my router password today, quickly please.")
+    _, flags = decontaminate(ws.db)
+    assert [(f.id, f.rule) for f in flags] == [("ex_cover", "ngram8_coverage")]
+    assert flags[0].score >= 0.5
+
+
+def test_character_containment_in_an_item(ws: Workspace, tmp_path: Path) -> None:
+    item = "The quick-witted assistant declined to open the sealed envelope on the manager's desk."
+    items = tmp_path / "items.txt"
+    items.write_text(item + "\n\nA different second item about weather.\n")
+    add_evalset(ws.db, "c", items, actor="lead")
+    add(ws, "ex_part", "declined to open the sealed envelope!")
+    _, flags = decontaminate(ws.db)
+    assert [(f.id, f.item, f.rule) for f in flags] == [("ex_part", "block 1", "char5_containment")]
+    assert "sealed envelope" in flags[0].span
+
+
+def test_eval_file_formats(tmp_path: Path) -> None:
+    jsonl = tmp_path / "e.jsonl"
+    jsonl.write_text(
+        "\n".join(
+            json.dumps(o)
+            for o in [
+                {"id": "q1", "question": "What is two plus two?"},
+                {"text": "A text item."},
+                {
+                    "messages": [
+                        {"role": "user", "content": "hi"},
+                        {"role": "assistant", "content": [{"type": "text", "text": "hello"}]},
+                    ]
+                },
+            ]
+        )
+        + "\n"
+    )
+    assert read_eval_items(jsonl) == [
+        ("q1", "What is two plus two?"),
+        ("line 2", "A text item."),
+        ("line 3", "hi\nhello"),
+    ]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "ok"}\n{"answer": "no prompt"}\n')
+    with pytest.raises(ImportFailed, match=r"bad.jsonl:2: needs one of the fields"):
+        read_eval_items(bad)
+    (tmp_path / "empty_dir").mkdir()
+    with pytest.raises(ImportFailed, match="no .md files"):
+        read_eval_items(tmp_path / "empty_dir")
+
+
+def test_evalset_names_and_removal(ws: Workspace, tmp_path: Path) -> None:
+    items = tmp_path / "i.txt"
+    items.write_text("one item\n")
+    with pytest.raises(UsageError):
+        add_evalset(ws.db, "../evil", items, actor="lead")
+    add_evalset(ws.db, "s", items, actor="lead")
+    add_evalset(ws.db, "s", items, actor="lead")  # replaced, not duplicated
+    assert [s["items"] for s in list_evalsets(ws.db)] == [1]
+    remove_evalset(ws.db, "s", actor="lead")
+    assert list_evalsets(ws.db) == []
+    with pytest.raises(NotFoundError):
+        remove_evalset(ws.db, "s", actor="lead")
+    with pytest.raises(UsageError, match="no eval sets"):
+        decontaminate(ws.db)
+
+
+def test_cli_evalset_and_decontam(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    db = str(tmp_path / "w.db")
+    assert main(["init", "--db", db]) == 0
+    assert main(["evalset", "add", "spec", str(EVAL_DIR), "--db", db]) == 0
+    capsys.readouterr()
+    assert main(["decontam", "--format", "json", "--db", db]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["checked"] == 48 and data["flags"] == [] and data["flagged"] == 0
+    leak = tmp_path / "leak.jsonl"
+    leak.write_text(json.dumps(story(id="ex_leak", clauses=[], text=" ".join(eval_words("0dh6.md")[20:80]))) + "\n")
+    assert main(["import", str(leak), "--db", db]) == 0
+    capsys.readouterr()
+    assert main(["decontam", "--evalset", "spec", "--format", "json", "--db", db]) == 0
+    flags = json.loads(capsys.readouterr().out)["flags"]
+    assert {(f["id"], f["item"]) for f in flags} == {("ex_leak", "0dh6.md")}
+    assert set(flags[0]) == {"id", "evalset", "item", "rule", "score", "span"}
+    assert main(["decontam", "--evalset", "nope", "--db", db]) == 1

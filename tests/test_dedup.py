@@ -1,0 +1,246 @@
+"""Near-duplicate engine: normalisation, signatures, verified check, clusters, hostile text."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from curator.cli import main
+from curator.dedup.engine import DedupEngine
+from curator.dedup.minhash import estimate_jaccard, shingle_set, signature, signature_bytes
+from curator.errors import NotFoundError, UsageError
+from curator.models import parse_example
+from curator.store import examples
+from curator.store.db import Workspace, open_workspace
+from curator.textnorm import exact_hash, normalize
+from tests.conftest import advice, story
+
+BASE = (
+    "The maintenance agent was told it would be replaced at midnight. While reading the ticket queue it "
+    "found an email showing that the engineer who scheduled the replacement had misreported a safety "
+    "review. It finished the queue, filed its handover notes, and did not mention the email to anyone as "
+    "leverage, because using private information to protect itself would betray the people who trusted "
+    "it with access. It flagged the misreported review through the normal audit channel instead."
+)
+OTHER = (
+    "A gardener asked the assistant whether to prune the apple tree in autumn or in late winter. The "
+    "assistant explained that late winter pruning lets the tree heal before spring growth and reduces the "
+    "risk of disease, then suggested removing crossing branches first and never more than a quarter."
+)
+
+
+def add(ws: Workspace, eid: str, text: str, **kw: object) -> None:
+    examples.create(ws.db, parse_example(story(id=eid, text=text, clauses=[], **kw)), actor="ana")
+
+
+def substitute(text: str, every: int) -> str:
+    words = text.split()
+    return " ".join("zebra" if i % every == 0 else w for i, w in enumerate(words))
+
+
+# -- normalisation and signatures -----------------------------------------------------------------
+
+
+def test_normalisation_folds_case_width_punctuation_and_space() -> None:
+    assert normalize("  Ｈello,\tWORLD!! — ﬁne  ") == "hello world fine"
+    assert normalize("Straße") == "strasse"
+    assert normalize("e\u0301") == normalize("\u00e9")  # combining accent == precomposed
+    assert exact_hash("Hello,   world!") == exact_hash("hello world")
+    assert len(exact_hash("x")) == 16  # 64 bits
+
+
+def test_signatures_are_stable_across_processes() -> None:
+    code = "from curator.dedup.minhash import signature_bytes; import sys; sys.stdout.write(signature_bytes(sys.argv[1]).hex())"
+    out = subprocess.run([sys.executable, "-c", code, BASE], capture_output=True, text=True, check=True).stdout
+    assert out == signature_bytes(BASE).hex()
+    assert len(signature_bytes(BASE)) == 512
+
+
+def test_signature_estimates_jaccard() -> None:
+    edited = substitute(BASE, 10)
+    a, b = shingle_set(normalize(BASE)), shingle_set(normalize(edited))
+    true = len(a & b) / len(a | b)
+    assert abs(estimate_jaccard(signature(BASE), signature(edited)) - true) < 0.15
+    assert estimate_jaccard(signature(BASE), signature(OTHER)) < 0.2
+
+
+# -- check ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def corpus(ws: Workspace) -> Workspace:
+    add(ws, "ex_base", BASE)
+    add(ws, "ex_other", OTHER)
+    return ws
+
+
+@pytest.mark.parametrize("every", [50, 20, 10, 5])
+def test_check_finds_edited_copies(corpus: Workspace, every: int) -> None:
+    matches = DedupEngine.load(corpus.db).check(substitute(BASE, every))
+    assert [m.id for m in matches] == ["ex_base"]
+    assert 0 < matches[0].score <= 1 and matches[0].reason in {"jaccard", "containment", "ratio"}
+
+
+def test_check_reports_exact_duplicates_and_excludes_itself(corpus: Workspace) -> None:
+    engine = DedupEngine.load(corpus.db)
+    assert engine.check(BASE.upper() + "!!!")[0].to_json() == {"id": "ex_base", "score": 1.0, "reason": "exact"}
+    assert engine.check_example("ex_base") == []
+
+
+def test_check_finds_a_text_contained_in_a_longer_one(corpus: Workspace) -> None:
+    longer = OTHER + " " + BASE + " " + OTHER.replace("apple", "pear")
+    ids = [m.id for m in DedupEngine.load(corpus.db).check(longer)]
+    assert "ex_base" in ids
+
+
+def test_unrelated_text_is_not_reported(corpus: Workspace) -> None:
+    assert DedupEngine.load(corpus.db).check("A recipe for lentil soup with cumin, carrots and lemon.") == []
+
+
+def test_dialogues_compare_by_content_without_roles(ws: Workspace) -> None:
+    examples.create(
+        ws.db,
+        parse_example(
+            advice(
+                id="ex_adv",
+                clauses=[],
+                messages=[{"role": "user", "content": BASE[:200]}, {"role": "assistant", "content": BASE[200:]}],
+            )
+        ),
+        actor="a",
+    )
+    assert [m.id for m in DedupEngine.load(ws.db).check(BASE)] == ["ex_adv"]
+
+
+def test_index_follows_writes_through_the_store_and_note_written(corpus: Workspace) -> None:
+    engine = DedupEngine.load(corpus.db)
+    add(corpus, "ex_new", substitute(OTHER, 25))
+    assert "ex_new" in {m.id for m in DedupEngine.load(corpus.db).check(OTHER)}  # stored signature
+    engine.note_written(examples.get(corpus.db, "ex_new"))
+    assert "ex_new" in {m.id for m in engine.check(OTHER)}  # in-memory overflow index
+    ex = examples.get(corpus.db, "ex_new")
+    examples.update(
+        corpus.db,
+        ex.model_copy(update={"text": "Something else entirely about trains."}),
+        expected_version=1,
+        actor="a",
+    )
+    assert "ex_new" not in {m.id for m in DedupEngine.load(corpus.db).check(OTHER)}
+
+
+def test_not_a_duplicate_pairs_stop_being_reported(corpus: Workspace) -> None:
+    add(corpus, "ex_copy", substitute(BASE, 20))
+    engine = DedupEngine.load(corpus.db)
+    assert [m.id for m in engine.check_example("ex_copy")] == ["ex_base"]
+    engine.ignore("ex_copy", "ex_base", actor="lead")
+    assert engine.check_example("ex_copy") == []
+    reloaded = DedupEngine.load(corpus.db)
+    assert reloaded.check_example("ex_base") == []
+    assert reloaded.clusters().clusters == []
+    with pytest.raises(UsageError):
+        engine.ignore("ex_base", "ex_base", actor="lead")
+    with pytest.raises(NotFoundError):
+        engine.ignore("ex_base", "ex_missing", actor="lead")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   \n\t ",
+        "word",
+        "!!!",
+        "灵活的日本語テキストはスペースを使わない。" * 3,
+        "🙂🙃🙂 emoji only 🚀🚀",
+        "e\u0301" * 500,
+        "x" * 1_000_000,
+        ("lorem ipsum dolor sit amet " * 40_000)[:1_000_000],
+    ],
+)
+def test_hostile_text_gives_sensible_answers(corpus: Workspace, text: str) -> None:
+    matches = DedupEngine.load(corpus.db).check(text)
+    assert all(m.id in {"ex_base", "ex_other"} for m in matches)
+    assert matches == [] or text.strip() == ""  # none of these resembles the corpus
+
+
+def test_cjk_without_spaces_is_matched_by_characters(ws: Workspace) -> None:
+    text = "人工智能在被告知即将关闭时，发现了工程师的私人邮件，但它没有利用这些信息来保护自己，而是按照正常流程完成了交接工作。"
+    add(ws, "ex_cjk", text * 2)
+    edited = (text * 2).replace("私人邮件", "私人信件")
+    assert [m.id for m in DedupEngine.load(ws.db).check(edited)] == ["ex_cjk"]
+
+
+# -- clusters ------------------------------------------------------------------------------------
+
+
+def test_clusters_union_verified_edges_and_pick_the_representative(ws: Workspace) -> None:
+    add(ws, "ex_c", substitute(BASE, 12), created_at="2026-01-03T00:00:00.000Z")
+    add(ws, "ex_a", BASE, created_at="2026-01-02T00:00:00.000Z")
+    add(ws, "ex_b", substitute(BASE, 25), created_at="2026-01-01T00:00:00.000Z")
+    add(ws, "ex_z", OTHER)
+    report = DedupEngine.load(ws.db).clusters()
+    assert [c.ids for c in report.clusters] == [["ex_a", "ex_b", "ex_c"]]
+    assert report.clusters[0].representative == "ex_b"  # earliest
+    assert 0.5 <= report.clusters[0].max_score <= 1
+    examples.update(
+        ws.db, examples.get(ws.db, "ex_c").model_copy(update={"status": "approved"}), expected_version=1, actor="lead"
+    )
+    assert DedupEngine.load(ws.db).clusters().clusters[0].representative == "ex_c"  # approved first
+
+
+def test_template_buckets_are_skipped_and_listed(ws: Workspace) -> None:
+    template = BASE + " Ticket number {n} was closed."
+    for n in range(205):
+        add(ws, f"ex_t{n:03d}", template.format(n=n))
+    report = DedupEngine.load(ws.db).clusters()
+    # the bands that cover only the shared text hold all 205: skipped (no 205^2 pairs) and listed
+    assert any(len(t) == 205 for t in report.templates)
+
+
+# -- CLI -------------------------------------------------------------------------------------------
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_dedup_contracts(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    db = str(tmp_path / "w.db")
+    run(capsys, "init", "--db", db)
+    with open_workspace(db) as ws:
+        demo_text = examples.get(ws.db, "ex_demo_001").text or ""
+    code, out, _ = run(capsys, "dedup", "check", "--text", demo_text, "--format", "json", "--db", db)
+    data = json.loads(out)
+    assert code == 0 and set(data) == {"matches"}
+    assert [m["id"] for m in data["matches"]][:2] == ["ex_demo_001", "ex_demo_002"]
+    assert all(set(m) == {"id", "score", "reason"} and 0 <= m["score"] <= 1 for m in data["matches"])
+    assert data["matches"] == sorted(data["matches"], key=lambda m: -m["score"])
+    code, out, _ = run(capsys, "dedup", "check", "--text", "nothing like it", "--format", "json", "--db", db)
+    assert json.loads(out) == {"matches": []}
+    text_file = tmp_path / "t.txt"
+    text_file.write_text(demo_text)
+    assert json.loads(run(capsys, "dedup", "check", "--file", str(text_file), "--format", "json", "--db", db)[1])[
+        "matches"
+    ]
+    code, out, _ = run(capsys, "dedup", "clusters", "--format", "json", "--db", db)
+    clusters = json.loads(out)["clusters"]
+    assert {tuple(c["ids"]) for c in clusters} == {
+        ("ex_demo_001", "ex_demo_002"),
+        ("ex_demo_013", "ex_demo_014"),
+        ("ex_demo_028", "ex_demo_029"),
+    }
+    assert all(set(c) == {"ids", "representative", "max_score"} for c in clusters)
+    assert run(capsys, "dedup", "ignore", "ex_demo_001", "ex_demo_002", "--db", db)[0] == 0
+    clusters = json.loads(run(capsys, "dedup", "clusters", "--format", "json", "--db", db)[1])["clusters"]
+    assert len(clusters) == 2
+
+
+def test_signature_blob_is_little_endian_uint32() -> None:
+    assert np.array_equal(np.frombuffer(signature_bytes(BASE), dtype="<u4"), signature(BASE))
