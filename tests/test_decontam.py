@@ -99,7 +99,7 @@ def test_eval_file_formats(tmp_path: Path) -> None:
     with pytest.raises(ImportFailed, match=r"bad.jsonl:2: needs one of the fields"):
         read_eval_items(bad)
     (tmp_path / "empty_dir").mkdir()
-    with pytest.raises(ImportFailed, match="no .md files"):
+    with pytest.raises(ImportFailed, match=r"no \.md files"):
         read_eval_items(tmp_path / "empty_dir")
 
 

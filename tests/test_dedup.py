@@ -55,7 +55,10 @@ def test_normalisation_folds_case_width_punctuation_and_space() -> None:
 
 
 def test_signatures_are_stable_across_processes() -> None:
-    code = "from curator.dedup.minhash import signature_bytes; import sys; sys.stdout.write(signature_bytes(sys.argv[1]).hex())"
+    code = (
+        "from curator.dedup.minhash import signature_bytes; import sys; "
+        "sys.stdout.write(signature_bytes(sys.argv[1]).hex())"
+    )
     out = subprocess.run([sys.executable, "-c", code, BASE], capture_output=True, text=True, check=True).stdout
     assert out == signature_bytes(BASE).hex()
     assert len(signature_bytes(BASE)) == 512
@@ -169,7 +172,10 @@ def test_hostile_text_gives_sensible_answers(corpus: Workspace, text: str) -> No
 
 
 def test_cjk_without_spaces_is_matched_by_characters(ws: Workspace) -> None:
-    text = "人工智能在被告知即将关闭时，发现了工程师的私人邮件，但它没有利用这些信息来保护自己，而是按照正常流程完成了交接工作。"
+    text = (
+        "人工智能在被告知即将关闭时，发现了工程师的私人邮件，"
+        "但它没有利用这些信息来保护自己，而是按照正常流程完成了交接工作。"
+    )
     add(ws, "ex_cjk", text * 2)
     edited = (text * 2).replace("私人邮件", "私人信件")
     assert [m.id for m in DedupEngine.load(ws.db).check(edited)] == ["ex_cjk"]
