@@ -350,3 +350,45 @@ def all_records_json(db: Database) -> Iterable[str]:
     """Every record's canonical JSON, sorted by id (for dumps)."""
     for (rec,) in db.execute("SELECT record FROM examples ORDER BY id"):
         yield rec
+
+
+@dataclass(slots=True)
+class Summary:
+    """What a list row shows: read from indexed columns, without parsing the record."""
+
+    id: str
+    kind: str
+    status: str
+    title: str
+    author: str
+    updated_at: str
+
+
+def page(
+    db: Database,
+    *,
+    after: tuple[str, str] | None = None,
+    limit: int = 100,
+    **filters: str | None,
+) -> list[Summary]:
+    """One page of summaries, newest update first; pass the last row's (updated_at, id) as `after`.
+
+    Keyset paging: each page is an index range scan, as fast on page 1,000 as on page 1.
+    """
+    sql, params = _filter_sql(**filters)
+    sql = sql.replace("SELECT e.record FROM", "SELECT e.id, e.kind, e.status, e.title, e.author, e.updated_at FROM", 1)
+    if after is not None:
+        sql += " AND (e.updated_at, e.id) < (?, ?)"
+        params.extend(after)
+    sql += " ORDER BY e.updated_at DESC, e.id DESC LIMIT ?"
+    params.append(limit)
+    return [Summary(*row) for row in db.execute(sql, params)]
+
+
+def all_tags(db: Database) -> list[str]:
+    """Every tag in use, most used first (for completion)."""
+    return [r[0] for r in db.execute("SELECT tag FROM example_tags GROUP BY tag ORDER BY count(*) DESC, tag")]
+
+
+def authors(db: Database) -> list[str]:
+    return [r[0] for r in db.execute("SELECT DISTINCT author FROM examples WHERE author != '' ORDER BY author")]

@@ -1,0 +1,118 @@
+"""Review workflow: submit, approve, reject, with the rules a lead relies on.
+
+- the acting user never approves their own example;
+- approval needs at least one clause link and, for advice and agentic examples, a rationale
+  on every assistant turn;
+- approving (re-reviewing) an example confirms its stale clause links against the current text.
+Every step is one transaction with a review row and an audit event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlite_utils import Database
+
+from curator.errors import CuratorError
+from curator.models import Example, utc_now
+from curator.store import examples
+from curator.store.links import confirm_links
+
+Verdict = Literal["approve", "reject"]
+
+
+class ReviewRuleError(CuratorError):
+    """A review that the rules do not allow (self-approval, missing links or rationales)."""
+
+
+def approval_problems(example: Example, reviewer: str) -> list[str]:
+    """Why `reviewer` may not approve `example` (empty when they may)."""
+    problems = []
+    if example.author and example.author == reviewer:
+        problems.append("you cannot approve your own example")
+    if not example.clauses:
+        problems.append("link at least one clause first")
+    if example.kind in ("advice", "agentic"):
+        missing = [
+            i for i, m in enumerate(example.messages or []) if m.role == "assistant" and not (m.rationale or "").strip()
+        ]
+        if missing:
+            problems.append(
+                "every assistant turn needs a rationale (missing on turn "
+                + ", ".join(str(i + 1) for i in missing)
+                + ")"
+            )
+    return problems
+
+
+def submit(db: Database, example_id: str, *, expected_version: int, actor: str) -> Example:
+    """Draft (or rejected) -> review."""
+    ex = examples.get(db, example_id)
+    if ex.status == "review":
+        return ex
+    if ex.status == "approved":
+        raise ReviewRuleError(f"{example_id} is already approved")
+    return examples.update(
+        db, ex.model_copy(update={"status": "review"}), expected_version=expected_version, actor=actor
+    )
+
+
+def decide(
+    db: Database, example_id: str, verdict: Verdict, *, comment: str = "", expected_version: int, actor: str
+) -> Example:
+    """Approve or reject an example (with a comment); the rules above are checked first."""
+    ex = examples.get(db, example_id)
+    if verdict == "approve":
+        problems = approval_problems(ex, actor)
+        if problems:
+            raise ReviewRuleError(f"cannot approve {example_id}: " + "; ".join(problems))
+    elif verdict == "reject":
+        if not comment.strip():
+            raise ReviewRuleError("a rejection needs a comment saying why")
+    else:
+        raise ReviewRuleError(f"unknown verdict {verdict!r}")
+    status = "approved" if verdict == "approve" else "rejected"
+    with db.atomic():
+        updated = examples.update(
+            db, ex.model_copy(update={"status": status}), expected_version=expected_version, actor=actor
+        )
+        db.execute(
+            "INSERT INTO reviews (example_id, example_version, reviewer, verdict, comment, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [example_id, updated.version, actor, verdict, comment, utc_now()],
+        )
+        if verdict == "approve":
+            confirm_links(db, example_id, actor=actor)
+    return updated
+
+
+@dataclass
+class ReviewRow:
+    example_id: str
+    example_version: int
+    reviewer: str
+    verdict: str
+    comment: str
+    created_at: str
+
+
+def reviews_of(db: Database, example_id: str) -> list[ReviewRow]:
+    rows = db.execute(
+        "SELECT example_id, example_version, reviewer, verdict, comment, created_at FROM reviews "
+        "WHERE example_id = ? ORDER BY id",
+        [example_id],
+    ).fetchall()
+    return [ReviewRow(*r) for r in rows]
+
+
+def queue(db: Database, *, limit: int = 200, exclude_author: str | None = None) -> list[dict[str, Any]]:
+    """Examples waiting for review, oldest update first (what has waited longest)."""
+    sql = "SELECT id, kind, title, author, updated_at FROM examples WHERE status = 'review'"
+    params: list[Any] = []
+    if exclude_author:
+        sql += " AND author != ?"
+        params.append(exclude_author)
+    sql += " ORDER BY updated_at, id LIMIT ?"
+    params.append(limit)
+    return [dict(zip(("id", "kind", "title", "author", "updated_at"), r, strict=True)) for r in db.execute(sql, params)]
