@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,15 +75,32 @@ def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
 class DedupEngine:
     """Near-duplicate lookups over one workspace; build it once (`load`), then `check` many times."""
 
-    def __init__(self, db: Database, index: LshIndex, config: DedupConfig, ignored: set[tuple[str, str]]) -> None:
-        self.db = db
+    def __init__(
+        self,
+        db: Database | Callable[[], Database],
+        index: LshIndex,
+        config: DedupConfig,
+        ignored: set[tuple[str, str]],
+    ) -> None:
+        self._db = db
         self.index = index
         self.config = config
         self.ignored = ignored
+        self._lock = threading.RLock()  # the TUI checks in a worker while the UI thread notes writes
+
+    @property
+    def db(self) -> Database:
+        """The database for the calling thread (a callable source gives each thread its own connection)."""
+        return self._db if isinstance(self._db, Database) else self._db()
 
     @classmethod
-    def load(cls, db: Database, config: DedupConfig | None = None) -> DedupEngine:
-        """Build the index from stored signatures (no text is read or shingled)."""
+    def load(cls, source: Database | Callable[[], Database], config: DedupConfig | None = None) -> DedupEngine:
+        """Build the index from stored signatures (no text is read or shingled).
+
+        `source` is a Database, or a callable returning the calling thread's Database
+        (`lambda: workspace.db`) when the engine is used from several threads.
+        """
+        db = source if isinstance(source, Database) else source()
         config = config or DedupConfig()
         rows = db.execute("SELECT example_id, sig FROM signatures ORDER BY rowid").fetchall()
         ids = [r[0] for r in rows]
@@ -92,7 +110,7 @@ class DedupEngine:
         sigs = np.frombuffer(blob, dtype="<u4").astype(np.uint32).reshape(len(ids), -1)
         index = LshIndex(ids, sigs, template_bucket=config.template_bucket)
         ignored = {(a, b) for a, b in db.execute("SELECT a, b FROM dedup_ignored")}
-        return cls(db, index, config, ignored)
+        return cls(source, index, config, ignored)
 
     # -- interactive --------------------------------------------------------------------------
 
@@ -106,7 +124,8 @@ class DedupEngine:
             if eid != exclude_id and not self._is_ignored(eid, exclude_id):
                 found[eid] = Match(eid, 1.0, "exact")
         sig = signature_of_hashes(shingle_hashes(normalized))
-        candidates, _ = self.index.candidates(sig)
+        with self._lock:
+            candidates, _ = self.index.candidates(sig)
         candidates -= found.keys()
         candidates.discard(exclude_id or "")
         candidates = {c for c in candidates if not self._is_ignored(c, exclude_id)}
@@ -140,10 +159,13 @@ class DedupEngine:
 
     def note_written(self, example: Example) -> None:
         """Keep the in-memory index in step with a record this process just wrote."""
-        self.index.add(example.id, signature_of_hashes(shingle_hashes(normalize(example.searchable_text()))))
+        sig = signature_of_hashes(shingle_hashes(normalize(example.searchable_text())))
+        with self._lock:
+            self.index.add(example.id, sig)
 
     def note_deleted(self, example_id: str) -> None:
-        self.index.remove(example_id)
+        with self._lock:
+            self.index.remove(example_id)
 
     def ignore(self, a: str, b: str, *, actor: str) -> None:
         """Mark a pair as not a duplicate: it is never reported again (audited)."""

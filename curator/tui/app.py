@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
+from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 
+from curator.dedup.engine import DedupEngine
 from curator.store.db import Workspace, open_workspace
-from curator.tui.screens.constitution import ConstitutionScreen
+from curator.tui.commands import CuratorCommands
+from curator.tui.messages import ExampleSaved, WorkspaceChanged
 
 
 class CuratorApp(App[None]):
@@ -17,8 +20,13 @@ class CuratorApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "curator"
+    COMMANDS = App.COMMANDS | {CuratorCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit", priority=False),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("f1", "show_help", "Help"),
+        Binding("1", "switch_mode('constitution')", "Constitution"),
+        Binding("2", "switch_mode('examples')", "Examples"),
+        Binding("3", "switch_mode('review')", "Review"),
     ]
 
     def __init__(self, db_path: Path | str, *, user: str) -> None:
@@ -26,14 +34,73 @@ class CuratorApp(App[None]):
         self.db_path = str(db_path)
         self.user = user
         self.workspace: Workspace = open_workspace(self.db_path, create=False)
+        self.dedup: DedupEngine | None = None
+        """Loaded in a worker after the first paint; None until then."""
         self.sub_title = f"{Path(self.db_path).name} · {user}"
 
+    def get_default_screen(self):  # type: ignore[no-untyped-def]
+        from curator.tui.screens.constitution import ConstitutionScreen
+
+        return ConstitutionScreen()
+
     def on_mount(self) -> None:
-        self.push_screen(ConstitutionScreen())
+        from curator.tui.screens.constitution import ConstitutionScreen
+        from curator.tui.screens.examples import ExamplesScreen
+        from curator.tui.screens.review import ReviewScreen
+
+        self.add_mode("constitution", ConstitutionScreen)
+        self.add_mode("examples", ExamplesScreen)
+        self.add_mode("review", ReviewScreen)
+        self.switch_mode("constitution")
+        self.load_dedup()
+
+    @work(thread=True, exclusive=True, group="dedup-load")
+    def load_dedup(self) -> None:
+        engine = DedupEngine.load(lambda: self.workspace.db)
+        self.call_from_thread(setattr, self, "dedup", engine)
+
+    # -- navigation used by every screen and by the command palette --------------------------
+
+    def open_editor(self, example_id: str | None = None, *, kind: str = "story", clauses: tuple[str, ...] = ()) -> None:
+        """Edit a stored example, or start a new one of `kind` linked to `clauses`."""
+        from curator.tui.screens.editor import EditorScreen
+
+        self.push_screen(EditorScreen(example_id=example_id, kind=kind, clauses=clauses))
+
+    def open_history(self, example_id: str) -> None:
+        from curator.tui.screens.history import HistoryScreen
+
+        self.push_screen(HistoryScreen(example_id))
+
+    def open_clause(self, clause_id: str) -> None:
+        self.switch_mode("constitution")
+        screen = self.screen
+        if hasattr(screen, "select_clause"):
+            screen.select_clause(clause_id)
+
+    def action_show_help(self) -> None:
+        from curator.tui.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    def on_example_saved(self, message: ExampleSaved) -> None:
+        if self.dedup is not None:
+            self.dedup.note_written(message.example)
+        self._broadcast_change()
+
+    def on_workspace_changed(self, _: WorkspaceChanged) -> None:
+        self._broadcast_change()
+
+    def _broadcast_change(self) -> None:
+        for screen in self.screen_stack:
+            if hasattr(screen, "refresh_data"):
+                screen.refresh_data()
 
     async def action_quit(self) -> None:
-        self.workspace.close()
         self.exit()
+
+    def on_unmount(self) -> None:
+        self.workspace.close()
 
 
 def run(db_path: Path | str, *, user: str) -> None:

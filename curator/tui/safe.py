@@ -29,3 +29,23 @@ def join(*parts: tuple[str, str] | str) -> Text:
         else:
             out.append(part)
     return out
+
+
+def highlight(text: str, query: str, style: str = "bold reverse") -> Content:
+    """Fuzzy-match highlighting that never parses `text` as markup.
+
+    Textual's `Matcher.highlight` runs `Content.from_markup` on the candidate, so data shown in
+    the command palette goes through here instead.
+    """
+    from textual.fuzzy import FuzzySearch
+
+    out = Content(text)
+    if not query:
+        return out
+    score, offsets = FuzzySearch().match(query, text)
+    if not score:
+        return out
+    for offset in offsets:
+        if not text[offset].isspace():
+            out = out.stylize(style, offset, offset + 1)
+    return out
