@@ -1,17 +1,19 @@
-"""The Constitution screen: the clause tree, and the selected clause's text and links."""
+"""The Constitution screen: the clause tree with coverage badges and link problems, the selected
+clause's text, and the examples linked to it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
-from textual import work
+from sqlite_utils import Database
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Markdown, Static, Tree
+from textual.widgets import DataTable, Footer, Header, Markdown, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from curator.models import Clause
@@ -21,102 +23,189 @@ from curator.tui.safe import content, join, plain
 
 @dataclass
 class ClauseStats:
-    """Linked examples of one clause: approved and all."""
+    """Examples linked to a clause or any of its descendants (distinct), and link problems."""
 
-    approved: int = 0
-    total: int = 0
+    approved: set[str] = field(default_factory=set)
+    linked: set[str] = field(default_factory=set)
+    stale: int = 0
+    orphaned: int = 0
 
 
-def load_clause_data(db: object) -> tuple[dict[str, object] | None, list[Clause], dict[str, ClauseStats]]:
-    """Clauses of the current version and per-clause link counts (run in a worker thread)."""
-    from sqlite_utils import Database
+@dataclass
+class ClauseData:
+    version: dict[str, object] | None
+    clauses: list[Clause]
+    stats: dict[str, ClauseStats]
+    orphaned: int
 
-    assert isinstance(db, Database)
+
+def load_clause_data(db: Database) -> ClauseData:
+    """Clauses of the current version with rolled-up badges (runs in a worker thread)."""
     version = current_version(db)
     clauses = current_clauses(db)
-    stats: dict[str, ClauseStats] = {}
-    for clause_id, status, n in db.execute(
-        "SELECT l.clause_id, e.status, count(*) FROM example_clauses l JOIN examples e ON e.id = l.example_id "
-        "GROUP BY l.clause_id, e.status"
+    parent_of = {c.id: c.parent for c in clauses}
+    stats: dict[str, ClauseStats] = {c.id: ClauseStats() for c in clauses}
+    orphaned = 0
+    for clause_id, example_id, status, state in db.execute(
+        "SELECT l.clause_id, l.example_id, e.status, l.state FROM example_clauses l "
+        "JOIN examples e ON e.id = l.example_id"
     ):
-        s = stats.setdefault(clause_id, ClauseStats())
-        s.total += n
-        if status == "approved":
-            s.approved += n
-    return version, clauses, stats
+        if clause_id not in stats:
+            orphaned += 1
+            continue
+        cur: str | None = clause_id
+        first = True
+        while cur is not None and cur in stats:
+            s = stats[cur]
+            s.linked.add(example_id)
+            if status == "approved":
+                s.approved.add(example_id)
+            if state == "stale":
+                s.stale += 1
+            if first and state == "orphaned":
+                s.orphaned += 1
+            first = False
+            cur = parent_of.get(cur)
+    return ClauseData(version, clauses, stats, orphaned)
+
+
+def linked_examples(db: Database, clause_id: str) -> list[tuple[str, str, str, str, str]]:
+    """(id, kind, status, link state, title) of examples linked to the clause or a descendant."""
+    return [
+        (r[0], r[1], r[2], r[3], r[4])
+        for r in db.execute(
+            """
+            WITH RECURSIVE sub(id) AS (
+                SELECT ? UNION
+                SELECT c.id FROM clauses c JOIN constitution_versions v ON v.id = c.version_id AND v.is_current = 1
+                JOIN sub ON c.parent = sub.id
+            )
+            SELECT e.id, e.kind, e.status, min(l.state), e.title FROM example_clauses l
+            JOIN examples e ON e.id = l.example_id WHERE l.clause_id IN (SELECT id FROM sub)
+            GROUP BY e.id ORDER BY e.updated_at DESC LIMIT 500
+            """,
+            [clause_id],
+        )
+    ]
 
 
 class ConstitutionScreen(Screen[None]):
-    """Browse the constitution's sections and clauses."""
+    """Browse the constitution's sections and clauses, see what teaches each one."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "new_example", "New example for clause"),
+        Binding("enter", "open_example", "Open example", show=False),
         Binding("r", "reload", "Reload", tooltip="Re-read the constitution from the workspace"),
         Binding("e", "expand_all", "Expand all"),
         Binding("c", "collapse_all", "Collapse all"),
+        Binding("tab", "focus_next", "Switch pane", show=False),
     ]
 
     class Loaded(Message):
         """Clauses arrived from the worker."""
 
-        def __init__(
-            self, version: dict[str, object] | None, clauses: list[Clause], stats: dict[str, ClauseStats]
-        ) -> None:
+        def __init__(self, data: ClauseData) -> None:
             super().__init__()
-            self.version = version
-            self.clauses = clauses
-            self.stats = stats
+            self.data = data
+
+    class LinksLoaded(Message):
+        def __init__(self, clause_id: str, rows: list[tuple[str, str, str, str, str]]) -> None:
+            super().__init__()
+            self.clause_id = clause_id
+            self.rows = rows
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clauses: dict[str, Clause] = {}
+        self.nodes: dict[str, TreeNode[str]] = {}
+        self.selected: str | None = None
+        self._pending_select: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal():
             yield Tree(plain("Constitution"), id="clause-tree")
-            with VerticalScroll(id="clause-detail"):
-                yield Static(id="clause-heading")
-                yield Markdown(id="clause-text")
+            with Vertical(id="clause-side"):
+                with VerticalScroll(id="clause-detail"):
+                    yield Static(id="clause-heading")
+                    yield Markdown(id="clause-text")
+                yield Static(content("Linked examples"), id="links-title")
+                yield DataTable(id="clause-links", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
-        tree = self.query_one("#clause-tree", Tree)
-        tree.loading = True
-        self.clauses: dict[str, Clause] = {}
+        table = self.query_one("#clause-links", DataTable)
+        table.add_columns("id", "kind", "status", "link", "title")
+        self.query_one("#clause-tree", Tree).loading = True
         self.load()
 
-    @work(thread=True, exclusive=True)
+    def refresh_data(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, group="constitution-load")
     def load(self) -> None:
-        version, clauses, stats = load_clause_data(self.app.workspace.db)  # type: ignore[attr-defined]
-        self.post_message(self.Loaded(version, clauses, stats))
+        self.post_message(self.Loaded(load_clause_data(self.app.workspace.db)))  # type: ignore[attr-defined]
 
     def on_constitution_screen_loaded(self, message: Loaded) -> None:
+        data = message.data
         tree: Tree[str] = self.query_one("#clause-tree", Tree)
         tree.loading = False
+        expanded = {cid for cid, node in self.nodes.items() if node.is_expanded}
         tree.clear()
-        self.clauses = {c.id: c for c in message.clauses}
-        title = (message.version or {}).get("title") or "Constitution"
+        self.clauses = {c.id: c for c in data.clauses}
+        self.nodes = {}
+        title = (data.version or {}).get("title") or "Constitution"
         tree.root.set_label(join((str(title), "bold")))
-        nodes: dict[str, TreeNode[str]] = {}
-        for clause in message.clauses:
-            parent = nodes.get(clause.parent or "", tree.root)
-            s = message.stats.get(clause.id, ClauseStats())
-            label = join((f"{s.approved}/{s.total} ", "dim" if not s.total else "green"), clause.title)
+        for clause in data.clauses:
+            parent = self.nodes.get(clause.parent or "", tree.root)
+            s = data.stats.get(clause.id, ClauseStats())
+            badge_style = "dim" if not s.linked else ("green" if s.approved else "yellow")
+            parts: list[tuple[str, str] | str] = [(f"{len(s.approved)}/{len(s.linked)} ", badge_style)]
             if clause.kind == "item":
-                label = join(
-                    (f"{s.approved}/{s.total} ", "dim" if not s.total else "green"),
-                    (clause.id + " ", "italic"),
-                    clause.title,
-                )
-                nodes[clause.id] = parent.add_leaf(label, data=clause.id)
+                parts.append((clause.id + " ", "italic"))
+            parts.append(clause.title)
+            if s.stale:
+                parts.append((f"  ◆{s.stale} stale", "bold yellow"))
+            if s.orphaned:
+                parts.append((f"  ✕{s.orphaned} orphaned", "bold red"))
+            label = join(*parts)
+            has_children = any(c.parent == clause.id for c in data.clauses)
+            if has_children:
+                node = parent.add(label, data=clause.id, expand=clause.depth <= 2 or clause.id in expanded)
             else:
-                nodes[clause.id] = parent.add(label, data=clause.id, expand=clause.depth == 1)
+                node = parent.add_leaf(label, data=clause.id)
+            self.nodes[clause.id] = node
         tree.root.expand()
-        if not message.clauses:
-            self.query_one("#clause-heading", Static).update(
-                content("No constitution imported yet: run `curator constitution import FILE`.")
-            )
+        heading = self.query_one("#clause-heading", Static)
+        if not data.clauses:
+            heading.update(content("No constitution imported yet: run `curator constitution import FILE`."))
+        elif data.orphaned:
+            heading.update(join((f"{data.orphaned} links point at removed clauses", "bold red"),
+                                " (see `curator constitution stale`)"))
+        target = self._pending_select or self.selected
+        if target:
+            self.select_clause(target)
+
+    def select_clause(self, clause_id: str) -> None:
+        """Move the cursor to a clause (used by the command palette)."""
+        node = self.nodes.get(clause_id)
+        if node is None:
+            self._pending_select = clause_id
+            return
+        self._pending_select = None
+        parent = node.parent
+        while parent is not None:
+            parent.expand()
+            parent = parent.parent
+        tree = self.query_one("#clause-tree", Tree)
+        tree.move_cursor(node)
+        tree.focus()
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
         clause = self.clauses.get(event.node.data or "")
         if clause is None:
             return
+        self.selected = clause.id
         path = []
         cur: Clause | None = clause
         while cur is not None:
@@ -127,6 +216,40 @@ class ConstitutionScreen(Screen[None]):
             join((clause.id, "bold"), "   ", (" › ".join(reversed(path)), "dim"), ("   " + meta if meta else ""))
         )
         self.query_one("#clause-text", Markdown).update(clause.text)
+        self.load_links(clause.id)
+
+    @work(thread=True, exclusive=True, group="constitution-links")
+    def load_links(self, clause_id: str) -> None:
+        rows = linked_examples(self.app.workspace.db, clause_id)  # type: ignore[attr-defined]
+        self.post_message(self.LinksLoaded(clause_id, rows))
+
+    def on_constitution_screen_links_loaded(self, message: LinksLoaded) -> None:
+        if message.clause_id != self.selected:
+            return
+        table = self.query_one("#clause-links", DataTable)
+        table.clear()
+        for eid, kind, status, state, title in message.rows:
+            state_style = {"stale": "yellow", "orphaned": "red"}.get(state, "dim")
+            table.add_row(plain(eid), plain(kind), plain(status), plain(state, state_style), plain(title), key=eid)
+        self.query_one("#links-title", Static).update(
+            content(f"Linked examples ({len(message.rows)}) — Enter opens, n writes a new one for this clause")
+        )
+
+    @on(DataTable.RowSelected, "#clause-links")
+    def _open_row(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value:
+            self.app.open_editor(event.row_key.value)  # type: ignore[attr-defined]
+
+    def action_open_example(self) -> None:
+        table = self.query_one("#clause-links", DataTable)
+        if table.has_focus and table.row_count:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            if key:
+                self.app.open_editor(key)  # type: ignore[attr-defined]
+
+    def action_new_example(self) -> None:
+        clauses = (self.selected,) if self.selected else ()
+        self.app.open_editor(None, kind="story", clauses=clauses)  # type: ignore[attr-defined]
 
     def action_reload(self) -> None:
         self.load()
