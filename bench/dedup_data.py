@@ -92,9 +92,18 @@ def demo_texts() -> list[str]:
     return out
 
 
-def demo_record_texts() -> list[str]:
-    """Whole texts of demo records (the text, or each message), paragraphs joined."""
-    return [" ".join(t.split()) for t in demo_texts()]
+def chunk_paragraphs(paragraphs: list[str], min_words: int = 80) -> list[str]:
+    """Consecutive paragraphs joined until each chunk has at least `min_words` words (a short tail is dropped)."""
+    out: list[str] = []
+    current: list[str] = []
+    n = 0
+    for p in paragraphs:
+        current.append(p)
+        n += len(p.split())
+        if n >= min_words:
+            out.append(" ".join(current))
+            current, n = [], 0
+    return out
 
 
 def spec_paragraphs() -> list[str]:
@@ -119,8 +128,13 @@ def split_sentences(paragraph: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(paragraph) if s.strip()]
 
 
-def sentence_pool(texts: list[str], min_words: int = 4, max_words: int = 60) -> list[str]:
-    """Distinct sentences (by normalised form) of 4-60 words."""
+def sentence_pool(texts: list[str], min_words: int = 4, max_words: int = 40) -> list[str]:
+    """Distinct sentences (by normalised form) of 4-40 words.
+
+    The cap keeps any one sentence well under half of a ~100-word record: the pool is small
+    (~2,000 sentences), so each sentence recurs in many records, and a long recurring sentence
+    would make genuinely overlapping records rather than background.
+    """
     seen: set[str] = set()
     out: list[str] = []
     for text in texts:

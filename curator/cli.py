@@ -363,6 +363,54 @@ def cmd_decontam(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_atomically(path: Path, text: str) -> None:
+    """Write aside, then rename into place: a crash never leaves half a file."""
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def cmd_coverage(args: argparse.Namespace) -> int:
+    from curator import coverage
+
+    with _open(args) as ws:
+        report = coverage.compute(
+            ws.db, kind=args.kind, status=args.status, targets_file=Path(args.targets) if args.targets else None
+        )
+    if args.format == "json":
+        text = json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n"
+    elif args.format == "csv":
+        text = coverage.to_csv(report)
+    elif args.format == "markdown":
+        text = coverage.to_markdown(report)
+    elif args.format == "html":
+        text = coverage.to_html(report)
+    else:
+        headers, body = coverage.table_rows(report)
+        text = _table(body, headers) + f"\ngaps (approved below target): {len(report.gaps)}\n"
+    if args.out:
+        _write_atomically(Path(args.out), text)
+        print(f"wrote {args.out}")
+    else:
+        sys.stdout.write(text)
+    if args.min is not None:
+        below = [c for c in report.clauses if c.approved_total < args.min]
+        for c in below:
+            print(f"below --min {args.min}: {c.id} has {c.approved_total} approved", file=sys.stderr)
+        if below:
+            return 1
+    return 0
+
+
 # ---------------------------------------------------------------------------
 # Parser
 # ---------------------------------------------------------------------------
@@ -536,6 +584,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["json", "table"], default="table", help="output format (default: table)")
     p = add("remove", cmd_evalset_remove, "unregister an eval set", ev_sub)
     p.add_argument("name", help="the eval set's name")
+
+    p = add("coverage", cmd_coverage, "clause x kind coverage of the current constitution (for leads and CI gates)")
+    p.add_argument("--kind", choices=KINDS, help="count only this kind")
+    p.add_argument("--status", choices=STATUSES, help="count only this status")
+    p.add_argument(
+        "--min", type=int, metavar="N", help="exit 1 and list every clause whose approved total is below N (a CI gate)"
+    )
+    p.add_argument("--targets", metavar="FILE", help="TOML with `default = N` and a [targets] table per clause id")
+    p.add_argument(
+        "--format",
+        choices=["table", "json", "csv", "markdown", "html"],
+        default="table",
+        help="output format (default: table)",
+    )
+    p.add_argument("--out", metavar="FILE", help="write to FILE (atomically) instead of stdout")
 
     p = add("decontam", cmd_decontam, "flag training records that overlap registered eval sets")
     p.add_argument("--evalset", action="append", metavar="NAME", help="only this eval set (repeatable; default all)")

@@ -305,6 +305,13 @@ class Example(_Strict):
             parts.append(msg.plain_text())
         return "\n".join(parts)
 
+    def training_text(self) -> str:
+        """Everything a trainer would see: system prompt, content and rationales (for token estimates)."""
+        parts = [self.system or "", self.searchable_text(), self.rationale or ""]
+        parts += [m.rationale or "" for m in self.messages or []]
+        parts += [f"{t.name} {t.description} {json.dumps(t.input_schema)}" for t in self.tools or []]
+        return "\n".join(p for p in parts if p)
+
     @field_serializer("source")
     def _source_in_full(self, source: Source) -> dict[str, Any]:
         # provenance keeps its null fields: readers can rely on every key being there

@@ -66,8 +66,18 @@ def test_history_shows_readable_diffs(ws: Workspace) -> None:
 
 def test_keyset_pages_of_summaries(ws: Workspace) -> None:
     for i in range(25):
-        examples.create(ws.db, parse_example(story(id=f"ex_{i:02d}", text=f"t {i}", tags=["a"] if i % 2 else [],
-                                                   updated_at=f"2026-01-01T00:00:{i:02d}.000Z")), actor="a")
+        examples.create(
+            ws.db,
+            parse_example(
+                story(
+                    id=f"ex_{i:02d}",
+                    text=f"t {i}",
+                    tags=["a"] if i % 2 else [],
+                    updated_at=f"2026-01-01T00:00:{i:02d}.000Z",
+                )
+            ),
+            actor="a",
+        )
     seen, after = [], None
     while page := examples.page(ws.db, after=after, limit=10, tag="a"):
         seen += [s.id for s in page]

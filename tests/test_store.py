@@ -21,7 +21,11 @@ from tests.conftest import advice, agentic, story
 def test_migrations_on_a_blank_database_create_the_columns(tmp_path: Path) -> None:
     with open_workspace(tmp_path / "x.db") as ws:
         db = ws.db
-        assert [m.name for m in migrations.applied(db)] == ["m001_initial", "m002_dedup_and_evalsets"]
+        assert [m.name for m in migrations.applied(db)] == [
+            "m001_initial",
+            "m002_dedup_and_evalsets",
+            "m003_example_tokens",
+        ]
         assert set(db["examples"].columns_dict) >= {
             "id",
             "kind",
@@ -65,7 +69,7 @@ def test_migrations_on_a_blank_database_create_the_columns(tmp_path: Path) -> No
 def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
     open_workspace(tmp_path / "x.db").close()
     with open_workspace(tmp_path / "x.db") as ws:
-        assert len(migrations.applied(ws.db)) == 2
+        assert len(migrations.applied(ws.db)) == 3
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -20,10 +20,11 @@ from curator.store.audit import INSERT_SQL as AUDIT_INSERT
 from curator.store.audit import event_row, record_event
 from curator.store.clauses import current_clause_hashes
 from curator.textnorm import exact_hash
+from curator.tokens import estimate_tokens
 
 _INSERT_EXAMPLE = (
     "INSERT INTO examples (id, kind, title, status, author, group_name, created_at, updated_at, version, "
-    "norm_hash, search_text, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "norm_hash, search_text, record, tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_LINK = (
     "INSERT INTO example_clauses (example_id, clause_id, clause_hash, state, linked_at) VALUES (?, ?, ?, ?, ?)"
@@ -66,6 +67,7 @@ def _example_row(ex: Example, record_json: str) -> tuple[Any, ...]:
         exact_hash(search_text),
         (ex.rationale + "\n" + search_text) if ex.rationale else search_text,
         record_json,
+        estimate_tokens(ex.training_text()),
     )
 
 
@@ -213,7 +215,7 @@ def update(db: Database, example: Example, *, expected_version: int, actor: str)
         row_values = _example_row(updated, record_json)
         cur = db.execute(
             "UPDATE examples SET kind=?, title=?, status=?, author=?, group_name=?, created_at=?, updated_at=?, "
-            "version=?, norm_hash=?, search_text=?, record=? WHERE id=? AND version=?",
+            "version=?, norm_hash=?, search_text=?, record=?, tokens=? WHERE id=? AND version=?",
             [*row_values[1:], updated.id, expected_version],
         )
         if cur.rowcount != 1:

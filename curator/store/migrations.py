@@ -155,5 +155,19 @@ def m002_dedup_and_evalsets(db: Database) -> None:
     )
 
 
+@migrations()
+def m003_example_tokens(db: Database) -> None:
+    """Estimated tokens per example, kept in step on every write, so coverage sums them in SQL."""
+    db.execute("ALTER TABLE examples ADD COLUMN tokens INTEGER NOT NULL DEFAULT 0")
+    from curator.models import Example
+    from curator.tokens import estimate_tokens
+
+    rows = db.execute("SELECT id, record FROM examples").fetchall()
+    db.conn.executemany(
+        "UPDATE examples SET tokens = ? WHERE id = ?",
+        [(estimate_tokens(Example.model_validate_json(rec).training_text()), eid) for eid, rec in rows],
+    )
+
+
 SCHEMA_MIGRATIONS: frozenset[str] = frozenset(m.name for m in migrations._migrations)
 """Names this version of curator knows; a database with others is from a newer curator."""

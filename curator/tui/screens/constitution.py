@@ -180,8 +180,12 @@ class ConstitutionScreen(Screen[None]):
         if not data.clauses:
             heading.update(content("No constitution imported yet: run `curator constitution import FILE`."))
         elif data.orphaned:
-            heading.update(join((f"{data.orphaned} links point at removed clauses", "bold red"),
-                                " (see `curator constitution stale`)"))
+            heading.update(
+                join(
+                    (f"{data.orphaned} links point at removed clauses", "bold red"),
+                    " (see `curator constitution stale`)",
+                )
+            )
         target = self._pending_select or self.selected
         if target:
             self.select_clause(target)

@@ -1,0 +1,410 @@
+"""Clause coverage for leads: clause x kind x status, rolled up over descendants, in SQL.
+
+Direct counts come from the links of each clause; totals count *distinct* examples linked to
+a clause or any of its descendants (an example linked to a section and to one of its clauses
+counts once). Orphaned links (their clause was removed) are attributed to the nearest
+ancestor that still exists, using the last version that had the clause.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import statistics
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from curator.errors import CuratorError, UsageError
+from curator.models import KINDS, STATUSES
+from curator.store.clauses import current_clauses, current_version
+from curator.tokens import COUNTER_NAME
+
+Counts = dict[str, dict[str, int]]
+
+
+def _empty() -> Counts:
+    return {k: {s: 0 for s in STATUSES} for k in KINDS}
+
+
+@dataclass
+class ClauseCoverage:
+    id: str
+    parent: str | None
+    title: str
+    depth: int
+    direct: Counts = field(default_factory=_empty)
+    total: Counts = field(default_factory=_empty)
+    tokens: Counts = field(default_factory=_empty)
+    """Estimated tokens of the distinct examples in `total`."""
+    reviewers: list[str] = field(default_factory=list)
+    stale: int = 0
+    orphaned: int = 0
+    target: int = 1
+
+    @property
+    def approved_total(self) -> int:
+        return sum(self.total[k]["approved"] for k in KINDS)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "parent": self.parent,
+            "title": self.title,
+            "direct": self.direct,
+            "total": self.total,
+            "tokens": self.tokens,
+            "reviewers": self.reviewers,
+            "stale": self.stale,
+            "orphaned": self.orphaned,
+            "target": self.target,
+        }
+
+
+@dataclass
+class CoverageReport:
+    clauses: list[ClauseCoverage]
+    balance: dict[str, dict[str, float]]
+    gaps: list[str]
+    version: dict[str, Any] | None
+    filters: dict[str, str | None]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "clauses": [c.to_json() for c in self.clauses],
+            "balance": self.balance,
+            "gaps": self.gaps,
+            "constitution": self.version,
+            "filters": self.filters,
+            "token_counter": COUNTER_NAME,
+        }
+
+
+def load_targets(path: Path | None) -> tuple[int, dict[str, int]]:
+    """(default target, per-clause targets) from a TOML file: `default = 1` and `[targets]`."""
+    if path is None:
+        return 1, {}
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CuratorError(f"{path}: no such file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise CuratorError(f"{path}: invalid TOML ({err})") from None
+    default = data.get("default", 1)
+    targets = data.get("targets", {})
+    if not isinstance(default, int) or default < 0:
+        raise CuratorError(f"{path}: default: must be a non-negative integer")
+    if not isinstance(targets, dict) or not all(isinstance(v, int) and v >= 0 for v in targets.values()):
+        raise CuratorError(f"{path}: targets: every value must be a non-negative integer")
+    return default, {str(k): int(v) for k, v in targets.items()}
+
+
+def compute(
+    db: Database,
+    *,
+    kind: str | None = None,
+    status: str | None = None,
+    targets_file: Path | None = None,
+) -> CoverageReport:
+    """The whole coverage report for the current constitution."""
+    if kind is not None and kind not in KINDS:
+        raise UsageError(f"unknown kind {kind!r}")
+    if status is not None and status not in STATUSES:
+        raise UsageError(f"unknown status {status!r}")
+    default_target, targets = load_targets(targets_file)
+    clauses = current_clauses(db)
+    rows = {
+        c.id: ClauseCoverage(
+            c.id,
+            c.parent,
+            c.title,
+            c.depth,
+            target=targets.get(c.id, _meta_target(c.meta.get("target"), default_target)),
+        )
+        for c in clauses
+    }
+    where = ""
+    params: list[Any] = []
+    if kind:
+        where += " AND e.kind = ?"
+        params.append(kind)
+    if status:
+        where += " AND e.status = ?"
+        params.append(status)
+    with db.atomic():  # one consistent snapshot across the queries below
+        db.execute("DROP TABLE IF EXISTS temp._cov_anc")
+        db.execute(
+            """
+            CREATE TEMP TABLE _cov_anc AS
+            WITH RECURSIVE cur AS (
+                SELECT c.id, c.parent FROM clauses c JOIN constitution_versions v ON v.id = c.version_id
+                WHERE v.is_current = 1
+            ), anc(clause, ancestor) AS (
+                SELECT id, id FROM cur
+                UNION ALL
+                SELECT anc.clause, cur.parent FROM anc JOIN cur ON cur.id = anc.ancestor WHERE cur.parent IS NOT NULL
+            )
+            SELECT clause, ancestor FROM anc
+            """
+        )
+        db.execute("CREATE INDEX temp._cov_anc_clause ON _cov_anc(clause)")
+        for clause_id, k, s, n in db.execute(
+            f"SELECT l.clause_id, e.kind, e.status, count(*) FROM example_clauses l "
+            f"JOIN examples e ON e.id = l.example_id WHERE l.state != 'orphaned'{where} GROUP BY 1, 2, 3",
+            params,
+        ):
+            if clause_id in rows:
+                rows[clause_id].direct[k][s] = n
+        for ancestor, k, s, n, tokens in db.execute(
+            f"""
+            SELECT d.ancestor, e.kind, e.status, count(*), sum(e.tokens) FROM (
+                SELECT DISTINCT a.ancestor, l.example_id FROM example_clauses l
+                JOIN _cov_anc a ON a.clause = l.clause_id WHERE l.state != 'orphaned'
+            ) d JOIN examples e ON e.id = d.example_id WHERE 1=1{where} GROUP BY 1, 2, 3
+            """,
+            params,
+        ):
+            if ancestor in rows:
+                rows[ancestor].total[k][s] = n
+                rows[ancestor].tokens[k][s] = int(tokens or 0)
+        for ancestor, reviewer in db.execute(
+            f"""
+            SELECT DISTINCT a.ancestor, r.reviewer FROM reviews r JOIN examples e ON e.id = r.example_id
+            JOIN example_clauses l ON l.example_id = r.example_id JOIN _cov_anc a ON a.clause = l.clause_id
+            WHERE 1=1{where} ORDER BY 1, 2
+            """,
+            params,
+        ):
+            if ancestor in rows:
+                rows[ancestor].reviewers.append(reviewer)
+        for clause_id, n in db.execute(
+            f"SELECT l.clause_id, count(*) FROM example_clauses l JOIN examples e ON e.id = l.example_id "
+            f"WHERE l.state = 'stale'{where} GROUP BY 1",
+            params,
+        ):
+            if clause_id in rows:
+                rows[clause_id].stale = n
+        orphaned = db.execute(
+            f"SELECT l.clause_id, count(*) FROM example_clauses l JOIN examples e ON e.id = l.example_id "
+            f"WHERE l.state = 'orphaned'{where} GROUP BY 1",
+            params,
+        ).fetchall()
+        for clause_id, n in orphaned:
+            home = _surviving_ancestor(db, clause_id, rows)
+            if home is not None:
+                rows[home].orphaned += n
+        db.execute("DROP TABLE IF EXISTS temp._cov_anc")
+    ordered = [rows[c.id] for c in clauses]
+    gaps = [c.id for c in ordered if c.approved_total < c.target]
+    return CoverageReport(ordered, balance(ordered), gaps, current_version(db), {"kind": kind, "status": status})
+
+
+def _meta_target(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default
+
+
+def _surviving_ancestor(db: Database, clause_id: str, rows: dict[str, ClauseCoverage]) -> str | None:
+    """Walk the removed clause's parents (in the last version that had it) up to one that exists now."""
+    seen = set()
+    cur: str | None = clause_id
+    while cur is not None and cur not in seen:
+        seen.add(cur)
+        row = db.execute("SELECT parent FROM clauses WHERE id = ? ORDER BY version_id DESC LIMIT 1", [cur]).fetchone()
+        cur = str(row[0]) if row and row[0] is not None else None
+        if cur is not None and cur in rows:
+            return cur
+    return None
+
+
+def gini(values: list[int]) -> float:
+    """Gini coefficient of non-negative counts (0 = perfectly even, near 1 = all in one clause)."""
+    n = len(values)
+    total = sum(values)
+    if n == 0 or total == 0:
+        return 0.0
+    ordered = sorted(values)
+    weighted = sum((i + 1) * v for i, v in enumerate(ordered))
+    return (2 * weighted) / (n * total) - (n + 1) / n
+
+
+def normalized_entropy(values: list[int]) -> float:
+    """Shannon entropy of the distribution over clauses divided by log(n): 1 = perfectly even."""
+    total = sum(values)
+    n = len(values)
+    if total == 0 or n <= 1:
+        return 0.0
+    h = -sum((v / total) * math.log(v / total) for v in values if v)
+    return h / math.log(n)
+
+
+def balance(rows: list[ClauseCoverage]) -> dict[str, dict[str, float]]:
+    """Per kind, over every clause's direct approved count: min, median, max, Gini, entropy."""
+    out: dict[str, dict[str, float]] = {}
+    for k in KINDS:
+        values = [r.direct[k]["approved"] for r in rows]
+        out[k] = {
+            "min": min(values) if values else 0,
+            "median": statistics.median(values) if values else 0,
+            "max": max(values) if values else 0,
+            "gini": round(gini(values), 4),
+            "entropy": round(normalized_entropy(values), 4),
+        }
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Renderings
+# ---------------------------------------------------------------------------
+
+
+def _approved_by_kind(row: ClauseCoverage) -> list[int]:
+    return [row.total[k]["approved"] for k in KINDS]
+
+
+def _all_by_kind(row: ClauseCoverage) -> list[int]:
+    return [sum(row.total[k].values()) for k in KINDS]
+
+
+def table_rows(report: CoverageReport) -> tuple[list[str], list[list[str]]]:
+    headers = ["clause", *[f"{k} (appr/all)" for k in KINDS], "stale", "orphaned", "target", "gap"]
+    body = []
+    for r in report.clauses:
+        cells = [f"{a}/{t}" for a, t in zip(_approved_by_kind(r), _all_by_kind(r), strict=True)]
+        gap = max(r.target - r.approved_total, 0)
+        body.append(
+            ["  " * (r.depth - 1) + r.id, *cells, str(r.stale), str(r.orphaned), str(r.target), str(gap) if gap else ""]
+        )
+    return headers, body
+
+
+def to_csv(report: CoverageReport) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        ["clause", "parent", "title", "kind", "status", "direct", "total", "tokens", "stale", "orphaned", "target"]
+    )
+    for r in report.clauses:
+        for k in KINDS:
+            for s in STATUSES:
+                writer.writerow(
+                    [
+                        r.id,
+                        r.parent or "",
+                        r.title,
+                        k,
+                        s,
+                        r.direct[k][s],
+                        r.total[k][s],
+                        r.tokens[k][s],
+                        r.stale,
+                        r.orphaned,
+                        r.target,
+                    ]
+                )
+    return out.getvalue()
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(report: CoverageReport) -> str:
+    headers, body = table_rows(report)
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    for row in body:
+        lines.append(
+            "| " + " | ".join(_md_cell(c.strip()) if i == 0 else _md_cell(c) for i, c in enumerate(row)) + " |"
+        )
+    lines.append("")
+    lines.append(f"Gaps (approved below target): {', '.join(report.gaps) if report.gaps else 'none'}")
+    return "\n".join(lines) + "\n"
+
+
+def _esc(text: str) -> str:
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("'", "&#39;")
+    )
+
+
+def top_section_tokens(report: CoverageReport) -> list[tuple[str, str, int]]:
+    """(id, title, approved tokens) per top-level section: the depth-1 clauses, or depth 2 under one root."""
+    roots = [r for r in report.clauses if r.parent is None]
+    level = roots
+    if len(roots) == 1:
+        level = [r for r in report.clauses if r.parent == roots[0].id] or roots
+    return [(r.id, r.title, sum(r.tokens[k]["approved"] for k in KINDS)) for r in level]
+
+
+def bar_chart_svg(bars: list[tuple[str, str, int]], *, width: int = 640) -> str:
+    """A horizontal bar chart as inline SVG (no script, no external files)."""
+    bar_h, gap, label_w = 22, 6, 220
+    height = max(len(bars), 1) * (bar_h + gap) + 10
+    top = max((v for _, _, v in bars), default=0) or 1
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+        f'aria-label="approved tokens per section">'
+    ]
+    for i, (cid, title, value) in enumerate(bars):
+        y = 5 + i * (bar_h + gap)
+        w = int((width - label_w - 80) * value / top)
+        parts.append(f'<text x="0" y="{y + 15}" font-size="12">{_esc(title[:32])}</text>')
+        parts.append(
+            f'<rect x="{label_w}" y="{y}" width="{w}" height="{bar_h}" fill="#4c78a8">'
+            f"<title>{_esc(cid)}: {value}</title></rect>"
+        )
+        parts.append(f'<text x="{label_w + w + 4}" y="{y + 15}" font-size="12">{value:,}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def to_html(report: CoverageReport) -> str:
+    """One self-contained page: the table (cells coloured by count against target) and an SVG chart."""
+    headers, body = table_rows(report)
+    head = "".join(f"<th>{_esc(h)}</th>" for h in headers)
+    trs = []
+    for r, row in zip(report.clauses, body, strict=True):
+        cells = [
+            f'<td class="id" style="padding-left:{(r.depth - 1) * 14 + 4}px" title="{_esc(r.title)}">{_esc(r.id)}</td>'
+        ]
+        for k, cell in zip(KINDS, row[1:5], strict=True):
+            approved = r.total[k]["approved"]
+            shade = "ok" if approved >= r.target else ("some" if sum(r.total[k].values()) else "none")
+            cells.append(f'<td class="{shade}">{_esc(cell)}</td>')
+        cells += [f"<td>{_esc(c)}</td>" for c in row[5:]]
+        trs.append("<tr>" + "".join(cells) + "</tr>")
+    version = report.version or {}
+    title = f"Coverage — {version.get('title') or 'constitution'}"
+    chart = bar_chart_svg(top_section_tokens(report))
+    gaps = ", ".join(_esc(g) for g in report.gaps) or "none"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; font-size: 13px; }}
+th, td {{ border: 1px solid #ddd; padding: 3px 6px; text-align: right; }}
+td.id {{ text-align: left; font-family: monospace; }}
+td.ok {{ background: #d9f0d3; }} td.some {{ background: #fff3c4; }} td.none {{ background: #f8d7da; }}
+</style></head><body>
+<h1>{_esc(title)}</h1>
+<p>Constitution version {_esc(str(version.get("id", "?")))}, sha256 {_esc(str(version.get("sha256", ""))[:12])}.
+Cells: approved / all examples linked to the clause or its descendants. Tokens are estimates ({COUNTER_NAME}).</p>
+<h2>Approved tokens per section</h2>
+{chart}
+<h2>Clauses × kinds</h2>
+<table><thead><tr>{head}</tr></thead><tbody>
+{chr(10).join(trs)}
+</tbody></table>
+<h2>Gaps</h2><p>{gaps}</p>
+</body></html>
+"""

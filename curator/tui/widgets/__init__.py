@@ -1,0 +1,1 @@
+"""Reusable widgets (one module each); data reaches the screen only through `curator.tui.safe`."""

@@ -1,0 +1,294 @@
+"""Live near-duplicate and eval-overlap panel beside the example editor.
+
+The editor calls :meth:`DupPanel.schedule` on every edit; after a quiet period a thread
+worker asks the dedup engine (and the registered eval sets) about the draft and posts
+:class:`DupPanel.Results` back. Everything shown is data, so it goes through `safe`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.timer import Timer
+from textual.widgets import Footer, OptionList, Static, TextArea
+from textual.widgets.option_list import Option
+from textual.worker import get_current_worker
+
+from curator.errors import CuratorError, UsageError
+from curator.tui.safe import content
+
+if TYPE_CHECKING:
+    from curator.dedup.decontam import EvalIndex
+
+DEBOUNCE_SECONDS = 0.3
+RETRY_SECONDS = 0.5
+MAX_ROWS = 8
+
+
+@dataclass(frozen=True)
+class DupRow:
+    """One verified near-duplicate of the draft, with the other record's title."""
+
+    id: str
+    score: float
+    reason: str
+    title: str
+
+
+@dataclass(frozen=True)
+class EvalWarning:
+    evalset: str
+    item: str
+    rule: str
+    score: float
+
+
+class DupCompareScreen(ModalScreen[None]):
+    """The draft and one near-duplicate side by side (read-only)."""
+
+    DEFAULT_CSS = """
+    DupCompareScreen {
+        align: center middle;
+    }
+    DupCompareScreen > Vertical {
+        width: 95%;
+        height: 90%;
+        border: thick $primary;
+        background: $surface;
+    }
+    DupCompareScreen Horizontal {
+        height: 1fr;
+    }
+    DupCompareScreen .compare-side {
+        width: 1fr;
+        padding: 0 1;
+    }
+    DupCompareScreen .compare-title {
+        text-style: bold;
+        height: auto;
+    }
+    DupCompareScreen TextArea {
+        height: 1fr;
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close"),
+    ]
+
+    def __init__(self, left_title: str, left_text: str, right_title: str, right_text: str) -> None:
+        super().__init__()
+        self._sides = ((left_title, left_text, "compare-left"), (right_title, right_text, "compare-right"))
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            with Horizontal():
+                for title, text, side_id in self._sides:
+                    with Vertical(classes="compare-side"):
+                        yield Static(content(title), classes="compare-title")
+                        yield TextArea(text, read_only=True, id=side_id)
+            yield Footer()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class DupPanel(Vertical):
+    """Near-duplicates of the text being edited, best first; Enter or ctrl+d compares one."""
+
+    DEFAULT_CSS = """
+    DupPanel {
+        height: 1fr;
+    }
+    DupPanel .dup-heading {
+        text-style: bold;
+        padding: 0 1;
+    }
+    DupPanel #dup-status {
+        color: $text-muted;
+        padding: 0 1;
+    }
+    DupPanel #dup-matches {
+        height: 1fr;
+    }
+    DupPanel #dup-decontam {
+        color: $warning;
+        padding: 0 1;
+        height: auto;
+    }
+    """
+
+    class Results(Message):
+        """What the worker found for one generation of the text (rows None: index still loading)."""
+
+        def __init__(self, generation: int, rows: list[DupRow] | None, warnings: list[EvalWarning]) -> None:
+            super().__init__()
+            self.generation = generation
+            self.rows = rows
+            self.warnings = warnings
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.rows: list[DupRow] = []
+        self.warnings: list[EvalWarning] = []
+        self.checked_text = ""
+        """The text the current rows were computed for."""
+        self._text = ""
+        self._exclude: str | None = None
+        self._generation = 0
+        self._timer: Timer | None = None
+        self._eval_index: EvalIndex | None = None
+        self._eval_loaded = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(content("Near-duplicates"), classes="dup-heading")
+        yield Static(content("(no text yet)"), id="dup-status")
+        yield OptionList(id="dup-matches", markup=False)
+        yield Static(content(""), id="dup-decontam")
+
+    def on_mount(self) -> None:
+        self.query_one("#dup-decontam", Static).display = False
+
+    # -- scheduling -------------------------------------------------------------------------------
+
+    def schedule(self, text: str, exclude_id: str | None, delay: float = DEBOUNCE_SECONDS) -> None:
+        """Check `text` after `delay` seconds of quiet; every call restarts the wait."""
+        self._text = text
+        self._exclude = exclude_id
+        self._generation += 1
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(delay, self._start)
+
+    def _start(self) -> None:
+        self._timer = None
+        app: Any = self.app
+        self.run_check(self._text, self._exclude, self._generation, app)
+
+    @work(thread=True, exclusive=True, group="dup-check")
+    def run_check(self, text: str, exclude_id: str | None, generation: int, app: Any) -> None:
+        worker = get_current_worker()
+        engine = app.dedup
+        if engine is None:
+            if not worker.is_cancelled:
+                self.post_message(self.Results(generation, None, []))
+            return
+        db = app.workspace.db  # this worker thread's own connection
+        matches = engine.check(text, exclude_id=exclude_id, limit=MAX_ROWS) if text.strip() else []
+        if worker.is_cancelled:
+            return
+        titles = _titles(db, [m.id for m in matches])
+        rows = [DupRow(m.id, m.score, m.reason, titles.get(m.id, "")) for m in matches]
+        warnings = self._eval_warnings(db, text, worker.is_cancelled.__class__ and (lambda: worker.is_cancelled))
+        if worker.is_cancelled:
+            return
+        self.post_message(self.Results(generation, rows, warnings))
+
+    def _eval_warnings(self, db: Any, text: str, cancelled: Callable[[], bool]) -> list[EvalWarning]:
+        """Overlaps of the draft with registered eval sets (none registered: no warning)."""
+        from curator.dedup.decontam import load_eval_index
+
+        if not self._eval_loaded:
+            try:
+                self._eval_index = load_eval_index(db)
+            except UsageError:
+                self._eval_index = None
+            self._eval_loaded = True
+        if self._eval_index is None or cancelled() or not text.strip():
+            return []
+        flags = self._eval_index.scan([("draft", text)])
+        seen: dict[tuple[str, str], EvalWarning] = {}
+        for flag in flags:
+            key = (flag.evalset, flag.item)
+            if key not in seen or seen[key].score < flag.score:
+                seen[key] = EvalWarning(flag.evalset, flag.item, flag.rule, flag.score)
+        return sorted(seen.values(), key=lambda w: (-w.score, w.evalset, w.item))
+
+    def on_dup_panel_results(self, message: Results) -> None:
+        message.stop()
+        if message.generation != self._generation:
+            return  # an older text; a newer check is on its way
+        status = self.query_one("#dup-status", Static)
+        if message.rows is None:
+            status.update(content("index loading…"))
+            if self._timer is None:
+                self._timer = self.set_timer(RETRY_SECONDS, self._start)
+            return
+        self.rows = message.rows
+        self.warnings = message.warnings
+        self.checked_text = self._text
+        options = self.query_one("#dup-matches", OptionList)
+        highlighted = options.highlighted
+        options.clear_options()
+        options.add_options([Option(_row_prompt(row), id=row.id) for row in self.rows])
+        if self.rows:
+            options.highlighted = min(highlighted or 0, len(self.rows) - 1)
+            status.update(content(f"{len(self.rows)} similar record(s); Enter or ctrl+d compares"))
+        else:
+            status.update(content("no near-duplicates"))
+        decontam = self.query_one("#dup-decontam", Static)
+        if self.warnings:
+            lines = [f"⚠ overlaps eval set {w.evalset!s} item {w.item!s} ({w.rule}, {w.score:.2f})" for w in self.warnings]
+            decontam.update(content("\n".join(lines[:5])))
+            decontam.display = True
+        else:
+            decontam.update(content(""))
+            decontam.display = False
+
+    # -- comparing ----------------------------------------------------------------------------------
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if event.option_list.id == "dup-matches" and event.option.id:
+            self.compare(event.option.id)
+
+    def compare(self, match_id: str | None = None) -> bool:
+        """Open the side-by-side view of `match_id` (default: the highlighted or best match)."""
+        if match_id is None:
+            option = self.query_one("#dup-matches", OptionList).highlighted_option
+            match_id = option.id if option is not None else (self.rows[0].id if self.rows else None)
+        if match_id is None:
+            return False
+        from curator.store import examples
+
+        app: Any = self.app
+        try:
+            other = examples.get(app.workspace.db, match_id)
+        except CuratorError as err:
+            self.notify(str(err), severity="error", markup=False)
+            return False
+        row = next((r for r in self.rows if r.id == match_id), None)
+        score = f" · {row.score:.2f} {row.reason}" if row else ""
+        self.app.push_screen(
+            DupCompareScreen("This draft", self.checked_text or self._text, f"{other.id} · {other.title}{score}",
+                             other.searchable_text())
+        )
+        return True
+
+
+def _titles(db: Any, ids: list[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    return {r[0]: r[1] for r in db.execute(f"SELECT id, title FROM examples WHERE id IN ({marks})", ids)}
+
+
+def _row_prompt(row: DupRow) -> Content:
+    return Content.assemble(
+        (f"{row.score:.2f}", "bold"),
+        " ",
+        (row.reason, "italic"),
+        "  ",
+        (row.id, "dim"),
+        "\n  ",
+        row.title,
+    )

@@ -1,0 +1,122 @@
+"""Dialogue turn editors: a role, a content TextArea and, on assistant turns, a rationale TextArea."""
+
+from __future__ import annotations
+
+import functools
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Label, Static, TextArea
+
+from curator.tui.safe import content
+
+
+@functools.cache
+def syntax_language(name: str) -> str | None:
+    """`name` when this Textual install can highlight it (tree-sitter and the grammar present), else None.
+
+    `TextArea.available_languages` lists the built-in names even without tree-sitter, and asking
+    for a missing grammar with tree-sitter installed raises, so both are checked here.
+    """
+    if name not in TextArea().available_languages:
+        return None
+    try:
+        from textual._tree_sitter import TREE_SITTER, get_language
+
+        return name if TREE_SITTER and get_language(name) is not None else None
+    except Exception:  # an optional extra that is broken is the same as a missing one
+        return None
+
+
+def show_error(widget: Static, message: str | None) -> None:
+    """Show `message` literally in an error Static (hidden when empty)."""
+    widget.update(content(message or ""))
+    widget.display = bool(message)
+
+
+class TurnEditor(Vertical):
+    """One turn of a dialogue or transcript."""
+
+    DEFAULT_CSS = """
+    TurnEditor {
+        height: auto;
+        margin: 0 0 1 0;
+        padding: 0 0 0 1;
+        border-left: thick $primary-darken-2;
+    }
+    TurnEditor.turn-assistant {
+        border-left: thick $success-darken-2;
+    }
+    TurnEditor:focus-within {
+        border-left: thick $accent;
+    }
+    TurnEditor .turn-role {
+        text-style: bold;
+    }
+    TurnEditor TextArea {
+        height: auto;
+        min-height: 3;
+        max-height: 16;
+    }
+    """
+
+    def __init__(self, role: str, text: str = "", rationale: str = "", *, language: str | None = None) -> None:
+        super().__init__(classes=f"turn turn-{role}")
+        self.turn_role = role
+        self._initial_text = text
+        self._initial_rationale = rationale
+        self._language = language
+
+    def compose(self) -> ComposeResult:
+        yield Static(content(self.turn_role), classes="turn-role")
+        yield TextArea(self._initial_text, language=self._language, classes="turn-content")
+        yield Static(content(""), classes="error turn-content-error")
+        if self.turn_role == "assistant":
+            yield Label(content("Rationale: why this answer is right"), classes="field-label")
+            yield TextArea(self._initial_rationale, classes="turn-rationale")
+            yield Static(content(""), classes="error turn-rationale-error")
+
+    def on_mount(self) -> None:
+        for error in self.query(".error").results(Static):
+            error.display = False
+
+    @property
+    def content_area(self) -> TextArea:
+        return self.query_one(".turn-content", TextArea)
+
+    @property
+    def rationale_area(self) -> TextArea | None:
+        found = self.query(".turn-rationale").results(TextArea)
+        return next(iter(found), None)
+
+    @property
+    def text(self) -> str:
+        """The content as typed (the initial text until the editor is mounted)."""
+        if not self.is_mounted:
+            return self._initial_text
+        return self.content_area.text
+
+    @property
+    def rationale(self) -> str:
+        if self.turn_role != "assistant":
+            return ""
+        area = self.rationale_area if self.is_mounted else None
+        return area.text if area is not None else self._initial_rationale
+
+    def set_position(self, index: int) -> None:
+        """Label the turn with its 1-based position."""
+        self.query_one(".turn-role", Static).update(content(f"Turn {index + 1} · {self.turn_role}"))
+
+    def show_content_error(self, message: str | None) -> None:
+        show_error(self.query_one(".turn-content-error", Static), message)
+
+    def show_rationale_error(self, message: str | None) -> None:
+        found = list(self.query(".turn-rationale-error").results(Static))
+        if found:
+            show_error(found[0], message)
+        else:
+            self.show_content_error(message)
+
+    def clear_errors(self) -> None:
+        for error in self.query(".error").results(Static):
+            show_error(error, None)
