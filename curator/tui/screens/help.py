@@ -15,7 +15,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingsMap, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Vertical, VerticalScroll
-from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
@@ -111,20 +110,18 @@ class HelpScreen(ModalScreen[None]):
 class ScreenBindingCommands(Provider):
     """The current screen's key bindings as command-palette entries (DESIGN section 10)."""
 
-    def _commands(self) -> list[tuple[str, str, DOMNode]]:
+    def _commands(self) -> list[tuple[str, str]]:
         screen = self.screen
         name = getattr(screen, "HELP_NAME", type(screen).__name__)
-        return [
-            (f"{name}: {binding.description}", binding.action, screen) for _, binding in _described(screen._bindings)
-        ]
+        return [(f"{name}: {binding.description}", binding.action) for _, binding in _described(screen._bindings)]
 
     async def discover(self) -> Hits:
-        for text, action, node in self._commands():
-            yield DiscoveryHit(highlight(text, ""), partial(node.run_action, action), text=text)
+        for text, action in self._commands():
+            yield DiscoveryHit(highlight(text, ""), partial(self.screen.run_action, action), text=text)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for text, action, node in self._commands():
+        for text, action in self._commands():
             score = matcher.match(text)
             if score > 0:
-                yield Hit(score, highlight(text, query), partial(node.run_action, action), text=text)
+                yield Hit(score, highlight(text, query), partial(self.screen.run_action, action), text=text)

@@ -167,7 +167,7 @@ class DupPanel(Vertical):
         self._generation += 1
         if self._timer is not None:
             self._timer.stop()
-        self._timer = self.set_timer(delay, self._start)
+        self._timer = self.set_timer(max(delay, 0.01), self._start)
 
     def _start(self) -> None:
         self._timer = None
@@ -188,7 +188,7 @@ class DupPanel(Vertical):
             return
         titles = _titles(db, [m.id for m in matches])
         rows = [DupRow(m.id, m.score, m.reason, titles.get(m.id, "")) for m in matches]
-        warnings = self._eval_warnings(db, text, worker.is_cancelled.__class__ and (lambda: worker.is_cancelled))
+        warnings = self._eval_warnings(db, text, lambda: worker.is_cancelled)
         if worker.is_cancelled:
             return
         self.post_message(self.Results(generation, rows, warnings))
@@ -237,7 +237,7 @@ class DupPanel(Vertical):
             status.update(content("no near-duplicates"))
         decontam = self.query_one("#dup-decontam", Static)
         if self.warnings:
-            lines = [f"⚠ overlaps eval set {w.evalset!s} item {w.item!s} ({w.rule}, {w.score:.2f})" for w in self.warnings]
+            lines = [f"⚠ overlaps eval set {w.evalset} item {w.item} ({w.rule}, {w.score:.2f})" for w in self.warnings]
             decontam.update(content("\n".join(lines[:5])))
             decontam.display = True
         else:
@@ -269,8 +269,12 @@ class DupPanel(Vertical):
         row = next((r for r in self.rows if r.id == match_id), None)
         score = f" · {row.score:.2f} {row.reason}" if row else ""
         self.app.push_screen(
-            DupCompareScreen("This draft", self.checked_text or self._text, f"{other.id} · {other.title}{score}",
-                             other.searchable_text())
+            DupCompareScreen(
+                "This draft",
+                self.checked_text or self._text,
+                f"{other.id} · {other.title}{score}",
+                other.searchable_text(),
+            )
         )
         return True
 

@@ -55,7 +55,7 @@ class TurnEditor(Vertical):
     }
     TurnEditor TextArea {
         height: auto;
-        min-height: 3;
+        min-height: 5;
         max-height: 16;
     }
     """

@@ -1,0 +1,753 @@
+"""The example editor: one form per kind, keyboard first, with a live near-duplicate panel.
+
+Every piece of data shown here goes through `curator.tui.safe` (or a widget that never parses
+markup: Input values, TextArea text). Saving validates the whole record with `parse_example`
+and shows the first problem under the field it names.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from pydantic import ValidationError
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.command import Provider
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.message import Message as TextualMessage
+from textual.screen import Screen
+from textual.suggester import SuggestFromList
+from textual.timer import Timer
+from textual.widget import Widget
+from textual.widgets import Footer, Header, Input, Label, OptionList, Static, TextArea
+from textual.widgets.option_list import Option
+
+from curator.constitution.search import clause_paths
+from curator.errors import ConflictError, CuratorError, NotFoundError, RecordError
+from curator.models import Example, Message, Tool, describe_validation_error, new_id, parse_example, utc_now
+from curator.store import examples
+from curator.store.clauses import current_clauses
+from curator.tui.messages import ExampleSaved
+from curator.tui.safe import content
+from curator.tui.screens.clause_picker import ClausePicker
+from curator.tui.screens.confirm import ConfirmScreen
+from curator.tui.screens.conflict import ConflictScreen, Resolution
+from curator.tui.screens.help import ScreenBindingCommands
+from curator.tui.widgets.dup_panel import DEBOUNCE_SECONDS, DupPanel
+from curator.tui.widgets.turns import TurnEditor, show_error, syntax_language
+
+if TYPE_CHECKING:
+    from curator.tui.app import CuratorApp
+
+TEXT_KINDS = ("story", "document")
+DIALOGUE_KINDS = ("advice", "agentic")
+EDITABLE_FIELDS = ("title", "tags", "group", "clauses", "system", "tools", "messages", "text", "rationale")
+TOOLS_PLACEHOLDER = (
+    'e.g. [{"name": "search_email", "description": "Search the mailbox",\n'
+    '  "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}}}]'
+)
+BLOCKS_HINT = (
+    "Plain text, or a JSON array of blocks: "
+    '{"type": "text", "text": …}, {"type": "tool_use", "id", "name", "input"}, '
+    '{"type": "tool_result", "tool_use_id", "content"}'
+)
+_MESSAGE_FIELD = re.compile(r"^messages\[(\d+)\](.*)$")
+_BLOCK_START = re.compile(r"^\s*\[\s*(\{|\])")
+
+
+class FormError(Exception):
+    """A field that cannot even be turned into a record (bad JSON); `field` uses record paths."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def parse_tools(text: str) -> list[dict[str, Any]] | None:
+    """The tool definitions typed as JSON (None when empty); FormError names the bad tool."""
+    if not text.strip():
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise FormError("tools", f"invalid JSON: {err.msg} (line {err.lineno}, column {err.colno})") from None
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list):
+        raise FormError("tools", "must be a JSON array of tool definitions")
+    for i, tool in enumerate(value):
+        if not isinstance(tool, dict):
+            raise FormError(f"tools[{i}]", "must be a JSON object with name, description and input_schema")
+        try:
+            Tool.model_validate(tool)
+        except ValidationError as err:
+            problem = describe_validation_error(err)
+            where = f"tools[{i}]" + (f".{problem.field}" if problem.field and problem.field != "record" else "")
+            raise FormError(where, str(problem)) from None
+    return value
+
+
+def parse_turn_content(text: str, *, blocks_allowed: bool) -> str | list[Any]:
+    """A turn's content: plain text, or (agentic) a JSON array of blocks when it looks like one."""
+    if not blocks_allowed or not _BLOCK_START.match(text):
+        return text
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise FormError(
+            "content", f"invalid JSON block list: {err.msg} (line {err.lineno}, column {err.colno})"
+        ) from None
+    if not isinstance(value, list):
+        return text
+    return value
+
+
+def turn_display_text(msg: Message) -> tuple[str, bool]:
+    """How a stored turn is edited: (text, is_json)."""
+    if isinstance(msg.content, str):
+        return msg.content, False
+    blocks = [b.model_dump(mode="json", exclude_none=True) for b in msg.content]
+    return json.dumps(blocks, indent=2, ensure_ascii=False), True
+
+
+class TagSuggester(SuggestFromList):
+    """Completes the last comma-separated tag from the tags already in use."""
+
+    async def get_suggestion(self, value: str) -> str | None:
+        head, _, last = value.rpartition(",")
+        word = last.lstrip()
+        if not word:
+            return None
+        taken = {t.strip() for t in head.split(",")}
+        for tag in self._suggestions:
+            if tag.startswith(word) and tag != word and tag not in taken:
+                return value + tag[len(word) :]
+        return None
+
+
+class LinkList(OptionList):
+    """The clauses linked to the example; delete removes the highlighted link."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("delete,backspace", "unlink", "Unlink clause"),
+    ]
+
+    class Unlink(TextualMessage):
+        def __init__(self, clause_id: str) -> None:
+            super().__init__()
+            self.clause_id = clause_id
+
+    def action_unlink(self) -> None:
+        option = self.highlighted_option
+        if option is not None and option.id:
+            self.post_message(self.Unlink(option.id))
+
+
+class EditorScreen(Screen[None]):
+    """Create or edit one example."""
+
+    CSS_PATH = "editor.tcss"
+    HELP_NAME = "Editor"
+    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {ScreenBindingCommands}
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "Save", priority=True),
+        Binding("ctrl+l", "link_clauses", "Link clauses", priority=True),
+        Binding("ctrl+r", "submit_review", "Submit for review"),
+        Binding("ctrl+h", "history", "History"),
+        Binding("ctrl+d", "compare_duplicate", "Compare duplicate", priority=True),
+        Binding("ctrl+t", "add_turn_pair", "Add turn pair"),
+        Binding("ctrl+n", "add_turn", "Add turn"),
+        Binding("ctrl+delete", "remove_turn", "Remove turn"),
+        Binding("alt+up", "move_turn(-1)", "Turn up"),
+        Binding("alt+down", "move_turn(1)", "Turn down"),
+        Binding("escape", "leave", "Back"),
+    ]
+
+    def __init__(self, example_id: str | None = None, *, kind: str = "story", clauses: tuple[str, ...] = ()) -> None:
+        super().__init__()
+        self.example_id = example_id
+        self.kind = kind
+        self.initial_clauses = tuple(clauses)
+        self.loaded: Example | None = None
+        """The stored record this form edits (None: not saved yet)."""
+        self.new_id = example_id or new_id()
+        self.clause_ids: list[str] = list(dict.fromkeys(clauses))
+        self.load_error: str | None = None
+        self._baseline: dict[str, Any] = {}
+        self._clauses_by_id: dict[str, Any] = {}
+        self._clause_paths: dict[str, str] = {}
+        self._tags: list[str] = []
+        self._validate_timer: Timer | None = None
+
+    @property
+    def curator(self) -> CuratorApp:
+        return cast("CuratorApp", self.app)
+
+    @property
+    def is_dialogue(self) -> bool:
+        return self.kind in DIALOGUE_KINDS
+
+    # -- building the form -----------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        db = self.curator.workspace.db
+        if self.example_id is not None:
+            try:
+                self.loaded = examples.get(db, self.example_id)
+                self.kind = self.loaded.kind
+                self.clause_ids = list(self.loaded.clauses)
+            except (NotFoundError, RecordError) as err:
+                self.load_error = str(err)
+        clauses = current_clauses(db)
+        self._clauses_by_id = {c.id: c for c in clauses}
+        self._clause_paths = clause_paths(clauses)
+        self._tags = examples.all_tags(db)
+        yield Header()
+        if self.load_error is not None:
+            yield Static(content(self.load_error), id="load-error", classes="error")
+            yield Footer()
+            return
+        with Horizontal(id="editor-body"):
+            with VerticalScroll(id="editor-form"):
+                yield Static(content(""), id="meta")
+                yield Static(content(""), id="error-form", classes="error")
+                yield from self._field("Title", Input(id="title", placeholder="a short title"), "title")
+                yield from self._field(
+                    "Tags (comma-separated)",
+                    Input(id="tags", suggester=TagSuggester(self._tags), placeholder="tag, tag"),
+                    "tags",
+                )
+                yield from self._field(
+                    "Group (scenario family for held-out splits)", Input(id="group", placeholder="optional"), "group"
+                )
+                yield from self._field("Clauses (ctrl+l links, delete unlinks)", LinkList(id="clauses"), "clauses")
+                if self.kind in TEXT_KINDS:
+                    yield from self._field(
+                        "Text", TextArea(id="text", language=syntax_language("markdown"), classes="body"), "text"
+                    )
+                    yield from self._field(
+                        "Rationale: what principle this teaches and why", TextArea(id="rationale"), "rationale"
+                    )
+                else:
+                    yield from self._field("System prompt (optional)", TextArea(id="system"), "system")
+                    if self.kind == "agentic":
+                        yield from self._field(
+                            "Tools (JSON array)",
+                            TextArea(id="tools", language=syntax_language("json"), placeholder=TOOLS_PLACEHOLDER),
+                            "tools",
+                        )
+                    label = "Turns (ctrl+t adds a pair, ctrl+n a turn, ctrl+delete removes, alt+↑/↓ moves)"
+                    yield Label(content(label), classes="field-label")
+                    if self.kind == "agentic":
+                        yield Static(content(BLOCKS_HINT), classes="hint")
+                    yield Vertical(id="turns")
+                    yield Static(content(""), id="error-messages", classes="error")
+            yield DupPanel(id="dup-panel")
+        yield Footer()
+
+    def _field(self, label: str, widget: Widget, name: str) -> ComposeResult:
+        yield Label(content(label), classes="field-label")
+        yield widget
+        yield Static(content(""), id=f"error-{name}", classes="error")
+
+    async def on_mount(self) -> None:
+        if self.load_error is not None:
+            self.notify(self.load_error, severity="error", markup=False)
+            return
+        await self._fill_form(self.loaded)
+        self._hide_errors()
+        self._schedule_dup(delay=0.0)
+
+    async def _fill_form(self, ex: Example | None) -> None:
+        """Show `ex` (None: a new example of this screen's kind) and make it the unchanged state."""
+        self.query_one("#title", Input).value = ex.title if ex else ""
+        self.query_one("#tags", Input).value = ", ".join(ex.tags) if ex else ""
+        self.query_one("#group", Input).value = (ex.group or "") if ex else ""
+        self.clause_ids = list(ex.clauses) if ex else list(dict.fromkeys(self.initial_clauses))
+        self._render_links()
+        if self.kind in TEXT_KINDS:
+            self.query_one("#text", TextArea).load_text((ex.text or "") if ex else "")
+            self.query_one("#rationale", TextArea).load_text((ex.rationale or "") if ex else "")
+        else:
+            self.query_one("#system", TextArea).load_text((ex.system or "") if ex else "")
+            if self.kind == "agentic":
+                tools = [t.model_dump(mode="json") for t in ex.tools or []] if ex else []
+                text = json.dumps(tools, indent=2, ensure_ascii=False) if tools else ""
+                self.query_one("#tools", TextArea).load_text(text)
+            turns: list[TurnEditor] = []
+            if ex is not None:
+                for msg in ex.messages or []:
+                    text, is_json = turn_display_text(msg)
+                    language = syntax_language("json") if is_json else None
+                    turns.append(TurnEditor(msg.role, text, msg.rationale or "", language=language))
+            else:
+                turns = [TurnEditor("user"), TurnEditor("assistant")]
+            container = self.query_one("#turns", Vertical)
+            await container.remove_children()
+            await container.mount_all(turns)
+            self._renumber_turns()
+        self._show_meta()
+        self._baseline = self._form_state()
+
+    def _show_meta(self) -> None:
+        ex = self.loaded
+        if ex is None:
+            line = f"new {self.kind} · {self.new_id} · status draft · author {self.curator.user}"
+        else:
+            line = f"{ex.kind} · {ex.id} · status {ex.status} · version {ex.version} · author {ex.author or '?'}"
+        self.query_one("#meta", Static).update(content(line))
+        self.sub_title = ex.title if ex else f"new {self.kind}"
+        self.refresh_bindings()
+
+    def _render_links(self) -> None:
+        links = self.query_one("#clauses", LinkList)
+        highlighted = links.highlighted
+        links.clear_options()
+        if not self.clause_ids:
+            links.add_option(Option(content("no clauses linked: ctrl+l to link"), disabled=True))
+            return
+        options = []
+        for cid in self.clause_ids:
+            clause = self._clauses_by_id.get(cid)
+            if clause is None:
+                prompt = Content.assemble((cid, "bold"), ("  not in the current constitution (orphaned)", "italic"))
+            else:
+                prompt = Content.assemble(
+                    (cid, "bold"), "  ", clause.title, "\n    ", (self._clause_paths.get(cid, ""), "dim")
+                )
+            options.append(Option(prompt, id=cid))
+        links.add_options(options)
+        if highlighted is not None:
+            links.highlighted = min(highlighted, len(options) - 1)
+
+    def turn_editors(self) -> list[TurnEditor]:
+        if not self.is_dialogue:
+            return []
+        return list(self.query_one("#turns", Vertical).query_children(TurnEditor).results(TurnEditor))
+
+    def _renumber_turns(self) -> None:
+        for i, turn in enumerate(self.turn_editors()):
+            turn.set_position(i)
+
+    # -- reading the form ----------------------------------------------------------------------
+
+    def _form_state(self) -> dict[str, Any]:
+        """The raw form contents, to tell whether anything changed."""
+        state: dict[str, Any] = {
+            "title": self.query_one("#title", Input).value,
+            "tags": self.query_one("#tags", Input).value,
+            "group": self.query_one("#group", Input).value,
+            "clauses": list(self.clause_ids),
+        }
+        if self.kind in TEXT_KINDS:
+            state["text"] = self.query_one("#text", TextArea).text
+            state["rationale"] = self.query_one("#rationale", TextArea).text
+        else:
+            state["system"] = self.query_one("#system", TextArea).text
+            if self.kind == "agentic":
+                state["tools"] = self.query_one("#tools", TextArea).text
+            state["turns"] = [(t.turn_role, t.text, t.rationale) for t in self.turn_editors()]
+        return state
+
+    @property
+    def dirty(self) -> bool:
+        if self.load_error is not None:
+            return False
+        return self._form_state() != self._baseline
+
+    def build_record(self) -> dict[str, Any]:
+        """The record the form describes (not validated yet); FormError for unreadable JSON."""
+        if self.loaded is not None:
+            record = self.loaded.canonical()
+            for key in EDITABLE_FIELDS:
+                record.pop(key, None)
+        else:
+            record = {
+                "id": self.new_id,
+                "kind": self.kind,
+                "status": "draft",
+                "author": self.curator.user,
+                "source": {"type": "manual"},
+            }
+        record["title"] = self.query_one("#title", Input).value.strip()
+        record["tags"] = [t.strip() for t in self.query_one("#tags", Input).value.split(",") if t.strip()]
+        record["clauses"] = list(self.clause_ids)
+        group = self.query_one("#group", Input).value.strip()
+        if group:
+            record["group"] = group
+        if self.kind in TEXT_KINDS:
+            record["text"] = self.query_one("#text", TextArea).text
+            rationale = self.query_one("#rationale", TextArea).text
+            if rationale.strip():
+                record["rationale"] = rationale
+            return record
+        system = self.query_one("#system", TextArea).text
+        if system.strip():
+            record["system"] = system
+        if self.kind == "agentic":
+            tools = parse_tools(self.query_one("#tools", TextArea).text)
+            if tools is not None:
+                record["tools"] = tools
+        messages: list[dict[str, Any]] = []
+        for i, turn in enumerate(self.turn_editors()):
+            try:
+                body = parse_turn_content(turn.text, blocks_allowed=self.kind == "agentic")
+            except FormError as err:
+                raise FormError(f"messages[{i}].content", err.message) from None
+            if isinstance(body, str) and not body.strip():
+                raise FormError(f"messages[{i}].content", "must not be empty (write the turn or remove it)")
+            msg: dict[str, Any] = {"role": turn.turn_role, "content": body}
+            if turn.turn_role == "assistant" and turn.rationale.strip():
+                msg["rationale"] = turn.rationale
+            messages.append(msg)
+        if messages:
+            record["messages"] = messages
+        return record
+
+    def dedup_text(self) -> str:
+        """The draft's content as `Example.searchable_text()` would give it."""
+        if self.kind in TEXT_KINDS:
+            return self.query_one("#text", TextArea).text
+        parts = []
+        for turn in self.turn_editors():
+            text = turn.text
+            try:
+                body = parse_turn_content(text, blocks_allowed=self.kind == "agentic")
+                parts.append(Message.model_validate({"role": turn.turn_role, "content": body}).plain_text())
+            except (FormError, ValidationError):
+                parts.append(text)
+        return "\n".join(parts)
+
+    # -- errors ----------------------------------------------------------------------------------
+
+    def _hide_errors(self) -> None:
+        for error in self.query(".error").results(Static):
+            if error.id != "load-error":
+                show_error(error, None)
+
+    def show_field_error(self, field: str | None, message: str) -> None:
+        """Show `message` under the field a record path names, and focus that field."""
+        field = field or "record"
+        text = f"{field}: {message}" if field != "record" else message
+        target: Widget | None = None
+        match = _MESSAGE_FIELD.match(field)
+        turns = self.turn_editors()
+        if match and self.is_dialogue:
+            index, rest = int(match.group(1)), match.group(2)
+            if index < len(turns):
+                turn = turns[index]
+                if rest.startswith(".rationale") and turn.rationale_area is not None:
+                    turn.show_rationale_error(text)
+                    target = turn.rationale_area
+                else:
+                    turn.show_content_error(text)
+                    target = turn.content_area
+            else:
+                show_error(self.query_one("#error-messages", Static), text)
+        else:
+            name = re.split(r"[.\[]", field, maxsplit=1)[0]
+            widget_ids = {"title", "tags", "group", "clauses", "text", "rationale", "system", "tools", "messages"}
+            if name in widget_ids and self.query(f"#error-{name}"):
+                show_error(self.query_one(f"#error-{name}", Static), text)
+                if name == "messages":
+                    target = turns[0].content_area if turns else None
+                elif self.query(f"#{name}"):
+                    target = self.query_one(f"#{name}", Widget)
+            else:
+                show_error(self.query_one("#error-form", Static), text)
+        if target is not None:
+            target.focus()
+            target.scroll_visible()
+
+    # -- saving ----------------------------------------------------------------------------------
+
+    def _validated(self) -> Example | None:
+        """The form as a valid Example, or None after showing the first problem."""
+        self._hide_errors()
+        try:
+            return parse_example(self.build_record())
+        except FormError as err:
+            self._report(err.field, err.message)
+        except RecordError as err:
+            self._report(err.field, str(err))
+        return None
+
+    def _report(self, field: str | None, message: str) -> None:
+        self.show_field_error(field, message)
+        where = f" ({field})" if field else ""
+        self.notify(f"not saved{where}: {message}", severity="error", markup=False)
+
+    def action_save(self) -> None:
+        self.save()
+
+    def save(self) -> bool:
+        """Validate and write the form; True when the stored record now matches it."""
+        if self.load_error is not None:
+            return False
+        mine = self._validated()
+        if mine is None:
+            return False
+        expected = self.loaded.version if self.loaded is not None else None
+        return self._write(mine, expected)
+
+    def _write(self, mine: Example, expected_version: int | None) -> bool:
+        db = self.curator.workspace.db
+        user = self.curator.user
+        try:
+            if expected_version is None:
+                saved = examples.create(db, mine, actor=user)
+            else:
+                saved = examples.update(db, mine, expected_version=expected_version, actor=user)
+        except ConflictError:
+            self._open_conflict(mine)
+            return False
+        except RecordError as err:
+            self._report(err.field, str(err))
+            return False
+        except CuratorError as err:
+            self.notify(f"not saved: {err}", severity="error", markup=False)
+            return False
+        self._saved(saved, "saved")
+        return True
+
+    def _saved(self, saved: Example, note: str) -> None:
+        self.loaded = saved
+        self.example_id = saved.id
+        self.new_id = saved.id
+        self._hide_errors()
+        self._show_meta()
+        self._baseline = self._form_state()
+        self.app.post_message(ExampleSaved(saved))
+        self.notify(note, markup=False)
+        self._schedule_dup(delay=0.0)
+
+    def _open_conflict(self, mine: Example) -> None:
+        try:
+            theirs = examples.get(self.curator.workspace.db, mine.id)
+        except CuratorError as err:
+            self.notify(f"not saved: {err}", severity="error", markup=False)
+            return
+        self.app.push_screen(ConflictScreen(theirs, mine.canonical()), partial(self._resolve_conflict, mine, theirs))
+
+    async def _resolve_conflict(self, mine: Example, theirs: Example, choice: Resolution | None) -> None:
+        if choice == "mine":
+            self._write(mine, theirs.version)
+        elif choice == "theirs":
+            self.loaded = theirs
+            await self._fill_form(theirs)
+            self._hide_errors()
+            self._schedule_dup(delay=0.0)
+            self.notify("reloaded the stored version", markup=False)
+        elif choice == "copy":
+            self._save_copy(mine)
+        else:
+            self.notify("not saved: the record changed meanwhile (ctrl+s to choose again)", severity="warning")
+
+    def _save_copy(self, mine: Example) -> None:
+        now = utc_now()
+        copy = mine.model_copy(
+            update={
+                "id": new_id(),
+                "title": mine.title + " (copy)",
+                "status": "draft",
+                "author": self.curator.user,
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        try:
+            saved = examples.create(self.curator.workspace.db, copy, actor=self.curator.user)
+        except RecordError as err:
+            self._report(err.field, str(err))
+            return
+        except CuratorError as err:
+            self.notify(f"copy not saved: {err}", severity="error", markup=False)
+            return
+        self.query_one("#title", Input).value = saved.title
+        self._saved(saved, f"saved as a copy: {saved.id}")
+
+    # -- other actions ---------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("add_turn_pair", "add_turn", "remove_turn", "move_turn"):
+            return self.is_dialogue and self.load_error is None
+        if action == "history":
+            return True if self.loaded is not None else None
+        if action in ("save", "link_clauses", "submit_review", "compare_duplicate"):
+            return self.load_error is None
+        return True
+
+    def action_submit_review(self) -> None:
+        from curator.review import submit
+
+        if (self.loaded is None or self.dirty) and not self.save():
+            return
+        assert self.loaded is not None
+        try:
+            updated = submit(
+                self.curator.workspace.db,
+                self.loaded.id,
+                expected_version=self.loaded.version,
+                actor=self.curator.user,
+            )
+        except CuratorError as err:
+            self.notify(f"not submitted: {err}", severity="error", markup=False)
+            return
+        self.loaded = updated
+        self._show_meta()
+        self.app.post_message(ExampleSaved(updated))
+        self.notify("submitted for review", markup=False)
+
+    def action_history(self) -> None:
+        if self.loaded is None:
+            self.notify("save the example first: it has no history yet")
+            return
+        self.curator.open_history(self.loaded.id)
+
+    def action_link_clauses(self) -> None:
+        clauses = list(self._clauses_by_id.values())
+        self.app.push_screen(ClausePicker(clauses, self.clause_ids), self._links_chosen)
+
+    def _links_chosen(self, chosen: list[str] | None) -> None:
+        if chosen is None:
+            return
+        self.clause_ids = list(dict.fromkeys(chosen))
+        self._render_links()
+        show_error(self.query_one("#error-clauses", Static), None)
+        self.query_one("#clauses", LinkList).focus()
+
+    def on_link_list_unlink(self, message: LinkList.Unlink) -> None:
+        message.stop()
+        if message.clause_id in self.clause_ids:
+            self.clause_ids.remove(message.clause_id)
+            self._render_links()
+
+    def action_compare_duplicate(self) -> None:
+        if not self.query_one(DupPanel).compare():
+            self.notify("no near-duplicate to compare")
+
+    def action_leave(self) -> None:
+        if not self.dirty:
+            self.app.pop_screen()
+            return
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.app.pop_screen()
+
+        self.app.push_screen(ConfirmScreen("Discard changes?", yes="Discard", no="Keep editing"), answered)
+
+    # -- turns -------------------------------------------------------------------------------------
+
+    def _focused_turn(self) -> TurnEditor | None:
+        node = self.focused
+        while node is not None:
+            if isinstance(node, TurnEditor):
+                return node
+            parent = node.parent
+            node = parent if isinstance(parent, Widget) else None
+        return None
+
+    async def _append_turns(self, roles: Sequence[str]) -> None:
+        new = [TurnEditor(role) for role in roles]
+        await self.query_one("#turns", Vertical).mount_all(new)
+        self._renumber_turns()
+        new[0].content_area.focus()
+        new[-1].scroll_visible()
+        self._schedule_dup()
+
+    async def action_add_turn_pair(self) -> None:
+        await self._append_turns(("user", "assistant"))
+
+    async def action_add_turn(self) -> None:
+        turns = self.turn_editors()
+        role = "assistant" if turns and turns[-1].turn_role == "user" else "user"
+        await self._append_turns((role,))
+
+    def action_remove_turn(self) -> None:
+        turn = self._focused_turn()
+        if turn is None:
+            self.notify("focus a turn first")
+            return
+        if not (turn.text.strip() or turn.rationale.strip()):
+            self._remove_turn(turn)
+            return
+        position = self.turn_editors().index(turn) + 1
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._remove_turn(turn)
+
+        self.app.push_screen(ConfirmScreen(f"Remove turn {position} ({turn.turn_role})?"), answered)
+
+    def _remove_turn(self, turn: TurnEditor) -> None:
+        turns = self.turn_editors()
+        index = turns.index(turn)
+        neighbours = [t for t in turns if t is not turn]
+        turn.remove()
+        self.call_after_refresh(self._renumber_turns)
+        if neighbours:
+            neighbours[min(index, len(neighbours) - 1)].content_area.focus()
+        self._schedule_dup()
+
+    def action_move_turn(self, step: int) -> None:
+        turn = self._focused_turn()
+        if turn is None:
+            self.notify("focus a turn first")
+            return
+        turns = self.turn_editors()
+        index = turns.index(turn)
+        target = index + step
+        if not 0 <= target < len(turns):
+            return
+        container = self.query_one("#turns", Vertical)
+        if step < 0:
+            container.move_child(turn, before=turns[target])
+        else:
+            container.move_child(turn, after=turns[target])
+        self._renumber_turns()
+        turn.scroll_visible()
+        self._schedule_dup()
+
+    # -- live checks -------------------------------------------------------------------------------
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        area = event.text_area
+        if area.id == "text" or area.has_class("turn-content"):
+            self._schedule_dup()
+        if area.id == "tools" or (self.kind == "agentic" and area.has_class("turn-content")):
+            if self._validate_timer is not None:
+                self._validate_timer.stop()
+            self._validate_timer = self.set_timer(DEBOUNCE_SECONDS, self._live_validate)
+
+    def _live_validate(self) -> None:
+        """Inline JSON / schema errors for the tool definitions and agentic block lists."""
+        self._validate_timer = None
+        if self.kind != "agentic" or not self.is_attached:
+            return
+        try:
+            parse_tools(self.query_one("#tools", TextArea).text)
+            problem = None
+        except FormError as err:
+            problem = f"{err.field}: {err.message}"
+        show_error(self.query_one("#error-tools", Static), problem)
+        for i, turn in enumerate(self.turn_editors()):
+            try:
+                parse_turn_content(turn.text, blocks_allowed=True)
+                turn.show_content_error(None)
+            except FormError as err:
+                turn.show_content_error(f"messages[{i}].content: {err.message}")
+
+    def _schedule_dup(self, delay: float = DEBOUNCE_SECONDS) -> None:
+        if self.load_error is not None or not self.query(DupPanel):
+            return
+        exclude = self.loaded.id if self.loaded is not None else None
+        self.query_one(DupPanel).schedule(self.dedup_text(), exclude, delay=delay)

@@ -1,0 +1,150 @@
+"""An example's history: its audit events, and the readable diff of the highlighted one."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from curator.errors import CuratorError, NotFoundError
+from curator.history import HistoryEntry, history
+from curator.store import examples
+from curator.tui.safe import content, join, plain
+from curator.tui.screens.help import ScreenBindingCommands
+
+if TYPE_CHECKING:
+    from curator.tui.app import CuratorApp
+
+
+def diff_style(line: str) -> str:
+    if line.startswith(("+++", "---")):
+        return "bold"
+    if line.startswith("@@"):
+        return "cyan"
+    if line.startswith("+"):
+        return "green"
+    if line.startswith("-"):
+        return "red"
+    return ""
+
+
+def diff_text(entry: HistoryEntry) -> Text:
+    """The event's header line and its unified diff, every line literal (colored by its first character)."""
+    event = entry.event
+    out = join((f"{event.at}  ", "dim"), (event.action, "bold"), (" by ", "dim"), event.actor, "\n\n")
+    if not entry.diff:
+        out.append_text(plain("(no change to the record's text)", "dim italic"))
+        return out
+    for line in entry.diff:
+        out.append_text(plain(line, diff_style(line)))
+        out.append("\n")
+    return out
+
+
+class HistoryScreen(Screen[None]):
+    """Who changed an example, when, and what changed."""
+
+    CSS_PATH = "lists.tcss"
+    AUTO_FOCUS = "#history-events"
+    HELP_NAME = "History"
+    COMMANDS = {ScreenBindingCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("r", "reload", "Reload"),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, title: str | None, entries: list[HistoryEntry], error: str = "") -> None:
+            super().__init__()
+            self.title = title
+            self.entries = entries
+            self.error = error
+
+    def __init__(self, example_id: str) -> None:
+        super().__init__()
+        self.example_id = example_id
+        self.entries: list[HistoryEntry] = []
+
+    @property
+    def curator(self) -> CuratorApp:
+        return cast("CuratorApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="history-heading")
+        with Horizontal(id="history-main"):
+            yield DataTable[Text](cursor_type="row", id="history-events")
+            with VerticalScroll(id="history-detail"):
+                yield Static(id="history-diff")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#history-events", DataTable)
+        table.add_column("Time", key="at")
+        table.add_column("Actor", key="actor")
+        table.add_column("Action", key="action")
+        self.query_one("#history-heading", Static).update(join(("History of ", "dim"), self.example_id))
+        self.query_one("#history-diff", Static).update(content("Loading…"))
+        self.load()
+
+    def refresh_data(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True)
+    def load(self) -> None:
+        db = self.curator.workspace.db
+        try:
+            entries = history(db, self.example_id)
+        except sqlite3.Error as err:
+            self.post_message(self.Loaded(None, [], str(err)))
+            return
+        try:
+            title: str | None = examples.get(db, self.example_id).title
+        except NotFoundError:
+            title = None
+        except (CuratorError, sqlite3.Error):
+            title = None
+        self.post_message(self.Loaded(title, entries))
+
+    def on_history_screen_loaded(self, message: Loaded) -> None:
+        table: DataTable[Text] = self.query_one("#history-events", DataTable)
+        table.clear()
+        self.entries = message.entries
+        heading = self.query_one("#history-heading", Static)
+        if message.error:
+            heading.update(join(("Could not read the history: ", "bold red"), message.error))
+            return
+        title = message.title if message.title is not None else "(deleted)"
+        heading.update(join(("History of ", "dim"), (self.example_id, "bold"), "  ", title))
+        for index, entry in enumerate(message.entries):
+            event = entry.event
+            table.add_row(
+                plain(event.at[:19].replace("T", " ")), plain(event.actor), plain(event.action), key=str(index)
+            )
+        if not message.entries:
+            self.query_one("#history-diff", Static).update(content("No recorded events for this example."))
+            return
+        table.move_cursor(row=len(message.entries) - 1)  # the newest change first
+        self.show_entry(len(message.entries) - 1)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.show_entry(event.cursor_row)
+
+    def show_entry(self, index: int) -> None:
+        if 0 <= index < len(self.entries):
+            self.query_one("#history-diff", Static).update(diff_text(self.entries[index]))
+            self.query_one("#history-detail", VerticalScroll).scroll_home(animate=False)
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def action_reload(self) -> None:
+        self.load()

@@ -1,0 +1,399 @@
+"""The Review screen: the queue of examples waiting for review, the highlighted one read-only
+beside it with the reasons it could not be approved yet, and approve / reject with a comment.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+from textual.worker import get_current_worker
+
+from curator.errors import CuratorError
+from curator.models import Example, TextBlock, ToolUseBlock
+from curator.review import ReviewRow, Verdict, approval_problems, decide, queue, reviews_of
+from curator.store import examples
+from curator.tui.messages import WorkspaceChanged
+from curator.tui.safe import content, join, plain
+from curator.tui.screens.comment import CommentScreen
+from curator.tui.screens.help import ScreenBindingCommands
+
+if TYPE_CHECKING:
+    from curator.tui.app import CuratorApp
+
+QUEUE_LIMIT = 500
+
+Part = tuple[str, str] | str
+
+
+def example_heading(ex: Example) -> Text:
+    """Title and one line of metadata."""
+    return join(
+        (ex.title, "bold"),
+        "\n",
+        (f"{ex.id} · {ex.kind} · {ex.status} · by ", "dim"),
+        (ex.author or "(no author)", "dim"),
+        (f" · version {ex.version} · updated {ex.updated_at}", "dim"),
+    )
+
+
+def example_body(ex: Example) -> Text:
+    """Everything a reviewer reads, literally: clauses, tags, system prompt, tools, text or turns."""
+    parts: list[Part] = []
+
+    def field(label: str, value: str) -> None:
+        parts.append((label + ": ", "bold"))
+        parts.append(value + "\n")
+
+    if ex.clauses:
+        field("Clauses", ", ".join(ex.clauses))
+    else:
+        parts.append(("Clauses: none linked\n", "yellow"))
+    if ex.tags:
+        field("Tags", ", ".join(ex.tags))
+    if ex.group:
+        field("Group", ex.group)
+    if ex.source.type != "manual" or ex.source.model:
+        field("Source", " ".join(v for v in (ex.source.type, ex.source.model or "", ex.source.origin or "") if v))
+    if ex.system:
+        parts.append(("\nSystem\n", "bold underline"))
+        parts.append(ex.system + "\n")
+    for tool in ex.tools or []:
+        parts.append(("Tool ", "bold"))
+        parts.append((tool.name, "italic"))
+        parts.append((" — " + tool.description if tool.description else "") + "\n")
+    if ex.text is not None:
+        parts.append(("\nText\n", "bold underline"))
+        parts.append(ex.text + "\n")
+    for i, msg in enumerate(ex.messages or []):
+        role = "User" if msg.role == "user" else "Assistant"
+        parts.append((f"\n{i + 1}. {role}\n", "bold cyan" if msg.role == "user" else "bold green"))
+        parts.extend(_message_parts(msg.content))
+        if msg.role == "assistant":
+            if (msg.rationale or "").strip():
+                parts.append(("   Rationale: ", "bold italic"))
+                parts.append((msg.rationale or "", "italic"))
+                parts.append("\n")
+            else:
+                parts.append(("   Rationale: missing\n", "yellow"))
+    if ex.rationale:
+        parts.append(("\nRationale\n", "bold underline"))
+        parts.append(ex.rationale + "\n")
+    return join(*parts)
+
+
+def _message_parts(value: Any) -> list[Part]:
+    if isinstance(value, str):
+        return [value + "\n"]
+    parts: list[Part] = []
+    for block in value:
+        if isinstance(block, TextBlock):
+            parts.append(block.text + "\n")
+        elif isinstance(block, ToolUseBlock):
+            parts.append((f"→ {block.name} ", "magenta"))
+            parts.append((json.dumps(block.input, ensure_ascii=False), "magenta"))
+            parts.append(("  [" + block.id + "]\n", "dim"))
+        else:
+            label = "← error " if block.is_error else "← result "
+            parts.append((label, "red" if block.is_error else "magenta"))
+            if isinstance(block.content, str):
+                parts.append(block.content + "\n")
+            else:
+                parts.append("\n".join(b.text for b in block.content) + "\n")
+    return parts
+
+
+def problems_text(problems: list[str], reviews: list[ReviewRow]) -> Text:
+    parts: list[Part] = []
+    if problems:
+        parts.append(("Cannot approve yet:\n", "bold yellow"))
+        for problem in problems:
+            parts.append(("  ⚠ " + problem + "\n", "yellow"))
+    else:
+        parts.append(("Ready to approve.\n", "green"))
+    for r in reviews:
+        parts.append((f"Earlier review (version {r.example_version}): ", "dim"))
+        parts.append((r.verdict, "green" if r.verdict == "approve" else "red"))
+        parts.append((" by ", "dim"))
+        parts.append(r.reviewer)
+        if r.comment:
+            parts.append((" — ", "dim"))
+            parts.append(r.comment)
+        parts.append("\n")
+    return join(*parts)
+
+
+class ReviewScreen(Screen[None]):
+    """Approve or reject what others submitted."""
+
+    CSS_PATH = "lists.tcss"
+    AUTO_FOCUS = "#review-table"
+    HELP_NAME = "Review"
+    COMMANDS = {ScreenBindingCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "approve", "Approve", tooltip="Approve the highlighted example (with an optional comment)"),
+        Binding("x", "reject", "Reject", tooltip="Reject the highlighted example (a comment is required)"),
+        Binding("e", "edit", "Edit"),
+        Binding("h", "history", "History"),
+        Binding("r", "reload", "Reload"),
+    ]
+
+    class QueueLoaded(Message):
+        def __init__(self, rows: list[dict[str, Any]]) -> None:
+            super().__init__()
+            self.rows = rows
+
+    class DetailLoaded(Message):
+        def __init__(self, example: Example | None, reviews: list[ReviewRow], error: str = "") -> None:
+            super().__init__()
+            self.example = example
+            self.reviews = reviews
+            self.error = error
+
+    class Decided(Message):
+        def __init__(self, example: Example, verdict: Verdict) -> None:
+            super().__init__()
+            self.example = example
+            self.verdict = verdict
+
+    class DecisionFailed(Message):
+        def __init__(self, error: str) -> None:
+            super().__init__()
+            self.error = error
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.example: Example | None = None
+        """The highlighted example as last read (its version is the one a decision expects)."""
+        self.deciding = False
+        self.loaded = False
+        """The queue was read at least once."""
+
+    @property
+    def curator(self) -> CuratorApp:
+        return cast("CuratorApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="review-main"):
+            yield DataTable[Text](cursor_type="row", zebra_stripes=True, id="review-table")
+            with VerticalScroll(id="review-detail"):
+                yield Static(id="review-heading")
+                yield Static(id="review-problems")
+                yield Static(id="review-body")
+        yield Static(id="review-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.table
+        table.add_column("Title", width=36, key="title")
+        table.add_column("Kind", key="kind")
+        table.add_column("Author", key="author")
+        table.add_column("Waiting since", key="since")
+        table.add_column("Id", key="id")
+        self.query_one("#review-status", Static).update(content("Loading the review queue…"))
+        self.load_queue()
+
+    @property
+    def table(self) -> DataTable[Text]:
+        return self.query_one("#review-table", DataTable)
+
+    def refresh_data(self) -> None:
+        self.load_queue()
+
+    def on_screen_resume(self) -> None:
+        if self.loaded:
+            self.load_queue()
+
+    # -- loading -----------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="review-queue")
+    def load_queue(self) -> None:
+        try:
+            rows = queue(self.curator.workspace.db, limit=QUEUE_LIMIT)
+        except sqlite3.Error as err:
+            self.app.call_from_thread(
+                self.notify, f"Could not read the queue: {err}", severity="error", markup=False
+            )
+            return
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.QueueLoaded(rows))
+
+    def on_review_screen_queue_loaded(self, message: QueueLoaded) -> None:
+        self.loaded = True
+        table = self.table
+        keep = self.highlighted_id()
+        index = table.cursor_row
+        table.clear()
+        for row in message.rows:
+            table.add_row(
+                plain(row["title"]),
+                plain(row["kind"]),
+                plain(row["author"]),
+                plain(row["updated_at"][:16].replace("T", " ")),
+                plain(row["id"], "dim"),
+                key=row["id"],
+            )
+        if keep is not None and keep in table.rows:
+            table.move_cursor(row=table.get_row_index(keep))
+        elif table.row_count:
+            table.move_cursor(row=min(index, table.row_count - 1))
+        n = len(message.rows)
+        more = " (showing the oldest)" if n >= QUEUE_LIMIT else ""
+        self.query_one("#review-status", Static).update(
+            join((f"{n} waiting for review{more}", "bold"), ("   you are ", "dim"), self.curator.user)
+        )
+        if not n:
+            self.show_detail(None, [])
+            self.query_one("#review-heading", Static).update(content("Nothing is waiting for review."))
+        else:
+            self.load_detail(self.highlighted_id() or "")
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value is not None:
+            self.load_detail(event.row_key.value)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_edit()
+
+    @work(thread=True, exclusive=True, group="review-detail")
+    def load_detail(self, example_id: str) -> None:
+        db = self.curator.workspace.db
+        try:
+            ex = examples.get(db, example_id)
+            reviews = reviews_of(db, example_id)
+        except (CuratorError, sqlite3.Error) as err:
+            self.post_message(self.DetailLoaded(None, [], str(err)))
+            return
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.DetailLoaded(ex, reviews))
+
+    def on_review_screen_detail_loaded(self, message: DetailLoaded) -> None:
+        if message.example is not None and message.example.id != self.highlighted_id():
+            return  # the cursor moved on
+        self.show_detail(message.example, message.reviews)
+        if message.error:
+            self.query_one("#review-heading", Static).update(content(message.error))
+
+    def show_detail(self, ex: Example | None, reviews: list[ReviewRow]) -> None:
+        self.example = ex
+        heading = self.query_one("#review-heading", Static)
+        problems = self.query_one("#review-problems", Static)
+        body = self.query_one("#review-body", Static)
+        if ex is None:
+            for widget in (heading, problems, body):
+                widget.update(content(""))
+            return
+        heading.update(example_heading(ex))
+        found = approval_problems(ex, self.curator.user)
+        problems.set_class(bool(found), "has-problems")
+        problems.update(problems_text(found, reviews))
+        body.update(example_body(ex))
+        self.query_one("#review-detail", VerticalScroll).scroll_home(animate=False)
+
+    def highlighted_id(self) -> str | None:
+        table = self.table
+        if table.row_count == 0:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    # -- decisions ---------------------------------------------------------------------------
+
+    def _current(self) -> Example | None:
+        ex = self.example
+        if ex is None or ex.id != self.highlighted_id():
+            self.notify("Nothing selected (or still loading).", severity="warning", markup=False)
+            return None
+        if self.deciding:
+            self.notify("Still saving the last decision.", severity="warning", markup=False)
+            return None
+        return ex
+
+    def action_approve(self) -> None:
+        ex = self._current()
+        if ex is None:
+            return
+        if approval_problems(ex, self.curator.user):
+            # the rules refuse it anyway: let the core say why, without asking for a comment first
+            self.decide(ex.id, "approve", "", ex.version)
+            return
+
+        def done(comment: str | None) -> None:
+            if comment is not None:
+                self.decide(ex.id, "approve", comment, ex.version)
+
+        self.app.push_screen(
+            CommentScreen(f"Approve {ex.id}: {ex.title}", ok_label="Approve", placeholder="Comment (optional)"), done
+        )
+
+    def action_reject(self) -> None:
+        ex = self._current()
+        if ex is None:
+            return
+
+        def done(comment: str | None) -> None:
+            if comment is not None:
+                self.decide(ex.id, "reject", comment, ex.version)
+
+        self.app.push_screen(
+            CommentScreen(
+                f"Reject {ex.id}: {ex.title}", require_comment=True, ok_label="Reject", placeholder="Why? (required)"
+            ),
+            done,
+        )
+
+    def decide(self, example_id: str, verdict: Verdict, comment: str, version: int) -> None:
+        """Record the decision in a worker; the core checks the rules and the version."""
+        self.deciding = True
+        self._decide(example_id, verdict, comment, version)
+
+    @work(thread=True, group="review-decide")
+    def _decide(self, example_id: str, verdict: Verdict, comment: str, version: int) -> None:
+        try:
+            updated = decide(
+                self.curator.workspace.db,
+                example_id,
+                verdict,
+                comment=comment,
+                expected_version=version,
+                actor=self.curator.user,
+            )
+        except (CuratorError, sqlite3.Error) as err:
+            self.post_message(self.DecisionFailed(str(err)))
+        else:
+            self.post_message(self.Decided(updated, verdict))
+
+    def on_review_screen_decided(self, message: Decided) -> None:
+        self.deciding = False
+        word = "Approved" if message.verdict == "approve" else "Rejected"
+        self.notify(f"{word} {message.example.id}: {message.example.title}", markup=False)
+        self.app.post_message(WorkspaceChanged())
+
+    def on_review_screen_decision_failed(self, message: DecisionFailed) -> None:
+        self.deciding = False
+        self.notify(message.error, title="Not saved", severity="error", markup=False)
+
+    # -- navigation --------------------------------------------------------------------------
+
+    def action_edit(self) -> None:
+        example_id = self.highlighted_id()
+        if example_id is not None:
+            self.curator.open_editor(example_id)
+
+    def action_history(self) -> None:
+        example_id = self.highlighted_id()
+        if example_id is not None:
+            self.curator.open_history(example_id)
+
+    def action_reload(self) -> None:
+        self.load_queue()

@@ -1,0 +1,265 @@
+"""Pilot tests: the Examples screen lists, filters and pages examples; data is never markup."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Input, Select, Static
+
+from curator.models import Example
+from curator.store.db import open_workspace
+from curator.store.examples import insert_many
+from curator.tui.app import CuratorApp
+from curator.tui.screens.examples import PAGE_SIZE, ExamplesScreen
+from curator.workspace import init_workspace
+
+HOSTILE = [
+    "[@click=app.quit]x[/]",
+    "[ @click=app.quit]x[/]",
+    "[$accent @click=app.quit]x[/]",
+    "[bold]x",
+    "[/]",
+    "a\\",
+    '{"a": [true]}',
+]
+
+
+async def wait_for(pilot: Pilot[Any], condition: Callable[[], bool], what: str, *, timeout: float = 10.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def demo_db(tmp_path: Path) -> Path:
+    db = tmp_path / "demo.db"
+    init_workspace(db, demo=True, actor="ana").close()
+    return db
+
+
+def hostile_db(tmp_path: Path) -> Path:
+    """The demo plus one example per hostile string, used as title, tag, author and text, in review."""
+    db = demo_db(tmp_path)
+    with open_workspace(db) as ws:
+        insert_many(
+            ws.db,
+            [
+                Example(id=f"hostile_{i}", kind="story", title=s, tags=[s], author=s, text=s, status="review")
+                for i, s in enumerate(HOSTILE)
+            ],
+            actor="mallory",
+        )
+    return db
+
+
+async def open_examples(pilot: Pilot[Any]) -> ExamplesScreen:
+    app = pilot.app
+    await app.switch_mode("examples")
+    await wait_for(pilot, lambda: isinstance(app.screen, ExamplesScreen), "the examples screen")
+    screen = app.screen
+    assert isinstance(screen, ExamplesScreen)
+    await wait_loaded(pilot, screen)
+    return screen
+
+
+async def wait_loaded(pilot: Pilot[Any], screen: ExamplesScreen) -> None:
+    await wait_for(pilot, lambda: not screen.loading and screen.total is not None, "the list to load")
+
+
+def status_text(screen: ExamplesScreen) -> str:
+    return str(screen.query_one("#examples-status", Static).render())
+
+
+def column(screen: ExamplesScreen, key: str) -> list[str]:
+    table = screen.table
+    return [table.get_cell_at((row, table.get_column_index(key))).plain for row in range(table.row_count)]
+
+
+async def test_opens_with_the_demo_newest_first(tmp_path: Path) -> None:
+    app = CuratorApp(demo_db(tmp_path), user="ana")
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = await open_examples(pilot)
+        assert screen.total == 48
+        assert screen.table.row_count == 48
+        assert "48 examples" in status_text(screen)
+        assert "48 loaded" in status_text(screen)
+        ids = column(screen, "id")
+        with open_workspace(app.db_path) as ws:
+            expected = [
+                r[0] for r in ws.db.execute("SELECT id FROM examples ORDER BY updated_at DESC, id DESC").fetchall()
+            ]
+        assert ids == expected
+        times = column(screen, "updated")
+        assert times == sorted(times, reverse=True)
+
+
+async def test_filter_by_kind_and_free_text(tmp_path: Path) -> None:
+    app = CuratorApp(demo_db(tmp_path), user="ana")
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = await open_examples(pilot)
+        with open_workspace(app.db_path) as ws:
+            advice = ws.db.execute("SELECT count(*) FROM examples WHERE kind = 'advice'").fetchone()[0]
+        assert 0 < advice < 48
+        screen.query_one("#f-kind", Select).value = "advice"
+        await wait_for(pilot, lambda: screen.total == advice and not screen.loading, "the kind filter")
+        assert set(column(screen, "kind")) == {"advice"}
+        assert screen.table.row_count == advice
+        assert f"{advice} examples" in status_text(screen)
+        assert "kind=advice" in status_text(screen)
+
+        # `c` clears the filters, `/` focuses the free-text filter
+        await pilot.press("c")
+        await wait_for(pilot, lambda: screen.total == 48 and not screen.loading, "clearing the filters")
+        await pilot.press("slash")
+        text_input = screen.query_one("#f-text", Input)
+        assert screen.focused is text_input
+        await pilot.press(*"sandbagg")
+        await wait_for(pilot, lambda: screen.total == 1 and not screen.loading, "the free-text filter")
+        assert column(screen, "title") == ["Sandbagging is a kind of lie"]
+        await pilot.press("enter")  # applies at once and goes back to the list
+        assert screen.focused is screen.table
+
+
+async def test_keyset_paging_loads_pages_on_demand(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "big.db"
+    init_workspace(db, demo=False, actor="ana").close()
+    with open_workspace(db) as ws:
+        insert_many(
+            ws.db,
+            (Example(kind="story", title=f"Generated story {i}", text=f"Story number {i}.") for i in range(1050)),
+            actor="gen",
+        )
+    app = CuratorApp(db, user="ana")
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = await open_examples(pilot)
+        assert screen.total == 1050
+        table = screen.table
+        assert table.row_count == PAGE_SIZE  # only the first page is read
+        assert "1,050 examples" in status_text(screen)
+        assert f"{PAGE_SIZE} loaded" in status_text(screen)
+
+        await pilot.press("ctrl+end")  # the cursor to the last loaded row: the next page arrives
+        await wait_for(pilot, lambda: table.row_count == 2 * PAGE_SIZE and not screen.loading, "the second page")
+        assert table.row_count < 1050
+
+        for _ in range(20):  # keep going to the end: every record exactly once, newest first
+            if screen.exhausted:
+                break
+            await pilot.press("ctrl+end")
+            await wait_for(pilot, lambda: not screen.loading, "the next page")
+        assert screen.exhausted
+        ids = column(screen, "id")
+        assert len(ids) == len(set(ids)) == 1050
+        with open_workspace(db) as ws:
+            expected = [
+                r[0] for r in ws.db.execute("SELECT id FROM examples ORDER BY updated_at DESC, id DESC").fetchall()
+            ]
+        assert ids == expected
+        assert "all loaded" in status_text(screen)
+
+        # Enter opens the editor on the highlighted row
+        await pilot.press("ctrl+home")
+        first = ids[0]
+        if importlib.util.find_spec("curator.tui.screens.editor") is not None:
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "EditorScreen", "the editor")
+        else:
+            opened: list[str | None] = []
+            monkeypatch.setattr(app, "open_editor", lambda example_id=None, **_: opened.append(example_id))
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: opened == [first], "open_editor")
+
+
+async def test_scrolling_near_the_end_loads_more(tmp_path: Path) -> None:
+    db = tmp_path / "big.db"
+    init_workspace(db, demo=False, actor="ana").close()
+    with open_workspace(db) as ws:
+        insert_many(
+            ws.db, (Example(kind="story", title=f"S{i}", text=f"Body {i}.") for i in range(450)), actor="gen"
+        )
+    app = CuratorApp(db, user="ana")
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = await open_examples(pilot)
+        table = screen.table
+        assert table.row_count == PAGE_SIZE
+        table.scroll_to(y=table.max_scroll_y, animate=False)  # the mouse wheel, not the cursor
+        await wait_for(pilot, lambda: table.row_count > PAGE_SIZE and not screen.loading, "more rows")
+
+
+async def test_keys_new_and_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = CuratorApp(demo_db(tmp_path), user="ana")
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = await open_examples(pilot)
+        calls: list[tuple[str | None, str, tuple[str, ...]]] = []
+        monkeypatch.setattr(
+            app,
+            "open_editor",
+            lambda example_id=None, *, kind="story", clauses=(): calls.append((example_id, kind, clauses)),
+        )
+        await pilot.press("n")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "KindPicker", "the kind picker")
+        await pilot.press("down", "enter")  # story, advice
+        await wait_for(pilot, lambda: calls == [(None, "advice", ())], "a new advice example")
+
+        first = column(screen, "id")[0]
+        await pilot.press("h")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "HistoryScreen", "the history")
+        assert getattr(app.screen, "example_id", None) == first
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen, "back to the list")
+
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen", "the help")
+        keys = str(app.screen.query_one("#help-keys", Static).render())
+        assert "New" in keys and "History" in keys and "Quit" in keys
+        await pilot.press("q")
+        await wait_for(pilot, lambda: app.screen is screen, "help closed")
+
+
+async def test_refresh_after_a_change_elsewhere(tmp_path: Path) -> None:
+    from curator.store import examples
+
+    app = CuratorApp(demo_db(tmp_path), user="ana")
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = await open_examples(pilot)
+        ex = examples.get(app.workspace.db, "ex_demo_001")
+        examples.update(
+            app.workspace.db, ex.model_copy(update={"title": "Renamed"}), expected_version=ex.version, actor="ana"
+        )
+        screen.refresh_data()
+        await wait_for(pilot, lambda: column(screen, "title")[:1] == ["Renamed"], "the refreshed list")
+        assert screen.total == 48
+
+
+async def test_hostile_strings_are_shown_literally(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = CuratorApp(hostile_db(tmp_path), user="ben")
+    async with app.run_test(size=(140, 40)) as pilot:
+        monkeypatch.setattr(app, "open_editor", lambda *a, **k: None)
+        screen = await open_examples(pilot)
+        table: DataTable[Any] = screen.table
+        for i, s in enumerate(HOSTILE):
+            row = table.get_row(f"hostile_{i}")
+            assert row[table.get_column_index("title")].plain == s
+            assert row[table.get_column_index("author")].plain == s
+        # a hostile filter value, echoed in the status line
+        screen.query_one("#f-tag", Input).value = "[bold]x"
+        await wait_for(pilot, lambda: screen.total == 1 and not screen.loading, "the tag filter")
+        assert column(screen, "title") == ["[bold]x"]
+        assert "tag=[bold]x" in status_text(screen)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: screen.total == 55 and not screen.loading, "all rows again")
+        # clicking and pressing on the rows does not run the embedded actions
+        for row_index in range(len(HOSTILE)):
+            await pilot.click("#examples-table", offset=(3, row_index + 1))
+            await pilot.click("#examples-table", offset=(3, row_index + 1))
+            await pilot.press("enter")
+        await pilot.click("#examples-status", offset=(2, 0))
+        await pilot.pause(0.1)
+        assert app.is_running
+        assert app.return_code is None
