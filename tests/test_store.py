@@ -25,6 +25,7 @@ def test_migrations_on_a_blank_database_create_the_columns(tmp_path: Path) -> No
             "m001_initial",
             "m002_dedup_and_evalsets",
             "m003_example_tokens",
+            "m004_coverage_index",
         ]
         assert set(db["examples"].columns_dict) >= {
             "id",
