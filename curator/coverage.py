@@ -437,3 +437,24 @@ Cells: approved / all examples linked to the clause or its descendants. Tokens a
 <h2>Gaps</h2><p>{gaps}</p>
 </body></html>
 """
+
+
+def examples_for(db: Database, clause_id: str, kind: str | None = None, limit: int = 500) -> list[tuple[str, ...]]:
+    """(id, kind, status, title) of examples linked to a clause or its descendants (a heat-map drill-down)."""
+    sql = """
+        WITH RECURSIVE sub(id) AS (
+            SELECT ? UNION
+            SELECT c.id FROM clauses c JOIN constitution_versions v ON v.id = c.version_id AND v.is_current = 1
+            JOIN sub ON c.parent = sub.id
+        )
+        SELECT DISTINCT e.id, e.kind, e.status, e.title FROM example_clauses l
+        JOIN examples e ON e.id = l.example_id
+        WHERE l.clause_id IN (SELECT id FROM sub) AND l.state != 'orphaned'
+    """
+    params: list[Any] = [clause_id]
+    if kind:
+        sql += " AND e.kind = ?"
+        params.append(kind)
+    sql += " ORDER BY e.status = 'approved' DESC, e.updated_at DESC LIMIT ?"
+    params.append(limit)
+    return [tuple(str(v) for v in r) for r in db.execute(sql, params)]

@@ -18,7 +18,7 @@ from curator.tui.safe import highlight
 if TYPE_CHECKING:
     from curator.tui.app import CuratorApp
 
-SCREENS = {"constitution": "Constitution", "examples": "Examples", "review": "Review queue"}
+SCREENS = {"constitution": "Constitution", "examples": "Examples", "review": "Review queue", "coverage": "Coverage"}
 
 
 class CuratorCommands(Provider):

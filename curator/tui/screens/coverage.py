@@ -1,0 +1,170 @@
+"""The Coverage screen for leads: a clause x kind heat map, approved tokens per section, drill-down."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from curator import coverage
+from curator.models import KINDS
+from curator.tui.safe import content, join, plain
+
+
+def heat_cell(approved: int, linked: int, target: int) -> Text:
+    """`approved/linked`, green when the target is met, amber when only drafts exist, red when empty."""
+    if target and approved >= target:
+        style = "black on green"
+    elif linked:
+        style = "black on yellow"
+    elif target:
+        style = "white on dark_red"
+    else:
+        style = "dim"
+    return plain(f" {approved}/{linked} ", style)
+
+
+def bars(rows: list[tuple[str, str, int]], width: int = 30) -> Text:
+    """Approved tokens per top-level section as unicode bars (data shown literally)."""
+    top = max((v for _, _, v in rows), default=0) or 1
+    out = Text(end="")
+    for _, title, value in rows:
+        filled = round(width * value / top)
+        out.append(f"{title[:26]:<26} ")
+        out.append("█" * filled, style="cyan")
+        out.append(f" {value:,}\n")
+    return out
+
+
+class CoverageScreen(Screen[None]):
+    """Which clauses are taught, by which kinds, how well reviewed."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("g", "sort_gap", "Sort by gap"),
+        Binding("o", "sort_document", "Document order"),
+        Binding("w", "write", "Write for this gap"),
+        Binding("r", "reload", "Reload"),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, report: coverage.CoverageReport) -> None:
+            super().__init__()
+            self.report = report
+
+    class DrillLoaded(Message):
+        def __init__(self, rows: list[tuple[str, ...]]) -> None:
+            super().__init__()
+            self.rows = rows
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.report: coverage.CoverageReport | None = None
+        self.by_gap = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal():
+            with Vertical(id="heat-side"):
+                yield Static(content("Coverage: approved/linked per clause (descendants included)"), id="heat-title")
+                yield DataTable(id="heat", cursor_type="cell", zebra_stripes=False)
+            with Vertical(id="chart-side"):
+                yield Static(content("Approved tokens per section (estimated)"), id="chart-title")
+                yield Static(id="chart")
+                yield Static(content("Examples in the selected cell"), id="drill-title")
+                yield DataTable(id="drill", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        heat = self.query_one("#heat", DataTable)
+        heat.add_column("clause", key="clause")
+        for kind in KINDS:
+            heat.add_column(kind, key=kind)
+        heat.add_column("gap", key="gap")
+        self.query_one("#drill", DataTable).add_columns("id", "kind", "status", "title")
+        heat.loading = True
+        self.load()
+
+    def refresh_data(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, group="coverage")
+    def load(self) -> None:
+        self.post_message(self.Loaded(coverage.compute(self.app.workspace.db)))  # type: ignore[attr-defined]
+
+    def on_coverage_screen_loaded(self, message: Loaded) -> None:
+        self.report = message.report
+        self._fill()
+        self.query_one("#chart", Static).update(bars(coverage.top_section_tokens(message.report)))
+
+    def _fill(self) -> None:
+        if self.report is None:
+            return
+        heat = self.query_one("#heat", DataTable)
+        heat.loading = False
+        heat.clear()
+        rows = list(self.report.clauses)
+        if self.by_gap:
+            rows.sort(key=lambda r: (-(r.target - r.approved_total), r.id))
+        for r in rows:
+            gap = max(r.target - r.approved_total, 0)
+            cells = [
+                heat_cell(r.total[k]["approved"], sum(r.total[k].values()), r.target if r.depth > 1 else 0)
+                for k in KINDS
+            ]
+            label = join(("  " * (r.depth - 1)) + r.id, (f"  {r.title[:40]}", "dim"))
+            heat.add_row(label, *cells, plain(str(gap) if gap else "", "bold red"), key=r.id)
+
+    @on(DataTable.CellHighlighted, "#heat")
+    def _drill(self, event: DataTable.CellHighlighted) -> None:
+        clause_id = event.cell_key.row_key.value
+        column = event.cell_key.column_key.value
+        if clause_id:
+            self.load_drill(clause_id, column if column in KINDS else None)
+
+    @work(thread=True, exclusive=True, group="coverage-drill")
+    def load_drill(self, clause_id: str, kind: str | None) -> None:
+        rows = coverage.examples_for(self.app.workspace.db, clause_id, kind)  # type: ignore[attr-defined]
+        self.post_message(self.DrillLoaded(rows))
+
+    def on_coverage_screen_drill_loaded(self, message: DrillLoaded) -> None:
+        drill = self.query_one("#drill", DataTable)
+        drill.clear()
+        for eid, kind, status, title in message.rows:
+            drill.add_row(plain(eid), plain(kind), plain(status), plain(title), key=eid)
+        self.query_one("#drill-title", Static).update(content(f"Examples in the selected cell ({len(message.rows)})"))
+
+    @on(DataTable.RowSelected, "#drill")
+    def _open(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value:
+            self.app.open_editor(event.row_key.value)  # type: ignore[attr-defined]
+
+    def _current(self) -> tuple[str | None, str | None]:
+        heat = self.query_one("#heat", DataTable)
+        if not heat.row_count:
+            return None, None
+        key = heat.coordinate_to_cell_key(heat.cursor_coordinate)
+        column = key.column_key.value
+        return key.row_key.value, column if column in KINDS else None
+
+    def action_write(self) -> None:
+        clause_id, kind = self._current()
+        if clause_id:
+            self.app.open_editor(None, kind=kind or "story", clauses=(clause_id,))  # type: ignore[attr-defined]
+
+    def action_sort_gap(self) -> None:
+        self.by_gap = True
+        self._fill()
+
+    def action_sort_document(self) -> None:
+        self.by_gap = False
+        self._fill()
+
+    def action_reload(self) -> None:
+        self.load()
