@@ -14,8 +14,9 @@ import sys
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
-from bench import bench_constitution, bench_import
+from bench import bench_constitution, bench_coverage, bench_import
 
 ROOT = Path(__file__).resolve().parents[1]
 LIBS = ["textual", "sqlite-utils", "pydantic", "rapidfuzz", "markdown-it-py", "anthropic"]
@@ -45,10 +46,22 @@ def machine() -> str:
 def main() -> int:
     quick = "--quick" in sys.argv
     n_import = 10_000 if quick else 100_000
-    results = {"import": bench_import.run(n_import), "constitution": bench_constitution.run(quick)}
+    results: dict[str, Any] = {
+        "import": bench_import.run(n_import),
+        "constitution": bench_constitution.run(quick),
+        "coverage": bench_coverage.run(quick),
+    }
+    try:
+        from bench import bench_dedup
+    except ImportError:  # pragma: no cover - the dedup benchmark is optional while it is being written
+        bench_dedup = None  # type: ignore[assignment]
+    if bench_dedup is not None:
+        results["dedup"] = bench_dedup.run(quick)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
     versions = ", ".join(f"{lib} {version(lib)}" for lib in LIBS)
     imp = results["import"]
+    cov = results["coverage"]
+    dedup_section = bench_dedup.markdown(results["dedup"]) if "dedup" in results and bench_dedup else ""
     constitution_rows = "\n".join(
         f"| {r['document']} | {r['mb']} | {r['clauses']:,} | {r['curator_mb_per_s']} | {r['peer_mb_per_s']} | "
         f"{r['ratio_curator_over_peer_time']}x |"
@@ -93,6 +106,21 @@ text (tokens only), the floor for any parser built on it. Target: >= 5 MB/s.
 | document | MB | clauses | curator MB/s | markdown-it-py MB/s | ratio (time) |
 |---|---:|---:|---:|---:|---:|
 {constitution_rows}
+
+## Coverage (issue 6)
+
+The whole coverage report (`curator.coverage.compute`: direct and rolled-up distinct counts per
+clause x kind x status, estimated tokens, reviewers, stale and orphaned links, gaps, balance)
+for {cov["examples"]:,} examples linked to 1-3 of {cov["clauses"]:,} clauses. Peer, side by side:
+the obvious Python roll-up from all links with sets (counts only, no kinds, statuses or tokens).
+Target: <= 0.5 s.
+
+| | seconds |
+|---|---:|
+| curator coverage | {cov["coverage_seconds"]} |
+| Python roll-up (peer) | {cov["peer_seconds"]} |
+
+{dedup_section}
 
 Raw results:
 
