@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import ClassVar
 
@@ -45,6 +46,9 @@ class CuratorApp(App[None]):
         return ConstitutionScreen()
 
     def on_mount(self) -> None:
+        # CPU-bound thread workers (duplicate checks) hold the GIL for up to the switch interval;
+        # 5 ms (the default) per hand-back makes every key wait behind them. 1 ms keeps typing smooth.
+        sys.setswitchinterval(0.001)
         from curator.tui.screens.constitution import ConstitutionScreen
         from curator.tui.screens.coverage import CoverageScreen
         from curator.tui.screens.examples import ExamplesScreen

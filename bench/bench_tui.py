@@ -1,0 +1,108 @@
+"""TUI responsiveness on a 100k-record workspace (headless, Textual's Pilot).
+
+- first paint: from constructing the app to the constitution tree filled;
+- opening the examples screen: from switching mode to the first page of rows shown;
+- key-to-screen latency in the editor while near-duplicate checks run in another thread
+  (the editor's worker does exactly this): time from a key press until the TextArea shows it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.workspaces import demo_constitution_workspace
+
+
+async def _measure(db: Path) -> dict[str, Any]:
+    from textual.widgets import DataTable, TextArea, Tree
+
+    from curator.tui.app import CuratorApp
+
+    start = time.perf_counter()
+    app = CuratorApp(db, user="bench")
+    out: dict[str, Any] = {}
+    async with app.run_test(size=(160, 50)) as pilot:
+        tree = app.screen.query_one("#clause-tree", Tree)
+        while tree.loading or not tree.root.children:
+            await asyncio.sleep(0.005)
+        out["first_paint_s"] = round(time.perf_counter() - start, 3)
+        while app.dedup is None:
+            await asyncio.sleep(0.01)
+        out["dedup_index_ready_s"] = round(time.perf_counter() - start, 3)
+
+        t = time.perf_counter()
+        await app.switch_mode("examples")
+        table = app.screen.query_one(DataTable)
+        while table.row_count == 0:
+            await asyncio.sleep(0.002)
+        out["open_examples_s"] = round(time.perf_counter() - t, 3)
+
+        first_id = table.coordinate_to_cell_key((0, 0)).row_key.value
+        app.open_editor(first_id)
+        await pilot.pause(0.3)
+        area = next(a for a in app.screen.query(TextArea) if a.text)
+        area.focus()
+        sample = area.text
+        stop = threading.Event()
+        engine = app.dedup
+
+        def churn() -> None:  # duplicate checks running the whole time, as the editor's worker does
+            while not stop.is_set():
+                engine.check(sample)
+
+        worker = threading.Thread(target=churn, daemon=True)
+        worker.start()
+        latencies = []
+        for _ in range(60):
+            before = len(area.text)
+            t = time.perf_counter()
+            await pilot.press("x")
+            while len(area.text) == before:
+                await asyncio.sleep(0.0005)
+            await pilot.pause()
+            latencies.append((time.perf_counter() - t) * 1000)
+        stop.set()
+        worker.join()
+        latencies.sort()
+        out["key_latency_ms_p50"] = round(statistics.median(latencies), 1)
+        out["key_latency_ms_p99"] = round(latencies[int(len(latencies) * 0.99) - 1], 1)
+        out["key_latency_ms_max"] = round(latencies[-1], 1)
+        app.exit()
+    return out
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    n = 10_000 if quick else 100_000
+    db = demo_constitution_workspace(n)
+    result = asyncio.run(_measure(db))
+    result["records"] = n
+    return result
+
+
+def markdown(r: dict[str, Any]) -> str:
+    keys = f"{r['key_latency_ms_p50']} / {r['key_latency_ms_p99']} / {r['key_latency_ms_max']} ms"
+    return f"""## TUI responsiveness (issue 5)
+
+Headless (`App.run_test`) on a {r["records"]:,}-record workspace with the demo constitution.
+Key latency: a key pressed in the editor's TextArea until the text shows it, while another thread
+runs near-duplicate checks back to back (harsher than the editor's debounced worker, which runs one
+check 300 ms after typing stops). There is no peer application to run side by side; targets are absolute.
+
+| measure | result | target |
+|---|---:|---:|
+| first paint (app start to clause tree filled) | {r["first_paint_s"]} s | <= 1 s |
+| near-duplicate index ready (in a worker, after first paint) | {r["dedup_index_ready_s"]} s | |
+| opening the examples screen (first page shown) | {r["open_examples_s"]} s | <= 0.3 s |
+| key-to-screen latency p50 / p99 / max while checks run | {keys} | < 50 ms |
+"""
+
+
+if __name__ == "__main__":
+    print(json.dumps(run("--quick" in sys.argv), indent=2))

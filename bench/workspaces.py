@@ -1,0 +1,44 @@
+"""Benchmark workspaces, built once and cached in bench/data/ (git-ignored)."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+
+from bench.datagen import records
+from curator import paths
+from curator.constitution.versions import import_constitution
+from curator.models import Example
+from curator.store import examples
+from curator.store.db import open_workspace
+
+DATA = Path(__file__).resolve().parent / "data"
+VERSION = 2  # bump when the generator or the schema changes
+
+
+def demo_constitution_workspace(n: int) -> Path:
+    """A workspace with the demo constitution and `n` generated records linked to 1-3 clauses."""
+    DATA.mkdir(exist_ok=True)
+    path = DATA / f"ws-demo-{n}-v{VERSION}.db"
+    if path.exists():
+        return path
+    tmp = path.with_suffix(".building")
+    for p in DATA.glob(tmp.name + "*"):
+        p.unlink()
+    with open_workspace(tmp) as ws:
+        import_constitution(ws.db, paths.demo_constitution_file(), actor="bench")
+        clause_ids = [r[0] for r in ws.db.execute("SELECT id FROM clauses")]
+        rng = random.Random(11)
+        batch: list[Example] = []
+        for rec in records(n, clause_ids, seed=7):
+            rec["clauses"] = rng.sample(clause_ids, rng.choice((1, 2, 3)))
+            batch.append(Example.model_validate(rec))
+            if len(batch) == 5000:
+                examples.insert_many(ws.db, batch, actor="bench")
+                batch = []
+        if batch:
+            examples.insert_many(ws.db, batch, actor="bench")
+        ws.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    shutil.move(str(tmp), str(path))
+    return path
