@@ -250,3 +250,10 @@ def test_cli_dedup_contracts(capsys: pytest.CaptureFixture[str], tmp_path: Path)
 
 def test_signature_blob_is_little_endian_uint32() -> None:
     assert np.array_equal(np.frombuffer(signature_bytes(BASE), dtype="<u4"), signature(BASE))
+
+
+def test_empty_workspace_loads_an_empty_index(ws: Workspace) -> None:
+    engine = DedupEngine.load(ws.db)
+    assert len(engine.index) == 0
+    assert engine.check(BASE) == []
+    assert engine.clusters().clusters == []

@@ -107,7 +107,7 @@ class DedupEngine:
         blob = b"".join(r[1] for r in rows)
         if len(blob) != SIG_BYTES * len(ids):
             raise UsageError("stored signatures are corrupt (wrong size); run `curator dedup reindex`")
-        sigs = np.frombuffer(blob, dtype="<u4").astype(np.uint32).reshape(len(ids), -1)
+        sigs = np.frombuffer(blob, dtype="<u4").astype(np.uint32).reshape(len(ids), SIG_BYTES // 4)
         index = LshIndex(ids, sigs, template_bucket=config.template_bucket)
         ignored = {(a, b) for a, b in db.execute("SELECT a, b FROM dedup_ignored")}
         return cls(source, index, config, ignored)

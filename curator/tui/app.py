@@ -99,9 +99,12 @@ class CuratorApp(App[None]):
         self._broadcast_change()
 
     def _broadcast_change(self) -> None:
-        for screen in self.screen_stack:
-            if hasattr(screen, "refresh_data"):
-                screen.refresh_data()
+        # every mode keeps its own stack; screens in other modes must refresh too
+        stacks = getattr(self, "_screen_stacks", {"_": self.screen_stack})
+        for stack in list(stacks.values()):
+            for screen in stack:
+                if hasattr(screen, "refresh_data") and screen.is_mounted:
+                    screen.refresh_data()
 
     async def action_quit(self) -> None:
         self.exit()

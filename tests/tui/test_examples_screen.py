@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.coordinate import Coordinate
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Select, Static
 
@@ -69,7 +70,7 @@ async def open_examples(pilot: Pilot[Any]) -> ExamplesScreen:
 
 
 async def wait_loaded(pilot: Pilot[Any], screen: ExamplesScreen) -> None:
-    await wait_for(pilot, lambda: not screen.loading and screen.total is not None, "the list to load")
+    await wait_for(pilot, lambda: not screen.fetching and screen.total is not None, "the list to load")
 
 
 def status_text(screen: ExamplesScreen) -> str:
@@ -78,7 +79,8 @@ def status_text(screen: ExamplesScreen) -> str:
 
 def column(screen: ExamplesScreen, key: str) -> list[str]:
     table = screen.table
-    return [table.get_cell_at((row, table.get_column_index(key))).plain for row in range(table.row_count)]
+    index = table.get_column_index(key)
+    return [table.get_cell_at(Coordinate(row, index)).plain for row in range(table.row_count)]
 
 
 async def test_opens_with_the_demo_newest_first(tmp_path: Path) -> None:
@@ -107,7 +109,7 @@ async def test_filter_by_kind_and_free_text(tmp_path: Path) -> None:
             advice = ws.db.execute("SELECT count(*) FROM examples WHERE kind = 'advice'").fetchone()[0]
         assert 0 < advice < 48
         screen.query_one("#f-kind", Select).value = "advice"
-        await wait_for(pilot, lambda: screen.total == advice and not screen.loading, "the kind filter")
+        await wait_for(pilot, lambda: screen.total == advice and not screen.fetching, "the kind filter")
         assert set(column(screen, "kind")) == {"advice"}
         assert screen.table.row_count == advice
         assert f"{advice} examples" in status_text(screen)
@@ -115,15 +117,16 @@ async def test_filter_by_kind_and_free_text(tmp_path: Path) -> None:
 
         # `c` clears the filters, `/` focuses the free-text filter
         await pilot.press("c")
-        await wait_for(pilot, lambda: screen.total == 48 and not screen.loading, "clearing the filters")
+        await wait_for(pilot, lambda: screen.total == 48 and not screen.fetching, "clearing the filters")
         await pilot.press("slash")
         text_input = screen.query_one("#f-text", Input)
         assert screen.focused is text_input
         await pilot.press(*"sandbagg")
-        await wait_for(pilot, lambda: screen.total == 1 and not screen.loading, "the free-text filter")
+        await wait_for(pilot, lambda: screen.total == 1 and not screen.fetching, "the free-text filter")
         assert column(screen, "title") == ["Sandbagging is a kind of lie"]
         await pilot.press("enter")  # applies at once and goes back to the list
-        assert screen.focused is screen.table
+        focused: object = screen.focused
+        assert focused is screen.table
 
 
 async def test_keyset_paging_loads_pages_on_demand(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -145,14 +148,14 @@ async def test_keyset_paging_loads_pages_on_demand(tmp_path: Path, monkeypatch: 
         assert f"{PAGE_SIZE} loaded" in status_text(screen)
 
         await pilot.press("ctrl+end")  # the cursor to the last loaded row: the next page arrives
-        await wait_for(pilot, lambda: table.row_count == 2 * PAGE_SIZE and not screen.loading, "the second page")
+        await wait_for(pilot, lambda: table.row_count == 2 * PAGE_SIZE and not screen.fetching, "the second page")
         assert table.row_count < 1050
 
         for _ in range(20):  # keep going to the end: every record exactly once, newest first
             if screen.exhausted:
                 break
             await pilot.press("ctrl+end")
-            await wait_for(pilot, lambda: not screen.loading, "the next page")
+            await wait_for(pilot, lambda: not screen.fetching, "the next page")
         assert screen.exhausted
         ids = column(screen, "id")
         assert len(ids) == len(set(ids)) == 1050
@@ -180,16 +183,14 @@ async def test_scrolling_near_the_end_loads_more(tmp_path: Path) -> None:
     db = tmp_path / "big.db"
     init_workspace(db, demo=False, actor="ana").close()
     with open_workspace(db) as ws:
-        insert_many(
-            ws.db, (Example(kind="story", title=f"S{i}", text=f"Body {i}.") for i in range(450)), actor="gen"
-        )
+        insert_many(ws.db, (Example(kind="story", title=f"S{i}", text=f"Body {i}.") for i in range(450)), actor="gen")
     app = CuratorApp(db, user="ana")
     async with app.run_test(size=(140, 40)) as pilot:
         screen = await open_examples(pilot)
         table = screen.table
         assert table.row_count == PAGE_SIZE
         table.scroll_to(y=table.max_scroll_y, animate=False)  # the mouse wheel, not the cursor
-        await wait_for(pilot, lambda: table.row_count > PAGE_SIZE and not screen.loading, "more rows")
+        await wait_for(pilot, lambda: table.row_count > PAGE_SIZE and not screen.fetching, "more rows")
 
 
 async def test_keys_new_and_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -206,6 +207,21 @@ async def test_keys_new_and_history(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         await wait_for(pilot, lambda: type(app.screen).__name__ == "KindPicker", "the kind picker")
         await pilot.press("down", "enter")  # story, advice
         await wait_for(pilot, lambda: calls == [(None, "advice", ())], "a new advice example")
+
+        # with a clause filter, the new example starts linked to that clause; escape cancels the picker
+        screen.query_one("#f-clause", Input).value = "privacy.2"
+        await wait_for(pilot, lambda: screen.filters.clause == "privacy.2" and not screen.fetching, "clause filter")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "KindPicker", "the kind picker")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen, "the picker closed")
+        assert len(calls) == 1
+        await pilot.press("n")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "KindPicker", "the kind picker")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: calls[-1] == (None, "story", ("privacy.2",)), "a new linked story")
+        await pilot.press("c")
+        await wait_for(pilot, lambda: screen.total == 48 and not screen.fetching, "the filters cleared")
 
         first = column(screen, "id")[0]
         await pilot.press("h")
@@ -249,11 +265,19 @@ async def test_hostile_strings_are_shown_literally(tmp_path: Path, monkeypatch: 
             assert row[table.get_column_index("author")].plain == s
         # a hostile filter value, echoed in the status line
         screen.query_one("#f-tag", Input).value = "[bold]x"
-        await wait_for(pilot, lambda: screen.total == 1 and not screen.loading, "the tag filter")
+        await wait_for(pilot, lambda: screen.total == 1 and not screen.fetching, "the tag filter")
         assert column(screen, "title") == ["[bold]x"]
         assert "tag=[bold]x" in status_text(screen)
         await pilot.press("c")
-        await wait_for(pilot, lambda: screen.total == 55 and not screen.loading, "all rows again")
+        await wait_for(pilot, lambda: screen.total == 55 and not screen.fetching, "all rows again")
+        # a hostile author in the author filter's options and its current value
+        author: Select[str] = screen.query_one("#f-author", Select)
+        await wait_for(pilot, lambda: HOSTILE[0] in [v for _, v in author._options], "the author choices")
+        author.value = HOSTILE[0]
+        await wait_for(pilot, lambda: screen.total == 1 and not screen.fetching, "the author filter")
+        assert str(author.query_one("#label", Static).render()) == HOSTILE[0]
+        await pilot.press("c")
+        await wait_for(pilot, lambda: screen.total == 55 and not screen.fetching, "all rows again")
         # clicking and pressing on the rows does not run the embedded actions
         for row_index in range(len(HOSTILE)):
             await pilot.click("#examples-table", offset=(3, row_index + 1))
@@ -263,3 +287,17 @@ async def test_hostile_strings_are_shown_literally(tmp_path: Path, monkeypatch: 
         await pilot.pause(0.1)
         assert app.is_running
         assert app.return_code is None
+
+
+async def test_screen_actions_are_in_the_command_palette(tmp_path: Path) -> None:
+    app = CuratorApp(demo_db(tmp_path), user="ana")
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = await open_examples(pilot)
+        screen.query_one("#f-kind", Select).value = "advice"
+        await wait_for(pilot, lambda: screen.total is not None and screen.total < 48, "the kind filter")
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "CommandPalette", "the command palette")
+        await pilot.press(*"Examples: Clear filters")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is screen and screen.total == 48, "the filters cleared")

@@ -1,13 +1,19 @@
 """The Examples screen: a filter bar and a keyset-paged list of examples, newest update first.
 
-Only pages are read: the first page on open (and on every filter change), the next one when the
-cursor or the scroll position gets near the end of what is loaded. Every read runs in a thread
-worker; a generation number drops results of a load that a newer filter change superseded.
+Only pages are read: the first page on open (and on every filter change, debounced), the next one
+when the cursor or the scroll position gets near the end of what is loaded. Every read runs in a
+thread worker; a generation number drops results of a load that a newer filter change superseded.
+
+Keys: enter opens the highlighted example in the editor (e too), n asks for a kind and opens a new
+example of it (linked to the clause in the clause filter when that is a current clause id), h shows
+the history, r reloads, / focuses the free-text filter, c clears the filters, escape returns to
+the list.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, ClassVar, cast
 
@@ -16,6 +22,7 @@ from sqlite_utils import Database
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.command import Provider
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
@@ -111,7 +118,7 @@ class ExamplesScreen(Screen[None]):
     CSS_PATH = "lists.tcss"
     AUTO_FOCUS = "#examples-table"
     HELP_NAME = "Examples"
-    COMMANDS = {ScreenBindingCommands}
+    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {ScreenBindingCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "new", "New", tooltip="Create an example (pick its kind)"),
         Binding("e", "open", "Edit", show=False),
@@ -150,8 +157,8 @@ class ExamplesScreen(Screen[None]):
             self.tags = tags
             self.clauses = clauses
 
-    class Changed(Message):
-        """Whether the workspace changed since the last load (checked when the screen is shown again)."""
+    class ChangeToken(Message):
+        """The workspace's newest audit id, read when the screen is shown again: a change means reload."""
 
         def __init__(self, token: int) -> None:
             super().__init__()
@@ -162,8 +169,10 @@ class ExamplesScreen(Screen[None]):
         self.filters = Filters()
         self.total: int | None = None
         """Matches for the current filters (None while counting)."""
-        self.loading = False
+        self.fetching = False
+        """A page is being read."""
         self.exhausted = False
+        """The last page read was short: everything matching is loaded."""
         self.error: str | None = None
         self._generation = 0
         self._after: tuple[str, str] | None = None
@@ -212,7 +221,7 @@ class ExamplesScreen(Screen[None]):
     def reload(self, *, keep_id: str | None = None) -> None:
         """Read the list again from its first page with the current filters."""
         self._generation += 1
-        self.loading = True
+        self.fetching = True
         self.exhausted = False
         self.error = None
         self.total = None
@@ -235,9 +244,7 @@ class ExamplesScreen(Screen[None]):
             rows = fetch_page(db, filters, after)
             if worker.is_cancelled:
                 return
-            self.post_message(
-                self.PageLoaded(generation, rows, first=after is None, exhausted=len(rows) < PAGE_SIZE)
-            )
+            self.post_message(self.PageLoaded(generation, rows, first=after is None, exhausted=len(rows) < PAGE_SIZE))
             if after is None:
                 total = count(db, **filters.kwargs())
                 if not worker.is_cancelled:
@@ -258,7 +265,7 @@ class ExamplesScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="examples-check")
     def check_changed(self) -> None:
-        self.post_message(self.Changed(_change_token(self.curator.workspace.db)))
+        self.post_message(self.ChangeToken(_change_token(self.curator.workspace.db)))
 
     def on_examples_screen_page_loaded(self, message: PageLoaded) -> None:
         if message.generation != self._generation:
@@ -282,7 +289,7 @@ class ExamplesScreen(Screen[None]):
             last = message.rows[-1]
             self._after = (last.updated_at, last.id)
         self.exhausted = message.exhausted
-        self.loading = False
+        self.fetching = False
         if message.first and self._keep_id is not None and self._keep_id in table.rows:
             table.move_cursor(row=table.get_row_index(self._keep_id))
         self._keep_id = None
@@ -297,7 +304,7 @@ class ExamplesScreen(Screen[None]):
 
     def on_examples_screen_load_failed(self, message: LoadFailed) -> None:
         if message.generation == self._generation:
-            self.loading = False
+            self.fetching = False
             self.error = message.error
             self._update_status()
 
@@ -311,25 +318,25 @@ class ExamplesScreen(Screen[None]):
         self.query_one("#f-clause", Input).suggester = SuggestFromList(message.clauses, case_sensitive=False)
         self._clause_ids = set(message.clauses)
 
-    def on_examples_screen_changed(self, message: Changed) -> None:
-        if self._token is not None and message.token != self._token and not self.loading:
+    def on_examples_screen_change_token(self, message: ChangeToken) -> None:
+        if self._token is not None and message.token != self._token and not self.fetching:
             self.refresh_data()
 
     def on_screen_resume(self) -> None:
         # The app broadcasts changes only to the active mode's screens: check when shown again.
-        if self._token is not None and not self.loading:
+        if self._token is not None and not self.fetching:
             self.check_changed()
 
     def maybe_load_more(self) -> None:
         """Fetch the next page if the cursor or the scroll position is near the end of the loaded rows."""
-        if self.loading or self.exhausted or self._after is None:
+        if self.fetching or self.exhausted or self._after is None:
             return
         table = self.table
         near_cursor = table.cursor_row >= table.row_count - NEAR_END
         # rows are one line high: the last visible row is about scroll_y + height
         near_scroll = table.row_count - (table.scroll_y + table.size.height) <= NEAR_END
         if near_cursor or near_scroll:
-            self.loading = True
+            self.fetching = True
             self._update_status()
             self.fetch(self._generation, self.filters, self._after)
 
@@ -351,7 +358,7 @@ class ExamplesScreen(Screen[None]):
         else:
             total = "counting…" if self.total is None else f"{self.total:,} examples"
             parts: list[tuple[str, str] | str] = [(total, "bold"), f" · {loaded:,} loaded"]
-            if self.loading:
+            if self.fetching:
                 parts.append(" · loading…")
             elif self.exhausted:
                 parts.append(" · all loaded")

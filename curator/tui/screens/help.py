@@ -83,14 +83,13 @@ class HelpScreen(ModalScreen[None]):
         return [(heading, rows) for heading, rows in out if rows]
 
     def _rows(self, bindings: list[tuple[str, Binding]]) -> list[tuple[str, str]]:
-        rows: list[tuple[str, str]] = []
-        seen: set[tuple[str, str]] = set()
+        keys: dict[str, list[str]] = {}  # description -> key displays, in binding order
         for _, binding in bindings:
-            row = (self.app.get_key_display(binding), binding.description)
-            if row not in seen:
-                seen.add(row)
-                rows.append(row)
-        return rows
+            shown = keys.setdefault(binding.description, [])
+            key = self.app.get_key_display(binding)
+            if key not in shown:
+                shown.append(key)
+        return [(" / ".join(shown), description) for description, shown in keys.items()]
 
     def keys_text(self) -> Text:
         parts: list[tuple[str, str] | str] = []

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.command import Provider
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -55,7 +57,7 @@ class HistoryScreen(Screen[None]):
     CSS_PATH = "lists.tcss"
     AUTO_FOCUS = "#history-events"
     HELP_NAME = "History"
-    COMMANDS = {ScreenBindingCommands}
+    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {ScreenBindingCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         Binding("r", "reload", "Reload"),
@@ -83,7 +85,7 @@ class HistoryScreen(Screen[None]):
         with Horizontal(id="history-main"):
             yield DataTable[Text](cursor_type="row", id="history-events")
             with VerticalScroll(id="history-detail"):
-                yield Static(id="history-diff")
+                yield Static(content("Loading…"), id="history-diff")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -92,7 +94,6 @@ class HistoryScreen(Screen[None]):
         table.add_column("Actor", key="actor")
         table.add_column("Action", key="action")
         self.query_one("#history-heading", Static).update(join(("History of ", "dim"), self.example_id))
-        self.query_one("#history-diff", Static).update(content("Loading…"))
         self.load()
 
     def refresh_data(self) -> None:

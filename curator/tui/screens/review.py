@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.command import Provider
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -138,7 +140,7 @@ class ReviewScreen(Screen[None]):
     CSS_PATH = "lists.tcss"
     AUTO_FOCUS = "#review-table"
     HELP_NAME = "Review"
-    COMMANDS = {ScreenBindingCommands}
+    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {ScreenBindingCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "approve", "Approve", tooltip="Approve the highlighted example (with an optional comment)"),
         Binding("x", "reject", "Reject", tooltip="Reject the highlighted example (a comment is required)"),
@@ -195,7 +197,7 @@ class ReviewScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.table
-        table.add_column("Title", width=36, key="title")
+        table.add_column("Title", width=30, key="title")
         table.add_column("Kind", key="kind")
         table.add_column("Author", key="author")
         table.add_column("Waiting since", key="since")
@@ -221,9 +223,7 @@ class ReviewScreen(Screen[None]):
         try:
             rows = queue(self.curator.workspace.db, limit=QUEUE_LIMIT)
         except sqlite3.Error as err:
-            self.app.call_from_thread(
-                self.notify, f"Could not read the queue: {err}", severity="error", markup=False
-            )
+            self.app.call_from_thread(self.notify, f"Could not read the queue: {err}", severity="error", markup=False)
             return
         if not get_current_worker().is_cancelled:
             self.post_message(self.QueueLoaded(rows))
@@ -239,7 +239,7 @@ class ReviewScreen(Screen[None]):
                 plain(row["title"]),
                 plain(row["kind"]),
                 plain(row["author"]),
-                plain(row["updated_at"][:16].replace("T", " ")),
+                plain(row["updated_at"][:10]),
                 plain(row["id"], "dim"),
                 key=row["id"],
             )
