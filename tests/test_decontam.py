@@ -65,7 +65,8 @@ def test_character_containment_in_an_item(ws: Workspace, tmp_path: Path) -> None
     items = tmp_path / "items.txt"
     items.write_text(item + "\n\nA different second item about weather.\n")
     add_evalset(ws.db, "c", items, actor="lead")
-    add(ws, "ex_part", "declined to open the sealed envelope!")
+    add(ws, "ex_part", "quick-witted assistant declined to open the sealed envelope today")
+    add(ws, "ex_short", "the sealed envelope")  # too short to call a leak
     _, flags = decontaminate(ws.db)
     assert [(f.id, f.item, f.rule) for f in flags] == [("ex_part", "block 1", "char5_containment")]
     assert "sealed envelope" in flags[0].span

@@ -31,6 +31,8 @@ NGRAM_LONG = 13
 NGRAM_SHORT = 8
 COVERAGE = 0.5
 CONTAINMENT = 0.5
+CONTAINMENT_MIN_WORDS = 8
+"""Shorter records are not tested for character containment: three common words are not a leak."""
 _P = np.uint64(0x100000001B3)
 _EVAL_FIELDS = ("prompt", "text", "question", "messages")
 
@@ -321,7 +323,7 @@ class EvalIndex:
                             )
                         )
                         flagged.add(item)
-        c5 = np.unique(shingle_hashes(norm))
+        c5 = np.unique(shingle_hashes(norm)) if len(w) >= CONTAINMENT_MIN_WORDS else np.zeros(0, dtype=np.uint32)
         if c5.size:
             _, items5 = self.chars.hits(c5)
             if items5.size:

@@ -126,6 +126,7 @@ class DedupEngine:
         sig = signature_of_hashes(shingle_hashes(normalized))
         with self._lock:
             candidates, _ = self.index.candidates(sig)
+            candidates = {c for c in candidates if self._estimate(sig, c) >= self.config.prefilter_jaccard}
         candidates -= found.keys()
         candidates.discard(exclude_id or "")
         candidates = {c for c in candidates if not self._is_ignored(c, exclude_id)}
@@ -143,6 +144,10 @@ class DedupEngine:
         if row is None:
             raise NotFoundError(f"no example with id {example_id!r}")
         return self.check(_record_text(row[0]), exclude_id=example_id, limit=limit)
+
+    def _estimate(self, sig: np.ndarray[Any, np.dtype[np.uint32]], example_id: str) -> float:
+        other = self.index.signature_of(example_id)
+        return 1.0 if other is None else float(np.count_nonzero(other == sig)) / sig.size
 
     def _is_ignored(self, a: str, b: str | None) -> bool:
         if b is None:
@@ -207,6 +212,14 @@ class DedupEngine:
             i, j = np.triu_indices(r.size, k=1)
             pair_codes.append(r[i] * n + r[j])
         pairs = np.unique(np.concatenate(pair_codes)) if pair_codes else np.zeros(0, dtype=np.int64)
+        if pairs.size:  # drop pairs whose signatures already say they are far apart (vectorised)
+            sigs = self.index.signatures
+            keep = np.empty(pairs.size, dtype=bool)
+            for start in range(0, pairs.size, 200_000):
+                chunk = pairs[start : start + 200_000]
+                same = (sigs[chunk // n] == sigs[chunk % n]).mean(axis=1)
+                keep[start : start + chunk.size] = same >= self.config.prefilter_jaccard
+            pairs = pairs[keep]
         # exact duplicates are edges even when their bucket was a template
         exact_groups = self.db.execute(
             "SELECT group_concat(id, char(31)) FROM examples GROUP BY norm_hash HAVING count(*) > 1"
@@ -236,6 +249,8 @@ class DedupEngine:
             chunk = pairs[start : start + batch]
             a_rows = (chunk // n).tolist()
             b_rows = (chunk % n).tolist()
+            if len(texts) > 50_000:  # bounded cache: each entry holds a shingle set (~60 KB)
+                texts.clear()
             need = sorted({ids[r] for r in a_rows + b_rows} - texts.keys())
             for eid, text in self._texts(need).items():
                 texts[eid] = Candidate(normalize(text))
