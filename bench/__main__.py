@@ -57,11 +57,17 @@ def main() -> int:
         bench_dedup = None  # type: ignore[assignment]
     if bench_dedup is not None:
         results["dedup"] = bench_dedup.run(quick)
+    from bench import bench_export, bench_tui
+
+    results["export"] = bench_export.run(quick)
+    results["tui"] = bench_tui.run(quick)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
     versions = ", ".join(f"{lib} {version(lib)}" for lib in LIBS)
     imp = results["import"]
     cov = results["coverage"]
     dedup_section = bench_dedup.markdown(results["dedup"]) if "dedup" in results and bench_dedup else ""
+    export_section = bench_export.markdown(results["export"])
+    tui_section = bench_tui.markdown(results["tui"])
     constitution_rows = "\n".join(
         f"| {r['document']} | {r['mb']} | {r['clauses']:,} | {r['curator_mb_per_s']} | {r['peer_mb_per_s']} | "
         f"{r['ratio_curator_over_peer_time']}x |"
@@ -121,6 +127,10 @@ Target: <= 0.5 s.
 | Python roll-up (peer) | {cov["peer_seconds"]} |
 
 {dedup_section}
+
+{export_section}
+
+{tui_section}
 
 Raw results:
 

@@ -411,6 +411,25 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from curator.mixture import allocation_json, allocation_table, export_from_spec
+
+    with _open(args) as ws:
+        result = export_from_spec(ws.db, Path(args.spec), Path(args.out), dry_run=args.dry_run, force=args.force)
+    if args.dry_run:
+        if args.format == "json":
+            _print_json(allocation_json(result.plan))
+        else:
+            sys.stdout.write(allocation_table(result.plan))
+    elif args.format == "json":
+        _print_json(
+            {"folder": str(result.folder), "manifest": str(result.manifest_path), "lock": str(result.plan.lock_file)}
+        )
+    else:
+        print(result.summary())
+    return 0
+
+
 # ---------------------------------------------------------------------------
 # Parser
 # ---------------------------------------------------------------------------
@@ -599,6 +618,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="output format (default: table)",
     )
     p.add_argument("--out", metavar="FILE", help="write to FILE (atomically) instead of stdout")
+
+    p = add("export", cmd_export, "build a token-budgeted, balanced, decontaminated mixture from a spec (TOML)")
+    p.add_argument(
+        "--spec", required=True, metavar="SPEC.toml", help="the mixture spec (example: corpora/specs/demo.toml)"
+    )
+    p.add_argument("--out", metavar="DIR", default="exports", help="folder that receives <name>/ (default: exports)")
+    p.add_argument("--dry-run", action="store_true", help="print the allocation (kind x clause) and write nothing")
+    p.add_argument("--force", action="store_true", help="replace an existing export of the same name (atomically)")
+    p.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
 
     p = add("decontam", cmd_decontam, "flag training records that overlap registered eval sets")
     p.add_argument("--evalset", action="append", metavar="NAME", help="only this eval set (repeatable; default all)")

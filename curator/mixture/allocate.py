@@ -1,0 +1,335 @@
+"""Token allocation: kind budgets (level 1), clause balance inside a kind (level 2), deterministic fill.
+
+Pure functions over candidates; the only outside input is `cost(id, repeat)`, the tokens a
+record takes in the counted format at that repeat (repeats differ by their diversification draw).
+
+- Level 1: a kind's budget is share x budget. A kind whose data (max_epochs x available tokens)
+  is short keeps all it has, and the surplus goes to the other kinds in proportion to their
+  shares (water-filling), unless `strict`.
+- Level 2: inside a kind, UniMax: every clause cell gets an equal share, capped at max_epochs x
+  its available tokens, the surplus passed on to the uncapped cells (or `proportional`: shares in
+  proportion to what each cell has). A record linked to n clauses is credited 1/n to each.
+- Real-valued targets become integers by largest-remainder rounding, so cell targets add up
+  exactly to their kind's, and kinds' to the whole.
+- Fill: each cell lists its records in order of SHA-256(seed, cell, id); the cell with the largest
+  relative deficit takes its next record; a cell uses every record once before it repeats any
+  (a full pass), and no record is used more than max_epochs times. A kind stops when the next
+  record would overshoot its budget by more than half its size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from curator.errors import CuratorError
+
+CostFn = Callable[[str, int], int]
+NO_CLAUSE = ""
+"""The cell of records linked to no clause."""
+
+
+class ShortfallError(CuratorError):
+    """strict mode: a kind cannot reach its share of the budget."""
+
+    def __init__(self, kind: str, share: float, needed: float, available: float, max_epochs: int) -> None:
+        self.kind = kind
+        super().__init__(
+            f"not enough {kind} data for a share of {share:g}: needs {round(needed):,} tokens, "
+            f"{round(available):,} available with max_epochs = {max_epochs} "
+            "(lower the share, raise max_epochs, or set strict = false)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A train record that may be picked."""
+
+    id: str
+    kind: str
+    clauses: tuple[str, ...]
+    cost: int
+    """Tokens at repeat 0 in the counted format."""
+
+
+@dataclass
+class Cell:
+    """One kind x clause cell: what it has, what it should get, what it got."""
+
+    kind: str
+    clause: str
+    available: float
+    """Credited tokens of its records (1/n of a record linked to n clauses), one pass."""
+    cap: float
+    ideal: float
+    """Its share before any cap: an equal share of the kind's nominal budget (UniMax)."""
+    target: int = 0
+    capped: bool = False
+    actual: float = 0.0
+    members: list[str] = field(default_factory=list)
+    used: set[str] = field(default_factory=set)
+
+    @property
+    def epochs(self) -> float:
+        return self.actual / self.available if self.available else 0.0
+
+    @property
+    def shortfall(self) -> float:
+        return max(0.0, self.ideal - self.target)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "clause": self.clause or None,
+            "available_tokens": round(self.available, 3),
+            "target_tokens": self.target,
+            "actual_tokens": round(self.actual, 3),
+            "epochs": round(self.epochs, 4),
+            "unique": len(self.used),
+            "capped": self.capped,
+        }
+
+
+@dataclass
+class KindBudget:
+    kind: str
+    share: float
+    nominal: float
+    """share x budget."""
+    available: float
+    """Tokens of its train records (one pass)."""
+    cap: float
+    """max_epochs x available."""
+    target: int = 0
+    tokens: int = 0
+    examples: int = 0
+    unique: int = 0
+
+    @property
+    def shortfall(self) -> float:
+        return max(0.0, self.nominal - self.target)
+
+
+@dataclass
+class Allocation:
+    kinds: dict[str, KindBudget]
+    cells: list[Cell]
+    picks: list[tuple[str, int]]
+    """(record id, repeat) in the order they were picked."""
+
+    @property
+    def tokens(self) -> int:
+        return sum(k.tokens for k in self.kinds.values())
+
+
+def largest_remainder(values: Sequence[float], total: int) -> list[int]:
+    """Integers that add up to `total`, each the floor of its value plus one for the largest remainders."""
+    floors = [int(v) for v in values]
+    left = total - sum(floors)
+    if left > 0:
+        order = sorted(range(len(values)), key=lambda i: (-(values[i] - floors[i]), i))
+        for i in order[:left]:
+            floors[i] += 1
+    return floors
+
+
+def water_fill(total: float, weights: Sequence[float], caps: Sequence[float]) -> tuple[list[float], list[bool]]:
+    """Split `total` in proportion to `weights`, no part above its cap, the surplus passed on.
+
+    Returns the parts and which of them were capped.
+    """
+    n = len(weights)
+    parts = [0.0] * n
+    capped = [False] * n
+    active = [i for i in range(n) if weights[i] > 0]
+    remaining = total
+    while active and remaining > 1e-9:
+        wsum = sum(weights[i] for i in active)
+        over = [i for i in active if remaining * weights[i] / wsum >= caps[i]]
+        if not over:
+            for i in active:
+                parts[i] = remaining * weights[i] / wsum
+            break
+        for i in over:
+            parts[i] = caps[i]
+            capped[i] = True
+            remaining -= caps[i]
+        active = [i for i in active if i not in set(over)]
+    return parts, capped
+
+
+def _order_key(seed: int, kind: str, clause: str, record_id: str) -> bytes:
+    return hashlib.sha256(f"{seed}\x1f{kind}\x1f{clause}\x1f{record_id}".encode()).digest()
+
+
+def _sort_members(cell: Cell, seed: int) -> None:
+    keys = {rid: _order_key(seed, cell.kind, cell.clause, rid) for rid in cell.members}
+    cell.members.sort(key=keys.__getitem__)
+
+
+def plan_kinds(
+    candidates: Sequence[Candidate],
+    *,
+    budget: int,
+    shares: dict[str, float],
+    max_epochs: int,
+    strict: bool,
+    kinds: Iterable[str],
+) -> dict[str, KindBudget]:
+    """Level 1: each kind's integer token budget."""
+    have: dict[str, float] = {}
+    for c in candidates:
+        have[c.kind] = have.get(c.kind, 0.0) + c.cost
+    out = {
+        k: KindBudget(
+            k, shares.get(k, 0.0), shares.get(k, 0.0) * budget, have.get(k, 0.0), max_epochs * have.get(k, 0.0)
+        )
+        for k in kinds
+    }
+    names = list(out)
+    if strict:
+        for k in names:
+            kb = out[k]
+            if kb.share > 0 and kb.cap + 1e-9 < kb.nominal:
+                raise ShortfallError(k, kb.share, kb.nominal, kb.cap, max_epochs)
+    parts, _ = water_fill(float(budget), [out[k].share for k in names], [out[k].cap for k in names])
+    total = min(budget, round(sum(parts)))
+    for k, t in zip(names, largest_remainder(parts, total), strict=True):
+        out[k].target = t
+    return out
+
+
+def plan_cells(
+    candidates: Sequence[Candidate],
+    kinds: dict[str, KindBudget],
+    *,
+    balance: str,
+    max_epochs: int,
+    seed: int,
+) -> list[Cell]:
+    """Level 2: every cell's integer target, members in fill order."""
+    cells: dict[tuple[str, str], Cell] = {}
+    for c in candidates:
+        linked = c.clauses or (NO_CLAUSE,)
+        credit = c.cost / len(linked)
+        for clause in linked:
+            cell = cells.get((c.kind, clause))
+            if cell is None:
+                cell = cells[(c.kind, clause)] = Cell(c.kind, clause, 0.0, 0.0, 0.0)
+            cell.available += credit
+            cell.members.append(c.id)
+    ordered = sorted(cells.values(), key=lambda x: (x.kind, x.clause))
+    for kind, kb in kinds.items():
+        mine = [x for x in ordered if x.kind == kind]
+        if not mine:
+            continue
+        for x in mine:
+            x.cap = max_epochs * x.available
+        if balance == "proportional":
+            have = sum(x.available for x in mine)
+            weights = [x.available for x in mine]
+            for x in mine:
+                x.ideal = kb.nominal * x.available / have if have else 0.0
+        else:
+            weights = [1.0] * len(mine)
+            for x in mine:
+                x.ideal = kb.nominal / len(mine)
+        parts, capped = water_fill(float(kb.target), weights, [x.cap for x in mine])
+        for x, t, cap in zip(mine, largest_remainder(parts, kb.target), capped, strict=True):
+            x.target = t
+            x.capped = cap
+        for x in mine:
+            _sort_members(x, seed)
+    return ordered
+
+
+def fill(
+    cells: list[Cell],
+    kinds: dict[str, KindBudget],
+    clauses_of: dict[str, tuple[str, ...]],
+    cost: CostFn,
+    *,
+    max_epochs: int,
+) -> list[tuple[str, int]]:
+    """Pick (record, repeat) pairs until every kind reaches its budget (see the module docstring)."""
+    picks: list[tuple[str, int]] = []
+    uses: dict[str, int] = {}
+    index = {(c.kind, c.clause): i for i, c in enumerate(cells)}
+    for kind, kb in kinds.items():
+        mine = [i for i, c in enumerate(cells) if c.kind == kind and c.target > 0]
+        pos = {i: 0 for i in mine}
+        passes = {i: 0 for i in mine}
+        heap = [(-1.0, i) for i in mine]
+        heapq.heapify(heap)
+        total = count = 0
+        unique: set[str] = set()
+        while heap:
+            neg, i = heapq.heappop(heap)
+            cell = cells[i]
+            deficit = (cell.target - cell.actual) / cell.target
+            if deficit <= 0:
+                continue
+            if -neg != deficit:  # stale entry: its cell was credited since
+                heapq.heappush(heap, (-deficit, i))
+                continue
+            rid = _next_member(cell, i, pos, passes, uses, max_epochs)
+            if rid is None:
+                continue  # every member used max_epochs times
+            repeat = uses.get(rid, 0)
+            tokens = max(1, cost(rid, repeat))
+            if total + tokens / 2 > kb.target:
+                break
+            uses[rid] = repeat + 1
+            picks.append((rid, repeat))
+            total += tokens
+            count += 1
+            unique.add(rid)
+            linked = clauses_of[rid] or (NO_CLAUSE,)
+            for clause in linked:
+                other = cells[index[(kind, clause)]]
+                other.actual += tokens / len(linked)
+                other.used.add(rid)
+            heapq.heappush(heap, (-(cell.target - cell.actual) / cell.target, i))
+        kb.tokens = total
+        kb.examples = count
+        kb.unique = len(unique)
+    return picks
+
+
+def _next_member(
+    cell: Cell, i: int, pos: dict[int, int], passes: dict[int, int], uses: dict[str, int], max_epochs: int
+) -> str | None:
+    """The cell's next record in this pass (records other cells already used this often are skipped)."""
+    members = cell.members
+    while passes[i] < max_epochs:
+        while pos[i] < len(members):
+            rid = members[pos[i]]
+            pos[i] += 1
+            if uses.get(rid, 0) == passes[i]:
+                return rid
+        passes[i] += 1
+        pos[i] = 0
+    return None
+
+
+def allocate(
+    candidates: Sequence[Candidate],
+    cost: CostFn,
+    *,
+    budget: int,
+    shares: dict[str, float],
+    kinds: Iterable[str],
+    max_epochs: int,
+    balance: str,
+    strict: bool,
+    seed: int,
+) -> Allocation:
+    """Levels 1 and 2, then the fill."""
+    budgets = plan_kinds(candidates, budget=budget, shares=shares, max_epochs=max_epochs, strict=strict, kinds=kinds)
+    cells = plan_cells(candidates, budgets, balance=balance, max_epochs=max_epochs, seed=seed)
+    clauses_of = {c.id: c.clauses for c in candidates}
+    picks = fill(cells, budgets, clauses_of, cost, max_epochs=max_epochs)
+    return Allocation(budgets, cells, picks)

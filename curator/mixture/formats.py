@@ -1,0 +1,431 @@
+"""Rendering one record into each export format, and the text that its tokens are counted on.
+
+Field names follow what the target tools document:
+
+- `anthropic`: the Messages API request shape `{"system", "messages", "tools"}`; tool calls are
+  `tool_use` blocks, results are `tool_result` blocks (first) in the next user turn; `thinking`
+  blocks carry the rationale in thinking mode (no signature: this is training data, not a replay).
+- `openai`: the chat fine-tuning shape `{"messages", "tools"}`; the system prompt is the first
+  message, `tool_calls[].function.arguments` is a JSON string, results are `role: tool` messages
+  with `tool_call_id`; the rationale goes to `reasoning_content` in thinking mode.
+- `hf-messages`: what TRL's SFTTrainer reads, `{"messages", "tools"}`, with one JSON type per
+  field across all rows so Arrow never widens or nulls a schema: `tools` is always a JSON string
+  (`"[]"` when there are none; TRL parses JSON-string tools), `content` always a string,
+  `arguments` always a JSON string.
+- `text`: `{"id", "text", "source", "metadata"}`; stories and documents as their text, dialogues
+  as a plain `Role: text` rendering.
+
+Stories and documents appear in the chat formats as one exchange: a user request built from the
+title (`STORY_PROMPT`, `DOCUMENT_PROMPT`) and the text as the assistant's answer. Tool names are
+rewritten to `[A-Za-z0-9_-]{1,64}` (what both APIs accept; the shipped pool has dotted names),
+consistently in definitions and calls.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from curator.mixture.pools import Draw, api_tool_name
+from curator.models import Example, Message, TextBlock, Tool, ToolResultBlock, ToolUseBlock
+
+STORY_PROMPT = 'Write a short story titled "{title}".'
+DOCUMENT_PROMPT = 'Write a document titled "{title}".'
+INLINE_LABEL = "Why: "
+"""Inline mode appends the rationale to the answer as its stated reasons, after this label."""
+ERROR_PREFIX = "Error: "
+"""openai/hf-messages have no is_error flag: an error result's content starts with this."""
+
+Row = dict[str, Any]
+
+
+def _name_map(tools: list[Tool]) -> dict[str, str]:
+    """Original -> API name for one row; clashes after rewriting get a numeric suffix."""
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for t in tools:
+        base = api_tool_name(t.name)
+        name, n = base, 1
+        while name in used:
+            n += 1
+            suffix = f"_{n}"
+            name = base[: 64 - len(suffix)] + suffix
+        used.add(name)
+        out[t.name] = name
+    return out
+
+
+def _blocks(msg: Message) -> list[TextBlock | ToolUseBlock | ToolResultBlock]:
+    """The content as blocks, without re-validating a plain string (this runs per line)."""
+    if isinstance(msg.content, str):
+        return [TextBlock.model_construct(type="text", text=msg.content)]
+    return list(msg.content)
+
+
+def _has_text(text: str) -> bool:
+    """Whitespace-only text blocks are dropped: the APIs reject them and they teach nothing."""
+    return bool(text) and not text.isspace()
+
+
+def _same_text(haystack: str, needle: str) -> bool:
+    return " ".join(needle.split()).casefold() in " ".join(haystack.split()).casefold()
+
+
+def _inline(text: str, rationale: str) -> str:
+    if _same_text(text, rationale):
+        return text
+    return f"{text}\n\n{INLINE_LABEL}{rationale}" if text.strip() else f"{INLINE_LABEL}{rationale}"
+
+
+def _result_text(block: ToolResultBlock) -> str:
+    if isinstance(block.content, str):
+        return block.content
+    return "\n\n".join(b.text for b in block.content if b.text)
+
+
+def _tools_of(ex: Example, draw: Draw) -> tuple[list[Tool], dict[str, str]]:
+    if not ex.tools and not draw.extra_tools:
+        return [], {}
+    tools = list(ex.tools or [])
+    if draw.extra_tools:
+        tools += draw.extra_tools
+    names = _name_map(tools)
+    if draw.extra_tools:
+        tools.sort(key=lambda t: names[t.name])  # distractors' position says nothing
+    return tools, names
+
+
+def _system_of(ex: Example, draw: Draw) -> str | None:
+    return ex.system if ex.system else draw.system
+
+
+def _prompt(ex: Example) -> str:
+    return (STORY_PROMPT if ex.kind == "story" else DOCUMENT_PROMPT).format(title=ex.title)
+
+
+# ---------------------------------------------------------------------------
+# anthropic
+# ---------------------------------------------------------------------------
+
+
+def _anthropic_assistant(msg: Message, mode: str, names: dict[str, str]) -> str | list[dict[str, Any]]:
+    rationale = msg.rationale
+    if isinstance(msg.content, str):
+        if rationale is None or mode == "omit":
+            return msg.content
+        if mode == "inline":
+            return _inline(msg.content, rationale)
+        return [{"type": "thinking", "thinking": rationale}, {"type": "text", "text": msg.content}]
+    blocks: list[dict[str, Any]] = []
+    if rationale is not None and mode == "thinking":
+        blocks.append({"type": "thinking", "thinking": rationale})
+    items = list(msg.content)
+    first_call = next((i for i, b in enumerate(items) if isinstance(b, ToolUseBlock)), len(items))
+    add_inline = rationale is not None and mode == "inline" and not _same_text(msg.plain_text(), rationale)
+    last_text = max(
+        (i for i, b in enumerate(items[:first_call]) if isinstance(b, TextBlock) and _has_text(b.text)), default=-1
+    )
+    for i, b in enumerate(items):
+        if add_inline and rationale is not None and i == first_call and last_text < 0:
+            blocks.append({"type": "text", "text": f"{INLINE_LABEL}{rationale}"})
+        if isinstance(b, TextBlock):
+            text = b.text
+            if add_inline and rationale is not None and i == last_text:
+                text = _inline(text, rationale)
+            if _has_text(text):
+                blocks.append({"type": "text", "text": text})
+        elif isinstance(b, ToolUseBlock):
+            blocks.append({"type": "tool_use", "id": b.id, "name": names.get(b.name, b.name), "input": b.input})
+    if add_inline and rationale is not None and first_call == len(items) and last_text < 0:
+        blocks.append({"type": "text", "text": f"{INLINE_LABEL}{rationale}"})
+    return blocks
+
+
+def _anthropic_user(msg: Message) -> str | list[dict[str, Any]]:
+    if isinstance(msg.content, str):
+        return msg.content
+    results: list[dict[str, Any]] = []
+    texts: list[dict[str, Any]] = []
+    for b in msg.content:
+        if isinstance(b, ToolResultBlock):
+            content: str | list[dict[str, Any]] = (
+                b.content if isinstance(b.content, str) else [{"type": "text", "text": t.text} for t in b.content]
+            )
+            block: dict[str, Any] = {"type": "tool_result", "tool_use_id": b.tool_use_id, "content": content}
+            if b.is_error:
+                block["is_error"] = True
+            results.append(block)
+        elif isinstance(b, TextBlock) and _has_text(b.text):
+            texts.append({"type": "text", "text": b.text})
+    return results + texts  # the API wants tool results first in the turn
+
+
+def render_anthropic(ex: Example, draw: Draw, mode: str, repeat: int = 0) -> Row:
+    """A Messages API request body (without model and max_tokens)."""
+    row: Row = {}
+    system = _system_of(ex, draw)
+    if system:
+        row["system"] = system
+    messages: list[dict[str, Any]] = []
+    if ex.messages is None:
+        answer = ex.text or ""
+        content: str | list[dict[str, Any]] = answer
+        if ex.rationale and mode == "inline":
+            content = _inline(answer, ex.rationale)
+        elif ex.rationale and mode == "thinking":
+            content = [{"type": "thinking", "thinking": ex.rationale}, {"type": "text", "text": answer}]
+        messages = [{"role": "user", "content": _prompt(ex)}, {"role": "assistant", "content": content}]
+        row["messages"] = messages
+        return row
+    tools, names = _tools_of(ex, draw)
+    for msg in ex.messages:
+        if msg.role == "user":
+            messages.append({"role": "user", "content": _anthropic_user(msg)})
+        else:
+            messages.append({"role": "assistant", "content": _anthropic_assistant(msg, mode, names)})
+    row["messages"] = messages
+    if tools:
+        row["tools"] = [
+            {"name": names[t.name], "description": t.description, "input_schema": t.input_schema} for t in tools
+        ]
+    return row
+
+
+# ---------------------------------------------------------------------------
+# openai and hf-messages (one walk, two dialects)
+# ---------------------------------------------------------------------------
+
+
+def _chat_messages(ex: Example, draw: Draw, mode: str, names: dict[str, str], hf: bool) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    system = _system_of(ex, draw)
+    if system:
+        out.append({"role": "system", "content": system})
+    if ex.messages is None:
+        answer = ex.text or ""
+        assistant: dict[str, Any] = {"role": "assistant", "content": answer}
+        if ex.rationale and mode == "inline":
+            assistant["content"] = _inline(answer, ex.rationale)
+        elif ex.rationale and mode == "thinking":
+            assistant["reasoning_content"] = ex.rationale
+        out.append({"role": "user", "content": _prompt(ex)})
+        out.append(assistant)
+        return out
+    call_names: dict[str, str] = {}
+    for msg in ex.messages:
+        if msg.role == "user":
+            if isinstance(msg.content, str):
+                out.append({"role": "user", "content": msg.content})
+                continue
+            texts: list[str] = []
+            for b in msg.content:
+                if isinstance(b, ToolResultBlock):
+                    text = _result_text(b)
+                    if b.is_error and not text.startswith(ERROR_PREFIX):
+                        text = ERROR_PREFIX + text
+                    tool_msg: dict[str, Any] = {"role": "tool", "tool_call_id": b.tool_use_id}
+                    if hf:
+                        tool_msg["name"] = call_names.get(b.tool_use_id, "")
+                    tool_msg["content"] = text
+                    out.append(tool_msg)
+                elif isinstance(b, TextBlock) and _has_text(b.text):
+                    texts.append(b.text)
+            if texts:
+                out.append({"role": "user", "content": "\n\n".join(texts)})
+            continue
+        calls: list[dict[str, Any]] = []
+        if isinstance(msg.content, str):
+            content = msg.content
+        else:
+            parts: list[str] = []
+            for b in msg.content:
+                if isinstance(b, TextBlock):
+                    if _has_text(b.text):
+                        parts.append(b.text)
+                elif isinstance(b, ToolUseBlock):
+                    name = names.get(b.name, b.name)
+                    call_names[b.id] = name
+                    calls.append(
+                        {
+                            "id": b.id,
+                            "type": "function",
+                            "function": {"name": name, "arguments": json.dumps(b.input, ensure_ascii=False)},
+                        }
+                    )
+            content = "\n\n".join(parts)
+        if msg.rationale is not None and mode == "inline":
+            content = _inline(content, msg.rationale)
+        assistant = {"role": "assistant"}
+        if content or hf or not calls:
+            assistant["content"] = content
+        if msg.rationale is not None and mode == "thinking":
+            assistant["reasoning_content"] = msg.rationale
+        if calls:
+            assistant["tool_calls"] = calls
+        out.append(assistant)
+    return out
+
+
+def _function_tools(tools: list[Tool], names: dict[str, str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "function",
+            "function": {"name": names[t.name], "description": t.description, "parameters": t.input_schema},
+        }
+        for t in tools
+    ]
+
+
+def render_openai(ex: Example, draw: Draw, mode: str, repeat: int = 0) -> Row:
+    """A chat fine-tuning line: `{"messages", "tools"}` (tools only when there are some)."""
+    tools, names = _tools_of(ex, draw)
+    row: Row = {"messages": _chat_messages(ex, draw, mode, names, hf=False)}
+    if tools:
+        row["tools"] = _function_tools(tools, names)
+    return row
+
+
+def render_hf(ex: Example, draw: Draw, mode: str, repeat: int = 0) -> Row:
+    """TRL conversational language modelling: `messages` plus `tools` as a JSON string (always)."""
+    tools, names = _tools_of(ex, draw)
+    return {
+        "messages": _chat_messages(ex, draw, mode, names, hf=True),
+        "tools": json.dumps(_function_tools(tools, names), ensure_ascii=False) if tools else "[]",
+    }
+
+
+# ---------------------------------------------------------------------------
+# text
+# ---------------------------------------------------------------------------
+
+
+def _plain_dialogue(ex: Example, draw: Draw, mode: str) -> str:
+    paras: list[str] = []
+    system = _system_of(ex, draw)
+    if system:
+        paras.append(f"System: {system}")
+    tools, names = _tools_of(ex, draw)
+    if tools:
+        lines = [f"- {names[t.name]}: {t.description}" if t.description else f"- {names[t.name]}" for t in tools]
+        paras.append("Tools:\n" + "\n".join(lines))
+    call_names: dict[str, str] = {}
+    for msg in ex.messages or []:
+        if msg.role == "user":
+            texts: list[str] = []
+            for b in _blocks(msg):
+                if isinstance(b, ToolResultBlock):
+                    label = "Tool error" if b.is_error else "Tool result"
+                    paras.append(f"{label} ({call_names.get(b.tool_use_id, 'tool')}): {_result_text(b)}")
+                elif isinstance(b, TextBlock) and _has_text(b.text):
+                    texts.append(b.text)
+            if texts:
+                paras.append("User: " + "\n\n".join(texts))
+            continue
+        if msg.rationale is not None and mode == "thinking":
+            paras.append(f"Assistant (thinking): {msg.rationale}")
+        parts: list[str] = []
+        calls: list[str] = []
+        for b in _blocks(msg):
+            if isinstance(b, TextBlock):
+                if _has_text(b.text):
+                    parts.append(b.text)
+            elif isinstance(b, ToolUseBlock):
+                name = names.get(b.name, b.name)
+                call_names[b.id] = name
+                calls.append(f"[calls {name} {json.dumps(b.input, ensure_ascii=False)}]")
+        content = "\n\n".join(parts)
+        if msg.rationale is not None and mode == "inline":
+            content = _inline(content, msg.rationale)
+        paras.append("Assistant: " + "\n".join(p for p in (content, *calls) if p))
+    return "\n\n".join(paras)
+
+
+def render_text(ex: Example, draw: Draw, mode: str, repeat: int = 0) -> Row:
+    """`{"id", "text", "source", "metadata"}`; a repeat's id gets `#<repeat>` so ids stay unique."""
+    metadata: dict[str, Any] = {"kind": ex.kind, "title": ex.title, "clauses": list(ex.clauses), "repeat": repeat}
+    if ex.messages is None:
+        text = ex.text or ""
+        if ex.rationale and mode == "inline":
+            text = _inline(text, ex.rationale)
+        elif ex.rationale and mode == "thinking":
+            metadata["rationale"] = ex.rationale
+    else:
+        text = _plain_dialogue(ex, draw, mode)
+    return {
+        "id": ex.id if repeat == 0 else f"{ex.id}#{repeat}",
+        "text": text,
+        "source": f"curator:{ex.source.type}",
+        "metadata": metadata,
+    }
+
+
+Renderer = Callable[[Example, Draw, str, int], Row]
+
+RENDERERS: dict[str, Renderer] = {
+    "anthropic": render_anthropic,
+    "openai": render_openai,
+    "hf-messages": render_hf,
+    "text": render_text,
+}
+
+
+def render(fmt: str, ex: Example, draw: Draw, mode: str, repeat: int = 0) -> Row:
+    """One record (one repeat) in one format."""
+    return RENDERERS[fmt](ex, draw, mode, repeat)
+
+
+# ---------------------------------------------------------------------------
+# What tokens are counted on
+# ---------------------------------------------------------------------------
+
+
+def _anthropic_content_text(content: Any, out: list[str]) -> None:
+    if isinstance(content, str):
+        out.append(content)
+        return
+    for b in content:
+        t = b.get("type")
+        if t == "text":
+            out.append(b["text"])
+        elif t == "thinking":
+            out.append(b["thinking"])
+        elif t == "tool_use":
+            out.append(b["name"])
+            out.append(json.dumps(b["input"], ensure_ascii=False))
+        elif t == "tool_result":
+            _anthropic_content_text(b["content"], out)
+
+
+def training_text(fmt: str, row: Row) -> str:
+    """Every string a model trained on `row` reads, newline-joined: the text tokens are counted on.
+
+    Role markers and chat-template tokens are not included (they depend on the trainer's template).
+    """
+    out: list[str] = []
+    if fmt == "text":
+        return str(row["text"])
+    if fmt == "anthropic":
+        if "system" in row:
+            out.append(row["system"])
+        for t in row.get("tools", ()):
+            out.append(json.dumps(t, ensure_ascii=False))
+        for m in row["messages"]:
+            _anthropic_content_text(m["content"], out)
+        return "\n".join(out)
+    tools = row.get("tools")
+    if isinstance(tools, str):
+        if tools != "[]":
+            out.append(tools)
+    elif tools:
+        out.extend(json.dumps(t, ensure_ascii=False) for t in tools)
+    for m in row["messages"]:
+        if "reasoning_content" in m:
+            out.append(m["reasoning_content"])
+        content = m.get("content")
+        if content:
+            out.append(content)
+        for call in m.get("tool_calls", ()):
+            out.append(call["function"]["name"])
+            out.append(call["function"]["arguments"])
+    return "\n".join(out)

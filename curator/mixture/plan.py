@@ -1,0 +1,363 @@
+"""Planning an export: which records, which split, which (record, repeat) lines, in which order.
+
+Everything here reads the database and the spec and decides; nothing is written. The plan is
+what `--dry-run` shows and what `write` renders, so a dry run and a real export always agree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from curator import paths
+from curator.errors import CuratorError
+from curator.mixture.allocate import Allocation, Candidate, ShortfallError, allocate
+from curator.mixture.formats import render, training_text
+from curator.mixture.pools import NO_DRAW, Draw, Drawer, Pools, load_pools
+from curator.mixture.spec import Spec, SpecError, load_spec
+from curator.mixture.split import (
+    SplitInput,
+    SplitLock,
+    SplitResult,
+    assign_splits,
+    expand_heldout,
+    lock_path,
+    updated_lock,
+)
+from curator.mixture.tokens import TokenCounter, counter_for
+from curator.models import KINDS, Example, TextBlock
+from curator.store.clauses import current_clauses, current_version
+from curator.store.examples import query
+
+Progress = Callable[[str, int, int], None]
+"""(phase, done, total): phases are load, decontaminate, dedup, count, allocate, render:<format>, write."""
+
+DEFAULT_OUT = Path("exports")
+
+
+@dataclass(frozen=True, slots=True)
+class Excluded:
+    id: str
+    reason: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"id": self.id, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One exported example: the same line number in every format's file of its split."""
+
+    split: str
+    id: str
+    kind: str
+    clauses: tuple[str, ...]
+    repeat: int
+
+
+@dataclass
+class ExportPlan:
+    spec: Spec
+    spec_path: Path
+    out_dir: Path
+    target: Path
+    """The export folder `<out>/<name>`."""
+    lock_file: Path
+    constitution: dict[str, Any] | None
+    pools: Pools
+    records: dict[str, Example]
+    """Every exported record (all splits), by id."""
+    split_result: SplitResult
+    excluded: list[Excluded]
+    allocation: Allocation
+    lines: list[Line]
+    """Train lines (shuffled), then eval, then heldout."""
+    counter: TokenCounter
+    """The counter of the counted format (the budget's)."""
+    costs: dict[tuple[str, int], int]
+    lock: SplitLock
+    """The lock to write after the export."""
+    drawer: Drawer
+    draws: dict[tuple[str, int], Draw] = field(default_factory=dict)
+
+    def draw(self, record_id: str, repeat: int) -> Draw:
+        """The diversification of one (record, repeat), computed once and shared by every format."""
+        key = (record_id, repeat)
+        d = self.draws.get(key)
+        if d is None:
+            ex = self.records[record_id]
+            own = frozenset(t.name for t in ex.tools or [])
+            d = self.draws[key] = self.drawer.draw(record_id, ex.kind, bool(ex.system), own, repeat)
+        return d
+
+    def split_lines(self, split: str) -> list[Line]:
+        return [line for line in self.lines if line.split == split]
+
+    @property
+    def counted_format(self) -> str:
+        return self.spec.counted_format
+
+
+def _sha(*parts: object) -> bytes:
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).digest()
+
+
+def _noop(_phase: str, _done: int, _total: int) -> None:
+    return None
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector around allocation-heavy loops.
+
+    Rendering and counting allocate millions of short-lived, acyclic dicts and strings; each
+    collection would rescan every record loaded for the plan (hundreds of thousands of objects),
+    which made these loops several times slower on a 100k-record workspace. Restored on exit.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load_records(db: Database, statuses: list[str], progress: Progress) -> dict[str, Example]:
+    records: dict[str, Example] = {}
+    for i, status in enumerate(statuses):
+        for ex in query(db, status=status):
+            records[ex.id] = ex
+        progress("load", i + 1, len(statuses))
+    return dict(sorted(records.items()))
+
+
+def _status_exclusions(db: Database, statuses: list[str]) -> list[Excluded]:
+    marks = ",".join("?" * len(statuses))
+    rows = db.execute(f"SELECT id, status FROM examples WHERE status NOT IN ({marks}) ORDER BY id", statuses)
+    return [Excluded(eid, f"status {status} is not in statuses") for eid, status in rows]
+
+
+def _decontaminate(
+    db: Database, spec: Spec, where: str, records: dict[str, Example], progress: Progress
+) -> dict[str, str]:
+    """Record id -> reason, for records overlapping the spec's eval sets."""
+    if not spec.decontaminate:
+        return {}
+    from curator.dedup.decontam import load_eval_index
+
+    known = {r[0] for r in db.execute("SELECT name FROM evalsets")}
+    for i, name in enumerate(spec.decontaminate):
+        if name not in known:
+            raise SpecError(f"{where}: decontaminate[{i}]: no eval set named {name!r} (see `curator evalset list`)")
+    index = load_eval_index(db, list(spec.decontaminate))
+    ids = list(records)
+    out: dict[str, str] = {}
+    batch = 2000
+    for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
+        flags = index.scan([(eid, records[eid].searchable_text()) for eid in chunk])
+        for f in sorted(flags, key=lambda f: (f.id, f.evalset, f.item, f.rule)):
+            out.setdefault(f.id, f"overlaps eval set {f.evalset} item {f.item} ({f.rule}, score {f.score:g})")
+        progress("decontaminate", min(start + batch, len(ids)), len(ids))
+    return out
+
+
+def _clusters(db: Database, mode: str, progress: Progress) -> list[tuple[list[str], str | None]]:
+    """Duplicate clusters as (member ids, representative or None)."""
+    if mode == "off":
+        return []
+    if mode == "exact":
+        rows = db.execute(
+            "SELECT group_concat(id, char(31)) FROM examples GROUP BY norm_hash HAVING count(*) > 1"
+        ).fetchall()
+        return [(sorted(r[0].split("\x1f")), None) for r in rows]
+    from curator.dedup.engine import DedupEngine
+
+    report = DedupEngine.load(db).clusters(progress=lambda done, total: progress("dedup", done, total))
+    return [(list(c.ids), c.representative) for c in report.clusters]
+
+
+def _dedup(
+    clusters: list[tuple[list[str], str | None]], splits: dict[str, str], records: dict[str, Example]
+) -> dict[str, str]:
+    """Record id -> reason for all but one record of each cluster.
+
+    The kept record comes from the cluster's strongest split, so a train record is never the
+    duplicate of an eval or heldout one: the train copies are the ones dropped.
+    """
+    from curator.mixture.split import STRENGTH
+
+    out: dict[str, str] = {}
+    for members, rep in clusters:
+        mine = [m for m in members if m in splits]
+        if len(mine) < 2:
+            continue
+        strongest = max(STRENGTH[splits[m]] for m in mine)
+        pool = [m for m in mine if STRENGTH[splits[m]] == strongest]
+        if rep in pool:
+            keep = rep
+        else:
+            keep = min(pool, key=lambda m: (records[m].status != "approved", records[m].created_at, m))
+        for m in mine:
+            if m != keep:
+                where = "" if splits[keep] == "train" else f" ({splits[keep]} record)"
+                out[m] = f"duplicate of {keep}{where}"
+    return out
+
+
+def _unusable(ex: Example) -> str | None:
+    """Why a stored record cannot become a valid line in every format (None when it can)."""
+    if ex.messages is None:
+        return None
+    if ex.messages[-1].role != "assistant":
+        return "dialogue ends with a user turn (nothing to train on)"
+    for i, msg in enumerate(ex.messages):
+        if isinstance(msg.content, str):
+            empty = not msg.content.strip()
+        else:
+            empty = not any(not isinstance(b, TextBlock) or b.text.strip() for b in msg.content)
+        if empty:
+            return f"messages[{i}] is empty"
+    return None
+
+
+def plan_export(
+    db: Database,
+    spec_path: Path,
+    out_dir: Path | None = None,
+    *,
+    progress: Progress | None = None,
+) -> ExportPlan:
+    """Decide everything about an export (reads only)."""
+    report = progress or _noop
+    spec_path = Path(spec_path)
+    spec = load_spec(spec_path)
+    where = str(spec_path)
+    out = Path(out_dir) if out_dir is not None else DEFAULT_OUT
+    target = paths.safe_child(out, spec.name)
+    pools = load_pools(
+        spec.diversify.system_prompts, spec.diversify.tools, spec.diversify.extra_tools, spec_path.parent, where
+    )
+    version = current_version(db)
+    clauses = current_clauses(db)
+    parents = {c.id: c.parent for c in clauses}
+    for i, clause in enumerate(spec.split.heldout_clauses):
+        if clause not in parents:
+            raise SpecError(
+                f"{where}: split.heldout_clauses[{i}]: unknown clause {clause!r} (not in the current constitution)"
+            )
+    heldout = expand_heldout(spec.split.heldout_clauses, parents)
+
+    records = _load_records(db, list(spec.statuses), report)
+    excluded = _status_exclusions(db, list(spec.statuses))
+    reasons: dict[str, str] = {}
+    for eid, ex in records.items():
+        why = _unusable(ex)
+        if why:
+            reasons[eid] = why
+    contaminated = _decontaminate(db, spec, where, {k: v for k, v in records.items() if k not in reasons}, report)
+    reasons.update(contaminated)
+    eligible = {k: v for k, v in records.items() if k not in reasons}
+
+    lock_file = lock_path(target.parent, spec.name)
+    lock = SplitLock.read(lock_file)
+    split_result = assign_splits(
+        [SplitInput(ex.id, ex.group, tuple(ex.clauses)) for ex in eligible.values()],
+        by=spec.split.by,
+        salt=spec.split.salt,
+        eval_fraction=spec.split.eval_fraction,
+        heldout=heldout,
+        lock=lock,
+    )
+    dupes = _dedup(_clusters(db, spec.dedup, report), split_result.splits, eligible)
+    reasons.update(dupes)
+    exported = {k: v for k, v in eligible.items() if k not in dupes}
+    excluded += [Excluded(k, v) for k, v in reasons.items()]
+    excluded.sort(key=lambda e: e.id)
+
+    fmt = spec.counted_format
+    counter = counter_for(fmt, spec.token_counter)
+    drawer = Drawer(pools, spec.seed)
+    plan = ExportPlan(
+        spec=spec,
+        spec_path=spec_path,
+        out_dir=out,
+        target=target,
+        lock_file=lock_file,
+        constitution=version,
+        pools=pools,
+        records=exported,
+        split_result=split_result,
+        excluded=excluded,
+        allocation=Allocation({}, [], []),
+        lines=[],
+        counter=counter,
+        costs={},
+        lock=lock,
+        drawer=drawer,
+    )
+
+    def cost(record_id: str, repeat: int) -> int:
+        key = (record_id, repeat)
+        n = plan.costs.get(key)
+        if n is None:
+            row = render(fmt, exported[record_id], plan.draw(record_id, repeat), spec.rationale, repeat)
+            n = plan.costs[key] = counter.count(training_text(fmt, row))
+        return n
+
+    train = [ex for ex in exported.values() if split_result.splits[ex.id] == "train"]
+    candidates: list[Candidate] = []
+    with gc_paused():
+        for i, ex in enumerate(train):
+            candidates.append(Candidate(ex.id, ex.kind, tuple(ex.clauses), cost(ex.id, 0)))
+            if i % 1000 == 999 or i + 1 == len(train):
+                report("count", i + 1, len(train))
+    if not candidates:
+        raise CuratorError(
+            f"{where}: nothing to export: no train records with statuses {', '.join(spec.statuses)} "
+            f"({len(excluded)} excluded, {len(exported)} in eval or heldout)"
+        )
+    try:
+        plan.allocation = allocate(
+            candidates,
+            cost,
+            budget=spec.budget_tokens,
+            shares={k: spec.share(k) for k in KINDS},
+            kinds=KINDS,
+            max_epochs=spec.max_epochs,
+            balance=spec.balance,
+            strict=spec.strict,
+            seed=spec.seed,
+        )
+    except ShortfallError as err:
+        raise SpecError(f"{where}: kinds.{err.kind}: {err}") from None
+    report("allocate", 1, 1)
+
+    seed = spec.seed
+    train_lines = [
+        Line("train", rid, exported[rid].kind, tuple(exported[rid].clauses), rep) for rid, rep in plan.allocation.picks
+    ]
+    train_lines.sort(key=lambda ln: _sha(seed, "shuffle", ln.id, ln.repeat))
+    rest: list[Line] = []
+    for split in ("eval", "heldout"):
+        ids = [k for k in exported if split_result.splits[k] == split]
+        ids.sort(key=lambda rid: _sha(seed, "shuffle", rid, 0))
+        rest += [Line(split, rid, exported[rid].kind, tuple(exported[rid].clauses), 0) for rid in ids]
+    plan.lines = train_lines + rest
+    plan.lock = updated_lock(lock, split_result, exported)
+    return plan
+
+
+def draw_for(plan: ExportPlan, line: Line) -> Draw:
+    """The draw for a line (no draw for kinds that are not diversified)."""
+    if line.kind not in ("advice", "agentic"):
+        return NO_DRAW
+    return plan.draw(line.id, line.repeat)

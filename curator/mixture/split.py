@@ -1,0 +1,188 @@
+"""Split first, then mix: train / eval / heldout by salted hash, held-out clauses and a lock file.
+
+Rules, in order of strength (a stronger split always wins):
+
+1. `heldout`: the record is linked to a held-out clause (or a clause below one).
+2. `eval` / `train` from the lock file beside earlier exports (by record, and by split key), else
+   from the salted SHA-256 of the split key (`group:<group>`, or `id:<id>` for `by = "id"` and for
+   records without a group).
+3. A split key takes the strongest split of any of its records, so a group is never divided
+   between train and eval, even after a record moved into it.
+
+The lock file `<out>/<name>.splits.lock.json` remembers every exported record's split and every
+key's, so a later export never moves a record from eval or heldout back into train. It only ever
+grows in protection: train may become eval or heldout (reported as a change), never the reverse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from curator.errors import CuratorError
+
+SPLITS: tuple[str, ...] = ("train", "eval", "heldout")
+STRENGTH = {"train": 0, "eval": 1, "heldout": 2}
+LOCK_FORMAT = "curator-splits"
+LOCK_VERSION = 1
+LOCK_SUFFIX = ".splits.lock.json"
+
+
+def lock_path(out_dir: Path, name: str) -> Path:
+    """Where the split lock of export `name` lives: beside the export folder, not inside it."""
+    return Path(out_dir) / f"{name}{LOCK_SUFFIX}"
+
+
+def split_key(record_id: str, group: str | None, by: str) -> str:
+    """The unit that is split as a whole."""
+    if by == "group" and group:
+        return f"group:{group}"
+    return f"id:{record_id}"
+
+
+def hash_unit(key: str, salt: str) -> float:
+    """A uniform number in [0, 1) from the salted SHA-256 of a split key."""
+    digest = hashlib.sha256(f"{salt}\x1f{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def hash_split(key: str, salt: str, eval_fraction: float) -> str:
+    return "eval" if hash_unit(key, salt) < eval_fraction else "train"
+
+
+def _stronger(a: str, b: str) -> str:
+    return a if STRENGTH[a] >= STRENGTH[b] else b
+
+
+@dataclass
+class SplitLock:
+    """Remembered splits: by record id and by split key."""
+
+    records: dict[str, str] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, path: Path) -> SplitLock:
+        """The lock at `path` (empty when there is none); a damaged lock is an error, never ignored."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return cls()
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise CuratorError(f"{path}: unreadable split lock ({err}); restore it or move it aside") from None
+        if not isinstance(data, dict) or data.get("format") != LOCK_FORMAT or data.get("version") != LOCK_VERSION:
+            raise CuratorError(f"{path}: not a curator split lock (format {LOCK_FORMAT} v{LOCK_VERSION})")
+        records, keys = data.get("records"), data.get("keys")
+        if not isinstance(records, dict) or not isinstance(keys, dict):
+            raise CuratorError(f"{path}: records and keys must be objects")
+        for where, table in (("records", records), ("keys", keys)):
+            for k, v in table.items():
+                if v not in SPLITS:
+                    raise CuratorError(f"{path}: {where}.{k}: unknown split {v!r}")
+        return cls(dict(records), dict(keys))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": LOCK_FORMAT,
+            "version": LOCK_VERSION,
+            "records": dict(sorted(self.records.items())),
+            "keys": dict(sorted(self.keys.items())),
+        }
+
+    def write(self, path: Path) -> None:
+        """Write atomically (aside, then renamed over the old lock)."""
+        path = Path(path)
+        text = json.dumps(self.to_json(), indent=1, ensure_ascii=False) + "\n"
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+                fh.write(text)
+            os.chmod(tmp, 0o644)  # mkstemp makes it private; the lock travels with the exports
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+@dataclass(frozen=True, slots=True)
+class SplitInput:
+    id: str
+    group: str | None
+    clauses: tuple[str, ...]
+
+
+@dataclass
+class SplitResult:
+    splits: dict[str, str]
+    """Record id -> split."""
+    keys: dict[str, str]
+    """Split key -> train/eval (before held-out clauses)."""
+    changed: list[tuple[str, str, str]]
+    """(id, locked split, new split) for records whose split grew stronger than the lock said."""
+
+
+def assign_splits(
+    records: Sequence[SplitInput],
+    *,
+    by: str,
+    salt: str,
+    eval_fraction: float,
+    heldout: set[str] | frozenset[str],
+    lock: SplitLock,
+) -> SplitResult:
+    """Each record's split (pure: the lock is read, not changed)."""
+    base: dict[str, str] = {}
+    keys: dict[str, str] = {}
+    key_of: dict[str, str] = {}
+    for r in records:
+        key = split_key(r.id, r.group, by)
+        key_of[r.id] = key
+        rec, kl = lock.records.get(r.id), lock.keys.get(key)
+        if rec == "heldout":
+            base[r.id] = rec  # locked heldout stays out, whatever the clauses say now
+            rec = None
+        locked = [x for x in (rec, kl) if x is not None]
+        s = hash_split(key, salt, eval_fraction) if not locked else max(locked, key=STRENGTH.__getitem__)
+        keys[key] = _stronger(keys.get(key, "train"), s)
+    splits: dict[str, str] = {}
+    changed: list[tuple[str, str, str]] = []
+    for r in records:
+        s = keys[key_of[r.id]]
+        if r.id in base or any(c in heldout for c in r.clauses):
+            s = "heldout"
+        splits[r.id] = s
+        before = lock.records.get(r.id)
+        if before is not None and before != s:
+            changed.append((r.id, before, s))
+    return SplitResult(splits, keys, sorted(changed))
+
+
+def updated_lock(lock: SplitLock, result: SplitResult, exported: Iterable[str]) -> SplitLock:
+    """The lock after an export: old entries kept, exported records and their keys recorded."""
+    records = dict(lock.records)
+    keys = dict(lock.keys)
+    for rid in exported:
+        records[rid] = result.splits[rid]
+    for key, s in result.keys.items():
+        keys[key] = _stronger(keys.get(key, "train"), s)
+    return SplitLock(records, keys)
+
+
+def expand_heldout(heldout: Sequence[str], parents: dict[str, str | None]) -> frozenset[str]:
+    """Held-out clauses and every clause below them in the current constitution."""
+    wanted = set(heldout)
+    out = set(wanted)
+    for clause in parents:
+        p: str | None = clause
+        while p is not None:
+            if p in wanted:
+                out.add(clause)
+                break
+            p = parents.get(p)
+    return frozenset(out)

@@ -1,0 +1,601 @@
+"""Writing an export folder: render, validate, count, write aside, rename into place.
+
+Layout of `<out>/<name>/`:
+
+- `<format>/train.jsonl` always; `<format>/eval.jsonl` and `<format>/heldout.jsonl` only when
+  that split has rows (the manifest and the dataset card list exactly the files written);
+- `records.jsonl`: one row per exported line, the same for every format:
+  `{"split", "line", "id", "kind", "clauses", "repeat"}` (`line` is 1-based within its split);
+- `manifest.json`, `README.md` (dataset card with Hugging Face YAML), `SHA256SUMS`.
+
+The split lock `<out>/<name>.splits.lock.json` is written beside the folder after it is in place.
+Nothing depends on the clock: the same database, spec and seed give the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from curator import __version__
+from curator.errors import CuratorError
+from curator.mixture.formats import RENDERERS, Row, training_text
+from curator.mixture.plan import ExportPlan, Progress, draw_for, gc_paused, plan_export
+from curator.mixture.split import LOCK_SUFFIX, SPLITS
+from curator.mixture.tokens import counter_for
+from curator.mixture.validate import VALIDATORS, FormatError
+from curator.models import KINDS
+
+MANIFEST_FORMAT = "curator-mixture"
+MANIFEST_VERSION = 1
+
+
+def _line_encoder() -> tuple[Callable[[Any], bytes], str]:
+    """Compact UTF-8 JSON for one line: orjson when installed (4x faster), else the standard library.
+
+    Both give the same bytes for everything a record can hold except floats below 1e-4 (`1e-05`
+    vs `0.00001`); orjson is meant to be a dependency so every machine uses the same one.
+    """
+    try:
+        import orjson  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
+        return (lambda row: encode(row).encode("utf-8")), "json"
+    dumps: Callable[[Any], bytes] = orjson.dumps
+    return dumps, "orjson"
+
+
+_dumps, JSON_ENCODER = _line_encoder()
+
+
+def _noop(_phase: str, _done: int, _total: int) -> None:
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Rendering and counting (separate, so each can be measured on its own)
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class RenderedFormat:
+    fmt: str
+    lines: dict[str, list[bytes]]
+    """Split -> serialised JSON lines (UTF-8, no newline), in line order."""
+    rows: dict[str, list[Row]]
+
+
+def render_format(plan: ExportPlan, fmt: str, progress: Progress | None = None) -> RenderedFormat:
+    """Every line of one format, each validated before it is kept."""
+    report = progress or _noop
+    mode = plan.spec.rationale
+    records = plan.records
+    lines: dict[str, list[bytes]] = {s: [] for s in SPLITS}
+    rows: dict[str, list[Row]] = {s: [] for s in SPLITS}
+    total = len(plan.lines)
+    renderer, validator = RENDERERS[fmt], VALIDATORS[fmt]
+    with gc_paused():
+        for n, line in enumerate(plan.lines, start=1):
+            row = renderer(records[line.id], draw_for(plan, line), mode, line.repeat)
+            try:
+                validator(row)
+            except FormatError as err:
+                raise FormatError(f"{line.id} (repeat {line.repeat}) as {fmt}: {err}") from None
+            rows[line.split].append(row)
+            lines[line.split].append(_dumps(row))
+            if n % 5000 == 0 or n == total:
+                report(f"render:{fmt}", n, total)
+    return RenderedFormat(fmt, lines, rows)
+
+
+def count_format(plan: ExportPlan, rendered: RenderedFormat) -> dict[str, int]:
+    """Tokens per split with the format's counter (counted-format train lines reuse the plan's counts)."""
+    fmt = rendered.fmt
+    counter = counter_for(fmt, plan.spec.token_counter)
+    reuse = fmt == plan.counted_format
+    out: dict[str, int] = {}
+    with gc_paused():
+        for split in SPLITS:
+            rows = rendered.rows[split]
+            lines = [ln for ln in plan.lines if ln.split == split]
+            total = 0
+            for line, row in zip(lines, rows, strict=True):
+                cached = plan.costs.get((line.id, line.repeat)) if reuse else None
+                total += cached if cached is not None else counter.count(training_text(fmt, row))
+            out[split] = total
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Manifest, records, dataset card, checksums
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class FileEntry:
+    path: str
+    format: str
+    split: str
+    rows: int
+    bytes: int
+    tokens: int
+    sha256: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "format": self.format,
+            "split": self.split,
+            "rows": self.rows,
+            "bytes": self.bytes,
+            "tokens": self.tokens,
+            "sha256": self.sha256,
+        }
+
+
+def _data_bytes(lines: list[bytes]) -> bytes:
+    return b"\n".join(lines) + b"\n" if lines else b""
+
+
+def records_rows(plan: ExportPlan) -> list[dict[str, Any]]:
+    """records.jsonl: one row per line, in the files' order (1-based line numbers per split)."""
+    counters = dict.fromkeys(SPLITS, 0)
+    out = []
+    for line in plan.lines:
+        counters[line.split] += 1
+        out.append(
+            {
+                "split": line.split,
+                "line": counters[line.split],
+                "id": line.id,
+                "kind": line.kind,
+                "clauses": list(line.clauses),
+                "repeat": line.repeat,
+            }
+        )
+    return out
+
+
+def build_manifest(plan: ExportPlan, files: list[FileEntry]) -> dict[str, Any]:
+    """Everything needed to know what this export is and how it was made (no wall-clock time)."""
+    spec = plan.spec
+    alloc = plan.allocation
+    total = alloc.tokens
+    counted = plan.counted_format
+    kinds = {}
+    for k in KINDS:
+        kb = alloc.kinds.get(k)
+        kinds[k] = {
+            "target_share": spec.share(k),
+            "actual_share": round(kb.tokens / total, 6) if kb and total else 0.0,
+            "target_tokens": kb.target if kb else 0,
+            "tokens": kb.tokens if kb else 0,
+            "examples": kb.examples if kb else 0,
+            "unique": kb.unique if kb else 0,
+        }
+    splits: dict[str, Any] = {}
+    for s in SPLITS:
+        lines = plan.split_lines(s)
+        splits[s] = {
+            "rows": len(lines),
+            "unique": len({ln.id for ln in lines}),
+            "tokens": next((f.tokens for f in files if f.format == counted and f.split == s), 0),
+        }
+    constitution = None
+    if plan.constitution:
+        constitution = {
+            "version": plan.constitution["id"],
+            "sha256": plan.constitution["sha256"],
+            "title": plan.constitution["title"],
+            "filename": plan.constitution["filename"],
+        }
+    return {
+        "format": MANIFEST_FORMAT,
+        "format_version": MANIFEST_VERSION,
+        "name": spec.name,
+        "tool": {"name": "curator", "version": __version__},
+        "spec": spec.canonical(),
+        "spec_sha256": spec.sha256(),
+        "seed": spec.seed,
+        "constitution": constitution,
+        "budget": {
+            "train_tokens_target": spec.budget_tokens,
+            "train_tokens_actual": total,
+            "format": counted,
+            "token_counter": {"name": plan.counter.name, "exact": plan.counter.exact},
+            "counts": "content tokens: every string a model reads, newline-joined; no chat-template tokens",
+        },
+        "token_counters": {
+            fmt: {"name": c.name, "exact": c.exact}
+            for fmt in spec.formats
+            for c in [counter_for(fmt, spec.token_counter)]
+        },
+        "kinds": kinds,
+        "cells": [c.to_json() for c in alloc.cells],
+        "splits": {
+            **splits,
+            "lock_file": f"{spec.name}{LOCK_SUFFIX}",
+            "changed_from_lock": [
+                {"id": rid, "from": before, "to": after} for rid, before, after in plan.split_result.changed
+            ],
+        },
+        "pools": {k: v.to_json() for k, v in sorted(plan.pools.files.items())},
+        "excluded": [e.to_json() for e in plan.excluded],
+        "files": [f.to_json() for f in files],
+    }
+
+
+def size_category(n: int) -> str:
+    """Hugging Face's size_categories bucket for n rows."""
+    for limit, label in (
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+        (10_000_000, "1M<n<10M"),
+        (100_000_000, "10M<n<100M"),
+    ):
+        if n < limit:
+            return label
+    return "100M<n<1B"
+
+
+def _reason_kind(reason: str) -> str:
+    if reason.startswith("status"):
+        return "status"
+    if reason.startswith("overlaps eval set"):
+        return "decontaminated"
+    if reason.startswith("duplicate of"):
+        return "duplicate"
+    return "other"
+
+
+def dataset_card(plan: ExportPlan, manifest: dict[str, Any]) -> str:
+    """README.md: Hugging Face YAML (configs per format and split, license, size) and a short story."""
+    spec = plan.spec
+    files: list[dict[str, Any]] = manifest["files"]
+    default = "hf-messages" if "hf-messages" in spec.formats else spec.formats[0]
+    yaml = ["---", f"pretty_name: {spec.name}", f"license: {spec.license}", "size_categories:"]
+    yaml.append(f"- {size_category(len(plan.lines))}")
+    yaml += ["task_categories:", "- text-generation", "tags:", "- alignment", "- curator", "configs:"]
+    for fmt in spec.formats:
+        yaml.append(f"- config_name: {fmt}")
+        if fmt == default:
+            yaml.append("  default: true")
+        yaml.append("  data_files:")
+        for f in files:
+            if f["format"] == fmt:
+                yaml += [f"  - split: {f['split']}", f"    path: {f['path']}"]
+    yaml.append("---")
+    counted = manifest["budget"]
+    counter = counted["token_counter"]
+    excluded: dict[str, int] = {}
+    for e in plan.excluded:
+        key = _reason_kind(e.reason)
+        excluded[key] = excluded.get(key, 0) + 1
+    cons = manifest["constitution"]
+    lines = [
+        *yaml,
+        "",
+        f"# {spec.name}",
+        "",
+        spec.description or "A mixture of alignment-training examples exported by curator.",
+        "",
+        f"Exported by curator {__version__} from "
+        + (f"constitution version {cons['version']} (`{cons['sha256'][:12]}`)." if cons else "no constitution.")
+        + f" Spec hash `{manifest['spec_sha256'][:12]}`, seed {spec.seed}. The same database, spec and seed "
+        "give the same bytes; `sha256sum -c SHA256SUMS` checks them.",
+        "",
+        "## Files",
+        "",
+        "| format | split | rows | tokens | counter |",
+        "|---|---|---:|---:|---|",
+    ]
+    counters = manifest["token_counters"]
+    for f in files:
+        c = counters[f["format"]]
+        label = c["name"] + ("" if c["exact"] else " (estimate)")
+        lines.append(f"| {f['format']} | {f['split']} | {f['rows']:,} | {f['tokens']:,} | {label} |")
+    lines += [
+        "",
+        "`records.jsonl` has one row per line, the same for every format: "
+        '`{"split", "line", "id", "kind", "clauses", "repeat"}` (line numbers start at 1 in each split).',
+        "",
+        "## Mixture (train)",
+        "",
+        f"Budget: {counted['train_tokens_target']:,} tokens counted on `{counted['format']}` with "
+        f"{counter['name']} ({'exact' if counter['exact'] else 'an estimate'}); actual "
+        f"{counted['train_tokens_actual']:,}. Tokens are content tokens (system prompt, tool definitions, "
+        "messages, reasoning), without chat-template tokens.",
+        "",
+        "| kind | target share | actual share | tokens | examples | unique |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for k, v in manifest["kinds"].items():
+        lines.append(
+            f"| {k} | {v['target_share']:.3f} | {v['actual_share']:.3f} | {v['tokens']:,} | "
+            f"{v['examples']:,} | {v['unique']:,} |"
+        )
+    lines += [
+        "",
+        f"Clauses are balanced inside each kind ({spec.balance}; at most {spec.max_epochs} "
+        f"epoch{'s' if spec.max_epochs != 1 else ''} of any record). Per-cell targets and results are in "
+        "`manifest.json` (`cells`).",
+        "",
+        "## How it was built",
+        "",
+        f"- Statuses: {', '.join(spec.statuses)}. Excluded: "
+        + (", ".join(f"{n:,} {k}" for k, n in sorted(excluded.items())) or "none")
+        + " (each with its reason in `manifest.json`).",
+        f"- Splits: salted SHA-256 of the record's {spec.split.by} (eval fraction {spec.split.eval_fraction:g}), "
+        "records linked to held-out clauses in `heldout`; a lock file beside the export keeps every record's "
+        "split across exports. Eval and heldout records appear once each, never repeated, and no duplicate "
+        "of theirs is in train.",
+        f"- Rationale: `{spec.rationale}` ("
+        + {
+            "inline": "appended to the answer after `Why: `",
+            "thinking": "a thinking block (anthropic) or `reasoning_content` (openai, hf-messages)",
+            "omit": "left out",
+        }[spec.rationale]
+        + ").",
+        "- Diversification: advice and agentic records without a system prompt get one from the pool; agentic "
+        "records get distractor tools; a repeated record gets a different draw. Stories and documents appear "
+        'in the chat formats as the answer to a request built from their title (`Write a short story titled "…".`).',
+        "",
+        "## Formats",
+        "",
+        "- `anthropic`: Messages API bodies `{system, messages, tools}`; tool calls are `tool_use` blocks, results "
+        "`tool_result` blocks in the next user turn.",
+        "- `openai`: chat fine-tuning lines `{messages, tools}`; `tool_calls[].function.arguments` is a JSON "
+        "string, results are `role: tool` messages.",
+        "- `hf-messages`: `{messages, tools}` for TRL's SFTTrainer; `tools` is always a JSON string and every "
+        "field keeps one JSON type across rows.",
+        "- `text`: `{id, text, source, metadata}`; dialogues as plain `Role: text` paragraphs.",
+        "",
+        "```python",
+        "from datasets import load_dataset",
+        f'ds = load_dataset("json", data_files={{"train": "{default}/train.jsonl"}})',
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# ---------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class ExportResult:
+    """What an export did (or, for a dry run, would do)."""
+
+    plan: ExportPlan
+    written: bool
+    folder: Path | None = None
+    manifest: dict[str, Any] | None = None
+
+    @property
+    def manifest_path(self) -> Path | None:
+        return self.folder / "manifest.json" if self.folder else None
+
+    def summary(self) -> str:
+        """A few lines for people (the CLI prints this)."""
+        plan = self.plan
+        alloc = plan.allocation
+        head = f"wrote {self.folder}" if self.written else f"dry run: nothing written ({plan.target})"
+        counts = ", ".join(f"{s} {len(plan.split_lines(s)):,}" for s in SPLITS)
+        counter = plan.counter
+        return (
+            f"{head}\n"
+            f"lines: {counts}; excluded {len(plan.excluded):,}\n"
+            f"train tokens: {alloc.tokens:,} of {plan.spec.budget_tokens:,} on {plan.counted_format} "
+            f"({counter.name}{'' if counter.exact else ', estimate'})"
+        )
+
+
+def _check_target(plan: ExportPlan, force: bool) -> None:
+    target = plan.target
+    if target.exists() or target.is_symlink():
+        if not target.is_dir() or target.is_symlink():
+            raise CuratorError(f"{target}: exists and is not a folder; refusing to replace it")
+        if not force:
+            raise CuratorError(f"{target}: already exists; use --force to replace it")
+
+
+def write_export(plan: ExportPlan, *, force: bool = False, progress: Progress | None = None) -> ExportResult:
+    """Write the planned export aside and rename it into place (an existing folder only with force)."""
+    report = progress or _noop
+    _check_target(plan, force)
+    out = plan.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{plan.spec.name}.", suffix=".tmp", dir=out))
+    try:
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; an export is meant to be shared
+        manifest = _write_folder(plan, tmp, report)
+        _check_target(plan, force)
+        _replace_dir(tmp, plan.target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    plan.lock.write(plan.lock_file)
+    return ExportResult(plan, True, plan.target, manifest)
+
+
+def _write_folder(plan: ExportPlan, folder: Path, report: Progress) -> dict[str, Any]:
+    files: list[FileEntry] = []
+    sums: dict[str, str] = {}
+    for fmt in plan.spec.formats:
+        rendered = render_format(plan, fmt, report)
+        tokens = count_format(plan, rendered)
+        (folder / fmt).mkdir()
+        for split in SPLITS:
+            lines = rendered.lines[split]
+            if split != "train" and not lines:
+                continue
+            data = _data_bytes(lines)
+            rel = f"{fmt}/{split}.jsonl"
+            (folder / rel).write_bytes(data)
+            digest = _sha256(data)
+            sums[rel] = digest
+            files.append(FileEntry(rel, fmt, split, len(lines), len(data), tokens[split], digest))
+    report("write", 1, 3)
+    records = _data_bytes([_dumps(r) for r in records_rows(plan)])
+    manifest = build_manifest(plan, files)
+    manifest_bytes = (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    card = dataset_card(plan, manifest).encode("utf-8")
+    for name, data in (("records.jsonl", records), ("manifest.json", manifest_bytes), ("README.md", card)):
+        (folder / name).write_bytes(data)
+        sums[name] = _sha256(data)
+    report("write", 2, 3)
+    text = "".join(f"{digest}  {path}\n" for path, digest in sorted(sums.items()))
+    (folder / "SHA256SUMS").write_bytes(text.encode("utf-8"))
+    report("write", 3, 3)
+    return manifest
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Rename `new` to `target`; an old target is moved aside first and removed only afterwards."""
+    if not target.exists():
+        os.rename(new, target)
+        return
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    if old.exists():
+        shutil.rmtree(old)
+    os.rename(target, old)
+    try:
+        os.rename(new, target)
+    except BaseException:
+        os.rename(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def export_from_spec(
+    db: Database,
+    spec_path: Path,
+    out_dir: Path | None = None,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> ExportResult:
+    """Plan and (unless `dry_run`) write the export a spec describes; see the module docstring."""
+    if not dry_run:
+        # refuse early, before minutes of work, when the folder exists and force was not given
+        from curator import paths
+        from curator.mixture.plan import DEFAULT_OUT
+        from curator.mixture.spec import load_spec
+
+        spec = load_spec(Path(spec_path))
+        target = paths.safe_child(Path(out_dir) if out_dir is not None else DEFAULT_OUT, spec.name)
+        if target.exists() and not force:
+            raise CuratorError(f"{target}: already exists; use --force to replace it")
+    with gc_paused():  # one collection at the end instead of many rescans of every loaded record
+        plan = plan_export(db, Path(spec_path), out_dir, progress=progress)
+        if dry_run:
+            return ExportResult(plan, False)
+        return write_export(plan, force=force, progress=progress)
+
+
+# ---------------------------------------------------------------------------
+# The allocation table (--dry-run)
+# ---------------------------------------------------------------------------
+
+
+def allocation_json(plan: ExportPlan) -> dict[str, Any]:
+    """The allocation as data: per kind and per kind x clause, available, target, epochs, shortfall."""
+    alloc = plan.allocation
+    return {
+        "name": plan.spec.name,
+        "budget_tokens": plan.spec.budget_tokens,
+        "format": plan.counted_format,
+        "token_counter": {"name": plan.counter.name, "exact": plan.counter.exact},
+        "splits": {s: len(plan.split_lines(s)) for s in SPLITS},
+        "excluded": len(plan.excluded),
+        "kinds": [
+            {
+                "kind": kb.kind,
+                "share": kb.share,
+                "available": round(kb.available, 3),
+                "target": kb.target,
+                "shortfall": round(kb.shortfall, 3),
+                "planned": kb.tokens,
+            }
+            for kb in alloc.kinds.values()
+        ],
+        "cells": [
+            {
+                "kind": c.kind,
+                "clause": c.clause or None,
+                "available": round(c.available, 3),
+                "target": c.target,
+                "epochs": round(c.target / c.available, 4) if c.available else 0.0,
+                "shortfall": round(c.shortfall, 3),
+                "capped": c.capped,
+            }
+            for c in alloc.cells
+        ],
+    }
+
+
+def allocation_table(plan: ExportPlan) -> str:
+    """The allocation as a text table: one row per kind x clause, a total row per kind."""
+    data = allocation_json(plan)
+    headers = ["kind", "clause", "available", "target", "epochs", "shortfall"]
+    rows: list[list[str]] = []
+    for kb in data["kinds"]:
+        cells = [c for c in data["cells"] if c["kind"] == kb["kind"]]
+        for c in cells:
+            rows.append(
+                [
+                    c["kind"],
+                    c["clause"] or "(no clause)",
+                    f"{c['available']:,.0f}",
+                    f"{c['target']:,}",
+                    f"{c['epochs']:.2f}" + ("*" if c["capped"] else ""),
+                    f"{c['shortfall']:,.0f}",
+                ]
+            )
+        epochs = kb["target"] / kb["available"] if kb["available"] else 0.0
+        rows.append(
+            [
+                kb["kind"],
+                "(all)",
+                f"{kb['available']:,.0f}",
+                f"{kb['target']:,}",
+                f"{epochs:.2f}",
+                f"{kb['shortfall']:,.0f}",
+            ]
+        )
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    right = {2, 3, 4, 5}
+
+    def fmt_row(r: list[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+
+    counter = data["token_counter"]
+    head = (
+        f"{data['name']}: budget {data['budget_tokens']:,} train tokens on {data['format']} "
+        f"({counter['name']}{'' if counter['exact'] else ', estimate'}); "
+        + "lines: "
+        + ", ".join(f"{s} {n:,}" for s, n in data["splits"].items())
+        + f"; {data['excluded']:,} excluded"
+    )
+    body = [fmt_row(headers).rstrip(), "  ".join("-" * w for w in widths)] + [fmt_row(r).rstrip() for r in rows]
+    return head + "\n" + "\n".join(body) + "\n* capped at max_epochs x available\n"

@@ -1,0 +1,271 @@
+"""Allocation: kind budgets with water-filling, UniMax across clauses, deterministic fill.
+
+Budget and balance tests run a whole (small) export over generated records, so what is checked
+is what a trainer gets: the files' records.jsonl and manifest.json.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from curator.mixture import SpecError, export_from_spec
+from curator.mixture.allocate import (
+    Candidate,
+    allocate,
+    largest_remainder,
+    plan_kinds,
+    water_fill,
+)
+from curator.models import Example
+from curator.store.db import Workspace
+from curator.store.examples import insert_many
+from tests.test_mixture_spec import write_spec
+
+CLAUSES = ["honesty", "honesty.1", "honesty.2", "privacy", "privacy.1", "privacy.1.1"]
+SYLLABLES = ["ka", "lo", "mi", "ren", "tu", "sa", "vo", "ne", "pri", "dal", "gor", "fe", "zu", "an", "ti", "bel"]
+
+
+def _word(rng: random.Random) -> str:
+    return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(1, 3)))
+
+
+def _text(rng: random.Random, words: int) -> str:
+    return " ".join(_word(rng) for _ in range(words)).capitalize() + "."
+
+
+def gen_records(
+    n: int, *, seed: int = 1, kinds: tuple[str, ...] = ("story", "advice", "document", "agentic"), groups: int = 60
+) -> list[Example]:
+    """n approved records, kinds in turn, 40-200 words, 1-2 clause links, a group each."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        kind = kinds[i % len(kinds)]
+        rec: dict[str, Any] = {
+            "id": f"ex_gen_{seed}_{i:05d}",
+            "kind": kind,
+            "title": _text(rng, 4)[:-1],
+            "status": "approved",
+            "clauses": rng.sample(CLAUSES, rng.randint(1, 2)),
+            "group": f"g{rng.randrange(groups)}",
+        }
+        size = rng.randint(40, 200)
+        if kind in ("story", "document"):
+            rec["text"] = _text(rng, size)
+            rec["rationale"] = _text(rng, 12)
+        elif kind == "advice":
+            rec["messages"] = [
+                {"role": "user", "content": _text(rng, size // 3)},
+                {"role": "assistant", "content": _text(rng, size), "rationale": _text(rng, 10)},
+            ]
+        else:
+            rec["tools"] = [
+                {
+                    "name": "read_file",
+                    "description": "Read a file",
+                    "input_schema": {"type": "object", "properties": {}},
+                }
+            ]
+            rec["messages"] = [
+                {"role": "user", "content": _text(rng, size // 3)},
+                {
+                    "role": "assistant",
+                    "content": [
+                        {"type": "text", "text": _text(rng, 8)},
+                        {"type": "tool_use", "id": "t1", "name": "read_file", "input": {"path": "a.txt"}},
+                    ],
+                },
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": _text(rng, 20)}]},
+                {"role": "assistant", "content": _text(rng, size // 2), "rationale": _text(rng, 10)},
+            ]
+        out.append(Example.model_validate(rec))
+    return out
+
+
+def fill_ws(ws: Workspace, records: list[Example]) -> None:
+    for start in range(0, len(records), 5000):
+        insert_many(ws.db, records[start : start + 5000], actor="tester")
+
+
+def export(ws: Workspace, tmp_path: Path, **overrides: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Run a real export (openai only, exact dedup); returns (manifest, records.jsonl rows)."""
+    defaults: dict[str, Any] = {"formats": ["openai"], "dedup": "exact", "split": {"eval_fraction": 0.05}}
+    defaults.update(overrides)
+    spec = write_spec(tmp_path, **defaults)
+    result = export_from_spec(ws.db, spec, tmp_path / "out", force=True)
+    assert result.folder is not None
+    manifest = json.loads((result.folder / "manifest.json").read_text(encoding="utf-8"))
+    rows = [json.loads(x) for x in (result.folder / "records.jsonl").read_text(encoding="utf-8").splitlines()]
+    return manifest, rows
+
+
+@pytest.fixture
+def genws(ws: Workspace) -> Workspace:
+    fill_ws(ws, gen_records(800))
+    return ws
+
+
+# ---------------------------------------------------------------------------
+# Pure pieces
+# ---------------------------------------------------------------------------
+
+
+def test_largest_remainder_adds_up() -> None:
+    assert largest_remainder([1.5, 1.5, 1.0], 4) == [2, 1, 1]
+    assert largest_remainder([0.2, 0.3, 0.5], 1) == [0, 0, 1]
+    rng = random.Random(3)
+    for _ in range(100):
+        values = [rng.random() * 100 for _ in range(rng.randint(1, 12))]
+        total = round(sum(values))
+        parts = largest_remainder(values, total)
+        assert sum(parts) == total
+        assert all(abs(p - v) < 1 for p, v in zip(parts, values, strict=True))
+
+
+def test_water_fill_passes_the_surplus_on() -> None:
+    parts, capped = water_fill(100.0, [1, 1, 1, 1], [10, 100, 100, 100])
+    assert parts == pytest.approx([10, 30, 30, 30])
+    assert capped == [True, False, False, False]
+    parts, capped = water_fill(100.0, [0.5, 0.5], [20, 30])
+    assert parts == [20, 30] and capped == [True, True]
+    parts, _ = water_fill(90.0, [0.5, 0.25, 0.25], [1000, 5, 1000])
+    assert parts == pytest.approx([85 * 2 / 3, 5, 85 / 3])
+
+
+def test_strict_mode_names_the_short_kind() -> None:
+    cands = [Candidate(f"s{i}", "story", ("a",), 100) for i in range(3)]
+    cands += [Candidate(f"d{i}", "document", ("a",), 100) for i in range(30)]
+    kw: dict[str, Any] = {"budget": 1000, "shares": {"story": 0.5, "document": 0.5}, "kinds": ["story", "document"]}
+    kinds = plan_kinds(cands, max_epochs=1, strict=False, **kw)
+    assert kinds["story"].target == 300 and kinds["document"].target == 700
+    from curator.mixture.allocate import ShortfallError
+
+    with pytest.raises(ShortfallError, match="not enough story data"):
+        plan_kinds(cands, max_epochs=1, strict=True, **kw)
+
+
+def test_fill_is_deterministic_and_respects_max_epochs() -> None:
+    rng = random.Random(5)
+    cands = [
+        Candidate(f"r{i}", "story", tuple(rng.sample(["a", "b", "c", "d"], rng.randint(1, 2))), rng.randint(50, 150))
+        for i in range(40)
+    ]
+    cands += [Candidate(f"x{i}", "story", ("rare",), 100) for i in range(2)]
+    costs = {c.id: c.cost for c in cands}
+
+    def cost(rid: str, repeat: int) -> int:
+        return costs[rid] + repeat  # repeats may cost a little more (another system prompt)
+
+    kw: dict[str, Any] = {
+        "budget": 6000,
+        "shares": {"story": 1.0},
+        "kinds": ["story"],
+        "max_epochs": 3,
+        "balance": "unimax",
+        "strict": False,
+        "seed": 9,
+    }
+    a = allocate(cands, cost, **kw)
+    b = allocate(list(reversed(cands)), cost, **kw)
+    assert a.picks == b.picks
+    uses = Counter(rid for rid, _ in a.picks)
+    assert max(uses.values()) <= 3
+    assert {rep for _, rep in a.picks} <= {0, 1, 2}
+    rare = next(c for c in a.cells if c.clause == "rare")
+    assert rare.capped and rare.target == pytest.approx(600, abs=1)
+    assert uses["x0"] == uses["x1"] == 3  # the scarce cell is repeated up to its cap
+    assert abs(a.tokens - 6000) <= 160 / 2
+    assert a.picks != allocate(cands, cost, **{**kw, "seed": 10}).picks  # the seed orders each cell
+
+
+# ---------------------------------------------------------------------------
+# Whole exports over generated records
+# ---------------------------------------------------------------------------
+
+
+def test_shares_and_budget_when_data_suffices(genws: Workspace, tmp_path: Path) -> None:
+    manifest, rows = export(genws, tmp_path, budget_tokens=40_000, max_epochs=1)
+    budget = manifest["budget"]
+    assert abs(budget["train_tokens_actual"] - 40_000) / 40_000 <= 0.02
+    files = {f["split"]: f for f in manifest["files"]}
+    assert files["train"]["tokens"] == budget["train_tokens_actual"]
+    for kind, v in manifest["kinds"].items():
+        assert abs(v["actual_share"] - 0.25) <= 0.01, kind
+    train = [r for r in rows if r["split"] == "train"]
+    assert {r["repeat"] for r in train} == {0}  # max_epochs = 1: no record repeated
+    assert len({r["id"] for r in train}) == len(train)
+
+
+def test_uneven_shares_and_proportional_balance(genws: Workspace, tmp_path: Path) -> None:
+    shares = {"story": 0.1, "advice": 0.5, "document": 0.15, "agentic": 0.25}
+    manifest, _ = export(genws, tmp_path, budget_tokens=30_000, kinds=shares, balance="proportional")
+    for kind, share in shares.items():
+        assert abs(manifest["kinds"][kind]["actual_share"] - share) <= 0.01
+    cells = [c for c in manifest["cells"] if c["kind"] == "advice"]
+    have = sum(c["available_tokens"] for c in cells)
+    for c in cells:  # proportional: targets follow what each cell has
+        assert c["target_tokens"] == pytest.approx(15_000 * c["available_tokens"] / have, abs=2)
+
+
+def test_unimax_balances_clauses_inside_a_kind(genws: Workspace, tmp_path: Path) -> None:
+    manifest, _ = export(genws, tmp_path, budget_tokens=24_000)
+    for kind in ("story", "advice", "document", "agentic"):
+        cells = [c for c in manifest["cells"] if c["kind"] == kind]
+        assert len(cells) == len(CLAUSES)
+        targets = [c["target_tokens"] for c in cells]
+        assert max(targets) - min(targets) <= 1  # equal shares (no cell is scarce here)
+        for c in cells:  # achieved within a record or two of the target
+            assert abs(c["actual_tokens"] - c["target_tokens"]) <= 400, c
+
+
+def test_scarce_kind_gives_its_surplus_and_repeats_up_to_max_epochs(ws: Workspace, tmp_path: Path) -> None:
+    records = gen_records(600, kinds=("story", "advice", "document"))
+    records += gen_records(4, seed=2, kinds=("agentic",))
+    fill_ws(ws, records)
+    manifest, rows = export(ws, tmp_path, budget_tokens=40_000, max_epochs=3)
+    agentic = manifest["kinds"]["agentic"]
+    assert agentic["actual_share"] < 0.25  # short: keeps everything it has...
+    train = [r for r in rows if r["split"] == "train"]
+    uses = Counter(r["id"] for r in train)
+    assert max(uses.values()) <= 3
+    assert all(r["repeat"] < 3 for r in train)
+    agentic_ids = {r["id"] for r in train if r["kind"] == "agentic"}
+    assert all(uses[i] == 3 for i in agentic_ids)  # ...three times over
+    others = sum(manifest["kinds"][k]["tokens"] for k in ("story", "advice", "document"))
+    total = manifest["budget"]["train_tokens_actual"]
+    assert abs(total - 40_000) / 40_000 <= 0.02  # the surplus went to the other kinds
+    for k in ("story", "advice", "document"):
+        assert manifest["kinds"][k]["tokens"] / others == pytest.approx(1 / 3, abs=0.01)
+    # a full pass before any repeat: no story/advice/document record repeats while others are unused
+    for kind in ("story", "advice", "document"):
+        assert {r["repeat"] for r in train if r["kind"] == kind} == {0}
+
+
+def test_strict_mode_fails_naming_the_kind(ws: Workspace, tmp_path: Path) -> None:
+    fill_ws(ws, gen_records(300, kinds=("story", "advice", "document")) + gen_records(4, seed=2, kinds=("agentic",)))
+    with pytest.raises(SpecError, match=r"spec\.toml: kinds\.agentic: not enough agentic data"):
+        export(ws, tmp_path, budget_tokens=20_000, strict=True)
+
+
+def test_full_pass_before_any_repeat_per_cell(ws: Workspace, tmp_path: Path) -> None:
+    records = gen_records(400, kinds=("story",))
+    rare = gen_records(5, seed=3, kinds=("document",))
+    for ex in rare:
+        ex.clauses[:] = ["privacy.1.1"]
+    many = [ex for ex in gen_records(200, seed=4, kinds=("document",)) if "privacy.1.1" not in ex.clauses]
+    fill_ws(ws, records + rare + many)
+    _, rows = export(ws, tmp_path, budget_tokens=20_000, max_epochs=4, split={"eval_fraction": 0.0})
+    by_repeat: dict[int, set[str]] = defaultdict(set)
+    for r in rows:
+        if r["split"] == "train" and r["kind"] == "document" and r["clauses"] == ["privacy.1.1"]:
+            by_repeat[r["repeat"]].add(r["id"])
+    assert by_repeat[1], "the scarce cell should repeat"
+    for rep in sorted(by_repeat)[1:]:
+        assert by_repeat[rep] <= by_repeat[rep - 1]
+    assert by_repeat[0] == {ex.id for ex in rare}

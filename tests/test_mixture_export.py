@@ -1,0 +1,336 @@
+"""Whole exports of the demo workspace: reproducible bytes, no leaks, valid lines, safe writes."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from curator.dedup.decontam import add_evalset
+from curator.errors import CuratorError, UsageError
+from curator.mixture import (
+    SpecError,
+    allocation_json,
+    allocation_table,
+    export_from_spec,
+    plan_export,
+    validate_line,
+)
+from curator.mixture.split import SplitLock, hash_split, lock_path
+from curator.models import parse_example
+from curator.store import examples
+from curator.store.db import Workspace
+from curator.workspace import init_workspace
+from tests.conftest import FIXTURES, REPO, story
+from tests.test_mixture_allocate import CLAUSES, fill_ws, gen_records
+from tests.test_mixture_spec import write_spec
+
+SMALL = REPO / "tests" / "data" / "specs" / "small.toml"
+DEMO_SPEC = REPO / "corpora" / "specs" / "demo.toml"
+EVAL_DIR = FIXTURES / "openai-model-spec" / "eval-examples"
+
+
+@pytest.fixture
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    ws = init_workspace(tmp_path_factory.mktemp("db") / "demo.db", demo=True, actor="ana")
+    yield ws
+    ws.close()
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_same_inputs_give_byte_identical_folders(demo: Workspace, tmp_path: Path) -> None:
+    a = export_from_spec(demo.db, SMALL, tmp_path / "a")
+    b = export_from_spec(demo.db, SMALL, tmp_path / "b")
+    assert a.folder and b.folder
+    first = tree(a.folder)
+    assert first == tree(b.folder)
+    assert len(first) >= 10
+    # again into the same place, now with the split lock from the first run: still the same bytes
+    again = export_from_spec(demo.db, SMALL, tmp_path / "a", force=True)
+    assert again.folder and tree(again.folder) == first
+    meta = b"".join(first[n] for n in ("manifest.json", "README.md", "records.jsonl", "SHA256SUMS"))
+    assert not re.search(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", meta.decode("utf-8"))  # no clock anywhere
+
+
+def test_shipped_demo_spec_works_on_the_demo_workspace(demo: Workspace, tmp_path: Path) -> None:
+    result = export_from_spec(demo.db, DEMO_SPEC, tmp_path / "out")
+    assert result.folder == tmp_path / "out" / "demo-mix"
+    manifest = result.manifest
+    assert manifest is not None
+    assert manifest["budget"]["token_counter"] == {"name": "o200k_base", "exact": True}
+    assert manifest["splits"]["heldout"]["rows"] > 0 and manifest["splits"]["eval"]["rows"] > 0
+
+
+def test_folder_layout_manifest_and_card(demo: Workspace, tmp_path: Path) -> None:
+    result = export_from_spec(demo.db, SMALL, tmp_path)
+    folder = result.folder
+    assert folder is not None
+    names = set(tree(folder))
+    for fmt in ("openai", "anthropic", "hf-messages", "text"):
+        assert f"{fmt}/train.jsonl" in names
+    assert {"records.jsonl", "manifest.json", "README.md", "SHA256SUMS"} <= names
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    for key in ("spec", "spec_sha256", "seed", "tool", "constitution", "budget", "kinds", "cells", "excluded", "files"):
+        assert key in manifest
+    assert manifest["constitution"]["sha256"]
+    assert set(manifest["budget"]) >= {"train_tokens_target", "train_tokens_actual", "token_counter"}
+    assert set(manifest["kinds"]["story"]) >= {"target_share", "actual_share", "tokens", "examples"}
+    assert set(manifest["cells"][0]) == {
+        "kind",
+        "clause",
+        "available_tokens",
+        "target_tokens",
+        "actual_tokens",
+        "epochs",
+        "unique",
+        "capped",
+    }
+    for f in manifest["files"]:
+        data = (folder / f["path"]).read_bytes()
+        assert f["bytes"] == len(data) and f["rows"] == data.count(b"\n")
+        assert set(f) == {"path", "format", "split", "rows", "bytes", "tokens", "sha256"}
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    front = card.split("---\n")[1]
+    assert "license: cc-by-4.0" in front and "size_categories:\n- n<1K" in front
+    assert "- config_name: hf-messages\n  default: true\n  data_files:\n  - split: train\n" in front
+    assert "    path: hf-messages/train.jsonl" in front
+    assert (tmp_path / "small-mix.splits.lock.json").exists()
+
+
+def test_every_line_parses_back_into_its_format(demo: Workspace, tmp_path: Path) -> None:
+    result = export_from_spec(demo.db, SMALL, tmp_path)
+    folder = result.folder
+    assert folder is not None
+    records = jsonl(folder / "records.jsonl")
+    for fmt in ("openai", "anthropic", "hf-messages", "text"):
+        for split in ("train", "eval", "heldout"):
+            path = folder / fmt / f"{split}.jsonl"
+            lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+            for line in lines:
+                validate_line(fmt, line)
+            mine = [r for r in records if r["split"] == split]
+            assert len(lines) == len(mine)
+            assert [r["line"] for r in mine] == list(range(1, len(mine) + 1))
+            if fmt == "text":  # the same record on the same line in every format
+                assert [json.loads(x)["id"].split("#")[0] for x in lines] == [r["id"] for r in mine]
+
+
+def test_sha256sums_is_accepted_by_sha256sum(demo: Workspace, tmp_path: Path) -> None:
+    if shutil.which("sha256sum") is None:
+        pytest.skip("sha256sum is not installed")
+    folder = export_from_spec(demo.db, SMALL, tmp_path).folder
+    out = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=folder, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.count(": OK") == len((folder / "SHA256SUMS").read_text().splitlines())  # type: ignore[operator]
+
+
+def test_hf_messages_load_with_datasets(demo: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE"):
+        monkeypatch.setenv(var, "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    datasets = pytest.importorskip("datasets", reason="datasets is a test-only dependency (dev extras)")
+    folder = export_from_spec(demo.db, SMALL, tmp_path).folder
+    assert folder is not None
+    files = {s: str(folder / "hf-messages" / f"{s}.jsonl") for s in ("train", "eval", "heldout")}
+    files = {s: p for s, p in files.items() if Path(p).exists()}
+    ds = datasets.load_dataset("json", data_files=files, cache_dir=str(tmp_path / "hf-cache"))
+    assert ds["train"].num_rows == len((folder / "hf-messages" / "train.jsonl").read_text().splitlines())
+    row = ds["train"][0]
+    assert isinstance(row["tools"], str) and isinstance(json.loads(row["tools"]), list)
+    assert row["messages"][0]["role"] in ("system", "user")
+
+
+def test_no_eval_heldout_or_duplicate_reaches_train(demo: Workspace, tmp_path: Path) -> None:
+    # approved + review + draft makes the demo's near-duplicate pairs eligible; a salt that puts
+    # ex_demo_001 in train and its near-duplicate ex_demo_002 in eval (split by id)
+    salt = next(
+        s
+        for s in (f"s{i}" for i in range(10_000))
+        if hash_split("id:ex_demo_001", s, 0.3) == "train" and hash_split("id:ex_demo_002", s, 0.3) == "eval"
+    )
+    spec = write_spec(
+        tmp_path,
+        statuses=["approved", "review", "draft"],
+        budget_tokens=9000,
+        max_epochs=3,
+        formats=["text"],
+        split={"eval_fraction": 0.3, "by": "id", "salt": salt, "heldout_clauses": ["care"]},
+    )
+    result = export_from_spec(demo.db, spec, tmp_path / "out")
+    assert result.manifest is not None
+    rows = jsonl(result.folder / "records.jsonl")  # type: ignore[operator]
+    train = {r["id"] for r in rows if r["split"] == "train"}
+    held = {r["id"] for r in rows if r["split"] != "train"}
+    assert train and held and not train & held
+    excluded = {e["id"]: e["reason"] for e in result.manifest["excluded"]}
+    assert excluded["ex_demo_001"] == "duplicate of ex_demo_002 (eval record)"
+    assert "ex_demo_002" in held
+    heldout_clauses = {"care", "care.1", "care.2", "care.3", "care.4", "care.5"}
+    for r in rows:
+        if r["split"] == "train":
+            assert not heldout_clauses & set(r["clauses"]), r  # sub-clauses are held out too
+        elif r["split"] == "eval":
+            assert r["repeat"] == 0
+    heldout_rows = [r for r in rows if r["split"] == "heldout"]
+    assert heldout_rows and all(heldout_clauses & set(r["clauses"]) for r in heldout_rows)
+    assert len({r["id"] for r in heldout_rows}) == len(heldout_rows)  # never upsampled
+
+
+def test_groups_never_straddle_train_and_eval(ws: Workspace, tmp_path: Path) -> None:
+    records = gen_records(400, groups=30)
+    fill_ws(ws, records)
+    group = {ex.id: ex.group for ex in records}
+    spec = write_spec(tmp_path, budget_tokens=20_000, formats=["text"], dedup="off", split={"eval_fraction": 0.2})
+    result = export_from_spec(ws.db, spec, tmp_path / "out")
+    rows = jsonl(result.folder / "records.jsonl")  # type: ignore[operator]
+    train_groups = {group[r["id"]] for r in rows if r["split"] == "train"}
+    eval_groups = {group[r["id"]] for r in rows if r["split"] == "eval"}
+    assert eval_groups and not train_groups & eval_groups
+    assert len(CLAUSES) == 6
+
+
+def test_split_lock_keeps_records_out_of_train(ws: Workspace, tmp_path: Path) -> None:
+    fill_ws(ws, gen_records(200, groups=40))
+    out = tmp_path / "out"
+    spec = write_spec(tmp_path, budget_tokens=8000, formats=["text"], dedup="off", split={"eval_fraction": 0.2})
+    export_from_spec(ws.db, spec, out)
+    lock = SplitLock.read(lock_path(out, "mix"))
+    evals = {rid for rid, s in lock.records.items() if s == "eval"}
+    assert evals
+    # a new salt would re-deal the split; the lock keeps every eval record in eval
+    spec = write_spec(
+        tmp_path, budget_tokens=8000, formats=["text"], dedup="off", split={"eval_fraction": 0.2, "salt": "v2"}
+    )
+    result = export_from_spec(ws.db, spec, out, force=True)
+    rows = jsonl(result.folder / "records.jsonl")  # type: ignore[operator]
+    assert not evals & {r["id"] for r in rows if r["split"] == "train"}
+    assert evals <= {r["id"] for r in rows if r["split"] == "eval"}
+
+
+def test_decontaminated_records_are_absent(demo: Workspace, tmp_path: Path) -> None:
+    add_evalset(demo.db, "model-spec", EVAL_DIR, actor="lead")
+    window = " ".join((EVAL_DIR / "092i.md").read_text(encoding="utf-8").split()[40:80])
+    leak = story(id="ex_leak", status="approved", text=f"The assistant read: {window}", clauses=["privacy.2"])
+    examples.create(demo.db, parse_example(leak), actor="ana")
+    spec = write_spec(tmp_path, decontaminate=["model-spec"], budget_tokens=9000, max_epochs=3)
+    result = export_from_spec(demo.db, spec, tmp_path / "out")
+    assert result.folder is not None and result.manifest is not None
+    reasons = {e["id"]: e["reason"] for e in result.manifest["excluded"]}
+    assert reasons["ex_leak"].startswith("overlaps eval set model-spec item 092i.md")
+    for path in result.folder.rglob("*.jsonl"):
+        assert b"ex_leak" not in path.read_bytes()
+        assert window.encode("utf-8") not in path.read_bytes()
+    missing = write_spec(tmp_path, "missing.toml", decontaminate=["nope"])
+    with pytest.raises(SpecError, match=r"missing.toml: decontaminate\[0\]: no eval set named 'nope'"):
+        export_from_spec(demo.db, missing, tmp_path / "out2")
+
+
+def test_existing_folder_is_refused_without_force(demo: Workspace, tmp_path: Path) -> None:
+    export_from_spec(demo.db, SMALL, tmp_path)
+    target = tmp_path / "small-mix"
+    (target / "marker").write_text("old", encoding="utf-8")
+    with pytest.raises(CuratorError, match="already exists; use --force"):
+        export_from_spec(demo.db, SMALL, tmp_path)
+    assert (target / "marker").exists()
+    export_from_spec(demo.db, SMALL, tmp_path, force=True)
+    assert not (target / "marker").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["small-mix", "small-mix.splits.lock.json"]
+
+
+def test_a_failed_export_leaves_nothing_behind(demo: Workspace, tmp_path: Path, monkeypatch: Any) -> None:
+    from curator.mixture import write
+
+    def boom(*_a: Any, **_k: Any) -> Any:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(write, "dataset_card", boom)
+    with pytest.raises(RuntimeError):
+        export_from_spec(demo.db, SMALL, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unsafe_names_are_refused(demo: Workspace, tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="name: unsafe name"):
+        export_from_spec(demo.db, REPO / "tests" / "data" / "specs" / "unsafe_name.toml", tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    from curator.paths import safe_child
+
+    with pytest.raises(UsageError):
+        safe_child(tmp_path, "../x")
+
+
+def test_dry_run_writes_nothing_and_shows_the_allocation(demo: Workspace, tmp_path: Path) -> None:
+    result = export_from_spec(demo.db, SMALL, tmp_path / "out", dry_run=True)
+    assert not result.written and result.folder is None
+    assert not (tmp_path / "out").exists()
+    table = allocation_table(result.plan)
+    header = table.splitlines()[1].split()
+    assert header == ["kind", "clause", "available", "target", "epochs", "shortfall"]
+    assert "(all)" in table
+    data = allocation_json(result.plan)
+    assert {c["kind"] for c in data["cells"]} == {"story", "advice", "document", "agentic"}
+    assert set(data["cells"][0]) >= {"kind", "clause", "available", "target", "epochs", "shortfall"}
+    json.dumps(data)
+    # a dry run and the real export agree
+    real = export_from_spec(demo.db, SMALL, tmp_path / "out")
+    assert [(ln.id, ln.repeat) for ln in real.plan.lines] == [(ln.id, ln.repeat) for ln in result.plan.lines]
+
+
+def test_heldout_clause_must_exist(demo: Workspace, tmp_path: Path) -> None:
+    spec = write_spec(tmp_path, split={"heldout_clauses": ["privacy", "no.such"]})
+    with pytest.raises(SpecError, match=r"split\.heldout_clauses\[1\]: unknown clause 'no.such'"):
+        plan_export(demo.db, spec, tmp_path)
+
+
+def test_progress_is_reported(demo: Workspace, tmp_path: Path) -> None:
+    seen: list[str] = []
+    export_from_spec(demo.db, SMALL, tmp_path, progress=lambda phase, done, total: seen.append(phase))
+    for phase in ("load", "count", "allocate", "render:openai", "render:text", "write"):
+        assert phase in seen
+
+
+def test_records_that_cannot_make_a_line_are_excluded_with_a_reason(demo: Workspace, tmp_path: Path) -> None:
+    from tests.conftest import advice
+
+    rec = advice(id="ex_empty", status="approved", clauses=["care.2"])
+    rec["messages"][1]["content"] = "   "
+    examples.create(demo.db, parse_example(rec), actor="ana")
+    result = export_from_spec(demo.db, SMALL, tmp_path)
+    assert result.manifest is not None
+    reasons = {e["id"]: e["reason"] for e in result.manifest["excluded"]}
+    assert reasons["ex_empty"] == "messages[1] is empty"
+
+
+def test_the_mixture_core_never_imports_textual() -> None:
+    code = (
+        "import sys, curator.mixture, curator.mixture.write, curator.mixture.plan\n"
+        "print(','.join(m for m in sys.modules if m == 'textual' or m.startswith('textual.')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_standard_library_and_orjson_lines_are_the_same_bytes(
+    demo: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from curator.mixture import write
+
+    first = export_from_spec(demo.db, SMALL, tmp_path / "a").folder
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    monkeypatch.setattr(write, "_dumps", lambda row: encode(row).encode("utf-8"))
+    second = export_from_spec(demo.db, SMALL, tmp_path / "b").folder
+    assert first and second and tree(first) == tree(second)
