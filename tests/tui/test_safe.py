@@ -20,3 +20,39 @@ def test_plain_and_content_keep_text_literally(text: str) -> None:
 def test_join_keeps_every_piece_literally(text: str) -> None:
     joined = join((text, "bold"), " ", text)
     assert joined.plain == f"{text} {text}"
+
+
+@pytest.mark.parametrize("text", [*HOSTILE, "[$accent @click=app.quit]x[/]", '{"a": [true]}'])
+def test_palette_highlight_never_parses_markup(text: str) -> None:
+    from curator.tui.safe import highlight
+
+    assert highlight(f"Example ex_1  {text}", "ex").plain == f"Example ex_1  {text}"
+    assert highlight(text, "").plain == text
+
+
+async def test_palette_finds_an_example_with_a_hostile_title(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from curator.models import parse_example
+    from curator.store import examples
+    from curator.tui.app import CuratorApp
+    from curator.tui.commands import CuratorCommands
+    from curator.workspace import init_workspace
+
+    db = tmp_path / "w.db"
+    with init_workspace(db, demo=True, actor="ana") as ws:
+        examples.create(
+            ws.db,
+            parse_example({"kind": "story", "title": "[@click=app.quit]boom[/]", "text": "t", "id": "ex_hostile"}),
+            actor="ana",
+        )
+    app = CuratorApp(db, user="ana")
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        provider = CuratorCommands(app.screen)
+        hits = [hit async for hit in provider.search("boom")]
+        assert any("[@click=app.quit]boom[/]" in (hit.text or "") for hit in hits)
+        assert any(
+            str(hit.match_display).endswith("[@click=app.quit]boom[/]")
+            or "[@click=app.quit]boom[/]" in hit.match_display.plain
+            for hit in hits
+        )  # type: ignore[union-attr]
+        assert app.is_running
