@@ -29,6 +29,7 @@ class CuratorApp(App[None]):
         Binding("2", "switch_mode('examples')", "Examples"),
         Binding("3", "switch_mode('review')", "Review"),
         Binding("4", "switch_mode('coverage')", "Coverage"),
+        Binding("5", "switch_mode('export')", "Export"),
     ]
 
     def __init__(self, db_path: Path | str, *, user: str) -> None:
@@ -52,12 +53,14 @@ class CuratorApp(App[None]):
         from curator.tui.screens.constitution import ConstitutionScreen
         from curator.tui.screens.coverage import CoverageScreen
         from curator.tui.screens.examples import ExamplesScreen
+        from curator.tui.screens.export import ExportScreen
         from curator.tui.screens.review import ReviewScreen
 
         self.add_mode("constitution", ConstitutionScreen)
         self.add_mode("examples", ExamplesScreen)
         self.add_mode("review", ReviewScreen)
         self.add_mode("coverage", CoverageScreen)
+        self.add_mode("export", ExportScreen)
         self.switch_mode("constitution")
         self.load_dedup()
 

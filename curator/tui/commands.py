@@ -18,7 +18,13 @@ from curator.tui.safe import highlight
 if TYPE_CHECKING:
     from curator.tui.app import CuratorApp
 
-SCREENS = {"constitution": "Constitution", "examples": "Examples", "review": "Review queue", "coverage": "Coverage"}
+SCREENS = {
+    "constitution": "Constitution",
+    "examples": "Examples",
+    "review": "Review queue",
+    "coverage": "Coverage",
+    "export": "Export",
+}
 
 
 class CuratorCommands(Provider):

@@ -1,0 +1,136 @@
+"""The Export screen: choose or edit a spec, preview the allocation, export with a progress bar."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, ProgressBar, Static, TextArea
+from textual.worker import get_current_worker
+
+from curator import paths
+from curator.errors import CuratorError
+from curator.tui.safe import content
+
+
+class ExportScreen(Screen[None]):
+    """Build a mixture from a spec file without leaving the TUI."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+o", "open_spec", "Open spec"),
+        Binding("ctrl+s", "save_spec", "Save spec"),
+        Binding("f5", "preview", "Preview allocation"),
+        Binding("f6", "export", "Export"),
+        Binding("f7", "export(True)", "Export, replacing an earlier one"),
+    ]
+
+    class Progressed(Message):
+        def __init__(self, phase: str, done: int, total: int) -> None:
+            super().__init__()
+            self.phase, self.done, self.total = phase, done, total
+
+    class Finished(Message):
+        def __init__(self, text: str, ok: bool) -> None:
+            super().__init__()
+            self.text, self.ok = text, ok
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="export-top"):
+            yield Input(str(self._default_spec()), id="spec-path", placeholder="spec file (TOML)")
+            yield Input("exports", id="out-dir", placeholder="output folder")
+        with Horizontal():
+            with Vertical(id="spec-side"):
+                yield Static(content("Spec (ctrl+s saves to the path above)"), classes="pane-title")
+                yield TextArea(id="spec-text", language="toml" if "toml" in TextArea().available_languages else None)
+            with Vertical(id="result-side"):
+                yield Static(content("Allocation / manifest"), classes="pane-title", id="result-title")
+                yield ProgressBar(id="export-progress", show_eta=False)
+                yield Static(id="export-phase")
+                yield TextArea(id="result-text", read_only=True)
+        yield Footer()
+
+    @staticmethod
+    def _default_spec() -> Path:
+        demo = paths.REPO_DIR / "corpora" / "specs" / "demo.toml"
+        return demo if demo.exists() else Path("spec.toml")
+
+    def on_mount(self) -> None:
+        self.action_open_spec()
+
+    def _spec_path(self) -> Path:
+        return Path(self.query_one("#spec-path", Input).value).expanduser()
+
+    def action_open_spec(self) -> None:
+        path = self._spec_path()
+        try:
+            self.query_one("#spec-text", TextArea).load_text(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as err:
+            self.notify(f"{path}: cannot read ({err})", severity="error", markup=False)
+
+    @on(Input.Submitted, "#spec-path")
+    def _reopen(self) -> None:
+        self.action_open_spec()
+
+    def action_save_spec(self) -> None:
+        path = self._spec_path()
+        try:
+            path.write_text(self.query_one("#spec-text", TextArea).text, encoding="utf-8")
+        except OSError as err:
+            self.notify(f"{path}: cannot write ({err})", severity="error", markup=False)
+            return
+        self.notify(f"saved {path}", markup=False)
+
+    def action_preview(self) -> None:
+        self.action_save_spec()
+        self._run(dry_run=True, force=False)
+
+    def action_export(self, force: bool = False) -> None:
+        self.action_save_spec()
+        self._run(dry_run=False, force=force)
+
+    @work(thread=True, exclusive=True, group="export")
+    def _run(self, dry_run: bool, force: bool) -> None:
+        from curator.mixture import allocation_table, export_from_spec
+
+        worker = get_current_worker()
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if not worker.is_cancelled:
+                self.post_message(self.Progressed(phase, done, total))
+
+        out = Path(self.query_one("#out-dir", Input).value or "exports")
+        try:
+            result = export_from_spec(
+                self.app.workspace.db,  # type: ignore[attr-defined]
+                self._spec_path(),
+                out,
+                dry_run=dry_run,
+                force=force,
+                progress=progress,
+            )
+        except CuratorError as err:
+            self.post_message(self.Finished(str(err), ok=False))
+            return
+        text = allocation_table(result.plan) if dry_run else json.dumps(result.manifest, ensure_ascii=False, indent=2)
+        self.post_message(self.Finished(text, ok=True))
+
+    def on_export_screen_progressed(self, message: Progressed) -> None:
+        bar = self.query_one("#export-progress", ProgressBar)
+        bar.update(total=max(message.total, 1), progress=message.done)
+        self.query_one("#export-phase", Static).update(content(f"{message.phase}: {message.done}/{message.total}"))
+
+    def on_export_screen_finished(self, message: Finished) -> None:
+        self.query_one("#result-text", TextArea).load_text(message.text)
+        if message.ok:
+            self.notify("done", markup=False)
+        else:
+            self.query_one("#export-phase", Static).update(content(message.text))
+            self.notify(message.text, severity="error", markup=False)
