@@ -43,29 +43,49 @@ def machine() -> str:
     )
 
 
-def main() -> int:
-    quick = "--quick" in sys.argv
-    n_import = 10_000 if quick else 100_000
-    results: dict[str, Any] = {
-        "import": bench_import.run(n_import),
-        "constitution": bench_constitution.run(quick),
-        "coverage": bench_coverage.run(quick),
-    }
-    try:
-        from bench import bench_dedup
-    except ImportError:  # pragma: no cover - the dedup benchmark is optional while it is being written
-        bench_dedup = None  # type: ignore[assignment]
-    if bench_dedup is not None:
-        results["dedup"] = bench_dedup.run(quick)
-    from bench import bench_export, bench_tui
+RUNNERS = ("import", "constitution", "coverage", "dedup", "export", "tui")
 
-    results["export"] = bench_export.run(quick)
-    results["tui"] = bench_tui.run(quick)
+
+def collect(name: str, quick: bool) -> dict[str, Any] | list[dict[str, Any]]:
+    """Run one benchmark by name."""
+    if name == "import":
+        return bench_import.run(10_000 if quick else 100_000)
+    if name == "constitution":
+        return bench_constitution.run(quick)
+    if name == "coverage":
+        return bench_coverage.run(quick)
+    from bench import bench_dedup, bench_export, bench_tui
+
+    module = {"dedup": bench_dedup, "export": bench_export, "tui": bench_tui}[name]
+    result: dict[str, Any] = module.run(quick)
+    return result
+
+
+def main() -> int:
+    """`python -m bench [--quick] [--only NAME ...]`: run, store raw results, rewrite BENCHMARKS.md.
+
+    Raw results accumulate in bench/data/results.json, so one benchmark can be re-run alone
+    (`--only tui`) and the page is rendered from the latest result of each.
+    """
+    quick = "--quick" in sys.argv
+    only = [a for a in sys.argv[1:] if a in RUNNERS]
+    store = ROOT / "bench" / "data" / ("results-quick.json" if quick else "results.json")
+    store.parent.mkdir(exist_ok=True)
+    results: dict[str, Any] = json.loads(store.read_text()) if store.exists() else {}
+    for name in only or RUNNERS:
+        results[name] = collect(name, quick)
+        store.write_text(json.dumps(results, indent=2))
+    missing = [n for n in RUNNERS if n not in results]
+    if missing:
+        print(f"not rendering BENCHMARKS.md: no results yet for {', '.join(missing)}")
+        return 1
+    from bench import bench_dedup, bench_export, bench_tui
+
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
     versions = ", ".join(f"{lib} {version(lib)}" for lib in LIBS)
     imp = results["import"]
     cov = results["coverage"]
-    dedup_section = bench_dedup.markdown(results["dedup"]) if "dedup" in results and bench_dedup else ""
+    dedup_section = bench_dedup.markdown(results["dedup"])
     export_section = bench_export.markdown(results["export"])
     tui_section = bench_tui.markdown(results["tui"])
     constitution_rows = "\n".join(
