@@ -18,15 +18,20 @@ from curator.models import Clause
 from curator.tui.safe import content
 
 
+def parent_path(path: str) -> str:
+    """The titles above a clause (its path without its own title)."""
+    return path.rsplit(" › ", 1)[0] if " › " in path else ""
+
+
 def hit_prompt(hit: ClauseHit, chosen: bool) -> Content:
-    """`✓ id  title` over the clause's path; data is never parsed as markup."""
+    """`✓ id  title` over the sections it sits in; data is never parsed as markup."""
     return Content.assemble(
         ("✓ " if chosen else "  ", "bold $success"),
         (hit.clause.id, "bold"),
         "  ",
         hit.clause.title,
         "\n    ",
-        (hit.path, "dim"),
+        (parent_path(hit.path), "dim"),
     )
 
 

@@ -34,7 +34,7 @@ from curator.store import examples
 from curator.store.clauses import current_clauses
 from curator.tui.messages import ExampleSaved
 from curator.tui.safe import content
-from curator.tui.screens.clause_picker import ClausePicker
+from curator.tui.screens.clause_picker import ClausePicker, parent_path
 from curator.tui.screens.confirm import ConfirmScreen
 from curator.tui.screens.conflict import ConflictScreen, Resolution
 from curator.tui.screens.help import ScreenBindingCommands
@@ -57,7 +57,15 @@ BLOCKS_HINT = (
     '{"type": "tool_result", "tool_use_id", "content"}'
 )
 _MESSAGE_FIELD = re.compile(r"^messages\[(\d+)\](.*)$")
-_BLOCK_START = re.compile(r"^\s*\[\s*(\{|\])")
+_BLOCK_START = re.compile(r"^\s*\[\s*(\{|\]\s*$)")
+"""A turn is a block list when it starts like one (`[{`) or is exactly `[]`; anything else is text."""
+
+
+def record_message(err: RecordError) -> str:
+    """The error's message without the `field: ` prefix (the form shows the field itself)."""
+    text = str(err)
+    prefix = f"{err.field}: " if err.field else ""
+    return text[len(prefix) :] if prefix and text.startswith(prefix) else text
 
 
 class FormError(Exception):
@@ -89,7 +97,7 @@ def parse_tools(text: str) -> list[dict[str, Any]] | None:
         except ValidationError as err:
             problem = describe_validation_error(err)
             where = f"tools[{i}]" + (f".{problem.field}" if problem.field and problem.field != "record" else "")
-            raise FormError(where, str(problem)) from None
+            raise FormError(where, record_message(problem)) from None
     return value
 
 
@@ -114,6 +122,17 @@ def turn_display_text(msg: Message) -> tuple[str, bool]:
         return msg.content, False
     blocks = [b.model_dump(mode="json", exclude_none=True) for b in msg.content]
     return json.dumps(blocks, indent=2, ensure_ascii=False), True
+
+
+_FORM_ORDER = ("title", "tags", "group", "clauses", "text", "rationale", "system", "tools", "messages")
+
+
+def _form_position(field: str) -> tuple[int, int]:
+    """Where a record path's field sits in the form, top to bottom (unknown fields first)."""
+    name = re.split(r"[.\[]", field, maxsplit=1)[0]
+    rank = _FORM_ORDER.index(name) + 1 if name in _FORM_ORDER else 0
+    match = _MESSAGE_FIELD.match(field)
+    return rank, int(match.group(1)) if match else -1
 
 
 class TagSuggester(SuggestFromList):
@@ -320,7 +339,7 @@ class EditorScreen(Screen[None]):
                 prompt = Content.assemble((cid, "bold"), ("  not in the current constitution (orphaned)", "italic"))
             else:
                 prompt = Content.assemble(
-                    (cid, "bold"), "  ", clause.title, "\n    ", (self._clause_paths.get(cid, ""), "dim")
+                    (cid, "bold"), "  ", clause.title, "\n    ", (parent_path(self._clause_paths.get(cid, "")), "dim")
                 )
             options.append(Option(prompt, id=cid))
         links.add_options(options)
@@ -362,8 +381,18 @@ class EditorScreen(Screen[None]):
             return False
         return self._form_state() != self._baseline
 
-    def build_record(self) -> dict[str, Any]:
-        """The record the form describes (not validated yet); FormError for unreadable JSON."""
+    def build_record(self, problems: list[FormError] | None = None) -> dict[str, Any]:
+        """The record the form describes (not validated yet).
+
+        Fields the form cannot turn into a record (unreadable JSON, empty turns) raise FormError,
+        or, with a `problems` list, are collected there and left out (or kept as typed).
+        """
+
+        def problem(err: FormError) -> None:
+            if problems is None:
+                raise err
+            problems.append(err)
+
         if self.loaded is not None:
             record = self.loaded.canonical()
             for key in EDITABLE_FIELDS:
@@ -392,17 +421,23 @@ class EditorScreen(Screen[None]):
         if system.strip():
             record["system"] = system
         if self.kind == "agentic":
-            tools = parse_tools(self.query_one("#tools", TextArea).text)
+            try:
+                tools = parse_tools(self.query_one("#tools", TextArea).text)
+            except FormError as err:
+                problem(err)
+                tools = None
             if tools is not None:
                 record["tools"] = tools
         messages: list[dict[str, Any]] = []
         for i, turn in enumerate(self.turn_editors()):
+            body: str | list[Any]
             try:
                 body = parse_turn_content(turn.text, blocks_allowed=self.kind == "agentic")
             except FormError as err:
-                raise FormError(f"messages[{i}].content", err.message) from None
+                problem(FormError(f"messages[{i}].content", err.message))
+                body = turn.text
             if isinstance(body, str) and not body.strip():
-                raise FormError(f"messages[{i}].content", "must not be empty (write the turn or remove it)")
+                problem(FormError(f"messages[{i}].content", "must not be empty (write the turn or remove it)"))
             msg: dict[str, Any] = {"role": turn.turn_role, "content": body}
             if turn.turn_role == "assistant" and turn.rationale.strip():
                 msg["rationale"] = turn.rationale
@@ -469,14 +504,24 @@ class EditorScreen(Screen[None]):
     # -- saving ----------------------------------------------------------------------------------
 
     def _validated(self) -> Example | None:
-        """The form as a valid Example, or None after showing the first problem."""
+        """The form as a valid Example, or None after showing its problems (focus on the first)."""
         self._hide_errors()
+        form_problems: list[FormError] = []
+        record = self.build_record(form_problems)
+        problems = [(p.field, p.message) for p in form_problems]
+        example: Example | None = None
         try:
-            return parse_example(self.build_record())
-        except FormError as err:
-            self._report(err.field, err.message)
+            example = parse_example(record)
         except RecordError as err:
-            self._report(err.field, str(err))
+            problems.append((err.field or "record", record_message(err)))
+        if not problems:
+            return example
+        problems.sort(key=lambda p: _form_position(p[0]))  # stable: the form's own finding first
+        for field, message in reversed(problems):  # the first in form order ends up focused
+            self.show_field_error(field, message)
+        field, message = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        self.notify(f"not saved ({field}): {message}{more}", severity="error", markup=False)
         return None
 
     def _report(self, field: str | None, message: str) -> None:
@@ -509,7 +554,7 @@ class EditorScreen(Screen[None]):
             self._open_conflict(mine)
             return False
         except RecordError as err:
-            self._report(err.field, str(err))
+            self._report(err.field, record_message(err))
             return False
         except CuratorError as err:
             self.notify(f"not saved: {err}", severity="error", markup=False)
@@ -566,7 +611,7 @@ class EditorScreen(Screen[None]):
         try:
             saved = examples.create(self.curator.workspace.db, copy, actor=self.curator.user)
         except RecordError as err:
-            self._report(err.field, str(err))
+            self._report(err.field, record_message(err))
             return
         except CuratorError as err:
             self.notify(f"copy not saved: {err}", severity="error", markup=False)

@@ -21,7 +21,7 @@ from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Footer, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from curator.errors import CuratorError, UsageError
 from curator.tui.safe import content
@@ -130,11 +130,18 @@ class DupPanel(Vertical):
     class Results(Message):
         """What the worker found for one generation of the text (rows None: index still loading)."""
 
-        def __init__(self, generation: int, rows: list[DupRow] | None, warnings: list[EvalWarning]) -> None:
+        def __init__(
+            self,
+            generation: int,
+            rows: list[DupRow] | None,
+            warnings: list[EvalWarning],
+            error: str | None = None,
+        ) -> None:
             super().__init__()
             self.generation = generation
             self.rows = rows
             self.warnings = warnings
+            self.error = error
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -174,9 +181,16 @@ class DupPanel(Vertical):
         app: Any = self.app
         self.run_check(self._text, self._exclude, self._generation, app)
 
-    @work(thread=True, exclusive=True, group="dup-check")
+    @work(thread=True, exclusive=True, group="dup-check", exit_on_error=False)
     def run_check(self, text: str, exclude_id: str | None, generation: int, app: Any) -> None:
         worker = get_current_worker()
+        try:
+            self._check(worker, text, exclude_id, generation, app)
+        except Exception as err:  # a failed check must never take the editor down
+            if not worker.is_cancelled:
+                self.post_message(self.Results(generation, [], [], error=f"check failed: {err}"))
+
+    def _check(self, worker: Worker[None], text: str, exclude_id: str | None, generation: int, app: Any) -> None:
         engine = app.dedup
         if engine is None:
             if not worker.is_cancelled:
@@ -218,6 +232,9 @@ class DupPanel(Vertical):
         if message.generation != self._generation:
             return  # an older text; a newer check is on its way
         status = self.query_one("#dup-status", Static)
+        if message.error is not None:
+            status.update(content(message.error))
+            return
         if message.rows is None:
             status.update(content("index loading…"))
             if self._timer is None:
