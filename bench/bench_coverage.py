@@ -32,9 +32,12 @@ def constitution(sections: int = 40, items: int = 24) -> str:
 
 
 def python_peer(db: Any) -> dict[str, int]:
-    parent = dict(db.execute(
-        "SELECT c.id, c.parent FROM clauses c JOIN constitution_versions v ON v.id = c.version_id "
-        "WHERE v.is_current = 1").fetchall())
+    parent = dict(
+        db.execute(
+            "SELECT c.id, c.parent FROM clauses c JOIN constitution_versions v ON v.id = c.version_id "
+            "WHERE v.is_current = 1"
+        ).fetchall()
+    )
     seen: dict[str, set[str]] = {}
     for clause_id, example_id in db.execute("SELECT clause_id, example_id FROM example_clauses"):
         cur = clause_id
