@@ -411,6 +411,117 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     return 0
 
 
+def _assist(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(client, settings); without ANTHROPIC_API_KEY this raises AssistUnavailable (one line, exit 1)."""
+    from curator.assist.client import make_client
+
+    settings = load_settings()
+    return make_client(settings), settings
+
+
+def cmd_assist_draft(args: argparse.Namespace) -> int:
+    from curator.assist.actions import draft
+
+    client, settings = _assist(args)
+    with _open(args) as ws:
+        created = draft(ws.db, client, settings, clauses=args.clause, kind=args.kind, n=args.n, actor=_actor(args))
+    if args.format == "json":
+        _print_json({"created": created})
+    else:
+        for eid in created:
+            print(eid)
+        print(f"{len(created)} draft(s) created; review them before approving")
+    return 0
+
+
+def cmd_assist_critique(args: argparse.Namespace) -> int:
+    from curator.assist.actions import critique
+
+    client, settings = _assist(args)
+    with _open(args) as ws:
+        result = critique(ws.db, client, settings, args.id)
+    if args.format == "json":
+        _print_json(result)
+    else:
+        for v in result["verdicts"]:
+            print(f"{v['clause']}: {v['verdict']} - {v['reason']}")
+            for s in v["suggestions"]:
+                print(f"  - {s}")
+    return 0
+
+
+def cmd_assist_explain_why(args: argparse.Namespace) -> int:
+    from curator.assist.actions import apply_explain_why, explain_why
+
+    client, settings = _assist(args)
+    with _open(args) as ws:
+        proposal = explain_why(ws.db, client, settings, args.id)
+        applied = None
+        if args.apply and proposal["turns"]:
+            applied = apply_explain_why(ws.db, args.id, proposal, proposal["version"], actor=_actor(args))
+    if args.format == "json":
+        _print_json({**proposal, "applied": applied is not None})
+    else:
+        print("\n".join(proposal["diff"]) or "no change proposed")
+        if applied is not None:
+            print(f"applied: {args.id} is now version {applied.version}")
+        elif proposal["turns"]:
+            print("not applied (run again with --apply to accept)")
+    return 0
+
+
+def cmd_assist_suggest_links(args: argparse.Namespace) -> int:
+    from curator.assist.actions import suggest_links
+
+    client, settings = _assist(args)
+    with _open(args) as ws:
+        links = suggest_links(ws.db, client, settings, args.id)
+    if args.format == "json":
+        _print_json({"id": args.id, "links": links})
+    else:
+        print(_table([[link["clause"], _short(link["reason"], 90)] for link in links], ["clause", "reason"]))
+    return 0
+
+
+def cmd_assist_batch(args: argparse.Namespace) -> int:
+    from curator.assist.batch import run_batch
+
+    client, settings = _assist(args)
+
+    def progress(counts: dict[str, int]) -> None:
+        done = sum(v for k, v in counts.items() if k != "processing")
+        sys.stderr.write(f"\rbatch: {done}/{done + counts.get('processing', 0)} requests done")
+        sys.stderr.flush()
+
+    with _open(args) as ws:
+        report = run_batch(
+            ws.db,
+            client,
+            settings,
+            db_path=ws.path,
+            clauses=args.clause,
+            kind=args.kind,
+            per_clause=args.per_clause,
+            actor=_actor(args),
+            progress=progress,
+            poll_interval=args.poll,
+        )
+    sys.stderr.write("\n")
+    if args.format == "json":
+        _print_json(report)
+    else:
+        print(
+            f"batch {report['batch_id']}{' (resumed)' if report['resumed'] else ''}: "
+            f"{len(report['created'])} drafts created, {len(report['duplicates'])} exact duplicates skipped, "
+            f"{len(report['failed'])} failed"
+        )
+        for n in report["near_duplicates"]:
+            print(f"near-duplicate: {n['id']} ~ {', '.join(m['id'] for m in n['matches'])}")
+        for f in report["failed"]:
+            print(f"failed: {f['custom_id']}: {f['error']}")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from curator.mixture import allocation_json, allocation_table, export_from_spec
 
@@ -631,6 +742,46 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("decontam", cmd_decontam, "flag training records that overlap registered eval sets")
     p.add_argument("--evalset", action="append", metavar="NAME", help="only this eval set (repeatable; default all)")
     p.add_argument("--format", choices=["json", "table"], default="table", help="output format (default: table)")
+    assist = sub.add_parser(
+        "assist",
+        help="LLM assistance (needs ANTHROPIC_API_KEY): draft, critique, explain-why, suggest-links, batch",
+        description="LLM assistance through the Anthropic API (needs ANTHROPIC_API_KEY). Generated text lands as "
+        "drafts with provenance; nothing overwrites a person's text without --apply.",
+    )
+    as_sub = assist.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser, required=True)
+    p = add("draft", cmd_assist_draft, "draft new examples of a kind for one or more clauses", as_sub)
+    p.add_argument("--clause", action="append", required=True, metavar="ID", help="clause to teach (repeatable)")
+    p.add_argument("--kind", choices=KINDS, required=True, help="kind of example")
+    p.add_argument("--n", type=int, default=1, help="how many drafts (default 1, at most 20)")
+    p.add_argument("--format", choices=["json", "text"], default="text", help="output format (default: text)")
+    p = add("critique", cmd_assist_critique, "judge an example against each linked clause (writes nothing)", as_sub)
+    p.add_argument("id", help="example id")
+    p.add_argument("--format", choices=["json", "text"], default="text", help="output format (default: text)")
+    p = add(
+        "explain-why",
+        cmd_assist_explain_why,
+        "propose assistant turns that state why, as a diff; applied only with --apply",
+        as_sub,
+    )
+    p.add_argument("id", help="example id (advice or agentic)")
+    p.add_argument("--apply", action="store_true", help="accept the proposal and save it as a new version")
+    p.add_argument("--format", choices=["json", "text"], default="text", help="output format (default: text)")
+    p = add(
+        "suggest-links", cmd_assist_suggest_links, "ranked clause links with a reason each (writes nothing)", as_sub
+    )
+    p.add_argument("id", help="example id")
+    p.add_argument("--format", choices=["json", "table"], default="table", help="output format (default: table)")
+    p = add(
+        "batch",
+        cmd_assist_batch,
+        "draft in bulk through the Message Batches API; run the same command again to resume",
+        as_sub,
+    )
+    p.add_argument("--clause", action="append", required=True, metavar="ID", help="clause to teach (repeatable)")
+    p.add_argument("--kind", choices=KINDS, required=True, help="kind of example")
+    p.add_argument("--per-clause", type=int, default=1, metavar="N", help="drafts per clause (default 1, at most 20)")
+    p.add_argument("--poll", type=float, default=15.0, metavar="SECONDS", help="seconds between polls (default 15)")
+    p.add_argument("--format", choices=["json", "text"], default="text", help="output format (default: text)")
     return parser
 
 

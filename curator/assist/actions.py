@@ -1,0 +1,285 @@
+"""Assistance actions: pure functions over a database, an SDK client and the settings.
+
+Each returns data; the CLI and the TUI render it. `draft` stores new records as
+`draft` with provenance; `explain_why` only proposes (see `apply_explain_why`);
+`critique` and `suggest_links` write nothing.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+import anthropic
+from sqlite_utils import Database
+
+from curator.assist.client import AssistError, call_tool, validate_output
+from curator.assist.prompts import (
+    DRAFT_MODELS,
+    CritiqueOut,
+    ExplainWhyOut,
+    SuggestLinksOut,
+    critique_prompt,
+    draft_prompt,
+    draft_schema,
+    explain_why_prompt,
+    prompt_sha256,
+    suggest_links_prompt,
+    tool_schema,
+)
+from curator.config import Settings
+from curator.errors import RecordError, UsageError
+from curator.models import KINDS, Clause, Example, Message, TextBlock, parse_example
+from curator.store import examples
+from curator.store.clauses import current_clauses
+
+DRAFT_TOOL = "submit_draft"
+CRITIQUE_TOOL = "submit_critique"
+REWRITE_TOOL = "submit_rewrite"
+LINKS_TOOL = "submit_links"
+MAX_DRAFTS = 20
+
+
+def _clauses_by_id(db: Database) -> dict[str, Clause]:
+    return {c.id: c for c in current_clauses(db)}
+
+
+def resolve_clauses(db: Database, clause_ids: list[str]) -> list[Clause]:
+    """The named clauses of the current constitution, or a one-line error naming the unknown id."""
+    known = _clauses_by_id(db)
+    if not clause_ids:
+        raise UsageError("name at least one clause (--clause ID)")
+    if not known:
+        raise UsageError("no constitution imported yet; import one before drafting")
+    missing = [c for c in clause_ids if c not in known]
+    if missing:
+        raise UsageError(f"unknown clause id {missing[0]!r} (not in the current constitution)")
+    return [known[c] for c in dict.fromkeys(clause_ids)]
+
+
+def build_draft_record(
+    kind: str, tool_input: dict[str, Any], *, clauses: list[str], actor: str, model: str, sha: str, origin: str
+) -> Example:
+    """Turn a draft tool input into a validated canonical record (status draft, with provenance)."""
+    parsed = validate_output(DRAFT_MODELS[kind], tool_input)
+    body = parsed.model_dump(mode="json", exclude_none=True)
+    record: dict[str, Any] = {
+        **body,
+        "kind": kind,
+        "status": "draft",
+        "author": actor,
+        "clauses": clauses,
+        "source": {"type": "generated", "model": model, "prompt_sha256": sha, "origin": origin},
+    }
+    try:
+        return parse_example(record)
+    except RecordError as err:
+        raise AssistError(f"malformed model output: {err}") from None
+
+
+def draft(
+    db: Database,
+    client: anthropic.Anthropic,
+    settings: Settings,
+    *,
+    clauses: list[str],
+    kind: str,
+    n: int = 1,
+    actor: str,
+) -> list[str]:
+    """Draft `n` new examples of `kind` for `clauses`; returns the created ids (each stored as it arrives).
+
+    A malformed answer stores nothing for that call and raises AssistError whose `created`
+    lists what earlier calls already stored.
+    """
+    if kind not in KINDS:
+        raise UsageError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    if not 1 <= n <= MAX_DRAFTS:
+        raise UsageError(f"--n must be between 1 and {MAX_DRAFTS}")
+    chosen = resolve_clauses(db, clauses)
+    ids = [c.id for c in chosen]
+    created: list[str] = []
+    titles: list[str] = []
+    for i in range(n):
+        system, user = draft_prompt(kind, chosen, avoid_titles=titles)
+        try:
+            tool_input, origin = call_tool(
+                client,
+                model=settings.assist_model,
+                system=system,
+                user=user,
+                tool_name=DRAFT_TOOL,
+                tool_schema=draft_schema(kind),
+                max_tokens=settings.assist_max_tokens,
+                tool_description=f"Submit one drafted {kind} example.",
+            )
+            ex = build_draft_record(
+                kind,
+                tool_input,
+                clauses=ids,
+                actor=actor,
+                model=settings.assist_model,
+                sha=prompt_sha256(system, user),
+                origin=origin,
+            )
+        except AssistError as err:
+            where = f" (draft {i + 1} of {n}; created before it: {', '.join(created)})" if created else ""
+            raise AssistError(f"{err}{where}", created=created) from None
+        stored = examples.create(db, ex, actor=actor)
+        created.append(stored.id)
+        titles.append(stored.title)
+    return created
+
+
+def _linked_clauses(db: Database, ex: Example) -> list[Clause]:
+    known = _clauses_by_id(db)
+    linked = [known[c] for c in ex.clauses if c in known]
+    if not linked:
+        raise UsageError(
+            f"example {ex.id} links no clause of the current constitution; link one first (or run suggest-links)"
+        )
+    return linked
+
+
+def critique(db: Database, client: anthropic.Anthropic, settings: Settings, example_id: str) -> dict[str, Any]:
+    """Judge an example against each linked clause: `{"id", "verdicts": [{clause, verdict, reason, suggestions}]}`."""
+    ex = examples.get(db, example_id)
+    linked = _linked_clauses(db, ex)
+    system, user = critique_prompt(ex, linked)
+    tool_input, origin = call_tool(
+        client,
+        model=settings.assist_model,
+        system=system,
+        user=user,
+        tool_name=CRITIQUE_TOOL,
+        tool_schema=tool_schema(CritiqueOut),
+        max_tokens=settings.assist_max_tokens,
+        tool_description="Submit one verdict per linked clause.",
+    )
+    out = validate_output(CritiqueOut, tool_input)
+    wanted = [c.id for c in linked]
+    by_clause = {v.clause: v for v in out.verdicts}
+    unknown = [c for c in by_clause if c not in wanted]
+    if unknown:
+        raise AssistError(f"malformed model output: verdict for clause {unknown[0]!r}, which is not linked")
+    missing = [c for c in wanted if c not in by_clause]
+    if missing:
+        raise AssistError(f"malformed model output: no verdict for clause {missing[0]!r}")
+    return {
+        "id": ex.id,
+        "origin": origin,
+        "verdicts": [by_clause[c].model_dump(mode="json") for c in wanted],
+    }
+
+
+def _render_dialogue(ex: Example) -> list[str]:
+    lines: list[str] = []
+    for i, msg in enumerate(ex.messages or []):
+        lines.append(f"[{i}] {msg.role}:")
+        lines.extend("    " + line for line in msg.plain_text().splitlines() or [""])
+        if msg.rationale:
+            lines.append("    rationale: " + " ".join(msg.rationale.split()))
+    return lines
+
+
+def _rewrite_turn(msg: Message, content: str, rationale: str) -> Message:
+    if isinstance(msg.content, str):
+        return msg.model_copy(update={"content": content, "rationale": rationale})
+    blocks = list(msg.content)
+    texts = [j for j, b in enumerate(blocks) if isinstance(b, TextBlock)]
+    if texts:
+        blocks[texts[0]] = TextBlock(text=content)
+        blocks = [b for j, b in enumerate(blocks) if j not in texts[1:]]
+    else:
+        blocks.insert(0, TextBlock(text=content))
+    return msg.model_copy(update={"content": blocks, "rationale": rationale})
+
+
+def _apply_turns(ex: Example, turns: list[dict[str, Any]]) -> Example:
+    messages = list(ex.messages or [])
+    for turn in turns:
+        index = turn["index"]
+        if not isinstance(index, int) or not 0 <= index < len(messages) or messages[index].role != "assistant":
+            raise AssistError(f"malformed model output: turn index {index!r} is not an assistant turn")
+        messages[index] = _rewrite_turn(messages[index], str(turn["content"]), str(turn["rationale"]))
+    try:
+        return parse_example({**ex.canonical(), "messages": [m.model_dump(mode="json") for m in messages]})
+    except RecordError as err:
+        raise AssistError(f"malformed model output: {err}") from None
+
+
+def explain_why(db: Database, client: anthropic.Anthropic, settings: Settings, example_id: str) -> dict[str, Any]:
+    """Propose assistant-turn rewrites that state why; NOT applied (see `apply_explain_why`).
+
+    Returns `{"id", "version", "turns": [{index, content, rationale}], "diff": [unified diff lines]}`.
+    """
+    ex = examples.get(db, example_id)
+    if ex.kind not in ("advice", "agentic"):
+        raise UsageError(f"explain-why rewrites assistant turns; a {ex.kind} has none (use critique)")
+    linked = _linked_clauses(db, ex)
+    system, user = explain_why_prompt(ex, linked)
+    tool_input, origin = call_tool(
+        client,
+        model=settings.assist_model,
+        system=system,
+        user=user,
+        tool_name=REWRITE_TOOL,
+        tool_schema=tool_schema(ExplainWhyOut),
+        max_tokens=settings.assist_max_tokens,
+        tool_description="Submit rewritten assistant turns that state why.",
+    )
+    out = validate_output(ExplainWhyOut, tool_input)
+    turns = [t.model_dump(mode="json") for t in out.turns]
+    after = _apply_turns(ex, turns)  # validates indexes and the merged record
+    diff = list(
+        difflib.unified_diff(
+            _render_dialogue(ex),
+            _render_dialogue(after),
+            f"{ex.id} (v{ex.version})",
+            f"{ex.id} (proposed)",
+            lineterm="",
+        )
+    )
+    return {"id": ex.id, "version": ex.version, "origin": origin, "turns": turns, "diff": diff}
+
+
+def apply_explain_why(
+    db: Database, example_id: str, proposal: dict[str, Any], expected_version: int, *, actor: str
+) -> Example:
+    """Apply an accepted explain-why proposal (optimistic concurrency: ConflictError if changed since)."""
+    ex = examples.get(db, example_id)
+    if proposal.get("id") != example_id:
+        raise UsageError(f"the proposal is for {proposal.get('id')!r}, not {example_id!r}")
+    updated = _apply_turns(ex, list(proposal.get("turns", [])))
+    return examples.update(db, updated, expected_version=expected_version, actor=actor)
+
+
+def suggest_links(
+    db: Database, client: anthropic.Anthropic, settings: Settings, example_id: str
+) -> list[dict[str, str]]:
+    """Ranked `[{"clause", "reason"}]`: only clauses of the current constitution not linked yet."""
+    ex = examples.get(db, example_id)
+    clauses = current_clauses(db)
+    if not clauses:
+        raise UsageError("no constitution imported yet")
+    system, user = suggest_links_prompt(ex, clauses)
+    tool_input, _origin = call_tool(
+        client,
+        model=settings.assist_model,
+        system=system,
+        user=user,
+        tool_name=LINKS_TOOL,
+        tool_schema=tool_schema(SuggestLinksOut),
+        max_tokens=settings.assist_max_tokens,
+        tool_description="Submit ranked clause links with a reason each.",
+    )
+    out = validate_output(SuggestLinksOut, tool_input)
+    known = {c.id for c in clauses}
+    seen = set(ex.clauses)
+    ranked: list[dict[str, str]] = []
+    for link in out.links:
+        clause = link.clause.strip()
+        if clause in known and clause not in seen:
+            seen.add(clause)
+            ranked.append({"clause": clause, "reason": link.reason})
+    return ranked
