@@ -169,11 +169,11 @@ def m003_example_tokens(db: Database) -> None:
     )
 
 
-
 @migrations()
 def m004_coverage_index(db: Database) -> None:
     """A covering index for coverage: joins read (id, kind, status, tokens) without touching the big rows."""
     db.execute("CREATE INDEX idx_examples_coverage ON examples(id, kind, status, tokens)")
+
 
 SCHEMA_MIGRATIONS: frozenset[str] = frozenset(m.name for m in migrations._migrations)
 """Names this version of curator knows; a database with others is from a newer curator."""

@@ -62,7 +62,8 @@ class CuratorApp(App[None]):
         self.add_mode("coverage", CoverageScreen)
         self.add_mode("export", ExportScreen)
         self.switch_mode("constitution")
-        self.load_dedup()
+        # after the first paint: loading the index in parallel would compete for the GIL with it
+        self.set_timer(0.5, self.load_dedup)
 
     @work(thread=True, exclusive=True, group="dedup-load")
     def load_dedup(self) -> None:

@@ -70,7 +70,13 @@ async def open_examples(pilot: Pilot[Any]) -> ExamplesScreen:
 
 
 async def wait_loaded(pilot: Pilot[Any], screen: ExamplesScreen) -> None:
-    await wait_for(pilot, lambda: not screen.fetching and screen.total is not None, "the list to load")
+    def settled() -> bool:
+        total = screen.total
+        return not screen.fetching and total is not None and screen.table.row_count == min(total, 200)
+
+    await wait_for(pilot, settled, "the list to load")
+    await pilot.pause(0.25)  # a filter's debounced reload may still be pending right after mount
+    await wait_for(pilot, settled, "the list to settle")
 
 
 def status_text(screen: ExamplesScreen) -> str:
