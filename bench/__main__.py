@@ -97,6 +97,9 @@ def main() -> int:
 
 Produced by `make bench` (`python -m bench`{" --quick" if quick else ""}) on {datetime.now(UTC):%Y-%m-%d},
 commit {commit.stdout.strip() or "?"}. This file is rewritten by that command; do not edit the numbers by hand.
+Each section shows the latest run of that benchmark (`python -m bench NAME` re-runs one; raw results
+in bench/data/results.json). Runs of this session overlapped with other work on the 2 cores: treat
+small differences as noise.
 
 - Machine: {machine()}
 - Libraries: {versions}
@@ -119,7 +122,7 @@ Ratio (curator time / peer time): **{imp["ratio_curator_over_peer_time"]}x**. Ta
 curator does per record what the peer does not: full pydantic validation (kind rules, dialogue
 alternation, tool-use pairing, control-character stripping, size limits), a clause-existence check,
 exact-duplicate hashing and lookup, the link and tag tables, the FTS5 index, and one audit event
-carrying the record. Files over 8 MB are parsed in a second process while the first one writes, inside
+carrying the record. Files over 8 MB are parsed (validation, MinHash signature, token estimate) in two worker processes while the main one writes, inside
 one transaction (all or nothing), so memory stays flat as the file grows.
 
 ## Constitution parsing (issue 3)
