@@ -122,8 +122,9 @@ Ratio (curator time / peer time): **{imp["ratio_curator_over_peer_time"]}x**. Ta
 curator does per record what the peer does not: full pydantic validation (kind rules, dialogue
 alternation, tool-use pairing, control-character stripping, size limits), a clause-existence check,
 exact-duplicate hashing and lookup, the link and tag tables, the FTS5 index, and one audit event
-carrying the record. Files over 8 MB are parsed (validation, MinHash signature, token estimate) in two worker processes while the main one writes, inside
-one transaction (all or nothing), so memory stays flat as the file grows.
+carrying the record. Files over 8 MB are parsed (validation, MinHash signature, token estimate) in
+two worker processes while the main one writes, inside one transaction (all or nothing), so memory
+stays flat as the file grows.
 
 ## Constitution parsing (issue 3)
 
