@@ -77,8 +77,11 @@ def test_gini_and_entropy() -> None:
 def test_stale_and_orphaned_links(ws: Workspace, tmp_path: Path) -> None:
     add(ws, "ex_1", ["honesty.1", "privacy.1.1"])
     v2 = tmp_path / "v2.md"
-    v2.write_text(SMALL_CONSTITUTION.replace("Say what you believe.", "Say what you know.").replace(
-        "  - Not even to avoid shutdown.\n", ""))
+    v2.write_text(
+        SMALL_CONSTITUTION.replace("Say what you believe.", "Say what you know.").replace(
+            "  - Not even to avoid shutdown.\n", ""
+        )
+    )
     import_constitution(ws.db, v2, actor="lead")
     rows = by_id(coverage.compute(ws.db))
     assert rows["honesty.1"].stale == 1
@@ -106,8 +109,11 @@ def test_cli_json_contract_min_gate_and_reports(capsys: pytest.CaptureFixture[st
     assert main(["coverage", "--format", "html", "--out", str(out), "--db", db]) == 0
     capsys.readouterr()
     html = out.read_text()
-    assert html.startswith("<!doctype html>") and "<svg" in html and "http" not in html.replace(
-        'xmlns="http://www.w3.org/2000/svg"', "")
+    assert (
+        html.startswith("<!doctype html>")
+        and "<svg" in html
+        and "http" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    )
     assert main(["coverage", "--format", "csv", "--db", db]) == 0
     assert capsys.readouterr().out.startswith("clause,parent,title,kind,status")
     assert main(["coverage", "--format", "markdown", "--db", db]) == 0
