@@ -1,6 +1,7 @@
 """TUI responsiveness on a 100k-record workspace (headless, Textual's Pilot).
 
-- first paint: from constructing the app to the constitution tree filled;
+- first paint: importing the TUI (fresh interpreter) plus constructing the app until the constitution
+  tree is shown (its coverage badges follow from a second worker);
 - opening the examples screen: from switching mode to the first page of rows shown;
 - key-to-screen latency in the editor while near-duplicate checks run in another thread
   (the editor's worker does exactly this): time from a key press until the TextArea shows it.
@@ -80,16 +81,33 @@ async def _measure(db: Path) -> dict[str, Any]:
     return out
 
 
+def _import_seconds() -> float:
+    """Importing the TUI in a fresh interpreter, minus the interpreter's own start (best of 3)."""
+    import subprocess
+
+    def timed(code: str) -> float:
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        return time.perf_counter() - t
+
+    bare = min(timed("pass") for _ in range(3))
+    full = min(timed("import curator.tui.app") for _ in range(3))
+    return max(full - bare, 0.0)
+
+
 def run(quick: bool = False) -> dict[str, Any]:
     n = 10_000 if quick else 100_000
     db = demo_constitution_workspace(n)
     result = asyncio.run(_measure(db))
+    result["import_s"] = round(_import_seconds(), 3)
+    result["first_paint_with_import_s"] = round(result["import_s"] + result["first_paint_s"], 3)
     result["records"] = n
     return result
 
 
 def markdown(r: dict[str, Any]) -> str:
     keys = f"{r['key_latency_ms_p50']} / {r['key_latency_ms_p99']} / {r['key_latency_ms_max']} ms"
+    paint = f"{r['import_s']} + {r['first_paint_s']} = {r['first_paint_with_import_s']} s"
     return f"""## TUI responsiveness (issue 5)
 
 Headless (`App.run_test`) on a {r["records"]:,}-record workspace with the demo constitution.
@@ -100,7 +118,7 @@ check 300 ms after typing stops). There is no peer application to run side by si
 
 | measure | result | target |
 |---|---:|---:|
-| first paint (app start to clause tree filled) | {r["first_paint_s"]} s | <= 1 s |
+| first paint: importing the TUI + app start to clause tree shown | {paint} | <= 1 s |
 | near-duplicate index ready (in a worker, after first paint) | {r["dedup_index_ready_s"]} s | |
 | opening the examples screen (first page shown) | {r["open_examples_s"]} s | <= 0.3 s |
 | key-to-screen latency p50 / p99 / max while checks run | {keys} | < 50 ms |

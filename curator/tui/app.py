@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 
-from curator.dedup.engine import DedupEngine
 from curator.store.db import Workspace, open_workspace
+
+if TYPE_CHECKING:
+    from curator.dedup.engine import DedupEngine
 from curator.tui.commands import CuratorCommands
 from curator.tui.messages import ExampleSaved, WorkspaceChanged
 
@@ -37,7 +39,7 @@ class CuratorApp(App[None]):
         self.db_path = str(db_path)
         self.user = user
         self.workspace: Workspace = open_workspace(self.db_path, create=False)
-        self.dedup: DedupEngine | None = None
+        self.dedup: DedupEngine | None = None  # imported lazily: numpy is not needed for the first paint
         """Loaded in a worker after the first paint; None until then."""
         self.sub_title = f"{Path(self.db_path).name} · {user}"
 
@@ -67,6 +69,8 @@ class CuratorApp(App[None]):
 
     @work(thread=True, exclusive=True, group="dedup-load")
     def load_dedup(self) -> None:
+        from curator.dedup.engine import DedupEngine
+
         engine = DedupEngine.load(lambda: self.workspace.db)
         self.call_from_thread(setattr, self, "dedup", engine)
 
