@@ -23,7 +23,7 @@ from sqlite_utils import Database
 
 from curator.dedup.minhash import SHINGLE, shingle_hashes
 from curator.errors import ImportFailed, NotFoundError, UsageError
-from curator.models import Example, utc_now
+from curator.models import utc_now
 from curator.store.audit import record_event
 from curator.textnorm import normalize
 
@@ -151,6 +151,31 @@ def remove_evalset(db: Database, name: str, *, actor: str) -> None:
 # ---------------------------------------------------------------------------
 
 
+def _distinct(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Sorted distinct values (sort + neighbour compare: numpy 2's hash-based unique is slower here)."""
+    if values.size < 2:
+        return values
+    ordered = np.sort(values)
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+
+
+_SCREEN_BITS = 24
+
+
+def _screen(hashes: npt.NDArray[Any], shift: int) -> npt.NDArray[np.bool_]:
+    table = np.zeros(1 << _SCREEN_BITS, dtype=np.bool_)
+    if hashes.size:
+        table[(hashes >> type(hashes[0])(shift)).astype(np.int64) & ((1 << _SCREEN_BITS) - 1)] = True
+    return table
+
+
+def _screened(screen: npt.NDArray[np.bool_], hashes: npt.NDArray[Any], shift: int) -> npt.NDArray[np.bool_]:
+    found: npt.NDArray[np.bool_] = screen[
+        (hashes >> type(hashes[0])(shift)).astype(np.int64) & ((1 << _SCREEN_BITS) - 1)
+    ]
+    return found
+
+
 def _ngram_hashes(ids: npt.NDArray[np.uint64], n: int) -> npt.NDArray[np.uint64]:
     """Hash of every window of n word ids (polynomial, mixed); empty when fewer than n words."""
     count = ids.size - n + 1
@@ -200,12 +225,18 @@ class _Table:
 
     def hits(self, query: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
         """For each query hash found: (query position, eval item), one pair per matching item."""
-        lo = np.searchsorted(self.hashes, query, side="left")
-        hi = np.searchsorted(self.hashes, query, side="right")
-        counts = hi - lo
-        found = np.flatnonzero(counts)
+        if self.hashes.size == 0 or query.size == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
+        lo_all = np.searchsorted(self.hashes, query, side="left")
+        present = self.hashes[np.minimum(lo_all, self.hashes.size - 1)] == query
+        found = np.flatnonzero(present)  # most records hit nothing: one binary search each, then done
         if found.size == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
+        lo = np.zeros(query.size, dtype=np.int64)
+        hi = np.zeros(query.size, dtype=np.int64)
+        lo[found] = lo_all[found]
+        hi[found] = np.searchsorted(self.hashes, query[found], side="right")
+        counts = hi - lo
         reps = counts[found]
         positions = np.repeat(found, reps)
         starts = np.repeat(lo[found], reps)
@@ -248,6 +279,9 @@ class EvalIndex:
     short_totals: npt.NDArray[np.int64]
     chars: _Table
     char_sets: list[set[int]] = field(default_factory=list)
+    screens: dict[str, npt.NDArray[np.bool_]] = field(default_factory=dict)
+    """Bit tables of every eval hash (top 24 bits): most records are cleared by one lookup per
+    n-gram, without a binary search into the tables (false positives only cost the exact check)."""
 
     @classmethod
     def build(cls, items: list[tuple[str, str, str]]) -> EvalIndex:
@@ -263,7 +297,7 @@ class EvalIndex:
             longs.append(np.unique(_ngram_hashes(ids, NGRAM_LONG)))
             shorts.append(np.unique(_ngram_hashes(ids, NGRAM_SHORT)))
             chars.append(np.unique(shingle_hashes(norm)))
-        return cls(
+        index = cls(
             labels=[(s, label) for s, label, _ in items],
             words=words,
             norms=norms,
@@ -273,6 +307,12 @@ class EvalIndex:
             short_totals=np.array([s.size for s in shorts], dtype=np.int64),
             chars=_Table.build(chars, np.uint32),
         )
+        index.screens = {
+            "long": _screen(index.long.hashes, 40),
+            "short": _screen(index.short.hashes, 40),
+            "chars": _screen(index.chars.hashes, 8),
+        }
+        return index
 
     def scan(self, records: list[tuple[str, str]]) -> list[Flag]:
         """Flags for a batch of (id, text) training records."""
@@ -294,15 +334,15 @@ class EvalIndex:
         flagged: set[int] = set()
         if ids.any():
             g13 = _ngram_hashes(ids, NGRAM_LONG)
-            if g13.size:
+            if g13.size and _screened(self.screens["long"], g13, 40).any():
                 pos, items = self.long.hits(g13)
                 for item in np.unique(items).tolist():
                     where = pos[items == item]
                     span = _word_span(w, where, NGRAM_LONG)
                     out.append(self._flag(rid, item, "ngram13", 1.0, span))
                     flagged.add(item)
-            g8 = np.unique(_ngram_hashes(ids, NGRAM_SHORT))
-            if g8.size:
+            g8 = _distinct(_ngram_hashes(ids, NGRAM_SHORT))
+            if g8.size and _screened(self.screens["short"], g8, 40).any():
                 _, items8 = self.short.hits(g8)
                 if items8.size:
                     covered = np.bincount(items8, minlength=n_items)
@@ -323,8 +363,8 @@ class EvalIndex:
                             )
                         )
                         flagged.add(item)
-        c5 = np.unique(shingle_hashes(norm)) if len(w) >= CONTAINMENT_MIN_WORDS else np.zeros(0, dtype=np.uint32)
-        if c5.size:
+        c5 = _distinct(shingle_hashes(norm)) if len(w) >= CONTAINMENT_MIN_WORDS else np.zeros(0, dtype=np.uint32)
+        if c5.size and _screened(self.screens["chars"], c5, 8).mean() >= CONTAINMENT:
             _, items5 = self.chars.hits(c5)
             if items5.size:
                 share5 = np.bincount(items5, minlength=n_items) / c5.size
@@ -393,13 +433,17 @@ def load_eval_index(db: Database, evalsets: list[str] | None = None) -> EvalInde
 
 
 def iter_training_texts(db: Database, batch: int = 2000) -> Iterator[list[tuple[str, str]]]:
-    """(id, content) of every stored record, in id order, in batches."""
-    cursor = db.execute("SELECT id, record FROM examples ORDER BY id")
+    """(id, content) of every stored record, in id order, in batches.
+
+    The stored search text (content of every turn, plus a story's or document's rationale) is read
+    as is: parsing every record again would cost more than the scan itself.
+    """
+    cursor = db.execute("SELECT id, search_text FROM examples ORDER BY id")
     while True:
         rows = cursor.fetchmany(batch)
         if not rows:
             return
-        yield [(eid, Example.model_validate_json(rec).searchable_text()) for eid, rec in rows]
+        yield [(eid, text) for eid, text in rows]
 
 
 def decontaminate(
