@@ -249,7 +249,7 @@ class DedupEngine:
             chunk = pairs[start : start + batch]
             a_rows = (chunk // n).tolist()
             b_rows = (chunk % n).tolist()
-            if len(texts) > 50_000:  # bounded cache: each entry holds a shingle set (~60 KB)
+            if len(texts) > 10_000:  # bounded cache: each entry holds a shingle set (~60 KB), ~0.6 GB at most
                 texts.clear()
             need = sorted({ids[r] for r in a_rows + b_rows} - texts.keys())
             for eid, text in self._texts(need).items():
