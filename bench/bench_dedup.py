@@ -728,12 +728,18 @@ def build_labelled_set(rng: random.Random, n_originals: int) -> tuple[list[Label
     return out, info
 
 
+def _jaccard(a: Candidate, b: Candidate) -> float:
+    """Exact Jaccard of the two candidates' distinct (hashed) 5-gram sets."""
+    common = int(np.intersect1d(a.shingles, b.shingles, assume_unique=True).size)
+    union = a.shingles.size + b.shingles.size - common
+    return common / union if union else 0.0
+
+
 def _stages(engine: DedupEngine, text: str, source_id: str, source_text: str) -> tuple[bool, bool, float]:
     """Where a pair is lost: (source among the LSH candidates, verify() passes on its own, exact 5-gram Jaccard)."""
     candidates, _ = engine.index.candidates(signature(text))
     a, b = Candidate(normalize(text)), Candidate(normalize(source_text))
-    union = len(a.shingles | b.shingles)
-    jaccard = len(a.shingles & b.shingles) / union if union else 0.0
+    jaccard = _jaccard(a, b)
     return source_id in candidates, verify(a, b, engine.config) is not None, jaccard
 
 
@@ -751,7 +757,7 @@ def closest_negatives(records: list[Labelled]) -> dict[str, dict[str, float]]:
         best = out.setdefault(kind, {"jaccard": 0.0, "token_set_ratio": 0.0, "ratio": 0.0})
         for i, a in enumerate(members):
             for b in members[i + 1 :]:
-                jaccard = len(a.shingles & b.shingles) / len(a.shingles | b.shingles)
+                jaccard = _jaccard(a, b)
                 best["jaccard"] = round(max(best["jaccard"], jaccard), 3)
                 best["token_set_ratio"] = max(best["token_set_ratio"], fuzz.token_set_ratio(a.normalized, b.normalized))
                 best["ratio"] = max(best["ratio"], fuzz.ratio(a.normalized, b.normalized))

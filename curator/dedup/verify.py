@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from pydantic import BaseModel, Field
 from rapidfuzz import fuzz
 
-from curator.dedup.minhash import shingle_set
+from curator.dedup.minhash import shingle_hashes
 
 
 class DedupConfig(BaseModel):
@@ -41,13 +42,18 @@ class Verdict:
 
 
 class Candidate:
-    """A normalised text with its shingle set and word count computed once."""
+    """A normalised text with its distinct shingle hashes (sorted uint32) and word count, computed once.
+
+    Hashed shingles instead of Python string sets: ~5x cheaper to build and intersect; a 32-bit
+    collision between two texts' 5-grams is ~1e-5 per pair and only nudges a score.
+    """
 
     __slots__ = ("normalized", "shingles", "words")
 
     def __init__(self, normalized: str) -> None:
         self.normalized = normalized
-        self.shingles = shingle_set(normalized)
+        hashes = shingle_hashes(normalized)
+        self.shingles = np.unique(hashes) if hashes.size else hashes
         self.words = normalized.count(" ") + 1 if normalized else 0
 
 
@@ -58,8 +64,9 @@ def verify(a: Candidate, b: Candidate, config: DedupConfig) -> Verdict | None:
     if a.normalized == b.normalized:
         return Verdict(1.0, "exact")
     passed: list[Verdict] = []
-    union = len(a.shingles | b.shingles)
-    jaccard = len(a.shingles & b.shingles) / union if union else 0.0
+    common = int(np.intersect1d(a.shingles, b.shingles, assume_unique=True).size)
+    union = a.shingles.size + b.shingles.size - common
+    jaccard = common / union if union else 0.0
     if jaccard >= config.jaccard:
         passed.append(Verdict(jaccard, "jaccard"))
     longest = max(len(a.normalized), len(b.normalized))
@@ -67,8 +74,8 @@ def verify(a: Candidate, b: Candidate, config: DedupConfig) -> Verdict | None:
         if min(a.words, b.words) >= config.containment_min_words:
             # token_set_ratio ignores word order; the shorter text's 5-grams must also mostly occur in
             # the longer one, so a shuffle of the other's vocabulary is not "contained"
-            shorter = a.shingles if len(a.shingles) <= len(b.shingles) else b.shingles
-            inside = len(a.shingles & b.shingles) / len(shorter) if shorter else 0.0
+            shorter = min(a.shingles.size, b.shingles.size)
+            inside = common / shorter if shorter else 0.0
             if inside >= 0.5:
                 contained = fuzz.token_set_ratio(a.normalized, b.normalized, score_cutoff=config.containment_ratio)
                 if contained:
