@@ -363,22 +363,6 @@ def cmd_decontam(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """Write aside, then rename into place: a crash never leaves half a file."""
-    import os
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def cmd_coverage(args: argparse.Namespace) -> int:
     from curator import coverage
 
@@ -398,7 +382,9 @@ def cmd_coverage(args: argparse.Namespace) -> int:
         headers, body = coverage.table_rows(report)
         text = _table(body, headers) + f"\ngaps (approved below target): {len(report.gaps)}\n"
     if args.out:
-        _write_atomically(Path(args.out), text)
+        from curator.atomic import write_text
+
+        write_text(Path(args.out), text)
         print(f"wrote {args.out}")
     else:
         sys.stdout.write(text)

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from curator.atomic import replace_dir
 from curator.errors import CuratorError, ImportFailed, RecordError, StoreError
 from curator.models import parse_example
 from curator.store import snapshot
@@ -51,7 +52,7 @@ def dump(ws: Workspace, target: Path) -> dict[str, int]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         counts = _write_dump(ws, tmp)
-        _replace_dir(tmp, target)
+        replace_dir(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -77,20 +78,6 @@ def _write_dump(ws: Workspace, folder: Path) -> dict[str, int]:
     manifest = {"format": DUMP_FORMAT, "format_version": DUMP_FORMAT_VERSION, "counts": counts}
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return counts
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    if not target.exists():
-        os.rename(new, target)
-        return
-    old = target.with_name(f".{target.name}.old-{os.getpid()}")
-    os.rename(target, old)
-    try:
-        os.rename(new, target)
-    except BaseException:
-        os.rename(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:

@@ -27,6 +27,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from curator import __version__
+from curator.atomic import replace_dir
 from curator.errors import CuratorError
 from curator.mixture.formats import RENDERERS, Row, training_text
 from curator.mixture.plan import ExportPlan, Progress, draw_for, gc_paused, plan_export
@@ -427,7 +428,7 @@ def write_export(plan: ExportPlan, *, force: bool = False, progress: Progress | 
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; an export is meant to be shared
         manifest = _write_folder(plan, tmp, report)
         _check_target(plan, force)
-        _replace_dir(tmp, plan.target)
+        replace_dir(tmp, plan.target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -465,23 +466,6 @@ def _write_folder(plan: ExportPlan, folder: Path, report: Progress) -> dict[str,
     (folder / "SHA256SUMS").write_bytes(text.encode("utf-8"))
     report("write", 3, 3)
     return manifest
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    """Rename `new` to `target`; an old target is moved aside first and removed only afterwards."""
-    if not target.exists():
-        os.rename(new, target)
-        return
-    old = target.with_name(f".{target.name}.old-{os.getpid()}")
-    if old.exists():
-        shutil.rmtree(old)
-    os.rename(target, old)
-    try:
-        os.rename(new, target)
-    except BaseException:
-        os.rename(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def export_from_spec(
