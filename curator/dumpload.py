@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from curator import jsonl
 from curator.atomic import replace_dir
 from curator.errors import CuratorError, ImportFailed, RecordError, StoreError
 from curator.models import parse_example
@@ -83,15 +84,7 @@ def _write_dump(ws: Workspace, folder: Path) -> dict[str, int]:
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
-    out = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError as err:
-            raise ImportFailed(f"{path}:{number}: invalid JSON ({err.msg})") from None
-    return out
+    return [obj for _, obj in jsonl.objects(path.read_text(encoding="utf-8"), str(path), ImportFailed)]
 
 
 def load(source: Path, db_path: Path) -> dict[str, int]:

@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlite_utils import Database
 
+from curator import jsonl
 from curator.dedup.minhash import SHINGLE, shingle_hashes
 from curator.errors import ImportFailed, NotFoundError, UsageError
 from curator.models import utc_now
@@ -82,15 +83,7 @@ def read_eval_items(path: Path) -> list[tuple[str, str]]:
 
 def _jsonl_items(path: Path, text: str) -> list[tuple[str, str]]:
     items = []
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise ImportFailed(f"{path}:{number}: invalid JSON ({err.msg})") from None
-        if not isinstance(obj, dict):
-            raise ImportFailed(f"{path}:{number}: expected a JSON object")
+    for number, obj in jsonl.objects(text, str(path), ImportFailed):
         key = next((k for k in _EVAL_FIELDS if k in obj), None)
         if key is None:
             raise ImportFailed(f"{path}:{number}: needs one of the fields {', '.join(_EVAL_FIELDS)}")

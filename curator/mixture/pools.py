@@ -8,7 +8,6 @@ pool is exhausted) and the same inputs always give the same draw.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from curator import paths
+from curator import jsonl, paths
 from curator.mixture.spec import SpecError
 from curator.models import Tool, describe_validation_error
 
@@ -87,18 +86,7 @@ def _read_lines(path: Path, where: str) -> tuple[list[tuple[int, dict[str, Any]]
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise SpecError(f"{where}: not valid UTF-8") from None
-    out: list[tuple[int, dict[str, Any]]] = []
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise SpecError(f"{where}:{number}: invalid JSON ({err.msg})") from None
-        if not isinstance(obj, dict):
-            raise SpecError(f"{where}:{number}: expected a JSON object")
-        out.append((number, obj))
-    return out, hashlib.sha256(raw).hexdigest()
+    return jsonl.objects(text, where, SpecError), hashlib.sha256(raw).hexdigest()
 
 
 def load_system_prompts(path: Path, where: str) -> tuple[list[str], str]:
