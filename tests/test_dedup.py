@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -257,3 +258,53 @@ def test_empty_workspace_loads_an_empty_index(ws: Workspace) -> None:
     assert len(engine.index) == 0
     assert engine.check(BASE) == []
     assert engine.clusters().clusters == []
+
+
+def test_prefilter_keeps_contained_texts_and_drops_far_pairs() -> None:
+    from curator.dedup.verify import DedupConfig, plausible
+
+    config = DedupConfig()
+    estimates = np.array([0.3, 0.3, 0.5, 0.1])
+    sizes = np.array([1000, 300, 300, 300], dtype=np.int32)
+    # 300 shingles inside 1000 at an estimated Jaccard of 0.3 is the whole short text: kept;
+    # two same-sized texts at 0.3 share under half their shingles: dropped; 0.5 always kept
+    assert plausible(estimates, 300, sizes, config).tolist() == [True, False, True, False]
+
+
+@pytest.fixture
+def file_corpus(tmp_path: Path, constitution_file: Path) -> Iterator[Workspace]:
+    from curator.constitution.versions import import_constitution
+
+    workspace = open_workspace(tmp_path / "w.db")
+    import_constitution(workspace.db, constitution_file, actor="tester")
+    add(workspace, "ex_base", BASE)
+    add(workspace, "ex_other", OTHER)
+    yield workspace
+    workspace.close()
+
+
+def test_shingle_counts_are_stored_and_backfilled_by_the_migration(file_corpus: Workspace) -> None:
+    from curator.dedup.minhash import signature_row
+
+    corpus = file_corpus
+    stored = dict(corpus.db.execute("SELECT example_id, shingles FROM signatures").fetchall())
+    assert stored == {"ex_base": signature_row(BASE)[1], "ex_other": signature_row(OTHER)[1]}
+    assert stored["ex_base"] == len(shingle_set(normalize(BASE)))  # ~no 32-bit collisions in one text
+    path = corpus.path
+    corpus.db.execute("ALTER TABLE signatures DROP COLUMN shingles")
+    corpus.db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm005_signature_shingle_counts'")
+    corpus.close()
+    with open_workspace(path) as again:
+        assert dict(again.db.execute("SELECT example_id, shingles FROM signatures").fetchall()) == stored
+
+
+def test_cached_candidates_follow_edits_made_elsewhere(file_corpus: Workspace) -> None:
+    engine = DedupEngine.load(file_corpus.db)
+    assert [m.id for m in engine.check(substitute(BASE, 10))] == ["ex_base"]  # now cached
+    with open_workspace(file_corpus.path) as other_process:  # another annotator rewrites the record
+        ex = examples.get(other_process.db, "ex_base")
+        examples.update(
+            other_process.db, ex.model_copy(update={"text": OTHER + " Pears too."}), expected_version=1, actor="b"
+        )
+    # the engine's index still points at the old signature; the stored text decides, not a stale copy
+    assert engine.check(substitute(BASE, 10)) == []

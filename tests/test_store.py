@@ -26,6 +26,7 @@ def test_migrations_on_a_blank_database_create_the_columns(tmp_path: Path) -> No
             "m002_dedup_and_evalsets",
             "m003_example_tokens",
             "m004_coverage_index",
+            "m005_signature_shingle_counts",
         ]
         assert set(db["examples"].columns_dict) >= {
             "id",
@@ -60,7 +61,7 @@ def test_migrations_on_a_blank_database_create_the_columns(tmp_path: Path) -> No
         }
         assert set(db["clauses"].columns_dict) >= {"version_id", "id", "parent", "depth", "title", "text", "hash"}
         assert {"reviews", "example_tags", "constitution_versions", "examples_fts"} <= set(db.table_names())
-        assert set(db["signatures"].columns_dict) == {"example_id", "sig"}
+        assert set(db["signatures"].columns_dict) == {"example_id", "sig", "shingles"}
         assert set(db["dedup_ignored"].columns_dict) == {"a", "b", "actor", "at"}
         assert set(db["eval_items"].columns_dict) == {"evalset", "idx", "label", "text"}
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -70,7 +71,7 @@ def test_migrations_on_a_blank_database_create_the_columns(tmp_path: Path) -> No
 def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
     open_workspace(tmp_path / "x.db").close()
     with open_workspace(tmp_path / "x.db") as ws:
-        assert len(migrations.applied(ws.db)) == 4
+        assert len(migrations.applied(ws.db)) == 5
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,14 +15,16 @@ import numpy as np
 from sqlite_utils import Database
 
 from curator.dedup.index import LshIndex
-from curator.dedup.minhash import SIG_BYTES, shingle_hashes, signature_of_hashes
-from curator.dedup.verify import Candidate, DedupConfig, verify
+from curator.dedup.minhash import SIG_BYTES, distinct, shingle_hashes, signature_of_hashes
+from curator.dedup.verify import Candidate, DedupConfig, plausible, verify
 from curator.errors import NotFoundError, UsageError
 from curator.models import Example, utc_now
 from curator.store.audit import record_event
 from curator.textnorm import exact_hash, normalize
 
 Progress = Callable[[int, int], None]
+CANDIDATE_CACHE = 4096
+"""Stored records kept ready for verification (~4 KB each: text and sorted shingle hashes)."""
 Cancelled = Callable[[], bool]
 
 
@@ -87,6 +90,7 @@ class DedupEngine:
         self.config = config
         self.ignored = ignored
         self._lock = threading.RLock()  # the TUI checks in a worker while the UI thread notes writes
+        self._cache: OrderedDict[str, tuple[int, Candidate]] = OrderedDict()
 
     @property
     def db(self) -> Database:
@@ -102,13 +106,15 @@ class DedupEngine:
         """
         db = source if isinstance(source, Database) else source()
         config = config or DedupConfig()
-        rows = db.execute("SELECT example_id, sig FROM signatures ORDER BY rowid").fetchall()
+        rows = db.execute("SELECT example_id, sig, shingles FROM signatures ORDER BY rowid").fetchall()
         ids = [r[0] for r in rows]
         blob = b"".join(r[1] for r in rows)
         if len(blob) != SIG_BYTES * len(ids):
             raise UsageError("stored signatures are corrupt (wrong size); run `curator dedup reindex`")
         sigs = np.frombuffer(blob, dtype="<u4").astype(np.uint32).reshape(len(ids), SIG_BYTES // 4)
-        index = LshIndex(ids, sigs, template_bucket=config.template_bucket)
+        sizes = np.fromiter((r[2] for r in rows), dtype=np.int32, count=len(rows))
+        del rows, blob
+        index = LshIndex(ids, sigs, sizes, template_bucket=config.template_bucket)
         ignored = {(a, b) for a, b in db.execute("SELECT a, b FROM dedup_ignored")}
         return cls(source, index, config, ignored)
 
@@ -123,17 +129,15 @@ class DedupEngine:
         for (eid,) in self.db.execute("SELECT id FROM examples WHERE norm_hash = ?", [exact_hash(text)]):
             if eid != exclude_id and not self._is_ignored(eid, exclude_id):
                 found[eid] = Match(eid, 1.0, "exact")
-        sig = signature_of_hashes(shingle_hashes(normalized))
+        query = Candidate(normalized)
         with self._lock:
-            candidates, _ = self.index.candidates(sig)
-            candidates = {c for c in candidates if self._estimate(sig, c) >= self.config.prefilter_jaccard}
+            candidates = self._plausible_candidates(signature_of_hashes(query.shingles), query.shingles.size)
         candidates -= found.keys()
         candidates.discard(exclude_id or "")
         candidates = {c for c in candidates if not self._is_ignored(c, exclude_id)}
         if candidates:
-            query = Candidate(normalized)
-            for eid, other in self._texts(sorted(candidates)).items():
-                verdict = verify(query, Candidate(normalize(other)), self.config)
+            for eid, other in self._stored_candidates(sorted(candidates)).items():
+                verdict = verify(query, other, self.config)
                 if verdict is not None:
                     found[eid] = Match(eid, verdict.score, verdict.reason)
         return sorted(found.values(), key=lambda m: (-m.score, m.id))[:limit]
@@ -145,9 +149,21 @@ class DedupEngine:
             raise NotFoundError(f"no example with id {example_id!r}")
         return self.check(_record_text(row[0]), exclude_id=example_id, limit=limit)
 
-    def _estimate(self, sig: np.ndarray[Any, np.dtype[np.uint32]], example_id: str) -> float:
-        other = self.index.signature_of(example_id)
-        return 1.0 if other is None else float(np.count_nonzero(other == sig)) / sig.size
+    def _plausible_candidates(self, sig: np.ndarray[Any, np.dtype[np.uint32]], size: int) -> set[str]:
+        """LSH candidates that some rule could pass, judged from signatures and shingle counts only."""
+        rows, extra, _ = self.index.candidate_rows(sig)
+        out: set[str] = set()
+        if rows.size:
+            estimates = (self.index.signatures[rows] == sig).mean(axis=1)
+            keep = plausible(estimates, size, self.index.sizes[rows], self.config)
+            out.update(self.index.ids[r] for r in rows[keep].tolist())
+        for eid in extra:
+            entry = self.index.entry_of(eid)
+            if entry is not None:
+                estimate = np.array([np.count_nonzero(entry[0] == sig) / sig.size])
+                if plausible(estimate, size, np.array([entry[1]], dtype=np.int32), self.config)[0]:
+                    out.add(eid)
+        return out
 
     def _is_ignored(self, a: str, b: str | None) -> bool:
         if b is None:
@@ -162,15 +178,44 @@ class DedupEngine:
                 out[eid] = _record_text(rec)
         return out
 
+    def _stored_candidates(self, ids: list[str]) -> dict[str, Candidate]:
+        """Verification-ready stored records, from a small cache keyed by (id, version).
+
+        While an annotator types, consecutive checks meet the same candidates; the version read
+        with each row keeps the cache right when another process edits a record.
+        """
+        out: dict[str, Candidate] = {}
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(f"SELECT id, version, record FROM examples WHERE id IN ({marks})", chunk)
+            for eid, version, rec in rows:
+                with self._lock:
+                    cached = self._cache.get(eid)
+                    if cached is not None and cached[0] == version:
+                        self._cache.move_to_end(eid)
+                        out[eid] = cached[1]
+                        continue
+                candidate = Candidate(normalize(_record_text(rec)))
+                out[eid] = candidate
+                with self._lock:
+                    self._cache[eid] = (version, candidate)
+                    if len(self._cache) > CANDIDATE_CACHE:
+                        self._cache.popitem(last=False)
+        return out
+
     def note_written(self, example: Example) -> None:
         """Keep the in-memory index in step with a record this process just wrote."""
-        sig = signature_of_hashes(shingle_hashes(normalize(example.searchable_text())))
+        shingles = shingle_hashes(normalize(example.searchable_text()))
+        size = int(distinct(shingles).size)
+        sig = signature_of_hashes(shingles)
         with self._lock:
-            self.index.add(example.id, sig)
+            self.index.add(example.id, sig, size)
+            self._cache.pop(example.id, None)
 
     def note_deleted(self, example_id: str) -> None:
         with self._lock:
             self.index.remove(example_id)
+            self._cache.pop(example_id, None)
 
     def ignore(self, a: str, b: str, *, actor: str) -> None:
         """Mark a pair as not a duplicate: it is never reported again (audited)."""
@@ -213,12 +258,13 @@ class DedupEngine:
             pair_codes.append(r[i] * n + r[j])
         pairs = np.unique(np.concatenate(pair_codes)) if pair_codes else np.zeros(0, dtype=np.int64)
         if pairs.size:  # drop pairs whose signatures already say they are far apart (vectorised)
-            sigs = self.index.signatures
+            sigs, sizes = self.index.signatures, self.index.sizes
             keep = np.empty(pairs.size, dtype=bool)
             for start in range(0, pairs.size, 200_000):
                 chunk = pairs[start : start + 200_000]
-                same = (sigs[chunk // n] == sigs[chunk % n]).mean(axis=1)
-                keep[start : start + chunk.size] = same >= self.config.prefilter_jaccard
+                left, right = chunk // n, chunk % n
+                same = (sigs[left] == sigs[right]).mean(axis=1)
+                keep[start : start + chunk.size] = plausible(same, sizes[left], sizes[right], self.config)
             pairs = pairs[keep]
         # exact duplicates are edges even when their bucket was a template
         exact_groups = self.db.execute(

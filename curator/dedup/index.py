@@ -18,30 +18,57 @@ from curator.dedup.minhash import BANDS, NUM_PERM, ROWS
 _MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93], dtype=np.uint64)
 
 
-def band_keys(signatures: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint64]:
-    """(n, 128) signatures -> (n, 32) band keys: the 4 rows of a band mixed into 64 bits."""
-    bands = signatures.reshape(-1, BANDS, ROWS).astype(np.uint64)
+def band_keys(signatures: npt.NDArray[np.uint32], bands: int = BANDS) -> npt.NDArray[np.uint64]:
+    """(n, 4 * bands) signature values -> (n, bands) band keys: the 4 rows of a band mixed into 64 bits."""
+    values = signatures.reshape(-1, bands, ROWS).astype(np.uint64)
     with np.errstate(over="ignore"):
-        mixed = bands * _MIX
+        mixed = values * _MIX
         keys = mixed[:, :, 0] ^ (mixed[:, :, 1] >> np.uint64(7)) ^ (mixed[:, :, 2] << np.uint64(11))
         keys ^= mixed[:, :, 3] >> np.uint64(3)
     return keys  # type: ignore[no-any-return]
 
 
+_BAND_SHIFT = np.uint64(64 - 5)
+
+
+def _tagged(keys: npt.NDArray[np.uint64], band: int | npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """Band keys with the band number in the top 5 bits (59 bits of key remain)."""
+    tagged: npt.NDArray[np.uint64] = (np.asarray(band, dtype=np.uint64) << _BAND_SHIFT) | (keys >> np.uint64(5))
+    return tagged
+
+
+_ALL_BANDS = np.arange(BANDS, dtype=np.uint64)
+
+
 class LshIndex:
     """Candidates for a signature: records sharing at least one whole band."""
 
-    def __init__(self, ids: list[str], signatures: npt.NDArray[np.uint32], *, template_bucket: int = 200) -> None:
+    def __init__(
+        self,
+        ids: list[str],
+        signatures: npt.NDArray[np.uint32],
+        sizes: npt.NDArray[np.int32] | None = None,
+        *,
+        template_bucket: int = 200,
+    ) -> None:
         self.ids = ids
         self.signatures = signatures.reshape(-1, NUM_PERM)
+        self.sizes = np.zeros(len(ids), dtype=np.int32) if sizes is None else sizes.astype(np.int32)
+        """Distinct shingles per row (0 when unknown), for containment estimates."""
         self.template_bucket = template_bucket
-        keys = band_keys(self.signatures)  # (n, 32)
-        order = np.argsort(keys, axis=0, kind="stable")  # per band
-        self._rows = order.T.astype(np.int32).copy()  # (32, n)
-        self._keys = np.take_along_axis(keys, order, axis=0).T.copy()  # (32, n)
+        # one flat sorted array for all bands: the band number sits in the top 5 bits of each key,
+        # so one vectorised binary search answers all 32 bands of a query
+        n = len(ids)
+        self._rows = np.empty(BANDS * n, dtype=np.int32)
+        self._keys = np.empty(BANDS * n, dtype=np.uint64)
+        for band in range(BANDS):  # one band at a time: the build's peak stays near the index's size
+            keys = _tagged(band_keys(self.signatures[:, band * ROWS : (band + 1) * ROWS], bands=1)[:, 0], band)
+            order = np.argsort(keys, kind="stable")
+            self._rows[band * n : (band + 1) * n] = order
+            self._keys[band * n : (band + 1) * n] = keys[order]
         self._row_of = {eid: i for i, eid in enumerate(ids)}
         self._dead: set[int] = set()
-        self._extra: dict[str, npt.NDArray[np.uint32]] = {}
+        self._extra: dict[str, tuple[npt.NDArray[np.uint32], int]] = {}
         self._extra_bands: list[dict[int, set[str]]] = [{} for _ in range(BANDS)]
 
     @classmethod
@@ -54,12 +81,12 @@ class LshIndex:
     @property
     def nbytes(self) -> int:
         """Memory held by the arrays (the bulk of the index)."""
-        return int(self.signatures.nbytes + self._rows.nbytes + self._keys.nbytes)
+        return int(self.signatures.nbytes + self.sizes.nbytes + self._rows.nbytes + self._keys.nbytes)
 
-    def add(self, example_id: str, signature: npt.NDArray[np.uint32]) -> None:
+    def add(self, example_id: str, signature: npt.NDArray[np.uint32], size: int = 0) -> None:
         """Index a record written after the build (replacing an older signature of it)."""
         self.remove(example_id)
-        self._extra[example_id] = signature
+        self._extra[example_id] = (signature, size)
         for band, key in enumerate(band_keys(signature[None, :])[0]):
             self._extra_bands[band].setdefault(int(key), set()).add(example_id)
 
@@ -69,48 +96,65 @@ class LshIndex:
             self._dead.add(row)
         old = self._extra.pop(example_id, None)
         if old is not None:
-            for band, key in enumerate(band_keys(old[None, :])[0]):
+            for band, key in enumerate(band_keys(old[0][None, :])[0]):
                 self._extra_bands[band].get(int(key), set()).discard(example_id)
 
     def signature_of(self, example_id: str) -> npt.NDArray[np.uint32] | None:
+        entry = self.entry_of(example_id)
+        return None if entry is None else entry[0]
+
+    def entry_of(self, example_id: str) -> tuple[npt.NDArray[np.uint32], int] | None:
+        """A live record's signature and distinct-shingle count."""
         if example_id in self._extra:
             return self._extra[example_id]
         row = self._row_of.get(example_id)
         if row is None or row in self._dead:
             return None
-        sig: npt.NDArray[np.uint32] = self.signatures[row]
-        return sig
+        return self.signatures[row], int(self.sizes[row])
+
+    def candidate_rows(self, signature: npt.NDArray[np.uint32]) -> tuple[npt.NDArray[np.int32], set[str], int]:
+        """Live bulk rows and overflow ids sharing a band with `signature`, and template buckets skipped."""
+        keys = band_keys(signature[None, :])[0]
+        tagged = _tagged(keys, _ALL_BANDS)
+        los = np.searchsorted(self._keys, tagged, side="left").tolist()
+        his = np.searchsorted(self._keys, tagged, side="right").tolist()
+        parts: list[npt.NDArray[np.int32]] = []
+        extra: set[str] = set()
+        skipped = 0
+        for band, key in enumerate(keys.tolist()):
+            members = self._extra_bands[band].get(key, set()) if self._extra else set()
+            if his[band] - los[band] + len(members) > self.template_bucket:
+                skipped += 1
+                continue
+            if his[band] > los[band]:
+                parts.append(self._rows[los[band] : his[band]])
+            extra |= members
+        rows = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+        if rows.size > 1:
+            rows = np.sort(rows)
+            rows = rows[np.concatenate(([True], rows[1:] != rows[:-1]))]
+        if self._dead and rows.size:
+            rows = rows[[r not in self._dead for r in rows.tolist()]]
+        return rows, extra, skipped
 
     def candidates(self, signature: npt.NDArray[np.uint32]) -> tuple[set[str], int]:
         """Ids sharing a band with `signature`, and how many template buckets were skipped."""
-        found: set[str] = set()
-        skipped = 0
-        keys = band_keys(signature[None, :])[0]
-        for band in range(BANDS):
-            band_sorted = self._keys[band]
-            lo = int(np.searchsorted(band_sorted, keys[band], side="left"))
-            hi = int(np.searchsorted(band_sorted, keys[band], side="right"))
-            extra = self._extra_bands[band].get(int(keys[band]), set())
-            if hi - lo + len(extra) > self.template_bucket:
-                skipped += 1
-                continue
-            for row in self._rows[band, lo:hi].tolist():
-                if row not in self._dead:
-                    found.add(self.ids[row])
-            found |= extra
-        return found, skipped
+        rows, extra, skipped = self.candidate_rows(signature)
+        return {self.ids[r] for r in rows.tolist()} | extra, skipped
 
     def buckets(self) -> Iterator[tuple[int, npt.NDArray[np.int32]]]:
         """Every bucket with two or more live rows of the bulk index, as (band, rows)."""
+        n = len(self.ids)
         for band in range(BANDS):
-            keys = self._keys[band]
+            keys = self._keys[band * n : (band + 1) * n]
+            rows_of_band = self._rows[band * n : (band + 1) * n]
             if keys.size < 2:
                 continue
             starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
             ends = np.concatenate((starts[1:], [keys.size]))
             multi = np.flatnonzero(ends - starts >= 2)
             for s, e in zip(starts[multi].tolist(), ends[multi].tolist(), strict=True):
-                rows = self._rows[band, s:e]
+                rows = rows_of_band[s:e]
                 if self._dead:
                     rows = rows[[r not in self._dead for r in rows.tolist()]]
                 if rows.size >= 2:

@@ -55,6 +55,24 @@ def shingle_hashes(normalized: str) -> npt.NDArray[np.uint32]:
     return out
 
 
+def distinct(hashes: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+    """Sorted distinct values: `np.unique` without its overhead (~5x faster on a few hundred values)."""
+    if hashes.size < 2:
+        return hashes.copy()
+    ordered = np.sort(hashes)
+    out: npt.NDArray[np.uint32] = ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+    return out
+
+
+def common_count(a: npt.NDArray[np.uint32], b: npt.NDArray[np.uint32]) -> int:
+    """How many values two sorted distinct arrays share (a binary search of one in the other)."""
+    if not a.size or not b.size:
+        return 0
+    at = np.searchsorted(b, a)
+    at[at == b.size] = 0
+    return int(np.count_nonzero(b[at] == a))
+
+
 def signature_of_hashes(hashes: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
     """The 128-value MinHash signature of a (multi)set of shingle hashes."""
     if hashes.size == 0:
@@ -73,6 +91,17 @@ def signature(text: str) -> npt.NDArray[np.uint32]:
 def signature_bytes(text: str) -> bytes:
     """The stored form: 512 bytes, little-endian uint32."""
     return signature(text).astype("<u4").tobytes()
+
+
+def signature_row(text: str) -> tuple[bytes, int]:
+    """What the store keeps per record: the signature blob and the number of distinct shingles.
+
+    The count lets the engine estimate containment (|A n B| / |A|) from the signature alone, so
+    candidates that no rule could pass are dropped before any text is read.
+    """
+    hashes = shingle_hashes(normalize(text))
+    count = int(distinct(hashes).size)
+    return signature_of_hashes(hashes).astype("<u4").tobytes(), count
 
 
 def from_bytes(blob: bytes) -> npt.NDArray[np.uint32]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, Field
 from rapidfuzz import fuzz
 
-from curator.dedup.minhash import shingle_hashes
+from curator.dedup.minhash import common_count, distinct, shingle_hashes
 
 
 class DedupConfig(BaseModel):
@@ -26,11 +27,33 @@ class DedupConfig(BaseModel):
     """Above this length the quadratic edit-distance rules are skipped (Jaccard still applies)."""
     template_bucket: int = Field(default=200, ge=2)
     """LSH buckets with more members than this are templates, not duplicates: skipped."""
-    prefilter_jaccard: float = Field(default=0.25, ge=0, le=1)
-    """Candidates whose signature-estimated Jaccard is below this are dropped before any text is read.
+    prefilter_jaccard: float = Field(default=0.35, ge=0, le=1)
+    """Candidates whose signature-estimated Jaccard is below this (and that cannot be contained,
+    see `prefilter_containment`) are dropped before any text is read.
 
-    Measured: every verified match in the labelled benchmark set estimated >= 0.5, while 92% of
-    LSH candidates estimated < 0.3; the filter cuts verification work ~10x."""
+    Measured on the benchmark corpora: every verified match estimated >= 0.5 (3.4 standard
+    errors of a 128-permutation estimate above 0.35), while 88% of LSH candidates estimated < 0.35."""
+    prefilter_containment: float = Field(default=0.6, ge=0, le=1)
+    """...kept anyway when the estimated share of the shorter text's shingles inside the longer one
+    is at least this (a short text inside a long one has a low Jaccard but a containment near 1)."""
+
+
+def plausible(
+    estimates: npt.NDArray[np.float64],
+    size: int | npt.NDArray[np.int32],
+    sizes: npt.NDArray[np.int32],
+    config: DedupConfig,
+) -> npt.NDArray[np.bool_]:
+    """Which pairs could pass a rule, judged from signature estimates and shingle counts alone.
+
+    Shared shingles follow from the estimated Jaccard J and the set sizes a, b:
+    |A n B| = J (a + b) / (1 + J); containment is that over the smaller set.
+    """
+    common = estimates * (size + sizes) / (1.0 + estimates)
+    smaller = np.minimum(size, sizes)
+    contained = np.divide(common, smaller, out=np.zeros_like(common), where=smaller > 0)
+    keep: npt.NDArray[np.bool_] = (estimates >= config.prefilter_jaccard) | (contained >= config.prefilter_containment)
+    return keep
 
 
 @dataclass(frozen=True)
@@ -53,7 +76,7 @@ class Candidate:
     def __init__(self, normalized: str) -> None:
         self.normalized = normalized
         hashes = shingle_hashes(normalized)
-        self.shingles = np.unique(hashes) if hashes.size else hashes
+        self.shingles = distinct(hashes)
         self.words = normalized.count(" ") + 1 if normalized else 0
 
 
@@ -64,7 +87,7 @@ def verify(a: Candidate, b: Candidate, config: DedupConfig) -> Verdict | None:
     if a.normalized == b.normalized:
         return Verdict(1.0, "exact")
     passed: list[Verdict] = []
-    common = int(np.intersect1d(a.shingles, b.shingles, assume_unique=True).size)
+    common = common_count(a.shingles, b.shingles)
     union = a.shingles.size + b.shingles.size - common
     jaccard = common / union if union else 0.0
     if jaccard >= config.jaccard:

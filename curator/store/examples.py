@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from curator.dedup.minhash import signature_bytes
+from curator.dedup.minhash import signature_row
 from curator.errors import ConflictError, NotFoundError, RecordError
 from curator.models import Example, parse_example, utc_now
 from curator.store.audit import INSERT_SQL as AUDIT_INSERT
@@ -30,7 +30,7 @@ _INSERT_LINK = (
     "INSERT INTO example_clauses (example_id, clause_id, clause_hash, state, linked_at) VALUES (?, ?, ?, ?, ?)"
 )
 _INSERT_TAG = "INSERT INTO example_tags (example_id, tag) VALUES (?, ?)"
-_INSERT_SIGNATURE = "INSERT OR REPLACE INTO signatures (example_id, sig) VALUES (?, ?)"
+_INSERT_SIGNATURE = "INSERT OR REPLACE INTO signatures (example_id, sig, shingles) VALUES (?, ?, ?)"
 
 
 def check_clauses(
@@ -83,15 +83,16 @@ class PreparedRecord:
     row: tuple[Any, ...]
     signature: bytes
     """MinHash signature of the content, stored so start-up never re-shingles the corpus."""
+    shingles: int
+    """Distinct 5-gram shingles of the content (for containment estimates from the signature)."""
 
 
 def prepare(ex: Example) -> PreparedRecord:
     """Everything the store needs to write `ex`, computed once."""
     record_json = ex.canonical_json()
     row = _example_row(ex, record_json)
-    return PreparedRecord(
-        ex.id, list(ex.clauses), list(ex.tags), row[9], record_json, row, signature_bytes(ex.searchable_text())
-    )
+    sig, shingles = signature_row(ex.searchable_text())
+    return PreparedRecord(ex.id, list(ex.clauses), list(ex.tags), row[9], record_json, row, sig, shingles)
 
 
 def insert_many(db: Database, examples: Iterable[Example], *, actor: str, action: str = "import") -> list[str]:
@@ -122,7 +123,7 @@ def insert_prepared(
     links = [(p.id, c, clause_hashes[c], "ok", now) for p in prepared for c in p.clauses]
     tags = [(p.id, t) for p in prepared for t in p.tags]
     write_rows(db, [p.row for p in prepared], links, tags)
-    db.conn.executemany(_INSERT_SIGNATURE, [(p.id, p.signature) for p in prepared])
+    db.conn.executemany(_INSERT_SIGNATURE, [(p.id, p.signature, p.shingles) for p in prepared])
     db.conn.executemany(
         AUDIT_INSERT,
         [
@@ -221,7 +222,7 @@ def update(db: Database, example: Example, *, expected_version: int, actor: str)
         if cur.rowcount != 1:
             raise ConflictError(f"example {example.id} was changed by someone else; reload and merge")
         _sync_links(db, updated, clause_hashes)
-        db.execute(_INSERT_SIGNATURE, [updated.id, signature_bytes(updated.searchable_text())])
+        db.execute(_INSERT_SIGNATURE, [updated.id, *signature_row(updated.searchable_text())])
         db.execute("DELETE FROM example_tags WHERE example_id = ?", [updated.id])
         db.conn.executemany(_INSERT_TAG, [(updated.id, t) for t in updated.tags])
         record_event(

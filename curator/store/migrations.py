@@ -175,5 +175,19 @@ def m004_coverage_index(db: Database) -> None:
     db.execute("CREATE INDEX idx_examples_coverage ON examples(id, kind, status, tokens)")
 
 
+@migrations()
+def m005_signature_shingle_counts(db: Database) -> None:
+    """Distinct shingles per signature, so candidates are filtered by estimated containment too."""
+    db.execute("ALTER TABLE signatures ADD COLUMN shingles INTEGER NOT NULL DEFAULT 0")
+    from curator.dedup.minhash import signature_row
+    from curator.models import Example
+
+    rows = db.execute("SELECT id, record FROM examples").fetchall()
+    db.conn.executemany(
+        "UPDATE signatures SET shingles = ? WHERE example_id = ?",
+        [(signature_row(Example.model_validate_json(rec).searchable_text())[1], eid) for eid, rec in rows],
+    )
+
+
 SCHEMA_MIGRATIONS: frozenset[str] = frozenset(m.name for m in migrations._migrations)
 """Names this version of curator knows; a database with others is from a newer curator."""

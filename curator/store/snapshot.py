@@ -89,4 +89,4 @@ def restore_examples(db: Database, records: Iterable[Example]) -> None:
     """Insert records as they were (no audit event, no clause check: links come from the dump)."""
     prepared = [prepare(ex) for ex in records]
     write_rows(db, [p.row for p in prepared], [], [(p.id, t) for p in prepared for t in p.tags])
-    db.conn.executemany(_INSERT_SIGNATURE, [(p.id, p.signature) for p in prepared])
+    db.conn.executemany(_INSERT_SIGNATURE, [(p.id, p.signature, p.shingles) for p in prepared])
