@@ -245,18 +245,9 @@ class DedupEngine:
         """Union-find over verified edges only; oversized LSH buckets are reported as templates."""
         report = ClusterReport()
         ids = self.index.ids
-        pair_codes: list[np.ndarray[Any, np.dtype[np.int64]]] = []
         n = np.int64(max(len(ids), 1))
-        template_rows: dict[bytes, list[int]] = {}
-        for _, rows in self.index.buckets():
-            if rows.size > self.config.template_bucket:
-                key = np.sort(rows).tobytes()
-                template_rows.setdefault(key, sorted(rows.tolist()))
-                continue
-            r = np.sort(rows).astype(np.int64)
-            i, j = np.triu_indices(r.size, k=1)
-            pair_codes.append(r[i] * n + r[j])
-        pairs = np.unique(np.concatenate(pair_codes)) if pair_codes else np.zeros(0, dtype=np.int64)
+        pairs, template_sets = self.index.pairs(self.config.template_bucket)
+        template_rows = {rows.tobytes(): rows.tolist() for rows in template_sets}
         if pairs.size:  # drop pairs whose signatures already say they are far apart (vectorised)
             sigs, sizes = self.index.signatures, self.index.sizes
             keep = np.empty(pairs.size, dtype=bool)

@@ -8,7 +8,7 @@ were replaced or deleted are tombstoned.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 import numpy as np
 import numpy.typing as npt
@@ -142,23 +142,41 @@ class LshIndex:
         rows, extra, skipped = self.candidate_rows(signature)
         return {self.ids[r] for r in rows.tolist()} | extra, skipped
 
-    def buckets(self) -> Iterator[tuple[int, npt.NDArray[np.int32]]]:
-        """Every bucket with two or more live rows of the bulk index, as (band, rows)."""
+    def pairs(self, template_bucket: int) -> tuple[npt.NDArray[np.int64], list[npt.NDArray[np.int32]]]:
+        """Every pair of live bulk rows sharing a bucket, as sorted distinct codes `lo * n + hi`, and
+        the row sets of buckets larger than `template_bucket` (templates, not paired).
+
+        Vectorised per bucket size: buckets of one size are expanded together (most have 2 members).
+        """
         n = len(self.ids)
+        dead = np.zeros(n, dtype=bool)
+        if self._dead:
+            dead[list(self._dead)] = True
+        codes: list[npt.NDArray[np.int64]] = []
+        templates: list[npt.NDArray[np.int32]] = []
         for band in range(BANDS):
             keys = self._keys[band * n : (band + 1) * n]
-            rows_of_band = self._rows[band * n : (band + 1) * n]
+            rows = self._rows[band * n : (band + 1) * n]
+            if self._dead:
+                live = ~dead[rows]
+                keys, rows = keys[live], rows[live]
             if keys.size < 2:
                 continue
             starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-            ends = np.concatenate((starts[1:], [keys.size]))
-            multi = np.flatnonzero(ends - starts >= 2)
-            for s, e in zip(starts[multi].tolist(), ends[multi].tolist(), strict=True):
-                rows = rows_of_band[s:e]
-                if self._dead:
-                    rows = rows[[r not in self._dead for r in rows.tolist()]]
-                if rows.size >= 2:
-                    yield band, rows
+            sizes = np.diff(np.append(starts, keys.size))
+            for size in np.unique(sizes[sizes >= 2]).tolist():
+                firsts = starts[sizes == size]
+                if size > template_bucket:
+                    templates.extend(np.sort(rows[f : f + size]) for f in firsts.tolist())
+                    continue
+                i, j = np.triu_indices(size, k=1)
+                left = rows[firsts[:, None] + i].astype(np.int64)
+                right = rows[firsts[:, None] + j].astype(np.int64)
+                codes.append((np.minimum(left, right) * n + np.maximum(left, right)).ravel())
+        if not codes:
+            return np.zeros(0, dtype=np.int64), templates
+        flat = np.sort(np.concatenate(codes))
+        return flat[np.concatenate(([True], flat[1:] != flat[:-1]))], templates
 
     def live_ids(self) -> Iterable[str]:
         for row, eid in enumerate(self.ids):
