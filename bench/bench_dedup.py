@@ -398,7 +398,12 @@ def measure_clusters(engine: DedupEngine, planted: list[tuple[str, str]], budget
 
 def measure_clusters_subset(engine: DedupEngine, corpus: SpeedCorpus, n: int, budget_s: float) -> dict[str, Any]:
     """`clusters()` over an engine indexing only the first n records: the scaling point next to the full run."""
-    index = LshIndex(engine.index.ids[:n], engine.index.signatures[:n], engine.index.sizes[:n], template_bucket=engine.config.template_bucket)
+    index = LshIndex(
+        engine.index.ids[:n],
+        engine.index.signatures[:n],
+        engine.index.sizes[:n],
+        template_bucket=engine.config.template_bucket,
+    )
     sub = DedupEngine(engine.db, index, engine.config, set(engine.ignored))
     planted = [(corpus.ids[c], corpus.ids[s]) for c, s in corpus.planted if c < n]
     out = measure_clusters(sub, planted, budget_s)

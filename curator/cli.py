@@ -353,7 +353,7 @@ def cmd_decontam(args: argparse.Namespace) -> int:
     from curator.dedup.decontam import decontaminate
 
     with _open(args) as ws:
-        checked, flags = decontaminate(ws.db, args.evalset or None)
+        checked, flags = decontaminate(ws.db, args.evalset or None, workers=None)
     if args.format == "json":
         _print_json({"checked": checked, "flagged": len({f.id for f in flags}), "flags": [f.to_json() for f in flags]})
     else:

@@ -13,6 +13,7 @@ from curator.errors import ImportFailed, NotFoundError, UsageError
 from curator.models import parse_example
 from curator.store import examples
 from curator.store.db import Workspace
+from curator.textnorm import normalize
 from tests.conftest import FIXTURES, story
 
 EVAL_DIR = FIXTURES / "openai-model-spec" / "eval-examples"
@@ -137,3 +138,43 @@ def test_cli_evalset_and_decontam(capsys: pytest.CaptureFixture[str], tmp_path: 
     assert {(f["id"], f["item"]) for f in flags} == {("ex_leak", "0dh6.md")}
     assert set(flags[0]) == {"id", "evalset", "item", "rule", "score", "span"}
     assert main(["decontam", "--evalset", "nope", "--db", db]) == 1
+
+
+def test_a_batch_flags_exactly_what_records_scanned_alone_flag() -> None:
+    """Records are hashed end to end in a batch: no n-gram may straddle two records."""
+    import random
+
+    from curator.dedup.decontam import EvalIndex
+
+    items = [("spec", p.name, p.read_text(encoding="utf-8")) for p in sorted(EVAL_DIR.glob("*.md"))[:30]]
+    index = EvalIndex.build(items)
+    rng = random.Random(3)
+    records = []
+    for i in range(60):
+        words = rng.choice(items)[2].split()
+        start = rng.randrange(max(len(words) - 40, 1))
+        size = rng.choice([0, 6, 7, 12, 13, 30])  # around the 8- and 13-gram edges
+        window = words[start : start + size]
+        # halves of an n-gram at the end of one record and the start of the next must not match
+        records.append((f"r{i}", " ".join(window[: size // 2]) if i % 2 else " ".join(window[size // 2 :])))
+        records.append((f"x{i}", f"{FILLER} {' '.join(window)}"))
+    batched = [f.to_json() for f in index.scan(records)]
+    alone = [f.to_json() for rid, text in records for f in index.scan([(rid, text)])]
+    assert batched == alone
+    assert {f["rule"] for f in batched} >= {"ngram13", "char5_containment"}
+    texts = {name: normalize(text) for _, name, text in items}
+    for flag in batched:
+        if flag["rule"] == "ngram13":  # the span is the overlapping words themselves
+            assert len(flag["span"].split()) >= 13 and flag["span"] in texts[flag["item"]]
+
+
+def test_two_worker_processes_flag_exactly_what_one_process_flags(evalws: Workspace) -> None:
+    words = eval_words()
+    for i in range(40):
+        window = " ".join(words[i : i + 20 + i % 7]) if i % 3 == 0 else ""
+        add(evalws, f"ex_{i:03d}", f"{FILLER} record {i}. {window}")
+    one = decontaminate(evalws.db, workers=1)
+    two = decontaminate(evalws.db, workers=2)
+    assert one[0] == two[0] == 40
+    assert [f.to_json() for f in one[1]] == [f.to_json() for f in two[1]]
+    assert len({f.id for f in one[1]}) == 14

@@ -11,8 +11,13 @@ cost per record is a handful of vectorised operations, not Python loops over n-g
 
 from __future__ import annotations
 
+import itertools
 import json
+import multiprocessing
+import os
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -237,6 +242,121 @@ class _Table:
         return positions.astype(np.int64), self.items[starts + offsets]
 
 
+def _pairs(owners: npt.NDArray[Any], items: npt.NDArray[Any]) -> list[tuple[int, int]]:
+    """Distinct (record, item) pairs, in order."""
+    codes = owners.astype(np.int64) * (1 << 32) + items.astype(np.int64)
+    return [(int(c >> 32), int(c & 0xFFFFFFFF)) for c in _distinct(codes).tolist()]
+
+
+def _distinct_in_groups(
+    hashes: npt.NDArray[Any], owners: npt.NDArray[np.int32]
+) -> tuple[npt.NDArray[Any], npt.NDArray[np.int32]]:
+    """Each record's distinct hashes, for owners already in non-decreasing order.
+
+    Sorting each record's few hundred values on its own is ~5x faster than one sort of the batch.
+    """
+    if hashes.size < 2:
+        return hashes, owners
+    cuts = np.flatnonzero(owners[1:] != owners[:-1]) + 1
+    edges = [0, *cuts.tolist(), hashes.size]
+    ordered = np.concatenate([np.sort(hashes[a:b]) for a, b in itertools.pairwise(edges)])
+    first = np.ones(hashes.size, dtype=bool)
+    first[1:] = ordered[1:] != ordered[:-1]
+    first[cuts] = True
+    return ordered[first], owners[first]
+
+
+COMMON_ITEMS = 4
+
+
+@dataclass
+class _CharTable:
+    """Every distinct character 5-gram of the eval items, and which items hold it.
+
+    A 5-gram held by fewer than COMMON_ITEMS items lists them in `few` (padded with -1); one held
+    by more (" the ", "tion ") points at a row of the 0/1 matrix `common_items` instead, so a batch
+    never expands common 5-grams item by item.
+    """
+
+    hashes: npt.NDArray[np.uint32]
+    few: npt.NDArray[np.int32]
+    common_row: npt.NDArray[np.int32]
+    common_items: npt.NDArray[np.uint8]
+
+    @classmethod
+    def build(cls, per_item: list[npt.NDArray[np.uint32]]) -> _CharTable:
+        table = _Table.build(per_item, np.uint32)
+        starts = np.flatnonzero(np.concatenate(([True], table.hashes[1:] != table.hashes[:-1])))
+        counts = np.diff(np.append(starts, table.hashes.size))
+        rank = np.arange(table.hashes.size) - np.repeat(starts, counts)  # position within its hash
+        row = np.repeat(np.arange(starts.size), counts)
+        few = np.full((starts.size, COMMON_ITEMS - 1), -1, dtype=np.int32)
+        rare = np.repeat(counts < COMMON_ITEMS, counts)
+        few[row[rare], rank[rare]] = table.items[rare]
+        is_common = counts >= COMMON_ITEMS
+        common_row = np.full(starts.size, -1, dtype=np.int32)
+        common_row[is_common] = np.arange(int(is_common.sum()), dtype=np.int32)
+        matrix = np.zeros((int(is_common.sum()), len(per_item)), dtype=np.uint8)
+        matrix[common_row[row[~rare]], table.items[~rare]] = 1
+        return cls(table.hashes[starts], few, common_row, matrix)
+
+
+@dataclass
+class _Batch:
+    """A batch of training records laid end to end: words (as eval-vocabulary ids) and characters."""
+
+    ids: list[str]
+    norms: list[str]
+    words: list[list[str]]
+    word_ids_all: npt.NDArray[np.uint64]
+    word_starts: npt.NDArray[np.int64]
+
+    @classmethod
+    def of(cls, records: list[tuple[str, str]], vocab: _Vocab) -> _Batch:
+        ids, norms, words = [], [], []
+        for rid, text in records:
+            norm = normalize(text)
+            ids.append(rid)
+            norms.append(norm)
+            words.append(norm.split())
+        counts = np.fromiter((len(w) for w in words), dtype=np.int64, count=len(words))
+        starts = np.concatenate(([0], np.cumsum(counts)))
+        all_ids = vocab.lookup([w for ws in words for w in ws])
+        return cls(ids, norms, words, all_ids, starts)
+
+    def word_ids(self, rec: int) -> npt.NDArray[np.uint64]:
+        return self.word_ids_all[self.word_starts[rec] : self.word_starts[rec + 1]]
+
+    def word_ngrams(self, n: int) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int32], npt.NDArray[np.int64]]:
+        """Hashes of every word n-gram inside one record, with the record of each and its start word."""
+        hashes = _ngram_hashes(self.word_ids_all, n)
+        if not hashes.size:
+            return hashes, np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64)
+        starts = np.arange(hashes.size, dtype=np.int64)
+        counts = np.diff(self.word_starts)
+        owners = np.repeat(np.arange(counts.size, dtype=np.int32), counts)[: hashes.size]
+        inside = starts + n <= self.word_starts[owners + 1]
+        # a window containing a word no eval item has cannot match: drop it before any lookup
+        unknown = np.concatenate(([0], np.cumsum(self.word_ids_all == 0)))
+        known = unknown[starts + n] - unknown[starts] == 0
+        keep = inside & known
+        return hashes[keep], owners[keep], starts[keep]
+
+    def char_shingles(self, min_words: int) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int32]]:
+        """Character 5-gram hashes of records with at least `min_words` words, with their record."""
+        chosen = [r for r, w in enumerate(self.words) if len(w) >= min_words]
+        if not chosen:
+            return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.int32)
+        text = "".join(self.norms[r] for r in chosen)
+        lengths = np.fromiter((len(self.norms[r]) for r in chosen), dtype=np.int64, count=len(chosen))
+        bounds = np.concatenate(([0], np.cumsum(lengths)))
+        hashes = shingle_hashes(text)
+        slot = np.repeat(np.arange(len(chosen)), lengths)[: hashes.size]
+        inside = np.arange(hashes.size, dtype=np.int64) + SHINGLE <= bounds[slot + 1]
+        owners = np.asarray(chosen, dtype=np.int32)[slot]
+        return hashes[inside], owners[inside]
+
+
 @dataclass
 class Flag:
     """One training record overlapping one eval item by one rule."""
@@ -270,7 +390,7 @@ class EvalIndex:
     long: _Table
     short: _Table
     short_totals: npt.NDArray[np.int64]
-    chars: _Table
+    chars: _CharTable
     char_sets: list[set[int]] = field(default_factory=list)
     screens: dict[str, npt.NDArray[np.bool_]] = field(default_factory=dict)
     """Bit tables of every eval hash (top 24 bits): most records are cleared by one lookup per
@@ -287,9 +407,9 @@ class EvalIndex:
             ids = vocab.add(w)
             words.append(w)
             norms.append(norm)
-            longs.append(np.unique(_ngram_hashes(ids, NGRAM_LONG)))
-            shorts.append(np.unique(_ngram_hashes(ids, NGRAM_SHORT)))
-            chars.append(np.unique(shingle_hashes(norm)))
+            longs.append(_distinct(_ngram_hashes(ids, NGRAM_LONG)))
+            shorts.append(_distinct(_ngram_hashes(ids, NGRAM_SHORT)))
+            chars.append(_distinct(shingle_hashes(norm)))
         index = cls(
             labels=[(s, label) for s, label, _ in items],
             words=words,
@@ -298,7 +418,7 @@ class EvalIndex:
             long=_Table.build(longs, np.uint64),
             short=_Table.build(shorts, np.uint64),
             short_totals=np.array([s.size for s in shorts], dtype=np.int64),
-            chars=_Table.build(chars, np.uint32),
+            chars=_CharTable.build(chars),
         )
         index.screens = {
             "long": _screen(index.long.hashes, 40),
@@ -308,65 +428,109 @@ class EvalIndex:
         return index
 
     def scan(self, records: list[tuple[str, str]]) -> list[Flag]:
-        """Flags for a batch of (id, text) training records."""
-        flags: list[Flag] = []
-        n_items = len(self.labels)
-        if not n_items:
-            return flags
-        for rid, text in records:
-            norm = normalize(text)
-            if not norm:
-                continue
-            w = norm.split()
-            ids = self.vocab.lookup(w)
-            flags.extend(self._scan_one(rid, norm, w, ids, n_items))
-        return flags
+        """Flags for a batch of (id, text) training records, in record order.
 
-    def _scan_one(self, rid: str, norm: str, w: list[str], ids: npt.NDArray[np.uint64], n_items: int) -> list[Flag]:
-        out: list[Flag] = []
-        flagged: set[int] = set()
-        if ids.any():
-            g13 = _ngram_hashes(ids, NGRAM_LONG)
-            if g13.size and _screened(self.screens["long"], g13, 40).any():
-                pos, items = self.long.hits(g13)
-                for item in np.unique(items).tolist():
-                    where = pos[items == item]
-                    span = _word_span(w, where, NGRAM_LONG)
-                    out.append(self._flag(rid, item, "ngram13", 1.0, span))
-                    flagged.add(item)
-            g8 = _distinct(_ngram_hashes(ids, NGRAM_SHORT))
-            if g8.size and _screened(self.screens["short"], g8, 40).any():
-                _, items8 = self.short.hits(g8)
-                if items8.size:
-                    covered = np.bincount(items8, minlength=n_items)
-                    share = covered / np.maximum(self.short_totals, 1)
-                    for item in np.flatnonzero(share >= COVERAGE).tolist():
-                        if item in flagged:
-                            continue
-                        all8 = _ngram_hashes(ids, NGRAM_SHORT)
-                        item_hashes = set(self.short.hashes[self.short.items == item].tolist())
-                        where = np.flatnonzero([h in item_hashes for h in all8.tolist()])
-                        out.append(
-                            self._flag(
-                                rid,
-                                item,
-                                "ngram8_coverage",
-                                round(float(share[item]), 4),
-                                _word_span(w, where, NGRAM_SHORT),
-                            )
-                        )
-                        flagged.add(item)
-        c5 = _distinct(shingle_hashes(norm)) if len(w) >= CONTAINMENT_MIN_WORDS else np.zeros(0, dtype=np.uint32)
-        if c5.size and _screened(self.screens["chars"], c5, 8).mean() >= CONTAINMENT:
-            _, items5 = self.chars.hits(c5)
-            if items5.size:
-                share5 = np.bincount(items5, minlength=n_items) / c5.size
-                for item in np.flatnonzero(share5 >= CONTAINMENT).tolist():
-                    if item in flagged:
-                        continue
-                    span = _char_span(norm, self.norms[item])
-                    out.append(self._flag(rid, item, "char5_containment", round(float(share5[item]), 4), span))
-        return out
+        The whole batch is hashed at once: the word ids and characters of every record are laid
+        end to end, n-grams are hashed over the concatenation and windows crossing a record
+        boundary are dropped. Bit-table screens then clear most (record, n-gram) pairs, and only
+        screened hashes are looked up exactly; Python only runs per flag (to cut its span).
+        """
+        if not self.labels or not records:
+            return []
+        batch = _Batch.of(records, self.vocab)
+        found: dict[tuple[int, int], Flag] = {}  # (record, item) -> its first flag
+        self._scan_long(batch, found)
+        self._scan_short(batch, found)
+        self._scan_chars(batch, found)
+        rule_order = {"ngram13": 0, "ngram8_coverage": 1, "char5_containment": 2}
+        ordered = sorted(found.items(), key=lambda kv: (kv[0][0], rule_order[kv[1].rule], kv[0][1]))
+        return [flag for _, flag in ordered]
+
+    def _scan_long(self, batch: _Batch, found: dict[tuple[int, int], Flag]) -> None:
+        """Any shared word 13-gram."""
+        hashes, owners, starts = batch.word_ngrams(NGRAM_LONG)
+        screened = np.flatnonzero(_screened(self.screens["long"], hashes, 40)) if hashes.size else hashes
+        if not screened.size:
+            return
+        pos, items = self.long.hits(hashes[screened])
+        windows = screened[pos]
+        for rec, item in _pairs(owners[windows], items):
+            where = starts[windows[(owners[windows] == rec) & (items == item)]] - batch.word_starts[rec]
+            span = _word_span(batch.words[rec], where, NGRAM_LONG)
+            found[(rec, item)] = self._flag(batch.ids[rec], item, "ngram13", 1.0, span)
+
+    def _scan_short(self, batch: _Batch, found: dict[tuple[int, int], Flag]) -> None:
+        """>= 50% of an eval item's distinct word 8-grams present in the record."""
+        hashes, owners, _ = batch.word_ngrams(NGRAM_SHORT)
+        if not hashes.size:
+            return
+        keep = _screened(self.screens["short"], hashes, 40)
+        hashes, owners = _distinct_in_groups(hashes[keep], owners[keep])
+        if not hashes.size:
+            return
+        pos, items = self.short.hits(hashes)
+        if not items.size:
+            return
+        n_items = len(self.labels)
+        covered = np.bincount(owners[pos].astype(np.int64) * n_items + items, minlength=len(batch.ids) * n_items)
+        share = covered.reshape(len(batch.ids), n_items) / np.maximum(self.short_totals, 1)
+        for rec, item in zip(*np.nonzero(share >= COVERAGE), strict=True):
+            rec, item = int(rec), int(item)
+            if (rec, item) in found:
+                continue
+            words = batch.words[rec]
+            all8 = _ngram_hashes(batch.word_ids(rec), NGRAM_SHORT)
+            item_hashes = set(self.short.hashes[self.short.items == item].tolist())
+            where = np.flatnonzero([h in item_hashes for h in all8.tolist()])
+            span = _word_span(words, where, NGRAM_SHORT)
+            score = round(float(share[rec, item]), 4)
+            found[(rec, item)] = self._flag(batch.ids[rec], item, "ngram8_coverage", score, span)
+
+    def _scan_chars(self, batch: _Batch, found: dict[tuple[int, int], Flag]) -> None:
+        """>= 50% of the record's distinct character 5-grams inside one eval item (records of 8+ words).
+
+        Cleared in three steps, each exact or an upper bound: the share inside any item at all (bit
+        screen); then the 5-grams found in few items are counted per item, and those found in many
+        are only counted per record, which bounds every item's share; only records the bound cannot
+        clear are summed over the common rows item by item.
+        """
+        hashes, owners = batch.char_shingles(CONTAINMENT_MIN_WORDS)
+        if not hashes.size:
+            return
+        hashes, owners = _distinct_in_groups(hashes, owners)
+        n_recs, n_items = len(batch.ids), len(self.labels)
+        totals = np.bincount(owners, minlength=n_recs)
+        need = CONTAINMENT * totals
+        screened = _screened(self.screens["chars"], hashes, 8)
+        maybe = (np.bincount(owners[screened], minlength=n_recs) >= need) & (totals > 0)
+        if not maybe.any():
+            return
+        keep = maybe[owners] & screened
+        hashes, owners = hashes[keep], owners[keep]
+        table = self.chars
+        at = np.searchsorted(table.hashes, hashes)
+        at[at == table.hashes.size] = 0
+        present = table.hashes[at] == hashes if table.hashes.size else np.zeros(hashes.size, dtype=bool)
+        rows, owners = at[present], owners[present]
+        few = table.few[rows]
+        listed = few >= 0
+        codes = (owners.astype(np.int64)[:, None] * n_items + few)[listed]
+        rare = np.bincount(codes, minlength=n_recs * n_items).reshape(n_recs, n_items)
+        common_rows = table.common_row[rows]
+        is_common = common_rows >= 0
+        common_counts = np.bincount(owners[is_common], minlength=n_recs)
+        common_rows = common_rows[is_common]
+        bounds = np.concatenate(([0], np.cumsum(common_counts)))
+        for rec in np.flatnonzero(maybe & (rare.max(axis=1) + common_counts >= need)).tolist():
+            segment = common_rows[bounds[rec] : bounds[rec + 1]]
+            inside = rare[rec] + table.common_items[segment].sum(axis=0, dtype=np.int64)
+            share = inside / totals[rec]
+            for item in np.flatnonzero(share >= CONTAINMENT).tolist():
+                if (rec, item) in found:
+                    continue
+                span = _char_span(batch.norms[rec], self.norms[item])
+                score = round(float(share[item]), 4)
+                found[(rec, item)] = self._flag(batch.ids[rec], item, "char5_containment", score, span)
 
     def _flag(self, rid: str, item: int, rule: str, score: float, span: str) -> Flag:
         evalset, label = self.labels[item]
@@ -408,8 +572,7 @@ def _char_span(record_norm: str, item_norm: str, limit: int = 300) -> str:
     return text[:limit] + (" …" if len(text) > limit else "")
 
 
-def load_eval_index(db: Database, evalsets: list[str] | None = None) -> EvalIndex:
-    """The index over registered eval items (all sets, or the named ones)."""
+def _eval_items(db: Database, evalsets: list[str] | None) -> list[tuple[str, str, str]]:
     known = {r[0] for r in db.execute("SELECT name FROM evalsets")}
     if evalsets:
         missing = sorted(set(evalsets) - known)
@@ -422,7 +585,12 @@ def load_eval_index(db: Database, evalsets: list[str] | None = None) -> EvalInde
     rows = db.execute(
         f"SELECT evalset, label, text FROM eval_items WHERE evalset IN ({marks}) ORDER BY evalset, idx", names
     ).fetchall()
-    return EvalIndex.build([(s, label, text) for s, label, text in rows])
+    return [(s, label, text) for s, label, text in rows]
+
+
+def load_eval_index(db: Database, evalsets: list[str] | None = None) -> EvalIndex:
+    """The index over registered eval items (all sets, or the named ones)."""
+    return EvalIndex.build(_eval_items(db, evalsets))
 
 
 def iter_training_texts(db: Database, batch: int = 2000) -> Iterator[list[tuple[str, str]]]:
@@ -439,22 +607,72 @@ def iter_training_texts(db: Database, batch: int = 2000) -> Iterator[list[tuple[
         yield [(eid, text) for eid, text in rows]
 
 
+PARALLEL_MIN_RECORDS = 20_000
+"""Corpora at least this big are scanned in two spawned processes (start-up costs ~0.5 s)."""
+
+_worker_index: EvalIndex | None = None
+
+
+def _init_worker(items: list[tuple[str, str, str]]) -> None:
+    global _worker_index
+    _worker_index = EvalIndex.build(items)
+
+
+def _scan_in_worker(batch: list[tuple[str, str]]) -> list[Flag]:
+    assert _worker_index is not None
+    return _worker_index.scan(batch)
+
+
+def _scanned(
+    items: list[tuple[str, str, str]], batches: Iterator[list[tuple[str, str]]], workers: int
+) -> Iterator[tuple[int, list[Flag]]]:
+    """(records, flags) per batch, in order; with workers > 1, scanned in spawned processes."""
+    if workers <= 1:
+        index = EvalIndex.build(items)
+        for batch in batches:
+            yield len(batch), index.scan(batch)
+        return
+    ctx = multiprocessing.get_context("spawn")  # no fork: callers may be threads of the TUI
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(items,)) as pool:
+        pending: deque[tuple[int, Future[list[Flag]]]] = deque()
+        try:
+            for batch in batches:
+                pending.append((len(batch), pool.submit(_scan_in_worker, batch)))
+                if len(pending) >= 2 * workers:  # bounded read-ahead keeps memory flat
+                    size, future = pending.popleft()
+                    yield size, future.result()
+            while pending:
+                size, future = pending.popleft()
+                yield size, future.result()
+        finally:
+            for _, future in pending:
+                future.cancel()
+
+
 def decontaminate(
     db: Database,
     evalsets: list[str] | None = None,
     *,
     progress: Callable[[int], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
+    workers: int | None = 1,
 ) -> tuple[int, list[Flag]]:
-    """Scan every stored record; returns (records checked, flags)."""
-    index = load_eval_index(db, evalsets)
+    """Scan every stored record; returns (records checked, flags).
+
+    `workers=None` picks two processes for corpora of PARALLEL_MIN_RECORDS or more (the CLI),
+    else one; the flags are the same either way, in record order.
+    """
+    items = _eval_items(db, evalsets)
+    if workers is None:
+        total = db.execute("SELECT count(*) FROM examples").fetchone()[0]
+        workers = min(2, os.cpu_count() or 1) if total >= PARALLEL_MIN_RECORDS else 1
     flags: list[Flag] = []
     checked = 0
-    for batch in iter_training_texts(db):
+    for size, found in _scanned(items, iter_training_texts(db), workers):
         if cancelled is not None and cancelled():
             break
-        flags.extend(index.scan(batch))
-        checked += len(batch)
+        flags.extend(found)
+        checked += size
         if progress:
             progress(checked)
     return checked, flags
