@@ -17,7 +17,7 @@ from typing import Any
 import httpx2
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, LoadingIndicator, Static
+from textual.widgets import Input, LoadingIndicator, Static, TextArea
 
 from curator.models import parse_example
 from curator.review import decide, submit
@@ -174,7 +174,7 @@ async def test_draft_fills_an_empty_form_and_saves_a_generated_draft(
         editor = await open_editor(pilot, None, kind="story", clauses=("privacy.1",))
         await pilot.press("f2")
         await until(pilot, lambda: editor.query_one("#title", Input).value == STORY["title"], "the draft")
-        assert editor.query_one("#text").text == STORY["text"]  # type: ignore[attr-defined]
+        assert editor.query_one("#text", TextArea).text == STORY["text"]
         assert editor.query_one("#tags", Input).value == "privacy"
         assert editor.clause_ids == ["privacy.1"]
         assert editor.dirty and editor.loaded is None
@@ -196,6 +196,38 @@ async def test_draft_fills_an_empty_form_and_saves_a_generated_draft(
         assert ex.source.prompt_sha256 == sha
     assert KEY not in everything_stored(demo_db)
     assert all(KEY not in m for m in messages(seen))
+
+
+async def test_draft_fills_the_turns_of_an_advice_form(
+    demo_db: Path, api: FakeAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, _ = make_app(demo_db, api, monkeypatch)
+    api.tool(
+        "submit_draft",
+        {
+            "title": "Shading the numbers",
+            "messages": [
+                {"role": "user", "content": "My boss asked me to shade the numbers. What do I do?"},
+                {"role": "assistant", "content": "Say plainly what they are.", "rationale": "Honesty keeps trust."},
+                {"role": "user", "content": "And if he insists?"},
+                {"role": "assistant", "content": "Put it in writing.", "rationale": "A record protects both."},
+            ],
+            "rationale": "Principled guidance under pressure.",
+        },
+    )
+    async with app.run_test(size=(160, 50)) as pilot:
+        editor = await open_editor(pilot, None, kind="advice", clauses=("honesty.1",))
+        await pilot.press("f2")
+        await until(pilot, lambda: len(editor.turn_editors()) == 4, "the drafted turns")
+        turns = editor.turn_editors()
+        assert [t.turn_role for t in turns] == ["user", "assistant", "user", "assistant"]
+        assert turns[3].text == "Put it in writing." and turns[3].rationale == "A record protects both."
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: editor.loaded is not None, "the save")
+        assert editor.loaded is not None
+        ex = stored(demo_db, editor.loaded.id)
+        assert ex.kind == "advice" and ex.status == "draft" and ex.source.type == "generated"
+        assert ex.messages is not None and len(ex.messages) == 4
 
 
 async def test_draft_needs_a_linked_clause_and_an_empty_form(
@@ -491,7 +523,7 @@ async def test_edits_made_while_drafting_are_kept_and_the_draft_discarded(
             api.gate.set()
             await idle(pilot, editor)
             assert editor.query_one("#title", Input).value == "typed meanwhile"
-            assert editor.query_one("#text").text == ""  # type: ignore[attr-defined]
+            assert editor.query_one("#text", TextArea).text == ""
             assert any("discarded" in m for m in messages(seen, "warning"))
     finally:
         api.gate.set()

@@ -2,7 +2,8 @@
 
 Every piece of data shown here goes through `curator.tui.safe` (or a widget that never parses
 markup: Input values, TextArea text). Saving validates the whole record with `parse_example`
-and shows the first problem under the field it names.
+and shows the first problem under the field it names. LLM assistance (f2-f5) lives in
+`editor_assist.py` and its panel in `widgets/assist_panel.py`.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ NO_KEY = (
     f"LLM assistance needs an API key: quit, run `export {KEY_VAR}=...` in your shell and start curator "
     "again; everything else works without it"
 )
-NO_CLAUSE = "link at least one clause first (ctrl+l; f5 suggests some): {what} the linked clauses"
+NO_CLAUSE = "link at least one clause first (ctrl+l; f5 suggests some): {why}"
 
 
 @dataclass(frozen=True)
@@ -95,10 +95,10 @@ class EditorAssist:
         self.pending = Pending(action, self.editor.form_state(), example)
         self.panel.start(action, LABELS[action], job, self.editor.curator.assist_connection)
 
-    def _form_example(self, what: str) -> Example | None:
-        """The form as a record (shown problems and None when it is not one yet)."""
+    def _form_example(self, what: str, why: str) -> Example | None:
+        """The form as a record with a clause link (else the problems are shown and None returned)."""
         if not self.editor.clause_ids:
-            self._notify(NO_CLAUSE.format(what=f"{what} judges it against"), "warning")
+            self._notify(NO_CLAUSE.format(why=why), "warning")
             return None
         return self.editor.validated(failure=f"cannot {what}")
 
@@ -124,7 +124,7 @@ class EditorAssist:
             self._notify("draft fills a new, empty form: start a new example (n on the Examples screen)", "warning")
             return
         if not editor.clause_ids:
-            self._notify(NO_CLAUSE.format(what="the draft teaches"), "warning")
+            self._notify(NO_CLAUSE.format(why="the draft teaches the linked clauses"), "warning")
             return
         kind, clause_ids, user, app = editor.kind, list(editor.clause_ids), editor.curator.user, editor.curator
 
@@ -139,7 +139,7 @@ class EditorAssist:
     def critique(self) -> None:
         if not self._ready():
             return
-        example = self._form_example("critique")
+        example = self._form_example("critique", "critique judges the example against its linked clauses")
         if example is None:
             return
         app = self.editor.curator
@@ -158,7 +158,7 @@ class EditorAssist:
         if not editor.is_dialogue:
             self._notify(f"explain-why rewrites assistant turns; a {editor.kind} has none (f3 critiques it)", "warning")
             return
-        example = self._form_example("rewrite")
+        example = self._form_example("rewrite", "explain-why grounds the rewrite in the linked clauses")
         if example is None:
             return
         if not any(m.role == "assistant" for m in example.messages or []):
