@@ -14,7 +14,7 @@ without it and without a key.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual.notifications import SeverityLevel
 from textual.widgets import TextArea
@@ -213,12 +213,12 @@ class EditorAssist:
         if pending is None or pending.action != message.action:
             return
         if message.action == "critique":
-            verdicts: list[dict[str, Any]] = message.result["verdicts"]  # type: ignore[index]
+            verdicts = cast("dict[str, Any]", message.result)["verdicts"]
             self.panel.show_critique(verdicts, self.editor.clause_titles())
             return
         if message.action == "suggest_links":
-            links: list[dict[str, str]] = message.result  # type: ignore[assignment]
-            links = [link for link in links if link["clause"] not in self.editor.clause_ids]
+            ranked = cast("list[dict[str, str]]", message.result)
+            links = [link for link in ranked if link["clause"] not in self.editor.clause_ids]
             self.panel.show_links(links, self.editor.clause_titles())
             if not links:
                 self._notify("no further clause to suggest for this example")
@@ -230,7 +230,7 @@ class EditorAssist:
             assert isinstance(message.result, Example)
             await self._fill_draft(message.result)
         elif message.action == "explain_why" and pending.example is not None:
-            self._offer_rewrite(pending, message.result)  # type: ignore[arg-type]
+            self._offer_rewrite(pending, cast("dict[str, Any]", message.result))
 
     async def _fill_draft(self, drafted: Example) -> None:
         if self.editor.loaded is not None:
