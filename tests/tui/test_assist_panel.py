@@ -488,10 +488,11 @@ async def test_cancel_shows_no_spinner_and_discards_the_late_answer(
             await pilot.press("escape")
             await until(pilot, lambda: not panel(editor).busy, "the cancel")
             assert app.screen is editor  # esc cancelled; it did not leave the editor
-            assert not panel(editor).query(LoadingIndicator)
+            await until(pilot, lambda: not panel(editor).query(LoadingIndicator), "the spinner to go")
             assert any("cancelled" in m for m in messages(seen))
 
             api.gate.set()  # the late answer arrives now
+            await until(pilot, lambda: not api.queue, "the late answer")
             for _ in range(10):
                 await pilot.pause(0.05)
             assert editor.query_one("#title", Input).value == ""
