@@ -445,12 +445,16 @@ def cmd_assist_explain_why(args: argparse.Namespace) -> int:
         applied = None
         if args.apply and proposal["turns"]:
             applied = apply_explain_why(ws.db, args.id, proposal, proposal["version"], actor=_actor(args))
+    # an accepted rewrite of approved text is no longer what a person approved (see status_after_rewrite)
+    back_to_review = applied is not None and proposal["status"] == "approved" and applied.status == "review"
     if args.format == "json":
-        _print_json({**proposal, "applied": applied is not None})
+        _print_json({**proposal, "applied": applied is not None, "back_to_review": back_to_review})
     else:
         print("\n".join(proposal["diff"]) or "no change proposed")
         if applied is not None:
             print(f"applied: {args.id} is now version {applied.version}")
+            if back_to_review:
+                print(f"{args.id} was approved; the rewrite changed what was approved, so it is back in review")
         elif proposal["turns"]:
             print("not applied (run again with --apply to accept)")
     return 0

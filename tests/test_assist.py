@@ -480,6 +480,98 @@ def test_explain_why_proposes_and_applies_only_on_accept(
         actions.apply_explain_why(demo.db, eid, proposal, 1, actor="ana")
 
 
+def _approve(ws: Workspace, eid: str) -> None:
+    from curator.review import decide, submit
+
+    submitted = submit(ws.db, eid, expected_version=examples.get(ws.db, eid).version, actor="ana")
+    decide(ws.db, eid, "approve", expected_version=submitted.version, actor="bob")
+    assert examples.get(ws.db, eid).status == "approved"
+
+
+def test_apply_explain_why_sends_an_approved_example_back_to_review(
+    api: FakeAPI, client: anthropic.Anthropic, settings: Settings, demo: Workspace
+) -> None:
+    eid = _advice(demo)
+    _approve(demo, eid)
+    api.tool("submit_rewrite", {"turns": [{"index": 1, "content": "Tell her, and why.", "rationale": "Honesty."}]})
+    proposal = actions.explain_why(demo.db, client, settings, eid)
+    assert proposal["status"] == "approved"
+    updated = actions.apply_explain_why(demo.db, eid, proposal, proposal["version"], actor="ana")
+    assert updated.status == "review"
+    assert examples.get(demo.db, eid).status == "review"
+
+
+def test_status_after_rewrite_only_reopens_changed_approved_turns(demo: Workspace) -> None:
+    ex = examples.get(demo.db, _advice(demo))
+    same = actions.rewrite_turns(ex, [])
+    changed = actions.rewrite_turns(ex, [{"index": 1, "content": "Tell her, and why.", "rationale": "r"}])
+    approved = ex.model_copy(update={"status": "approved"})
+    assert actions.status_after_rewrite(approved, changed) == "review"
+    assert actions.status_after_rewrite(approved, same) == "approved"
+    assert actions.status_after_rewrite(ex, changed) == "draft"
+
+
+def test_cli_explain_why_apply_says_back_to_review(
+    api: FakeAPI,
+    settings: Settings,
+    demo: Workspace,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from curator import cli
+    from curator.assist import client as client_module
+
+    eid = _advice(demo)
+    _approve(demo, eid)
+    real = client_module.make_client
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    monkeypatch.setenv("CURATOR_MODEL", MODEL)
+    monkeypatch.setattr(
+        client_module,
+        "make_client",
+        lambda s: real(s, http_client=httpx2.Client(transport=httpx2.MockTransport(api))),
+    )
+    for _ in range(2):
+        api.tool("submit_rewrite", {"turns": [{"index": 1, "content": "Tell her, and why.", "rationale": "r"}]})
+    # the workspace fixture keeps its own connection; the CLI opens the same file
+    path = demo.path
+    assert cli.main(["assist", "explain-why", eid, "--db", str(path), "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["applied"] is False and out["back_to_review"] is False and out["status"] == "approved"
+    assert cli.main(["assist", "explain-why", eid, "--db", str(path), "--apply"]) == 0
+    text = capsys.readouterr().out
+    assert "back in review" in text
+    assert examples.get(demo.db, eid).status == "review"
+    assert KEY not in text
+
+
+def test_draft_record_is_not_stored(
+    api: FakeAPI, client: anthropic.Anthropic, settings: Settings, demo: Workspace
+) -> None:
+    before = examples.count(demo.db)
+    api.tool("submit_draft", STORY, msg_id="msg_01REC")
+    clauses = actions.resolve_clauses(demo.db, ["privacy.1"])
+    ex = actions.draft_record(client, settings, kind="story", clauses=clauses, actor="ana")
+    assert examples.count(demo.db) == before
+    assert ex.status == "draft" and ex.clauses == ["privacy.1"] and ex.title == STORY["title"]
+    assert ex.source.type == "generated" and ex.source.origin == "msg_01REC" and ex.source.model == MODEL
+    body = api.bodies()[0]
+    assert (
+        ex.source.prompt_sha256
+        == hashlib.sha256(f"{body['system']}\n\n{body['messages'][0]['content']}".encode()).hexdigest()
+    )
+
+
+def test_critique_example_judges_an_unsaved_record(
+    api: FakeAPI, client: anthropic.Anthropic, settings: Settings, demo: Workspace
+) -> None:
+    ex = parse_example({**STORY, "kind": "story", "clauses": ["privacy.1"]})
+    api.tool("submit_critique", {"verdicts": [{"clause": "privacy.1", "verdict": "teaches", "reason": "ok"}]})
+    result = actions.critique_example(demo.db, client, settings, ex)
+    assert result["verdicts"][0]["verdict"] == "teaches"
+    assert STORY["text"] in api.bodies()[0]["messages"][0]["content"]
+
+
 def test_explain_why_rejects_user_turn_index(
     api: FakeAPI, client: anthropic.Anthropic, settings: Settings, demo: Workspace
 ) -> None:

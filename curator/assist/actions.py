@@ -29,7 +29,7 @@ from curator.assist.prompts import (
 )
 from curator.config import Settings
 from curator.errors import RecordError, UsageError
-from curator.models import KINDS, Clause, Example, Message, TextBlock, parse_example
+from curator.models import KINDS, Clause, Example, Message, Status, TextBlock, parse_example
 from curator.store import examples
 from curator.store.clauses import current_clauses
 
@@ -77,6 +77,45 @@ def build_draft_record(
         raise AssistError(f"malformed model output: {err}") from None
 
 
+def draft_record(
+    client: anthropic.Anthropic,
+    settings: Settings,
+    *,
+    kind: str,
+    clauses: list[Clause],
+    actor: str,
+    avoid_titles: list[str] | None = None,
+) -> Example:
+    """Ask for one draft of `kind` teaching `clauses`; the validated record, NOT stored.
+
+    The TUI fills an empty form with it (the person saves it or not); `draft` stores each one.
+    """
+    if kind not in KINDS:
+        raise UsageError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    if not clauses:
+        raise UsageError("name at least one clause to draft for")
+    system, user = draft_prompt(kind, clauses, avoid_titles=avoid_titles)
+    tool_input, origin = call_tool(
+        client,
+        model=settings.assist_model,
+        system=system,
+        user=user,
+        tool_name=DRAFT_TOOL,
+        tool_schema=draft_schema(kind),
+        max_tokens=settings.assist_max_tokens,
+        tool_description=f"Submit one drafted {kind} example.",
+    )
+    return build_draft_record(
+        kind,
+        tool_input,
+        clauses=[c.id for c in clauses],
+        actor=actor,
+        model=settings.assist_model,
+        sha=prompt_sha256(system, user),
+        origin=origin,
+    )
+
+
 def draft(
     db: Database,
     client: anthropic.Anthropic,
@@ -97,31 +136,11 @@ def draft(
     if not 1 <= n <= MAX_DRAFTS:
         raise UsageError(f"--n must be between 1 and {MAX_DRAFTS}")
     chosen = resolve_clauses(db, clauses)
-    ids = [c.id for c in chosen]
     created: list[str] = []
     titles: list[str] = []
     for i in range(n):
-        system, user = draft_prompt(kind, chosen, avoid_titles=titles)
         try:
-            tool_input, origin = call_tool(
-                client,
-                model=settings.assist_model,
-                system=system,
-                user=user,
-                tool_name=DRAFT_TOOL,
-                tool_schema=draft_schema(kind),
-                max_tokens=settings.assist_max_tokens,
-                tool_description=f"Submit one drafted {kind} example.",
-            )
-            ex = build_draft_record(
-                kind,
-                tool_input,
-                clauses=ids,
-                actor=actor,
-                model=settings.assist_model,
-                sha=prompt_sha256(system, user),
-                origin=origin,
-            )
+            ex = draft_record(client, settings, kind=kind, clauses=chosen, actor=actor, avoid_titles=titles)
         except AssistError as err:
             where = f" (draft {i + 1} of {n}; created before it: {', '.join(created)})" if created else ""
             raise AssistError(f"{err}{where}", created=created) from None
@@ -142,8 +161,15 @@ def _linked_clauses(db: Database, ex: Example) -> list[Clause]:
 
 
 def critique(db: Database, client: anthropic.Anthropic, settings: Settings, example_id: str) -> dict[str, Any]:
-    """Judge an example against each linked clause: `{"id", "verdicts": [{clause, verdict, reason, suggestions}]}`."""
-    ex = examples.get(db, example_id)
+    """Judge a stored example against each linked clause (see `critique_example`)."""
+    return critique_example(db, client, settings, examples.get(db, example_id))
+
+
+def critique_example(db: Database, client: anthropic.Anthropic, settings: Settings, ex: Example) -> dict[str, Any]:
+    """Judge `ex` (stored or not: the TUI sends its form) against each linked clause.
+
+    Returns `{"id", "origin", "verdicts": [{clause, verdict, reason, suggestions}]}` in link order.
+    """
     linked = _linked_clauses(db, ex)
     system, user = critique_prompt(ex, linked)
     tool_input, origin = call_tool(
@@ -195,7 +221,8 @@ def _rewrite_turn(msg: Message, content: str, rationale: str) -> Message:
     return msg.model_copy(update={"content": blocks, "rationale": rationale})
 
 
-def _apply_turns(ex: Example, turns: list[dict[str, Any]]) -> Example:
+def rewrite_turns(ex: Example, turns: list[dict[str, Any]]) -> Example:
+    """`ex` with the proposed assistant turns put in (validated); the form or the store takes it from here."""
     messages = list(ex.messages or [])
     for turn in turns:
         index = turn["index"]
@@ -209,11 +236,16 @@ def _apply_turns(ex: Example, turns: list[dict[str, Any]]) -> Example:
 
 
 def explain_why(db: Database, client: anthropic.Anthropic, settings: Settings, example_id: str) -> dict[str, Any]:
-    """Propose assistant-turn rewrites that state why; NOT applied (see `apply_explain_why`).
+    """Propose assistant-turn rewrites for a stored example; NOT applied (see `apply_explain_why`)."""
+    return explain_why_example(db, client, settings, examples.get(db, example_id))
 
-    Returns `{"id", "version", "turns": [{index, content, rationale}], "diff": [unified diff lines]}`.
+
+def explain_why_example(db: Database, client: anthropic.Anthropic, settings: Settings, ex: Example) -> dict[str, Any]:
+    """Propose assistant-turn rewrites of `ex` that state why; NOT applied.
+
+    Returns `{"id", "version", "status", "origin", "turns": [{index, content, rationale}],
+    "diff": [unified diff lines]}`; `status` tells whether accepting sends it back to review.
     """
-    ex = examples.get(db, example_id)
     if ex.kind not in ("advice", "agentic"):
         raise UsageError(f"explain-why rewrites assistant turns; a {ex.kind} has none (use critique)")
     linked = _linked_clauses(db, ex)
@@ -230,7 +262,7 @@ def explain_why(db: Database, client: anthropic.Anthropic, settings: Settings, e
     )
     out = validate_output(ExplainWhyOut, tool_input)
     turns = [t.model_dump(mode="json") for t in out.turns]
-    after = _apply_turns(ex, turns)  # validates indexes and the merged record
+    after = rewrite_turns(ex, turns)  # validates indexes and the merged record
     diff = list(
         difflib.unified_diff(
             _render_dialogue(ex),
@@ -240,25 +272,51 @@ def explain_why(db: Database, client: anthropic.Anthropic, settings: Settings, e
             lineterm="",
         )
     )
-    return {"id": ex.id, "version": ex.version, "origin": origin, "turns": turns, "diff": diff}
+    return {"id": ex.id, "version": ex.version, "status": ex.status, "origin": origin, "turns": turns, "diff": diff}
+
+
+def _assistant_turns(ex: Example) -> list[Message]:
+    return [m for m in ex.messages or [] if m.role == "assistant"]
+
+
+def status_after_rewrite(before: Example, after: Example) -> Status:
+    """The status a record takes when an accepted rewrite turns `before` into `after`.
+
+    An approved example whose assistant turns changed is no longer what a person approved,
+    so it goes back to `review`; any other status stays (a draft stays a draft).
+    """
+    if before.status == "approved" and _assistant_turns(before) != _assistant_turns(after):
+        return "review"
+    return before.status
 
 
 def apply_explain_why(
     db: Database, example_id: str, proposal: dict[str, Any], expected_version: int, *, actor: str
 ) -> Example:
-    """Apply an accepted explain-why proposal (optimistic concurrency: ConflictError if changed since)."""
+    """Apply an accepted explain-why proposal (optimistic concurrency: ConflictError if changed since).
+
+    An approved example goes back to `review` (see `status_after_rewrite`): the caller compares
+    the returned status with the proposal's `status` to say so.
+    """
     ex = examples.get(db, example_id)
     if proposal.get("id") != example_id:
         raise UsageError(f"the proposal is for {proposal.get('id')!r}, not {example_id!r}")
-    updated = _apply_turns(ex, list(proposal.get("turns", [])))
+    updated = rewrite_turns(ex, list(proposal.get("turns", [])))
+    updated = updated.model_copy(update={"status": status_after_rewrite(ex, updated)})
     return examples.update(db, updated, expected_version=expected_version, actor=actor)
 
 
 def suggest_links(
     db: Database, client: anthropic.Anthropic, settings: Settings, example_id: str
 ) -> list[dict[str, str]]:
-    """Ranked `[{"clause", "reason"}]`: only clauses of the current constitution not linked yet."""
-    ex = examples.get(db, example_id)
+    """Ranked clause links for a stored example (see `suggest_links_example`)."""
+    return suggest_links_example(db, client, settings, examples.get(db, example_id))
+
+
+def suggest_links_example(
+    db: Database, client: anthropic.Anthropic, settings: Settings, ex: Example
+) -> list[dict[str, str]]:
+    """Ranked `[{"clause", "reason"}]` for `ex`: only clauses of the current constitution not linked yet."""
     clauses = current_clauses(db)
     if not clauses:
         raise UsageError("no constitution imported yet")

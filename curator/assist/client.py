@@ -8,46 +8,21 @@ is left after its retries becomes one line (`AssistError`). The API key is read 
 
 from __future__ import annotations
 
-import os
 from typing import Any, TypeVar
 
 import anthropic
 from anthropic.types import MessageParam, ToolChoiceToolParam, ToolParam
 from pydantic import BaseModel, ValidationError
 
+from curator.assist.env import KEY_VAR, AssistError, AssistUnavailable, api_key_from_env
 from curator.config import Settings
-from curator.errors import CuratorError
 
 MAX_RETRIES = 2
 """Retries the SDK makes (with exponential backoff, honouring retry-after) before we report."""
 
-KEY_VAR = "ANTHROPIC_API_KEY"
-
 M = TypeVar("M", bound=BaseModel)
 
-
-class AssistUnavailable(CuratorError):
-    """LLM assistance cannot run (no API key); everything else keeps working."""
-
-
-class AssistError(CuratorError):
-    """An assistance request failed after the SDK's retries, or the model's output was unusable."""
-
-    def __init__(self, message: str, *, created: list[str] | None = None) -> None:
-        self.created = list(created or [])
-        """Ids already stored before the failure (batch-like actions); empty for single calls."""
-        super().__init__(message)
-
-
-def api_key_from_env() -> str:
-    """The key from the environment, or AssistUnavailable naming the variable and how to set it."""
-    key = os.environ.get(KEY_VAR, "").strip()
-    if not key:
-        raise AssistUnavailable(
-            f"LLM assistance needs an API key: set {KEY_VAR} (export {KEY_VAR}=...) and retry; "
-            "everything else works without it"
-        )
-    return key
+__all__ = ["KEY_VAR", "AssistError", "AssistUnavailable", "api_key_from_env", "call_tool", "make_client"]
 
 
 def make_client(settings: Settings, *, http_client: Any = None) -> anthropic.Anthropic:

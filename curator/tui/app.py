@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.app import App
@@ -13,6 +14,9 @@ from textual.binding import Binding, BindingType
 from curator.store.db import Workspace, open_workspace
 
 if TYPE_CHECKING:
+    from anthropic import Anthropic
+
+    from curator.config import Settings
     from curator.dedup.engine import DedupEngine
 from curator.tui.commands import CuratorCommands
 from curator.tui.messages import ExampleSaved, WorkspaceChanged
@@ -42,6 +46,10 @@ class CuratorApp(App[None]):
         self.dedup: DedupEngine | None = None  # imported lazily: numpy is not needed for the first paint
         """Loaded in a worker after the first paint; None until then."""
         self.sub_title = f"{Path(self.db_path).name} · {user}"
+        self.assist_http_client: Any = None
+        """The HTTP client handed to the anthropic SDK (tests set one over a mock transport); None: the SDK's."""
+        self._assist: tuple[Anthropic, Settings] | None = None
+        self._assist_lock = threading.Lock()
 
     def get_default_screen(self):  # type: ignore[no-untyped-def]
         from curator.tui.screens.constitution import ConstitutionScreen
@@ -73,6 +81,21 @@ class CuratorApp(App[None]):
 
         engine = DedupEngine.load(lambda: self.workspace.db)
         self.call_from_thread(setattr, self, "dedup", engine)
+
+    def assist_connection(self) -> tuple[Anthropic, Settings]:
+        """The SDK client and the settings, made on first use only (from a worker: importing the SDK is slow).
+
+        Without ANTHROPIC_API_KEY this raises AssistUnavailable and caches nothing; the key itself
+        lives only inside the SDK client.
+        """
+        with self._assist_lock:
+            if self._assist is None:
+                from curator.assist.client import make_client
+                from curator.config import load_settings
+
+                settings = load_settings()
+                self._assist = (make_client(settings, http_client=self.assist_http_client), settings)
+            return self._assist
 
     # -- navigation used by every screen and by the command palette --------------------------
 
@@ -118,6 +141,8 @@ class CuratorApp(App[None]):
         self.exit()
 
     def on_unmount(self) -> None:
+        if self._assist is not None:
+            self._assist[0].close()
         self.workspace.close()
 
 

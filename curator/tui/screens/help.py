@@ -26,7 +26,8 @@ WORKFLOW = (
     "submitted for review; on the Review screen (3) another annotator approves it (a) or rejects it with a "
     "comment (x). Nobody approves their own work, and approval needs at least one clause link and, for "
     "advice and agentic examples, a rationale on every assistant turn. h shows any example's history; "
-    "ctrl+p opens the command palette; ctrl+q quits."
+    "ctrl+p opens the command palette; ctrl+q quits. In the editor, f2-f5 ask the model (needs ANTHROPIC_API_KEY) "
+    "for a draft, a critique, an explain-why rewrite or clause links; nothing is stored until you save."
 )
 
 
