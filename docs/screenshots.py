@@ -217,5 +217,7 @@ async def main(names: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("CURATOR_HOME", tempfile.mkdtemp(prefix="curator-home-"))  # ignore a personal config
-    sys.exit(asyncio.run(main(sys.argv[1:])))
+    with tempfile.TemporaryDirectory(prefix="curator-home-") as home:
+        os.environ["CURATOR_HOME"] = home  # a personal config.toml must not change the pictures
+        code = asyncio.run(main(sys.argv[1:]))
+    sys.exit(code)
