@@ -43,6 +43,10 @@ def bars(rows: list[tuple[str, str, int]], width: int = 30) -> Text:
     return out
 
 
+CLAUSE_WIDTH = 34
+"""Cells of the clause column: longer labels are cut, so the kind columns fit beside it at 120 columns."""
+
+
 class CoverageScreen(Screen[None]):
     """Which clauses are taught, by which kinds, how well reviewed."""
 
@@ -83,7 +87,7 @@ class CoverageScreen(Screen[None]):
 
     def on_mount(self) -> None:
         heat = self.query_one("#heat", DataTable)
-        heat.add_column("clause", key="clause")
+        heat.add_column("clause", key="clause", width=CLAUSE_WIDTH)
         for kind in KINDS:
             heat.add_column(kind, key=kind)
         heat.add_column("gap", key="gap")

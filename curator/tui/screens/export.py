@@ -27,8 +27,9 @@ class ExportScreen(Screen[None]):
         Binding("ctrl+o", "open_spec", "Open spec"),
         Binding("ctrl+s", "save_spec", "Save spec"),
         Binding("f5", "preview", "Preview allocation"),
-        Binding("f6", "export", "Export"),
-        Binding("f7", "export(True)", "Export, replacing an earlier one"),
+        # priority: TextArea binds f6/f7 (select line/all), which would swallow them in the spec editor
+        Binding("f6", "export", "Export", priority=True),
+        Binding("f7", "export(True)", "Export, replacing an earlier one", priority=True),
     ]
 
     class Progressed(Message):
@@ -54,7 +55,7 @@ class ExportScreen(Screen[None]):
                 yield Static(content("Allocation / manifest"), classes="pane-title", id="result-title")
                 yield ProgressBar(id="export-progress", show_eta=False)
                 yield Static(id="export-phase")
-                yield TextArea(id="result-text", read_only=True)
+                yield TextArea(id="result-text", read_only=True, soft_wrap=False)
         yield Footer()
 
     @staticmethod

@@ -1,0 +1,335 @@
+"""The docs cannot drift: README, docs/*.md and CHANGELOG.md checked against the code they describe."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import io
+import json
+import re
+import shlex
+import tomllib
+import typing
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+
+from curator.cli import build_parser
+from curator.config import Settings
+from curator.importer import import_file
+from curator.mixture.spec import DiversifySpec, Spec, SplitSpec, load_spec
+from curator.models import (
+    KINDS,
+    Example,
+    Message,
+    Source,
+    TextBlock,
+    Tool,
+    ToolResultBlock,
+    ToolUseBlock,
+    parse_example,
+)
+from curator.workspace import init_workspace
+
+REPO = Path(__file__).resolve().parents[1]
+DOCS = REPO / "docs"
+README = (REPO / "README.md").read_text(encoding="utf-8")
+MAIN_SCREENS = ("constitution", "examples", "editor", "review", "coverage", "export")
+
+
+def load_docs_script(name: str) -> ModuleType:
+    """A script under docs/ (not a package) as a module."""
+    spec = importlib.util.spec_from_file_location(f"docs_{name}", DOCS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def section(text: str, heading: str) -> str:
+    """The text under a Markdown heading, up to the next heading of any level."""
+    rest = text[text.index(heading + "\n") + len(heading) + 1 :]
+    end = re.search(r"^#{1,6} ", rest, flags=re.M)
+    return rest[: end.start()] if end else rest
+
+
+def table_rows(text: str) -> dict[str, list[str]]:
+    """Markdown table rows keyed by their first cell without backticks: {key: [cells...]}."""
+    rows: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if line.startswith("|") and not line.startswith("|---"):
+            cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+            if cells:
+                rows[cells[0].strip("`")] = cells
+    return rows
+
+
+def code_blocks(text: str, language: str) -> list[str]:
+    return re.findall("^```" + re.escape(language) + r"\n(.*?)^```", text, flags=re.M | re.S)
+
+
+# ---------------------------------------------------------------------------
+# README
+# ---------------------------------------------------------------------------
+
+
+def test_readme_starts_with_the_two_commands() -> None:
+    assert README.startswith("# curator\n\n```sh\nmake run    # ")
+    assert "\nmake test   # " in README.split("## ", 1)[0]
+
+
+def test_readme_embeds_a_screenshot_of_every_main_screen_and_each_exists() -> None:
+    linked = re.findall(r"\]\((docs/screenshots/[^)\s]+\.svg)\)", README)
+    embedded = re.findall(r"!\[[^\]]*\]\((docs/screenshots/[^)\s]+\.svg)\)", README)
+    assert {Path(p).stem for p in embedded} >= set(MAIN_SCREENS)
+    missing = [p for p in linked if not (REPO / p).is_file()]
+    assert not missing, f"README links screenshots that do not exist: {missing}; run docs/screenshots.py"
+    for p in linked:
+        assert (REPO / p).read_text(encoding="utf-8").lstrip().startswith("<svg")
+
+
+def _readme_commands() -> list[str]:
+    found = list(re.findall(r"`(curator [^`]*)`", README))
+    for block in code_blocks(README, "sh"):
+        for line in block.splitlines():
+            line = line.split("  #", 1)[0].strip()
+            for prefix in (".venv/bin/curator", "curator"):
+                if line.startswith(prefix + " ") or line == prefix:
+                    found.append("curator" + line[len(prefix) :])
+    return found
+
+
+_ALTERNATIVES = re.compile(r"^-*[\w-]+(/[\w-]+)+$")
+"""`add/list/remove` or `--demo/--empty`: a family of commands or options, not one invocation."""
+
+
+def _parses(command: str) -> bool:
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            build_parser().parse_args(shlex.split(command)[1:])
+    except SystemExit as exc:  # argparse exits 2 on a mistake, 0 after --help
+        return exc.code == 0
+    return True
+
+
+def test_readme_command_examples_parse_with_the_real_parser() -> None:
+    commands = _readme_commands()
+    assert len(commands) >= 10
+    checked = 0
+    for command in commands:
+        tokens = shlex.split(command)
+        if any(_ALTERNATIVES.match(t) or t in ("COMMAND", "...") for t in tokens):
+            continue
+        assert _parses(command), f"README shows `{command}`, which the CLI rejects"
+        checked += 1
+    assert checked >= 10
+
+
+def test_readme_top_commands_table_has_ten_runnable_rows() -> None:
+    rows = table_rows(section(README, "## Commands"))
+    commands = [key for key in rows if key.startswith("curator ")]
+    assert len(commands) == 10
+    for command in commands:
+        assert _parses(command), f"README's command table shows `{command}`, which the CLI rejects"
+
+
+def _requirement_name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[;\s]", requirement, maxsplit=1)[0].strip().lower()
+
+
+def test_every_dependency_is_explained_in_the_readme() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    names = [_requirement_name(r) for r in project["dependencies"]]
+    names += [_requirement_name(r) for extra in project["optional-dependencies"].values() for r in extra]
+    rows = table_rows(section(README, "## Dependencies"))
+    documented = {key.split(" ", 1)[0].lower() for key in rows}
+    missing = [n for n in names if n not in documented]
+    assert not missing, f"README's Dependencies section lacks a row for {missing}"
+    stale = documented - set(names) - {"package"}
+    assert not stale, f"README's Dependencies section lists packages pyproject.toml does not: {stale}"
+
+
+def _toml_literal(value: Any) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "`true`" if value else "`false`"
+    if isinstance(value, str):
+        return f"`{json.dumps(value)}`"
+    if isinstance(value, list):
+        return "`[" + ", ".join(json.dumps(v) for v in value) + "]`"
+    return f"`{value!r}`"
+
+
+def test_readme_settings_table_matches_the_settings_model() -> None:
+    rows = table_rows(section(README, "### The config file"))
+    for name, field in Settings.model_fields.items():
+        assert name in rows, f"README's config table lacks the setting {name!r}"
+        assert rows[name][1] == _toml_literal(field.default), f"README: wrong default for {name}"
+    assert set(rows) - {"setting"} == set(Settings.model_fields)
+
+
+def test_every_environment_variable_the_code_reads_is_documented() -> None:
+    pattern = re.compile(r"""["']((?:CURATOR|ANTHROPIC|XDG)_[A-Z_]+)["']""")
+    used: set[str] = set()
+    for path in (REPO / "curator").rglob("*.py"):
+        used |= set(pattern.findall(path.read_text(encoding="utf-8")))
+    assert {"CURATOR_HOME", "CURATOR_DB", "CURATOR_USER", "ANTHROPIC_API_KEY"} <= used
+    rows = table_rows(section(README, "### Environment variables"))
+    missing = sorted(used - set(rows))
+    assert not missing, f"README's environment table lacks {missing}"
+
+
+def test_readme_record_sample_is_a_valid_record() -> None:
+    (sample,) = code_blocks(section(README, "## The record"), "json")
+    parse_example(json.loads(sample))
+
+
+# ---------------------------------------------------------------------------
+# docs/cli.md
+# ---------------------------------------------------------------------------
+
+
+def test_cli_reference_is_generated_from_the_parser() -> None:
+    gen = load_docs_script("gen_cli")
+    committed = (DOCS / "cli.md").read_text(encoding="utf-8")
+    assert committed == gen.render(), "docs/cli.md is out of date: run `.venv/bin/python docs/gen_cli.py`"
+
+
+def test_cli_reference_covers_every_command() -> None:
+    text = (DOCS / "cli.md").read_text(encoding="utf-8")
+    gen = load_docs_script("gen_cli")
+    paths = [path for path, _, _ in gen.walk(build_parser())]
+    assert len(paths) > 25
+    for path in paths:
+        assert f"## `{' '.join(('curator', *path))}`" in text
+    for _, parser, _ in gen.walk(build_parser()):
+        for action in parser._actions:
+            if not isinstance(action, argparse._SubParsersAction):
+                for option in action.option_strings:
+                    assert option in text
+
+
+# ---------------------------------------------------------------------------
+# docs/spec.md
+# ---------------------------------------------------------------------------
+
+SPEC_MD = (DOCS / "spec.md").read_text(encoding="utf-8")
+SPEC_MODELS: list[tuple[str, type[BaseModel]]] = [("", Spec), ("split.", SplitSpec), ("diversify.", DiversifySpec)]
+
+
+def _spec_default_cell(prefix: str, name: str, field: Any) -> str:
+    if field.default is PydanticUndefined and field.default_factory is None:
+        return "required"
+    if field.default_factory in (SplitSpec, DiversifySpec):
+        return f"see `[{name}]`"
+    value = field.default_factory() if field.default_factory is not None else field.default
+    return _toml_literal(value)
+
+
+def test_every_spec_key_is_documented_with_its_default() -> None:
+    rows = table_rows(SPEC_MD)
+    for prefix, model in SPEC_MODELS:
+        for name, field in model.model_fields.items():
+            key = prefix + name
+            assert key in rows, f"docs/spec.md has no row for `{key}`"
+            expected = _spec_default_cell(prefix, name, field)
+            assert rows[key][2] == expected, (
+                f"docs/spec.md: `{key}` default is {rows[key][2]}, the model says {expected}"
+            )
+
+
+def test_spec_tables_list_no_key_the_models_lack() -> None:
+    keys = {prefix + name for prefix, model in SPEC_MODELS for name in model.model_fields}
+    documented = {k for k in table_rows(SPEC_MD) if k not in ("key",)}
+    assert documented <= keys, f"docs/spec.md documents keys that do not exist: {documented - keys}"
+
+
+def test_spec_kinds_section_names_every_kind() -> None:
+    kinds = section(SPEC_MD, "## `[kinds]`")
+    for kind in KINDS:
+        assert f"`{kind}`" in kinds
+
+
+def test_annotated_spec_example_parses_and_sets_every_key(tmp_path: Path) -> None:
+    (example,) = code_blocks(SPEC_MD, "toml")
+    path = tmp_path / "spec.toml"
+    path.write_text(example, encoding="utf-8")
+    spec = load_spec(path)
+    raw = tomllib.loads(example)
+    assert set(raw) == set(Spec.model_fields)
+    assert set(raw["split"]) == set(SplitSpec.model_fields)
+    assert set(raw["diversify"]) == set(DiversifySpec.model_fields)
+    assert set(spec.kinds) == set(KINDS)
+
+
+# ---------------------------------------------------------------------------
+# docs/record.md
+# ---------------------------------------------------------------------------
+
+RECORD_MD = (DOCS / "record.md").read_text(encoding="utf-8")
+
+
+def _record_examples() -> list[dict[str, Any]]:
+    return [json.loads(block) for block in code_blocks(RECORD_MD, "json")]
+
+
+def test_record_examples_parse_one_per_kind() -> None:
+    records = [parse_example(r) for r in _record_examples()]
+    assert sorted(r.kind for r in records) == sorted(KINDS)
+    for record in records:
+        assert section(RECORD_MD, f"### {record.kind}")
+
+
+def test_record_examples_import_into_the_demo_workspace(tmp_path: Path) -> None:
+    # clause ids must exist in the demo constitution; the texts must not duplicate demo records
+    path = tmp_path / "records.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in _record_examples()), encoding="utf-8")
+    with init_workspace(tmp_path / "demo.db", demo=True, actor="tester") as ws:
+        report = import_file(ws.db, path, "curator", actor="tester")
+    assert len(report.imported) == len(KINDS) and not report.duplicates
+
+
+def test_every_record_field_is_documented() -> None:
+    rows = table_rows(section(RECORD_MD, "## Fields"))
+    assert set(rows) - {"field"} == set(Example.model_fields)
+    for model in (Message, TextBlock, ToolUseBlock, ToolResultBlock, Tool, Source):
+        for name in model.model_fields:
+            assert f"`{name}`" in RECORD_MD or f'"{name}"' in RECORD_MD, f"docs/record.md never names {name}"
+    for kind in KINDS:
+        assert f"| `{kind}` |" in section(RECORD_MD, "### Kinds")
+
+
+def test_source_types_are_documented() -> None:
+    source_types = typing.get_args(Source.model_fields["type"].annotation)
+    rows = section(RECORD_MD, "### Provenance (`source`)")
+    for value in source_types:
+        assert f"`{value}`" in rows
+
+
+# ---------------------------------------------------------------------------
+# CHANGELOG.md
+# ---------------------------------------------------------------------------
+
+
+def test_changelog_follows_keep_a_changelog() -> None:
+    text = (REPO / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert text.startswith("# Changelog\n")
+    assert "keepachangelog.com/en/1.1.0" in text
+    versions = re.findall(r"^## \[([^\]]+)\]", text, flags=re.M)
+    assert versions and versions[0] == "Unreleased"
+    for version in versions:
+        link = re.search(r"^\[" + re.escape(version) + r"\]: \S+", text, flags=re.M)
+        assert link, f"CHANGELOG.md: no link definition for [{version}]"
+    allowed = {"Added", "Changed", "Deprecated", "Removed", "Fixed", "Security"}
+    assert set(re.findall(r"^### (.+)$", text, flags=re.M)) <= allowed
+
+
+@pytest.mark.parametrize("doc", ["cli.md", "spec.md", "record.md"])
+def test_readme_links_each_reference(doc: str) -> None:
+    assert f"(docs/{doc})" in README
