@@ -21,7 +21,7 @@ class Settings(BaseModel):
     user: str | None = None
     """Who is acting (audit log, authorship, reviews). `--user` and `CURATOR_USER` win; else the OS login."""
 
-    assist_model: str = "claude-sonnet-4-5"
+    assist_model: str = "claude-sonnet-5-5"
     """The Claude model used for LLM assistance (`CURATOR_MODEL` overrides)."""
 
     assist_timeout_s: float = Field(default=120.0, gt=0)
