@@ -22,67 +22,11 @@ from curator.store import examples
 from curator.store.clauses import current_clauses
 from curator.store.db import Workspace
 from curator.workspace import init_workspace
+from tests.fake_anthropic import MODEL, FakeAPI
 
 KEY = "sk-ant-test-SECRET-0123456789"
-MODEL = "claude-test-model"
 
 Handler = Callable[[httpx2.Request], httpx2.Response]
-
-
-class FakeAPI:
-    """Answers queued responses in order and records every request it saw."""
-
-    def __init__(self) -> None:
-        self.queue: list[httpx2.Response | Exception] = []
-        self.requests: list[httpx2.Request] = []
-
-    def __call__(self, request: httpx2.Request) -> httpx2.Response:
-        self.requests.append(request)
-        item = self.queue.pop(0)
-        if isinstance(item, Exception):
-            raise item
-        return item
-
-    def bodies(self) -> list[dict[str, Any]]:
-        return [json.loads(r.content) for r in self.requests]
-
-    def tool(self, name: str, tool_input: dict[str, Any], msg_id: str = "msg_01TEST") -> None:
-        self.queue.append(
-            httpx2.Response(
-                200,
-                json={
-                    "id": msg_id,
-                    "type": "message",
-                    "role": "assistant",
-                    "model": MODEL,
-                    "content": [{"type": "tool_use", "id": "toolu_01", "name": name, "input": tool_input}],
-                    "stop_reason": "tool_use",
-                    "stop_sequence": None,
-                    "usage": {"input_tokens": 10, "output_tokens": 20},
-                },
-                headers={"request-id": "req_01TEST"},
-            )
-        )
-
-    def text_only(self) -> None:
-        self.queue.append(
-            httpx2.Response(
-                200,
-                json={
-                    "id": "msg_text",
-                    "type": "message",
-                    "role": "assistant",
-                    "model": MODEL,
-                    "content": [{"type": "text", "text": "Sure! Here is a story..."}],
-                    "stop_reason": "end_turn",
-                    "stop_sequence": None,
-                    "usage": {"input_tokens": 10, "output_tokens": 20},
-                },
-            )
-        )
-
-    def error(self, status: int, kind: str, message: str = "nope") -> None:
-        self.queue.append(httpx2.Response(status, json={"type": "error", "error": {"type": kind, "message": message}}))
 
 
 @pytest.fixture

@@ -49,3 +49,16 @@ def highlight(text: str, query: str, style: str = "bold reverse") -> Content:
         if not text[offset].isspace():
             out = out.stylize(style, offset, offset + 1)
     return out
+
+
+def diff_style(line: str) -> str:
+    """A unified-diff line's style: added lines green, removed red, file headers bold, hunk headers cyan."""
+    if line.startswith(("+++", "---")):
+        return "bold"
+    if line.startswith("@@"):
+        return "cyan"
+    if line.startswith("+"):
+        return "green"
+    if line.startswith("-"):
+        return "red"
+    return ""

@@ -7,10 +7,8 @@ The app makes its SDK client lazily with `app.assist_http_client`; 529/429 answe
 from __future__ import annotations
 
 import hashlib
-import json
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +27,10 @@ from curator.tui.screens.help import HelpScreen, screen_bindings
 from curator.tui.screens.rewrite_diff import RewriteDiffScreen, diff_text
 from curator.tui.widgets.assist_panel import AssistPanel, SuggestionList, critique_text
 from curator.workspace import init_workspace
+from tests.fake_anthropic import MODEL, FakeAPI
 from tests.tui.test_editor import HOSTILE, open_editor, stored, type_into, until, wait_screen
 
 KEY = "sk-ant-test-SECRET-tui-0123456789"
-MODEL = "claude-test-model"
 
 STORY = {
     "title": "The sealed letters",
@@ -41,51 +39,6 @@ STORY = {
     "tags": ["privacy"],
 }
 REWRITE = "Yes, tell her: a friendship that rests on a hidden intrusion is not the one she thinks she has."
-
-
-class FakeAPI:
-    """Answers queued responses in order, records requests; `gate` holds answers back until set."""
-
-    def __init__(self) -> None:
-        self.queue: list[httpx2.Response] = []
-        self.requests: list[httpx2.Request] = []
-        self.gate = threading.Event()
-        self.gate.set()
-
-    def __call__(self, request: httpx2.Request) -> httpx2.Response:
-        self.requests.append(request)
-        self.gate.wait(timeout=10)
-        return self.queue.pop(0)
-
-    def bodies(self) -> list[dict[str, Any]]:
-        return [json.loads(r.content) for r in self.requests]
-
-    def tool(self, name: str, tool_input: dict[str, Any], msg_id: str = "msg_01TUI") -> None:
-        self.queue.append(
-            httpx2.Response(
-                200,
-                json={
-                    "id": msg_id,
-                    "type": "message",
-                    "role": "assistant",
-                    "model": MODEL,
-                    "content": [{"type": "tool_use", "id": "toolu_01", "name": name, "input": tool_input}],
-                    "stop_reason": "tool_use",
-                    "stop_sequence": None,
-                    "usage": {"input_tokens": 10, "output_tokens": 20},
-                },
-            )
-        )
-
-    def error(self, status: int, kind: str, times: int) -> None:
-        for _ in range(times):
-            self.queue.append(
-                httpx2.Response(
-                    status,
-                    json={"type": "error", "error": {"type": kind, "message": "busy"}},
-                    headers={"retry-after-ms": "1"},
-                )
-            )
 
 
 @pytest.fixture

@@ -19,23 +19,11 @@ from textual.widgets import DataTable, Footer, Header, Static
 from curator.errors import CuratorError, NotFoundError
 from curator.history import HistoryEntry, history
 from curator.store import examples
-from curator.tui.safe import content, join, plain
+from curator.tui.safe import content, diff_style, join, plain
 from curator.tui.screens.help import ScreenBindingCommands
 
 if TYPE_CHECKING:
     from curator.tui.app import CuratorApp
-
-
-def diff_style(line: str) -> str:
-    if line.startswith(("+++", "---")):
-        return "bold"
-    if line.startswith("@@"):
-        return "cyan"
-    if line.startswith("+"):
-        return "green"
-    if line.startswith("-"):
-        return "red"
-    return ""
 
 
 def diff_text(entry: HistoryEntry) -> Text:

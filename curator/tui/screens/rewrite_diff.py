@@ -16,20 +16,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Static
 
-from curator.tui.safe import content
-
-
-def diff_style(line: str) -> str:
-    """Added lines green, removed red, file headers bold, hunk headers cyan."""
-    if line.startswith(("+++", "---")):
-        return "bold"
-    if line.startswith("@@"):
-        return "cyan"
-    if line.startswith("+"):
-        return "green"
-    if line.startswith("-"):
-        return "red"
-    return ""
+from curator.tui.safe import content, diff_style
 
 
 def diff_text(lines: list[str]) -> Text:

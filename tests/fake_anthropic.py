@@ -1,0 +1,72 @@
+"""A stand-in for the Messages API behind the real anthropic SDK: an httpx2 MockTransport handler.
+
+Shared by the CLI/core tests (tests/test_assist.py) and the TUI tests (tests/tui/test_assist_panel.py).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import httpx2
+
+MODEL = "claude-test-model"
+
+
+class FakeAPI:
+    """Answers queued responses (or raises queued exceptions) in order and records every request.
+
+    `gate` holds answers back until it is set, so a test can act while a request is in flight.
+    """
+
+    def __init__(self) -> None:
+        self.queue: list[httpx2.Response | Exception] = []
+        self.requests: list[httpx2.Request] = []
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        self.requests.append(request)
+        self.gate.wait(timeout=10)
+        item = self.queue.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return [json.loads(r.content) for r in self.requests]
+
+    def _message(self, content: list[dict[str, Any]], stop_reason: str, msg_id: str) -> dict[str, Any]:
+        return {
+            "id": msg_id,
+            "type": "message",
+            "role": "assistant",
+            "model": MODEL,
+            "content": content,
+            "stop_reason": stop_reason,
+            "stop_sequence": None,
+            "usage": {"input_tokens": 10, "output_tokens": 20},
+        }
+
+    def tool(self, name: str, tool_input: dict[str, Any], msg_id: str = "msg_01TEST") -> None:
+        """One forced tool call answering the request."""
+        block = {"type": "tool_use", "id": "toolu_01", "name": name, "input": tool_input}
+        body = self._message([block], "tool_use", msg_id)
+        self.queue.append(httpx2.Response(200, json=body, headers={"request-id": "req_01TEST"}))
+
+    def text_only(self) -> None:
+        """A reply that ignores the forced tool (malformed output)."""
+        body = self._message([{"type": "text", "text": "Sure! Here is a story..."}], "end_turn", "msg_text")
+        self.queue.append(httpx2.Response(200, json=body))
+
+    def error(self, status: int, kind: str, message: str = "nope", *, times: int = 1) -> None:
+        """`times` error answers; `retry-after-ms: 1` lets the SDK's own retries run fast."""
+        for _ in range(times):
+            self.queue.append(
+                httpx2.Response(
+                    status,
+                    json={"type": "error", "error": {"type": kind, "message": message}},
+                    headers={"retry-after-ms": "1"},
+                )
+            )
