@@ -40,6 +40,28 @@ LINKS_TOOL = "submit_links"
 MAX_DRAFTS = 20
 
 
+def _ask(
+    client: anthropic.Anthropic,
+    settings: Settings,
+    prompt: tuple[str, str],
+    tool_name: str,
+    schema: dict[str, Any],
+    description: str,
+) -> tuple[dict[str, Any], str]:
+    """One forced tool call with the configured model and token limit: (tool input, message id)."""
+    system, user = prompt
+    return call_tool(
+        client,
+        model=settings.assist_model,
+        system=system,
+        user=user,
+        tool_name=tool_name,
+        tool_schema=schema,
+        max_tokens=settings.assist_max_tokens,
+        tool_description=description,
+    )
+
+
 def _clauses_by_id(db: Database) -> dict[str, Clause]:
     return {c.id: c for c in current_clauses(db)}
 
@@ -95,15 +117,8 @@ def draft_record(
     if not clauses:
         raise UsageError("name at least one clause to draft for")
     system, user = draft_prompt(kind, clauses, avoid_titles=avoid_titles)
-    tool_input, origin = call_tool(
-        client,
-        model=settings.assist_model,
-        system=system,
-        user=user,
-        tool_name=DRAFT_TOOL,
-        tool_schema=draft_schema(kind),
-        max_tokens=settings.assist_max_tokens,
-        tool_description=f"Submit one drafted {kind} example.",
+    tool_input, origin = _ask(
+        client, settings, (system, user), DRAFT_TOOL, draft_schema(kind), f"Submit one drafted {kind} example."
     )
     return build_draft_record(
         kind,
@@ -172,15 +187,13 @@ def critique_example(db: Database, client: anthropic.Anthropic, settings: Settin
     """
     linked = _linked_clauses(db, ex)
     system, user = critique_prompt(ex, linked)
-    tool_input, origin = call_tool(
+    tool_input, origin = _ask(
         client,
-        model=settings.assist_model,
-        system=system,
-        user=user,
-        tool_name=CRITIQUE_TOOL,
-        tool_schema=tool_schema(CritiqueOut),
-        max_tokens=settings.assist_max_tokens,
-        tool_description="Submit one verdict per linked clause.",
+        settings,
+        (system, user),
+        CRITIQUE_TOOL,
+        tool_schema(CritiqueOut),
+        "Submit one verdict per linked clause.",
     )
     out = validate_output(CritiqueOut, tool_input)
     wanted = [c.id for c in linked]
@@ -250,15 +263,13 @@ def explain_why_example(db: Database, client: anthropic.Anthropic, settings: Set
         raise UsageError(f"explain-why rewrites assistant turns; a {ex.kind} has none (use critique)")
     linked = _linked_clauses(db, ex)
     system, user = explain_why_prompt(ex, linked)
-    tool_input, origin = call_tool(
+    tool_input, origin = _ask(
         client,
-        model=settings.assist_model,
-        system=system,
-        user=user,
-        tool_name=REWRITE_TOOL,
-        tool_schema=tool_schema(ExplainWhyOut),
-        max_tokens=settings.assist_max_tokens,
-        tool_description="Submit rewritten assistant turns that state why.",
+        settings,
+        (system, user),
+        REWRITE_TOOL,
+        tool_schema(ExplainWhyOut),
+        "Submit rewritten assistant turns that state why.",
     )
     out = validate_output(ExplainWhyOut, tool_input)
     turns = [t.model_dump(mode="json") for t in out.turns]
@@ -321,15 +332,13 @@ def suggest_links_example(
     if not clauses:
         raise UsageError("no constitution imported yet")
     system, user = suggest_links_prompt(ex, clauses)
-    tool_input, _origin = call_tool(
+    tool_input, _origin = _ask(
         client,
-        model=settings.assist_model,
-        system=system,
-        user=user,
-        tool_name=LINKS_TOOL,
-        tool_schema=tool_schema(SuggestLinksOut),
-        max_tokens=settings.assist_max_tokens,
-        tool_description="Submit ranked clause links with a reason each.",
+        settings,
+        (system, user),
+        LINKS_TOOL,
+        tool_schema(SuggestLinksOut),
+        "Submit ranked clause links with a reason each.",
     )
     out = validate_output(SuggestLinksOut, tool_input)
     known = {c.id for c in clauses}
