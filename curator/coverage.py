@@ -23,6 +23,7 @@ from sqlite_utils import Database
 from curator.errors import CuratorError, UsageError
 from curator.models import KINDS, STATUSES
 from curator.store.clauses import current_clauses, current_version
+from curator.store.db import read_snapshot
 from curator.tokens import COUNTER_NAME
 
 Counts = dict[str, dict[str, int]]
@@ -165,7 +166,7 @@ def _count_links(
             j += 1
     kind_ix = {k: i for i, k in enumerate(KINDS)}
     status_ix = {s: i for i, s in enumerate(STATUSES)}
-    with db.atomic():  # one consistent snapshot across both scans
+    with read_snapshot(db):  # one consistent snapshot across both scans
         meta = db.execute(
             "SELECT e.id, e.kind, e.status, e.tokens FROM examples e INDEXED BY idx_examples_coverage "
             f"WHERE 1=1{where}",

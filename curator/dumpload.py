@@ -19,7 +19,7 @@ from curator.atomic import replace_dir
 from curator.errors import CuratorError, ImportFailed, RecordError, StoreError
 from curator.models import parse_example
 from curator.store import snapshot
-from curator.store.db import Workspace, open_workspace
+from curator.store.db import Workspace, open_workspace, read_snapshot
 from curator.store.examples import all_records_json
 
 DUMP_FORMAT = "curator-dump"
@@ -63,7 +63,7 @@ def dump(ws: Workspace, target: Path) -> dict[str, int]:
 def _write_dump(ws: Workspace, folder: Path) -> dict[str, int]:
     db = ws.db
     counts: dict[str, int] = {}
-    with db.atomic():  # one consistent read snapshot
+    with read_snapshot(db):  # one consistent read snapshot; writers are not blocked
         versions = snapshot.versions(db)
         meta_lines = []
         for v in versions:
