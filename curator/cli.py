@@ -775,6 +775,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; user mistakes become one line on stderr and a non-zero exit."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    for name, value in vars(args).items():  # no OS call accepts one; say so instead of a ValueError traceback
+        if any(isinstance(v, str) and "\x00" in v for v in (value if isinstance(value, list) else [value])):
+            print(f"curator: error: argument {name}: contains a NUL byte", file=sys.stderr)
+            return 2
     try:
         return int(args.handler(args))
     except CuratorError as err:

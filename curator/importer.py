@@ -17,6 +17,8 @@ import json
 import multiprocessing
 import os
 import re
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -365,6 +367,22 @@ def _chunks(lines: Iterator[tuple[int, str]], size: int) -> Iterator[list[tuple[
         yield chunk
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Pool initializer: a parse worker ends itself once the importing process is gone.
+
+    A SIGKILLed importer cannot shut its pool down, and the workers would wait for work forever
+    (each holds its queue's write end, so no EOF ever comes). A daemon thread notices the
+    re-parenting and exits the worker.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="curator-parent-watch", daemon=True).start()
+
+
 def _parsed_chunks(
     chunks: Iterator[list[tuple[int, str]]], fmt: str, name: str, *, parallel: bool
 ) -> Iterator[list[ParsedLine]]:
@@ -374,7 +392,9 @@ def _parsed_chunks(
             yield parse_chunk(chunk, fmt, name)
         return
     ctx = multiprocessing.get_context("spawn")  # no fork: the TUI calls this from a thread
-    with ProcessPoolExecutor(max_workers=PARSE_WORKERS, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(
+        max_workers=PARSE_WORKERS, mp_context=ctx, initializer=_exit_with_parent, initargs=(os.getpid(),)
+    ) as pool:
         pending: deque[Future[list[ParsedLine]]] = deque()
         for chunk in chunks:
             pending.append(pool.submit(parse_chunk, chunk, fmt, name))
