@@ -101,6 +101,10 @@ def load(source: Path, db_path: Path) -> dict[str, int]:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise ImportFailed(f"{manifest_path}:{err.lineno}: invalid JSON ({err.msg})") from None
+    except (ValueError, RecursionError):
+        raise ImportFailed(f"{manifest_path}: invalid JSON (too deep, or a number too long)") from None
+    if not isinstance(manifest, dict):
+        raise ImportFailed(f"{manifest_path}: expected a JSON object")
     if manifest.get("format") != DUMP_FORMAT or manifest.get("format_version") != DUMP_FORMAT_VERSION:
         raise ImportFailed(
             f"{manifest_path}: unsupported dump format {manifest.get('format')!r} "

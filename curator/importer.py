@@ -41,6 +41,9 @@ FORMATS: tuple[str, ...] = ("auto", "curator", "messages", "hh")
 MAX_LINE_BYTES = 5_000_000
 """A line longer than this is rejected before it is decoded (protects memory)."""
 
+_TOO_LONG = "\x00curator: line too long\x00"
+"""Stands in for a line longer than MAX_LINE_BYTES (NUL bytes never occur in a JSON line)."""
+
 
 @dataclass
 class LineProblem:
@@ -107,7 +110,14 @@ def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
             yield from _array_items(path, text)
             return
         fh.seek(0)
-        for number, raw in enumerate(fh, start=1):
+        number = 0
+        while raw := fh.readline(MAX_LINE_BYTES + 1):  # bounded: a huge line is never held in memory
+            number += 1
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                while raw and not raw.endswith(b"\n"):  # skip the rest of it
+                    raw = fh.readline(1 << 20)
+                yield number, _TOO_LONG
+                continue
             try:
                 line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError:
@@ -191,7 +201,7 @@ def _openai_content(content: Any) -> str | list[dict[str, Any]]:
         return ""
     if isinstance(content, list):  # OpenAI content parts
         texts = [p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") in ("text", None)]
-        return "\n".join(texts)
+        return "\n".join(t for t in texts if isinstance(t, str))
     return content  # type: ignore[no-any-return]
 
 
@@ -231,18 +241,25 @@ def from_messages(obj: dict[str, Any], origin: str) -> dict[str, Any]:
             continue
         calls = m.get("tool_calls") or []
         if calls:
+            if not isinstance(calls, list):
+                raise RecordError("must be a list of tool calls", field=f"messages[{i}].tool_calls")
             blocks: list[dict[str, Any]] = []
             if content:
                 blocks.append({"type": "text", "text": content})
-            for call in calls:
-                fn = call.get("function", {}) if isinstance(call, dict) else {}
+            for j, call in enumerate(calls):
+                fn = call.get("function", {}) if isinstance(call, dict) else None
+                if not isinstance(call, dict) or not isinstance(fn, dict):
+                    raise RecordError(
+                        'must be an object {"id", "function": {"name", "arguments"}}',
+                        field=f"messages[{i}].tool_calls[{j}]",
+                    )
                 args = fn.get("arguments", {})
                 if isinstance(args, str):
                     try:
                         args = json.loads(args) if args.strip() else {}
-                    except json.JSONDecodeError:
+                    except (ValueError, RecursionError):  # JSONDecodeError, numbers too long, nesting too deep
                         raise RecordError(
-                            "tool call arguments are not JSON", field=f"messages[{i}].tool_calls"
+                            "tool call arguments are not JSON", field=f"messages[{i}].tool_calls[{j}]"
                         ) from None
                 blocks.append({"type": "tool_use", "id": call.get("id", ""), "name": fn.get("name", ""), "input": args})
             turns.append({"role": role, "content": blocks})
@@ -254,7 +271,10 @@ def from_messages(obj: dict[str, Any], origin: str) -> dict[str, Any]:
         if role == "assistant" and obj.get("rationale") is None and m.get("rationale"):
             turn["rationale"] = m["rationale"]
         turns.append(turn)
-    tools = [convert_tool(t) for t in obj.get("tools") or []]
+    raw_tools = obj.get("tools") or []
+    if not isinstance(raw_tools, list):
+        raise RecordError("must be a list of tool definitions", field="tools")
+    tools = [convert_tool(t) for t in raw_tools]
     first_user = next((t["content"] for t in turns if t["role"] == "user" and isinstance(t["content"], str)), "")
     record: dict[str, Any] = {
         "kind": "agentic" if tools else "advice",
@@ -333,6 +353,8 @@ def _loads(line: str) -> Any:
         raise RecordError(f"invalid JSON ({err.msg} at column {err.colno})") from None
     except RecursionError:
         raise RecordError("invalid JSON (nested too deeply)") from None
+    except ValueError:  # a number with more digits than Python converts (sys.int_max_str_digits)
+        raise RecordError("invalid JSON (a number has too many digits)") from None
 
 
 def _problem(number: int, err: RecordError) -> LineProblem:
@@ -348,11 +370,13 @@ def parse_chunk(lines: list[tuple[int, str]], fmt: str, name: str) -> list[Parse
     out: list[ParsedLine] = []
     for number, line in lines:
         try:
-            if len(line) > MAX_LINE_BYTES:
-                raise RecordError(f"line longer than {MAX_LINE_BYTES} bytes")
+            if line == _TOO_LONG or len(line) > MAX_LINE_BYTES:
+                raise RecordError(f"line longer than {MAX_LINE_BYTES:,} bytes")
             out.append((number, prepare(_parse_line(line, fmt, f"{name}:{number}")), None))
         except RecordError as err:
             out.append((number, None, _problem(number, err)))
+        except RecursionError:  # a structure deeper than any check above expected
+            out.append((number, None, LineProblem(number, None, "nested too deeply")))
     return out
 
 
@@ -442,6 +466,8 @@ def import_file(
     detected = fmt
     if fmt == "auto":
         try:
+            if first[1] == _TOO_LONG:
+                raise RecordError(f"line longer than {MAX_LINE_BYTES:,} bytes")
             detected = detect_format(_loads(first[1]))
         except RecordError as err:
             raise ImportFailed(_problem(first[0], err).describe(str(path))) from None
