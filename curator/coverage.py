@@ -96,6 +96,8 @@ def load_targets(path: Path | None) -> tuple[int, dict[str, int]]:
         raise CuratorError(f"{path}: no such file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise CuratorError(f"{path}: invalid TOML ({err})") from None
+    except (ValueError, RecursionError):  # numbers with too many digits, nesting too deep
+        raise CuratorError(f"{path}: invalid TOML (a number too long, or nested too deeply)") from None
     default = data.get("default", 1)
     targets = data.get("targets", {})
     if not isinstance(default, int) or default < 0:
