@@ -35,7 +35,7 @@ from tests.test_cli import run
 from tests.test_mixture_spec import BASE, spec_data, toml_text
 
 FUZZ = settings(
-    max_examples=150,
+    max_examples=300,
     derandomize=True,  # the same examples on every run and machine
     deadline=None,
     database=None,
