@@ -15,6 +15,7 @@ running are removed, and a previous folder that was moved aside but never replac
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -78,7 +79,10 @@ def aside_dir(target: Path) -> Path:
     """A new, empty hidden folder beside `target` to write into (after :func:`recover`)."""
     target = Path(target)
     recover(target)
-    return Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent))
+    try:
+        return Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent))
+    except OSError as err:  # name the folder the user asked for, not the hidden one
+        raise OSError(err.errno, err.strerror, str(target)) from None
 
 
 def replace_dir(new: Path, target: Path) -> None:
@@ -101,6 +105,8 @@ def replace_dir(new: Path, target: Path) -> None:
 def write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     """Write `data` to a hidden file beside `path`, then rename it into place."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     recover(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)

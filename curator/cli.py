@@ -795,6 +795,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
+    except OSError as err:  # a path the user gave cannot be read or written (permissions, missing folder, full disk)
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"curator: error: {where}{err.strerror or err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -389,6 +389,27 @@ def test_nul_bytes_in_path_arguments_are_refused_in_one_line(
     assert _listing(tmp_path) == before
 
 
+def test_unwritable_targets_are_one_line_errors(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, demo_db: Path
+) -> None:
+    """OS errors on paths the user gave (a file where a folder is expected, and so on): one line, exit 1."""
+    (tmp_path / "a-file").write_text("x")
+    (tmp_path / "a-folder").mkdir()
+    spec = tmp_path / "spec.toml"
+    spec.write_text(toml_text(spec_data()), encoding="utf-8")
+    before = _listing(tmp_path)
+    for argv in (
+        ["coverage", "--format", "csv", "--out", str(tmp_path / "a-folder")],
+        ["dump", str(tmp_path / "a-file" / "dump")],
+        ["export", "--spec", str(spec), "--out", str(tmp_path / "a-file")],
+        ["import", str(tmp_path / "a-folder")],
+    ):
+        code, stdout, stderr = run(capsys, *argv, "--db", str(demo_db))
+        assert code == 1 and stdout == "", argv
+        assert stderr.count("\n") == 1 and stderr.startswith(f"curator: error: {tmp_path}"), stderr
+    assert _listing(tmp_path) == before
+
+
 @pytest.mark.parametrize("source_file", ["../../outside.md", "a/b.md", "a\\b.md", ".hidden", "v\x00.md", ""])
 def test_load_refuses_unsafe_names_inside_a_dump(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, demo_db: Path, source_file: str

@@ -59,7 +59,7 @@ def begin_immediate(conn: sqlite3.Connection, *, wait_s: float = LOCK_WAIT_S) ->
         delay = min(delay * 2, 0.5)
 
 
-class CuratorDatabase(Database):  # type: ignore[misc]
+class CuratorDatabase(Database):
     """sqlite-utils' Database whose write transactions take the write lock first (BEGIN IMMEDIATE)."""
 
     @contextlib.contextmanager
