@@ -27,16 +27,18 @@ import pytest
 
 from curator.atomic import recover
 from curator.constitution.versions import import_constitution
-from curator.importer import PARALLEL_MIN_BYTES
+from curator.dumpload import dump
+from curator.importer import PARALLEL_MIN_BYTES, import_file
+from curator.mixture import export_from_spec
 from curator.store.db import open_workspace
 from tests.conftest import SMALL_CONSTITUTION
 from tests.test_mixture_allocate import gen_records
 from tests.test_mixture_spec import write_spec
 
-N = 3000
-"""Records in the big import: ~1.5-2.5 s through the CLI on 2 cores."""
+N = 2000
+"""Records in the big import: ~1.5-2 s through the CLI on 2 cores."""
 
-PAD = 1900
+PAD = 3600
 """Bytes of provenance padding per record, so the file passes PARALLEL_MIN_BYTES and the CLI parses
 it in worker processes (as real big imports are) while the per-record work stays small."""
 
@@ -175,24 +177,17 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Workload:
     assert data.stat().st_size >= PARALLEL_MIN_BYTES
     spec = write_spec(root, budget_tokens=10**9, token_counter="estimate", dedup="exact", split={"eval_fraction": 0.1})
 
+    # the uninterrupted reference run, in-process (the same code the CLI runs, without its start-up)
     full = root / "full.db"
     shutil.copy(base, full)
-    max_wal = 0
-
-    def watch_wal(_elapsed: float) -> bool:
-        nonlocal max_wal
-        max_wal = max(max_wal, file_size(Path(f"{full}-wal")))
-        return False
-
-    killed, _ = run_until(["import", str(data), "--db", str(full)], env, root, watch_wal)
-    assert not killed
+    with open_workspace(full) as ws:
+        report = import_file(ws.db, data, actor="tester", parallel=False)
+        max_wal = file_size(Path(f"{full}-wal"))  # not truncated while the connection is open: its peak size
+        dump(ws, root / "ref-dump")
+        export_from_spec(ws.db, spec, root / "ref-exports")
+    assert len(report.imported) == N and max_wal > 1_000_000
     count, digest = records_digest(full)
-    assert count == N and max_wal > 1_000_000
-
-    done = run_cli(["dump", str(root / "ref-dump"), "--db", str(full)], env, root)
-    assert done.returncode == 0, done.stderr
-    done = run_cli(["export", "--spec", str(spec), "--out", str(root / "ref-exports"), "--db", str(full)], env, root)
-    assert done.returncode == 0, done.stderr
+    assert count == N
     return Workload(
         root, env, base, full, data, spec, digest, max_wal, tree(root / "ref-dump"), tree(root / "ref-exports" / "mix")
     )
@@ -383,7 +378,7 @@ def test_folder_moved_aside_by_a_killed_run_is_restored(tmp_path: Path, dead_pid
 def test_killed_load_leftovers_are_removed_by_the_next_load(
     tmp_path: Path, dead_pid: int, constitution_file: Path
 ) -> None:
-    from curator.dumpload import dump, load
+    from curator.dumpload import load
 
     with open_workspace(tmp_path / "src.db") as ws:
         import_constitution(ws.db, constitution_file, actor="tester")
@@ -397,7 +392,6 @@ def test_killed_load_leftovers_are_removed_by_the_next_load(
 
 
 def test_unusable_dump_targets_are_refused(tmp_path: Path, constitution_file: Path) -> None:
-    from curator.dumpload import dump
     from curator.errors import CuratorError
 
     (tmp_path / "empty").mkdir()
