@@ -29,6 +29,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from curator.errors import ConflictError, StoreError
+from curator.store.audit import INSERT_SQL as AUDIT_INSERT
 from curator.store.migrations import SCHEMA_MIGRATIONS, migrations
 
 BUSY_TIMEOUT_MS = 10_000
@@ -95,13 +96,11 @@ class CuratorDatabase(Database):
 
     def _write_conflict_audit(self, err: ConflictError) -> None:
         """The losing attempt of a conflict, kept in the audit log (its own transaction, after the rollback)."""
-        from curator.store.audit import INSERT_SQL
-
         rows, err.pending_audit = err.pending_audit, []
         try:
             begin_immediate(self.conn)
             try:
-                self.conn.executemany(INSERT_SQL, rows)
+                self.conn.executemany(AUDIT_INSERT, rows)
                 self.conn.execute("COMMIT")
             except BaseException:
                 self.rollback()
