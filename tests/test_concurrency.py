@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from curator.constitution.versions import import_constitution
-from curator.errors import ConflictError
+from curator.errors import ConflictError, StoreError
 from curator.models import parse_example
 from curator.review import decide, submit
 from curator.store import examples
@@ -98,8 +98,8 @@ def test_write_waits_for_a_lock_held_longer_than_sqlites_busy_timeout(db_file: P
         with open_workspace(db_file) as ws:
             ws.db.execute("PRAGMA busy_timeout = 50")  # one SQLite-level attempt gives up after 50 ms
             conn = ws.db.conn
-            with pytest.raises(sqlite3.OperationalError, match="locked"):
-                begin_immediate(conn, wait_s=0.2)
+            with pytest.raises(StoreError, match=r"shared\.db: database is locked: another process kept writing"):
+                begin_immediate(conn, wait_s=0.2, where=str(db_file))
             start = time.monotonic()
             threading.Timer(0.5, holder.execute, args=("COMMIT",)).start()
             examples.create(ws.db, parse_example(story(id="ex_waited")), actor="ana")

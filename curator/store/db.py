@@ -45,8 +45,11 @@ def is_locked(err: sqlite3.Error) -> bool:
     return isinstance(err, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
 
 
-def begin_immediate(conn: sqlite3.Connection, *, wait_s: float = LOCK_WAIT_S) -> None:
-    """`BEGIN IMMEDIATE`, retried with jittered exponential backoff while another writer holds the lock."""
+def begin_immediate(conn: sqlite3.Connection, *, wait_s: float = LOCK_WAIT_S, where: str = "database") -> None:
+    """`BEGIN IMMEDIATE`, retried with jittered exponential backoff while another writer holds the lock.
+
+    Gives up after `wait_s` with a StoreError naming `where` (one line for the CLI and the TUI).
+    """
     deadline = time.monotonic() + wait_s
     delay = 0.005
     while True:
@@ -54,14 +57,21 @@ def begin_immediate(conn: sqlite3.Connection, *, wait_s: float = LOCK_WAIT_S) ->
             conn.execute("BEGIN IMMEDIATE")
             return
         except sqlite3.OperationalError as err:
-            if not is_locked(err) or time.monotonic() + delay > deadline:
+            if not is_locked(err):
                 raise
+            if time.monotonic() + delay > deadline:
+                raise StoreError(
+                    f"{where}: database is locked: another process kept writing for {wait_s:g} s; try again"
+                ) from err
         time.sleep(delay * (0.5 + random.random()))
         delay = min(delay * 2, 0.5)
 
 
 class CuratorDatabase(Database):
     """sqlite-utils' Database whose write transactions take the write lock first (BEGIN IMMEDIATE)."""
+
+    where: str = "database"
+    """The database's path, for error messages."""
 
     @contextlib.contextmanager
     def atomic(self) -> Iterator[Database]:
@@ -79,7 +89,7 @@ class CuratorDatabase(Database):
             else:
                 self.conn.execute(f"RELEASE SAVEPOINT {savepoint}")
             return
-        begin_immediate(self.conn)
+        begin_immediate(self.conn, where=self.where)
         try:
             yield self
         except BaseException as err:
@@ -98,14 +108,14 @@ class CuratorDatabase(Database):
         """The losing attempt of a conflict, kept in the audit log (its own transaction, after the rollback)."""
         rows, err.pending_audit = err.pending_audit, []
         try:
-            begin_immediate(self.conn)
+            begin_immediate(self.conn, where=self.where)
             try:
                 self.conn.executemany(AUDIT_INSERT, rows)
                 self.conn.execute("COMMIT")
             except BaseException:
                 self.rollback()
                 raise
-        except sqlite3.Error as audit_err:  # the conflict stays the error the user sees
+        except (sqlite3.Error, StoreError) as audit_err:  # the conflict stays the error the user sees
             err.add_note(f"the conflicting attempt could not be written to the audit log: {audit_err}")
 
 
@@ -182,7 +192,9 @@ class Workspace:
             if not self._memory_uri:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
-            return CuratorDatabase(conn)
+            db = CuratorDatabase(conn)
+            db.where = self.path
+            return db
 
     def migrate(self) -> None:
         """Bring the schema up to date; refuse databases from elsewhere or from a newer curator."""
