@@ -779,6 +779,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; user mistakes become one line on stderr and a non-zero exit."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    for name, value in vars(args).items():  # no OS call accepts one; say so instead of a ValueError traceback
+        if any(isinstance(v, str) and "\x00" in v for v in (value if isinstance(value, list) else [value])):
+            print(f"curator: error: argument {name}: contains a NUL byte", file=sys.stderr)
+            return 2
     try:
         return int(args.handler(args))
     except CuratorError as err:
@@ -794,6 +798,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("curator: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        return 1
+    except OSError as err:  # a path the user gave cannot be read or written (permissions, missing folder, full disk)
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"curator: error: {where}{err.strerror or err}", file=sys.stderr)
         return 1
 
 

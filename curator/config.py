@@ -40,6 +40,8 @@ def load_settings(path: Path | None = None) -> Settings:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
             raise CuratorError(f"{path}: invalid TOML ({err})") from None
+        except (ValueError, RecursionError):  # numbers with too many digits, nesting too deep
+            raise CuratorError(f"{path}: invalid TOML (a number too long, or nested too deeply)") from None
     if os.environ.get("CURATOR_USER"):
         data["user"] = os.environ["CURATOR_USER"]
     if os.environ.get("CURATOR_MODEL"):

@@ -23,6 +23,7 @@ from sqlite_utils import Database
 from curator.errors import CuratorError, UsageError
 from curator.models import KINDS, STATUSES
 from curator.store.clauses import current_clauses, current_version
+from curator.store.db import read_snapshot
 from curator.tokens import COUNTER_NAME
 
 Counts = dict[str, dict[str, int]]
@@ -95,6 +96,8 @@ def load_targets(path: Path | None) -> tuple[int, dict[str, int]]:
         raise CuratorError(f"{path}: no such file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise CuratorError(f"{path}: invalid TOML ({err})") from None
+    except (ValueError, RecursionError):  # numbers with too many digits, nesting too deep
+        raise CuratorError(f"{path}: invalid TOML (a number too long, or nested too deeply)") from None
     default = data.get("default", 1)
     targets = data.get("targets", {})
     if not isinstance(default, int) or default < 0:
@@ -165,7 +168,7 @@ def _count_links(
             j += 1
     kind_ix = {k: i for i, k in enumerate(KINDS)}
     status_ix = {s: i for i, s in enumerate(STATUSES)}
-    with db.atomic():  # one consistent snapshot across both scans
+    with read_snapshot(db):  # one consistent snapshot across both scans
         meta = db.execute(
             "SELECT e.id, e.kind, e.status, e.tokens FROM examples e INDEXED BY idx_examples_coverage "
             f"WHERE 1=1{where}",

@@ -10,16 +10,15 @@ import contextlib
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from curator import jsonl
-from curator.atomic import replace_dir
-from curator.errors import CuratorError, ImportFailed, RecordError, StoreError
+from curator.atomic import aside_dir, pid_alive, recover, replace_dir
+from curator.errors import CuratorError, ImportFailed, RecordError, StoreError, UsageError
 from curator.models import parse_example
 from curator.store import snapshot
-from curator.store.db import Workspace, open_workspace
+from curator.store.db import Workspace, open_workspace, read_snapshot
 from curator.store.examples import all_records_json
 
 DUMP_FORMAT = "curator-dump"
@@ -45,12 +44,15 @@ def _write_jsonl(path: Path, lines: Any) -> int:
 def dump(ws: Workspace, target: Path) -> dict[str, int]:
     """Write the workspace to `target` (written aside, then renamed into place); returns counts."""
     target = Path(target)
+    if "\x00" in str(target) or target.name in ("", ".."):
+        raise UsageError(f"{str(target)!r}: not a usable dump folder (name a folder, not '.', '..' or a root)")
+    recover(target)  # a dump of this target that was killed: remove its leftovers, restore a moved-aside dump
     if target.exists() and not target.is_dir():
         raise CuratorError(f"{target}: exists and is not a folder")
     if target.is_dir() and any(target.iterdir()) and not (target / "manifest.json").exists():
         raise CuratorError(f"{target}: folder is not empty and is not a curator dump; refusing to overwrite")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    tmp = aside_dir(target)  # also cleans up after a dump of this target that was killed
     try:
         counts = _write_dump(ws, tmp)
         replace_dir(tmp, target)
@@ -63,7 +65,7 @@ def dump(ws: Workspace, target: Path) -> dict[str, int]:
 def _write_dump(ws: Workspace, folder: Path) -> dict[str, int]:
     db = ws.db
     counts: dict[str, int] = {}
-    with db.atomic():  # one consistent read snapshot
+    with read_snapshot(db):  # one consistent read snapshot; writers are not blocked
         versions = snapshot.versions(db)
         meta_lines = []
         for v in versions:
@@ -90,6 +92,8 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 def load(source: Path, db_path: Path) -> dict[str, int]:
     """Rebuild a workspace from a dump into a new database file (all or nothing)."""
     source = Path(source)
+    if "\x00" in str(source) or "\x00" in str(db_path):
+        raise UsageError("a path contains a NUL byte")
     manifest_path = source / "manifest.json"
     if not manifest_path.exists():
         raise ImportFailed(f"{source}: not a curator dump (no manifest.json)")
@@ -97,6 +101,10 @@ def load(source: Path, db_path: Path) -> dict[str, int]:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise ImportFailed(f"{manifest_path}:{err.lineno}: invalid JSON ({err.msg})") from None
+    except (ValueError, RecursionError):
+        raise ImportFailed(f"{manifest_path}: invalid JSON (too deep, or a number too long)") from None
+    if not isinstance(manifest, dict):
+        raise ImportFailed(f"{manifest_path}: expected a JSON object")
     if manifest.get("format") != DUMP_FORMAT or manifest.get("format_version") != DUMP_FORMAT_VERSION:
         raise ImportFailed(
             f"{manifest_path}: unsupported dump format {manifest.get('format')!r} "
@@ -107,6 +115,10 @@ def load(source: Path, db_path: Path) -> dict[str, int]:
         with open_workspace(db_path) as existing:
             if not existing.is_empty():
                 raise StoreError(f"{db_path}: database is not empty; load into a new file")
+    for leftover in db_path.parent.glob(f".{db_path.name}.loading-*"):  # loads that were killed
+        pid = leftover.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not pid_alive(int(pid)):
+            _remove_db(leftover)
     tmp = db_path.with_name(f".{db_path.name}.loading-{os.getpid()}")
     _remove_db(tmp)
     try:
@@ -133,7 +145,7 @@ def _load_into(ws: Workspace, source: Path) -> dict[str, int]:
         versions = _read_jsonl(source / "constitution" / "versions.jsonl")
         for v in versions:
             name = str(v.get("source_file", ""))
-            if not name or "/" in name or "\\" in name or name.startswith("."):
+            if not name or "/" in name or "\\" in name or "\x00" in name or name.startswith("."):
                 raise ImportFailed(f"{source}/constitution/versions.jsonl: unsafe source_file {name!r}")
             path = source / "constitution" / name
             try:

@@ -32,7 +32,15 @@ class ImportFailed(CuratorError):
 
 
 class ConflictError(CuratorError):
-    """An update was based on a version that is no longer current."""
+    """An update was based on a version that is no longer current.
+
+    `pending_audit` holds audit rows describing the losing attempt; the store writes them in
+    their own transaction after the rollback, so the audit log shows both attempts.
+    """
+
+    def __init__(self, message: str, *, pending_audit: list[tuple[str | None, ...]] | None = None) -> None:
+        self.pending_audit: list[tuple[str | None, ...]] = list(pending_audit or [])
+        super().__init__(message)
 
 
 class NotFoundError(CuratorError):

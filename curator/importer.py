@@ -17,6 +17,8 @@ import json
 import multiprocessing
 import os
 import re
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -38,6 +40,9 @@ FORMATS: tuple[str, ...] = ("auto", "curator", "messages", "hh")
 
 MAX_LINE_BYTES = 5_000_000
 """A line longer than this is rejected before it is decoded (protects memory)."""
+
+_TOO_LONG = "\x00curator: line too long\x00"
+"""Stands in for a line longer than MAX_LINE_BYTES (NUL bytes never occur in a JSON line)."""
 
 
 @dataclass
@@ -105,7 +110,14 @@ def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
             yield from _array_items(path, text)
             return
         fh.seek(0)
-        for number, raw in enumerate(fh, start=1):
+        number = 0
+        while raw := fh.readline(MAX_LINE_BYTES + 1):  # bounded: a huge line is never held in memory
+            number += 1
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                while raw and not raw.endswith(b"\n"):  # skip the rest of it
+                    raw = fh.readline(1 << 20)
+                yield number, _TOO_LONG
+                continue
             try:
                 line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError:
@@ -189,7 +201,7 @@ def _openai_content(content: Any) -> str | list[dict[str, Any]]:
         return ""
     if isinstance(content, list):  # OpenAI content parts
         texts = [p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") in ("text", None)]
-        return "\n".join(texts)
+        return "\n".join(t for t in texts if isinstance(t, str))
     return content  # type: ignore[no-any-return]
 
 
@@ -229,18 +241,25 @@ def from_messages(obj: dict[str, Any], origin: str) -> dict[str, Any]:
             continue
         calls = m.get("tool_calls") or []
         if calls:
+            if not isinstance(calls, list):
+                raise RecordError("must be a list of tool calls", field=f"messages[{i}].tool_calls")
             blocks: list[dict[str, Any]] = []
             if content:
                 blocks.append({"type": "text", "text": content})
-            for call in calls:
-                fn = call.get("function", {}) if isinstance(call, dict) else {}
+            for j, call in enumerate(calls):
+                fn = call.get("function", {}) if isinstance(call, dict) else None
+                if not isinstance(call, dict) or not isinstance(fn, dict):
+                    raise RecordError(
+                        'must be an object {"id", "function": {"name", "arguments"}}',
+                        field=f"messages[{i}].tool_calls[{j}]",
+                    )
                 args = fn.get("arguments", {})
                 if isinstance(args, str):
                     try:
                         args = json.loads(args) if args.strip() else {}
-                    except json.JSONDecodeError:
+                    except (ValueError, RecursionError):  # JSONDecodeError, numbers too long, nesting too deep
                         raise RecordError(
-                            "tool call arguments are not JSON", field=f"messages[{i}].tool_calls"
+                            "tool call arguments are not JSON", field=f"messages[{i}].tool_calls[{j}]"
                         ) from None
                 blocks.append({"type": "tool_use", "id": call.get("id", ""), "name": fn.get("name", ""), "input": args})
             turns.append({"role": role, "content": blocks})
@@ -252,7 +271,10 @@ def from_messages(obj: dict[str, Any], origin: str) -> dict[str, Any]:
         if role == "assistant" and obj.get("rationale") is None and m.get("rationale"):
             turn["rationale"] = m["rationale"]
         turns.append(turn)
-    tools = [convert_tool(t) for t in obj.get("tools") or []]
+    raw_tools = obj.get("tools") or []
+    if not isinstance(raw_tools, list):
+        raise RecordError("must be a list of tool definitions", field="tools")
+    tools = [convert_tool(t) for t in raw_tools]
     first_user = next((t["content"] for t in turns if t["role"] == "user" and isinstance(t["content"], str)), "")
     record: dict[str, Any] = {
         "kind": "agentic" if tools else "advice",
@@ -331,6 +353,8 @@ def _loads(line: str) -> Any:
         raise RecordError(f"invalid JSON ({err.msg} at column {err.colno})") from None
     except RecursionError:
         raise RecordError("invalid JSON (nested too deeply)") from None
+    except ValueError:  # a number with more digits than Python converts (sys.int_max_str_digits)
+        raise RecordError("invalid JSON (a number has too many digits)") from None
 
 
 def _problem(number: int, err: RecordError) -> LineProblem:
@@ -346,11 +370,13 @@ def parse_chunk(lines: list[tuple[int, str]], fmt: str, name: str) -> list[Parse
     out: list[ParsedLine] = []
     for number, line in lines:
         try:
-            if len(line) > MAX_LINE_BYTES:
-                raise RecordError(f"line longer than {MAX_LINE_BYTES} bytes")
+            if line == _TOO_LONG or len(line) > MAX_LINE_BYTES:
+                raise RecordError(f"line longer than {MAX_LINE_BYTES:,} bytes")
             out.append((number, prepare(_parse_line(line, fmt, f"{name}:{number}")), None))
         except RecordError as err:
             out.append((number, None, _problem(number, err)))
+        except RecursionError:  # a structure deeper than any check above expected
+            out.append((number, None, LineProblem(number, None, "nested too deeply")))
     return out
 
 
@@ -365,6 +391,22 @@ def _chunks(lines: Iterator[tuple[int, str]], size: int) -> Iterator[list[tuple[
         yield chunk
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Pool initializer: a parse worker ends itself once the importing process is gone.
+
+    A SIGKILLed importer cannot shut its pool down, and the workers would wait for work forever
+    (each holds its queue's write end, so no EOF ever comes). A daemon thread notices the
+    re-parenting and exits the worker.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="curator-parent-watch", daemon=True).start()
+
+
 def _parsed_chunks(
     chunks: Iterator[list[tuple[int, str]]], fmt: str, name: str, *, parallel: bool
 ) -> Iterator[list[ParsedLine]]:
@@ -374,7 +416,9 @@ def _parsed_chunks(
             yield parse_chunk(chunk, fmt, name)
         return
     ctx = multiprocessing.get_context("spawn")  # no fork: the TUI calls this from a thread
-    with ProcessPoolExecutor(max_workers=PARSE_WORKERS, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(
+        max_workers=PARSE_WORKERS, mp_context=ctx, initializer=_exit_with_parent, initargs=(os.getpid(),)
+    ) as pool:
         pending: deque[Future[list[ParsedLine]]] = deque()
         for chunk in chunks:
             pending.append(pool.submit(parse_chunk, chunk, fmt, name))
@@ -422,6 +466,8 @@ def import_file(
     detected = fmt
     if fmt == "auto":
         try:
+            if first[1] == _TOO_LONG:
+                raise RecordError(f"line longer than {MAX_LINE_BYTES:,} bytes")
             detected = detect_format(_loads(first[1]))
         except RecordError as err:
             raise ImportFailed(_problem(first[0], err).describe(str(path))) from None

@@ -20,6 +20,8 @@ def objects(text: str, where: str, error: type[CuratorError]) -> list[tuple[int,
             raise error(f"{where}:{number}: invalid JSON ({err.msg})") from None
         except RecursionError:
             raise error(f"{where}:{number}: invalid JSON (nested too deeply)") from None
+        except ValueError:  # more digits than Python converts (sys.int_max_str_digits)
+            raise error(f"{where}:{number}: invalid JSON (a number has too many digits)") from None
         if not isinstance(obj, dict):
             raise error(f"{where}:{number}: expected a JSON object")
         out.append((number, obj))

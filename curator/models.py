@@ -34,16 +34,24 @@ from curator.errors import RecordError
 MAX_FIELD_BYTES = 200_000
 """Largest size of one text field (UTF-8 bytes); larger input is an error, not truncated."""
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-# \r is dropped too: CRLF and lone CR become \n before the strip.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# \r is dropped too: CRLF and lone CR become \n before the strip. C1 controls (\x80-\x9f) go as
+# well: \x9b is CSI on some terminals, so no escape sequence of any kind survives into the store.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of a JSON value inside a record (tool inputs and schemas)."""
 
 
 def clean_text(value: str) -> str:
-    """Normalise line endings, drop control characters (keeping newline and tab)."""
+    """Normalise line endings, drop control characters (keeping newline and tab); refuse unpaired surrogates."""
     if "\r" in value:
         value = value.replace("\r\n", "\n").replace("\r", "\n")
     if _CONTROL.search(value):
         value = _CONTROL.sub("", value)
+    bad = _SURROGATE.search(value)
+    if bad:  # JSON's "\ud800" escapes decode to these; they cannot be stored as UTF-8
+        raise ValueError(f"contains an unpaired surrogate (\\u{ord(bad.group()):04x}) at character {bad.start()}")
     if len(value) > MAX_FIELD_BYTES // 4 and len(value.encode("utf-8")) > MAX_FIELD_BYTES:
         raise ValueError(f"longer than the limit of {MAX_FIELD_BYTES} bytes")
     return value
@@ -60,7 +68,21 @@ def _clean_json(value: Any) -> Any:
     return value
 
 
+def _json_depth_ok(value: Any) -> bool:
+    """True when `value` nests at most MAX_JSON_DEPTH levels (checked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                return False
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return True
+
+
 def _bounded_json(value: dict[str, Any]) -> dict[str, Any]:
+    if not _json_depth_ok(value):
+        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
     value = _clean_json(value)
     if len(json.dumps(value, ensure_ascii=False)) > MAX_FIELD_BYTES:
         raise ValueError(f"longer than the limit of {MAX_FIELD_BYTES} bytes")
@@ -76,6 +98,9 @@ def _non_empty(value: str) -> str:
 CleanStr = Annotated[str, AfterValidator(clean_text)]
 NonEmptyStr = Annotated[str, AfterValidator(clean_text), AfterValidator(_non_empty)]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_bounded_json)]
+
+MAX_VERSION = 2**53 - 1
+"""Largest record version: exact in every JSON reader, and fits SQLite's 64-bit integers."""
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"
 """Record ids: safe in file names and URLs; no separators, no '..' at the start."""
@@ -214,9 +239,9 @@ class Example(_Strict):
     text: CleanStr | None = None
     rationale: CleanStr | None = None
     source: Source = Field(default_factory=Source)
-    created_at: str = Field(default_factory=utc_now)
-    updated_at: str = Field(default_factory=utc_now)
-    version: int = Field(default=1, ge=1)
+    created_at: CleanStr = Field(default_factory=utc_now)
+    updated_at: CleanStr = Field(default_factory=utc_now)
+    version: int = Field(default=1, ge=1, le=MAX_VERSION)
 
     @field_validator("tags", "clauses")
     @classmethod
@@ -348,6 +373,8 @@ def _loc_to_field(loc: tuple[int | str, ...]) -> str:
             out += f"[{part}]"
         elif part in ("str", "list[tagged-union[TextBlock,ToolUseBlock,ToolResultBlock]]", "list[TextBlock]"):
             continue  # union branch names carry no meaning for a user
+        elif isinstance(part, str) and part.startswith(("function-after[", "function-before[", "function-wrap[")):
+            continue  # a validator's name (`function-after[clean_text(), str]`), not a field
         elif part in ("text", "tool_use", "tool_result") and out.endswith("]"):
             continue
         else:

@@ -131,13 +131,18 @@ def test_update_bumps_version_and_audits_before_and_after(ws: Workspace) -> None
     assert events[1].after["title"] == "New title"
 
 
-def test_stale_update_raises_conflict_and_writes_nothing(ws: Workspace) -> None:
+def test_stale_update_raises_conflict_changes_nothing_and_audits_the_attempt(ws: Workspace) -> None:
     ex = examples.create(ws.db, parse_example(story()), actor="ana")
     examples.update(ws.db, ex.model_copy(update={"title": "Ana's"}), expected_version=1, actor="ana")
     with pytest.raises(ConflictError, match="version 2"):
         examples.update(ws.db, ex.model_copy(update={"title": "Ben's"}), expected_version=1, actor="ben")
     assert examples.get(ws.db, ex.id).title == "Ana's"
-    assert len(events_for(ws.db, "example", ex.id)) == 2
+    events = events_for(ws.db, "example", ex.id)
+    assert [e.action for e in events] == ["create", "update", "conflict"]
+    conflict = events[2]
+    assert conflict.actor == "ben"
+    assert conflict.before["title"] == "Ana's" and conflict.before["version"] == 2
+    assert conflict.after["title"] == "Ben's" and conflict.after["version"] == 1  # the version it was based on
 
 
 def test_update_keeps_link_hash_of_kept_clauses_and_adds_new(ws: Workspace) -> None:

@@ -499,6 +499,8 @@ def parse_json(text: str, *, filename: str | None = None) -> ParsedConstitution:
         raise ConstitutionError(f"{where}invalid JSON at line {err.lineno} column {err.colno}: {err.msg}") from None
     except RecursionError:
         raise ConstitutionError(f"{where}JSON is nested too deeply") from None
+    except ValueError:  # more digits than Python converts (sys.int_max_str_digits)
+        raise ConstitutionError(f"{where}invalid JSON: a number has too many digits") from None
     if not isinstance(data, list):
         raise ConstitutionError(f"{where}expected a JSON array of principles, got {_json_type(data)}")
     if not data:

@@ -259,6 +259,10 @@ def load_spec(path: Path) -> Spec:
         raise SpecError(f"{path}: not valid UTF-8") from None
     except tomllib.TOMLDecodeError as err:
         raise SpecError(f"{path}: invalid TOML ({err})") from None
+    except RecursionError:
+        raise SpecError(f"{path}: invalid TOML (arrays or tables nested too deeply)") from None
+    except ValueError:  # more digits than Python converts (sys.int_max_str_digits)
+        raise SpecError(f"{path}: invalid TOML (a number has too many digits)") from None
     return parse_spec(data, str(path))
 
 

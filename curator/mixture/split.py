@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from curator.atomic import write_bytes
 from curator.errors import CuratorError
 
 SPLITS: tuple[str, ...] = ("train", "eval", "heldout")
@@ -97,17 +96,8 @@ class SplitLock:
 
     def write(self, path: Path) -> None:
         """Write atomically (aside, then renamed over the old lock)."""
-        path = Path(path)
         text = json.dumps(self.to_json(), indent=1, ensure_ascii=False) + "\n"
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-                fh.write(text)
-            os.chmod(tmp, 0o644)  # mkstemp makes it private; the lock travels with the exports
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_bytes(Path(path), text.encode("utf-8"))  # 0644: the lock travels with the exports
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from curator import __version__
-from curator.atomic import replace_dir
+from curator.atomic import aside_dir, recover, replace_dir
 from curator.errors import CuratorError
 from curator.mixture.formats import RENDERERS, Row, training_text
 from curator.mixture.plan import ExportPlan, Progress, draw_for, gc_paused, plan_export
@@ -420,10 +419,11 @@ def _check_target(plan: ExportPlan, force: bool) -> None:
 def write_export(plan: ExportPlan, *, force: bool = False, progress: Progress | None = None) -> ExportResult:
     """Write the planned export aside and rename it into place (an existing folder only with force)."""
     report = progress or _noop
+    recover(plan.target)  # an export of this target that was killed: remove its leftovers, restore a moved-aside one
     _check_target(plan, force)
     out = plan.out_dir
     out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{plan.spec.name}.", suffix=".tmp", dir=out))
+    tmp = aside_dir(plan.target)  # also cleans up after an export of this target that was killed
     try:
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; an export is meant to be shared
         manifest = _write_folder(plan, tmp, report)
@@ -486,6 +486,7 @@ def export_from_spec(
 
         spec = load_spec(Path(spec_path))
         target = paths.safe_child(Path(out_dir) if out_dir is not None else DEFAULT_OUT, spec.name)
+        recover(target)
         if target.exists() and not force:
             raise CuratorError(f"{target}: already exists; use --force to replace it")
     with gc_paused():  # one collection at the end instead of many rescans of every loaded record

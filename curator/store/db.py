@@ -2,24 +2,135 @@
 
 sqlite3 connections cannot cross threads, so a :class:`Workspace` hands each
 thread its own `sqlite_utils.Database` on first use.
+
+Concurrency: every write transaction (`db.atomic()`) starts with `BEGIN IMMEDIATE`, so it
+takes the write lock before it reads anything. A deferred `BEGIN` that reads and then writes
+fails at once with SQLITE_BUSY in WAL mode when another process committed meanwhile (SQLite
+cannot call the busy handler there); with IMMEDIATE the only wait is for the lock itself,
+which SQLite's busy handler covers for `BUSY_TIMEOUT_MS` and this module retries with
+backoff until `LOCK_WAIT_S`. Read-only transactions use :func:`read_snapshot` (readers never
+block writers in WAL). An update that loses a race raises ConflictError; the attempt it
+carries (`pending_audit`) is written to the audit log in its own transaction after the
+rollback (see :meth:`CuratorDatabase.atomic`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import random
+import secrets
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 from sqlite_utils import Database
 
-from curator.errors import StoreError
+from curator.errors import ConflictError, StoreError
+from curator.store.audit import INSERT_SQL as AUDIT_INSERT
 from curator.store.migrations import SCHEMA_MIGRATIONS, migrations
 
 BUSY_TIMEOUT_MS = 10_000
-"""How long a writer waits for another writer before 'database is locked' reaches a user."""
+"""How long SQLite's own busy handler waits for a lock in one attempt."""
+
+LOCK_WAIT_S = 60.0
+"""How long a write transaction keeps retrying for the write lock before 'database is locked' reaches a user."""
+
+
+def is_locked(err: sqlite3.Error) -> bool:
+    """True for SQLITE_BUSY / SQLITE_LOCKED (another connection holds the lock)."""
+    text = str(err)
+    return isinstance(err, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+def begin_immediate(conn: sqlite3.Connection, *, wait_s: float = LOCK_WAIT_S, where: str = "database") -> None:
+    """`BEGIN IMMEDIATE`, retried with jittered exponential backoff while another writer holds the lock.
+
+    Gives up after `wait_s` with a StoreError naming `where` (one line for the CLI and the TUI).
+    """
+    deadline = time.monotonic() + wait_s
+    delay = 0.005
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as err:
+            if not is_locked(err):
+                raise
+            if time.monotonic() + delay > deadline:
+                raise StoreError(
+                    f"{where}: database is locked: another process kept writing for {wait_s:g} s; try again"
+                ) from err
+        time.sleep(delay * (0.5 + random.random()))
+        delay = min(delay * 2, 0.5)
+
+
+class CuratorDatabase(Database):
+    """sqlite-utils' Database whose write transactions take the write lock first (BEGIN IMMEDIATE)."""
+
+    where: str = "database"
+    """The database's path, for error messages."""
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[Database]:
+        """A write transaction (nested blocks are savepoints); see the module docstring."""
+        if self.conn.in_transaction:
+            savepoint = f"curator_{secrets.token_hex(8)}"
+            self.conn.execute(f"SAVEPOINT {savepoint}")
+            try:
+                yield self
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
+                    self.conn.execute(f"RELEASE SAVEPOINT {savepoint}")
+                raise
+            else:
+                self.conn.execute(f"RELEASE SAVEPOINT {savepoint}")
+            return
+        begin_immediate(self.conn, where=self.where)
+        try:
+            yield self
+        except BaseException as err:
+            self.rollback()
+            if isinstance(err, ConflictError) and err.pending_audit:
+                self._write_conflict_audit(err)
+            raise
+        else:
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.rollback()
+                raise
+
+    def _write_conflict_audit(self, err: ConflictError) -> None:
+        """The losing attempt of a conflict, kept in the audit log (its own transaction, after the rollback)."""
+        rows, err.pending_audit = err.pending_audit, []
+        try:
+            begin_immediate(self.conn, where=self.where)
+            try:
+                self.conn.executemany(AUDIT_INSERT, rows)
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.rollback()
+                raise
+        except (sqlite3.Error, StoreError) as audit_err:  # the conflict stays the error the user sees
+            err.add_note(f"the conflicting attempt could not be written to the audit log: {audit_err}")
+
+
+@contextlib.contextmanager
+def read_snapshot(db: Database) -> Iterator[Database]:
+    """A read-only transaction: every query inside sees one consistent state; writers are not blocked."""
+    if db.conn.in_transaction:
+        yield db
+        return
+    db.conn.execute("BEGIN")
+    try:
+        yield db
+    finally:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
 
 
 def _describe(err: sqlite3.Error, path: str) -> str:
@@ -81,7 +192,9 @@ class Workspace:
             if not self._memory_uri:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
-            return Database(conn)
+            db = CuratorDatabase(conn)
+            db.where = self.path
+            return db
 
     def migrate(self) -> None:
         """Bring the schema up to date; refuse databases from elsewhere or from a newer curator."""

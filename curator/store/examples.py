@@ -191,8 +191,10 @@ def get_many(db: Database, example_ids: Sequence[str]) -> list[Example]:
 def update(db: Database, example: Example, *, expected_version: int, actor: str) -> Example:
     """Replace a record if nobody changed it since `expected_version`; else ConflictError.
 
-    The new version is `expected_version + 1`; links to clauses that stay keep their
-    link-time hash and state, new links take the current hash.
+    A losing attempt is not lost: a `conflict` audit event (before = the stored record, after =
+    the attempt, based on `expected_version`) is written after the rollback. The new version is
+    `expected_version + 1`; links to clauses that stay keep their link-time hash and state, new
+    links take the current hash.
     """
     clause_hashes = current_clause_hashes(db)
     linked = {r[0] for r in db.execute("SELECT clause_id FROM example_clauses WHERE example_id = ?", [example.id])}
@@ -205,7 +207,8 @@ def update(db: Database, example: Example, *, expected_version: int, actor: str)
         if current_version != expected_version:
             raise ConflictError(
                 f"example {example.id} was changed by someone else (now version {current_version}, "
-                f"you edited version {expected_version}); reload and merge"
+                f"you edited version {expected_version}); reload and merge",
+                pending_audit=[_conflict_event(example, expected_version, before, actor)],
             )
         before_ex = Example.model_validate_json(before)
         updated = example.model_copy(
@@ -220,7 +223,10 @@ def update(db: Database, example: Example, *, expected_version: int, actor: str)
             [*row_values[1:], updated.id, expected_version],
         )
         if cur.rowcount != 1:
-            raise ConflictError(f"example {example.id} was changed by someone else; reload and merge")
+            raise ConflictError(
+                f"example {example.id} was changed by someone else; reload and merge",
+                pending_audit=[_conflict_event(example, expected_version, before, actor)],
+            )
         _sync_links(db, updated, clause_hashes)
         db.execute(_INSERT_SIGNATURE, [updated.id, *signature_row(updated.searchable_text())])
         db.execute("DELETE FROM example_tags WHERE example_id = ?", [updated.id])
@@ -235,6 +241,15 @@ def update(db: Database, example: Example, *, expected_version: int, actor: str)
             after=record_json,
         )
     return updated
+
+
+def _conflict_event(example: Example, expected_version: int, stored: str, actor: str) -> tuple[str | None, ...]:
+    """Audit row of an update that lost a race: `before` is the stored record it collided with,
+    `after` the attempted record, its `version` being the version the attempt was based on."""
+    attempt = example.model_copy(update={"version": expected_version}).canonical_json()
+    return event_row(
+        actor=actor, action="conflict", entity="example", entity_id=example.id, before=stored, after=attempt
+    )
 
 
 def _sync_links(db: Database, ex: Example, clause_hashes: dict[str, str]) -> None:
