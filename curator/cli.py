@@ -314,6 +314,15 @@ def cmd_dedup_ignore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dedup_reindex(args: argparse.Namespace) -> int:
+    from curator.store.examples import rebuild_signatures
+
+    with _open(args) as ws, ws.db.atomic():
+        count = rebuild_signatures(ws.db)
+    print(f"recomputed the near-duplicate signatures of {count} records")
+    return 0
+
+
 def cmd_evalset_add(args: argparse.Namespace) -> int:
     from curator.dedup.decontam import add_evalset
 
@@ -684,6 +693,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("a", help="one record id")
     p.add_argument("b", help="the other record id")
+    add(
+        "reindex",
+        cmd_dedup_reindex,
+        "recompute every record's stored near-duplicate signature (after a damaged or hand-edited database)",
+        dedup_sub,
+    )
 
     evalset = sub.add_parser(
         "evalset",

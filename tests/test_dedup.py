@@ -308,3 +308,14 @@ def test_cached_candidates_follow_edits_made_elsewhere(file_corpus: Workspace) -
         )
     # the engine's index still points at the old signature; the stored text decides, not a stale copy
     assert engine.check(substitute(BASE, 10)) == []
+
+
+def test_damaged_signatures_are_named_and_reindex_repairs_them(
+    file_corpus: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file_corpus.db.execute("UPDATE signatures SET sig = x'00', shingles = 0 WHERE example_id = 'ex_base'")
+    with pytest.raises(UsageError, match="dedup reindex"):
+        DedupEngine.load(file_corpus.db)
+    assert main(["dedup", "reindex", "--db", str(file_corpus.path)]) == 0
+    assert "2 records" in capsys.readouterr().out
+    assert [m.id for m in DedupEngine.load(file_corpus.db).check(substitute(BASE, 10))] == ["ex_base"]

@@ -95,6 +95,19 @@ def prepare(ex: Example) -> PreparedRecord:
     return PreparedRecord(ex.id, list(ex.clauses), list(ex.tags), row[9], record_json, row, sig, shingles)
 
 
+def rebuild_signatures(db: Database) -> int:
+    """Recompute every stored MinHash signature and shingle count from the records; returns how many.
+
+    Derived data only (no audit event); the caller chooses the transaction.
+    """
+    rows = db.execute("SELECT id, record FROM examples").fetchall()
+    db.conn.executemany(
+        _INSERT_SIGNATURE,
+        [(eid, *signature_row(Example.model_validate_json(rec).searchable_text())) for eid, rec in rows],
+    )
+    return len(rows)
+
+
 def insert_many(db: Database, examples: Iterable[Example], *, actor: str, action: str = "import") -> list[str]:
     """Insert new records in one transaction (all or nothing), audited; returns their ids."""
     clause_hashes = current_clause_hashes(db)
