@@ -23,6 +23,7 @@ from bench.workspaces import demo_constitution_workspace
 
 async def _measure(db: Path) -> dict[str, Any]:
     from textual import events
+    from textual.coordinate import Coordinate
     from textual.widgets import DataTable, TextArea, Tree
 
     from curator.tui.app import CuratorApp
@@ -46,7 +47,7 @@ async def _measure(db: Path) -> dict[str, Any]:
             await asyncio.sleep(0.002)
         out["open_examples_s"] = round(time.perf_counter() - t, 3)
 
-        first_id = table.coordinate_to_cell_key((0, 0)).row_key.value
+        first_id = table.coordinate_to_cell_key(Coordinate(0, 0)).row_key.value
         app.open_editor(first_id)
         await pilot.pause(0.3)
         area = next(a for a in app.screen.query(TextArea) if a.text)
