@@ -14,7 +14,7 @@ from curator.store import examples
 from curator.store.db import open_workspace
 
 DATA = Path(__file__).resolve().parent / "data"
-VERSION = 2  # bump when the generator or the schema changes
+VERSION = 3  # bump when the generator or the schema changes
 
 
 def demo_constitution_workspace(n: int) -> Path:
