@@ -3,6 +3,7 @@ clause's text, and the examples linked to it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -10,6 +11,7 @@ from sqlite_utils import Database
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.command import Provider
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -19,6 +21,7 @@ from textual.widgets.tree import TreeNode
 from curator.models import Clause
 from curator.store.clauses import current_clauses, current_version
 from curator.tui.safe import content, join, plain
+from curator.tui.screens.help import ScreenBindingCommands
 
 
 @dataclass
@@ -86,6 +89,7 @@ def linked_examples(db: Database, clause_id: str) -> list[tuple[str, str, str, s
 class ConstitutionScreen(Screen[None]):
     """Browse the constitution's sections and clauses, see what teaches each one."""
 
+    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {ScreenBindingCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "new_example", "New example for clause"),
         Binding("enter", "open_example", "Open example", show=False),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.command import Provider
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
@@ -16,6 +18,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from curator import coverage
 from curator.models import KINDS
 from curator.tui.safe import content, join, plain
+from curator.tui.screens.help import ScreenBindingCommands
 
 
 def heat_cell(approved: int, linked: int, target: int) -> Text:
@@ -50,6 +53,7 @@ CLAUSE_WIDTH = 34
 class CoverageScreen(Screen[None]):
     """Which clauses are taught, by which kinds, how well reviewed."""
 
+    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {ScreenBindingCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("g", "sort_gap", "Sort by gap"),
         Binding("o", "sort_document", "Document order"),

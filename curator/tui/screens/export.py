@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.command import Provider
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
@@ -18,11 +20,13 @@ from textual.worker import get_current_worker
 from curator import paths
 from curator.errors import CuratorError
 from curator.tui.safe import content
+from curator.tui.screens.help import ScreenBindingCommands
 
 
 class ExportScreen(Screen[None]):
     """Build a mixture from a spec file without leaving the TUI."""
 
+    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {ScreenBindingCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+o", "open_spec", "Open spec"),
         Binding("ctrl+s", "save_spec", "Save spec"),

@@ -1,0 +1,27 @@
+"""Every main screen offers its own keys in the command palette (DESIGN section 10)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from curator.tui.app import CuratorApp
+from curator.tui.screens.help import ScreenBindingCommands
+from curator.workspace import init_workspace
+
+
+@pytest.mark.parametrize("mode", ["constitution", "examples", "review", "coverage", "export"])
+async def test_each_main_screen_lists_its_described_keys_in_the_palette(tmp_path: Path, mode: str) -> None:
+    db = tmp_path / "demo.db"
+    init_workspace(db, demo=True, actor="ana").close()
+    app = CuratorApp(db, user="ana")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await app.switch_mode(mode)
+        await pilot.pause()
+        screen = app.screen
+        assert ScreenBindingCommands in type(screen).COMMANDS
+        provider = ScreenBindingCommands(screen)
+        texts = [hit.text async for hit in provider.discover()]
+        described = [b.description for b in screen.BINDINGS if not isinstance(b, tuple) and b.description]
+        assert described and all(any(d in t for t in texts) for d in described)
