@@ -15,11 +15,12 @@ import numpy as np
 from sqlite_utils import Database
 
 from curator.dedup.index import LshIndex
-from curator.dedup.minhash import SIG_BYTES, distinct, shingle_hashes, signature_of_hashes
+from curator.dedup.minhash import NUM_PERM, SIG_BYTES, distinct, shingle_hashes, signature_of_hashes
 from curator.dedup.verify import Candidate, DedupConfig, plausible, verify
 from curator.errors import NotFoundError, UsageError
 from curator.models import Example, utc_now
 from curator.store.audit import record_event
+from curator.store.db import read_snapshot
 from curator.textnorm import exact_hash, normalize
 
 Progress = Callable[[int, int], None]
@@ -106,14 +107,20 @@ class DedupEngine:
         """
         db = source if isinstance(source, Database) else source()
         config = config or DedupConfig()
-        rows = db.execute("SELECT example_id, sig, shingles FROM signatures ORDER BY rowid").fetchall()
-        ids = [r[0] for r in rows]
-        blob = b"".join(r[1] for r in rows)
-        if len(blob) != SIG_BYTES * len(ids):
-            raise UsageError("stored signatures are corrupt (wrong size); run `curator dedup reindex`")
-        sigs = np.frombuffer(blob, dtype="<u4").astype(np.uint32).reshape(len(ids), SIG_BYTES // 4)
-        sizes = np.fromiter((r[2] for r in rows), dtype=np.int32, count=len(rows))
-        del rows, blob
+        with read_snapshot(db):  # the count and the rows come from one state of the database
+            n = db.execute("SELECT count(*) FROM signatures").fetchone()[0]
+            ids: list[str] = []
+            sigs = np.empty((n, NUM_PERM), dtype=np.uint32)  # filled in chunks: no second copy of the table
+            sizes = np.empty(n, dtype=np.int32)
+            cursor = db.execute("SELECT example_id, sig, shingles FROM signatures ORDER BY rowid")
+            while rows := cursor.fetchmany(5000):
+                blob = b"".join(r[1] for r in rows)
+                if len(blob) != SIG_BYTES * len(rows):
+                    raise UsageError("stored signatures are corrupt (wrong size); run `curator dedup reindex`")
+                at = len(ids)
+                sigs[at : at + len(rows)] = np.frombuffer(blob, dtype="<u4").reshape(len(rows), NUM_PERM)
+                sizes[at : at + len(rows)] = [r[2] for r in rows]
+                ids.extend(r[0] for r in rows)
         index = LshIndex(ids, sigs, sizes, template_bucket=config.template_bucket)
         ignored = {(a, b) for a, b in db.execute("SELECT a, b FROM dedup_ignored")}
         return cls(source, index, config, ignored)
