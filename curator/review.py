@@ -26,11 +26,27 @@ class ReviewRuleError(CuratorError):
     """A review that the rules do not allow (self-approval, missing links or rationales)."""
 
 
-def approval_problems(example: Example, reviewer: str) -> list[str]:
-    """Why `reviewer` may not approve `example` (empty when they may)."""
+def introduced_by(db: Database, example_id: str) -> str | None:
+    """Who brought a record into the workspace: the actor of its first create or import event."""
+    row = db.execute(
+        "SELECT actor FROM audit WHERE entity = 'example' AND entity_id = ? AND action IN ('create', 'import') "
+        "ORDER BY id LIMIT 1",
+        [example_id],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def approval_problems(example: Example, reviewer: str, introducer: str | None = None) -> list[str]:
+    """Why `reviewer` may not approve `example` (empty when they may).
+
+    No self-approval: the author may not approve; when a record names no author (imported data),
+    the person who brought it in (`introducer`, see `introduced_by`) counts as its author.
+    """
     problems = []
     if example.author and example.author == reviewer:
         problems.append("you cannot approve your own example")
+    elif not example.author and introducer == reviewer:
+        problems.append("you brought this example in and it names no author: another reviewer must approve it")
     if not example.clauses:
         problems.append("link at least one clause first")
     if example.kind in ("advice", "agentic"):
@@ -64,7 +80,7 @@ def decide(
     """Approve or reject an example (with a comment); the rules above are checked first."""
     ex = examples.get(db, example_id)
     if verdict == "approve":
-        problems = approval_problems(ex, actor)
+        problems = approval_problems(ex, actor, introduced_by(db, example_id))
         if problems:
             raise ReviewRuleError(f"cannot approve {example_id}: " + "; ".join(problems))
     elif verdict == "reject":

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from curator.constitution.search import search_clauses
 from curator.history import history
+from curator.importer import import_file
 from curator.models import parse_example
 from curator.review import ReviewRuleError, approval_problems, decide, queue, reviews_of, submit
 from curator.store import examples
@@ -22,6 +26,18 @@ def test_nobody_approves_their_own_example(ws: Workspace) -> None:
     approved = decide(ws.db, ex.id, "approve", comment="clear", expected_version=1, actor="ben")
     assert approved.status == "approved"
     assert [(r.reviewer, r.verdict, r.comment) for r in reviews_of(ws.db, ex.id)] == [("ben", "approve", "clear")]
+
+
+def test_whoever_imported_an_authorless_record_cannot_approve_it(ws: Workspace, tmp_path: Path) -> None:
+    record = story(id="ex_imported")
+    record.pop("author", None)
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    import_file(ws.db, source, actor="ana")
+    assert examples.get(ws.db, "ex_imported").author in (None, "")
+    with pytest.raises(ReviewRuleError, match="brought this example in"):
+        decide(ws.db, "ex_imported", "approve", expected_version=1, actor="ana")
+    assert decide(ws.db, "ex_imported", "approve", expected_version=1, actor="ben").status == "approved"
 
 
 def test_approval_needs_a_clause_and_every_rationale(ws: Workspace) -> None:

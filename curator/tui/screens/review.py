@@ -22,7 +22,7 @@ from textual.worker import get_current_worker
 
 from curator.errors import CuratorError
 from curator.models import Example, TextBlock, ToolUseBlock
-from curator.review import ReviewRow, Verdict, approval_problems, decide, queue, reviews_of
+from curator.review import ReviewRow, Verdict, approval_problems, decide, introduced_by, queue, reviews_of
 from curator.store import examples
 from curator.tui.messages import WorkspaceChanged
 from curator.tui.safe import content, join, plain
@@ -155,11 +155,14 @@ class ReviewScreen(Screen[None]):
             self.rows = rows
 
     class DetailLoaded(Message):
-        def __init__(self, example: Example | None, reviews: list[ReviewRow], error: str = "") -> None:
+        def __init__(
+            self, example: Example | None, reviews: list[ReviewRow], error: str = "", introducer: str | None = None
+        ) -> None:
             super().__init__()
             self.example = example
             self.reviews = reviews
             self.error = error
+            self.introducer = introducer
 
     class Decided(Message):
         def __init__(self, example: Example, verdict: Verdict) -> None:
@@ -175,6 +178,7 @@ class ReviewScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.example: Example | None = None
+        self.introducer: str | None = None  # who imported the shown example, when it names no author
         """The highlighted example as last read (its version is the one a decision expects)."""
         self.deciding = False
         self.loaded = False
@@ -272,15 +276,17 @@ class ReviewScreen(Screen[None]):
         try:
             ex = examples.get(db, example_id)
             reviews = reviews_of(db, example_id)
+            introducer = introduced_by(db, example_id)
         except (CuratorError, sqlite3.Error) as err:
             self.post_message(self.DetailLoaded(None, [], str(err)))
             return
         if not get_current_worker().is_cancelled:
-            self.post_message(self.DetailLoaded(ex, reviews))
+            self.post_message(self.DetailLoaded(ex, reviews, introducer=introducer))
 
     def on_review_screen_detail_loaded(self, message: DetailLoaded) -> None:
         if message.example is not None and message.example.id != self.highlighted_id():
             return  # the cursor moved on
+        self.introducer = message.introducer
         self.show_detail(message.example, message.reviews)
         if message.error:
             self.query_one("#review-heading", Static).update(content(message.error))
@@ -295,7 +301,7 @@ class ReviewScreen(Screen[None]):
                 widget.update(content(""))
             return
         heading.update(example_heading(ex))
-        found = approval_problems(ex, self.curator.user)
+        found = approval_problems(ex, self.curator.user, self.introducer)
         problems.set_class(bool(found), "has-problems")
         problems.update(problems_text(found, reviews))
         body.update(example_body(ex))
@@ -323,7 +329,7 @@ class ReviewScreen(Screen[None]):
         ex = self._current()
         if ex is None:
             return
-        if approval_problems(ex, self.curator.user):
+        if approval_problems(ex, self.curator.user, self.introducer):
             # the rules refuse it anyway: let the core say why, without asking for a comment first
             self.decide(ex.id, "approve", "", ex.version)
             return
