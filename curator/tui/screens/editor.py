@@ -178,17 +178,19 @@ class EditorScreen(Screen[None]):
     HELP_NAME = "Editor"
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {ScreenBindingCommands}
 
+    # the footer shows what is used on every example; the turn, history and compare keys are named
+    # in the form itself (turn and duplicate panels), in help (F1) and in the palette
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save", "Save", priority=True),
         Binding("ctrl+l", "link_clauses", "Link clauses", priority=True),
         Binding("ctrl+r", "submit_review", "Submit for review"),
-        Binding("ctrl+h", "history", "History"),
-        Binding("ctrl+d", "compare_duplicate", "Compare duplicate", priority=True),
-        Binding("ctrl+t", "add_turn_pair", "Add turn pair"),
-        Binding("ctrl+n", "add_turn", "Add turn"),
-        Binding("ctrl+delete", "remove_turn", "Remove turn"),
-        Binding("alt+up", "move_turn(-1)", "Turn up"),
-        Binding("alt+down", "move_turn(1)", "Turn down"),
+        Binding("ctrl+h", "history", "History", show=False),
+        Binding("ctrl+d", "compare_duplicate", "Compare duplicate", priority=True, show=False),
+        Binding("ctrl+t", "add_turn_pair", "Add turn pair", show=False),
+        Binding("ctrl+n", "add_turn", "Add turn", show=False),
+        Binding("ctrl+delete", "remove_turn", "Remove turn", show=False),
+        Binding("alt+up", "move_turn(-1)", "Turn up", show=False),
+        Binding("alt+down", "move_turn(1)", "Turn down", show=False),
         Binding("f2", "assist('draft')", "Draft (AI)"),
         Binding("f3", "assist('critique')", "Critique (AI)"),
         Binding("f4", "assist('explain_why')", "Explain why (AI)"),
