@@ -482,6 +482,12 @@ def cmd_assist_suggest_links(args: argparse.Namespace) -> int:
     return 0
 
 
+def batch_progress_line(done: int, total: int, width: int = 30) -> str:
+    """`batch [########------] 12/30 requests done`: one line, rewritten in place after each poll."""
+    filled = round(width * done / total) if total else 0
+    return f"batch [{'#' * filled}{'-' * (width - filled)}] {done}/{total} requests done"
+
+
 def cmd_assist_batch(args: argparse.Namespace) -> int:
     from curator.assist.batch import run_batch
 
@@ -489,7 +495,7 @@ def cmd_assist_batch(args: argparse.Namespace) -> int:
 
     def progress(counts: dict[str, int]) -> None:
         done = sum(v for k, v in counts.items() if k != "processing")
-        sys.stderr.write(f"\rbatch: {done}/{done + counts.get('processing', 0)} requests done")
+        sys.stderr.write("\r" + batch_progress_line(done, done + counts.get("processing", 0)))
         sys.stderr.flush()
 
     with _open(args) as ws:

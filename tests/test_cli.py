@@ -156,3 +156,11 @@ def test_installed_console_script(tmp_path: Path) -> None:
     subprocess.run([exe, "init", "--db", str(db)], check=True, capture_output=True)
     out = subprocess.run([exe, "list", "--db", str(db), "--format", "json"], check=True, capture_output=True, text=True)
     assert len(json.loads(out.stdout)) >= 40
+
+
+def test_batch_progress_is_a_bar_with_counts() -> None:
+    from curator.cli import batch_progress_line
+
+    assert batch_progress_line(0, 4, width=8) == "batch [--------] 0/4 requests done"
+    assert batch_progress_line(3, 4, width=8) == "batch [######--] 3/4 requests done"
+    assert batch_progress_line(0, 0, width=4) == "batch [----] 0/0 requests done"
