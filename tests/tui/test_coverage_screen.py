@@ -45,3 +45,13 @@ async def test_heat_map_sort_drill_down_and_write(tmp_path: Path) -> None:
         await pilot.press("w")
         assert opened and opened[-1][1]["clauses"] == (heat.coordinate_to_cell_key((0, 1)).row_key.value,)
         assert opened[-1][1]["kind"] == "story"
+
+
+def test_section_bars_fit_the_width_they_are_given() -> None:
+    from curator.tui.screens.coverage import bars
+
+    rows = [("a", "Supporting Human Oversight and Correction", 4983), ("b", "Privacy", 120)]
+    for width in (30, 52, 80):
+        lines = bars(rows, width=width).plain.splitlines()
+        assert len(lines) == 2 and all(len(line) <= width for line in lines)
+        assert lines[0].endswith(" 4,983") and lines[1].endswith(" 120")

@@ -34,13 +34,16 @@ def heat_cell(approved: int, linked: int, target: int) -> Text:
     return plain(f" {approved}/{linked} ", style)
 
 
-def bars(rows: list[tuple[str, str, int]], width: int = 30) -> Text:
-    """Approved tokens per top-level section as unicode bars (data shown literally)."""
+def bars(rows: list[tuple[str, str, int]], width: int = 64) -> Text:
+    """Approved tokens per top-level section as unicode bars fitting in `width` cells (data shown literally)."""
     top = max((v for _, _, v in rows), default=0) or 1
-    out = Text(end="")
+    digits = max((len(f"{v:,}") for _, _, v in rows), default=1)
+    label = max(8, min(26, (width - digits - 2) // 2))
+    bar = max(4, width - label - digits - 2)
+    out = Text(end="", no_wrap=True, overflow="ellipsis")
     for _, title, value in rows:
-        filled = round(width * value / top)
-        out.append(f"{title[:26]:<26} ")
+        filled = round(bar * value / top)
+        out.append(f"{title[:label]:<{label}} ")
         out.append("█" * filled, style="cyan")
         out.append(f" {value:,}\n")
     return out
@@ -109,7 +112,16 @@ class CoverageScreen(Screen[None]):
     def on_coverage_screen_loaded(self, message: Loaded) -> None:
         self.report = message.report
         self._fill()
-        self.query_one("#chart", Static).update(bars(coverage.top_section_tokens(message.report)))
+        self._draw_chart()
+
+    def _draw_chart(self) -> None:
+        if self.report is not None:
+            chart = self.query_one("#chart", Static)
+            width = chart.content_region.width or 64
+            chart.update(bars(coverage.top_section_tokens(self.report), width=width))
+
+    def on_resize(self) -> None:
+        self._draw_chart()
 
     def _fill(self) -> None:
         if self.report is None:
