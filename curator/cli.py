@@ -42,10 +42,22 @@ def _actor(args: argparse.Namespace) -> str:
     return resolve_user(getattr(args, "user", None), load_settings())
 
 
+def _announce_upgrade(path: Path) -> Callable[[list[str]], None]:
+    def announce(pending: list[str]) -> None:
+        sys.stderr.write(
+            f"curator: upgrading {path} to the current schema ({', '.join(pending)}); "
+            "one-off, about 15 s per 100k records\n"
+        )
+        sys.stderr.flush()
+
+    return announce
+
+
 def _open(args: argparse.Namespace) -> Any:
     from curator.store.db import open_workspace
 
-    return open_workspace(_db_path(args), create=False)
+    path = _db_path(args)
+    return open_workspace(path, create=False, on_upgrade=_announce_upgrade(path))
 
 
 def _print_json(obj: Any) -> None:
@@ -75,7 +87,8 @@ def cmd_tui(args: argparse.Namespace) -> int:
     from curator.tui.app import run
     from curator.workspace import open_or_create_default
 
-    ws = open_or_create_default(_db_path(args), actor=_actor(args))
+    path = _db_path(args)
+    ws = open_or_create_default(path, actor=_actor(args), on_upgrade=_announce_upgrade(path))
     ws.close()
     run(_db_path(args), user=_actor(args))
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from curator import paths
@@ -31,8 +32,10 @@ def init_workspace(path: Path, *, demo: bool, actor: str) -> Workspace:
     return ws
 
 
-def open_or_create_default(path: Path, *, actor: str) -> Workspace:
+def open_or_create_default(
+    path: Path, *, actor: str, on_upgrade: Callable[[list[str]], None] | None = None
+) -> Workspace:
     """The TUI's database: created and filled with the demo when it does not exist yet."""
     if path.exists():
-        return open_workspace(path)
+        return open_workspace(path, on_upgrade=on_upgrade)
     return init_workspace(path, demo=True, actor=actor)

@@ -221,3 +221,18 @@ def test_each_thread_gets_its_own_connection(tmp_path: Path) -> None:
         assert not errors
         assert other[0] is not main_conn
         assert examples.count(ws.db) == 1
+
+
+def test_upgrading_an_older_workspace_is_announced_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from curator.cli import main
+
+    path = tmp_path / "old.db"
+    open_workspace(path).close()
+    with open_workspace(path) as ws:  # make it look like a workspace written before m005
+        ws.db.execute("ALTER TABLE signatures DROP COLUMN shingles")
+        ws.db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm005_signature_shingle_counts'")
+    assert main(["list", "--db", str(path), "--format", "json"]) == 0
+    err = capsys.readouterr().err
+    assert "upgrading" in err and "m005_signature_shingle_counts" in err
+    assert main(["list", "--db", str(path), "--format", "json"]) == 0
+    assert "upgrading" not in capsys.readouterr().err

@@ -23,7 +23,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -196,8 +196,12 @@ class Workspace:
             db.where = self.path
             return db
 
-    def migrate(self) -> None:
-        """Bring the schema up to date; refuse databases from elsewhere or from a newer curator."""
+    def migrate(self, on_upgrade: Callable[[list[str]], None] | None = None) -> None:
+        """Bring the schema up to date; refuse databases from elsewhere or from a newer curator.
+
+        `on_upgrade` hears the pending migrations' names before an existing workspace is upgraded
+        (some backfill every record once), so a caller can tell the person why it waits.
+        """
         db = self.db
         with sqlite_errors(self.path):
             tables = set(db.table_names())
@@ -211,6 +215,9 @@ class Workspace:
                         f"{self.path}: schema version is newer than this curator "
                         f"(unknown migration {sorted(unknown)[0]}); upgrade curator"
                     )
+                pending = [m.name for m in migrations.pending(db)]
+                if pending and on_upgrade is not None:
+                    on_upgrade(pending)
             migrations.apply(db)
 
     def is_empty(self) -> bool:
@@ -241,8 +248,13 @@ class Workspace:
         self.close()
 
 
-def open_workspace(path: str | Path, *, create: bool = True) -> Workspace:
-    """Open (and migrate) a workspace; with create=False a missing file is an error."""
+def open_workspace(
+    path: str | Path, *, create: bool = True, on_upgrade: Callable[[list[str]], None] | None = None
+) -> Workspace:
+    """Open (and migrate) a workspace; with create=False a missing file is an error.
+
+    `on_upgrade`: see :meth:`Workspace.migrate`.
+    """
     p = str(path)
     if p != ":memory:":
         fp = Path(p)
@@ -254,7 +266,7 @@ def open_workspace(path: str | Path, *, create: bool = True) -> Workspace:
             raise StoreError(f"{p}: folder {fp.parent} does not exist")
     ws = Workspace(p)
     try:
-        ws.migrate()
+        ws.migrate(on_upgrade)
     except BaseException:
         ws.close()
         raise
