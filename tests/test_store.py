@@ -27,6 +27,7 @@ def test_migrations_on_a_blank_database_create_the_columns(tmp_path: Path) -> No
             "m003_example_tokens",
             "m004_coverage_index",
             "m005_signature_shingle_counts",
+            "m006_token_estimate_v2",
         ]
         assert set(db["examples"].columns_dict) >= {
             "id",
@@ -71,7 +72,7 @@ def test_migrations_on_a_blank_database_create_the_columns(tmp_path: Path) -> No
 def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
     open_workspace(tmp_path / "x.db").close()
     with open_workspace(tmp_path / "x.db") as ws:
-        assert len(migrations.applied(ws.db)) == 5
+        assert len(migrations.applied(ws.db)) == 6
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:

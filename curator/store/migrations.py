@@ -184,5 +184,18 @@ def m005_signature_shingle_counts(db: Database) -> None:
     rebuild_signatures(db)  # one-off: ~15 s per 100k records
 
 
+@migrations()
+def m006_token_estimate_v2(db: Database) -> None:
+    """Recompute the stored token estimates with estimator v2 (v1 over-counted 1.4-1.9x)."""
+    from curator.models import Example
+    from curator.tokens import estimate_tokens
+
+    rows = db.execute("SELECT id, record FROM examples").fetchall()
+    db.conn.executemany(
+        "UPDATE examples SET tokens = ? WHERE id = ?",
+        [(estimate_tokens(Example.model_validate_json(rec).training_text()), eid) for eid, rec in rows],
+    )
+
+
 SCHEMA_MIGRATIONS: frozenset[str] = frozenset(m.name for m in migrations._migrations)
 """Names this version of curator knows; a database with others is from a newer curator."""
