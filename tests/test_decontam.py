@@ -178,3 +178,27 @@ def test_two_worker_processes_flag_exactly_what_one_process_flags(evalws: Worksp
     assert one[0] == two[0] == 40
     assert [f.to_json() for f in one[1]] == [f.to_json() for f in two[1]]
     assert len({f.id for f in one[1]}) == 14
+
+
+def test_big_eval_sets_stay_bounded_and_flag_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tiny matrix budget and slice size (as with eval sets of 100k items) must not change a flag."""
+    import random
+
+    from curator.dedup import decontam
+    from curator.dedup.decontam import EvalIndex
+
+    items = [("spec", p.name, p.read_text(encoding="utf-8")) for p in sorted(EVAL_DIR.glob("*.md"))]
+    rng = random.Random(9)
+    records = []
+    for i in range(120):
+        words = rng.choice(items)[2].split()
+        start = rng.randrange(max(len(words) - 60, 1))
+        records.append((f"r{i}", " ".join(words[start : start + rng.choice([10, 30, 60])])))
+        records.append((f"f{i}", FILLER))
+    roomy = [f.to_json() for f in EvalIndex.build(items).scan(records)]
+    monkeypatch.setattr(decontam, "COMMON_MATRIX_BYTES", 50 * len(items))  # 50 common rows at most
+    monkeypatch.setattr(decontam, "DENSE_CELLS", 10 * len(items))  # slices of 64 records
+    tight_index = EvalIndex.build(items)
+    assert tight_index.chars.common_items.shape[0] == 50
+    assert [f.to_json() for f in tight_index.scan(records)] == roomy
+    assert {f["rule"] for f in roomy} >= {"ngram13", "char5_containment"}

@@ -266,39 +266,78 @@ def _distinct_in_groups(
     return ordered[first], owners[first]
 
 
+DENSE_CELLS = 4_000_000
+"""Records x eval items counted at once (int64: 32 MB); bigger batches are scanned in slices."""
+
 COMMON_ITEMS = 4
+"""A 5-gram held by at least this many eval items is a row of the common matrix..."""
+COMMON_MATRIX_BYTES = 64_000_000
+"""...as long as the matrix (rows x items, one byte each) stays under this; the most widely held
+5-grams get the rows, the others are expanded item by item (slower, bounded memory)."""
 
 
 @dataclass
 class _CharTable:
     """Every distinct character 5-gram of the eval items, and which items hold it.
 
-    A 5-gram held by fewer than COMMON_ITEMS items lists them in `few` (padded with -1); one held
-    by more (" the ", "tion ") points at a row of the 0/1 matrix `common_items` instead, so a batch
-    never expands common 5-grams item by item.
+    Widely held 5-grams (" the ", "tion ") are rows of the 0/1 matrix `common_items`, so a batch
+    never expands them item by item; the others list their items in `items[starts[i]:starts[i+1]]`.
     """
 
     hashes: npt.NDArray[np.uint32]
-    few: npt.NDArray[np.int32]
+    starts: npt.NDArray[np.int64]
+    items: npt.NDArray[np.int32]
     common_row: npt.NDArray[np.int32]
     common_items: npt.NDArray[np.uint8]
 
     @classmethod
     def build(cls, per_item: list[npt.NDArray[np.uint32]]) -> _CharTable:
         table = _Table.build(per_item, np.uint32)
-        starts = np.flatnonzero(np.concatenate(([True], table.hashes[1:] != table.hashes[:-1])))
-        counts = np.diff(np.append(starts, table.hashes.size))
-        rank = np.arange(table.hashes.size) - np.repeat(starts, counts)  # position within its hash
-        row = np.repeat(np.arange(starts.size), counts)
-        few = np.full((starts.size, COMMON_ITEMS - 1), -1, dtype=np.int32)
-        rare = np.repeat(counts < COMMON_ITEMS, counts)
-        few[row[rare], rank[rare]] = table.items[rare]
-        is_common = counts >= COMMON_ITEMS
-        common_row = np.full(starts.size, -1, dtype=np.int32)
-        common_row[is_common] = np.arange(int(is_common.sum()), dtype=np.int32)
-        matrix = np.zeros((int(is_common.sum()), len(per_item)), dtype=np.uint8)
-        matrix[common_row[row[~rare]], table.items[~rare]] = 1
-        return cls(table.hashes[starts], few, common_row, matrix)
+        if table.hashes.size == 0:
+            none = np.zeros(0, dtype=np.int32)
+            return cls(
+                np.zeros(0, np.uint32), np.zeros(1, np.int64), none, none, np.zeros((0, len(per_item)), np.uint8)
+            )
+        n_items = max(len(per_item), 1)
+        first = np.flatnonzero(np.concatenate(([True], table.hashes[1:] != table.hashes[:-1])))
+        held_by = np.diff(np.append(first, table.hashes.size))
+        budget = COMMON_MATRIX_BYTES // n_items
+        candidates = np.flatnonzero(held_by >= COMMON_ITEMS)
+        if candidates.size > budget:  # keep the most widely held
+            candidates = np.sort(candidates[np.argsort(-held_by[candidates], kind="stable")[:budget]])
+        common_row = np.full(first.size, -1, dtype=np.int32)
+        common_row[candidates] = np.arange(candidates.size, dtype=np.int32)
+        row_of_entry = np.repeat(np.arange(first.size), held_by)
+        in_matrix = common_row[row_of_entry] >= 0
+        matrix = np.zeros((candidates.size, len(per_item)), dtype=np.uint8)
+        matrix[common_row[row_of_entry[in_matrix]], table.items[in_matrix]] = 1
+        listed = np.where(common_row >= 0, 0, held_by)
+        starts = np.concatenate(([0], np.cumsum(listed))).astype(np.int64)
+        return cls(table.hashes[first], starts, table.items[~in_matrix], common_row, matrix)
+
+    def expand(self, rows: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
+        """For the listed (not common) rows: (index into `rows`, item) for every item holding each."""
+        lo, hi = self.starts[rows], self.starts[rows + 1]
+        counts = hi - lo
+        which = np.repeat(np.arange(rows.size), counts)
+        offsets = np.arange(which.size) - np.repeat(np.cumsum(counts) - counts, counts)
+        return which, self.items[np.repeat(lo, counts) + offsets]
+
+
+def _pair_counts(
+    owners: npt.NDArray[Any], items: npt.NDArray[Any]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """How often each (record, item) pair occurs, sparse: (records, items, counts), sorted by record.
+
+    Never a dense records x items array: eval sets can hold tens of thousands of items.
+    """
+    codes = np.sort(owners.astype(np.int64) * (1 << 32) + items.astype(np.int64))
+    if not codes.size:
+        return codes, codes, codes
+    first = np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
+    counts = np.diff(np.append(first, codes.size))
+    pairs = codes[first]
+    return pairs >> 32, pairs & 0xFFFFFFFF, counts
 
 
 @dataclass
@@ -437,6 +476,9 @@ class EvalIndex:
         """
         if not self.labels or not records:
             return []
+        step = max(64, DENSE_CELLS // len(self.labels))
+        if len(records) > step:  # records x items counts stay small even for eval sets of 100k items
+            return [flag for at in range(0, len(records), step) for flag in self.scan(records[at : at + step])]
         batch = _Batch.of(records, self.vocab)
         found: dict[tuple[int, int], Flag] = {}  # (record, item) -> its first flag
         self._scan_long(batch, found)
@@ -471,11 +513,10 @@ class EvalIndex:
         pos, items = self.short.hits(hashes)
         if not items.size:
             return
-        n_items = len(self.labels)
-        covered = np.bincount(owners[pos].astype(np.int64) * n_items + items, minlength=len(batch.ids) * n_items)
-        share = covered.reshape(len(batch.ids), n_items) / np.maximum(self.short_totals, 1)
-        for rec, item in zip(*np.nonzero(share >= COVERAGE), strict=True):
-            rec, item = int(rec), int(item)
+        recs, hit_items, covered = _pair_counts(owners[pos], items)
+        share = covered / np.maximum(self.short_totals[hit_items], 1)
+        for at in np.flatnonzero(share >= COVERAGE).tolist():
+            rec, item = int(recs[at]), int(hit_items[at])
             if (rec, item) in found:
                 continue
             words = batch.words[rec]
@@ -483,7 +524,7 @@ class EvalIndex:
             item_hashes = set(self.short.hashes[self.short.items == item].tolist())
             where = np.flatnonzero([h in item_hashes for h in all8.tolist()])
             span = _word_span(words, where, NGRAM_SHORT)
-            score = round(float(share[rec, item]), 4)
+            score = round(float(share[at]), 4)
             found[(rec, item)] = self._flag(batch.ids[rec], item, "ngram8_coverage", score, span)
 
     def _scan_chars(self, batch: _Batch, found: dict[tuple[int, int], Flag]) -> None:
@@ -512,12 +553,11 @@ class EvalIndex:
         at[at == table.hashes.size] = 0
         present = table.hashes[at] == hashes if table.hashes.size else np.zeros(hashes.size, dtype=bool)
         rows, owners = at[present], owners[present]
-        few = table.few[rows]
-        listed = few >= 0
-        codes = (owners.astype(np.int64)[:, None] * n_items + few)[listed]
-        rare = np.bincount(codes, minlength=n_recs * n_items).reshape(n_recs, n_items)
         common_rows = table.common_row[rows]
         is_common = common_rows >= 0
+        which, items = table.expand(rows[~is_common].astype(np.int64))
+        codes = owners[~is_common][which].astype(np.int64) * n_items + items
+        rare = np.bincount(codes, minlength=n_recs * n_items).reshape(n_recs, n_items)  # scan() bounds its size
         common_counts = np.bincount(owners[is_common], minlength=n_recs)
         common_rows = common_rows[is_common]
         bounds = np.concatenate(([0], np.cumsum(common_counts)))
