@@ -22,6 +22,7 @@ def demo_constitution_workspace(n: int) -> Path:
     DATA.mkdir(exist_ok=True)
     path = DATA / f"ws-demo-{n}-v{VERSION}.db"
     if path.exists():
+        open_workspace(path).close()  # apply any newer migration now, not inside a timed first paint
         return path
     tmp = path.with_suffix(".building")
     for p in DATA.glob(tmp.name + "*"):
