@@ -70,3 +70,29 @@ class FakeAPI:
                     headers={"retry-after-ms": "1"},
                 )
             )
+
+
+BATCH_ID = "msgbatch_01TEST"
+
+
+def batch_object(status: str, *, requests: int = 1, batch_id: str = BATCH_ID) -> dict[str, Any]:
+    """A Message Batch as the API returns it: `requests` processing, or all succeeded once ended."""
+    ended = status == "ended"
+    return {
+        "id": batch_id,
+        "type": "message_batch",
+        "processing_status": status,
+        "request_counts": {
+            "processing": 0 if ended else requests,
+            "succeeded": requests if ended else 0,
+            "errored": 0,
+            "canceled": 0,
+            "expired": 0,
+        },
+        "created_at": "2026-11-27T00:00:00Z",
+        "expires_at": "2026-11-28T00:00:00Z",
+        "ended_at": "2026-11-27T01:00:00Z" if ended else None,
+        "archived_at": None,
+        "cancel_initiated_at": None,
+        "results_url": f"https://api.anthropic.com/v1/messages/batches/{batch_id}/results" if ended else None,
+    }

@@ -22,7 +22,7 @@ from curator.store import examples
 from curator.store.clauses import current_clauses
 from curator.store.db import Workspace
 from curator.workspace import init_workspace
-from tests.fake_anthropic import MODEL, FakeAPI
+from tests.fake_anthropic import MODEL, FakeAPI, batch_object
 
 KEY = "sk-ant-test-SECRET-0123456789"
 
@@ -567,25 +567,7 @@ class FakeBatchAPI:
         self.requests: list[httpx2.Request] = []
 
     def batch(self, status: str) -> dict[str, Any]:
-        ended = status == "ended"
-        return {
-            "id": BATCH_ID,
-            "type": "message_batch",
-            "processing_status": status,
-            "request_counts": {
-                "processing": 0 if ended else len(self.results),
-                "succeeded": len(self.results) if ended else 0,
-                "errored": 0,
-                "canceled": 0,
-                "expired": 0,
-            },
-            "created_at": "2026-11-27T00:00:00Z",
-            "expires_at": "2026-11-28T00:00:00Z",
-            "ended_at": "2026-11-27T01:00:00Z" if ended else None,
-            "archived_at": None,
-            "cancel_initiated_at": None,
-            "results_url": f"https://api.anthropic.com/v1/messages/batches/{BATCH_ID}/results" if ended else None,
-        }
+        return batch_object(status, requests=len(self.results), batch_id=BATCH_ID)
 
     def __call__(self, request: httpx2.Request) -> httpx2.Response:
         self.requests.append(request)

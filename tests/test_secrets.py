@@ -23,6 +23,7 @@ import pytest
 from curator.assist import client as assist_client
 from curator.config import Settings
 from tests.conftest import advice, write_jsonl
+from tests.fake_anthropic import batch_object
 from tests.test_cli import run
 from tests.test_mixture_spec import spec_data, toml_text
 
@@ -57,25 +58,7 @@ class FakeAPI:
         self.interrupt_polls = False
 
     def _batch(self) -> dict[str, Any]:
-        ended = self.batch_status == "ended"
-        return {
-            "id": BATCH_ID,
-            "type": "message_batch",
-            "processing_status": self.batch_status,
-            "request_counts": {
-                "processing": 0 if ended else 1,
-                "succeeded": 1 if ended else 0,
-                "errored": 0,
-                "canceled": 0,
-                "expired": 0,
-            },
-            "created_at": "2026-11-27T00:00:00Z",
-            "expires_at": "2026-11-28T00:00:00Z",
-            "ended_at": "2026-11-27T01:00:00Z" if ended else None,
-            "archived_at": None,
-            "cancel_initiated_at": None,
-            "results_url": f"https://api.anthropic.com/v1/messages/batches/{BATCH_ID}/results" if ended else None,
-        }
+        return batch_object(self.batch_status, batch_id=BATCH_ID)
 
     def __call__(self, request: httpx2.Request) -> httpx2.Response:
         self.requests.append(request)
