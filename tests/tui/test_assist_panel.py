@@ -520,3 +520,27 @@ def test_the_tui_starts_without_importing_the_sdk() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+async def test_error_text_from_the_api_is_shown_literally(
+    demo_db: Path, api: FakeAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = CuratorApp(demo_db, user="ana")
+    app.assist_http_client = httpx2.Client(transport=httpx2.MockTransport(api))
+    shown: list[tuple[str, Any]] = []
+    original = app.notify
+
+    def notify(message: str, **kwargs: Any) -> None:
+        shown.append((message, kwargs.get("markup", True)))
+        original(message, **kwargs)
+
+    monkeypatch.setattr(app, "notify", notify)
+    api.error(400, "invalid_request_error", "[bold red]model[/] [@click=app.quit]unknown[/]")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await open_editor(pilot, None, kind="advice", clauses=("honesty.1",))
+        await pilot.press("f2")
+        await until(pilot, lambda: any("failed" in m for m, _ in shown), "the error notice")
+        [(message, markup)] = [(m, k) for m, k in shown if "failed" in m]
+        assert "[bold red]model[/] [@click=app.quit]unknown[/]" in message and markup is False
+        assert app.is_running  # the [@click] text did nothing
+        assert all(markup is False for _, markup in shown)

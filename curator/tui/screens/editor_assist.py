@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from textual.notifications import SeverityLevel
 from textual.widgets import TextArea
 
 from curator.assist.env import KEY_VAR, api_key_from_env
@@ -74,9 +73,6 @@ class EditorAssist:
     def panel(self) -> AssistPanel:
         return self.editor.query_one(AssistPanel)
 
-    def _notify(self, message: str, severity: SeverityLevel = "information") -> None:
-        self.editor.notify(message, severity=severity, markup=False)
-
     # -- starting a request -----------------------------------------------------------------------
 
     def _ready(self) -> bool:
@@ -87,7 +83,7 @@ class EditorAssist:
             self.editor.notify(NO_KEY, title=f"{KEY_VAR} is not set", severity="warning", markup=False, timeout=12)
             return False
         if self.panel.busy:
-            self._notify("an assist request is running (esc cancels it)", "warning")
+            self.editor.notify("an assist request is running (esc cancels it)", severity="warning", markup=False)
             return False
         return True
 
@@ -98,7 +94,7 @@ class EditorAssist:
     def _form_example(self, what: str, why: str) -> Example | None:
         """The form as a record with a clause link (else the problems are shown and None returned)."""
         if not self.editor.clause_ids:
-            self._notify(NO_CLAUSE.format(why=why), "warning")
+            self.editor.notify(NO_CLAUSE.format(why=why), severity="warning", markup=False)
             return None
         return self.editor.validated(failure=f"cannot {what}")
 
@@ -121,10 +117,16 @@ class EditorAssist:
             return
         editor = self.editor
         if not self.form_is_empty():
-            self._notify("draft fills a new, empty form: start a new example (n on the Examples screen)", "warning")
+            self.editor.notify(
+                "draft fills a new, empty form: start a new example (n on the Examples screen)",
+                severity="warning",
+                markup=False,
+            )
             return
         if not editor.clause_ids:
-            self._notify(NO_CLAUSE.format(why="the draft teaches the linked clauses"), "warning")
+            self.editor.notify(
+                NO_CLAUSE.format(why="the draft teaches the linked clauses"), severity="warning", markup=False
+            )
             return
         kind, clause_ids, user, app = editor.kind, list(editor.clause_ids), editor.curator.user, editor.curator
 
@@ -156,13 +158,19 @@ class EditorAssist:
             return
         editor = self.editor
         if not editor.is_dialogue:
-            self._notify(f"explain-why rewrites assistant turns; a {editor.kind} has none (f3 critiques it)", "warning")
+            self.editor.notify(
+                f"explain-why rewrites assistant turns; a {editor.kind} has none (f3 critiques it)",
+                severity="warning",
+                markup=False,
+            )
             return
         example = self._form_example("rewrite", "explain-why grounds the rewrite in the linked clauses")
         if example is None:
             return
         if not any(m.role == "assistant" for m in example.messages or []):
-            self._notify("explain-why rewrites assistant turns: add one first (ctrl+t)", "warning")
+            self.editor.notify(
+                "explain-why rewrites assistant turns: add one first (ctrl+t)", severity="warning", markup=False
+            )
             return
         app = editor.curator
 
@@ -192,7 +200,7 @@ class EditorAssist:
         """esc: cancel a running request, else close the panel; False when there was neither."""
         if self.panel.cancel():
             self.pending = None
-            self._notify("cancelled; the form is unchanged")
+            self.editor.notify("cancelled; the form is unchanged", markup=False)
             return True
         had_focus = self.panel.has_focus_within
         if self.panel.close():
@@ -206,7 +214,7 @@ class EditorAssist:
     def failed(self, message: AssistPanel.Failed) -> None:
         self.pending = None
         what = LABELS.get(message.action, message.action).lower()
-        self._notify(f"{what} failed: {message.error}", "error")
+        self.editor.notify(f"{what} failed: {message.error}", severity="error", markup=False)
 
     async def done(self, message: AssistPanel.Done) -> None:
         pending, self.pending = self.pending, None
@@ -221,10 +229,12 @@ class EditorAssist:
             links = [link for link in ranked if link["clause"] not in self.editor.clause_ids]
             self.panel.show_links(links, self.editor.clause_titles())
             if not links:
-                self._notify("no further clause to suggest for this example")
+                self.editor.notify("no further clause to suggest for this example", markup=False)
             return
         if self.editor.form_state() != pending.form:
-            self._notify("discarded: the form changed while the request ran; run it again", "warning")
+            self.editor.notify(
+                "discarded: the form changed while the request ran; run it again", severity="warning", markup=False
+            )
             return
         if message.action == "draft":
             assert isinstance(message.result, Example)
@@ -237,11 +247,13 @@ class EditorAssist:
             return
         self.draft_source = drafted.source.model_dump(mode="json")
         await self.editor.show_draft(drafted)
-        self._notify("draft filled in from the model: review and edit it; ctrl+s saves it as a draft")
+        self.editor.notify(
+            "draft filled in from the model: review and edit it; ctrl+s saves it as a draft", markup=False
+        )
 
     def _offer_rewrite(self, pending: Pending, proposal: dict[str, Any]) -> None:
         if not proposal["turns"]:
-            self._notify("no change proposed: the assistant turns already say why")
+            self.editor.notify("no change proposed: the assistant turns already say why", markup=False)
             return
         loaded = self.editor.loaded
         note = ""
@@ -252,10 +264,10 @@ class EditorAssist:
 
         def decided(accept: bool | None) -> None:
             if not accept:
-                self._notify("rewrite rejected; the form is unchanged")
+                self.editor.notify("rewrite rejected; the form is unchanged", markup=False)
                 return
             if self.editor.form_state() != pending.form:
-                self._notify("discarded: the form changed meanwhile", "warning")
+                self.editor.notify("discarded: the form changed meanwhile", severity="warning", markup=False)
                 return
             self._accept_rewrite(example, proposal["turns"])
 
@@ -268,7 +280,7 @@ class EditorAssist:
         try:
             after = rewrite_turns(example, turns)
         except CuratorError as err:
-            self._notify(f"rewrite not applied: {err}", "error")
+            self.editor.notify(f"rewrite not applied: {err}", severity="error", markup=False)
             return
         editors = self.editor.turn_editors()
         messages = after.messages or []
@@ -282,7 +294,7 @@ class EditorAssist:
         self.rewrite_accepted = True
         reopen = self.editor.loaded is not None and self.editor.loaded.status == "approved"
         tail = " (approved: it goes back to review)" if reopen else ""
-        self._notify(f"rewrite accepted into the form; ctrl+s saves it{tail}")
+        self.editor.notify(f"rewrite accepted into the form; ctrl+s saves it{tail}", markup=False)
 
     # -- saving -------------------------------------------------------------------------------------
 
