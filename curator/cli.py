@@ -277,12 +277,9 @@ def cmd_constitution_relink(args: argparse.Namespace) -> int:
 def _read_text_arg(args: argparse.Namespace) -> str:
     if args.text is not None:
         return str(args.text)
-    try:
-        return Path(args.file).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CuratorError(f"{args.file}: no such file") from None
-    except UnicodeDecodeError:
-        raise CuratorError(f"{args.file}: not valid UTF-8") from None
+    from curator.files import read_text
+
+    return read_text(Path(args.file), CuratorError)
 
 
 def cmd_dedup_check(args: argparse.Namespace) -> int:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import getpass
 import os
-import tomllib
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from curator.errors import CuratorError
+from curator.files import read_toml
 from curator.paths import config_file
 
 
@@ -36,12 +36,7 @@ def load_settings(path: Path | None = None) -> Settings:
     path = path or config_file()
     data: dict[str, object] = {}
     if path.exists():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-            raise CuratorError(f"{path}: invalid TOML ({err})") from None
-        except (ValueError, RecursionError):  # numbers with too many digits, nesting too deep
-            raise CuratorError(f"{path}: invalid TOML (a number too long, or nested too deeply)") from None
+        data = read_toml(path, CuratorError)
     if os.environ.get("CURATOR_USER"):
         data["user"] = os.environ["CURATOR_USER"]
     if os.environ.get("CURATOR_MODEL"):

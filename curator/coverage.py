@@ -12,7 +12,6 @@ import csv
 import io
 import math
 import statistics
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import numpy as np
 from sqlite_utils import Database
 
 from curator.errors import CuratorError, UsageError
+from curator.files import read_toml
 from curator.models import KINDS, STATUSES
 from curator.store.clauses import current_clauses, current_version
 from curator.store.db import read_snapshot
@@ -90,14 +90,7 @@ def load_targets(path: Path | None) -> tuple[int, dict[str, int]]:
     """(default target, per-clause targets) from a TOML file: `default = 1` and `[targets]`."""
     if path is None:
         return 1, {}
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CuratorError(f"{path}: no such file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise CuratorError(f"{path}: invalid TOML ({err})") from None
-    except (ValueError, RecursionError):  # numbers with too many digits, nesting too deep
-        raise CuratorError(f"{path}: invalid TOML (a number too long, or nested too deeply)") from None
+    data = read_toml(Path(path), CuratorError)
     default = data.get("default", 1)
     targets = data.get("targets", {})
     if not isinstance(default, int) or default < 0:

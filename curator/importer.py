@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from sqlite_utils import Database
 
 from curator.errors import ImportFailed, RecordError
+from curator.files import open_bytes
 from curator.models import Example, describe_validation_error, parse_example
 from curator.store import examples as store_examples
 from curator.store.clauses import current_clause_hashes
@@ -87,19 +88,12 @@ class ImportReport:
 
 def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
     """Non-blank lines with their 1-based numbers, streamed; a top-level JSON array counts items instead."""
-    try:
-        fh = path.open("rb")
-    except FileNotFoundError:
-        raise ImportFailed(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ImportFailed(f"{path}: is a folder, not a file") from None
-    except OSError as err:
-        raise ImportFailed(f"{path}: cannot read ({err.strerror})") from None
+    fh = open_bytes(path, ImportFailed)
     with fh:
         try:
             head = fh.read(4096)
         except IsADirectoryError:
-            raise ImportFailed(f"{path}: is a folder, not a file") from None
+            raise ImportFailed(f"{path}: is a directory, not a file") from None
         if head.startswith(b"\xef\xbb\xbf"):
             head = head[3:]
         if head.lstrip().startswith(b"["):

@@ -24,6 +24,7 @@ from markdown_it.token import Token
 from mdit_py_plugins.front_matter import front_matter_plugin
 
 from curator.errors import ConstitutionError
+from curator.files import decode, read_bytes
 from curator.models import Clause, ParsedConstitution
 
 __all__ = [
@@ -578,20 +579,8 @@ def parse_file(path: Path) -> ParsedConstitution:
     """Read and parse a constitution file: ``.json`` as a principle list, anything else
     as Markdown. Every failure is a ConstitutionError naming the path."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConstitutionError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ConstitutionError(f"{path}: is a directory, not a constitution file") from None
-    except OSError as err:
-        raise ConstitutionError(f"{path}: cannot read ({err.strerror or err})") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise ConstitutionError(
-            f"{path}: not valid UTF-8 (byte 0x{raw[err.start]:02x} at offset {err.start})"
-        ) from None
+    raw = read_bytes(path, ConstitutionError)
+    text = decode(raw, str(path), ConstitutionError)
     sha = hashlib.sha256(raw).hexdigest()
     name = path.name
     if path.suffix.lower() == ".json":

@@ -29,6 +29,7 @@ from sqlite_utils import Database
 from curator import jsonl
 from curator.dedup.minhash import SHINGLE, shingle_hashes
 from curator.errors import ImportFailed, NotFoundError, UsageError
+from curator.files import read_text
 from curator.models import utc_now
 from curator.store.audit import record_event
 from curator.textnorm import normalize
@@ -66,19 +67,9 @@ def read_eval_items(path: Path) -> list[tuple[str, str]]:
         files = sorted(p for p in path.iterdir() if p.suffix.lower() == ".md" and p.is_file())
         if not files:
             raise ImportFailed(f"{path}: folder holds no .md files")
-        items = []
-        for f in files:
-            try:
-                items.append((f.name, f.read_text(encoding="utf-8")))
-            except UnicodeDecodeError:
-                raise ImportFailed(f"{f}: not valid UTF-8") from None
+        items = [(f.name, read_text(f, ImportFailed)) for f in files]
         return [(label, text) for label, text in items if text.strip()]
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ImportFailed(f"{path}: no such file") from None
-    except UnicodeDecodeError:
-        raise ImportFailed(f"{path}: not valid UTF-8") from None
+    text = read_text(path, ImportFailed)
     stripped = text.lstrip()
     if path.suffix.lower() in (".jsonl", ".json", ".ndjson") or stripped.startswith("{"):
         return _jsonl_items(path, text)

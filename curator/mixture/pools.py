@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from curator import jsonl, paths
+from curator.files import decode, read_bytes
 from curator.mixture.spec import SpecError
 from curator.models import Tool, describe_validation_error
 
@@ -78,15 +79,8 @@ class Pools:
 
 
 def _read_lines(path: Path, where: str) -> tuple[list[tuple[int, dict[str, Any]]], str]:
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise SpecError(f"{where}: cannot read ({err.strerror})") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise SpecError(f"{where}: not valid UTF-8") from None
-    return jsonl.objects(text, where, SpecError), hashlib.sha256(raw).hexdigest()
+    raw = read_bytes(path, SpecError, label=where)
+    return jsonl.objects(decode(raw, where, SpecError), where, SpecError), hashlib.sha256(raw).hexdigest()
 
 
 def load_system_prompts(path: Path, where: str) -> tuple[list[str], str]:

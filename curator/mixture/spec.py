@@ -11,13 +11,13 @@ import hashlib
 import json
 import math
 import re
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from curator.errors import UsageError
+from curator.files import read_toml
 from curator.models import KINDS, STATUSES, Kind, Status
 
 Format = Literal["anthropic", "openai", "hf-messages", "text"]
@@ -244,26 +244,7 @@ def parse_spec(data: Any, where: str = "spec") -> Spec:
 
 def load_spec(path: Path) -> Spec:
     """Read and validate a spec file (TOML)."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise SpecError(f"{path}: no such spec file") from None
-    except IsADirectoryError:
-        raise SpecError(f"{path}: is a folder, not a spec file") from None
-    except OSError as err:
-        raise SpecError(f"{path}: cannot read ({err.strerror})") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise SpecError(f"{path}: not valid UTF-8") from None
-    except tomllib.TOMLDecodeError as err:
-        raise SpecError(f"{path}: invalid TOML ({err})") from None
-    except RecursionError:
-        raise SpecError(f"{path}: invalid TOML (arrays or tables nested too deeply)") from None
-    except ValueError:  # more digits than Python converts (sys.int_max_str_digits)
-        raise SpecError(f"{path}: invalid TOML (a number has too many digits)") from None
-    return parse_spec(data, str(path))
+    return parse_spec(read_toml(Path(path), SpecError, what="spec file"), str(path))
 
 
 _SAFE_NAME = re.compile(NAME_PATTERN)
