@@ -186,11 +186,10 @@ def critique_example(db: Database, client: anthropic.Anthropic, settings: Settin
     Returns `{"id", "origin", "verdicts": [{clause, verdict, reason, suggestions}]}` in link order.
     """
     linked = _linked_clauses(db, ex)
-    system, user = critique_prompt(ex, linked)
     tool_input, origin = _ask(
         client,
         settings,
-        (system, user),
+        critique_prompt(ex, linked),
         CRITIQUE_TOOL,
         tool_schema(CritiqueOut),
         "Submit one verdict per linked clause.",
@@ -262,11 +261,10 @@ def explain_why_example(db: Database, client: anthropic.Anthropic, settings: Set
     if ex.kind not in ("advice", "agentic"):
         raise UsageError(f"explain-why rewrites assistant turns; a {ex.kind} has none (use critique)")
     linked = _linked_clauses(db, ex)
-    system, user = explain_why_prompt(ex, linked)
     tool_input, origin = _ask(
         client,
         settings,
-        (system, user),
+        explain_why_prompt(ex, linked),
         REWRITE_TOOL,
         tool_schema(ExplainWhyOut),
         "Submit rewritten assistant turns that state why.",
@@ -331,11 +329,10 @@ def suggest_links_example(
     clauses = current_clauses(db)
     if not clauses:
         raise UsageError("no constitution imported yet")
-    system, user = suggest_links_prompt(ex, clauses)
     tool_input, _origin = _ask(
         client,
         settings,
-        (system, user),
+        suggest_links_prompt(ex, clauses),
         LINKS_TOOL,
         tool_schema(SuggestLinksOut),
         "Submit ranked clause links with a reason each.",

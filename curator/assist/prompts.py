@@ -193,10 +193,11 @@ def render_clause(clause: Clause) -> str:
 
 
 def render_example(example: Example) -> str:
-    """The content a reviewer judges (no ids, status or timestamps)."""
+    """The content a reviewer judges (no ids, status or timestamps), inside `<example>` tags."""
     body = example.canonical()
     keep = ("kind", "title", "system", "tools", "messages", "text", "rationale")
-    return json.dumps({k: body[k] for k in keep if k in body}, ensure_ascii=False, indent=2)
+    content = json.dumps({k: body[k] for k in keep if k in body}, ensure_ascii=False, indent=2)
+    return f"<example>\n{content}\n</example>"
 
 
 def prompt_sha256(system: str, user: str) -> str:
@@ -228,9 +229,7 @@ def critique_prompt(example: Example, clauses: list[Clause]) -> tuple[str, str]:
         "",
         *(render_clause(c) for c in clauses),
         "",
-        "<example>",
         render_example(example),
-        "</example>",
         "",
         "For every clause give a verdict: `teaches` (it clearly teaches the clause and why), `partly`, "
         "`contradicts` (it models the opposite), or `unrelated`. Give the reasoning behind each verdict, and "
@@ -249,9 +248,7 @@ def explain_why_prompt(example: Example, clauses: list[Clause]) -> tuple[str, st
         "",
         *(render_clause(c) for c in clauses),
         "",
-        "<example>",
         render_example(example),
-        "</example>",
         "",
         f"Assistant turns are at message indexes {indexes}. For an assistant turn with tool calls, `content` "
         "replaces only its text. Return only the turns that should change, each with a rationale. "
@@ -272,9 +269,7 @@ def suggest_links_prompt(example: Example, clauses: list[Clause], *, max_clause_
         "",
         *listed,
         "",
-        "<example>",
         render_example(example),
-        "</example>",
         "",
         f"Already linked: {', '.join(example.clauses) or 'none'} (do not repeat these).",
         "Rank the clauses it genuinely teaches, best first, with the reason for each; use ids exactly as "
