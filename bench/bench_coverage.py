@@ -14,11 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.datagen import records
+from bench.workspaces import insert_in_batches, linked_records
 from curator import coverage
 from curator.constitution.versions import import_constitution
-from curator.models import Example
-from curator.store import examples
 from curator.store.db import open_workspace
 
 
@@ -55,17 +53,8 @@ def run(quick: bool = False) -> dict[str, Any]:
         with open_workspace(Path(tmp) / "w.db") as ws:
             import_constitution(ws.db, path, actor="bench")
             clause_ids = [r[0] for r in ws.db.execute("SELECT id FROM clauses")]
-            rng = random.Random(5)
-            batch: list[Example] = []
             start = time.perf_counter()
-            for rec in records(n, clause_ids, seed=3):
-                rec["clauses"] = rng.sample(clause_ids, rng.choice((1, 2, 3)))
-                batch.append(Example.model_validate(rec))
-                if len(batch) == 5000:
-                    examples.insert_many(ws.db, batch, actor="bench")
-                    batch = []
-            if batch:
-                examples.insert_many(ws.db, batch, actor="bench")
+            insert_in_batches(ws.db, linked_records(n, clause_ids, random.Random(5), seed=3))
             build = time.perf_counter() - start
             times = []
             for _ in range(3):

@@ -36,6 +36,7 @@ from rapidfuzz import fuzz, process
 from sqlite_utils import Database
 
 from bench import dedup_data as data
+from bench.workspaces import insert_in_batches
 from curator.dedup.decontam import EvalIndex, add_evalset, decontaminate
 from curator.dedup.engine import DedupEngine
 from curator.dedup.index import LshIndex
@@ -43,7 +44,6 @@ from curator.dedup.minhash import BANDS, NUM_PERM, ROWS, shingle_set, signature
 from curator.dedup.verify import Candidate, verify
 from curator.models import Example
 from curator.store.db import open_workspace
-from curator.store.examples import insert_many
 from curator.textnorm import normalize
 
 ACTOR = "bench"
@@ -123,15 +123,7 @@ def _document(eid: str, text: str) -> Example:
 
 
 def _insert(db: Database, examples: Iterable[Example]) -> None:
-    """insert_many in batches of 5,000 (signatures are computed on write), no process pool."""
-    batch: list[Example] = []
-    for ex in examples:
-        batch.append(ex)
-        if len(batch) == BATCH:
-            insert_many(db, batch, actor=ACTOR)
-            batch = []
-    if batch:
-        insert_many(db, batch, actor=ACTOR)
+    insert_in_batches(db, examples, actor=ACTOR, size=BATCH)
 
 
 # ---------------------------------------------------------------------------

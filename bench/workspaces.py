@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import random
 import shutil
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+from sqlite_utils import Database
 
 from bench.datagen import records
 from curator import paths
@@ -15,6 +18,25 @@ from curator.store.db import open_workspace
 
 DATA = Path(__file__).resolve().parent / "data"
 VERSION = 3  # bump when the generator or the schema changes
+
+
+def linked_records(n: int, clause_ids: list[str], rng: random.Random, *, seed: int) -> Iterator[Example]:
+    """`n` generated records, each linked to 1-3 of `clause_ids`."""
+    for rec in records(n, clause_ids, seed=seed):
+        rec["clauses"] = rng.sample(clause_ids, rng.choice((1, 2, 3)))
+        yield Example.model_validate(rec)
+
+
+def insert_in_batches(db: Database, records: Iterable[Example], *, actor: str = "bench", size: int = 5000) -> None:
+    """`insert_many` in batches (signatures, tokens and audit computed on write, no process pool)."""
+    batch: list[Example] = []
+    for ex in records:
+        batch.append(ex)
+        if len(batch) == size:
+            examples.insert_many(db, batch, actor=actor)
+            batch = []
+    if batch:
+        examples.insert_many(db, batch, actor=actor)
 
 
 def demo_constitution_workspace(n: int) -> Path:
@@ -31,15 +53,7 @@ def demo_constitution_workspace(n: int) -> Path:
         import_constitution(ws.db, paths.demo_constitution_file(), actor="bench")
         clause_ids = [r[0] for r in ws.db.execute("SELECT id FROM clauses")]
         rng = random.Random(11)
-        batch: list[Example] = []
-        for rec in records(n, clause_ids, seed=7):
-            rec["clauses"] = rng.sample(clause_ids, rng.choice((1, 2, 3)))
-            batch.append(Example.model_validate(rec))
-            if len(batch) == 5000:
-                examples.insert_many(ws.db, batch, actor="bench")
-                batch = []
-        if batch:
-            examples.insert_many(ws.db, batch, actor="bench")
+        insert_in_batches(ws.db, linked_records(n, clause_ids, rng, seed=7))
         ws.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     shutil.move(str(tmp), str(path))
     return path
