@@ -57,13 +57,16 @@ def demo_db(tmp_path: Path) -> Path:
 
 
 def make_app(db: Path, api: FakeAPI, monkeypatch: pytest.MonkeyPatch) -> tuple[CuratorApp, list[tuple[str, str]]]:
-    """The real app with the SDK's HTTP client over `api`, and its notifications as (severity, message)."""
+    """The real app with the SDK's HTTP client over `api`, and its notifications as (severity, message).
+
+    Every notification must be sent with markup=False: API errors and form data end up in them."""
     app = CuratorApp(db, user="ana")
     app.assist_http_client = httpx2.Client(transport=httpx2.MockTransport(api))
     seen: list[tuple[str, str]] = []
     original = app.notify
 
     def notify(message: str, **kwargs: Any) -> None:
+        assert kwargs.get("markup") is False, f"notice parsed as markup: {message!r}"  # data may be in it
         seen.append((str(kwargs.get("severity", "information")), message))
         original(message, **kwargs)
 
@@ -525,22 +528,12 @@ def test_the_tui_starts_without_importing_the_sdk() -> None:
 async def test_error_text_from_the_api_is_shown_literally(
     demo_db: Path, api: FakeAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = CuratorApp(demo_db, user="ana")
-    app.assist_http_client = httpx2.Client(transport=httpx2.MockTransport(api))
-    shown: list[tuple[str, Any]] = []
-    original = app.notify
-
-    def notify(message: str, **kwargs: Any) -> None:
-        shown.append((message, kwargs.get("markup", True)))
-        original(message, **kwargs)
-
-    monkeypatch.setattr(app, "notify", notify)
+    app, seen = make_app(demo_db, api, monkeypatch)  # which also checks markup=False on every notice
     api.error(400, "invalid_request_error", "[bold red]model[/] [@click=app.quit]unknown[/]")
     async with app.run_test(size=(160, 50)) as pilot:
         await open_editor(pilot, None, kind="advice", clauses=("honesty.1",))
         await pilot.press("f2")
-        await until(pilot, lambda: any("failed" in m for m, _ in shown), "the error notice")
-        [(message, markup)] = [(m, k) for m, k in shown if "failed" in m]
-        assert "[bold red]model[/] [@click=app.quit]unknown[/]" in message and markup is False
+        await until(pilot, lambda: bool(messages(seen, "error")), "the error notice")
+        [error] = messages(seen, "error")
+        assert "[bold red]model[/] [@click=app.quit]unknown[/]" in error
         assert app.is_running  # the [@click] text did nothing
-        assert all(markup is False for _, markup in shown)
