@@ -196,6 +196,16 @@ class _Vocab:
         return np.fromiter((get(w, 0) for w in words), dtype=np.uint64, count=len(words))
 
 
+def _ranges(
+    lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Every index of the ranges [lo[i], hi[i]) laid end to end, with the range `i` each came from."""
+    counts = hi - lo
+    which = np.repeat(np.arange(lo.size), counts)
+    offsets = np.arange(which.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    return which, np.repeat(lo, counts) + offsets
+
+
 @dataclass
 class _Table:
     """Sorted hashes with the eval item each came from (a hash may appear under several items)."""
@@ -221,16 +231,9 @@ class _Table:
         found = np.flatnonzero(present)  # most records hit nothing: one binary search each, then done
         if found.size == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
-        lo = np.zeros(query.size, dtype=np.int64)
-        hi = np.zeros(query.size, dtype=np.int64)
-        lo[found] = lo_all[found]
-        hi[found] = np.searchsorted(self.hashes, query[found], side="right")
-        counts = hi - lo
-        reps = counts[found]
-        positions = np.repeat(found, reps)
-        starts = np.repeat(lo[found], reps)
-        offsets = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
-        return positions.astype(np.int64), self.items[starts + offsets]
+        hi = np.searchsorted(self.hashes, query[found], side="right")
+        which, at = _ranges(lo_all[found], hi)
+        return found[which].astype(np.int64), self.items[at]
 
 
 def _pairs(owners: npt.NDArray[Any], items: npt.NDArray[Any]) -> list[tuple[int, int]]:
@@ -308,11 +311,8 @@ class _CharTable:
 
     def expand(self, rows: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
         """For the listed (not common) rows: (index into `rows`, item) for every item holding each."""
-        lo, hi = self.starts[rows], self.starts[rows + 1]
-        counts = hi - lo
-        which = np.repeat(np.arange(rows.size), counts)
-        offsets = np.arange(which.size) - np.repeat(np.cumsum(counts) - counts, counts)
-        return which, self.items[np.repeat(lo, counts) + offsets]
+        which, at = _ranges(self.starts[rows], self.starts[rows + 1])
+        return which, self.items[at]
 
 
 def _pair_counts(
