@@ -40,8 +40,8 @@ from bench.workspaces import insert_in_batches
 from curator.dedup.decontam import EvalIndex, add_evalset, decontaminate
 from curator.dedup.engine import DedupEngine
 from curator.dedup.index import LshIndex
-from curator.dedup.minhash import BANDS, NUM_PERM, ROWS, shingle_set, signature
 from curator.dedup.verify import Candidate, verify
+from curator.minhash import BANDS, NUM_PERM, ROWS, shingle_set, signature
 from curator.models import Example
 from curator.store.db import open_workspace
 from curator.textnorm import normalize

@@ -84,8 +84,8 @@ def _short(text: str, width: int) -> str:
 
 def cmd_tui(args: argparse.Namespace) -> int:
     """Open the TUI on the workspace (created with the demo when missing)."""
+    from curator.bootstrap import open_or_create_default
     from curator.tui.app import run
-    from curator.workspace import open_or_create_default
 
     path = _db_path(args)
     ws = open_or_create_default(path, actor=_actor(args), on_upgrade=_announce_upgrade(path))
@@ -95,7 +95,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from curator.workspace import init_workspace
+    from curator.bootstrap import init_workspace
 
     path = _db_path(args)
     with init_workspace(path, demo=args.demo, actor=_actor(args)) as ws:

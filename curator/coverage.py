@@ -24,7 +24,7 @@ from curator.files import read_toml
 from curator.models import KINDS, STATUSES
 from curator.store.clauses import current_clauses, current_version
 from curator.store.db import read_snapshot
-from curator.tokens import COUNTER_NAME
+from curator.token_estimate import COUNTER_NAME
 
 Counts = dict[str, dict[str, int]]
 

@@ -31,7 +31,7 @@ from sqlite_utils import Database
 
 from curator.errors import ImportFailed, RecordError
 from curator.files import open_bytes
-from curator.models import Example, describe_validation_error, parse_example
+from curator.models import Example, parse_example, record_error_from
 from curator.store import examples as store_examples
 from curator.store.clauses import current_clause_hashes
 from curator.store.examples import PreparedRecord, prepare
@@ -330,7 +330,7 @@ def _parse_line(line: str, fmt: str, origin: str) -> Example:
             return Example.model_validate_json(line)
         except ValidationError as err:
             if err.errors()[0]["type"] != "json_invalid":
-                raise describe_validation_error(err) from None
+                raise record_error_from(err) from None
         obj = _loads(line)  # raises a clear JSON error
         return parse_example(obj)
     obj = _loads(line)

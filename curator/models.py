@@ -2,7 +2,7 @@
 
 One pydantic model is used for import, dump/load and storage, so a record that
 is valid in one place is valid everywhere. Validation errors are turned into
-one line naming the field (see :func:`describe_validation_error`).
+one line naming the field (see :func:`record_error_from`).
 """
 
 from __future__ import annotations
@@ -382,7 +382,7 @@ def _loc_to_field(loc: tuple[int | str, ...]) -> str:
     return out or "record"
 
 
-def describe_validation_error(err: ValidationError) -> RecordError:
+def record_error_from(err: ValidationError) -> RecordError:
     """Turn pydantic's error list into one RecordError naming the first bad field."""
     first = err.errors()[0]
     ctx_err = first.get("ctx", {}).get("error")
@@ -411,7 +411,7 @@ def parse_example(data: Any) -> Example:
     try:
         return Example.model_validate(data)
     except ValidationError as err:
-        raise describe_validation_error(err) from None
+        raise record_error_from(err) from None
 
 
 # ---------------------------------------------------------------------------

@@ -172,7 +172,7 @@ def _chdir(path: Path) -> Iterator[None]:
 
 def make_workspace(folder: Path) -> Path:
     """A fresh demo workspace, as `curator init` makes it, plus a copy of the demo spec."""
-    from curator.workspace import init_workspace
+    from curator.bootstrap import init_workspace
 
     db = folder / "demo.db"
     init_workspace(db, demo=True, actor="ana").close()

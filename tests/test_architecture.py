@@ -15,7 +15,7 @@ CORE = [
     "curator.constitution.versions",
     "curator.importer",
     "curator.dumpload",
-    "curator.workspace",
+    "curator.bootstrap",
     "curator.config",
     "curator.paths",
     "curator.cli",
@@ -36,7 +36,7 @@ def test_core_and_cli_do_not_import_textual() -> None:
 def test_store_never_imports_a_service() -> None:
     code = (
         "import sys\nimport curator.store.examples, curator.store.snapshot, curator.store.clauses\n"
-        "services = ['curator.importer', 'curator.dumpload', 'curator.workspace', 'curator.cli']\n"
+        "services = ['curator.importer', 'curator.dumpload', 'curator.bootstrap', 'curator.cli']\n"
         "print(','.join(s for s in services if s in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -15,13 +15,13 @@ import pytest
 from curator.assist import actions
 from curator.assist.client import AssistError, AssistUnavailable, make_client
 from curator.assist.prompts import draft_schema
+from curator.bootstrap import init_workspace
 from curator.config import Settings
 from curator.errors import ConflictError, UsageError
 from curator.models import parse_example
 from curator.store import examples
 from curator.store.clauses import current_clauses
 from curator.store.db import Workspace
-from curator.workspace import init_workspace
 from tests.fake_anthropic import MODEL, FakeAPI, batch_object
 
 KEY = "sk-ant-test-SECRET-0123456789"

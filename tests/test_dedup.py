@@ -13,8 +13,8 @@ import pytest
 
 from curator.cli import main
 from curator.dedup.engine import DedupEngine
-from curator.dedup.minhash import estimate_jaccard, shingle_set, signature, signature_bytes
 from curator.errors import NotFoundError, UsageError
+from curator.minhash import estimate_jaccard, shingle_set, signature, signature_bytes
 from curator.models import parse_example
 from curator.store import examples
 from curator.store.db import Workspace, open_workspace
@@ -57,8 +57,7 @@ def test_normalisation_folds_case_width_punctuation_and_space() -> None:
 
 def test_signatures_are_stable_across_processes() -> None:
     code = (
-        "from curator.dedup.minhash import signature_bytes; import sys; "
-        "sys.stdout.write(signature_bytes(sys.argv[1]).hex())"
+        "from curator.minhash import signature_bytes; import sys; sys.stdout.write(signature_bytes(sys.argv[1]).hex())"
     )
     out = subprocess.run([sys.executable, "-c", code, BASE], capture_output=True, text=True, check=True).stdout
     assert out == signature_bytes(BASE).hex()
@@ -261,7 +260,8 @@ def test_empty_workspace_loads_an_empty_index(ws: Workspace) -> None:
 
 
 def test_prefilter_keeps_contained_texts_and_drops_far_pairs() -> None:
-    from curator.dedup.verify import DedupConfig, plausible
+    from curator.dedup.config import DedupConfig
+    from curator.dedup.verify import plausible
 
     config = DedupConfig()
     estimates = np.array([0.3, 0.3, 0.5, 0.1])
@@ -284,7 +284,7 @@ def file_corpus(tmp_path: Path, constitution_file: Path) -> Iterator[Workspace]:
 
 
 def test_shingle_counts_are_stored_and_backfilled_by_the_migration(file_corpus: Workspace) -> None:
-    from curator.dedup.minhash import signature_row
+    from curator.minhash import signature_row
 
     corpus = file_corpus
     stored = dict(corpus.db.execute("SELECT example_id, shingles FROM signatures").fetchall())

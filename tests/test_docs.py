@@ -19,6 +19,7 @@ import pytest
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+from curator.bootstrap import init_workspace
 from curator.cli import build_parser
 from curator.config import Settings
 from curator.importer import import_file
@@ -34,7 +35,6 @@ from curator.models import (
     ToolUseBlock,
     parse_example,
 )
-from curator.workspace import init_workspace
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"

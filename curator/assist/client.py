@@ -48,7 +48,7 @@ def _first_line(text: str, limit: int = 200) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def describe_api_error(client: anthropic.Anthropic, err: anthropic.APIError) -> AssistError:
+def assist_error_from(client: anthropic.Anthropic, err: anthropic.APIError) -> AssistError:
     """One clear line for an SDK error that survived the SDK's own retries (never includes the key)."""
     if isinstance(err, anthropic.APITimeoutError):
         return AssistError(f"request timed out ({client.timeout}s) {_retries(client)}; try again or raise the timeout")
@@ -97,7 +97,7 @@ def call_tool(
             tool_choice=choice,
         )
     except anthropic.APIError as err:
-        raise describe_api_error(client, err) from None
+        raise assist_error_from(client, err) from None
     if response.stop_reason == "max_tokens":
         raise AssistError("malformed model output: cut off at max_tokens (raise assist_max_tokens)")
     for block in response.content:

@@ -27,9 +27,9 @@ import numpy.typing as npt
 from sqlite_utils import Database
 
 from curator import jsonl
-from curator.dedup.minhash import SHINGLE, shingle_hashes
 from curator.errors import ImportFailed, NotFoundError, UsageError
 from curator.files import read_text
+from curator.minhash import SHINGLE, shingle_hashes
 from curator.models import utc_now
 from curator.store.audit import record_event
 from curator.textnorm import normalize

@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 from sqlite_utils import Database
 
+from curator.dedup.config import DedupConfig
 from curator.dedup.index import LshIndex
-from curator.dedup.minhash import NUM_PERM, SIG_BYTES, distinct, shingle_hashes, signature_of_hashes
-from curator.dedup.verify import Candidate, DedupConfig, plausible, verify
+from curator.dedup.verify import Candidate, plausible, verify
 from curator.errors import NotFoundError, UsageError
+from curator.minhash import NUM_PERM, SIG_BYTES, distinct, shingle_hashes, signature_of_hashes
 from curator.models import Example, utc_now
 from curator.store.audit import record_event
 from curator.store.db import read_snapshot

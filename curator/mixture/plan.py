@@ -19,6 +19,7 @@ from sqlite_utils import Database
 from curator import paths
 from curator.errors import CuratorError
 from curator.mixture.allocate import Allocation, Candidate, ShortfallError, allocate
+from curator.mixture.counters import TokenCounter, counter_for
 from curator.mixture.formats import render, training_text
 from curator.mixture.pools import NO_DRAW, Draw, Drawer, Pools, load_pools
 from curator.mixture.spec import Spec, SpecError, load_spec
@@ -31,7 +32,6 @@ from curator.mixture.split import (
     lock_path,
     updated_lock,
 )
-from curator.mixture.tokens import TokenCounter, counter_for
 from curator.models import KINDS, Example, TextBlock
 from curator.store.clauses import current_clauses, current_version
 from curator.store.examples import query

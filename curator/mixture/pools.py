@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from curator import jsonl, paths
 from curator.files import decode, read_bytes
 from curator.mixture.spec import SpecError
-from curator.models import Tool, describe_validation_error
+from curator.models import Tool, record_error_from
 
 _BAD_TOOL_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -105,7 +105,7 @@ def load_tools(path: Path, where: str) -> tuple[list[Tool], str]:
         try:
             tool = Tool.model_validate(body)
         except ValidationError as err:
-            raise SpecError(f"{where}:{number}: {describe_validation_error(err)}") from None
+            raise SpecError(f"{where}:{number}: {record_error_from(err)}") from None
         if tool.name in seen:
             raise SpecError(f"{where}:{number}: name: duplicate tool name {tool.name!r}")
         seen.add(tool.name)

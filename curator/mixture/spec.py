@@ -190,7 +190,7 @@ def _key_of(loc: tuple[int | str, ...]) -> str:
     return out or "spec"
 
 
-def describe(err: ValidationError, where: str) -> SpecError:
+def spec_error_from(err: ValidationError, where: str) -> SpecError:
     """One line naming the file and the first bad key."""
     first = err.errors()[0]
     loc = tuple(first["loc"])
@@ -239,7 +239,7 @@ def parse_spec(data: Any, where: str = "spec") -> Spec:
     try:
         return Spec.model_validate(data)
     except ValidationError as err:
-        raise describe(err, where) from None
+        raise spec_error_from(err, where) from None
 
 
 def load_spec(path: Path) -> Spec:

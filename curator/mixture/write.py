@@ -28,10 +28,10 @@ from sqlite_utils import Database
 from curator import __version__
 from curator.atomic import aside_dir, recover, replace_dir
 from curator.errors import CuratorError
+from curator.mixture.counters import counter_for
 from curator.mixture.formats import RENDERERS, Row, training_text
 from curator.mixture.plan import ExportPlan, Progress, draw_for, gc_paused, plan_export
 from curator.mixture.split import LOCK_SUFFIX, SPLITS
-from curator.mixture.tokens import counter_for
 from curator.mixture.validate import VALIDATORS, FormatError
 from curator.models import KINDS
 

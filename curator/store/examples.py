@@ -13,14 +13,14 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from curator.dedup.minhash import signature_row
 from curator.errors import ConflictError, NotFoundError, RecordError
+from curator.minhash import signature_row
 from curator.models import Example, parse_example, utc_now
 from curator.store.audit import INSERT_SQL as AUDIT_INSERT
 from curator.store.audit import event_row, record_event
 from curator.store.clauses import current_clause_hashes
 from curator.textnorm import exact_hash
-from curator.tokens import estimate_tokens
+from curator.token_estimate import estimate_tokens
 
 _INSERT_EXAMPLE = (
     "INSERT INTO examples (id, kind, title, status, author, group_name, created_at, updated_at, version, "

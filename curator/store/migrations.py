@@ -145,7 +145,7 @@ def m002_dedup_and_evalsets(db: Database) -> None:
         """
     )
     # backfill: workspaces written before this migration get their signatures now, once
-    from curator.dedup.minhash import signature_bytes
+    from curator.minhash import signature_bytes
     from curator.models import Example
 
     rows = db.execute("SELECT id, record FROM examples").fetchall()
@@ -160,7 +160,7 @@ def m003_example_tokens(db: Database) -> None:
     """Estimated tokens per example, kept in step on every write, so coverage sums them in SQL."""
     db.execute("ALTER TABLE examples ADD COLUMN tokens INTEGER NOT NULL DEFAULT 0")
     from curator.models import Example
-    from curator.tokens import estimate_tokens
+    from curator.token_estimate import estimate_tokens
 
     rows = db.execute("SELECT id, record FROM examples").fetchall()
     db.conn.executemany(
@@ -188,7 +188,7 @@ def m005_signature_shingle_counts(db: Database) -> None:
 def m006_token_estimate_v2(db: Database) -> None:
     """Recompute the stored token estimates with estimator v2 (v1 over-counted 1.4-1.9x)."""
     from curator.models import Example
-    from curator.tokens import estimate_tokens
+    from curator.token_estimate import estimate_tokens
 
     rows = db.execute("SELECT id, record FROM examples").fetchall()
     db.conn.executemany(

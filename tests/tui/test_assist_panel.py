@@ -17,6 +17,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, LoadingIndicator, Static, TextArea
 
+from curator.bootstrap import init_workspace
 from curator.models import parse_example
 from curator.review import decide, submit
 from curator.store import examples
@@ -26,7 +27,6 @@ from curator.tui.screens.editor import EditorScreen
 from curator.tui.screens.help import HelpScreen, screen_bindings
 from curator.tui.screens.rewrite_diff import RewriteDiffScreen, diff_text
 from curator.tui.widgets.assist_panel import AssistPanel, SuggestionList, critique_text
-from curator.workspace import init_workspace
 from tests.fake_anthropic import MODEL, FakeAPI
 from tests.tui.test_editor import HOSTILE, open_editor, stored, type_into, until, wait_screen
 
@@ -517,7 +517,7 @@ def test_diff_and_critique_text_never_parse_markup() -> None:
 def test_the_tui_starts_without_importing_the_sdk() -> None:
     code = (
         "import sys\n"
-        "import curator.tui.app, curator.tui.screens.editor, curator.tui.screens.editor_assist\n"
+        "import curator.tui.app, curator.tui.screens.editor, curator.tui.editor_assist\n"
         "import curator.tui.widgets.assist_panel, curator.tui.screens.rewrite_diff\n"
         "print('anthropic' in sys.modules)\n"
     )

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from textual.widgets import Static, Tree
 
+from curator.bootstrap import init_workspace
 from curator.tui.app import CuratorApp
-from curator.workspace import init_workspace
 
 
 async def wait_loaded(pilot, tree: Tree) -> None:  # type: ignore[no-untyped-def]

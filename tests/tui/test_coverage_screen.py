@@ -6,9 +6,9 @@ from pathlib import Path
 
 from textual.widgets import DataTable, Static
 
+from curator.bootstrap import init_workspace
 from curator.tui.app import CuratorApp
 from curator.tui.screens.coverage import CoverageScreen
-from curator.workspace import init_workspace
 
 
 async def test_heat_map_sort_drill_down_and_write(tmp_path: Path) -> None:

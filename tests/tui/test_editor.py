@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input, OptionList, Static, TextArea
 
+from curator.bootstrap import init_workspace
 from curator.store import examples
 from curator.store.db import open_workspace
 from curator.tui.screens.clause_picker import ClausePicker
@@ -21,7 +22,6 @@ from curator.tui.screens.confirm import ConfirmScreen
 from curator.tui.screens.conflict import ConflictScreen
 from curator.tui.screens.editor import EditorScreen
 from curator.tui.widgets.dup_panel import DupCompareScreen, DupPanel
-from curator.workspace import init_workspace
 
 S = TypeVar("S", bound=Screen[Any])
 

@@ -12,12 +12,12 @@ from textual.coordinate import Coordinate
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Select, Static
 
+from curator.bootstrap import init_workspace
 from curator.models import Example
 from curator.store.db import open_workspace
 from curator.store.examples import insert_many
 from curator.tui.app import CuratorApp
 from curator.tui.screens.examples import PAGE_SIZE, ExamplesScreen
-from curator.workspace import init_workspace
 
 HOSTILE = [
     "[@click=app.quit]x[/]",

@@ -9,9 +9,9 @@ from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
 
 from curator import paths
+from curator.bootstrap import init_workspace
 from curator.tui.app import CuratorApp
 from curator.tui.screens.export import ExportScreen
-from curator.workspace import init_workspace
 
 
 def demo_app(tmp_path: Path) -> tuple[CuratorApp, Path]:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from curator.bootstrap import init_workspace
 from curator.tui.app import CuratorApp
 from curator.tui.screens.help import ScreenBindingCommands
-from curator.workspace import init_workspace
 
 
 @pytest.mark.parametrize("mode", ["constitution", "examples", "review", "coverage", "export"])

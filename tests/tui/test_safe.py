@@ -31,11 +31,11 @@ def test_palette_highlight_never_parses_markup(text: str) -> None:
 
 
 async def test_palette_finds_an_example_with_a_hostile_title(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from curator.bootstrap import init_workspace
     from curator.models import parse_example
     from curator.store import examples
     from curator.tui.app import CuratorApp
     from curator.tui.commands import CuratorCommands
-    from curator.workspace import init_workspace
 
     db = tmp_path / "w.db"
     with init_workspace(db, demo=True, actor="ana") as ws:

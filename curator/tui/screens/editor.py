@@ -30,15 +30,15 @@ from textual.widgets.option_list import Option
 
 from curator.constitution.search import clause_paths
 from curator.errors import ConflictError, CuratorError, NotFoundError, RecordError
-from curator.models import Example, Message, Tool, describe_validation_error, new_id, parse_example, utc_now
+from curator.models import Example, Message, Tool, new_id, parse_example, record_error_from, utc_now
 from curator.store import examples
 from curator.store.clauses import current_clauses
+from curator.tui.editor_assist import EditorAssist
 from curator.tui.messages import ExampleSaved
 from curator.tui.safe import content
 from curator.tui.screens.clause_picker import ClausePicker, parent_path
 from curator.tui.screens.confirm import ConfirmScreen
 from curator.tui.screens.conflict import ConflictScreen, Resolution
-from curator.tui.screens.editor_assist import EditorAssist
 from curator.tui.screens.help import ScreenBindingCommands
 from curator.tui.widgets.assist_panel import AssistPanel
 from curator.tui.widgets.dup_panel import DEBOUNCE_SECONDS, DupPanel
@@ -98,7 +98,7 @@ def parse_tools(text: str) -> list[dict[str, Any]] | None:
         try:
             Tool.model_validate(tool)
         except ValidationError as err:
-            problem = describe_validation_error(err)
+            problem = record_error_from(err)
             where = f"tools[{i}]" + (f".{problem.field}" if problem.field and problem.field != "record" else "")
             raise FormError(where, record_message(problem)) from None
     return value

