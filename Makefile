@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test check lint typecheck bench clean
+.PHONY: run test check lint typecheck imports bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,7 +26,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-check: lint typecheck test
+# The layer contracts in pyproject.toml (docs/architecture.md, Layers); also run by the tests.
+imports: $(STAMP)
+	$(BIN)/lint-imports --no-cache
+
+check: lint typecheck imports test
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
