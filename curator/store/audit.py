@@ -59,6 +59,11 @@ def record_event(
     )
 
 
+def latest_event_id(db: Database) -> int:
+    """The newest event's id (0 for an empty log): every write adds one, so a new value means a change."""
+    return int(db.execute("SELECT coalesce(max(id), 0) FROM audit").fetchone()[0])
+
+
 def _from_row(row: tuple[Any, ...]) -> AuditEvent:
     id_, at, actor, action, entity, entity_id, before, after = row
     return AuditEvent(

@@ -25,12 +25,16 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeAlias
 
 from sqlite_utils import Database
 
 from curator.errors import ConflictError, StoreError
 from curator.store.audit import INSERT_SQL as AUDIT_INSERT
 from curator.store.migrations import SCHEMA_MIGRATIONS, migrations
+
+WorkspaceDB: TypeAlias = Database
+"""What :attr:`Workspace.db` hands out: faces pass it to store functions and never query it themselves."""
 
 BUSY_TIMEOUT_MS = 10_000
 """How long SQLite's own busy handler waits for a lock in one attempt."""

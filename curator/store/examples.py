@@ -423,3 +423,28 @@ def all_tags(db: Database) -> list[str]:
 
 def authors(db: Database) -> list[str]:
     return [r[0] for r in db.execute("SELECT DISTINCT author FROM examples WHERE author != '' ORDER BY author")]
+
+
+def titles(db: Database, example_ids: Sequence[str]) -> dict[str, str]:
+    """id -> title of the given records, read from the indexed column (missing ids are left out)."""
+    found: dict[str, str] = {}
+    for start in range(0, len(example_ids), 500):
+        chunk = list(example_ids[start : start + 500])
+        marks = ",".join("?" * len(chunk))
+        for eid, title in db.execute(f"SELECT id, title FROM examples WHERE id IN ({marks})", chunk):
+            found[eid] = title
+    return found
+
+
+def find_by_id_or_title(db: Database, text: str, *, limit: int = 50) -> list[tuple[str, str]]:
+    """(id, title) of records whose id or title contains `text` (SQL LIKE, so ASCII case is ignored).
+
+    Newest update first, at most `limit`: enough for a jump-to list without reading every title.
+    Whitespace around `text` is ignored; an empty `text` matches every record.
+    """
+    like = f"%{text.strip()}%"
+    rows = db.execute(
+        "SELECT id, title FROM examples WHERE id LIKE ? OR title LIKE ? ORDER BY updated_at DESC LIMIT ?",
+        [like, like, limit],
+    ).fetchall()
+    return [(r[0], r[1]) for r in rows]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlite_utils import Database
 
@@ -148,3 +148,44 @@ def confirm_links(db: Database, example_id: str, *, actor: str, clause_ids: Iter
 def link_states(db: Database, example_id: str) -> dict[str, str]:
     """clause id -> link state for one example."""
     return dict(db.execute("SELECT clause_id, state FROM example_clauses WHERE example_id = ?", [example_id]))
+
+
+def orphaned_link_count(db: Database) -> int:
+    """How many links point at clauses the current constitution no longer has (each needs a decision)."""
+    return int(db.execute("SELECT count(*) FROM example_clauses WHERE state = 'orphaned'").fetchone()[0])
+
+
+class LinkedExample(NamedTuple):
+    """An example linked to a clause or one of its sub-clauses, as a clause's example list shows it."""
+
+    id: str
+    kind: str
+    status: str
+    state: str
+    """The first by name of its link states into the subtree (ok < orphaned < stale): `ok` when any link is ok."""
+    title: str
+
+
+def linked_examples(db: Database, clause_id: str, *, limit: int = 500) -> list[LinkedExample]:
+    """Examples linked to `clause_id` or to any clause below it, each once, newest update first.
+
+    Sub-clauses are those of the current constitution version only: a clause that exists only in an
+    older version is not followed (its links stay visible under its own id, as orphaned). At most
+    `limit` rows, so a top-level section with thousands of examples still lists at once.
+    """
+    return [
+        LinkedExample(r[0], r[1], r[2], r[3], r[4])
+        for r in db.execute(
+            """
+            WITH RECURSIVE sub(id) AS (
+                SELECT ? UNION
+                SELECT c.id FROM clauses c JOIN constitution_versions v ON v.id = c.version_id AND v.is_current = 1
+                JOIN sub ON c.parent = sub.id
+            )
+            SELECT e.id, e.kind, e.status, min(l.state), e.title FROM example_clauses l
+            JOIN examples e ON e.id = l.example_id WHERE l.clause_id IN (SELECT id FROM sub)
+            GROUP BY e.id ORDER BY e.updated_at DESC LIMIT ?
+            """,
+            [clause_id, limit],
+        )
+    ]

@@ -13,6 +13,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from curator.models import KINDS
 from curator.store.clauses import current_clauses
+from curator.store.examples import find_by_id_or_title
 from curator.tui.safe import highlight
 
 if TYPE_CHECKING:
@@ -68,13 +69,7 @@ class CuratorCommands(Provider):
     async def _data(self, query: str) -> tuple[list[Any], list[tuple[str, str]]]:
         def read() -> tuple[list[Any], list[tuple[str, str]]]:
             db = self.curator.workspace.db
-            clauses = current_clauses(db)
-            like = f"%{query.strip()}%"
-            rows = db.execute(
-                "SELECT id, title FROM examples WHERE id LIKE ? OR title LIKE ? ORDER BY updated_at DESC LIMIT 50",
-                [like, like],
-            ).fetchall()
-            return clauses, [(r[0], r[1]) for r in rows]
+            return current_clauses(db), find_by_id_or_title(db, query, limit=50)
 
         import asyncio
 

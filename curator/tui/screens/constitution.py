@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
-from sqlite_utils import Database
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -20,6 +19,8 @@ from textual.widgets.tree import TreeNode
 
 from curator.models import Clause
 from curator.store.clauses import current_clauses, current_version
+from curator.store.db import WorkspaceDB
+from curator.store.links import LinkedExample, linked_examples, orphaned_link_count
 from curator.tui.safe import content, join, plain
 from curator.tui.screens.help import ScreenBindingCommands
 
@@ -42,12 +43,12 @@ class ClauseData:
     orphaned: int
 
 
-def load_clause_tree(db: Database) -> ClauseData:
+def load_clause_tree(db: WorkspaceDB) -> ClauseData:
     """Clauses of the current version without counts: what the first paint needs (milliseconds)."""
     return ClauseData(current_version(db), current_clauses(db), {}, 0)
 
 
-def load_clause_data(db: Database) -> ClauseData:
+def load_clause_data(db: WorkspaceDB) -> ClauseData:
     """Clauses of the current version with rolled-up badges (runs in a worker thread).
 
     Reuses the coverage core (two index scans + numpy), ~3x faster than walking every link here.
@@ -62,28 +63,8 @@ def load_clause_data(db: Database) -> ClauseData:
         approved = sum(row.total[k]["approved"] for k in row.total)
         linked = sum(sum(by_status.values()) for by_status in row.total.values())
         stats[row.id] = ClauseStats(approved, linked, row.stale, row.orphaned)
-    orphaned = int(db.execute("SELECT count(*) FROM example_clauses WHERE state = 'orphaned'").fetchone()[0])
+    orphaned = orphaned_link_count(db)
     return ClauseData(version, clauses, stats, orphaned)
-
-
-def linked_examples(db: Database, clause_id: str) -> list[tuple[str, str, str, str, str]]:
-    """(id, kind, status, link state, title) of examples linked to the clause or a descendant."""
-    return [
-        (r[0], r[1], r[2], r[3], r[4])
-        for r in db.execute(
-            """
-            WITH RECURSIVE sub(id) AS (
-                SELECT ? UNION
-                SELECT c.id FROM clauses c JOIN constitution_versions v ON v.id = c.version_id AND v.is_current = 1
-                JOIN sub ON c.parent = sub.id
-            )
-            SELECT e.id, e.kind, e.status, min(l.state), e.title FROM example_clauses l
-            JOIN examples e ON e.id = l.example_id WHERE l.clause_id IN (SELECT id FROM sub)
-            GROUP BY e.id ORDER BY e.updated_at DESC LIMIT 500
-            """,
-            [clause_id],
-        )
-    ]
 
 
 class ConstitutionScreen(Screen[None]):
@@ -107,7 +88,7 @@ class ConstitutionScreen(Screen[None]):
             self.data = data
 
     class LinksLoaded(Message):
-        def __init__(self, clause_id: str, rows: list[tuple[str, str, str, str, str]]) -> None:
+        def __init__(self, clause_id: str, rows: list[LinkedExample]) -> None:
             super().__init__()
             self.clause_id = clause_id
             self.rows = rows

@@ -18,7 +18,6 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
-from sqlite_utils import Database
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -34,7 +33,9 @@ from textual.worker import get_current_worker
 
 from curator.errors import CuratorError
 from curator.models import KINDS, STATUSES
+from curator.store.audit import latest_event_id
 from curator.store.clauses import current_clause_hashes
+from curator.store.db import WorkspaceDB
 from curator.store.examples import Summary, all_tags, authors, count, page
 from curator.tui.safe import content, join, plain
 from curator.tui.screens.help import ScreenBindingCommands
@@ -70,7 +71,7 @@ class Filters:
 
 
 def fetch_page(
-    db: Database, filters: Filters, after: tuple[str, str] | None, *, limit: int = PAGE_SIZE
+    db: WorkspaceDB, filters: Filters, after: tuple[str, str] | None, *, limit: int = PAGE_SIZE
 ) -> list[Summary]:
     """One page of summaries for `filters` (runs in a worker thread)."""
     return page(db, after=after, limit=limit, **filters.kwargs())
@@ -240,7 +241,7 @@ class ExamplesScreen(Screen[None]):
         worker = get_current_worker()
         db = self.curator.workspace.db
         try:
-            token = _change_token(db) if after is None else 0
+            token = latest_event_id(db) if after is None else 0
             rows = fetch_page(db, filters, after)
             if worker.is_cancelled:
                 return
@@ -265,7 +266,7 @@ class ExamplesScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="examples-check")
     def check_changed(self) -> None:
-        self.post_message(self.ChangeToken(_change_token(self.curator.workspace.db)))
+        self.post_message(self.ChangeToken(latest_event_id(self.curator.workspace.db)))
 
     def on_examples_screen_page_loaded(self, message: PageLoaded) -> None:
         if message.generation != self._generation:
@@ -468,8 +469,3 @@ _STATUS_STYLE = {"approved": "green", "review": "yellow", "rejected": "red", "dr
 
 def _short_time(iso: str) -> str:
     return iso[:16].replace("T", " ")
-
-
-def _change_token(db: Database) -> int:
-    """The newest audit event id: every write to the workspace adds one."""
-    return int(db.execute("SELECT coalesce(max(id), 0) FROM audit").fetchone()[0])

@@ -196,11 +196,13 @@ class DupPanel(Vertical):
             if not worker.is_cancelled:
                 self.post_message(self.Results(generation, None, []))
             return
+        from curator.store import examples
+
         db = app.workspace.db  # this worker thread's own connection
         matches = engine.check(text, exclude_id=exclude_id, limit=MAX_ROWS) if text.strip() else []
         if worker.is_cancelled:
             return
-        titles = _titles(db, [m.id for m in matches])
+        titles = examples.titles(db, [m.id for m in matches])
         rows = [DupRow(m.id, m.score, m.reason, titles.get(m.id, "")) for m in matches]
         warnings = self._eval_warnings(db, text, lambda: worker.is_cancelled)
         if worker.is_cancelled:
@@ -294,13 +296,6 @@ class DupPanel(Vertical):
             )
         )
         return True
-
-
-def _titles(db: Any, ids: list[str]) -> dict[str, str]:
-    if not ids:
-        return {}
-    marks = ",".join("?" * len(ids))
-    return {r[0]: r[1] for r in db.execute(f"SELECT id, title FROM examples WHERE id IN ({marks})", ids)}
 
 
 def _row_prompt(row: DupRow) -> Content:
