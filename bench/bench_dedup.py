@@ -1212,7 +1212,7 @@ def markdown(results: dict[str, Any]) -> str:
             "overestimate: the first batches fetch and shingle every text they touch, later ones mostly hit the "
             "call's text cache)."
         )
-    lines = ["## Near-duplicates and decontamination (issue 4)", "", method, ""]
+    lines = ["## Near-duplicates and decontamination", "", method, ""]
     lines += _speed_markdown(sp, t)
     lines += _quality_markdown(results["quality"])
     lines += _decontam_markdown(results["decontamination_quality"])

@@ -276,7 +276,7 @@ def markdown(results: dict[str, Any]) -> str:
     allf = rw["all_formats"]
     target = results["target_lines_per_s"]
     lines = [
-        "## Mixture export (issue 7)",
+        "## Mixture export",
         "",
         f"Method ({results['mode']} mode, {results['wall_s']} s): a {results['budget_tokens']:,}-token mixture "
         f"(counted on `openai` with o200k_base) from a workspace of {ws['records']:,} bench/datagen.py records "
