@@ -122,7 +122,7 @@ small differences as noise.
 - Libraries: {versions}
 - The machine is shared: expect ±15% between runs. Tests never assert timings.
 
-## Import (issue 2)
+## Import
 
 `curator import` of {imp["records"]:,} generated records ({imp["input_mb"]} MB of JSON lines, the four kinds
 in equal parts, ~100 words each, two clause links and two tags each) into a workspace holding only the demo
@@ -143,7 +143,7 @@ carrying the record. Files over 8 MB are parsed (validation, MinHash signature, 
 two worker processes while the main one writes, inside one transaction (all or nothing), so memory
 stays flat as the file grows.
 
-## Constitution parsing (issue 3)
+## Constitution parsing
 
 `parse_markdown` (clause tree, ids, own text, hashes) on the newer OpenAI Model Spec release and on a
 generated constitution (sections, subsections, prose, notes, fenced code, bulleted clauses with
@@ -154,7 +154,7 @@ text (tokens only), the floor for any parser built on it. Target: >= 5 MB/s.
 |---|---:|---:|---:|---:|---:|
 {constitution_rows}
 
-## Coverage (issue 6)
+## Coverage
 
 The whole coverage report (`curator.coverage.compute`: direct and rolled-up distinct counts per
 clause x kind x status, estimated tokens, reviewers, stale and orphaned links, gaps, balance)

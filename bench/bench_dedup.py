@@ -1,4 +1,4 @@
-"""Near-duplicates and decontamination (issue 4): speed side by side with peers, and quality on labelled data.
+"""Near-duplicates and decontamination: speed side by side with peers, and quality on labelled data.
 
 Speed: one workspace of N records composed from real sentences (bench/dedup_data.py), 1% planted
 near-duplicates; in the same process and run, curator's `DedupEngine` (load, check, clusters),
@@ -64,7 +64,7 @@ TARGETS: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class Sizes:
-    """How much work each mode does (full: the issue's 100k records; quick: a one-minute smoke run)."""
+    """How much work each mode does (full: 100k records, the target scale; quick: a one-minute smoke run)."""
 
     records: int
     queries: int
@@ -990,7 +990,7 @@ def _fenced_blocks() -> list[str]:
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    """Every measurement of issue 4, JSON-serialisable; full mode <= 6 min, quick <= 1 min on 2 cores."""
+    """Every measurement of this benchmark, JSON-serialisable; full mode <= 6 min, quick <= 1 min on 2 cores."""
     sizes = QUICK if quick else FULL
     start = time.perf_counter()
     results: dict[str, Any] = {"mode": "quick" if quick else "full", "targets": TARGETS}
@@ -1212,7 +1212,7 @@ def markdown(results: dict[str, Any]) -> str:
             "overestimate: the first batches fetch and shingle every text they touch, later ones mostly hit the "
             "call's text cache)."
         )
-    lines = ["## Near-duplicates and decontamination (issue 4)", "", method, ""]
+    lines = ["## Near-duplicates and decontamination", "", method, ""]
     lines += _speed_markdown(sp, t)
     lines += _quality_markdown(results["quality"])
     lines += _decontam_markdown(results["decontamination_quality"])

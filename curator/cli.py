@@ -1,7 +1,8 @@
-"""The headless face: every non-interactive job is a subcommand (DESIGN section 6).
+"""The headless face: every non-interactive job is a subcommand.
 
 `curator` with no arguments opens the TUI; the Textual import happens only then,
-so scripts and CI never pay for it.
+so scripts and CI never pay for it. Reference: docs/cli.md (generated from this parser);
+exit codes and JSON output shapes: docs/architecture.md, Contracts.
 """
 
 from __future__ import annotations

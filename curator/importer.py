@@ -1,7 +1,7 @@
 """Importing records from JSON lines: the canonical format and two foreign ones.
 
 Formats, detected per file with `auto`:
-- `curator`: one canonical record per line (DESIGN section 3);
+- `curator`: one canonical record per line (docs/record.md);
 - `messages`: chat records `{"messages": [...]}` (OpenAI / Hugging Face style; the system
   prompt as a field or as the first message; OpenAI tool calls become an agentic record);
 - `hh`: hh-rlhf pairs `{"chosen": "\\n\\nHuman: ...\\n\\nAssistant: ..."}`, imported as an

@@ -1,4 +1,4 @@
-"""The canonical record (DESIGN section 3), constitution clauses, and their validation.
+"""The canonical record (docs/record.md), constitution clauses, and their validation.
 
 One pydantic model is used for import, dump/load and storage, so a record that
 is valid in one place is valid everywhere. Validation errors are turned into

@@ -13,7 +13,7 @@ from curator.constitution.versions import import_constitution
 from curator.store.db import Workspace, open_workspace
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO / "tests" / "data" / "fixtures"  # copies of ../shared/fixtures, licenses kept
+FIXTURES = REPO / "tests" / "data" / "fixtures"  # third-party material, licenses kept (see its README.md)
 
 SMALL_CONSTITUTION = """\
 # Test constitution

@@ -1,4 +1,4 @@
-"""Concurrent annotators (issue 9, point 2): separate processes on one database file.
+"""Concurrent annotators (README, Reliability): separate processes on one database file.
 
 - Two processes update the same example from the same version: exactly one wins, the other gets
   a conflict, and the audit log keeps both attempts (the loser as a `conflict` event).
@@ -28,7 +28,7 @@ from tests import concurrency_workers
 from tests.conftest import story
 
 DURATION_S = 30.0
-"""Issue 9: eight processes importing and editing for 30 s."""
+"""How long (seconds) the eight processes of the soak test import and edit."""
 
 WORKERS = 8
 

@@ -1,4 +1,4 @@
-"""Crash safety (issue 9, point 1): SIGKILL the real CLI in the middle of an import, a dump and an export.
+"""Crash safety (README, Reliability): SIGKILL the real CLI in the middle of an import, a dump and an export.
 
 Each run is killed when a probe sees it reach a point (the parse workers running, the WAL being
 written, the aside folder filling up, the checksums being written); a run that finishes first

@@ -333,3 +333,87 @@ def test_changelog_follows_keep_a_changelog() -> None:
 @pytest.mark.parametrize("doc", ["cli.md", "spec.md", "record.md"])
 def test_readme_links_each_reference(doc: str) -> None:
     assert f"(docs/{doc})" in README
+
+
+# ---------------------------------------------------------------------------
+# docs/architecture.md, and a repository that stands alone
+# ---------------------------------------------------------------------------
+
+ARCHITECTURE_MD = DOCS / "architecture.md"
+SELF_CONTAINED_DIRS = ("curator", "tests", "bench", "docs")
+SELF_CONTAINED_SUFFIXES = {".py", ".md", ".toml", ".tcss"}
+
+# Built from pieces so that this file does not match its own patterns.
+_OUTSIDE_REFERENCES = {
+    "the design notes outside the repository": re.compile(re.escape("DESIGN" + ".md") + "|" + "DESIGN" + " section"),
+    "a folder outside the repository": re.compile(re.escape(".." + "/shared")),
+    "a tracker number (write the reason or point to docs/)": re.compile(r"\b[Ii]ssu" + r"es? #?\d+"),
+}
+
+
+def test_no_file_points_outside_the_repository() -> None:
+    """Comments, docstrings and docs say the reason or point to docs/, never to notes or trackers outside."""
+    found: list[str] = []
+    for top in SELF_CONTAINED_DIRS:
+        for path in sorted((REPO / top).rglob("*")):
+            if path.suffix not in SELF_CONTAINED_SUFFIXES or not path.is_file():
+                continue
+            if any(part.startswith(".") or part == "__pycache__" for part in path.relative_to(REPO).parts):
+                continue
+            text = path.read_text(encoding="utf-8", errors="replace")
+            for number, line in enumerate(text.splitlines(), start=1):
+                for what, pattern in _OUTSIDE_REFERENCES.items():
+                    if match := pattern.search(line):
+                        found.append(f"{path.relative_to(REPO)}:{number}: {match.group(0)!r}: {what}")
+    assert not found, "references outside the repository:\n" + "\n".join(found)
+
+
+def test_outside_reference_patterns_match_what_they_should() -> None:
+    word = "iss" + "ue"
+    samples = {
+        f"{word} 12": True,
+        f"{word} #12": True,
+        f"({word} 4)": True,
+        f"{word.capitalize()}s 3 and 4": True,
+        "DESIGN" + " section 6": True,
+        "the " + "DESIGN" + ".md file": True,
+        ".." + "/shared/fixtures": True,
+        f"a {word} of the text": False,
+        f"{word}s premature warnings": False,
+        "tissue 5": False,
+    }
+    for text, expected in samples.items():
+        hit = any(p.search(text) for p in _OUTSIDE_REFERENCES.values())
+        assert hit is expected, text
+
+
+def _top_level_names() -> list[str]:
+    """`name.py` for each top-level module of curator/ and `name/` for each package."""
+    names = []
+    for path in sorted((REPO / "curator").iterdir()):
+        if path.is_file() and path.suffix == ".py" and path.name != "__init__.py":
+            names.append(path.name)
+        elif path.is_dir() and (path / "__init__.py").is_file():
+            names.append(path.name + "/")
+    return names
+
+
+def test_architecture_names_every_top_level_module_and_package() -> None:
+    assert ARCHITECTURE_MD.is_file(), "docs/architecture.md is missing"
+    text = ARCHITECTURE_MD.read_text(encoding="utf-8")
+    names = _top_level_names()
+    assert {"models.py", "store/", "cli.py", "tui/"} <= set(names)
+    missing = [n for n in names if f"`{n}`" not in text and f"curator/{n}" not in text]
+    assert not missing, f"docs/architecture.md does not name {missing}: say where they sit in the layers"
+
+
+def test_architecture_relative_links_resolve() -> None:
+    text = ARCHITECTURE_MD.read_text(encoding="utf-8")
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)\s]*)?\)", text)
+    assert links
+    broken = [link for link in links if "://" not in link and not (DOCS / link).exists()]
+    assert not broken, f"docs/architecture.md links to missing files: {broken}"
+
+
+def test_readme_links_the_architecture() -> None:
+    assert "(docs/architecture.md)" in README

@@ -1,4 +1,4 @@
-"""Hostile input (issue 9, point 3).
+"""Hostile input (README, Reliability).
 
 - Fuzzing (hypothesis, derandomized): the importer, the constitution parser and the spec loader
   either succeed or raise the project's own error (CuratorError) with a one-line message; never

@@ -1,4 +1,4 @@
-"""Secrets (issue 9, point 4): the API key never reaches the database, dumps, exports, the app home or logs.
+"""Secrets (README, Reliability): the API key never reaches the database, dumps, exports, the app home or logs.
 
 A unique canary is set as ANTHROPIC_API_KEY; every assist command runs through the CLI over the
 real SDK with a mocked HTTP transport (success, 401, 429 after retries, an interrupted and resumed

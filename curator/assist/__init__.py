@@ -1,4 +1,4 @@
-"""LLM assistance through the official anthropic SDK (DESIGN section 9).
+"""LLM assistance through the official anthropic SDK.
 
 Draft examples for clauses, critique an example against its linked clauses, rewrite
 assistant turns so they explain why, suggest clause links, and draft in bulk through

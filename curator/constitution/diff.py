@@ -1,4 +1,4 @@
-"""Compare two versions of a constitution clause by clause (DESIGN section 4).
+"""Compare two versions of a constitution clause by clause, by content (so moved items keep their links).
 
 Pure: takes two clause lists, returns which ids are unchanged, edited, renamed
 (moved), added or removed. The store turns this into stale and orphaned links.

@@ -1,4 +1,4 @@
-"""Parse a constitution (Markdown or a flat JSON list) into clauses (DESIGN section 4).
+"""Parse a constitution (Markdown or a flat JSON list) into clauses (see docs/architecture.md, Contracts).
 
 Pure: no printing, no UI, no database. Markdown is tokenised by markdown-it-py and
 each clause's text is cut from the *source lines* (via the tokens' line maps), so

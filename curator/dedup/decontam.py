@@ -1,6 +1,6 @@
 """Evaluation sets and decontamination: training records that overlap held-out eval items.
 
-Rules (DESIGN section 7, issue 4), each reported with the eval item and the overlapping span:
+Rules, each reported with the eval item and the overlapping span:
 - `ngram13`: the record shares any word 13-gram with an eval item;
 - `ngram8_coverage`: the record covers >= 50% of an eval item's word 8-grams;
 - `char5_containment`: >= 50% of the record's character 5-grams occur in one eval item.

@@ -1,10 +1,10 @@
-"""Balanced, token-budgeted, reproducible mixture export (DESIGN section 8, issue 7).
+"""Balanced, token-budgeted, reproducible mixture export (docs/spec.md; docs/architecture.md, Rows to an export).
 
-Pipeline: spec.py (TOML, validated) -> plan.py (exclusions, split.py, tokens.py, allocate.py)
+Pipeline: spec.py (TOML, validated) -> plan.py (exclusions, split.py, counters.py, allocate.py)
 -> write.py (formats.py renders, validate.py checks every line, files written aside and renamed
 into place). The core never prints; progress goes through a `(phase, done, total)` callback.
 
-Choices where the issue is silent (also in each module's docstring):
+Choices made here (also in each module's docstring):
 
 - Budget format: tokens are counted on `budget_format` (default: the first of `formats`); every
   file's tokens are reported with its own format's counter. Counts are content tokens (system

@@ -1,4 +1,4 @@
-"""The editor's LLM assistance (DESIGN section 9): draft into an empty form, critique, explain-why
+"""The editor's LLM assistance (`curator.assist`): draft into an empty form, critique, explain-why
 with an accept/reject diff, and suggested links. Kept out of editor.py: the editor owns the form,
 this module owns what assistance does to it.
 

@@ -1,7 +1,8 @@
 """Turning data into display objects without ever parsing it as markup.
 
-`escape()` is not enough in Textual 8 (DESIGN section 10): data goes into
-`rich.text.Text` / `textual.content.Content` objects, never into markup strings.
+`escape()` is not enough in Textual 8 (some hostile strings still act as markup; tests/tui/test_safe.py
+lists them): data goes into `rich.text.Text` / `textual.content.Content` objects, never into markup
+strings.
 """
 
 from __future__ import annotations

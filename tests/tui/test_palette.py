@@ -1,4 +1,4 @@
-"""Every main screen offers its own keys in the command palette (DESIGN section 10)."""
+"""Every main screen offers its own keys in the command palette (keyboard first: every key is also in ctrl+p)."""
 
 from __future__ import annotations
 

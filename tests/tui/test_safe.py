@@ -1,4 +1,4 @@
-"""Data is shown literally, never parsed as markup (DESIGN section 10)."""
+"""Data is shown literally, never parsed as markup (docs/architecture.md, Front ends)."""
 
 from __future__ import annotations
 

@@ -108,7 +108,7 @@ class HelpScreen(ModalScreen[None]):
 
 
 class ScreenBindingCommands(Provider):
-    """The current screen's key bindings as command-palette entries (DESIGN section 10)."""
+    """The current screen's key bindings as command-palette entries (keyboard first: every key is also in ctrl+p)."""
 
     def _commands(self) -> list[tuple[str, str]]:
         screen = self.screen

@@ -1,6 +1,6 @@
 """Explain-why's proposal as a unified diff of the assistant turns, accepted or rejected as a whole.
 
-Nothing overwrites a person's text without confirmation (DESIGN section 9): this screen only
+Nothing overwrites a person's text without confirmation (the rule for all assistance): this screen only
 answers True (accept) or False (reject); the editor applies an accepted rewrite to its form.
 Diff lines are data, so they go into a `Text` with styles, never into markup.
 """
