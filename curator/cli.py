@@ -538,10 +538,11 @@ def cmd_assist_batch(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from curator.mixture import allocation_json, allocation_table, export_from_spec
+    from curator.mixture import allocation_json, allocation_table, export_from_spec, load_spec
 
     with _open(args) as ws:
-        result = export_from_spec(ws.db, Path(args.spec), Path(args.out), dry_run=args.dry_run, force=args.force)
+        spec = load_spec(Path(args.spec))
+        result = export_from_spec(ws.db, spec, Path(args.out), dry_run=args.dry_run, force=args.force)
     if args.dry_run:
         if args.format == "json":
             _print_json(allocation_json(result.plan))

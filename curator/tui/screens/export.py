@@ -103,7 +103,7 @@ class ExportScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="export")
     def _run(self, dry_run: bool, force: bool) -> None:
-        from curator.mixture import allocation_table, export_from_spec
+        from curator.mixture import allocation_table, export_from_spec, load_spec
 
         worker = get_current_worker()
 
@@ -115,7 +115,7 @@ class ExportScreen(Screen[None]):
         try:
             result = export_from_spec(
                 self.app.workspace.db,  # type: ignore[attr-defined]
-                self._spec_path(),
+                load_spec(self._spec_path()),
                 out,
                 dry_run=dry_run,
                 force=force,
