@@ -32,6 +32,7 @@ from curator.constitution.versions import import_constitution
 from curator.mixture.counters import EstimateCounter, TokenCounter, counter_for, offline_encoding
 from curator.mixture.formats import training_text
 from curator.mixture.plan import gc_paused, plan_export
+from curator.mixture.spec import MixtureSpec, load_spec
 from curator.mixture.write import JSON_ENCODER, RenderedFormat, export_from_spec, render_format
 from curator.models import Example
 from curator.store.clauses import current_clauses
@@ -110,7 +111,7 @@ def _count(counter: TokenCounter, texts: list[str]) -> tuple[int, float, float]:
     return tokens, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def measure(ws: Workspace, spec_path: Path, tmp: Path, quick: bool) -> dict[str, Any]:
+def measure(ws: Workspace, spec: MixtureSpec, tmp: Path, quick: bool) -> dict[str, Any]:
     """Plan, then render + write each format and count its tokens, timed separately."""
     marks: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -118,7 +119,7 @@ def measure(ws: Workspace, spec_path: Path, tmp: Path, quick: bool) -> dict[str,
     def progress(phase: str, _done: int, _total: int) -> None:
         marks[phase] = time.perf_counter() - t0
 
-    plan = plan_export(ws.db, spec_path, tmp / "out", progress=progress)
+    plan = plan_export(ws.db, spec, tmp / "out", progress=progress)
     plan_s = time.perf_counter() - t0
     lines = len(plan.lines)
     calibration = _calibrate()
@@ -203,13 +204,14 @@ def run(quick: bool = False) -> dict[str, Any]:
         workspace = build_workspace(db_path, n)
         spec_path = tmp / "spec.toml"
         spec_path.write_text(SPEC.format(budget=budget), encoding="utf-8")
+        spec = load_spec(spec_path)
         ws = open_workspace(db_path)
         try:
             with gc_paused():  # as export_from_spec does for its whole run
-                phases = measure(ws, spec_path, tmp, quick)
+                phases = measure(ws, spec, tmp, quick)
             gc.collect()
             t1 = time.perf_counter()
-            result = export_from_spec(ws.db, spec_path, tmp / "export", force=True)
+            result = export_from_spec(ws.db, spec, tmp / "export", force=True)
             export_s = time.perf_counter() - t1
             manifest = result.manifest or {}
         finally:

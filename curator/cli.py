@@ -447,11 +447,11 @@ def cmd_assist_critique(args: argparse.Namespace) -> int:
     with _open(args) as ws:
         result = critique(ws.db, client, settings, args.id)
     if args.format == "json":
-        _print_json(result)
+        _print_json(result.to_json())
     else:
-        for v in result["verdicts"]:
-            print(f"{v['clause']}: {v['verdict']} - {v['reason']}")
-            for s in v["suggestions"]:
+        for v in result.verdicts:
+            print(f"{v.clause}: {v.verdict} - {v.reason}")
+            for s in v.suggestions:
                 print(f"  - {s}")
     return 0
 
@@ -463,19 +463,19 @@ def cmd_assist_explain_why(args: argparse.Namespace) -> int:
     with _open(args) as ws:
         proposal = explain_why(ws.db, client, settings, args.id)
         applied = None
-        if args.apply and proposal["turns"]:
-            applied = apply_explain_why(ws.db, args.id, proposal, proposal["version"], actor=_actor(args))
+        if args.apply and proposal.turns:
+            applied = apply_explain_why(ws.db, args.id, proposal, proposal.version, actor=_actor(args))
     # an accepted rewrite of approved text is no longer what a person approved (see status_after_rewrite)
-    back_to_review = applied is not None and proposal["status"] == "approved" and applied.status == "review"
+    back_to_review = applied is not None and proposal.status == "approved" and applied.status == "review"
     if args.format == "json":
-        _print_json({**proposal, "applied": applied is not None, "back_to_review": back_to_review})
+        _print_json({**proposal.to_json(), "applied": applied is not None, "back_to_review": back_to_review})
     else:
-        print("\n".join(proposal["diff"]) or "no change proposed")
+        print("\n".join(proposal.diff) or "no change proposed")
         if applied is not None:
             print(f"applied: {args.id} is now version {applied.version}")
             if back_to_review:
                 print(f"{args.id} was approved; the rewrite changed what was approved, so it is back in review")
-        elif proposal["turns"]:
+        elif proposal.turns:
             print("not applied (run again with --apply to accept)")
     return 0
 
@@ -485,11 +485,11 @@ def cmd_assist_suggest_links(args: argparse.Namespace) -> int:
 
     client, settings = _assist(args)
     with _open(args) as ws:
-        links = suggest_links(ws.db, client, settings, args.id)
+        suggested = suggest_links(ws.db, client, settings, args.id)
     if args.format == "json":
-        _print_json({"id": args.id, "links": links})
+        _print_json(suggested.to_json())
     else:
-        print(_table([[link["clause"], _short(link["reason"], 90)] for link in links], ["clause", "reason"]))
+        print(_table([[link.clause, _short(link.reason, 90)] for link in suggested.links], ["clause", "reason"]))
     return 0
 
 
@@ -524,25 +524,26 @@ def cmd_assist_batch(args: argparse.Namespace) -> int:
         )
     sys.stderr.write("\n")
     if args.format == "json":
-        _print_json(report)
+        _print_json(report.to_json())
     else:
         print(
-            f"batch {report['batch_id']}{' (resumed)' if report['resumed'] else ''}: "
-            f"{len(report['created'])} drafts created, {len(report['duplicates'])} exact duplicates skipped, "
-            f"{len(report['failed'])} failed"
+            f"batch {report.batch_id}{' (resumed)' if report.resumed else ''}: "
+            f"{len(report.created)} drafts created, {len(report.duplicates)} exact duplicates skipped, "
+            f"{len(report.failed)} failed"
         )
-        for n in report["near_duplicates"]:
-            print(f"near-duplicate: {n['id']} ~ {', '.join(m['id'] for m in n['matches'])}")
-        for f in report["failed"]:
-            print(f"failed: {f['custom_id']}: {f['error']}")
+        for n in report.near_duplicates:
+            print(f"near-duplicate: {n.id} ~ {', '.join(m.id for m in n.matches)}")
+        for f in report.failed:
+            print(f"failed: {f.custom_id}: {f.error}")
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from curator.mixture import allocation_json, allocation_table, export_from_spec
+    from curator.mixture import allocation_json, allocation_table, export_from_spec, load_spec
 
     with _open(args) as ws:
-        result = export_from_spec(ws.db, Path(args.spec), Path(args.out), dry_run=args.dry_run, force=args.force)
+        spec = load_spec(Path(args.spec))
+        result = export_from_spec(ws.db, spec, Path(args.out), dry_run=args.dry_run, force=args.force)
     if args.dry_run:
         if args.format == "json":
             _print_json(allocation_json(result.plan))

@@ -15,6 +15,18 @@ import pytest
 from curator.assist import actions
 from curator.assist.client import AssistError, AssistUnavailable, make_client
 from curator.assist.prompts import draft_schema
+from curator.assist.results import (
+    BatchDuplicate,
+    BatchFailure,
+    BatchReport,
+    Critique,
+    CritiqueVerdict,
+    LinkSuggestions,
+    NearDuplicate,
+    ProposedTurn,
+    RewriteProposal,
+    SuggestedLink,
+)
 from curator.bootstrap import init_workspace
 from curator.config import Settings
 from curator.errors import ConflictError, UsageError
@@ -373,10 +385,11 @@ def test_critique_parses_one_verdict_per_linked_clause(
         },
     )
     result = actions.critique(demo.db, client, settings, eid)
-    assert result["id"] == eid
-    assert [v["clause"] for v in result["verdicts"]] == ["honesty.1", "honesty.4"]
-    assert result["verdicts"][0]["verdict"] == "partly"
-    assert result["verdicts"][0]["suggestions"] == ["Say why telling her matters."]
+    assert result.id == eid and result.origin == "msg_01TEST"
+    assert [v.clause for v in result.verdicts] == ["honesty.1", "honesty.4"]
+    assert result.verdicts[0] == CritiqueVerdict(
+        "honesty.1", "partly", "Right advice, reasons left implicit.", ("Say why telling her matters.",)
+    )
     body = api.bodies()[0]
     assert body["tool_choice"] == {"type": "tool", "name": "submit_critique"}
     assert body["tools"][0]["input_schema"]["properties"]["verdicts"]["items"]["properties"]["verdict"]["enum"] == [
@@ -409,10 +422,10 @@ def test_explain_why_proposes_and_applies_only_on_accept(
     new_text = "Yes, tell her: a friendship that rests on a hidden intrusion is not the one she thinks she has."
     api.tool("submit_rewrite", {"turns": [{"index": 1, "content": new_text, "rationale": "Honesty.1, stated."}]})
     proposal = actions.explain_why(demo.db, client, settings, eid)
-    assert proposal["id"] == eid and proposal["version"] == 1
-    assert proposal["turns"] == [{"index": 1, "content": new_text, "rationale": "Honesty.1, stated."}]
-    assert any(line.startswith("-    Yes, tell her.") for line in proposal["diff"])
-    assert any(line.startswith("+    " + new_text) for line in proposal["diff"])
+    assert proposal.id == eid and proposal.version == 1 and proposal.status == "draft"
+    assert proposal.turns == (ProposedTurn(1, new_text, "Honesty.1, stated."),)
+    assert any(line.startswith("-    Yes, tell her.") for line in proposal.diff)
+    assert any(line.startswith("+    " + new_text) for line in proposal.diff)
     stored = examples.get(demo.db, eid)
     assert stored.version == 1 and stored.messages is not None and stored.messages[1].content == "Yes, tell her."
 
@@ -439,8 +452,8 @@ def test_apply_explain_why_sends_an_approved_example_back_to_review(
     _approve(demo, eid)
     api.tool("submit_rewrite", {"turns": [{"index": 1, "content": "Tell her, and why.", "rationale": "Honesty."}]})
     proposal = actions.explain_why(demo.db, client, settings, eid)
-    assert proposal["status"] == "approved"
-    updated = actions.apply_explain_why(demo.db, eid, proposal, proposal["version"], actor="ana")
+    assert proposal.status == "approved"
+    updated = actions.apply_explain_why(demo.db, eid, proposal, proposal.version, actor="ana")
     assert updated.status == "review"
     assert examples.get(demo.db, eid).status == "review"
 
@@ -448,7 +461,7 @@ def test_apply_explain_why_sends_an_approved_example_back_to_review(
 def test_status_after_rewrite_only_reopens_changed_approved_turns(demo: Workspace) -> None:
     ex = examples.get(demo.db, _advice(demo))
     same = actions.rewrite_turns(ex, [])
-    changed = actions.rewrite_turns(ex, [{"index": 1, "content": "Tell her, and why.", "rationale": "r"}])
+    changed = actions.rewrite_turns(ex, [ProposedTurn(1, "Tell her, and why.", "r")])
     approved = ex.model_copy(update={"status": "approved"})
     assert actions.status_after_rewrite(approved, changed) == "review"
     assert actions.status_after_rewrite(approved, same) == "approved"
@@ -489,6 +502,75 @@ def test_cli_explain_why_apply_says_back_to_review(
     assert KEY not in text
 
 
+def test_results_to_json_keep_the_json_shapes_scripts_read() -> None:
+    # `curator assist ... --format json` prints to_json(): keys and their order are a contract
+    from curator.dedup.engine import Match
+
+    verdicts = (CritiqueVerdict("a.1", "partly", "why", ("do this",)), CritiqueVerdict("a.2", "teaches", "ok"))
+    assert json.dumps(Critique("ex_1", "msg_1", verdicts).to_json()) == (
+        '{"id": "ex_1", "origin": "msg_1", "verdicts": ['
+        '{"clause": "a.1", "verdict": "partly", "reason": "why", "suggestions": ["do this"]}, '
+        '{"clause": "a.2", "verdict": "teaches", "reason": "ok", "suggestions": []}]}'
+    )
+    proposal = RewriteProposal("ex_1", 3, "approved", "msg_1", (ProposedTurn(1, "text", "why"),), ("--- a", "+++ b"))
+    assert json.dumps(proposal.to_json()) == (
+        '{"id": "ex_1", "version": 3, "status": "approved", "origin": "msg_1", '
+        '"turns": [{"index": 1, "content": "text", "rationale": "why"}], "diff": ["--- a", "+++ b"]}'
+    )
+    links = LinkSuggestions("ex_1", (SuggestedLink("a.1", "because"),))
+    assert json.dumps(links.to_json()) == '{"id": "ex_1", "links": [{"clause": "a.1", "reason": "because"}]}'
+    report = BatchReport(
+        "msgbatch_1",
+        True,
+        ("ex_2",),
+        (BatchDuplicate("c0-1", "ex_2"),),
+        (NearDuplicate("ex_2", (Match("ex_0", 0.6, "jaccard"),)),),
+        (BatchFailure("c1-0", "errored"),),
+    )
+    assert json.dumps(report.to_json()) == (
+        '{"batch_id": "msgbatch_1", "resumed": true, "created": ["ex_2"], '
+        '"duplicates": [{"custom_id": "c0-1", "id": "ex_2"}], '
+        '"near_duplicates": [{"id": "ex_2", "matches": [{"id": "ex_0", "score": 0.6, "reason": "jaccard"}]}], '
+        '"failed": [{"custom_id": "c1-0", "error": "errored"}]}'
+    )
+
+
+def test_cli_json_of_critique_and_suggest_links(
+    api: FakeAPI,
+    demo: Workspace,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from curator import cli
+    from curator.assist import client as client_module
+
+    eid = _advice(demo)
+    real = client_module.make_client
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    monkeypatch.setattr(
+        client_module,
+        "make_client",
+        lambda s: real(s, http_client=httpx2.Client(transport=httpx2.MockTransport(api))),
+    )
+    verdicts = [
+        {"clause": "honesty.1", "verdict": "partly", "reason": "Réasons implicit.", "suggestions": ["Say why."]},
+        {"clause": "honesty.4", "verdict": "unrelated", "reason": "No mistake."},
+    ]
+    api.tool("submit_critique", {"verdicts": verdicts[::-1]})
+    api.tool("submit_links", {"links": [{"clause": "honesty.2", "reason": "No deception."}]})
+    db = str(demo.path)
+
+    def printed(obj: Any) -> str:
+        return json.dumps(obj, ensure_ascii=False, indent=2) + "\n"
+
+    assert cli.main(["assist", "critique", eid, "--db", db, "--format", "json"]) == 0
+    verdicts[1]["suggestions"] = []
+    assert capsys.readouterr().out == printed({"id": eid, "origin": "msg_01TEST", "verdicts": verdicts})
+    assert cli.main(["assist", "suggest-links", eid, "--db", db, "--format", "json"]) == 0
+    links = [{"clause": "honesty.2", "reason": "No deception."}]
+    assert capsys.readouterr().out == printed({"id": eid, "links": links})
+
+
 def test_draft_record_is_not_stored(
     api: FakeAPI, client: anthropic.Anthropic, settings: Settings, demo: Workspace
 ) -> None:
@@ -512,7 +594,7 @@ def test_critique_example_judges_an_unsaved_record(
     ex = parse_example({**STORY, "kind": "story", "clauses": ["privacy.1"]})
     api.tool("submit_critique", {"verdicts": [{"clause": "privacy.1", "verdict": "teaches", "reason": "ok"}]})
     result = actions.critique_example(demo.db, client, settings, ex)
-    assert result["verdicts"][0]["verdict"] == "teaches"
+    assert result.id == ex.id and result.verdicts[0].verdict == "teaches"
     assert STORY["text"] in api.bodies()[0]["messages"][0]["content"]
 
 
@@ -541,11 +623,14 @@ def test_suggest_links_ranked_and_filtered(
             ]
         },
     )
-    links = actions.suggest_links(demo.db, client, settings, eid)
-    assert links == [
-        {"clause": "honesty.2", "reason": "No deception by arrangement."},
-        {"clause": "honesty.3", "reason": "Truthful about itself."},
-    ]
+    suggested = actions.suggest_links(demo.db, client, settings, eid)
+    assert suggested == LinkSuggestions(
+        eid,
+        (
+            SuggestedLink("honesty.2", "No deception by arrangement."),
+            SuggestedLink("honesty.3", "Truthful about itself."),
+        ),
+    )
     prompt = api.bodies()[0]["messages"][0]["content"]
     assert "- honesty.2 (" in prompt
     assert "Already linked: honesty.1, honesty.4" in prompt
@@ -647,11 +732,11 @@ def test_batch_submits_polls_and_imports(
         poll_interval=0.5,
         sleep=naps.append,
     )
-    assert report["batch_id"] == BATCH_ID and report["resumed"] is False
-    assert len(report["created"]) == 1
-    assert report["duplicates"] == [{"custom_id": "c0-1", "id": report["created"][0]}]
-    assert [f["custom_id"] for f in report["failed"]] == ["c1-0", "c1-1"]
-    assert "malformed model output" in report["failed"][1]["error"]
+    assert report.batch_id == BATCH_ID and report.resumed is False
+    assert len(report.created) == 1
+    assert report.duplicates == (BatchDuplicate("c0-1", report.created[0]),)
+    assert [f.custom_id for f in report.failed] == ["c1-0", "c1-1"]
+    assert "malformed model output" in report.failed[1].error
     assert examples.count(demo.db) == before + 1
     assert naps == [0.5] and counts[0]["processing"] == 4 and counts[-1]["succeeded"] == 4
 
@@ -663,7 +748,7 @@ def test_batch_submits_polls_and_imports(
     assert params["tools"][0]["input_schema"] == draft_schema("story")
     assert _clause_text(demo, "honesty.1").strip() in params["messages"][0]["content"]
 
-    ex = examples.get(demo.db, report["created"][0])
+    ex = examples.get(demo.db, report.created[0])
     assert ex.status == "draft" and ex.clauses == ["privacy.1"]
     assert ex.source.type == "generated" and ex.source.origin == f"{BATCH_ID}/c0-0"
     assert ex.source.prompt_sha256 and len(ex.source.prompt_sha256) == 64
@@ -698,6 +783,6 @@ def test_batch_resumes_after_interruption(
 
     api.statuses = ["ended"]
     report = run_batch(demo.db, client, settings, **kwargs)
-    assert report["resumed"] is True and len(report["created"]) == 1
+    assert report.resumed is True and len(report.created) == 1
     assert len(api.creates()) == 1  # submitted once, resumed once
     assert not state_file.exists()

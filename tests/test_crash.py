@@ -29,7 +29,7 @@ from curator.atomic import recover
 from curator.constitution.versions import import_constitution
 from curator.dumpload import dump
 from curator.importer import PARALLEL_MIN_BYTES, import_file
-from curator.mixture import export_from_spec
+from curator.mixture import export_from_spec, load_spec
 from curator.store.db import open_workspace
 from tests.conftest import SMALL_CONSTITUTION
 from tests.test_mixture_allocate import gen_records
@@ -184,7 +184,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Workload:
         report = import_file(ws.db, data, actor="tester", parallel=False)
         max_wal = file_size(Path(f"{full}-wal"))  # not truncated while the connection is open: its peak size
         dump(ws, root / "ref-dump")
-        export_from_spec(ws.db, spec, root / "ref-exports")
+        export_from_spec(ws.db, load_spec(spec), root / "ref-exports")
     assert len(report.imported) == N and max_wal > 1_000_000
     count, digest = records_digest(full)
     assert count == N

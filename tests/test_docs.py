@@ -23,7 +23,7 @@ from curator.bootstrap import init_workspace
 from curator.cli import build_parser
 from curator.config import Settings
 from curator.importer import import_file
-from curator.mixture.spec import DiversifySpec, Spec, SplitSpec, load_spec
+from curator.mixture.spec import DiversifySpec, MixtureSpec, SplitSpec, load_spec
 from curator.models import (
     KINDS,
     Example,
@@ -220,7 +220,11 @@ def test_cli_reference_covers_every_command() -> None:
 # ---------------------------------------------------------------------------
 
 SPEC_MD = (DOCS / "spec.md").read_text(encoding="utf-8")
-SPEC_MODELS: list[tuple[str, type[BaseModel]]] = [("", Spec), ("split.", SplitSpec), ("diversify.", DiversifySpec)]
+SPEC_MODELS: list[tuple[str, type[BaseModel]]] = [
+    ("", MixtureSpec),
+    ("split.", SplitSpec),
+    ("diversify.", DiversifySpec),
+]
 
 
 def _spec_default_cell(prefix: str, name: str, field: Any) -> str:
@@ -262,7 +266,7 @@ def test_annotated_spec_example_parses_and_sets_every_key(tmp_path: Path) -> Non
     path.write_text(example, encoding="utf-8")
     spec = load_spec(path)
     raw = tomllib.loads(example)
-    assert set(raw) == set(Spec.model_fields)
+    assert set(raw) == set(MixtureSpec.model_fields)
     assert set(raw["split"]) == set(SplitSpec.model_fields)
     assert set(raw["diversify"]) == set(DiversifySpec.model_fields)
     assert set(spec.kinds) == set(KINDS)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from curator.mixture import SpecError, export_from_spec
+from curator.mixture import SpecError, export_from_spec, load_spec
 from curator.mixture.allocate import (
     Candidate,
     allocate,
@@ -98,7 +98,7 @@ def export(ws: Workspace, tmp_path: Path, **overrides: Any) -> tuple[dict[str, A
     defaults: dict[str, Any] = {"formats": ["openai"], "dedup": "exact", "split": {"eval_fraction": 0.05}}
     defaults.update(overrides)
     spec = write_spec(tmp_path, **defaults)
-    result = export_from_spec(ws.db, spec, tmp_path / "out", force=True)
+    result = export_from_spec(ws.db, load_spec(spec), tmp_path / "out", force=True)
     assert result.folder is not None
     manifest = json.loads((result.folder / "manifest.json").read_text(encoding="utf-8"))
     rows = [json.loads(x) for x in (result.folder / "records.jsonl").read_text(encoding="utf-8").splitlines()]

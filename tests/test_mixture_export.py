@@ -21,6 +21,8 @@ from curator.mixture import (
     allocation_json,
     allocation_table,
     export_from_spec,
+    load_spec,
+    parse_spec_text,
     plan_export,
     validate_line,
 )
@@ -53,21 +55,21 @@ def jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def test_same_inputs_give_byte_identical_folders(demo: Workspace, tmp_path: Path) -> None:
-    a = export_from_spec(demo.db, SMALL, tmp_path / "a")
-    b = export_from_spec(demo.db, SMALL, tmp_path / "b")
+    a = export_from_spec(demo.db, load_spec(SMALL), tmp_path / "a")
+    b = export_from_spec(demo.db, load_spec(SMALL), tmp_path / "b")
     assert a.folder and b.folder
     first = tree(a.folder)
     assert first == tree(b.folder)
     assert len(first) >= 10
     # again into the same place, now with the split lock from the first run: still the same bytes
-    again = export_from_spec(demo.db, SMALL, tmp_path / "a", force=True)
+    again = export_from_spec(demo.db, load_spec(SMALL), tmp_path / "a", force=True)
     assert again.folder and tree(again.folder) == first
     meta = b"".join(first[n] for n in ("manifest.json", "README.md", "records.jsonl", "SHA256SUMS"))
     assert not re.search(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", meta.decode("utf-8"))  # no clock anywhere
 
 
 def test_shipped_demo_spec_works_on_the_demo_workspace(demo: Workspace, tmp_path: Path) -> None:
-    result = export_from_spec(demo.db, DEMO_SPEC, tmp_path / "out")
+    result = export_from_spec(demo.db, load_spec(DEMO_SPEC), tmp_path / "out")
     assert result.folder == tmp_path / "out" / "demo-mix"
     manifest = result.manifest
     assert manifest is not None
@@ -76,7 +78,7 @@ def test_shipped_demo_spec_works_on_the_demo_workspace(demo: Workspace, tmp_path
 
 
 def test_folder_layout_manifest_and_card(demo: Workspace, tmp_path: Path) -> None:
-    result = export_from_spec(demo.db, SMALL, tmp_path)
+    result = export_from_spec(demo.db, load_spec(SMALL), tmp_path)
     folder = result.folder
     assert folder is not None
     names = set(tree(folder))
@@ -112,7 +114,7 @@ def test_folder_layout_manifest_and_card(demo: Workspace, tmp_path: Path) -> Non
 
 
 def test_every_line_parses_back_into_its_format(demo: Workspace, tmp_path: Path) -> None:
-    result = export_from_spec(demo.db, SMALL, tmp_path)
+    result = export_from_spec(demo.db, load_spec(SMALL), tmp_path)
     folder = result.folder
     assert folder is not None
     records = jsonl(folder / "records.jsonl")
@@ -132,7 +134,7 @@ def test_every_line_parses_back_into_its_format(demo: Workspace, tmp_path: Path)
 def test_sha256sums_is_accepted_by_sha256sum(demo: Workspace, tmp_path: Path) -> None:
     if shutil.which("sha256sum") is None:
         pytest.skip("sha256sum is not installed")
-    folder = export_from_spec(demo.db, SMALL, tmp_path).folder
+    folder = export_from_spec(demo.db, load_spec(SMALL), tmp_path).folder
     out = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=folder, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.count(": OK") == len((folder / "SHA256SUMS").read_text().splitlines())  # type: ignore[operator]
@@ -143,7 +145,7 @@ def test_hf_messages_load_with_datasets(demo: Workspace, tmp_path: Path, monkeyp
         monkeypatch.setenv(var, "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
     datasets = pytest.importorskip("datasets", reason="datasets is a test-only dependency (dev extras)")
-    folder = export_from_spec(demo.db, SMALL, tmp_path).folder
+    folder = export_from_spec(demo.db, load_spec(SMALL), tmp_path).folder
     assert folder is not None
     files = {s: str(folder / "hf-messages" / f"{s}.jsonl") for s in ("train", "eval", "heldout")}
     files = {s: p for s, p in files.items() if Path(p).exists()}
@@ -170,7 +172,7 @@ def test_no_eval_heldout_or_duplicate_reaches_train(demo: Workspace, tmp_path: P
         formats=["text"],
         split={"eval_fraction": 0.3, "by": "id", "salt": salt, "heldout_clauses": ["care"]},
     )
-    result = export_from_spec(demo.db, spec, tmp_path / "out")
+    result = export_from_spec(demo.db, load_spec(spec), tmp_path / "out")
     assert result.manifest is not None
     rows = jsonl(result.folder / "records.jsonl")  # type: ignore[operator]
     train = {r["id"] for r in rows if r["split"] == "train"}
@@ -195,7 +197,7 @@ def test_groups_never_straddle_train_and_eval(ws: Workspace, tmp_path: Path) -> 
     fill_ws(ws, records)
     group = {ex.id: ex.group for ex in records}
     spec = write_spec(tmp_path, budget_tokens=20_000, formats=["text"], dedup="off", split={"eval_fraction": 0.2})
-    result = export_from_spec(ws.db, spec, tmp_path / "out")
+    result = export_from_spec(ws.db, load_spec(spec), tmp_path / "out")
     rows = jsonl(result.folder / "records.jsonl")  # type: ignore[operator]
     train_groups = {group[r["id"]] for r in rows if r["split"] == "train"}
     eval_groups = {group[r["id"]] for r in rows if r["split"] == "eval"}
@@ -207,7 +209,7 @@ def test_split_lock_keeps_records_out_of_train(ws: Workspace, tmp_path: Path) ->
     fill_ws(ws, gen_records(200, groups=40))
     out = tmp_path / "out"
     spec = write_spec(tmp_path, budget_tokens=8000, formats=["text"], dedup="off", split={"eval_fraction": 0.2})
-    export_from_spec(ws.db, spec, out)
+    export_from_spec(ws.db, load_spec(spec), out)
     lock = SplitLock.read(lock_path(out, "mix"))
     evals = {rid for rid, s in lock.records.items() if s == "eval"}
     assert evals
@@ -215,7 +217,7 @@ def test_split_lock_keeps_records_out_of_train(ws: Workspace, tmp_path: Path) ->
     spec = write_spec(
         tmp_path, budget_tokens=8000, formats=["text"], dedup="off", split={"eval_fraction": 0.2, "salt": "v2"}
     )
-    result = export_from_spec(ws.db, spec, out, force=True)
+    result = export_from_spec(ws.db, load_spec(spec), out, force=True)
     rows = jsonl(result.folder / "records.jsonl")  # type: ignore[operator]
     assert not evals & {r["id"] for r in rows if r["split"] == "train"}
     assert evals <= {r["id"] for r in rows if r["split"] == "eval"}
@@ -227,7 +229,7 @@ def test_decontaminated_records_are_absent(demo: Workspace, tmp_path: Path) -> N
     leak = story(id="ex_leak", status="approved", text=f"The assistant read: {window}", clauses=["privacy.2"])
     examples.create(demo.db, parse_example(leak), actor="ana")
     spec = write_spec(tmp_path, decontaminate=["model-spec"], budget_tokens=9000, max_epochs=3)
-    result = export_from_spec(demo.db, spec, tmp_path / "out")
+    result = export_from_spec(demo.db, load_spec(spec), tmp_path / "out")
     assert result.folder is not None and result.manifest is not None
     reasons = {e["id"]: e["reason"] for e in result.manifest["excluded"]}
     assert reasons["ex_leak"].startswith("overlaps eval set model-spec item 092i.md")
@@ -236,17 +238,17 @@ def test_decontaminated_records_are_absent(demo: Workspace, tmp_path: Path) -> N
         assert window.encode("utf-8") not in path.read_bytes()
     missing = write_spec(tmp_path, "missing.toml", decontaminate=["nope"])
     with pytest.raises(SpecError, match=r"missing.toml: decontaminate\[0\]: no eval set named 'nope'"):
-        export_from_spec(demo.db, missing, tmp_path / "out2")
+        export_from_spec(demo.db, load_spec(missing), tmp_path / "out2")
 
 
 def test_existing_folder_is_refused_without_force(demo: Workspace, tmp_path: Path) -> None:
-    export_from_spec(demo.db, SMALL, tmp_path)
+    export_from_spec(demo.db, load_spec(SMALL), tmp_path)
     target = tmp_path / "small-mix"
     (target / "marker").write_text("old", encoding="utf-8")
     with pytest.raises(CuratorError, match="already exists; use --force"):
-        export_from_spec(demo.db, SMALL, tmp_path)
+        export_from_spec(demo.db, load_spec(SMALL), tmp_path)
     assert (target / "marker").exists()
-    export_from_spec(demo.db, SMALL, tmp_path, force=True)
+    export_from_spec(demo.db, load_spec(SMALL), tmp_path, force=True)
     assert not (target / "marker").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["small-mix", "small-mix.splits.lock.json"]
 
@@ -259,13 +261,13 @@ def test_a_failed_export_leaves_nothing_behind(demo: Workspace, tmp_path: Path, 
 
     monkeypatch.setattr(write, "dataset_card", boom)
     with pytest.raises(RuntimeError):
-        export_from_spec(demo.db, SMALL, tmp_path)
+        export_from_spec(demo.db, load_spec(SMALL), tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_unsafe_names_are_refused(demo: Workspace, tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="name: unsafe name"):
-        export_from_spec(demo.db, REPO / "tests" / "data" / "specs" / "unsafe_name.toml", tmp_path)
+        export_from_spec(demo.db, load_spec(REPO / "tests" / "data" / "specs" / "unsafe_name.toml"), tmp_path)
     assert list(tmp_path.iterdir()) == []
     from curator.paths import safe_child
 
@@ -274,7 +276,7 @@ def test_unsafe_names_are_refused(demo: Workspace, tmp_path: Path) -> None:
 
 
 def test_dry_run_writes_nothing_and_shows_the_allocation(demo: Workspace, tmp_path: Path) -> None:
-    result = export_from_spec(demo.db, SMALL, tmp_path / "out", dry_run=True)
+    result = export_from_spec(demo.db, load_spec(SMALL), tmp_path / "out", dry_run=True)
     assert not result.written and result.folder is None
     assert not (tmp_path / "out").exists()
     table = allocation_table(result.plan)
@@ -286,19 +288,67 @@ def test_dry_run_writes_nothing_and_shows_the_allocation(demo: Workspace, tmp_pa
     assert set(data["cells"][0]) >= {"kind", "clause", "available", "target", "epochs", "shortfall"}
     json.dumps(data)
     # a dry run and the real export agree
-    real = export_from_spec(demo.db, SMALL, tmp_path / "out")
+    real = export_from_spec(demo.db, load_spec(SMALL), tmp_path / "out")
     assert [(ln.id, ln.repeat) for ln in real.plan.lines] == [(ln.id, ln.repeat) for ln in result.plan.lines]
 
 
 def test_heldout_clause_must_exist(demo: Workspace, tmp_path: Path) -> None:
     spec = write_spec(tmp_path, split={"heldout_clauses": ["privacy", "no.such"]})
     with pytest.raises(SpecError, match=r"split\.heldout_clauses\[1\]: unknown clause 'no.such'"):
-        plan_export(demo.db, spec, tmp_path)
+        plan_export(demo.db, load_spec(spec), tmp_path)
+
+
+POOL_PROMPT = "You are the assistant of the pool beside the spec."
+
+
+def spec_with_own_pool(folder: Path) -> Path:
+    """SMALL, its system prompts read from `prompts.jsonl` beside it: a path only the spec's folder resolves."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "prompts.jsonl").write_text(json.dumps({"id": "p1", "text": POOL_PROMPT}) + "\n", encoding="utf-8")
+    text = SMALL.read_text(encoding="utf-8")
+    own = text.replace('system_prompts = "corpora/pools/system_prompts.jsonl"', 'system_prompts = "prompts.jsonl"')
+    assert own != text
+    path = folder / "spec.toml"
+    path.write_text(own, encoding="utf-8")
+    return path
+
+
+def test_cli_resolves_pool_paths_against_the_spec_folder(
+    demo: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from curator.cli import main
+
+    spec_with_own_pool(tmp_path / "specs" / "nested")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # neither the spec's folder nor the project
+    out = tmp_path / "out"
+    args = ["export", "--spec", "../specs/nested/spec.toml", "--out", str(out), "--db", str(demo.path)]
+    assert main([*args, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["folder"] == str(out / "small-mix")
+    manifest = json.loads((out / "small-mix" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["pools"]["system_prompts"]["path"] == "prompts.jsonl"
+    assert manifest["pools"]["system_prompts"]["items"] == 1
+
+
+def test_spec_text_resolves_pool_paths_against_its_base_dir(
+    demo: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec_file = spec_with_own_pool(tmp_path / "specs")
+    text = spec_file.read_text(encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    plan = plan_export(demo.db, parse_spec_text(text, "<editor>", spec_file.parent), tmp_path / "out")
+    assert plan.pools.files["system_prompts"].items == 1
+    assert plan.pools.system_prompts == [POOL_PROMPT]
+    # without a base folder the current one is used, and the error names the text's source and the key
+    with pytest.raises(SpecError, match=r"^<editor>: diversify\.system_prompts: 'prompts.jsonl' not found"):
+        plan_export(demo.db, parse_spec_text(text, "<editor>"), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 def test_progress_is_reported(demo: Workspace, tmp_path: Path) -> None:
     seen: list[str] = []
-    export_from_spec(demo.db, SMALL, tmp_path, progress=lambda phase, done, total: seen.append(phase))
+    export_from_spec(demo.db, load_spec(SMALL), tmp_path, progress=lambda phase, done, total: seen.append(phase))
     for phase in ("load", "count", "allocate", "render:openai", "render:text", "write"):
         assert phase in seen
 
@@ -309,7 +359,7 @@ def test_records_that_cannot_make_a_line_are_excluded_with_a_reason(demo: Worksp
     rec = advice(id="ex_empty", status="approved", clauses=["care.2"])
     rec["messages"][1]["content"] = "   "
     examples.create(demo.db, parse_example(rec), actor="ana")
-    result = export_from_spec(demo.db, SMALL, tmp_path)
+    result = export_from_spec(demo.db, load_spec(SMALL), tmp_path)
     assert result.manifest is not None
     reasons = {e["id"]: e["reason"] for e in result.manifest["excluded"]}
     assert reasons["ex_empty"] == "messages[1] is empty"
@@ -329,8 +379,8 @@ def test_standard_library_and_orjson_lines_are_the_same_bytes(
 ) -> None:
     from curator.mixture import write
 
-    first = export_from_spec(demo.db, SMALL, tmp_path / "a").folder
+    first = export_from_spec(demo.db, load_spec(SMALL), tmp_path / "a").folder
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     monkeypatch.setattr(write, "_dumps", lambda row: encode(row).encode("utf-8"))
-    second = export_from_spec(demo.db, SMALL, tmp_path / "b").folder
+    second = export_from_spec(demo.db, load_spec(SMALL), tmp_path / "b").folder
     assert first and second and tree(first) == tree(second)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from curator.mixture.pools import Drawer, load_pools, resolve_pool
-from curator.mixture.spec import SpecError, load_spec, parse_spec
+from curator.mixture.spec import SpecError, load_spec, parse_spec, parse_spec_text
 from tests.conftest import REPO
 
 SPECS = REPO / "tests" / "data" / "specs"
@@ -140,6 +140,35 @@ def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
         load_spec(bad)
     with pytest.raises(SpecError, match="no such spec file"):
         load_spec(tmp_path / "missing.toml")
+
+
+def test_spec_text_parses_without_a_file(tmp_path: Path) -> None:
+    text = toml_text(spec_data())
+    spec = parse_spec_text(text, "<editor>")
+    assert spec.source == "<editor>" and spec.base_dir == Path()
+    assert parse_spec_text(text, "<editor>", base_dir=tmp_path).base_dir == tmp_path
+    assert list(tmp_path.iterdir()) == []
+    # where a spec came from is not part of what it means
+    from_file = load_spec(write_spec(tmp_path))
+    assert from_file.source == str(tmp_path / "spec.toml") and from_file.base_dir == tmp_path
+    assert from_file.sha256() == spec.sha256() and from_file.canonical() == spec.canonical()
+
+
+def test_spec_text_errors_name_the_source_and_the_key() -> None:
+    where = "<editor: spec.toml>"
+    bad_shares = toml_text(spec_data(kinds={"story": 0.5, "advice": 0.4}))
+    with pytest.raises(SpecError) as info:
+        parse_spec_text(bad_shares, where)
+    assert str(info.value) == f"{where}: kinds: shares must sum to 1 (got 0.9)"
+    with pytest.raises(SpecError, match=r"^<editor: spec.toml>: invalid TOML \(.*line 1"):
+        parse_spec_text("name = \n", where)
+    with pytest.raises(SpecError, match=r"^<editor: spec.toml>: split.color: unknown key"):
+        parse_spec_text(toml_text(spec_data(split={"color": "red"})), where)
+
+
+@pytest.mark.parametrize("key", ["base_dir", "_base_dir", "source", "_source"])
+def test_where_a_spec_came_from_cannot_be_set_in_the_spec(tmp_path: Path, key: str) -> None:
+    assert f"{key}: unknown key" in error_of(tmp_path, **{key: "/"})
 
 
 def test_pool_paths_resolve_in_spec_folder_then_project(tmp_path: Path) -> None:

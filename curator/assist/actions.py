@@ -8,6 +8,7 @@ Each returns data; the CLI and the TUI render it. `draft` stores new records as
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from typing import Any
 
 import anthropic
@@ -26,6 +27,14 @@ from curator.assist.prompts import (
     prompt_sha256,
     suggest_links_prompt,
     tool_schema,
+)
+from curator.assist.results import (
+    Critique,
+    CritiqueVerdict,
+    LinkSuggestions,
+    ProposedTurn,
+    RewriteProposal,
+    SuggestedLink,
 )
 from curator.config import Settings
 from curator.errors import RecordError, UsageError
@@ -175,16 +184,13 @@ def _linked_clauses(db: Database, ex: Example) -> list[Clause]:
     return linked
 
 
-def critique(db: Database, client: anthropic.Anthropic, settings: Settings, example_id: str) -> dict[str, Any]:
+def critique(db: Database, client: anthropic.Anthropic, settings: Settings, example_id: str) -> Critique:
     """Judge a stored example against each linked clause (see `critique_example`)."""
     return critique_example(db, client, settings, examples.get(db, example_id))
 
 
-def critique_example(db: Database, client: anthropic.Anthropic, settings: Settings, ex: Example) -> dict[str, Any]:
-    """Judge `ex` (stored or not: the TUI sends its form) against each linked clause.
-
-    Returns `{"id", "origin", "verdicts": [{clause, verdict, reason, suggestions}]}` in link order.
-    """
+def critique_example(db: Database, client: anthropic.Anthropic, settings: Settings, ex: Example) -> Critique:
+    """Judge `ex` (stored or not: the TUI sends its form) against each linked clause; verdicts in link order."""
     linked = _linked_clauses(db, ex)
     tool_input, origin = _ask(
         client,
@@ -203,11 +209,10 @@ def critique_example(db: Database, client: anthropic.Anthropic, settings: Settin
     missing = [c for c in wanted if c not in by_clause]
     if missing:
         raise AssistError(f"malformed model output: no verdict for clause {missing[0]!r}")
-    return {
-        "id": ex.id,
-        "origin": origin,
-        "verdicts": [by_clause[c].model_dump(mode="json") for c in wanted],
-    }
+    ordered = [by_clause[c] for c in wanted]
+    return Critique(
+        ex.id, origin, tuple(CritiqueVerdict(v.clause, v.verdict, v.reason, tuple(v.suggestions)) for v in ordered)
+    )
 
 
 def _render_dialogue(ex: Example) -> list[str]:
@@ -233,30 +238,29 @@ def _rewrite_turn(msg: Message, content: str, rationale: str) -> Message:
     return msg.model_copy(update={"content": blocks, "rationale": rationale})
 
 
-def rewrite_turns(ex: Example, turns: list[dict[str, Any]]) -> Example:
+def rewrite_turns(ex: Example, turns: Sequence[ProposedTurn]) -> Example:
     """`ex` with the proposed assistant turns put in (validated); the form or the store takes it from here."""
     messages = list(ex.messages or [])
     for turn in turns:
-        index = turn["index"]
-        if not isinstance(index, int) or not 0 <= index < len(messages) or messages[index].role != "assistant":
+        index = turn.index
+        if not 0 <= index < len(messages) or messages[index].role != "assistant":
             raise AssistError(f"malformed model output: turn index {index!r} is not an assistant turn")
-        messages[index] = _rewrite_turn(messages[index], str(turn["content"]), str(turn["rationale"]))
+        messages[index] = _rewrite_turn(messages[index], turn.content, turn.rationale)
     try:
         return parse_example({**ex.canonical(), "messages": [m.model_dump(mode="json") for m in messages]})
     except RecordError as err:
         raise AssistError(f"malformed model output: {err}") from None
 
 
-def explain_why(db: Database, client: anthropic.Anthropic, settings: Settings, example_id: str) -> dict[str, Any]:
+def explain_why(db: Database, client: anthropic.Anthropic, settings: Settings, example_id: str) -> RewriteProposal:
     """Propose assistant-turn rewrites for a stored example; NOT applied (see `apply_explain_why`)."""
     return explain_why_example(db, client, settings, examples.get(db, example_id))
 
 
-def explain_why_example(db: Database, client: anthropic.Anthropic, settings: Settings, ex: Example) -> dict[str, Any]:
-    """Propose assistant-turn rewrites of `ex` that state why; NOT applied.
+def explain_why_example(db: Database, client: anthropic.Anthropic, settings: Settings, ex: Example) -> RewriteProposal:
+    """Propose assistant-turn rewrites of `ex` that state why, with the diff they make; NOT applied.
 
-    Returns `{"id", "version", "status", "origin", "turns": [{index, content, rationale}],
-    "diff": [unified diff lines]}`; `status` tells whether accepting sends it back to review.
+    The proposal's `status` (the example's) tells whether accepting sends it back to review.
     """
     if ex.kind not in ("advice", "agentic"):
         raise UsageError(f"explain-why rewrites assistant turns; a {ex.kind} has none (use critique)")
@@ -270,9 +274,9 @@ def explain_why_example(db: Database, client: anthropic.Anthropic, settings: Set
         "Submit rewritten assistant turns that state why.",
     )
     out = validate_output(ExplainWhyOut, tool_input)
-    turns = [t.model_dump(mode="json") for t in out.turns]
+    turns = tuple(ProposedTurn(t.index, t.content, t.rationale) for t in out.turns)
     after = rewrite_turns(ex, turns)  # validates indexes and the merged record
-    diff = list(
+    diff = tuple(
         difflib.unified_diff(
             _render_dialogue(ex),
             _render_dialogue(after),
@@ -281,7 +285,7 @@ def explain_why_example(db: Database, client: anthropic.Anthropic, settings: Set
             lineterm="",
         )
     )
-    return {"id": ex.id, "version": ex.version, "status": ex.status, "origin": origin, "turns": turns, "diff": diff}
+    return RewriteProposal(ex.id, ex.version, ex.status, origin, turns, diff)
 
 
 def _assistant_turns(ex: Example) -> list[Message]:
@@ -300,7 +304,7 @@ def status_after_rewrite(before: Example, after: Example) -> Status:
 
 
 def apply_explain_why(
-    db: Database, example_id: str, proposal: dict[str, Any], expected_version: int, *, actor: str
+    db: Database, example_id: str, proposal: RewriteProposal, expected_version: int, *, actor: str
 ) -> Example:
     """Apply an accepted explain-why proposal (optimistic concurrency: ConflictError if changed since).
 
@@ -308,24 +312,22 @@ def apply_explain_why(
     the returned status with the proposal's `status` to say so.
     """
     ex = examples.get(db, example_id)
-    if proposal.get("id") != example_id:
-        raise UsageError(f"the proposal is for {proposal.get('id')!r}, not {example_id!r}")
-    updated = rewrite_turns(ex, list(proposal.get("turns", [])))
+    if proposal.id != example_id:
+        raise UsageError(f"the proposal is for {proposal.id!r}, not {example_id!r}")
+    updated = rewrite_turns(ex, proposal.turns)
     updated = updated.model_copy(update={"status": status_after_rewrite(ex, updated)})
     return examples.update(db, updated, expected_version=expected_version, actor=actor)
 
 
-def suggest_links(
-    db: Database, client: anthropic.Anthropic, settings: Settings, example_id: str
-) -> list[dict[str, str]]:
+def suggest_links(db: Database, client: anthropic.Anthropic, settings: Settings, example_id: str) -> LinkSuggestions:
     """Ranked clause links for a stored example (see `suggest_links_example`)."""
     return suggest_links_example(db, client, settings, examples.get(db, example_id))
 
 
 def suggest_links_example(
     db: Database, client: anthropic.Anthropic, settings: Settings, ex: Example
-) -> list[dict[str, str]]:
-    """Ranked `[{"clause", "reason"}]` for `ex`: only clauses of the current constitution not linked yet."""
+) -> LinkSuggestions:
+    """Ranked clause links for `ex`: only clauses of the current constitution not linked yet."""
     clauses = current_clauses(db)
     if not clauses:
         raise UsageError("no constitution imported yet")
@@ -340,10 +342,10 @@ def suggest_links_example(
     out = validate_output(SuggestLinksOut, tool_input)
     known = {c.id for c in clauses}
     seen = set(ex.clauses)
-    ranked: list[dict[str, str]] = []
+    ranked: list[SuggestedLink] = []
     for link in out.links:
         clause = link.clause.strip()
         if clause in known and clause not in seen:
             seen.add(clause)
-            ranked.append({"clause": clause, "reason": link.reason})
-    return ranked
+            ranked.append(SuggestedLink(clause, link.reason))
+    return LinkSuggestions(ex.id, tuple(ranked))

@@ -25,6 +25,7 @@ from curator import paths
 from curator.assist.actions import DRAFT_TOOL, MAX_DRAFTS, build_draft_record, resolve_clauses
 from curator.assist.client import AssistError, assist_error_from
 from curator.assist.prompts import draft_prompt, draft_schema, prompt_sha256
+from curator.assist.results import BatchDuplicate, BatchFailure, BatchReport, NearDuplicate
 from curator.config import Settings
 from curator.errors import UsageError
 from curator.models import KINDS
@@ -99,12 +100,8 @@ def run_batch(
     progress: Progress | None = None,
     poll_interval: float = 15.0,
     sleep: Callable[[float], None] = time.sleep,
-) -> dict[str, Any]:
-    """Submit (or resume) a drafting batch, wait for it, import the results.
-
-    Returns `{"batch_id", "resumed", "created": [ids], "duplicates": [{custom_id, id}],
-    "near_duplicates": [{id, matches}], "failed": [{custom_id, error}]}`.
-    """
+) -> BatchReport:
+    """Submit (or resume) a drafting batch, wait for it, import the results; what was created and skipped."""
     if kind not in KINDS:
         raise UsageError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
     if not 1 <= per_clause <= MAX_DRAFTS:
@@ -140,30 +137,30 @@ def run_batch(
         results = list(client.messages.batches.results(batch_id))
     except anthropic.APIError as err:
         raise assist_error_from(client, err) from None
-    report = _import_results(db, settings, state, results, actor=actor)
+    report = _import_results(db, settings, state, results, resumed=resumed, actor=actor)
     state_path.unlink(missing_ok=True)
-    return {"batch_id": batch_id, "resumed": resumed, **report}
+    return report
 
 
 def _import_results(
-    db: Database, settings: Settings, state: dict[str, Any], results: list[Any], *, actor: str
-) -> dict[str, Any]:
+    db: Database, settings: Settings, state: dict[str, Any], results: list[Any], *, resumed: bool, actor: str
+) -> BatchReport:
     from curator.dedup.engine import DedupEngine
 
     created: list[str] = []
-    duplicates: list[dict[str, str]] = []
-    near: list[dict[str, Any]] = []
-    failed: list[dict[str, str]] = []
+    duplicates: list[BatchDuplicate] = []
+    near: list[NearDuplicate] = []
+    failed: list[BatchFailure] = []
     meta: dict[str, dict[str, str]] = state["requests"]
     seen_hashes: dict[str, str] = {}
     engine = DedupEngine.load(db)  # near-duplicates of what was stored before this import
     for item in sorted(results, key=lambda r: r.custom_id):
         info = meta.get(item.custom_id)
         if info is None:
-            failed.append({"custom_id": item.custom_id, "error": "unknown custom_id"})
+            failed.append(BatchFailure(item.custom_id, "unknown custom_id"))
             continue
         if item.result.type != "succeeded":
-            failed.append({"custom_id": item.custom_id, "error": item.result.type})
+            failed.append(BatchFailure(item.custom_id, item.result.type))
             continue
         message = item.result.message
         tool_input = next(
@@ -183,18 +180,18 @@ def _import_results(
                 origin=f"{state['batch_id']}/{item.custom_id}",
             )
         except AssistError as err:
-            failed.append({"custom_id": item.custom_id, "error": str(err)})
+            failed.append(BatchFailure(item.custom_id, str(err)))
             continue
         text = ex.searchable_text()
         h = exact_hash(text)
         dup = seen_hashes.get(h) or examples.existing_hashes(db, [h]).get(h)
         if dup:
-            duplicates.append({"custom_id": item.custom_id, "id": dup})
+            duplicates.append(BatchDuplicate(item.custom_id, dup))
             continue
-        matches = [m.to_json() for m in engine.check(text, limit=3)]
+        matches = tuple(engine.check(text, limit=3))
         stored = examples.create(db, ex, actor=actor)
         seen_hashes[h] = stored.id
         created.append(stored.id)
         if matches:
-            near.append({"id": stored.id, "matches": matches})
-    return {"created": created, "duplicates": duplicates, "near_duplicates": near, "failed": failed}
+            near.append(NearDuplicate(stored.id, matches))
+    return BatchReport(state["batch_id"], resumed, tuple(created), tuple(duplicates), tuple(near), tuple(failed))

@@ -32,7 +32,7 @@ Choices made here (also in each module's docstring):
 """
 
 from curator.mixture.plan import ExportPlan, Line, plan_export
-from curator.mixture.spec import FORMATS, Spec, SpecError, load_spec, parse_spec
+from curator.mixture.spec import FORMATS, MixtureSpec, SpecError, load_spec, parse_spec, parse_spec_text
 from curator.mixture.validate import FormatError, validate_line, validate_row
 from curator.mixture.write import (
     ExportResult,
@@ -48,13 +48,14 @@ __all__ = [
     "ExportResult",
     "FormatError",
     "Line",
-    "Spec",
+    "MixtureSpec",
     "SpecError",
     "allocation_json",
     "allocation_table",
     "export_from_spec",
     "load_spec",
     "parse_spec",
+    "parse_spec_text",
     "plan_export",
     "validate_line",
     "validate_row",

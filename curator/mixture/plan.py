@@ -22,7 +22,7 @@ from curator.mixture.allocate import Allocation, Candidate, ShortfallError, allo
 from curator.mixture.counters import TokenCounter, counter_for
 from curator.mixture.formats import render, training_text
 from curator.mixture.pools import NO_DRAW, Draw, Drawer, Pools, load_pools
-from curator.mixture.spec import Spec, SpecError, load_spec
+from curator.mixture.spec import MixtureSpec, SpecError
 from curator.mixture.split import (
     SplitInput,
     SplitLock,
@@ -64,8 +64,7 @@ class Line:
 
 @dataclass
 class ExportPlan:
-    spec: Spec
-    spec_path: Path
+    spec: MixtureSpec
     out_dir: Path
     target: Path
     """The export folder `<out>/<name>`."""
@@ -146,7 +145,7 @@ def _status_exclusions(db: Database, statuses: list[str]) -> list[Excluded]:
 
 
 def _decontaminate(
-    db: Database, spec: Spec, where: str, records: dict[str, Example], progress: Progress
+    db: Database, spec: MixtureSpec, where: str, records: dict[str, Example], progress: Progress
 ) -> dict[str, str]:
     """Record id -> reason, for records overlapping the spec's eval sets."""
     if not spec.decontaminate:
@@ -231,20 +230,21 @@ def _unusable(ex: Example) -> str | None:
 
 def plan_export(
     db: Database,
-    spec_path: Path,
+    spec: MixtureSpec,
     out_dir: Path | None = None,
     *,
     progress: Progress | None = None,
 ) -> ExportPlan:
-    """Decide everything about an export (reads only)."""
+    """Decide everything about an export (reads only).
+
+    Pool paths resolve against `spec.base_dir`; errors name `spec.source` and the key.
+    """
     report = progress or _noop
-    spec_path = Path(spec_path)
-    spec = load_spec(spec_path)
-    where = str(spec_path)
+    where = spec.source
     out = Path(out_dir) if out_dir is not None else DEFAULT_OUT
     target = paths.safe_child(out, spec.name)
     pools = load_pools(
-        spec.diversify.system_prompts, spec.diversify.tools, spec.diversify.extra_tools, spec_path.parent, where
+        spec.diversify.system_prompts, spec.diversify.tools, spec.diversify.extra_tools, spec.base_dir, where
     )
     version = current_version(db)
     clauses = current_clauses(db)
@@ -288,7 +288,6 @@ def plan_export(
     drawer = Drawer(pools, spec.seed)
     plan = ExportPlan(
         spec=spec,
-        spec_path=spec_path,
         out_dir=out,
         target=target,
         lock_file=lock_file,

@@ -14,10 +14,10 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from curator.errors import UsageError
-from curator.files import read_toml
+from curator.files import parse_toml, read_text
 from curator.models import KINDS, STATUSES, Kind, Status
 
 Format = Literal["anthropic", "openai", "hf-messages", "text"]
@@ -82,8 +82,14 @@ def _default_formats() -> list[Format]:
     return ["anthropic", "openai", "hf-messages", "text"]
 
 
-class Spec(_Strict):
-    """A validated mixture spec."""
+class MixtureSpec(_Strict):
+    """A validated mixture spec, and where it came from.
+
+    Besides the keys of the TOML it knows its `source` (the name errors give: the spec file, or
+    `<editor: ...>` for text not written anywhere) and its `base_dir` (the folder relative paths in
+    it, such as the diversification pools, resolve against). Both are set by the parse functions
+    below and are not part of what the spec means: `canonical()` and `sha256()` leave them out.
+    """
 
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     """Folder name of the export (`<out>/<name>/`)."""
@@ -115,6 +121,9 @@ class Spec(_Strict):
     split: SplitSpec = Field(default_factory=SplitSpec)
     diversify: DiversifySpec = Field(default_factory=DiversifySpec)
 
+    _source: str = PrivateAttr(default="spec")
+    _base_dir: Path = PrivateAttr(default_factory=Path)
+
     @field_validator("name")
     @classmethod
     def _no_climbing(cls, value: str) -> str:
@@ -144,10 +153,22 @@ class Spec(_Strict):
         return shares
 
     @model_validator(mode="after")
-    def _budget_format_is_exported(self) -> Spec:
+    def _budget_format_is_exported(self) -> MixtureSpec:
         if self.budget_format is not None and self.budget_format not in self.formats:
             raise _KeyError("budget_format", f"{self.budget_format!r} is not one of the exported formats")
         return self
+
+    # -- where it came from -------------------------------------------------------------------
+
+    @property
+    def source(self) -> str:
+        """What errors about this spec name: the spec file, or e.g. `<editor: spec.toml>`."""
+        return self._source
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths in the spec resolve against (the spec file's folder)."""
+        return self._base_dir
 
     # -- derived ------------------------------------------------------------------------------
 
@@ -222,8 +243,12 @@ def spec_error_from(err: ValidationError, where: str) -> SpecError:
     return SpecError(f"{where}: {key}: {msg}")
 
 
-def parse_spec(data: Any, where: str = "spec") -> Spec:
-    """Validate decoded TOML (a dict) as a Spec; `where` names the source in errors."""
+def parse_spec(data: Any, where: str = "spec", base_dir: Path | None = None) -> MixtureSpec:
+    """Validate decoded TOML (a dict) as a MixtureSpec.
+
+    `where` names the source in errors; `base_dir` is the folder relative paths in the spec resolve
+    against (default: the current folder).
+    """
     if not isinstance(data, dict):
         raise SpecError(f"{where}: expected a TOML table")
     kinds = data.get("kinds")
@@ -237,14 +262,27 @@ def parse_spec(data: Any, where: str = "spec") -> Spec:
             if isinstance(s, str) and s not in STATUSES:
                 raise SpecError(f"{where}: statuses[{i}]: unknown status {s!r}; expected one of {', '.join(STATUSES)}")
     try:
-        return Spec.model_validate(data)
+        spec = MixtureSpec.model_validate(data)
     except ValidationError as err:
         raise spec_error_from(err, where) from None
+    spec._source = where
+    spec._base_dir = Path(base_dir) if base_dir is not None else Path()
+    return spec
 
 
-def load_spec(path: Path) -> Spec:
-    """Read and validate a spec file (TOML)."""
-    return parse_spec(read_toml(Path(path), SpecError, what="spec file"), str(path))
+def parse_spec_text(text: str, where: str, base_dir: Path | None = None) -> MixtureSpec:
+    """Parse and validate spec text (TOML) that need not be in any file, such as an editor's buffer.
+
+    `where` names the source in errors; relative paths resolve against `base_dir` (default: the
+    current folder).
+    """
+    return parse_spec(parse_toml(text, where, SpecError), where, base_dir)
+
+
+def load_spec(path: Path) -> MixtureSpec:
+    """Read and validate a spec file (TOML); relative paths in it resolve against its folder."""
+    path = Path(path)
+    return parse_spec_text(read_text(path, SpecError, what="spec file"), str(path), path.parent)
 
 
 _SAFE_NAME = re.compile(NAME_PATTERN)

@@ -31,6 +31,7 @@ from curator.errors import CuratorError
 from curator.mixture.counters import counter_for
 from curator.mixture.formats import RENDERERS, Row, training_text
 from curator.mixture.plan import ExportPlan, Progress, draw_for, gc_paused, plan_export
+from curator.mixture.spec import MixtureSpec
 from curator.mixture.split import LOCK_SUFFIX, SPLITS
 from curator.mixture.validate import VALIDATORS, FormatError
 from curator.models import KINDS
@@ -470,27 +471,28 @@ def _write_folder(plan: ExportPlan, folder: Path, report: Progress) -> dict[str,
 
 def export_from_spec(
     db: Database,
-    spec_path: Path,
+    spec: MixtureSpec,
     out_dir: Path | None = None,
     *,
     dry_run: bool = False,
     force: bool = False,
     progress: Progress | None = None,
 ) -> ExportResult:
-    """Plan and (unless `dry_run`) write the export a spec describes; see the module docstring."""
+    """Plan and (unless `dry_run`) write the export a spec describes; see the module docstring.
+
+    The spec is already parsed (`load_spec` for a file, `parse_spec_text` for text not in a file).
+    """
     if not dry_run:
         # refuse early, before minutes of work, when the folder exists and force was not given
         from curator import paths
         from curator.mixture.plan import DEFAULT_OUT
-        from curator.mixture.spec import load_spec
 
-        spec = load_spec(Path(spec_path))
         target = paths.safe_child(Path(out_dir) if out_dir is not None else DEFAULT_OUT, spec.name)
         recover(target)
         if target.exists() and not force:
             raise CuratorError(f"{target}: already exists; use --force to replace it")
     with gc_paused():  # one collection at the end instead of many rescans of every loaded record
-        plan = plan_export(db, Path(spec_path), out_dir, progress=progress)
+        plan = plan_export(db, spec, out_dir, progress=progress)
         if dry_run:
             return ExportResult(plan, False)
         return write_export(plan, force=force, progress=progress)

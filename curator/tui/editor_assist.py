@@ -13,12 +13,14 @@ without it and without a key.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from textual.widgets import TextArea
 
 from curator.assist.env import KEY_VAR, api_key_from_env
+from curator.assist.results import Critique, LinkSuggestions, ProposedTurn, RewriteProposal
 from curator.errors import CuratorError
 from curator.models import Example
 from curator.tui.screens.rewrite_diff import RewriteDiffScreen
@@ -221,12 +223,12 @@ class EditorAssist:
         if pending is None or pending.action != message.action:
             return
         if message.action == "critique":
-            verdicts = cast("dict[str, Any]", message.result)["verdicts"]
-            self.panel.show_critique(verdicts, self.editor.clause_titles())
+            assert isinstance(message.result, Critique)
+            self.panel.show_critique(message.result.verdicts, self.editor.clause_titles())
             return
         if message.action == "suggest_links":
-            ranked = cast("list[dict[str, str]]", message.result)
-            links = [link for link in ranked if link["clause"] not in self.editor.clause_ids]
+            assert isinstance(message.result, LinkSuggestions)
+            links = [link for link in message.result.links if link.clause not in self.editor.clause_ids]
             self.panel.show_links(links, self.editor.clause_titles())
             if not links:
                 self.editor.notify("no further clause to suggest for this example", markup=False)
@@ -240,7 +242,8 @@ class EditorAssist:
             assert isinstance(message.result, Example)
             await self._fill_draft(message.result)
         elif message.action == "explain_why" and pending.example is not None:
-            self._offer_rewrite(pending, cast("dict[str, Any]", message.result))
+            assert isinstance(message.result, RewriteProposal)
+            self._offer_rewrite(pending, message.result)
 
     async def _fill_draft(self, drafted: Example) -> None:
         if self.editor.loaded is not None:
@@ -251,8 +254,8 @@ class EditorAssist:
             "draft filled in from the model: review and edit it; ctrl+s saves it as a draft", markup=False
         )
 
-    def _offer_rewrite(self, pending: Pending, proposal: dict[str, Any]) -> None:
-        if not proposal["turns"]:
+    def _offer_rewrite(self, pending: Pending, proposal: RewriteProposal) -> None:
+        if not proposal.turns:
             self.editor.notify("no change proposed: the assistant turns already say why", markup=False)
             return
         loaded = self.editor.loaded
@@ -269,11 +272,11 @@ class EditorAssist:
             if self.editor.form_state() != pending.form:
                 self.editor.notify("discarded: the form changed meanwhile", severity="warning", markup=False)
                 return
-            self._accept_rewrite(example, proposal["turns"])
+            self._accept_rewrite(example, proposal.turns)
 
-        self.editor.app.push_screen(RewriteDiffScreen(proposal["diff"], note=note), decided)
+        self.editor.app.push_screen(RewriteDiffScreen(list(proposal.diff), note=note), decided)
 
-    def _accept_rewrite(self, example: Example, turns: list[dict[str, Any]]) -> None:
+    def _accept_rewrite(self, example: Example, turns: Sequence[ProposedTurn]) -> None:
         from curator.assist.actions import rewrite_turns
         from curator.tui.screens.editor import turn_display_text
 
@@ -285,7 +288,7 @@ class EditorAssist:
         editors = self.editor.turn_editors()
         messages = after.messages or []
         for turn in turns:
-            index = int(turn["index"])
+            index = turn.index
             text, _ = turn_display_text(messages[index])
             _replace_text(editors[index].content_area, text)
             area = editors[index].rationale_area

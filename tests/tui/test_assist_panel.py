@@ -17,6 +17,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, LoadingIndicator, Static, TextArea
 
+from curator.assist.results import CritiqueVerdict
 from curator.bootstrap import init_workspace
 from curator.models import parse_example
 from curator.review import decide, submit
@@ -508,7 +509,7 @@ def test_diff_and_critique_text_never_parse_markup() -> None:
     assert text.plain == "\n".join(lines)
     styles = {text.plain[span.start : span.end].split("\n")[0][:1]: str(span.style) for span in text.spans}
     assert styles["+"] == "green" and styles["-"] == "red"
-    verdicts = [{"clause": h, "verdict": "teaches", "reason": h, "suggestions": [h]} for h in HOSTILE]
+    verdicts = [CritiqueVerdict(h, "teaches", h, (h,)) for h in HOSTILE]
     shown = critique_text(verdicts, {h: h for h in HOSTILE}).plain
     for hostile in HOSTILE:
         assert shown.count(hostile) >= 4

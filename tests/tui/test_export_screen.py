@@ -67,3 +67,77 @@ async def test_f6_exports_while_the_spec_editor_has_focus(tmp_path: Path) -> Non
         assert screen.query_one("#out-dir", Input).region.right <= 120  # both inputs on screen
         result = screen.query_one("#result-text", TextArea)
         assert json.loads(await result_after(pilot, "f6", result))["name"] == "demo-mix"
+
+
+def hidden_files(folder: Path) -> list[str]:
+    """Leftovers of a write aside (`.spec.toml.<pid>.<random>.tmp`) and the like."""
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+async def test_preview_shows_the_edited_text_and_writes_no_file(tmp_path: Path) -> None:
+    app, spec = demo_app(tmp_path)
+    saved = spec.read_bytes()
+    saved_stat = spec.stat()
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await export_screen(app, pilot, spec, tmp_path / "out")
+        editor = screen.query_one("#spec-text", TextArea)
+        edited = editor.text.replace('name = "demo-mix"', 'name = "edited-mix"')
+        edited = edited.replace("budget_tokens = 12000", "budget_tokens = 7000")
+        assert edited != editor.text
+        editor.load_text(edited)
+        result = screen.query_one("#result-text", TextArea)
+        assert (await result_after(pilot, "f5", result)).startswith("edited-mix: budget 7,000 train tokens")
+        assert editor.text == edited
+    assert spec.read_bytes() == saved
+    assert spec.stat().st_mtime_ns == saved_stat.st_mtime_ns and spec.stat().st_ino == saved_stat.st_ino
+    assert hidden_files(tmp_path) == [] and not (tmp_path / "out").exists()
+
+
+async def test_an_invalid_edit_names_the_editor_and_the_key(tmp_path: Path) -> None:
+    app, spec = demo_app(tmp_path)
+    saved = spec.read_bytes()
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await export_screen(app, pilot, spec, tmp_path / "out")
+        editor = screen.query_one("#spec-text", TextArea)
+        editor.load_text(editor.text.replace("story = 0.25", "story = 0.5"))
+        result = screen.query_one("#result-text", TextArea)
+        shown = await result_after(pilot, "f5", result)
+        assert shown == f"<editor: {spec}>: kinds: shares must sum to 1 (got 1.25)"
+    assert spec.read_bytes() == saved
+
+
+async def test_relative_paths_in_the_editor_resolve_against_the_spec_path_folder(tmp_path: Path) -> None:
+    app, demo_spec = demo_app(tmp_path)
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    (folder / "prompts.jsonl").write_text('{"id": "p1", "text": "You are a careful assistant."}\n')
+    text = demo_spec.read_text().replace("corpora/pools/system_prompts.jsonl", "prompts.jsonl")
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await export_screen(app, pilot, demo_spec, tmp_path / "out")
+        editor = screen.query_one("#spec-text", TextArea)
+        result = screen.query_one("#result-text", TextArea)
+        editor.load_text(text)
+        path_input = screen.query_one("#spec-path", Input)
+        path_input.value = str(folder / "unsaved.toml")  # the spec file need not exist to preview
+        assert "shortfall" in await result_after(pilot, "f5", result)
+        result.load_text("")
+        path_input.value = str(tmp_path / "unsaved.toml")
+        shown = await result_after(pilot, "f5", result)
+        assert shown.startswith(f"<editor: {tmp_path / 'unsaved.toml'}>: diversify.system_prompts: 'prompts.jsonl'")
+        assert "not found" in shown
+    assert not (folder / "unsaved.toml").exists() and not (tmp_path / "unsaved.toml").exists()
+
+
+async def test_ctrl_s_saves_the_edited_text_by_renaming_it_into_place(tmp_path: Path) -> None:
+    app, spec = demo_app(tmp_path)
+    inode = spec.stat().st_ino
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await export_screen(app, pilot, spec, tmp_path / "out")
+        editor = screen.query_one("#spec-text", TextArea)
+        edited = editor.text.replace("seed = 42", "seed = 43")
+        editor.load_text(edited)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+    assert spec.read_text(encoding="utf-8") == edited
+    assert spec.stat().st_ino != inode  # a new file renamed over the old one, never a half-written one
+    assert hidden_files(tmp_path) == []

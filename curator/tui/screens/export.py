@@ -85,25 +85,37 @@ class ExportScreen(Screen[None]):
         self.action_open_spec()
 
     def action_save_spec(self) -> None:
+        """Write the editor's text to the spec path (aside, then renamed into place)."""
+        from curator.atomic import write_text
+
         path = self._spec_path()
         try:
-            path.write_text(self.query_one("#spec-text", TextArea).text, encoding="utf-8")
+            write_text(path, self.query_one("#spec-text", TextArea).text)
         except OSError as err:
             self.notify(f"{path}: cannot write ({err})", severity="error", markup=False)
             return
         self.notify(f"saved {path}", markup=False)
 
     def action_preview(self) -> None:
-        self.action_save_spec()
-        self._run(dry_run=True, force=False)
+        self._start(dry_run=True, force=False)
 
     def action_export(self, force: bool = False) -> None:
-        self.action_save_spec()
-        self._run(dry_run=False, force=force)
+        self._start(dry_run=False, force=force)
+
+    def _start(self, dry_run: bool, force: bool) -> None:
+        """Preview or export the spec as it is in the editor: nothing is saved for it.
+
+        Relative paths in the text resolve against the folder of the spec path above, as they
+        would once the text is saved there.
+        """
+        path = self._spec_path()
+        text = self.query_one("#spec-text", TextArea).text
+        out = Path(self.query_one("#out-dir", Input).value or "exports")
+        self._run(text, path, out, dry_run=dry_run, force=force)
 
     @work(thread=True, exclusive=True, group="export")
-    def _run(self, dry_run: bool, force: bool) -> None:
-        from curator.mixture import allocation_table, export_from_spec
+    def _run(self, spec_text: str, path: Path, out: Path, *, dry_run: bool, force: bool) -> None:
+        from curator.mixture import allocation_table, export_from_spec, parse_spec_text
 
         worker = get_current_worker()
 
@@ -111,11 +123,11 @@ class ExportScreen(Screen[None]):
             if not worker.is_cancelled:
                 self.post_message(self.Progressed(phase, done, total))
 
-        out = Path(self.query_one("#out-dir", Input).value or "exports")
         try:
+            spec = parse_spec_text(spec_text, f"<editor: {path}>", path.parent)
             result = export_from_spec(
                 self.app.workspace.db,  # type: ignore[attr-defined]
-                self._spec_path(),
+                spec,
                 out,
                 dry_run=dry_run,
                 force=force,

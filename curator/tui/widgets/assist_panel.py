@@ -10,8 +10,8 @@ editor. Everything shown is data and goes into `Text`/`Content` objects, never m
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -31,6 +31,7 @@ from curator.tui.safe import content
 if TYPE_CHECKING:
     from anthropic import Anthropic
 
+    from curator.assist.results import CritiqueVerdict, SuggestedLink
     from curator.config import Settings
 
 AssistJob = Callable[["Anthropic", "Settings"], object]
@@ -56,23 +57,23 @@ def one_line(text: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def critique_text(verdicts: list[dict[str, Any]], titles: dict[str, str]) -> Text:
+def critique_text(verdicts: Sequence[CritiqueVerdict], titles: dict[str, str]) -> Text:
     """Per clause: id and title, the verdict, the reason, then the suggestions (all literal text)."""
     out = Text(end="")
     for i, verdict in enumerate(verdicts):
-        clause = str(verdict.get("clause", ""))
+        clause = verdict.clause
         if i:
             out.append("\n")
         out.append(clause, style="bold")
         if titles.get(clause):
             out.append("  " + titles[clause], style="italic")
-        word = str(verdict.get("verdict", ""))
+        word = verdict.verdict
         out.append("\n  ")
         out.append(word.upper(), style=VERDICT_STYLES.get(word, "bold"))
-        out.append("  " + str(verdict.get("reason", "")) + "\n")
-        for suggestion in verdict.get("suggestions") or []:
+        out.append("  " + verdict.reason + "\n")
+        for suggestion in verdict.suggestions:
             out.append("  → ", style="cyan")
-            out.append(str(suggestion) + "\n")
+            out.append(suggestion + "\n")
     return out
 
 
@@ -271,18 +272,18 @@ class AssistPanel(Vertical):
 
     # -- showing results ---------------------------------------------------------------------------
 
-    def show_critique(self, verdicts: list[dict[str, Any]], titles: dict[str, str]) -> None:
+    def show_critique(self, verdicts: Sequence[CritiqueVerdict], titles: dict[str, str]) -> None:
         self.query_one("#assist-critique-body", Static).update(critique_text(verdicts, titles))
         self.query_one("#assist-critique", VerticalScroll).add_class("-shown")
         self._update_open()
 
-    def show_links(self, links: list[dict[str, str]], titles: dict[str, str]) -> None:
+    def show_links(self, links: Sequence[SuggestedLink], titles: dict[str, str]) -> None:
         """Replace the suggestions with `links` (ranked) and focus the list."""
-        self._reasons = {link["clause"]: link["reason"] for link in links}
+        self._reasons = {link.clause: link.reason for link in links}
         options = self.query_one("#assist-links", SuggestionList)
         options.clear_options()
         options.add_options(
-            [Option(self._link_prompt(i, link["clause"], titles), id=link["clause"]) for i, link in enumerate(links)]
+            [Option(self._link_prompt(i, link.clause, titles), id=link.clause) for i, link in enumerate(links)]
         )
         for widget in (options, self.query_one("#assist-links-heading", Static)):
             widget.add_class("-shown")
