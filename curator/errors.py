@@ -43,6 +43,14 @@ class ConflictError(CuratorError):
         super().__init__(message)
 
 
+class ReviewGuardError(CuratorError):
+    """A write the store refuses because it would let unreviewed content reach `approved`.
+
+    Only the review workflow may make a record approved, and only a restore (dump/load) or an
+    import that explicitly keeps the file's statuses may store one that arrives approved.
+    """
+
+
 class NotFoundError(CuratorError):
     """A record, clause or version that was asked for does not exist."""
 

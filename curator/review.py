@@ -5,6 +5,10 @@
   on every assistant turn;
 - approving (re-reviewing) an example confirms its stale clause links against the current text.
 Every step is one transaction with a review row and an audit event.
+
+`decide` is the only way into `approved`: after the rules pass it hands the store an
+`examples.Approval` for the record, version and reviewer, and the store refuses any other write
+into `approved` (see `curator/store/examples.py`).
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ from typing import Any, Literal
 
 from sqlite_utils import Database
 
-from curator.errors import CuratorError
+from curator.errors import ConflictError, CuratorError
 from curator.models import Example, utc_now
 from curator.store import examples
+from curator.store.examples import Approval, live_sql
 from curator.store.links import confirm_links
 
 Verdict = Literal["approve", "reject"]
@@ -62,36 +67,64 @@ def approval_problems(example: Example, reviewer: str, introducer: str | None = 
     return problems
 
 
-def submit(db: Database, example_id: str, *, expected_version: int, actor: str) -> Example:
-    """Draft (or rejected) -> review."""
+def _current(db: Database, example_id: str, expected_version: int | None) -> Example:
+    """The stored record (call inside the transaction); ConflictError when not at `expected_version`.
+
+    `expected_version=None` takes the current version.
+    """
     ex = examples.get(db, example_id)
-    if ex.status == "review":
-        return ex
-    if ex.status == "approved":
-        raise ReviewRuleError(f"{example_id} is already approved")
-    return examples.update(
-        db, ex.model_copy(update={"status": "review"}), expected_version=expected_version, actor=actor
-    )
+    if expected_version is not None and ex.version != expected_version:
+        raise ConflictError(
+            f"example {example_id} was changed by someone else (now version {ex.version}, "
+            f"expected {expected_version}); reload and review it again"
+        )
+    return ex
+
+
+def submit(db: Database, example_id: str, *, expected_version: int | None, actor: str) -> Example:
+    """Draft (or rejected) -> review. `expected_version=None` takes the current version."""
+    with db.atomic():
+        ex = _current(db, example_id, expected_version)
+        if ex.status == "review":
+            return ex
+        if ex.status == "approved":
+            raise ReviewRuleError(f"{example_id} is already approved")
+        return examples.update(db, ex.model_copy(update={"status": "review"}), expected_version=ex.version, actor=actor)
 
 
 def decide(
-    db: Database, example_id: str, verdict: Verdict, *, comment: str = "", expected_version: int, actor: str
+    db: Database,
+    example_id: str,
+    verdict: Verdict,
+    *,
+    comment: str = "",
+    expected_version: int | None,
+    actor: str,
 ) -> Example:
-    """Approve or reject an example (with a comment); the rules above are checked first."""
-    ex = examples.get(db, example_id)
-    if verdict == "approve":
-        problems = approval_problems(ex, actor, introduced_by(db, example_id))
-        if problems:
-            raise ReviewRuleError(f"cannot approve {example_id}: " + "; ".join(problems))
-    elif verdict == "reject":
-        if not comment.strip():
-            raise ReviewRuleError("a rejection needs a comment saying why")
-    else:
+    """Approve or reject an example (with a comment); the rules above are checked first.
+
+    The record is read, checked and written in one transaction, so what is approved is exactly
+    the version the rules were checked on. `expected_version=None` takes the current version.
+    """
+    if verdict not in ("approve", "reject"):
         raise ReviewRuleError(f"unknown verdict {verdict!r}")
-    status = "approved" if verdict == "approve" else "rejected"
+    if verdict == "reject" and not comment.strip():
+        raise ReviewRuleError("a rejection needs a comment saying why")
     with db.atomic():
+        ex = _current(db, example_id, expected_version)
+        approval = None
+        if verdict == "approve":
+            problems = approval_problems(ex, actor, introduced_by(db, example_id))
+            if problems:
+                raise ReviewRuleError(f"cannot approve {example_id}: " + "; ".join(problems))
+            approval = Approval(example_id, ex.version, actor)
+        status = "approved" if verdict == "approve" else "rejected"
         updated = examples.update(
-            db, ex.model_copy(update={"status": status}), expected_version=expected_version, actor=actor
+            db,
+            ex.model_copy(update={"status": status}),
+            expected_version=ex.version,
+            actor=actor,
+            approval=approval,
         )
         db.execute(
             "INSERT INTO reviews (example_id, example_version, reviewer, verdict, comment, created_at) "
@@ -123,8 +156,8 @@ def reviews_of(db: Database, example_id: str) -> list[ReviewRow]:
 
 
 def queue(db: Database, *, limit: int = 200, exclude_author: str | None = None) -> list[dict[str, Any]]:
-    """Examples waiting for review, oldest update first (what has waited longest)."""
-    sql = "SELECT id, kind, title, author, updated_at FROM examples WHERE status = 'review'"
+    """Live examples waiting for review, oldest update first (what has waited longest)."""
+    sql = f"SELECT id, kind, title, author, updated_at FROM examples e WHERE status = 'review' AND {live_sql()}"
     params: list[Any] = []
     if exclude_author:
         sql += " AND author != ?"

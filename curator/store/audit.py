@@ -12,7 +12,11 @@ from curator.models import utc_now
 
 
 class AuditEvent(BaseModel):
-    """One change: `before`/`after` are the canonical JSON objects (None for create/delete)."""
+    """One change: `before`/`after` are the canonical JSON objects (None for create/delete).
+
+    `note` says in words what the before/after alone do not: that a record went back to review
+    because its approved content changed, or that an import kept the file's statuses.
+    """
 
     id: int
     at: str
@@ -22,6 +26,7 @@ class AuditEvent(BaseModel):
     entity_id: str
     before: Any = None
     after: Any = None
+    note: str | None = None
 
 
 def _encode(value: Any) -> str | None:
@@ -33,13 +38,23 @@ def _encode(value: Any) -> str | None:
 
 
 def event_row(
-    *, actor: str, action: str, entity: str, entity_id: str, before: Any, after: Any, at: str | None = None
-) -> tuple[str, str, str, str, str, str | None, str | None]:
+    *,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: str,
+    before: Any,
+    after: Any,
+    at: str | None = None,
+    note: str | None = None,
+) -> tuple[str, str, str, str, str, str | None, str | None, str | None]:
     """The column values of one audit row (for executemany in bulk writes)."""
-    return (at or utc_now(), actor, action, entity, entity_id, _encode(before), _encode(after))
+    return (at or utc_now(), actor, action, entity, entity_id, _encode(before), _encode(after), note)
 
 
-INSERT_SQL = "INSERT INTO audit (at, actor, action, entity, entity_id, before, after) VALUES (?, ?, ?, ?, ?, ?, ?)"
+INSERT_SQL = (
+    "INSERT INTO audit (at, actor, action, entity, entity_id, before, after, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 def record_event(
@@ -51,11 +66,14 @@ def record_event(
     entity_id: str,
     before: Any = None,
     after: Any = None,
+    note: str | None = None,
 ) -> None:
     """Append one event; call inside the transaction of the change it describes."""
     db.execute(
         INSERT_SQL,
-        event_row(actor=actor, action=action, entity=entity, entity_id=entity_id, before=before, after=after),
+        event_row(
+            actor=actor, action=action, entity=entity, entity_id=entity_id, before=before, after=after, note=note
+        ),
     )
 
 
@@ -65,7 +83,7 @@ def latest_event_id(db: Database) -> int:
 
 
 def _from_row(row: tuple[Any, ...]) -> AuditEvent:
-    id_, at, actor, action, entity, entity_id, before, after = row
+    id_, at, actor, action, entity, entity_id, before, after, note = row
     return AuditEvent(
         id=id_,
         at=at,
@@ -75,13 +93,14 @@ def _from_row(row: tuple[Any, ...]) -> AuditEvent:
         entity_id=entity_id,
         before=json.loads(before) if before else None,
         after=json.loads(after) if after else None,
+        note=note,
     )
 
 
 def events_for(db: Database, entity: str, entity_id: str) -> list[AuditEvent]:
     """An entity's history, oldest first."""
     rows = db.execute(
-        "SELECT id, at, actor, action, entity, entity_id, before, after FROM audit "
+        "SELECT id, at, actor, action, entity, entity_id, before, after, note FROM audit "
         "WHERE entity = ? AND entity_id = ? ORDER BY id",
         [entity, entity_id],
     ).fetchall()
@@ -91,6 +110,6 @@ def events_for(db: Database, entity: str, entity_id: str) -> list[AuditEvent]:
 def all_events(db: Database) -> list[AuditEvent]:
     """The whole log, oldest first."""
     rows = db.execute(
-        "SELECT id, at, actor, action, entity, entity_id, before, after FROM audit ORDER BY id"
+        "SELECT id, at, actor, action, entity, entity_id, before, after, note FROM audit ORDER BY id"
     ).fetchall()
     return [_from_row(r) for r in rows]

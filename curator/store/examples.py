@@ -1,7 +1,28 @@
-"""Examples in the store: create, read, update with optimistic concurrency, query, bulk insert.
+"""Examples in the store: create, read, update with optimistic concurrency, query, bulk insert,
+soft delete, restore and purge.
 
 The canonical JSON of each record is the truth (`record` column); the other
 columns and the link/tag tables are indexes kept in step in the same transaction.
+
+Review rules every write goes through (nothing above the store can skip them):
+
+- **Becoming approved.** `update` refuses a change into `approved` unless the caller hands it an
+  :class:`Approval` for that record, version and actor, which `review.decide` makes after the
+  review rules passed; an approval cannot change content at the same time. `create`,
+  `insert_many` and `insert_prepared` refuse records that arrive `approved`, except an import
+  that explicitly keeps the file's statuses (`keep_status=True`, audited with a note) and the
+  restore of a dump (`snapshot.restore_examples`). A refusal is a `ReviewGuardError`.
+- **Content.** What a reviewer approves is what a model is trained on (:func:`reviewed_content`):
+  `kind`, `text`, `rationale`, `system`, `tools`, `messages` (every turn's content, blocks and
+  rationale, whatever a turn holds), the set of linked `clauses`, and for a story or document the
+  `title` (its training prompt is built from the title). Metadata does not count: `tags`,
+  `group`, `author`, `source`, an advice or agentic title (a label for people), status, dates and
+  version. A write that changes the content of an approved record stores it as `review` instead,
+  in the same transaction, and its audit event carries a note saying why; metadata-only edits
+  keep `approved`.
+- **Soft delete.** A deleted record keeps its row (listed in `deleted_examples`) but is hidden
+  from queries, counts, pages, the review queue, coverage, dedup, decontamination and exports
+  (`live_sql`); it cannot be edited until it is restored. `purge` removes a deleted record for good.
 """
 
 from __future__ import annotations
@@ -9,13 +30,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlite_utils import Database
 
-from curator.errors import ConflictError, NotFoundError, RecordError
+from curator.errors import ConflictError, CuratorError, NotFoundError, RecordError, ReviewGuardError, UsageError
 from curator.minhash import signature_row
-from curator.models import Example, parse_example, utc_now
+from curator.models import Example, Status, parse_example, utc_now
 from curator.store.audit import INSERT_SQL as AUDIT_INSERT
 from curator.store.audit import event_row, record_event
 from curator.store.clauses import current_clause_hashes
@@ -31,6 +53,82 @@ _INSERT_LINK = (
 )
 _INSERT_TAG = "INSERT INTO example_tags (example_id, tag) VALUES (?, ?)"
 _INSERT_SIGNATURE = "INSERT OR REPLACE INTO signatures (example_id, sig, shingles) VALUES (?, ?, ?)"
+
+CONTENT_FIELDS: tuple[str, ...] = ("kind", "text", "rationale", "system", "tools", "messages", "clauses")
+"""Record fields a reviewer approves for every kind (see the module docstring)."""
+
+TITLE_IS_CONTENT: tuple[str, ...] = ("story", "document")
+"""Kinds whose title is content: the exported prompt is built from it ("Write a short story titled ...")."""
+
+
+def reviewed_content(ex: Example) -> dict[str, Any]:
+    """The part of a record that review approves; a change to it sends an approved record back to review."""
+    data = ex.canonical()
+    content = {name: data.get(name) for name in CONTENT_FIELDS}
+    content["clauses"] = sorted(ex.clauses)  # the links are a set: their order is not what was reviewed
+    if ex.kind in TITLE_IS_CONTENT:
+        content["title"] = ex.title
+    return content
+
+
+def content_changes(before: Example, after: Example) -> list[str]:
+    """Names of the content fields that differ between two states of a record, sorted."""
+    a, b = reviewed_content(before), reviewed_content(after)
+    return sorted(name for name in a.keys() | b.keys() if a.get(name) != b.get(name))
+
+
+def status_after_write(before: Example, after: Example) -> tuple[Status, str | None]:
+    """The status a write stores, and the audit note explaining a forced change.
+
+    Approved content that changed is no longer what a person approved: the record goes back
+    to `review` whatever status the writer asked for (except a status that leaves approval anyway).
+    """
+    if before.status != "approved":
+        return after.status, None
+    changed = content_changes(before, after)
+    if not changed:
+        return after.status, None
+    status: Status = "review" if after.status == "approved" else after.status
+    return status, f"approved content changed ({', '.join(changed)}): status {before.status} -> {status}"
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """Permission for one write into `approved`: this record, at this version, by this reviewer.
+
+    `review.decide` makes one after `review.approval_problems` found nothing; no other module does
+    (a test checks). It is a plain value, so it guards against every path that would write
+    `approved` by accident or by default (editor, importer, assist, relinks, scripts calling the
+    store), not against code that deliberately forges one.
+    """
+
+    example_id: str
+    version: int
+    """The version the reviewer read and approved; the write must be based on it."""
+    reviewer: str
+
+
+def _check_approval(stored: Example, wanted: Example, approval: Approval | None, version: int, actor: str) -> None:
+    """Refuse a change into `approved` that does not carry a matching approval, or changes content too."""
+    where = f"example {stored.id}"
+    if approval is None:
+        raise ReviewGuardError(
+            f"{where}: only review can approve a record (it is {stored.status}); "
+            "submit it and let another person approve it"
+        )
+    if (approval.example_id, approval.version, approval.reviewer) != (stored.id, version, actor):
+        raise ReviewGuardError(
+            f"{where}: the approval is for {approval.example_id} version {approval.version} by "
+            f"{approval.reviewer}, not version {version} by {actor}"
+        )
+    changed = content_changes(stored, wanted)
+    if changed:
+        raise ReviewGuardError(f"{where}: an approval cannot change content at the same time ({', '.join(changed)})")
+
+
+def live_sql(column: str = "e.id") -> str:
+    """SQL condition: the record whose id is `column` is not soft-deleted (for every reader that hides them)."""
+    return f"{column} NOT IN (SELECT example_id FROM deleted_examples)"
 
 
 def check_clauses(
@@ -86,6 +184,10 @@ class PreparedRecord:
     shingles: int
     """Distinct 5-gram shingles of the content (for containment estimates from the signature)."""
 
+    @property
+    def status(self) -> str:
+        return str(self.row[3])
+
 
 def prepare(ex: Example) -> PreparedRecord:
     """Everything the store needs to write `ex`, computed once."""
@@ -108,8 +210,13 @@ def rebuild_signatures(db: Database) -> int:
     return len(rows)
 
 
-def insert_many(db: Database, examples: Iterable[Example], *, actor: str, action: str = "import") -> list[str]:
-    """Insert new records in one transaction (all or nothing), audited; returns their ids."""
+def insert_many(
+    db: Database, examples: Iterable[Example], *, actor: str, action: str = "import", keep_status: bool = False
+) -> list[str]:
+    """Insert new records in one transaction (all or nothing), audited; returns their ids.
+
+    A record that arrives `approved` is refused unless `keep_status` (see `insert_prepared`).
+    """
     clause_hashes = current_clause_hashes(db)
     prepared = []
     for ex in examples:
@@ -119,7 +226,7 @@ def insert_many(db: Database, examples: Iterable[Example], *, actor: str, action
     if existing:
         raise RecordError(f"an example with id {existing[0]!r} already exists", field="id")
     with db.atomic():
-        insert_prepared(db, prepared, actor=actor, action=action, clause_hashes=clause_hashes)
+        insert_prepared(db, prepared, actor=actor, action=action, clause_hashes=clause_hashes, keep_status=keep_status)
     return [p.id for p in prepared]
 
 
@@ -130,18 +237,37 @@ def insert_prepared(
     actor: str,
     action: str,
     clause_hashes: dict[str, str],
+    keep_status: bool = False,
 ) -> None:
-    """Write checked records with links, tags and one audit event each (inside the caller's transaction)."""
+    """Write checked records with links, tags and one audit event each (inside the caller's transaction).
+
+    Records arriving `approved` are refused (`ReviewGuardError`) unless `keep_status`: the caller
+    states that the statuses were reviewed elsewhere, and each audit event notes that the status
+    was kept at `actor`'s request.
+    """
     now = utc_now()
     links = [(p.id, c, clause_hashes[c], "ok", now) for p in prepared for c in p.clauses]
     tags = [(p.id, t) for p in prepared for t in p.tags]
-    write_rows(db, [p.row for p in prepared], links, tags)
+    write_rows(db, [p.row for p in prepared], links, tags, allow_approved=keep_status)
     db.conn.executemany(_INSERT_SIGNATURE, [(p.id, p.signature, p.shingles) for p in prepared])
+
+    def note(p: PreparedRecord) -> str | None:
+        if not keep_status:
+            return None
+        return f"status {p.status} kept as given (keep_status, asked by {actor})"
+
     db.conn.executemany(
         AUDIT_INSERT,
         [
             event_row(
-                actor=actor, action=action, entity="example", entity_id=p.id, before=None, after=p.record_json, at=now
+                actor=actor,
+                action=action,
+                entity="example",
+                entity_id=p.id,
+                before=None,
+                after=p.record_json,
+                at=now,
+                note=note(p),
             )
             for p in prepared
         ],
@@ -149,9 +275,25 @@ def insert_prepared(
 
 
 def write_rows(
-    db: Database, rows: list[tuple[Any, ...]], links: list[tuple[Any, ...]], tags: list[tuple[str, str]]
+    db: Database,
+    rows: list[tuple[Any, ...]],
+    links: list[tuple[Any, ...]],
+    tags: list[tuple[str, str]],
+    *,
+    allow_approved: bool = False,
 ) -> None:
-    """Insert example rows, their links and tags, and index them for search (inside a transaction)."""
+    """Insert example rows, their links and tags, and index them for search (inside a transaction).
+
+    Every new row goes through here, so this is where a row arriving `approved` is refused, unless
+    `allow_approved` (an import keeping reviewed statuses, or the restore of a dump).
+    """
+    if not allow_approved:
+        for row in rows:
+            if row[3] == "approved":
+                raise ReviewGuardError(
+                    f"example {row[0]}: cannot be stored as approved without review; store it as draft or "
+                    "review and approve it through review (an import may keep_status for records already reviewed)"
+                )
     conn = db.conn
     start = conn.execute("SELECT coalesce(max(rowid), 0) FROM examples").fetchone()[0]
     conn.executemany(_INSERT_EXAMPLE, rows)
@@ -174,7 +316,7 @@ def existing_ids(db: Database, ids: Sequence[str]) -> list[str]:
 
 
 def create(db: Database, example: Example, *, actor: str) -> Example:
-    """Store a new record (version 1), audited."""
+    """Store a new record (version 1), audited; never as `approved` (that takes a review)."""
     if not example.author:
         example = example.model_copy(update={"author": actor})
     example = example.model_copy(update={"version": 1})
@@ -201,13 +343,24 @@ def get_many(db: Database, example_ids: Sequence[str]) -> list[Example]:
     return [by_id[i] for i in example_ids if i in by_id]
 
 
-def update(db: Database, example: Example, *, expected_version: int, actor: str) -> Example:
+def update(
+    db: Database,
+    example: Example,
+    *,
+    expected_version: int,
+    actor: str,
+    approval: Approval | None = None,
+) -> Example:
     """Replace a record if nobody changed it since `expected_version`; else ConflictError.
 
     A losing attempt is not lost: a `conflict` audit event (before = the stored record, after =
     the attempt, based on `expected_version`) is written after the rollback. The new version is
     `expected_version + 1`; links to clauses that stay keep their link-time hash and state, new
     links take the current hash.
+
+    Review rules (module docstring): a change into `approved` needs a matching `approval`; a
+    change to the content of an approved record stores it as `review` (the returned record shows
+    it, and the audit event's note says why). A soft-deleted record is refused until restored.
     """
     clause_hashes = current_clause_hashes(db)
     linked = {r[0] for r in db.execute("SELECT clause_id FROM example_clauses WHERE example_id = ?", [example.id])}
@@ -223,9 +376,18 @@ def update(db: Database, example: Example, *, expected_version: int, actor: str)
                 f"you edited version {expected_version}); reload and merge",
                 pending_audit=[_conflict_event(example, expected_version, before, actor)],
             )
+        _refuse_deleted(db, example.id)
         before_ex = Example.model_validate_json(before)
+        if example.status == "approved" and before_ex.status != "approved":
+            _check_approval(before_ex, example, approval, expected_version, actor)
+        status, note = status_after_write(before_ex, example)
         updated = example.model_copy(
-            update={"version": expected_version + 1, "updated_at": utc_now(), "created_at": before_ex.created_at}
+            update={
+                "version": expected_version + 1,
+                "updated_at": utc_now(),
+                "created_at": before_ex.created_at,
+                "status": status,
+            }
         )
         updated = parse_example(updated.canonical())  # re-validate the merged record
         record_json = updated.canonical_json()
@@ -252,8 +414,14 @@ def update(db: Database, example: Example, *, expected_version: int, actor: str)
             entity_id=updated.id,
             before=before,
             after=record_json,
+            note=note,
         )
     return updated
+
+
+def _refuse_deleted(db: Database, example_id: str) -> None:
+    if is_deleted(db, example_id):
+        raise NotFoundError(f"example {example_id} is deleted; restore it before changing it")
 
 
 def _conflict_event(example: Example, expected_version: int, stored: str, actor: str) -> tuple[str | None, ...]:
@@ -276,27 +444,133 @@ def _sync_links(db: Database, ex: Example, clause_hashes: dict[str, str]) -> Non
     )
 
 
-def delete(db: Database, example_id: str, *, expected_version: int, actor: str) -> None:
-    """Remove a record (and its links, tags and reviews) if unchanged since `expected_version`."""
+def is_deleted(db: Database, example_id: str) -> bool:
+    """True when the record is soft-deleted (hidden, restorable)."""
+    return db.execute("SELECT 1 FROM deleted_examples WHERE example_id = ?", [example_id]).fetchone() is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Deletion:
+    """When and by whom a record was soft-deleted."""
+
+    at: str
+    actor: str
+
+
+def deletion(db: Database, example_id: str) -> Deletion | None:
+    """The soft deletion of a record, or None when it is live."""
+    row = db.execute("SELECT deleted_at, actor FROM deleted_examples WHERE example_id = ?", [example_id]).fetchone()
+    return Deletion(row[0], row[1]) if row else None
+
+
+def _locked_current(db: Database, example_id: str, expected_version: int | None) -> tuple[int, str]:
+    """(version, record JSON) read inside the caller's transaction; ConflictError when not `expected_version`.
+
+    `expected_version=None` takes whatever version is current.
+    """
+    row = db.execute("SELECT version, record FROM examples WHERE id = ?", [example_id]).fetchone()
+    if row is None:
+        raise NotFoundError(f"no example with id {example_id!r}")
+    if expected_version is not None and row[0] != expected_version:
+        raise ConflictError(
+            f"example {example_id} was changed by someone else (now version {row[0]}, expected {expected_version})"
+        )
+    return int(row[0]), str(row[1])
+
+
+def _bump(db: Database, before_json: str, version: int) -> Example:
+    """Write a new version of an unchanged record (delete and restore are changes too): version and updated_at."""
+    bumped = Example.model_validate_json(before_json).model_copy(
+        update={"version": version + 1, "updated_at": utc_now()}
+    )
+    db.execute(
+        "UPDATE examples SET version = ?, updated_at = ?, record = ? WHERE id = ? AND version = ?",
+        [bumped.version, bumped.updated_at, bumped.canonical_json(), bumped.id, version],
+    )
+    return bumped
+
+
+def delete(db: Database, example_id: str, *, expected_version: int | None, actor: str) -> Example:
+    """Soft-delete a record: hidden everywhere but kept (links, tags, reviews, history); audited.
+
+    Returns the record at its new version. `restore` brings it back, `purge` removes it for good.
+    """
     with db.atomic():
-        row = db.execute("SELECT version, record FROM examples WHERE id = ?", [example_id]).fetchone()
-        if row is None:
-            raise NotFoundError(f"no example with id {example_id!r}")
-        if row[0] != expected_version:
-            raise ConflictError(f"example {example_id} was changed by someone else (now version {row[0]})")
+        version, before = _locked_current(db, example_id, expected_version)
+        if is_deleted(db, example_id):
+            raise NotFoundError(f"example {example_id} is already deleted")
+        after = _bump(db, before, version)
+        db.execute(
+            "INSERT INTO deleted_examples (example_id, deleted_at, actor) VALUES (?, ?, ?)",
+            [example_id, after.updated_at, actor],
+        )
+        record_event(
+            db,
+            actor=actor,
+            action="delete",
+            entity="example",
+            entity_id=example_id,
+            before=before,
+            after=after.canonical_json(),
+            note="soft delete: hidden until restored",
+        )
+    return after
+
+
+def restore(db: Database, example_id: str, *, expected_version: int | None, actor: str) -> Example:
+    """Bring a soft-deleted record back, as it was (status included: its content did not change); audited."""
+    with db.atomic():
+        version, before = _locked_current(db, example_id, expected_version)
+        if not is_deleted(db, example_id):
+            raise NotFoundError(f"example {example_id} is not deleted")
+        after = _bump(db, before, version)
+        db.execute("DELETE FROM deleted_examples WHERE example_id = ?", [example_id])
+        record_event(
+            db,
+            actor=actor,
+            action="restore",
+            entity="example",
+            entity_id=example_id,
+            before=before,
+            after=after.canonical_json(),
+        )
+    return after
+
+
+def purge(db: Database, example_id: str, *, expected_version: int | None, actor: str) -> Example:
+    """Remove a soft-deleted record for good (with its links, tags, reviews and signature); audited.
+
+    Only a deleted record can be purged, so a permanent removal always takes two decisions. The
+    audit log keeps the record's history and the purged state. Returns the record as it was.
+    """
+    with db.atomic():
+        _version, before = _locked_current(db, example_id, expected_version)
+        if not is_deleted(db, example_id):
+            raise CuratorError(f"example {example_id} is not deleted; delete it first, then purge it")
         db.execute("DELETE FROM examples WHERE id = ?", [example_id])
-        record_event(db, actor=actor, action="delete", entity="example", entity_id=example_id, before=row[1])
+        record_event(
+            db,
+            actor=actor,
+            action="purge",
+            entity="example",
+            entity_id=example_id,
+            before=before,
+            note="purged: removed for good",
+        )
+    return Example.model_validate_json(before)
 
 
 def existing_hashes(db: Database, hashes: Iterable[str]) -> dict[str, str]:
-    """Normalised-text hash -> id of a stored record with that hash (exact duplicates)."""
+    """Normalised-text hash -> id of a live stored record with that hash (exact duplicates)."""
     wanted = list(set(hashes))
     found: dict[str, str] = {}
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
         marks = ",".join("?" * len(chunk))
         for h, eid in db.execute(
-            f"SELECT norm_hash, min(id) FROM examples WHERE norm_hash IN ({marks}) GROUP BY norm_hash", chunk
+            f"SELECT norm_hash, min(id) FROM examples e WHERE norm_hash IN ({marks}) AND {live_sql()} "
+            "GROUP BY norm_hash",
+            chunk,
         ):
             found[h] = eid
     return found
@@ -311,16 +585,21 @@ def query(
     tag: str | None = None,
     author: str | None = None,
     text: str | None = None,
+    since: str | None = None,
+    deleted: bool = False,
     limit: int | None = None,
     after: tuple[str, str] | None = None,
     order: str = "id",
 ) -> list[Example]:
-    """Records matching every given filter.
+    """Records matching every given filter (live records; `deleted=True` lists only soft-deleted ones).
 
+    `since` keeps records updated at or after an ISO date or time (see `since_bound`).
     `order="id"` lists by id; `order="updated"` lists newest first with keyset
     paging: pass the last row's `(updated_at, id)` as `after` for the next page.
     """
-    sql, params = _filter_sql(kind=kind, status=status, clause=clause, tag=tag, author=author, text=text)
+    sql, params = _filter_sql(
+        deleted, kind=kind, status=status, clause=clause, tag=tag, author=author, text=text, since=since
+    )
     if order == "updated":
         if after is not None:
             sql += " AND (e.updated_at, e.id) < (?, ?)"
@@ -335,12 +614,28 @@ def query(
 
 
 def count(db: Database, **filters: str | None) -> int:
-    """How many records match the filters of :func:`query`."""
+    """How many live records match the filters of :func:`query`."""
     sql, params = _filter_sql(**filters)
     return int(db.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0])
 
 
+def since_bound(value: str) -> str:
+    """An ISO date or date-time as the stored timestamp form, for comparing with `updated_at`.
+
+    A date means its start (UTC); a time without an offset is UTC; an offset is converted.
+    """
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise UsageError(f"since: {value!r} is not an ISO date or date-time (e.g. 2026-10-03)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def _filter_sql(
+    deleted: bool = False,
+    /,
     *,
     kind: str | None = None,
     status: str | None = None,
@@ -348,8 +643,10 @@ def _filter_sql(
     tag: str | None = None,
     author: str | None = None,
     text: str | None = None,
+    since: str | None = None,
 ) -> tuple[str, list[Any]]:
-    sql = "SELECT e.record FROM examples e WHERE 1=1"
+    sql = "SELECT e.record FROM examples e WHERE "
+    sql += "e.id IN (SELECT example_id FROM deleted_examples)" if deleted else live_sql()
     params: list[Any] = []
     for column, value in (("kind", kind), ("status", status), ("author", author)):
         if value:
@@ -364,6 +661,9 @@ def _filter_sql(
     if text:
         sql += " AND e.rowid IN (SELECT rowid FROM examples_fts WHERE examples_fts MATCH ?)"
         params.append(fts_query(text))
+    if since:
+        sql += " AND e.updated_at >= ?"
+        params.append(since_bound(since))
     return sql, params
 
 
@@ -402,7 +702,7 @@ def page(
     limit: int = 100,
     **filters: str | None,
 ) -> list[Summary]:
-    """One page of summaries, newest update first; pass the last row's (updated_at, id) as `after`.
+    """One page of live records' summaries, newest update first; pass the last row's (updated_at, id) as `after`.
 
     Keyset paging: each page is an index range scan, as fast on page 1,000 as on page 1.
     """
@@ -417,12 +717,23 @@ def page(
 
 
 def all_tags(db: Database) -> list[str]:
-    """Every tag in use, most used first (for completion)."""
-    return [r[0] for r in db.execute("SELECT tag FROM example_tags GROUP BY tag ORDER BY count(*) DESC, tag")]
+    """Every tag in use on live records, most used first (for completion)."""
+    return [
+        r[0]
+        for r in db.execute(
+            f"SELECT tag FROM example_tags WHERE {live_sql('example_id')} GROUP BY tag ORDER BY count(*) DESC, tag"
+        )
+    ]
 
 
 def authors(db: Database) -> list[str]:
-    return [r[0] for r in db.execute("SELECT DISTINCT author FROM examples WHERE author != '' ORDER BY author")]
+    """Authors of live records, sorted (for the author filter)."""
+    return [
+        r[0]
+        for r in db.execute(
+            f"SELECT DISTINCT author FROM examples e WHERE author != '' AND {live_sql()} ORDER BY author"
+        )
+    ]
 
 
 def titles(db: Database, example_ids: Sequence[str]) -> dict[str, str]:
@@ -437,14 +748,15 @@ def titles(db: Database, example_ids: Sequence[str]) -> dict[str, str]:
 
 
 def find_by_id_or_title(db: Database, text: str, *, limit: int = 50) -> list[tuple[str, str]]:
-    """(id, title) of records whose id or title contains `text` (SQL LIKE, so ASCII case is ignored).
+    """(id, title) of live records whose id or title contains `text` (SQL LIKE, so ASCII case is ignored).
 
     Newest update first, at most `limit`: enough for a jump-to list without reading every title.
     Whitespace around `text` is ignored; an empty `text` matches every record.
     """
     like = f"%{text.strip()}%"
     rows = db.execute(
-        "SELECT id, title FROM examples WHERE id LIKE ? OR title LIKE ? ORDER BY updated_at DESC LIMIT ?",
+        f"SELECT id, title FROM examples e WHERE (id LIKE ? OR title LIKE ?) AND {live_sql()} "
+        "ORDER BY updated_at DESC LIMIT ?",
         [like, like, limit],
     ).fetchall()
     return [(r[0], r[1]) for r in rows]

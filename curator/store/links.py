@@ -17,12 +17,15 @@ from curator.errors import NotFoundError, RecordError
 from curator.models import Example, utc_now
 from curator.store.audit import record_event
 from curator.store.clauses import current_clause_hashes
+from curator.store.examples import live_sql, status_after_write
 
 
 def follow_renames(db: Database, renames: Iterable[tuple[str, str]], *, actor: str) -> list[str]:
     """Move links (and the records' `clauses` lists) from old ids to new ids; returns example ids touched.
 
-    Each touched record gets a new version and an audit event, as any other change would.
+    Each touched record gets a new version and an audit event, as any other change would. Its
+    clause links are content (`examples.reviewed_content`), so an approved record whose links
+    moved goes back to `review`, with a note on the event.
     """
     touched: list[str] = []
     mapping = dict(renames)
@@ -37,11 +40,13 @@ def follow_renames(db: Database, renames: Iterable[tuple[str, str]], *, actor: s
     for example_id, version, before in rows:
         ex = Example.model_validate_json(before)
         clauses = list(dict.fromkeys(mapping.get(c, c) for c in ex.clauses))
-        after = ex.model_copy(update={"clauses": clauses, "version": version + 1, "updated_at": utc_now()})
+        moved = ex.model_copy(update={"clauses": clauses})
+        status, note = status_after_write(ex, moved)
+        after = moved.model_copy(update={"status": status, "version": version + 1, "updated_at": utc_now()})
         record_json = after.canonical_json()
         db.execute(
-            "UPDATE examples SET record = ?, version = ?, updated_at = ? WHERE id = ?",
-            [record_json, after.version, after.updated_at, example_id],
+            "UPDATE examples SET record = ?, status = ?, version = ?, updated_at = ? WHERE id = ?",
+            [record_json, after.status, after.version, after.updated_at, example_id],
         )
         for old, new in mapping.items():
             exists = db.execute(
@@ -62,6 +67,7 @@ def follow_renames(db: Database, renames: Iterable[tuple[str, str]], *, actor: s
             entity_id=example_id,
             before=before,
             after=record_json,
+            note=note,
         )
         touched.append(example_id)
     return touched
@@ -88,12 +94,12 @@ def recompute_states(db: Database) -> dict[str, int]:
 
 
 def problem_links(db: Database) -> dict[str, list[dict[str, Any]]]:
-    """Stale and orphaned links with what a lead needs to act on them, ordered by example then clause."""
+    """Stale and orphaned links of live records with what a lead needs to act on them, by example then clause."""
     out: dict[str, list[dict[str, Any]]] = {"stale": [], "orphaned": []}
     hashes = current_clause_hashes(db)
     for example_id, clause_id, linked_hash, state, title, status in db.execute(
         "SELECT l.example_id, l.clause_id, l.clause_hash, l.state, e.title, e.status FROM example_clauses l "
-        "JOIN examples e ON e.id = l.example_id WHERE l.state IN ('stale', 'orphaned') "
+        f"JOIN examples e ON e.id = l.example_id WHERE l.state IN ('stale', 'orphaned') AND {live_sql()} "
         "ORDER BY l.example_id, l.clause_id"
     ):
         item: dict[str, Any] = {
@@ -151,8 +157,12 @@ def link_states(db: Database, example_id: str) -> dict[str, str]:
 
 
 def orphaned_link_count(db: Database) -> int:
-    """How many links point at clauses the current constitution no longer has (each needs a decision)."""
-    return int(db.execute("SELECT count(*) FROM example_clauses WHERE state = 'orphaned'").fetchone()[0])
+    """How many links of live records point at clauses no longer in the constitution (each needs a decision)."""
+    return int(
+        db.execute(
+            f"SELECT count(*) FROM example_clauses WHERE state = 'orphaned' AND {live_sql('example_id')}"
+        ).fetchone()[0]
+    )
 
 
 class LinkedExample(NamedTuple):
@@ -167,7 +177,7 @@ class LinkedExample(NamedTuple):
 
 
 def linked_examples(db: Database, clause_id: str, *, limit: int = 500) -> list[LinkedExample]:
-    """Examples linked to `clause_id` or to any clause below it, each once, newest update first.
+    """Live examples linked to `clause_id` or to any clause below it, each once, newest update first.
 
     Sub-clauses are those of the current constitution version only: a clause that exists only in an
     older version is not followed (its links stay visible under its own id, as orphaned). At most
@@ -176,14 +186,14 @@ def linked_examples(db: Database, clause_id: str, *, limit: int = 500) -> list[L
     return [
         LinkedExample(r[0], r[1], r[2], r[3], r[4])
         for r in db.execute(
-            """
+            f"""
             WITH RECURSIVE sub(id) AS (
                 SELECT ? UNION
                 SELECT c.id FROM clauses c JOIN constitution_versions v ON v.id = c.version_id AND v.is_current = 1
                 JOIN sub ON c.parent = sub.id
             )
             SELECT e.id, e.kind, e.status, min(l.state), e.title FROM example_clauses l
-            JOIN examples e ON e.id = l.example_id WHERE l.clause_id IN (SELECT id FROM sub)
+            JOIN examples e ON e.id = l.example_id WHERE l.clause_id IN (SELECT id FROM sub) AND {live_sql()}
             GROUP BY e.id ORDER BY e.updated_at DESC LIMIT ?
             """,
             [clause_id, limit],

@@ -197,5 +197,29 @@ def m006_token_estimate_v2(db: Database) -> None:
     )
 
 
+@migrations()
+def m007_soft_delete(db: Database) -> None:
+    """Soft-deleted records: hidden from lists, review, coverage, dedup and exports until restored.
+
+    A table of its own rather than a column, so a record's row and canonical JSON stay as they were
+    (a restore is exact), purging cascades, and dump/load carry it like any other table.
+    """
+    db.execute(
+        """
+        CREATE TABLE deleted_examples (
+            example_id TEXT PRIMARY KEY REFERENCES examples(id) ON DELETE CASCADE,
+            deleted_at TEXT NOT NULL,
+            actor TEXT NOT NULL
+        )
+        """
+    )
+
+
+@migrations()
+def m008_audit_note(db: Database) -> None:
+    """A note on audit events: why a status moved (back to review) or was kept (an import's choice)."""
+    db.execute("ALTER TABLE audit ADD COLUMN note TEXT")
+
+
 SCHEMA_MIGRATIONS: frozenset[str] = frozenset(m.name for m in migrations._migrations)
 """Names this version of curator knows; a database with others is from a newer curator."""

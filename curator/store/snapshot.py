@@ -35,6 +35,7 @@ DUMPED_TABLES: list[DumpedTable] = [
     DumpedTable("dedup_ignored", "dedup_ignored", "a, b"),
     DumpedTable("evalsets", "evalsets/sets", "name"),
     DumpedTable("eval_items", "evalsets/items", "evalset, idx"),
+    DumpedTable("deleted_examples", "deleted", "example_id"),
 ]
 
 VERSION_COLUMNS = ("id", "sha256", "filename", "format", "title", "imported_at", "actor", "is_current")
@@ -86,7 +87,11 @@ def insert_version(db: Database, version: dict[str, Any], source: str) -> None:
 
 
 def restore_examples(db: Database, records: Iterable[Example]) -> None:
-    """Insert records as they were (no audit event, no clause check: links come from the dump)."""
+    """Insert records as they were (no audit event, no clause check: links come from the dump).
+
+    This is the restore path: statuses come back exactly, `approved` included, because the dump
+    holds the reviews and audit events that made them so.
+    """
     prepared = [prepare(ex) for ex in records]
-    write_rows(db, [p.row for p in prepared], [], [(p.id, t) for p in prepared for t in p.tags])
+    write_rows(db, [p.row for p in prepared], [], [(p.id, t) for p in prepared for t in p.tags], allow_approved=True)
     db.conn.executemany(_INSERT_SIGNATURE, [(p.id, p.signature, p.shingles) for p in prepared])
