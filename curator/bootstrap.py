@@ -13,9 +13,14 @@ from curator.store.db import Workspace, open_workspace
 
 
 def fill_demo(ws: Workspace, *, actor: str) -> ImportReport:
-    """Import the demo constitution and the demo examples into an empty workspace."""
+    """Import the demo constitution and the demo examples into an empty workspace.
+
+    The demo corpus keeps its statuses (`keep_status`): it shows a workspace in use, with
+    approved, in-review, draft and rejected examples, and its statuses were set when it was
+    written for this project, not by whoever runs `init`.
+    """
     import_constitution(ws.db, paths.demo_constitution_file(), actor=actor)
-    return import_file(ws.db, paths.demo_corpus_file(), "curator", actor=actor)
+    return import_file(ws.db, paths.demo_corpus_file(), "curator", actor=actor, keep_status=True)
 
 
 def init_workspace(path: Path, *, demo: bool, actor: str) -> Workspace:

@@ -8,6 +8,10 @@ Formats, detected per file with `auto`:
   advice draft from the chosen transcript.
 
 All or nothing: every line is parsed and validated before anything is written.
+
+Statuses: an import is not a review. Records land as `draft` whatever the file says, or as
+`review` with `submit=True`; only `keep_status=True` keeps the file's statuses (`approved`
+included), for records reviewed elsewhere, and each import event notes it and who asked.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 from sqlite_utils import Database
 
-from curator.errors import ImportFailed, RecordError
+from curator.errors import ImportFailed, RecordError, UsageError
 from curator.files import open_bytes
 from curator.models import Example, parse_example, record_error_from
 from curator.store import examples as store_examples
@@ -64,6 +68,8 @@ class ImportReport:
     """What an import did: ids written, exact duplicates skipped, invalid lines skipped."""
 
     format: str
+    statuses: str = "draft"
+    """What the imported records' statuses are: `draft`, `review` (submitted) or `kept` (as in the file)."""
     imported: list[str] = field(default_factory=list)
     duplicates: list[dict[str, Any]] = field(default_factory=list)
     invalid: list[LineProblem] = field(default_factory=list)
@@ -359,14 +365,20 @@ def _problem(number: int, err: RecordError) -> LineProblem:
 ParsedLine = tuple[int, PreparedRecord | None, LineProblem | None]
 
 
-def parse_chunk(lines: list[tuple[int, str]], fmt: str, name: str) -> list[ParsedLine]:
-    """Validate and prepare a chunk of lines (runs in a worker process for big files)."""
+def parse_chunk(lines: list[tuple[int, str]], fmt: str, name: str, status: str | None = None) -> list[ParsedLine]:
+    """Validate and prepare a chunk of lines (runs in a worker process for big files).
+
+    `status` replaces each record's status (None keeps the file's).
+    """
     out: list[ParsedLine] = []
     for number, line in lines:
         try:
             if line == _TOO_LONG or len(line) > MAX_LINE_BYTES:
                 raise RecordError(f"line longer than {MAX_LINE_BYTES:,} bytes")
-            out.append((number, prepare(_parse_line(line, fmt, f"{name}:{number}")), None))
+            ex = _parse_line(line, fmt, f"{name}:{number}")
+            if status is not None and ex.status != status:
+                ex = ex.model_copy(update={"status": status})
+            out.append((number, prepare(ex), None))
         except RecordError as err:
             out.append((number, None, _problem(number, err)))
         except RecursionError:  # a structure deeper than any check above expected
@@ -402,12 +414,12 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _parsed_chunks(
-    chunks: Iterator[list[tuple[int, str]]], fmt: str, name: str, *, parallel: bool
+    chunks: Iterator[list[tuple[int, str]]], fmt: str, name: str, *, parallel: bool, status: str | None
 ) -> Iterator[list[ParsedLine]]:
     """Chunks parsed in order; with `parallel`, in a second process while this one writes."""
     if not parallel:
         for chunk in chunks:
-            yield parse_chunk(chunk, fmt, name)
+            yield parse_chunk(chunk, fmt, name, status)
         return
     ctx = multiprocessing.get_context("spawn")  # no fork: the TUI calls this from a thread
     with ProcessPoolExecutor(
@@ -415,7 +427,7 @@ def _parsed_chunks(
     ) as pool:
         pending: deque[Future[list[ParsedLine]]] = deque()
         for chunk in chunks:
-            pending.append(pool.submit(parse_chunk, chunk, fmt, name))
+            pending.append(pool.submit(parse_chunk, chunk, fmt, name, status))
             if len(pending) >= 2 * PARSE_WORKERS + 2:  # bounded read-ahead keeps memory flat
                 yield pending.popleft().result()
         while pending:
@@ -441,22 +453,31 @@ def import_file(
     skip_invalid: bool = False,
     progress: Callable[[int], None] | None = None,
     parallel: bool | None = False,
+    submit: bool = False,
+    keep_status: bool = False,
 ) -> ImportReport:
     """Import a JSON-lines file in one transaction: all or nothing (or the valid lines with skip_invalid).
 
     Lines are validated and written chunk by chunk inside one transaction, so memory stays
     flat; the first bad line rolls everything back. Exact duplicates (same normalised text)
-    of stored records or of earlier lines are skipped and reported. `progress` gets the
+    of live stored records or of earlier lines are skipped and reported. `progress` gets the
     number of lines handled so far. `parallel=None` parses big files in a second (spawned)
     process; only entry points guarded by `if __name__ == "__main__"` may pass it (the CLI does).
+
+    Imported records are `draft` whatever the file says (an import is not a review); `submit`
+    makes them `review`; `keep_status` keeps the file's statuses, `approved` included, and each
+    import event notes that the status was kept and who asked.
     """
     if fmt not in FORMATS:
         raise ImportFailed(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if submit and keep_status:
+        raise UsageError("submit and keep_status exclude each other: submit sets every status, keep_status none")
+    status = None if keep_status else "review" if submit else "draft"
     path = Path(path)
     lines = _read_lines(path)
     first = next(lines, None)
     if first is None:
-        return ImportReport(format=fmt if fmt != "auto" else "curator")
+        return ImportReport(format=fmt if fmt != "auto" else "curator", statuses=status or "kept")
     detected = fmt
     if fmt == "auto":
         try:
@@ -467,7 +488,7 @@ def import_file(
             raise ImportFailed(_problem(first[0], err).describe(str(path))) from None
     if parallel is None:
         parallel = path.stat().st_size >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) > 1
-    report = ImportReport(format=detected)
+    report = ImportReport(format=detected, statuses=status or "kept")
     clause_hashes = current_clause_hashes(db)
     seen_hash: dict[str, str] = {}
     seen_ids: set[str] = set()
@@ -480,7 +501,8 @@ def import_file(
 
     all_lines = itertools.chain([first], lines)
     with db.atomic():
-        for parsed in _parsed_chunks(_chunks(all_lines, CHUNK_LINES), detected, path.name, parallel=parallel):
+        chunks = _chunks(all_lines, CHUNK_LINES)
+        for parsed in _parsed_chunks(chunks, detected, path.name, parallel=parallel, status=status):
             ready = [p for _, p, _ in parsed if p is not None]
             taken = set(store_examples.existing_ids(db, [p.id for p in ready]))
             stored = store_examples.existing_hashes(db, [p.norm_hash for p in ready])
@@ -509,7 +531,9 @@ def import_file(
                 seen_hash[prep.norm_hash] = prep.id
                 seen_ids.add(prep.id)
                 batch.append(prep)
-            store_examples.insert_prepared(db, batch, actor=actor, action="import", clause_hashes=clause_hashes)
+            store_examples.insert_prepared(
+                db, batch, actor=actor, action="import", clause_hashes=clause_hashes, keep_status=keep_status
+            )
             report.imported.extend(p.id for p in batch)
             handled += len(parsed)
             if progress:
