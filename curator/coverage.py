@@ -24,6 +24,7 @@ from curator.files import read_toml
 from curator.models import KINDS, STATUSES
 from curator.store.clauses import current_clauses, current_version
 from curator.store.db import read_snapshot
+from curator.store.examples import live_sql
 from curator.token_estimate import COUNTER_NAME
 
 Counts = dict[str, dict[str, int]]
@@ -164,7 +165,7 @@ def _count_links(
     with read_snapshot(db):  # one consistent snapshot across both scans
         meta = db.execute(
             "SELECT e.id, e.kind, e.status, e.tokens FROM examples e INDEXED BY idx_examples_coverage "
-            f"WHERE 1=1{where}",
+            f"WHERE {live_sql()}{where}",
             params,
         ).fetchall()
         links = db.execute("SELECT clause_id, example_id, state FROM example_clauses").fetchall()
@@ -441,8 +442,8 @@ Cells: approved / all examples linked to the clause or its descendants. Tokens a
 
 
 def examples_for(db: Database, clause_id: str, kind: str | None = None, limit: int = 500) -> list[tuple[str, ...]]:
-    """(id, kind, status, title) of examples linked to a clause or its descendants (a heat-map drill-down)."""
-    sql = """
+    """(id, kind, status, title) of live examples linked to a clause or its descendants (a heat-map drill-down)."""
+    sql = f"""
         WITH RECURSIVE sub(id) AS (
             SELECT ? UNION
             SELECT c.id FROM clauses c JOIN constitution_versions v ON v.id = c.version_id AND v.is_current = 1
@@ -450,7 +451,7 @@ def examples_for(db: Database, clause_id: str, kind: str | None = None, limit: i
         )
         SELECT DISTINCT e.id, e.kind, e.status, e.title FROM example_clauses l
         JOIN examples e ON e.id = l.example_id
-        WHERE l.clause_id IN (SELECT id FROM sub) AND l.state != 'orphaned'
+        WHERE l.clause_id IN (SELECT id FROM sub) AND l.state != 'orphaned' AND {live_sql()}
     """
     params: list[Any] = [clause_id]
     if kind:

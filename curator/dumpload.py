@@ -22,7 +22,10 @@ from curator.store.db import Workspace, open_workspace, read_snapshot
 from curator.store.examples import all_records_json
 
 DUMP_FORMAT = "curator-dump"
-DUMP_FORMAT_VERSION = 1
+DUMP_FORMAT_VERSION = 2
+"""2 added `deleted.jsonl` (soft-deleted records) and audit notes. Version 1 dumps still load; a
+curator that knows only version 1 refuses a version 2 dump rather than bring deleted records back."""
+READABLE_FORMAT_VERSIONS = (1, 2)
 _SOURCE_SUFFIX = {"markdown": ".md", "json": ".json"}
 
 
@@ -105,7 +108,7 @@ def load(source: Path, db_path: Path) -> dict[str, int]:
         raise ImportFailed(f"{manifest_path}: invalid JSON (too deep, or a number too long)") from None
     if not isinstance(manifest, dict):
         raise ImportFailed(f"{manifest_path}: expected a JSON object")
-    if manifest.get("format") != DUMP_FORMAT or manifest.get("format_version") != DUMP_FORMAT_VERSION:
+    if manifest.get("format") != DUMP_FORMAT or manifest.get("format_version") not in READABLE_FORMAT_VERSIONS:
         raise ImportFailed(
             f"{manifest_path}: unsupported dump format {manifest.get('format')!r} "
             f"version {manifest.get('format_version')!r}"

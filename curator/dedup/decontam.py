@@ -32,6 +32,7 @@ from curator.files import read_text
 from curator.minhash import SHINGLE, shingle_hashes
 from curator.models import utc_now
 from curator.store.audit import record_event
+from curator.store.examples import live_sql
 from curator.textnorm import normalize
 
 NGRAM_LONG = 13
@@ -625,12 +626,12 @@ def load_eval_index(db: Database, evalsets: list[str] | None = None) -> EvalInde
 
 
 def iter_training_texts(db: Database, batch: int = 2000) -> Iterator[list[tuple[str, str]]]:
-    """(id, content) of every stored record, in id order, in batches.
+    """(id, content) of every live stored record, in id order, in batches.
 
     The stored search text (content of every turn, plus a story's or document's rationale) is read
     as is: parsing every record again would cost more than the scan itself.
     """
-    cursor = db.execute("SELECT id, search_text FROM examples ORDER BY id")
+    cursor = db.execute(f"SELECT id, search_text FROM examples e WHERE {live_sql()} ORDER BY id")
     while True:
         rows = cursor.fetchmany(batch)
         if not rows:
@@ -695,7 +696,7 @@ def decontaminate(
     """
     items = _eval_items(db, evalsets)
     if workers is None:
-        total = db.execute("SELECT count(*) FROM examples").fetchone()[0]
+        total = db.execute(f"SELECT count(*) FROM examples e WHERE {live_sql()}").fetchone()[0]
         workers = min(2, os.cpu_count() or 1) if total >= PARALLEL_MIN_RECORDS else 1
     flags: list[Flag] = []
     checked = 0

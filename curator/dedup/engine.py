@@ -22,6 +22,7 @@ from curator.minhash import NUM_PERM, SIG_BYTES, distinct, shingle_hashes, signa
 from curator.models import Example, utc_now
 from curator.store.audit import record_event
 from curator.store.db import read_snapshot
+from curator.store.examples import live_sql
 from curator.textnorm import exact_hash, normalize
 
 Progress = Callable[[int, int], None]
@@ -108,12 +109,13 @@ class DedupEngine:
         """
         db = source if isinstance(source, Database) else source()
         config = config or DedupConfig()
+        live = live_sql("example_id")  # soft-deleted records are neither candidates nor duplicates
         with read_snapshot(db):  # the count and the rows come from one state of the database
-            n = db.execute("SELECT count(*) FROM signatures").fetchone()[0]
+            n = db.execute(f"SELECT count(*) FROM signatures WHERE {live}").fetchone()[0]
             ids: list[str] = []
             sigs = np.empty((n, NUM_PERM), dtype=np.uint32)  # filled in chunks: no second copy of the table
             sizes = np.empty(n, dtype=np.int32)
-            cursor = db.execute("SELECT example_id, sig, shingles FROM signatures ORDER BY rowid")
+            cursor = db.execute(f"SELECT example_id, sig, shingles FROM signatures WHERE {live} ORDER BY rowid")
             while rows := cursor.fetchmany(5000):
                 blob = b"".join(r[1] for r in rows)
                 if len(blob) != SIG_BYTES * len(rows):
@@ -134,7 +136,9 @@ class DedupEngine:
         if not normalized:
             return []
         found: dict[str, Match] = {}
-        for (eid,) in self.db.execute("SELECT id FROM examples WHERE norm_hash = ?", [exact_hash(text)]):
+        for (eid,) in self.db.execute(
+            f"SELECT id FROM examples e WHERE norm_hash = ? AND {live_sql()}", [exact_hash(text)]
+        ):
             if eid != exclude_id and not self._is_ignored(eid, exclude_id):
                 found[eid] = Match(eid, 1.0, "exact")
         query = Candidate(normalized)
@@ -195,7 +199,9 @@ class DedupEngine:
         out: dict[str, Candidate] = {}
         for chunk in _chunks(ids):
             marks = ",".join("?" * len(chunk))
-            rows = self.db.execute(f"SELECT id, version, record FROM examples WHERE id IN ({marks})", chunk)
+            rows = self.db.execute(
+                f"SELECT id, version, record FROM examples e WHERE id IN ({marks}) AND {live_sql()}", chunk
+            )
             for eid, version, rec in rows:
                 with self._lock:
                     cached = self._cache.get(eid)
@@ -267,7 +273,8 @@ class DedupEngine:
             pairs = pairs[keep]
         # exact duplicates are edges even when their bucket was a template
         exact_groups = self.db.execute(
-            "SELECT group_concat(id, char(31)) FROM examples GROUP BY norm_hash HAVING count(*) > 1"
+            f"SELECT group_concat(id, char(31)) FROM examples e WHERE {live_sql()} "
+            "GROUP BY norm_hash HAVING count(*) > 1"
         ).fetchall()
         report.templates = [[ids[r] for r in rows] for rows in template_rows.values()]
         report.candidate_pairs = int(pairs.size)

@@ -34,7 +34,7 @@ from curator.mixture.split import (
 )
 from curator.models import KINDS, Example, TextBlock
 from curator.store.clauses import current_clauses, current_version
-from curator.store.examples import query
+from curator.store.examples import live_sql, query
 
 Progress = Callable[[str, int, int], None]
 """(phase, done, total): phases are load, decontaminate, dedup, count, allocate, render:<format>, write."""
@@ -140,7 +140,9 @@ def _load_records(db: Database, statuses: list[str], progress: Progress) -> dict
 
 def _status_exclusions(db: Database, statuses: list[str]) -> list[Excluded]:
     marks = ",".join("?" * len(statuses))
-    rows = db.execute(f"SELECT id, status FROM examples WHERE status NOT IN ({marks}) ORDER BY id", statuses)
+    rows = db.execute(
+        f"SELECT id, status FROM examples e WHERE status NOT IN ({marks}) AND {live_sql()} ORDER BY id", statuses
+    )
     return [Excluded(eid, f"status {status} is not in statuses") for eid, status in rows]
 
 
@@ -175,7 +177,8 @@ def _clusters(db: Database, mode: str, progress: Progress) -> list[tuple[list[st
         return []
     if mode == "exact":
         rows = db.execute(
-            "SELECT group_concat(id, char(31)) FROM examples GROUP BY norm_hash HAVING count(*) > 1"
+            f"SELECT group_concat(id, char(31)) FROM examples e WHERE {live_sql()} "
+            "GROUP BY norm_hash HAVING count(*) > 1"
         ).fetchall()
         return [(sorted(r[0].split("\x1f")), None) for r in rows]
     from curator.dedup.engine import DedupEngine
