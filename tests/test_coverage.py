@@ -23,7 +23,8 @@ def add(ws: Workspace, eid: str, clauses: list[str], *, kind: str = "story", sta
         data["text"] = f"story {eid}"
     else:
         data["messages"][0]["content"] = f"question {eid}"
-    examples.create(ws.db, parse_example(data), actor="ana")
+    # records already reviewed: stored with their statuses as given (keep_status), as an import would
+    examples.insert_many(ws.db, [parse_example({"author": "ana", **data})], actor="ana", keep_status=True)
 
 
 def by_id(report: coverage.CoverageReport) -> dict[str, coverage.ClauseCoverage]:

@@ -16,6 +16,7 @@ from curator.dedup.engine import DedupEngine
 from curator.errors import NotFoundError, UsageError
 from curator.minhash import estimate_jaccard, shingle_set, signature, signature_bytes
 from curator.models import parse_example
+from curator.review import decide
 from curator.store import examples
 from curator.store.db import Workspace, open_workspace
 from curator.textnorm import exact_hash, normalize
@@ -193,9 +194,9 @@ def test_clusters_union_verified_edges_and_pick_the_representative(ws: Workspace
     assert [c.ids for c in report.clusters] == [["ex_a", "ex_b", "ex_c"]]
     assert report.clusters[0].representative == "ex_b"  # earliest
     assert 0.5 <= report.clusters[0].max_score <= 1
-    examples.update(
-        ws.db, examples.get(ws.db, "ex_c").model_copy(update={"status": "approved"}), expected_version=1, actor="lead"
-    )
+    ex_c = examples.get(ws.db, "ex_c").model_copy(update={"clauses": ["privacy.1"], "status": "review"})
+    examples.update(ws.db, ex_c, expected_version=1, actor="ana")
+    decide(ws.db, "ex_c", "approve", expected_version=2, actor="lead")  # approval goes through review
     assert DedupEngine.load(ws.db).clusters().clusters[0].representative == "ex_c"  # approved first
 
 

@@ -27,7 +27,8 @@ def read_tree(folder: Path) -> dict[str, bytes]:
 def build_workspace(db_path: Path, constitution: Path, records: list[dict[str, Any]], tmp: Path) -> None:
     with open_workspace(db_path) as ws:
         import_constitution(ws.db, constitution, actor="ana")
-        import_file(ws.db, write_jsonl(tmp / "records.jsonl", records), actor="ana")
+        # statuses as given (approved included): what a dump must carry back is whatever the workspace held
+        import_file(ws.db, write_jsonl(tmp / "records.jsonl", records), actor="ana", keep_status=True)
         first = examples.query(ws.db)[0]
         examples.update(ws.db, first.model_copy(update={"status": "review"}), expected_version=1, actor="ben")
         ws.db.execute(
@@ -63,6 +64,7 @@ def test_round_trip_is_byte_identical(tmp_path: Path, constitution_file: Path) -
         "dedup_ignored.jsonl",
         "evalsets/sets.jsonl",
         "evalsets/items.jsonl",
+        "deleted.jsonl",
     }
     assert first["constitution/v0001.md"].decode() == SMALL_CONSTITUTION
     ids = [json.loads(line)["id"] for line in first["examples.jsonl"].decode().split("\n") if line]

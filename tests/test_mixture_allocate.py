@@ -89,8 +89,8 @@ def gen_records(
 
 
 def fill_ws(ws: Workspace, records: list[Example]) -> None:
-    for start in range(0, len(records), 5000):
-        insert_many(ws.db, records[start : start + 5000], actor="tester")
+    for start in range(0, len(records), 5000):  # generated as already reviewed: statuses kept
+        insert_many(ws.db, records[start : start + 5000], actor="tester", keep_status=True)
 
 
 def export(ws: Workspace, tmp_path: Path, **overrides: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:

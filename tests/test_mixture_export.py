@@ -227,7 +227,7 @@ def test_decontaminated_records_are_absent(demo: Workspace, tmp_path: Path) -> N
     add_evalset(demo.db, "model-spec", EVAL_DIR, actor="lead")
     window = " ".join((EVAL_DIR / "092i.md").read_text(encoding="utf-8").split()[40:80])
     leak = story(id="ex_leak", status="approved", text=f"The assistant read: {window}", clauses=["privacy.2"])
-    examples.create(demo.db, parse_example(leak), actor="ana")
+    examples.insert_many(demo.db, [parse_example(leak)], actor="ana", keep_status=True)  # reviewed elsewhere
     spec = write_spec(tmp_path, decontaminate=["model-spec"], budget_tokens=9000, max_epochs=3)
     result = export_from_spec(demo.db, load_spec(spec), tmp_path / "out")
     assert result.folder is not None and result.manifest is not None
@@ -358,7 +358,7 @@ def test_records_that_cannot_make_a_line_are_excluded_with_a_reason(demo: Worksp
 
     rec = advice(id="ex_empty", status="approved", clauses=["care.2"])
     rec["messages"][1]["content"] = "   "
-    examples.create(demo.db, parse_example(rec), actor="ana")
+    examples.insert_many(demo.db, [parse_example(rec)], actor="ana", keep_status=True)  # reviewed elsewhere
     result = export_from_spec(demo.db, load_spec(SMALL), tmp_path)
     assert result.manifest is not None
     reasons = {e["id"]: e["reason"] for e in result.manifest["excluded"]}

@@ -28,6 +28,8 @@ def test_migrations_on_a_blank_database_create_the_columns(tmp_path: Path) -> No
             "m004_coverage_index",
             "m005_signature_shingle_counts",
             "m006_token_estimate_v2",
+            "m007_soft_delete",
+            "m008_audit_note",
         ]
         assert set(db["examples"].columns_dict) >= {
             "id",
@@ -59,7 +61,9 @@ def test_migrations_on_a_blank_database_create_the_columns(tmp_path: Path) -> No
             "entity_id",
             "before",
             "after",
+            "note",
         }
+        assert set(db["deleted_examples"].columns_dict) == {"example_id", "deleted_at", "actor"}
         assert set(db["clauses"].columns_dict) >= {"version_id", "id", "parent", "depth", "title", "text", "hash"}
         assert {"reviews", "example_tags", "constitution_versions", "examples_fts"} <= set(db.table_names())
         assert set(db["signatures"].columns_dict) == {"example_id", "sig", "shingles"}
@@ -72,7 +76,7 @@ def test_migrations_on_a_blank_database_create_the_columns(tmp_path: Path) -> No
 def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
     open_workspace(tmp_path / "x.db").close()
     with open_workspace(tmp_path / "x.db") as ws:
-        assert len(migrations.applied(ws.db)) == 6
+        assert len(migrations.applied(ws.db)) == 8
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -155,19 +159,22 @@ def test_update_keeps_link_hash_of_kept_clauses_and_adds_new(ws: Workspace) -> N
     assert links["honesty"] == current_clause_hashes(ws.db)["honesty"]
 
 
-def test_delete_cascades_and_audits(ws: Workspace) -> None:
+def test_purge_after_delete_cascades_and_audits(ws: Workspace) -> None:
     ex = examples.create(ws.db, parse_example(story(tags=["t"])), actor="ana")
-    examples.delete(ws.db, ex.id, expected_version=1, actor="ana")
+    deleted = examples.delete(ws.db, ex.id, expected_version=1, actor="ana")
+    examples.purge(ws.db, ex.id, expected_version=deleted.version, actor="ana")
     with pytest.raises(NotFoundError):
         examples.get(ws.db, ex.id)
     assert ws.db.execute("SELECT count(*) FROM example_clauses").fetchone()[0] == 0
     assert ws.db.execute("SELECT count(*) FROM example_tags").fetchone()[0] == 0
-    assert events_for(ws.db, "example", ex.id)[-1].action == "delete"
+    assert ws.db.execute("SELECT count(*) FROM deleted_examples").fetchone()[0] == 0
+    assert [e.action for e in events_for(ws.db, "example", ex.id)] == ["create", "delete", "purge"]
 
 
 def test_query_filters_and_full_text_search(ws: Workspace) -> None:
     examples.create(ws.db, parse_example(story(id="ex_a", tags=["shutdown"])), actor="ana")
-    examples.create(ws.db, parse_example(advice(id="ex_b", status="approved")), actor="ben")
+    approved = parse_example(advice(id="ex_b", status="approved", author="ben"))
+    examples.insert_many(ws.db, [approved], actor="ben", keep_status=True)  # reviewed elsewhere
     examples.create(ws.db, parse_example(agentic(id="ex_c")), actor="ben")
     assert [e.id for e in examples.query(ws.db, kind="advice")] == ["ex_b"]
     assert [e.id for e in examples.query(ws.db, status="approved")] == ["ex_b"]
