@@ -69,7 +69,7 @@ extra_tools = 2
 
 
 def build_workspace(path: Path, n: int) -> dict[str, Any]:
-    """n datagen records (real clause ids), inserted in batches of 5,000."""
+    """n datagen records (real clause ids), inserted in batches of 5,000, statuses kept (a reviewed corpus)."""
     start = time.perf_counter()
     ws = open_workspace(path)
     try:
@@ -79,10 +79,10 @@ def build_workspace(path: Path, n: int) -> dict[str, Any]:
         for rec in datagen.records(n, clause_ids):
             batch.append(Example.model_validate(rec))
             if len(batch) == BATCH:
-                insert_many(ws.db, batch, actor="bench")
+                insert_many(ws.db, batch, actor="bench", keep_status=True)
                 batch = []
         if batch:
-            insert_many(ws.db, batch, actor="bench")
+            insert_many(ws.db, batch, actor="bench", keep_status=True)
         approved = ws.db.execute("SELECT count(*) FROM examples WHERE status = 'approved'").fetchone()[0]
     finally:
         ws.close()

@@ -28,15 +28,18 @@ def linked_records(n: int, clause_ids: list[str], rng: random.Random, *, seed: i
 
 
 def insert_in_batches(db: Database, records: Iterable[Example], *, actor: str = "bench", size: int = 5000) -> None:
-    """`insert_many` in batches (signatures, tokens and audit computed on write, no process pool)."""
+    """`insert_many` in batches (signatures, tokens and audit computed on write, no process pool).
+
+    Generated records stand in for a reviewed corpus, so their statuses are kept (`keep_status`).
+    """
     batch: list[Example] = []
     for ex in records:
         batch.append(ex)
         if len(batch) == size:
-            examples.insert_many(db, batch, actor=actor)
+            examples.insert_many(db, batch, actor=actor, keep_status=True)
             batch = []
     if batch:
-        examples.insert_many(db, batch, actor=actor)
+        examples.insert_many(db, batch, actor=actor, keep_status=True)
 
 
 def demo_constitution_workspace(n: int) -> Path:
