@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from sqlite_utils import Database
 
-from curator.errors import ConflictError, CuratorError
+from curator.errors import CuratorError
 from curator.models import Example, utc_now
 from curator.store import examples
 from curator.store.examples import Approval, live_sql
@@ -67,29 +67,19 @@ def approval_problems(example: Example, reviewer: str, introducer: str | None = 
     return problems
 
 
-def _current(db: Database, example_id: str, expected_version: int | None) -> Example:
-    """The stored record (call inside the transaction); ConflictError when not at `expected_version`.
-
-    `expected_version=None` takes the current version.
-    """
-    ex = examples.get(db, example_id)
-    if expected_version is not None and ex.version != expected_version:
-        raise ConflictError(
-            f"example {example_id} was changed by someone else (now version {ex.version}, "
-            f"expected {expected_version}); reload and review it again"
-        )
-    return ex
-
-
 def submit(db: Database, example_id: str, *, expected_version: int | None, actor: str) -> Example:
-    """Draft (or rejected) -> review. `expected_version=None` takes the current version."""
+    """Draft (or rejected) -> review. `expected_version=None` takes the current version.
+
+    A stale `expected_version` is a `ConflictError` (the attempt is kept in the audit log).
+    """
     with db.atomic():
-        ex = _current(db, example_id, expected_version)
+        ex = examples.get(db, example_id)
         if ex.status == "review":
             return ex
         if ex.status == "approved":
             raise ReviewRuleError(f"{example_id} is already approved")
-        return examples.update(db, ex.model_copy(update={"status": "review"}), expected_version=ex.version, actor=actor)
+        version = ex.version if expected_version is None else expected_version
+        return examples.update(db, ex.model_copy(update={"status": "review"}), expected_version=version, actor=actor)
 
 
 def decide(
@@ -104,25 +94,27 @@ def decide(
     """Approve or reject an example (with a comment); the rules above are checked first.
 
     The record is read, checked and written in one transaction, so what is approved is exactly
-    the version the rules were checked on. `expected_version=None` takes the current version.
+    the version the rules were checked on. `expected_version=None` takes the current version; a
+    stale one is a `ConflictError` (the attempt is kept in the audit log).
     """
     if verdict not in ("approve", "reject"):
         raise ReviewRuleError(f"unknown verdict {verdict!r}")
     if verdict == "reject" and not comment.strip():
         raise ReviewRuleError("a rejection needs a comment saying why")
     with db.atomic():
-        ex = _current(db, example_id, expected_version)
+        ex = examples.get(db, example_id)
+        version = ex.version if expected_version is None else expected_version
         approval = None
         if verdict == "approve":
             problems = approval_problems(ex, actor, introduced_by(db, example_id))
             if problems:
                 raise ReviewRuleError(f"cannot approve {example_id}: " + "; ".join(problems))
-            approval = Approval(example_id, ex.version, actor)
+            approval = Approval(example_id, version, actor)  # the store refuses it unless `version` is current
         status = "approved" if verdict == "approve" else "rejected"
         updated = examples.update(
             db,
             ex.model_copy(update={"status": status}),
-            expected_version=ex.version,
+            expected_version=version,
             actor=actor,
             approval=approval,
         )
