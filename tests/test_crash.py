@@ -175,7 +175,15 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Workload:
             obj["source"] = {"type": "imported", "model": None, "prompt_sha256": None, "origin": f"{i}:" + "x" * PAD}
             fh.write(json.dumps(obj) + "\n")
     assert data.stat().st_size >= PARALLEL_MIN_BYTES
-    spec = write_spec(root, budget_tokens=10**9, token_counter="estimate", dedup="exact", split={"eval_fraction": 0.1})
+    # `import` lands records as drafts (an import is not a review), so the export takes drafts
+    spec = write_spec(
+        root,
+        statuses=["draft"],
+        budget_tokens=10**9,
+        token_counter="estimate",
+        dedup="exact",
+        split={"eval_fraction": 0.1},
+    )
 
     # the uninterrupted reference run, in-process (the same code the CLI runs, without its start-up)
     full = root / "full.db"

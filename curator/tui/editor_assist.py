@@ -312,8 +312,9 @@ class EditorAssist:
 
     def after_save(self, before: Example | None, saved: Example) -> str:
         """Forget what the save consumed; the note to show ('saved', or why the status moved)."""
-        self.rewrite_accepted = False
+        rewrote, self.rewrite_accepted = self.rewrite_accepted, False
         self.draft_source = None
         if before is not None and before.status == "approved" and saved.status == "review":
-            return "saved; the rewrite changed approved text, so it is back in review"
+            what = "the rewrite" if rewrote else "the edit"
+            return f"saved; {what} changed approved content, so it is back in review"
         return "saved"

@@ -608,7 +608,9 @@ class EditorScreen(Screen[None]):
 
     async def _resolve_conflict(self, mine: Example, theirs: Example, choice: Resolution | None) -> None:
         if choice == "mine":
-            self._write(mine, theirs.version)
+            # the form never sets a status: keep theirs, so a stale `approved` is not written back
+            # (the store refuses that; changed approved content goes back to review anyway)
+            self._write(mine.model_copy(update={"status": theirs.status}), theirs.version)
         elif choice == "theirs":
             self.loaded = theirs
             await self._fill_form(theirs)
