@@ -8,7 +8,7 @@ A record verb is a function here over a core function, for instance:
     @format_option("json", "text", default="text")
     @pass_workspace
     def show(ws: Workspace, example_id: str, fmt: str) -> None:
-        \"\"\"print one record\"\"\"
+        '''print one record'''
         from curator.store import examples
 
         record = examples.get(ws.db, example_id)
