@@ -123,12 +123,12 @@ def test_help_of_every_command(path: tuple[str, ...], command: click.Command) ->
         assert " ".join((command.help or "").split())[:40] in " ".join(result.stdout.split())
 
 
-@pytest.mark.parametrize(("path", "command"), LEAVES, ids=[name(p) for p, _ in LEAVES])
+WITH_REQUIRED = [(p, c) for p, c in LEAVES if any(param.required for param in c.params)]
+
+
+@pytest.mark.parametrize(("path", "command"), WITH_REQUIRED, ids=[name(p) for p, _ in WITH_REQUIRED])
 def test_missing_required_parameters(path: tuple[str, ...], command: click.Command) -> None:
-    required = [p for p in command.params if p.required]
-    if not required:
-        pytest.skip("nothing required")
-    for param in required:
+    for param in [p for p in command.params if p.required]:
         result = invoke(*path, *required_args(command, leave_out=param.name))
         hint = param.opts[0] if isinstance(param, click.Option) else param.human_readable_name
         assert_usage_error(result, "Missing", hint)
@@ -143,12 +143,12 @@ def _checked_options(command: click.Command) -> list[click.Option]:
     ]
 
 
-@pytest.mark.parametrize(("path", "command"), LEAVES, ids=[name(p) for p, _ in LEAVES])
+WITH_TYPED = [(p, c) for p, c in LEAVES if _checked_options(c)]
+
+
+@pytest.mark.parametrize(("path", "command"), WITH_TYPED, ids=[name(p) for p, _ in WITH_TYPED])
 def test_wrong_values(path: tuple[str, ...], command: click.Command) -> None:
-    options = _checked_options(command)
-    if not options:
-        pytest.skip("no typed option")
-    for option in options:
+    for option in _checked_options(command):
         rest = required_args(command, leave_out=option.name)
         result = invoke(*path, *rest, option.opts[0], "x-not-valid")
         assert_usage_error(result, f"Invalid value for '{option.opts[0]}'", "x-not-valid")
@@ -162,8 +162,9 @@ def test_unknown_option(path: tuple[str, ...], command: click.Command) -> None:
 
 def test_the_typed_options_are_all_checked() -> None:
     """--limit, --min, --n, --per-clause, --poll, --kind, --status and every --format are among them."""
-    checked = {opt for _, command in LEAVES for p in _checked_options(command) for opt in p.opts}
+    checked = {opt for _, command in WITH_TYPED for p in _checked_options(command) for opt in p.opts}
     assert checked >= {"--limit", "--min", "--n", "--per-clause", "--poll", "--kind", "--status", "--format"}
+    assert len(WITH_REQUIRED) >= 15
 
 
 # ---------------------------------------------------------------------------
