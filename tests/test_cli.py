@@ -12,17 +12,9 @@ from pathlib import Path
 import pytest
 
 from curator import paths
-from curator.cli import build_parser, main
+from curator.cli import build_parser
 from tests.conftest import story, write_jsonl
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:  # argparse usage errors
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.helpers import run
 
 
 def walk(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):

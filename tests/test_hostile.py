@@ -31,8 +31,7 @@ from curator.mixture.spec import load_spec, parse_spec
 from curator.models import MAX_FIELD_BYTES
 from curator.store.db import Workspace, open_workspace
 from tests.conftest import SMALL_CONSTITUTION, advice, agentic, story
-from tests.test_cli import run
-from tests.test_mixture_spec import BASE, spec_data, toml_text
+from tests.helpers import BASE, run, spec_data, toml_text
 
 FUZZ = settings(
     max_examples=300,
