@@ -335,14 +335,6 @@ def _listing(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
 
 
-@pytest.fixture
-def demo_db(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    db = tmp_path / "ws" / "demo.db"
-    db.parent.mkdir()
-    assert run(capsys, "init", "--db", str(db))[0] == 0
-    return db
-
-
 @pytest.mark.parametrize("name", ["../escape", "a/b", "a\\b", "/abs", "..", ".hidden", "a\x00b", "", "a" * 101])
 def test_unsafe_export_names_are_refused_in_one_line(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, demo_db: Path, name: str
