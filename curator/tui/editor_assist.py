@@ -275,7 +275,7 @@ class EditorAssist:
 
     def _accept_rewrite(self, example: Example, turns: list[dict[str, Any]]) -> None:
         from curator.assist.actions import rewrite_turns
-        from curator.tui.screens.editor import turn_display_text
+        from curator.tui.form import turn_display_text
 
         try:
             after = rewrite_turns(example, turns)
