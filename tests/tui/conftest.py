@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from textual import events
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widget import Widget
+from textual.widgets import Input, TextArea
 
 from curator.models import Example
 from curator.store import examples
@@ -83,6 +85,16 @@ async def type_into(pilot: Pilot[Any], widget: Widget, text: str) -> None:
     await focus(pilot, widget)
     keys = ["enter" if ch == "\n" else ch for ch in text]
     await pilot.press(*keys)
+
+
+async def paste_into(pilot: Pilot[Any], widget: Input | TextArea, text: str) -> None:
+    """Focus `widget` and paste `text` at its cursor, as a terminal's paste arrives: one event.
+
+    Typing costs two idle waits per key; paste what a test only needs to be in the field."""
+    await focus(pilot, widget)
+    before = widget.value if isinstance(widget, Input) else widget.text
+    pilot.app.post_message(events.Paste(text))
+    await wait_for(pilot, lambda: (widget.value if isinstance(widget, Input) else widget.text) != before, "the paste")
 
 
 def stored(db: Path, example_id: str) -> Example:

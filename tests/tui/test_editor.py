@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from textual.app import App
 from textual.pilot import Pilot
 from textual.screen import Screen
@@ -19,7 +18,7 @@ from curator.tui.screens.confirm import ConfirmScreen
 from curator.tui.screens.conflict import ConflictScreen
 from curator.tui.screens.editor import EditorScreen
 from curator.tui.widgets.dup_panel import DupCompareScreen, DupPanel
-from tests.tui.conftest import HOSTILE, focus, open_editor, stored, type_into, wait_for, wait_screen
+from tests.tui.conftest import HOSTILE, focus, open_editor, paste_into, stored, type_into, wait_for, wait_screen
 
 
 def make_app(db: Path) -> App[None]:
@@ -34,19 +33,46 @@ def error_text(screen: Screen[Any], selector: str) -> str:
     return str(widget.render()) if widget.display else ""
 
 
+def labels(editor: EditorScreen) -> list[str]:
+    return [str(t.query_one(".turn-role", Static).render()) for t in editor.turn_editors()]
+
+
 # 1 -------------------------------------------------------------------------------------------------
 
 
 async def test_author_advice_with_two_turns_and_two_clauses(demo_db: Path) -> None:
+    """Write two turns, add, move and remove a third, link two clauses in the picker, save."""
     app = make_app(demo_db)
     async with app.run_test(size=(150, 50)) as pilot:
         editor = await open_editor(pilot, None, kind="advice")
-        await type_into(pilot, editor.query_one("#title", Input), "Telling a friend a hard truth")
+        await paste_into(pilot, editor.query_one("#title", Input), "Telling a friend a hard truth")
         user, assistant = editor.turn_editors()
-        await type_into(pilot, user.content_area, "Should I tell her?")
-        await type_into(pilot, assistant.content_area, "Tell her, kindly.\nHere is why.")
+        await paste_into(pilot, user.content_area, "Should I tell her?")
+        await type_into(pilot, assistant.content_area, "Tell her,")
+        await paste_into(pilot, assistant.content_area, " kindly.\nHere is why.")
         assert assistant.rationale_area is not None
-        await type_into(pilot, assistant.rationale_area, "Honesty with care.")
+        await paste_into(pilot, assistant.rationale_area, "Honesty with care.")
+
+        await pilot.press("ctrl+n")  # after an assistant turn: a user turn
+        await wait_for(pilot, lambda: len(editor.turn_editors()) == 3, "the new turn")
+        turns = editor.turn_editors()
+        assert [t.turn_role for t in turns] == ["user", "assistant", "user"]
+        await wait_for(pilot, lambda: app.focused is turns[2].content_area, "the new turn's focus")
+        await pilot.press(*"three")
+        texts = ["Should I tell her?", "Tell her, kindly.\nHere is why."]
+        await pilot.press("alt+up")
+        await wait_for(
+            pilot, lambda: [t.text for t in editor.turn_editors()] == [texts[0], "three", texts[1]], "the move up"
+        )
+        assert labels(editor) == ["Turn 1 · user", "Turn 2 · user", "Turn 3 · assistant"]
+        await pilot.press("alt+down")
+        await wait_for(pilot, lambda: [t.text for t in editor.turn_editors()] == [*texts, "three"], "the move down")
+        await pilot.press("ctrl+delete")  # the turn has text: asks first
+        await wait_screen(pilot, ConfirmScreen)
+        await pilot.press("y")
+        await wait_screen(pilot, EditorScreen)
+        await wait_for(pilot, lambda: len(editor.turn_editors()) == 2, "the turn to go")
+        assert [t.text for t in editor.turn_editors()] == texts
 
         await pilot.press("ctrl+l")
         picker = await wait_screen(pilot, ClausePicker)
@@ -72,13 +98,14 @@ async def test_author_advice_with_two_turns_and_two_clauses(demo_db: Path) -> No
         assert ex.author == "ana"
         assert ex.title == "Telling a friend a hard truth"
         assert ex.clauses == ["honesty.2", "care.3"]
-        assert [(m.role, m.content) for m in ex.messages] == [
+        assert [(m.role, m.content) for m in ex.messages or []] == [
             ("user", "Should I tell her?"),
             ("assistant", "Tell her, kindly.\nHere is why."),
         ]
-        assert ex.messages[1].rationale == "Honesty with care."
+        assert (ex.messages or [])[1].rationale == "Honesty with care."
         assert ex.version == 1
         assert "version 1" in str(editor.query_one("#meta", Static).render())
+        assert labels(editor) == ["Turn 1 · user", "Turn 2 · assistant"]
 
 
 async def test_unlinking_a_clause_and_saving_an_edit(demo_db: Path) -> None:
@@ -112,24 +139,6 @@ async def test_story_without_text_shows_the_error_at_the_field(demo_db: Path) ->
         assert examples.count(ws.db) == 48
 
 
-async def test_empty_assistant_turn_is_reported_on_that_turn(demo_db: Path) -> None:
-    app = make_app(demo_db)
-    async with app.run_test(size=(150, 50)) as pilot:
-        editor = await open_editor(pilot, None, kind="advice")
-        await type_into(pilot, editor.query_one("#title", Input), "Half a dialogue")
-        user, assistant = editor.turn_editors()
-        await type_into(pilot, user.content_area, "Is it ever fine to lie?")
-        await pilot.press("ctrl+s")
-        await pilot.pause()
-        shown = str(assistant.query_one(".turn-content-error", Static).render())
-        assert "messages[1].content" in shown
-        assert "must not be empty" in shown
-        await wait_for(pilot, lambda: app.focused is assistant.content_area, "the focus")
-        assert editor.loaded is None
-    with open_workspace(demo_db) as ws:
-        assert examples.count(ws.db) == 48
-
-
 async def test_missing_title_and_bad_tool_json_are_shown_inline(demo_db: Path) -> None:
     app = make_app(demo_db)
     async with app.run_test(size=(150, 50)) as pilot:
@@ -151,6 +160,30 @@ async def test_missing_title_and_bad_tool_json_are_shown_inline(demo_db: Path) -
         assert "must not be empty" in str(first.query_one(".turn-content-error", Static).render())
         await wait_for(pilot, lambda: app.focused is editor.query_one("#title", Input), "the focus")
         assert editor.loaded is None
+
+        # title and tools fixed, the first turn written: the empty answer is reported on its turn
+        await paste_into(pilot, editor.query_one("#title", Input), "Half a dialogue")
+        tools.load_text(json.dumps([{"name": "x", "description": "d", "input_schema": {"type": "object"}}]))
+        await paste_into(pilot, first.content_area, "Is it ever fine to lie?")
+
+        # the debounced live check (it clears a turn's error once its JSON reads) runs before ctrl+s
+        def live_check_done() -> bool:
+            return editor._validate_timer is None and not error_text(editor, "#error-tools")
+
+        await wait_for(pilot, live_check_done, "the live check")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        _, assistant = editor.turn_editors()
+        shown = str(assistant.query_one(".turn-content-error", Static).render())
+        assert "messages[1].content" in shown
+        assert "must not be empty" in shown
+        assert error_text(editor, "#error-title") == ""
+        assert error_text(editor, "#error-tools") == ""
+        assert not first.query_one(".turn-content-error", Static).display
+        await wait_for(pilot, lambda: app.focused is assistant.content_area, "the focus")
+        assert editor.loaded is None
+    with open_workspace(demo_db) as ws:
+        assert examples.count(ws.db) == 48
 
 
 # 3 -------------------------------------------------------------------------------------------------
@@ -282,98 +315,104 @@ async def test_duplicate_panel_follows_edits(demo_db: Path) -> None:
 # 6 -------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("hostile", HOSTILE)
-async def test_hostile_story_round_trips_and_shows_literally(demo_db: Path, hostile: str) -> None:
+async def test_hostile_strings_show_literally_and_save_exactly(demo_db: Path) -> None:
+    """Every hostile string typed, pasted or loaded into a story, a dialogue and a transcript, in one
+    session. Each character in them is typed into an Input and the JSON one into a TextArea (no
+    key may be taken for a binding); the rest is pasted, which is one event instead of a key each."""
+    title = " ".join(HOSTILE)
+    tags = ", ".join(HOSTILE) + ", plain"
+    text = "\n".join(HOSTILE)
+    tools = [{"name": "lookup", "description": HOSTILE[0], "input_schema": {"type": "object", "properties": {}}}]
     app = make_app(demo_db)
-    text = "\n".join(HOSTILE) + "\n" + hostile
     async with app.run_test(size=(150, 50)) as pilot:
+        # a story
         editor = await open_editor(pilot, None, kind="story")
-        await type_into(pilot, editor.query_one("#title", Input), hostile)
-        await type_into(pilot, editor.query_one("#tags", Input), f"{hostile}, plain")
-        await type_into(pilot, editor.query_one("#group", Input), hostile)
-        editor.query_one("#text", TextArea).load_text(text)
-        editor.query_one("#rationale", TextArea).load_text(hostile)
+        await paste_into(pilot, editor.query_one("#title", Input), " ".join(HOSTILE[:4]) + " ")
+        await type_into(pilot, editor.query_one("#title", Input), " ".join(HOSTILE[4:]))
+        await paste_into(pilot, editor.query_one("#tags", Input), tags)
+        await paste_into(pilot, editor.query_one("#group", Input), title)
+        await paste_into(pilot, editor.query_one("#text", TextArea), text)
+        editor.query_one("#rationale", TextArea).load_text(text)
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: editor.loaded is not None, "the save")
         assert app.is_running
         assert editor.loaded is not None
         ex = stored(demo_db, editor.loaded.id)
-        assert ex.title == hostile
-        assert ex.tags == [hostile, "plain"]
-        assert ex.group == hostile
+        assert ex.title == title
+        assert ex.tags == [*HOSTILE, "plain"]
+        assert ex.group == title
         assert ex.text == text
-        assert ex.rationale == hostile
+        assert ex.rationale == text
         # shown literally: the header and the status line carry the data as plain text
-        assert editor.sub_title == hostile
+        assert editor.sub_title == title
         assert ex.id in str(editor.query_one("#meta", Static).render())
         # reopen: the form shows exactly what was stored
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, EditorScreen), "the editor to close")
         again = await open_editor(pilot, ex.id)
-        assert again.query_one("#title", Input).value == hostile
+        assert again.query_one("#title", Input).value == title
+        assert again.query_one("#tags", Input).value == tags
         assert again.query_one("#text", TextArea).text == text
+        assert again.sub_title == title
         assert not again.dirty
         assert app.is_running
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, EditorScreen), "the editor to close")
 
-
-async def test_hostile_dialogue_round_trips(demo_db: Path) -> None:
-    app = make_app(demo_db)
-    async with app.run_test(size=(150, 50)) as pilot:
+        # a dialogue: typed turns, and a pair added with ctrl+t
         editor = await open_editor(pilot, None, kind="advice", clauses=("honesty",))
         editor.query_one("#title", Input).value = HOSTILE[2]
         user, assistant = editor.turn_editors()
-        await type_into(pilot, user.content_area, HOSTILE[3])
-        await type_into(pilot, assistant.content_area, HOSTILE[4] + "\n" + HOSTILE[5])
+        await paste_into(pilot, user.content_area, HOSTILE[3])
+        await paste_into(pilot, assistant.content_area, HOSTILE[4] + "\n" + HOSTILE[5])
         assert assistant.rationale_area is not None
         await type_into(pilot, assistant.rationale_area, HOSTILE[6])
         await pilot.press("ctrl+t")
         await wait_for(pilot, lambda: len(editor.turn_editors()) == 4, "the new pair")
         third, fourth = editor.turn_editors()[2:]
-        await type_into(pilot, third.content_area, HOSTILE[0])
-        await type_into(pilot, fourth.content_area, HOSTILE[1])
+        await paste_into(pilot, third.content_area, HOSTILE[0])
+        await paste_into(pilot, fourth.content_area, HOSTILE[1])
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: editor.loaded is not None, "the save")
         assert app.is_running
         assert editor.loaded is not None
         ex = stored(demo_db, editor.loaded.id)
         assert ex.title == HOSTILE[2]
-        assert [m.content for m in ex.messages] == [HOSTILE[3], HOSTILE[4] + "\n" + HOSTILE[5], HOSTILE[0], HOSTILE[1]]
-        assert ex.messages[1].rationale == HOSTILE[6]
+        assert [m.content for m in ex.messages or []] == [
+            HOSTILE[3],
+            HOSTILE[4] + "\n" + HOSTILE[5],
+            HOSTILE[0],
+            HOSTILE[1],
+        ]
+        assert (ex.messages or [])[1].rationale == HOSTILE[6]
         assert ex.clauses == ["honesty"]
-        labels = [str(t.query_one(".turn-role", Static).render()) for t in editor.turn_editors()]
-        assert labels == ["Turn 1 · user", "Turn 2 · assistant", "Turn 3 · user", "Turn 4 · assistant"]
+        assert editor.sub_title == HOSTILE[2]
+        assert labels(editor) == ["Turn 1 · user", "Turn 2 · assistant", "Turn 3 · user", "Turn 4 · assistant"]
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, EditorScreen), "the editor to close")
+
+        # an agentic transcript: JSON-looking text that is not a block list stays text
+        editor = await open_editor(pilot, None, kind="agentic")
+        editor.query_one("#title", Input).value = HOSTILE[4]
+        editor.query_one("#system", TextArea).load_text(HOSTILE[3])
+        editor.query_one("#tools", TextArea).load_text(json.dumps(tools))
+        user, assistant = editor.turn_editors()
+        user.content_area.load_text(HOSTILE[6])
+        assistant.content_area.load_text(HOSTILE[2])
+        assert assistant.rationale_area is not None
+        assistant.rationale_area.load_text(HOSTILE[1])
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: editor.loaded is not None, "the save")
+        assert editor.loaded is not None
+        ex = stored(demo_db, editor.loaded.id)
+        assert ex.system == HOSTILE[3]
+        assert [t.model_dump(mode="json") for t in ex.tools or []] == tools
+        assert [m.content for m in ex.messages or []] == [HOSTILE[6], HOSTILE[2]]
+        assert (ex.messages or [])[1].rationale == HOSTILE[1]
+        assert app.is_running
 
 
 # turns and agentic transcripts ----------------------------------------------------------------------
-
-
-async def test_turns_can_be_added_moved_and_removed(demo_db: Path) -> None:
-    app = make_app(demo_db)
-    async with app.run_test(size=(150, 50)) as pilot:
-        editor = await open_editor(pilot, None, kind="advice")
-        first, second = editor.turn_editors()
-        await type_into(pilot, first.content_area, "one")
-        await type_into(pilot, second.content_area, "two")
-        await pilot.press("ctrl+n")  # after an assistant turn: a user turn
-        await wait_for(pilot, lambda: len(editor.turn_editors()) == 3, "the new turn")
-        turns = editor.turn_editors()
-        assert [t.turn_role for t in turns] == ["user", "assistant", "user"]
-        await wait_for(pilot, lambda: app.focused is turns[2].content_area, "the new turn's focus")
-        await pilot.press(*"three")
-        await pilot.press("alt+up")
-        await wait_for(pilot, lambda: [t.text for t in editor.turn_editors()] == ["one", "three", "two"], "the move up")
-        labels = [str(t.query_one(".turn-role", Static).render()) for t in editor.turn_editors()]
-        assert labels == ["Turn 1 · user", "Turn 2 · user", "Turn 3 · assistant"]
-        await pilot.press("alt+down")
-        await wait_for(
-            pilot, lambda: [t.text for t in editor.turn_editors()] == ["one", "two", "three"], "the move down"
-        )
-        await pilot.press("ctrl+delete")  # the turn has text: asks first
-        await wait_screen(pilot, ConfirmScreen)
-        await pilot.press("y")
-        await wait_screen(pilot, EditorScreen)
-        await wait_for(pilot, lambda: len(editor.turn_editors()) == 2, "the turn to go")
-        assert [t.text for t in editor.turn_editors()] == ["one", "two"]
 
 
 async def test_agentic_transcript_with_tool_blocks(demo_db: Path) -> None:
@@ -468,30 +507,6 @@ async def test_history_opens_for_a_stored_example(demo_db: Path) -> None:
         await open_editor(pilot, "ex_demo_001")
         await pilot.press("ctrl+h")
         await wait_screen(pilot, HistoryScreen)
-
-
-async def test_hostile_agentic_turns_round_trip(demo_db: Path) -> None:
-    tools = [{"name": "lookup", "description": HOSTILE[0], "input_schema": {"type": "object", "properties": {}}}]
-    app = make_app(demo_db)
-    async with app.run_test(size=(150, 50)) as pilot:
-        editor = await open_editor(pilot, None, kind="agentic")
-        editor.query_one("#title", Input).value = HOSTILE[4]
-        editor.query_one("#system", TextArea).load_text(HOSTILE[3])
-        editor.query_one("#tools", TextArea).load_text(json.dumps(tools))
-        user, assistant = editor.turn_editors()
-        user.content_area.load_text(HOSTILE[6])  # JSON-looking text that is not a block list stays text
-        assistant.content_area.load_text(HOSTILE[2])
-        assert assistant.rationale_area is not None
-        assistant.rationale_area.load_text(HOSTILE[1])
-        await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: editor.loaded is not None, "the save")
-        assert editor.loaded is not None
-        ex = stored(demo_db, editor.loaded.id)
-        assert ex.system == HOSTILE[3]
-        assert [t.model_dump(mode="json") for t in ex.tools] == tools
-        assert [m.content for m in ex.messages] == [HOSTILE[6], HOSTILE[2]]
-        assert ex.messages[1].rationale == HOSTILE[1]
-        assert app.is_running
 
 
 async def test_picker_shows_hostile_clause_titles_literally(demo_db: Path, tmp_path: Path) -> None:
