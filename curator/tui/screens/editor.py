@@ -2,9 +2,10 @@
 
 Every piece of data shown here goes through `curator.tui.safe` (or a widget that never parses
 markup: Input values, TextArea text). Saving validates the whole record with `parse_example`
-and shows the first problem under the field it names. The form's logic (the values a record
-shows as, the record the values describe, where a problem is shown, turn moves) is in
-`curator.tui.form`, without widgets; this screen moves those values in and out of its widgets.
+and shows each problem under the field it names, the first one in the form focused. The form's
+logic (the values a record shows as, the record the values describe, where a problem is shown,
+turn moves) is in `curator.tui.form`, without widgets; this screen moves those values in and
+out of its widgets.
 LLM assistance (f2-f5) lives in `editor_assist.py` and its panel in `widgets/assist_panel.py`.
 """
 
