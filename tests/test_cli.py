@@ -12,17 +12,9 @@ import click
 import pytest
 
 from curator import paths
-from curator.cli import cli, main
+from curator.cli import cli
 from tests.conftest import story, write_jsonl
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:  # argparse usage errors
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.helpers import run
 
 
 def walk(command: click.Command = cli, path: tuple[str, ...] = ()):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import json
 import re
@@ -11,7 +10,6 @@ import shlex
 import tomllib
 import typing
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from unittest import mock
 
@@ -36,20 +34,11 @@ from curator.models import (
     ToolUseBlock,
     parse_example,
 )
+from tests.helpers import MAIN_SCREENS, load_docs_script
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
 README = (REPO / "README.md").read_text(encoding="utf-8")
-MAIN_SCREENS = ("constitution", "examples", "editor", "review", "coverage", "export")
-
-
-def load_docs_script(name: str) -> ModuleType:
-    """A script under docs/ (not a package) as a module."""
-    spec = importlib.util.spec_from_file_location(f"docs_{name}", DOCS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def section(text: str, heading: str) -> str:
