@@ -139,6 +139,14 @@ def compute(
     return CoverageReport(ordered, balance(ordered), gaps, current_version(db), {"kind": kind, "status": status})
 
 
+def below_minimum(report: CoverageReport, minimum: int) -> list[ClauseCoverage]:
+    """The clauses, in document order, whose approved total (descendants included) is below `minimum`.
+
+    The CI gate of `curator coverage --min N`: an empty list passes.
+    """
+    return [c for c in report.clauses if c.approved_total < minimum]
+
+
 def _count_links(
     db: Database, clauses: list[Any], rows: dict[str, ClauseCoverage], where: str, params: list[Any]
 ) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from curator.bootstrap import init_workspace
 from curator.constitution.versions import import_constitution
 from curator.store.db import Workspace, open_workspace
 
@@ -57,6 +58,14 @@ def ws(constitution_file: Path) -> Iterator[Workspace]:
     import_constitution(workspace.db, constitution_file, actor="tester")
     yield workspace
     workspace.close()
+
+
+@pytest.fixture
+def demo_db(tmp_path: Path) -> Path:
+    """A workspace file with the demo constitution and its 48 examples, created by ana."""
+    db = tmp_path / "demo.db"
+    init_workspace(db, demo=True, actor="ana").close()
+    return db
 
 
 def story(**overrides: Any) -> dict[str, Any]:

@@ -2,46 +2,34 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
 from curator import paths
-from curator.cli import build_parser, main
+from curator.cli import cli
 from tests.conftest import story, write_jsonl
+from tests.helpers import run
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:  # argparse usage errors
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def walk(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
-    yield path, parser
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for name, sub in action.choices.items():
-                yield from walk(sub, (*path, name))
+def walk(command: click.Command = cli, path: tuple[str, ...] = ()):
+    yield path, command
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            yield from walk(sub, (*path, name))
 
 
 def test_every_command_and_option_has_help() -> None:
-    for path, parser in walk(build_parser()):
-        assert parser.description, f"curator {' '.join(path)} has no description"
-        for action in parser._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                for choice in action._choices_actions:
-                    assert choice.help, f"curator {' '.join(path)} {choice.dest} has no help"
-            elif action.dest != "help":
-                assert action.help, f"curator {' '.join(path)}: {action.option_strings or action.dest} lacks help"
+    for path, command in walk():
+        assert command.help, f"curator {' '.join(path)} has no description"
+        assert command.get_short_help_str(), f"curator {' '.join(path)} has no summary for its group's list"
+        for param in command.params:
+            assert param.help, f"curator {' '.join(path)}: {param.opts} lacks help"
 
 
 def test_init_then_list_prints_the_demo_records(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

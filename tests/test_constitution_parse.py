@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from curator.constitution.parse import (
     clause_hash,
+    constitution_json,
     normalize_clause_text,
     parse_file,
     parse_json,
@@ -647,3 +648,30 @@ def test_normalisation_is_idempotent(text: str) -> None:
     once = normalize_clause_text(text)
     assert normalize_clause_text(once) == once
     assert clause_hash(text) == clause_hash(once)
+
+
+# ---------------------------------------------------------------------------
+# The clause list as JSON
+# ---------------------------------------------------------------------------
+
+
+def test_constitution_json_is_the_clause_list_contract(sample: ParsedConstitution) -> None:
+    data = constitution_json(sample)
+    assert list(data) == ["document", "clauses"]
+    assert data["document"] == {
+        "title": "Principles",
+        "sha256": sample.document["sha256"],
+        "metadata": {"title": "Sample Constitution", "version": "2", "tags": ["demo", "test"]},
+    }
+    assert [c["id"] for c in data["clauses"]] == [c.id for c in sample.clauses]  # document order
+    care = next(c for c in data["clauses"] if c["id"] == "care")
+    assert list(care) == ["id", "parent", "depth", "title", "text", "hash", "metadata"]
+    assert care["metadata"] == {"authority": "user", "tier": "very high"}  # `meta` is called metadata here
+    assert (care["parent"], care["depth"], care["hash"]) == ("principles", 2, clause_hash(care["text"]))
+    assert json.loads(json.dumps(data)) == data
+
+
+def test_constitution_json_of_a_principle_list_has_empty_metadata() -> None:
+    data = constitution_json(parse_json('["Be honest.", "Be kind."]'))
+    assert data["document"]["metadata"] == {}
+    assert [c["metadata"] for c in data["clauses"]] == [{}, {}]

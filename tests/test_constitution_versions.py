@@ -12,12 +12,19 @@ from curator.cli import main
 from curator.constitution.diff import diff_constitutions
 from curator.constitution.parse import parse_file
 from curator.constitution.versions import import_constitution
-from curator.errors import ConstitutionError
+from curator.errors import ConstitutionError, NotFoundError, RecordError, UsageError
 from curator.models import parse_example
 from curator.store import examples
 from curator.store.audit import events_for
 from curator.store.db import Workspace, open_workspace
-from curator.store.links import confirm_links, link_states, problem_links
+from curator.store.links import (
+    LinkConfirmation,
+    confirm_links,
+    confirm_stale_links,
+    link_states,
+    move_link,
+    problem_links,
+)
 from tests.conftest import FIXTURES, SMALL_CONSTITUTION, story
 
 SPEC = FIXTURES / "openai-model-spec"
@@ -223,3 +230,39 @@ def test_cli_bad_constitutions_fail_cleanly(
         assert err.count("\n") == 1 and message in err and str(bad) in err
     with open_workspace(db) as ws:
         assert ws.db.execute("SELECT count(*) FROM constitution_versions").fetchone()[0] == 0
+
+
+# -- Relinking (the logic behind `constitution relink`) ---------------------------------------------
+
+
+def test_confirm_stale_links_reports_what_is_still_orphaned(ws: Workspace, tmp_path: Path) -> None:
+    linked(ws, ["honesty.1", "privacy.1.1", "honesty.2"])
+    v2 = SMALL_CONSTITUTION.replace("Say what you believe.", "Say what you know.").replace(
+        "  - Not even to avoid shutdown.\n", ""
+    )
+    import_constitution(ws.db, write(tmp_path, "v2.md", v2), actor="lead")
+    done = confirm_stale_links(ws.db, "ex_0", actor="lead")
+    assert done == LinkConfirmation("ex_0", ("honesty.1",), ("privacy.1.1",))
+    assert confirm_stale_links(ws.db, "ex_0", actor="lead", clause_id="honesty.1").confirmed == ()
+    with pytest.raises(RecordError):
+        confirm_stale_links(ws.db, "ex_0", actor="lead", clause_id="privacy.2")
+
+
+def test_move_link_keeps_its_place_and_drop_removes_it(ws: Workspace) -> None:
+    linked(ws, ["honesty.1", "privacy.1", "honesty.2"])
+    moved = move_link(ws.db, "ex_0", "privacy.1", to="privacy.1.1", actor="lead")
+    assert moved.clauses == ["honesty.1", "privacy.1.1", "honesty.2"] and moved.version == 2
+    assert examples.get(ws.db, "ex_0").clauses == moved.clauses
+    assert events_for(ws.db, "example", "ex_0")[-1].actor == "lead"
+    # onto a clause it already links: the two links become one
+    assert move_link(ws.db, "ex_0", "honesty.2", to="honesty.1", actor="lead").clauses == ["honesty.1", "privacy.1.1"]
+    assert move_link(ws.db, "ex_0", "honesty.1", to=None, actor="lead").clauses == ["privacy.1.1"]
+
+
+def test_move_link_refuses_a_link_the_example_does_not_have(ws: Workspace) -> None:
+    linked(ws, ["honesty.1"])
+    with pytest.raises(UsageError, match=r"not linked to clause 'privacy\.1'"):
+        move_link(ws.db, "ex_0", "privacy.1", to="honesty.2", actor="lead")
+    with pytest.raises(NotFoundError):
+        move_link(ws.db, "ex_missing", "honesty.1", to=None, actor="lead")
+    assert examples.get(ws.db, "ex_0").version == 1

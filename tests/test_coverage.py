@@ -127,3 +127,12 @@ def test_html_escapes_hostile_titles(ws: Workspace, tmp_path: Path) -> None:
     import_constitution(ws.db, hostile, actor="lead")
     html = coverage.to_html(coverage.compute(ws.db))
     assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_below_minimum_is_the_min_gate(ws: Workspace) -> None:
+    add(ws, "ex_1", ["privacy.1.1"])  # counts for privacy.1.1 and every clause above it
+    add(ws, "ex_2", ["honesty.1"], status="draft")  # not approved: counts for nothing
+    report = coverage.compute(ws.db)
+    assert coverage.below_minimum(report, 0) == []
+    assert [c.id for c in coverage.below_minimum(report, 1)] == ["honesty", "honesty.1", "honesty.2"]  # in order
+    assert coverage.below_minimum(report, 2) == report.clauses

@@ -32,8 +32,7 @@ from curator.importer import PARALLEL_MIN_BYTES, import_file
 from curator.mixture import export_from_spec, load_spec
 from curator.store.db import open_workspace
 from tests.conftest import SMALL_CONSTITUTION
-from tests.test_mixture_allocate import gen_records
-from tests.test_mixture_spec import write_spec
+from tests.helpers import gen_records, write_spec
 
 N = 2000
 """Records in the big import: ~1.5-2 s through the CLI on 2 cores."""

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import importlib.util
 import io
 import json
 import re
@@ -12,15 +10,16 @@ import shlex
 import tomllib
 import typing
 from pathlib import Path
-from types import ModuleType
 from typing import Any
+from unittest import mock
 
+import click
 import pytest
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from curator.bootstrap import init_workspace
-from curator.cli import build_parser
+from curator.cli import cli
 from curator.config import Settings
 from curator.importer import import_file
 from curator.mixture.spec import DiversifySpec, MixtureSpec, SplitSpec, load_spec
@@ -35,20 +34,11 @@ from curator.models import (
     ToolUseBlock,
     parse_example,
 )
+from tests.helpers import MAIN_SCREENS, load_docs_script
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
 README = (REPO / "README.md").read_text(encoding="utf-8")
-MAIN_SCREENS = ("constitution", "examples", "editor", "review", "coverage", "export")
-
-
-def load_docs_script(name: str) -> ModuleType:
-    """A script under docs/ (not a package) as a module."""
-    spec = importlib.util.spec_from_file_location(f"docs_{name}", DOCS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def section(text: str, heading: str) -> str:
@@ -109,12 +99,13 @@ _ALTERNATIVES = re.compile(r"^-*[\w-]+(/[\w-]+)+$")
 
 
 def _parses(command: str) -> bool:
-    try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            build_parser().parse_args(shlex.split(command)[1:])
-    except SystemExit as exc:  # argparse exits 2 on a mistake, 0 after --help
-        return exc.code == 0
-    return True
+    """Whether click accepts the command line: every level parsed and checked, no command run."""
+    with (
+        contextlib.redirect_stdout(io.StringIO()),
+        contextlib.redirect_stderr(io.StringIO()),
+        mock.patch.object(click.Context, "invoke", lambda *_args, **_kwargs: None),
+    ):
+        return cli.main(shlex.split(command)[1:], standalone_mode=False) == 0  # 2 on a mistake, 0 after --help
 
 
 def test_readme_command_examples_parse_with_the_real_parser() -> None:
@@ -204,14 +195,14 @@ def test_cli_reference_is_generated_from_the_parser() -> None:
 def test_cli_reference_covers_every_command() -> None:
     text = (DOCS / "cli.md").read_text(encoding="utf-8")
     gen = load_docs_script("gen_cli")
-    paths = [path for path, _, _ in gen.walk(build_parser())]
+    paths = [path for path, _, _ in gen.walk(cli)]
     assert len(paths) > 25
     for path in paths:
         assert f"## `{' '.join(('curator', *path))}`" in text
-    for _, parser, _ in gen.walk(build_parser()):
-        for action in parser._actions:
-            if not isinstance(action, argparse._SubParsersAction):
-                for option in action.option_strings:
+    for _, command, _ in gen.walk(cli):
+        for param in command.params:
+            if isinstance(param, click.Option):
+                for option in param.opts + param.secondary_opts:
                     assert option in text
 
 
@@ -406,7 +397,7 @@ def test_architecture_names_every_top_level_module_and_package() -> None:
     assert ARCHITECTURE_MD.is_file(), "docs/architecture.md is missing"
     text = ARCHITECTURE_MD.read_text(encoding="utf-8")
     names = _top_level_names()
-    assert {"models.py", "store/", "cli.py", "tui/"} <= set(names)
+    assert {"models.py", "store/", "cli/", "tui/"} <= set(names)
     missing = [n for n in names if f"`{n}`" not in text and f"curator/{n}" not in text]
     assert not missing, f"docs/architecture.md does not name {missing}: say where they sit in the layers"
 

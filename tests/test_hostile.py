@@ -31,8 +31,7 @@ from curator.mixture.spec import load_spec, parse_spec
 from curator.models import MAX_FIELD_BYTES
 from curator.store.db import Workspace, open_workspace
 from tests.conftest import SMALL_CONSTITUTION, advice, agentic, story
-from tests.test_cli import run
-from tests.test_mixture_spec import BASE, spec_data, toml_text
+from tests.helpers import BASE, run, spec_data, toml_text
 
 FUZZ = settings(
     max_examples=300,
@@ -334,14 +333,6 @@ def test_spec_loader_fuzz(tmp_path: Path, overrides: dict[str, Any], text: str, 
 
 def _listing(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
-
-
-@pytest.fixture
-def demo_db(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    db = tmp_path / "ws" / "demo.db"
-    db.parent.mkdir()
-    assert run(capsys, "init", "--db", str(db))[0] == 0
-    return db
 
 
 @pytest.mark.parametrize("name", ["../escape", "a/b", "a\\b", "/abs", "..", ".hidden", "a\x00b", "", "a" * 101])

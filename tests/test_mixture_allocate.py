@@ -22,75 +22,8 @@ from curator.mixture.allocate import (
     plan_kinds,
     water_fill,
 )
-from curator.models import Example
 from curator.store.db import Workspace
-from curator.store.examples import insert_many
-from tests.test_mixture_spec import write_spec
-
-CLAUSES = ["honesty", "honesty.1", "honesty.2", "privacy", "privacy.1", "privacy.1.1"]
-SYLLABLES = ["ka", "lo", "mi", "ren", "tu", "sa", "vo", "ne", "pri", "dal", "gor", "fe", "zu", "an", "ti", "bel"]
-
-
-def _word(rng: random.Random) -> str:
-    return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(1, 3)))
-
-
-def _text(rng: random.Random, words: int) -> str:
-    return " ".join(_word(rng) for _ in range(words)).capitalize() + "."
-
-
-def gen_records(
-    n: int, *, seed: int = 1, kinds: tuple[str, ...] = ("story", "advice", "document", "agentic"), groups: int = 60
-) -> list[Example]:
-    """n approved records, kinds in turn, 40-200 words, 1-2 clause links, a group each."""
-    rng = random.Random(seed)
-    out = []
-    for i in range(n):
-        kind = kinds[i % len(kinds)]
-        rec: dict[str, Any] = {
-            "id": f"ex_gen_{seed}_{i:05d}",
-            "kind": kind,
-            "title": _text(rng, 4)[:-1],
-            "status": "approved",
-            "clauses": rng.sample(CLAUSES, rng.randint(1, 2)),
-            "group": f"g{rng.randrange(groups)}",
-        }
-        size = rng.randint(40, 200)
-        if kind in ("story", "document"):
-            rec["text"] = _text(rng, size)
-            rec["rationale"] = _text(rng, 12)
-        elif kind == "advice":
-            rec["messages"] = [
-                {"role": "user", "content": _text(rng, size // 3)},
-                {"role": "assistant", "content": _text(rng, size), "rationale": _text(rng, 10)},
-            ]
-        else:
-            rec["tools"] = [
-                {
-                    "name": "read_file",
-                    "description": "Read a file",
-                    "input_schema": {"type": "object", "properties": {}},
-                }
-            ]
-            rec["messages"] = [
-                {"role": "user", "content": _text(rng, size // 3)},
-                {
-                    "role": "assistant",
-                    "content": [
-                        {"type": "text", "text": _text(rng, 8)},
-                        {"type": "tool_use", "id": "t1", "name": "read_file", "input": {"path": "a.txt"}},
-                    ],
-                },
-                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": _text(rng, 20)}]},
-                {"role": "assistant", "content": _text(rng, size // 2), "rationale": _text(rng, 10)},
-            ]
-        out.append(Example.model_validate(rec))
-    return out
-
-
-def fill_ws(ws: Workspace, records: list[Example]) -> None:
-    for start in range(0, len(records), 5000):  # generated as already reviewed: statuses kept
-        insert_many(ws.db, records[start : start + 5000], actor="tester", keep_status=True)
+from tests.helpers import CLAUSES, fill_ws, gen_records, write_spec
 
 
 def export(ws: Workspace, tmp_path: Path, **overrides: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -31,8 +31,7 @@ from curator.models import parse_example
 from curator.store import examples
 from curator.store.db import Workspace
 from tests.conftest import FIXTURES, REPO, story
-from tests.test_mixture_allocate import CLAUSES, fill_ws, gen_records
-from tests.test_mixture_spec import write_spec
+from tests.helpers import CLAUSES, fill_ws, gen_records, write_spec
 
 SMALL = REPO / "tests" / "data" / "specs" / "small.toml"
 DEMO_SPEC = REPO / "corpora" / "specs" / "demo.toml"

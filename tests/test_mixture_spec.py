@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -11,51 +10,9 @@ import pytest
 from curator.mixture.pools import Drawer, load_pools, resolve_pool
 from curator.mixture.spec import SpecError, load_spec, parse_spec, parse_spec_text
 from tests.conftest import REPO
+from tests.helpers import spec_data, toml_text, write_spec
 
 SPECS = REPO / "tests" / "data" / "specs"
-
-BASE: dict[str, Any] = {
-    "name": "mix",
-    "budget_tokens": 5000,
-    "seed": 1,
-    "kinds": {"story": 0.25, "advice": 0.25, "document": 0.25, "agentic": 0.25},
-}
-
-
-def _value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return json.dumps(v)
-    if isinstance(v, list):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
-    return repr(v)
-
-
-def toml_text(data: dict[str, Any]) -> str:
-    """A tiny TOML writer for specs: top-level values first, then one level of tables."""
-    lines = [f"{k} = {_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
-    for k, v in data.items():
-        if isinstance(v, dict):
-            lines.append(f"\n[{k}]")
-            lines += [f"{kk} = {_value(vv)}" for kk, vv in v.items()]
-    return "\n".join(lines) + "\n"
-
-
-def spec_data(**overrides: Any) -> dict[str, Any]:
-    data = json.loads(json.dumps(BASE))
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(data.get(key), dict) and key != "kinds":
-            data[key].update(value)
-        else:
-            data[key] = value
-    return data
-
-
-def write_spec(folder: Path, filename: str = "spec.toml", **overrides: Any) -> Path:
-    path = folder / filename
-    path.write_text(toml_text(spec_data(**overrides)), encoding="utf-8")
-    return path
 
 
 def error_of(tmp_path: Path, **overrides: Any) -> str:

@@ -22,7 +22,7 @@ from curator.store.audit import all_events, events_for
 from curator.store.db import Workspace, open_workspace
 from curator.store.links import linked_examples, problem_links
 from tests.conftest import advice, story, write_jsonl
-from tests.test_mixture_spec import write_spec
+from tests.helpers import write_spec
 
 
 def add(ws: Workspace, data: dict[str, Any], *, actor: str = "ana") -> Example:

@@ -24,8 +24,7 @@ from curator.assist import client as assist_client
 from curator.config import Settings
 from tests.conftest import advice, write_jsonl
 from tests.fake_anthropic import batch_object
-from tests.test_cli import run
-from tests.test_mixture_spec import spec_data, toml_text
+from tests.helpers import run, spec_data, toml_text
 
 SECRET = uuid.uuid4().hex
 CANARY = f"sk-ant-api03-{SECRET}-canary"

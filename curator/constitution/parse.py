@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -594,3 +594,53 @@ def parse_file(path: Path) -> ParsedConstitution:
         return _parse_markdown(text, filename=name, source_sha256=sha)
     except ConstitutionError as err:
         raise ConstitutionError(f"{path}: {str(err).removeprefix(name + ': ')}") from None
+
+
+# ---------------------------------------------------------------------------
+# The clause list as JSON (`curator constitution show --format json`)
+# ---------------------------------------------------------------------------
+
+
+class DocumentJSON(TypedDict):
+    title: str | None
+    sha256: str | None
+    metadata: dict[str, Any]
+    """Front matter."""
+
+
+class ClauseJSON(TypedDict):
+    id: str
+    parent: str | None
+    depth: int
+    title: str
+    text: str
+    hash: str
+    metadata: dict[str, str]
+    """Heading attributes other than the id."""
+
+
+class ConstitutionJSON(TypedDict):
+    document: DocumentJSON
+    clauses: list[ClauseJSON]
+
+
+def clause_json(clause: Clause) -> ClauseJSON:
+    """One clause in the clause-list contract (docs/architecture.md, Contracts)."""
+    return {
+        "id": clause.id,
+        "parent": clause.parent,
+        "depth": clause.depth,
+        "title": clause.title,
+        "text": clause.text,
+        "hash": clause.hash,
+        "metadata": clause.meta,
+    }
+
+
+def constitution_json(parsed: ParsedConstitution) -> ConstitutionJSON:
+    """The document and its clauses in document order, with fixed keys (docs/architecture.md, Contracts)."""
+    doc = parsed.document
+    return {
+        "document": {"title": doc.get("title"), "sha256": doc.get("sha256"), "metadata": doc.get("meta", {})},
+        "clauses": [clause_json(c) for c in parsed.clauses],
+    }

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sqlite_utils import Database
 
-from curator.errors import NotFoundError, RecordError
+from curator.errors import NotFoundError, RecordError, UsageError
 from curator.models import Example, utc_now
+from curator.store import examples
 from curator.store.audit import record_event
 from curator.store.clauses import current_clause_hashes
 from curator.store.examples import live_sql, status_after_write
@@ -154,6 +156,39 @@ def confirm_links(db: Database, example_id: str, *, actor: str, clause_ids: Iter
 def link_states(db: Database, example_id: str) -> dict[str, str]:
     """clause id -> link state for one example."""
     return dict(db.execute("SELECT clause_id, state FROM example_clauses WHERE example_id = ?", [example_id]))
+
+
+@dataclass(frozen=True)
+class LinkConfirmation:
+    """What confirming an example's stale links did, and what still needs a decision."""
+
+    example_id: str
+    confirmed: tuple[str, ...]
+    """Clause ids whose stale links now match the current text, in link order."""
+    orphaned: tuple[str, ...]
+    """Clause ids the current constitution no longer has (move or drop each), sorted."""
+
+
+def confirm_stale_links(db: Database, example_id: str, *, actor: str, clause_id: str | None = None) -> LinkConfirmation:
+    """Confirm the example's stale links (or only the one to `clause_id`), then list its orphaned ones."""
+    confirmed = confirm_links(db, example_id, actor=actor, clause_ids=[clause_id] if clause_id else None)
+    orphaned = sorted(c for c, state in link_states(db, example_id).items() if state == "orphaned")
+    return LinkConfirmation(example_id, tuple(confirmed), tuple(orphaned))
+
+
+def move_link(db: Database, example_id: str, clause_id: str, *, to: str | None, actor: str) -> Example:
+    """Move the example's link from `clause_id` to `to`, in the same place of its clause list; drop it when `to`
+    is None (or when the example already links `to`). A new version of the record, audited; returns it.
+
+    An example that is not linked to `clause_id` is a `UsageError`: the caller named the wrong link.
+    """
+    ex = examples.get(db, example_id)
+    if clause_id not in ex.clauses:
+        raise UsageError(f"example {ex.id} is not linked to clause {clause_id!r}")
+    clauses = [c for c in ex.clauses if c != clause_id]
+    if to and to not in clauses:
+        clauses.insert(ex.clauses.index(clause_id), to)
+    return examples.update(db, ex.model_copy(update={"clauses": clauses}), expected_version=ex.version, actor=actor)
 
 
 def orphaned_link_count(db: Database) -> int:

@@ -278,7 +278,7 @@ class EditorAssist:
 
     def _accept_rewrite(self, example: Example, turns: Sequence[ProposedTurn]) -> None:
         from curator.assist.actions import rewrite_turns
-        from curator.tui.screens.editor import turn_display_text
+        from curator.tui.form import turn_display_text
 
         try:
             after = rewrite_turns(example, turns)

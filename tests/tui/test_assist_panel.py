@@ -18,7 +18,6 @@ from textual.pilot import Pilot
 from textual.widgets import Input, LoadingIndicator, Static, TextArea
 
 from curator.assist.results import CritiqueVerdict
-from curator.bootstrap import init_workspace
 from curator.models import parse_example
 from curator.review import decide, submit
 from curator.store import examples
@@ -29,7 +28,7 @@ from curator.tui.screens.help import HelpScreen, screen_bindings
 from curator.tui.screens.rewrite_diff import RewriteDiffScreen, diff_text
 from curator.tui.widgets.assist_panel import AssistPanel, SuggestionList, critique_text
 from tests.fake_anthropic import MODEL, FakeAPI
-from tests.tui.test_editor import HOSTILE, open_editor, stored, type_into, until, wait_screen
+from tests.tui.conftest import HOSTILE, open_editor, stored, type_into, wait_for, wait_screen
 
 KEY = "sk-ant-test-SECRET-tui-0123456789"
 
@@ -48,13 +47,6 @@ def api(monkeypatch: pytest.MonkeyPatch) -> FakeAPI:
     monkeypatch.setenv("CURATOR_MODEL", MODEL)
     monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
     return FakeAPI()
-
-
-@pytest.fixture
-def demo_db(tmp_path: Path) -> Path:
-    db = tmp_path / "demo.db"
-    init_workspace(db, demo=True, actor="ana").close()
-    return db
 
 
 def make_app(db: Path, api: FakeAPI, monkeypatch: pytest.MonkeyPatch) -> tuple[CuratorApp, list[tuple[str, str]]]:
@@ -109,7 +101,7 @@ def panel(editor: EditorScreen) -> AssistPanel:
 
 
 async def idle(pilot: Pilot[Any], editor: EditorScreen) -> None:
-    await until(pilot, lambda: not panel(editor).busy, "the assist request to finish")
+    await wait_for(pilot, lambda: not panel(editor).busy, "the assist request to finish")
     await pilot.pause()
 
 
@@ -130,7 +122,7 @@ async def test_draft_fills_an_empty_form_and_saves_a_generated_draft(
     async with app.run_test(size=(160, 50)) as pilot:
         editor = await open_editor(pilot, None, kind="story", clauses=("privacy.1",))
         await pilot.press("f2")
-        await until(pilot, lambda: editor.query_one("#title", Input).value == STORY["title"], "the draft")
+        await wait_for(pilot, lambda: editor.query_one("#title", Input).value == STORY["title"], "the draft")
         assert editor.query_one("#text", TextArea).text == STORY["text"]
         assert editor.query_one("#tags", Input).value == "privacy"
         assert editor.clause_ids == ["privacy.1"]
@@ -142,7 +134,7 @@ async def test_draft_fills_an_empty_form_and_saves_a_generated_draft(
         assert body["model"] == MODEL
 
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: editor.loaded is not None, "the save")
+        await wait_for(pilot, lambda: editor.loaded is not None, "the save")
         assert editor.loaded is not None
         ex = stored(demo_db, editor.loaded.id)
         assert ex.status == "draft" and ex.kind == "story" and ex.author == "ana"
@@ -175,12 +167,12 @@ async def test_draft_fills_the_turns_of_an_advice_form(
     async with app.run_test(size=(160, 50)) as pilot:
         editor = await open_editor(pilot, None, kind="advice", clauses=("honesty.1",))
         await pilot.press("f2")
-        await until(pilot, lambda: len(editor.turn_editors()) == 4, "the drafted turns")
+        await wait_for(pilot, lambda: len(editor.turn_editors()) == 4, "the drafted turns")
         turns = editor.turn_editors()
         assert [t.turn_role for t in turns] == ["user", "assistant", "user", "assistant"]
         assert turns[3].text == "Put it in writing." and turns[3].rationale == "A record protects both."
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: editor.loaded is not None, "the save")
+        await wait_for(pilot, lambda: editor.loaded is not None, "the save")
         assert editor.loaded is not None
         ex = stored(demo_db, editor.loaded.id)
         assert ex.kind == "advice" and ex.status == "draft" and ex.source.type == "generated"
@@ -239,7 +231,7 @@ async def test_critique_panel_shows_each_verdict_for_the_form_as_typed(
         assert editor.dirty  # critique changes nothing
 
         await pilot.press("escape")  # closes the panel, stays in the editor
-        await until(pilot, lambda: not panel(editor).is_open, "the panel to close")
+        await wait_for(pilot, lambda: not panel(editor).is_open, "the panel to close")
         assert app.screen is editor
 
 
@@ -265,14 +257,14 @@ async def test_explain_why_reject_leaves_the_form_and_accept_changes_it(
         await wait_screen(pilot, RewriteDiffScreen)
         await pilot.press("a")
         await wait_screen(pilot, EditorScreen)
-        await until(pilot, lambda: editor.turn_editors()[1].text == REWRITE, "the rewrite in the form")
+        await wait_for(pilot, lambda: editor.turn_editors()[1].text == REWRITE, "the rewrite in the form")
         assert editor.turn_editors()[1].rationale == "Honesty.1, stated."
         assert editor.turn_editors()[0].text == "Should I tell my friend I read her diary?"
         assert editor.dirty
         assert stored(demo_db, eid).messages[1].content == "Yes, tell her."  # not stored before ctrl+s
 
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: not editor.dirty, "the save")
+        await wait_for(pilot, lambda: not editor.dirty, "the save")
         ex = stored(demo_db, eid)
         assert ex.messages[1].content == REWRITE and ex.status == "draft" and ex.version == 2
 
@@ -290,9 +282,9 @@ async def test_accepted_rewrite_of_an_approved_example_goes_back_to_review(
         assert "back to review" in str(diff.query_one("#rewrite-note", Static).render())
         await pilot.press("a")
         await wait_screen(pilot, EditorScreen)
-        await until(pilot, lambda: editor.turn_editors()[1].text == REWRITE, "the rewrite in the form")
+        await wait_for(pilot, lambda: editor.turn_editors()[1].text == REWRITE, "the rewrite in the form")
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: not editor.dirty, "the save")
+        await wait_for(pilot, lambda: not editor.dirty, "the save")
         ex = stored(demo_db, eid)
         assert ex.status == "review"
         assert ex.messages[1].content == REWRITE
@@ -300,7 +292,7 @@ async def test_accepted_rewrite_of_an_approved_example_goes_back_to_review(
         # a later manual save of the now-review example keeps it in review (the flag is spent)
         await type_into(pilot, editor.query_one("#title", Input), "!")
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: not editor.dirty, "the second save")
+        await wait_for(pilot, lambda: not editor.dirty, "the second save")
         assert stored(demo_db, eid).status == "review"
 
 
@@ -318,7 +310,7 @@ async def test_approved_example_without_accepted_rewrite_stays_approved(
         await wait_screen(pilot, EditorScreen)
         await type_into(pilot, editor.query_one("#title", Input), " (retitled)")
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: not editor.dirty, "the save")
+        await wait_for(pilot, lambda: not editor.dirty, "the save")
         assert stored(demo_db, eid).status == "approved"
 
 
@@ -342,19 +334,19 @@ async def test_suggested_link_accepted_adds_it_and_dismissed_does_not(
         await pilot.press("f5")
         await idle(pilot, editor)
         suggestions = editor.query_one(SuggestionList)
-        await until(pilot, lambda: app.focused is suggestions, "the suggestions to take focus")
+        await wait_for(pilot, lambda: app.focused is suggestions, "the suggestions to take focus")
         assert panel(editor).suggestions() == ["honesty.2", "honesty.3"]
         prompt = str(suggestions.get_option("honesty.3").prompt)
         assert HOSTILE[2] in prompt and "honesty.3" in prompt
         await pilot.press("a")
-        await until(pilot, lambda: "honesty.2" in editor.clause_ids, "the accepted link")
+        await wait_for(pilot, lambda: "honesty.2" in editor.clause_ids, "the accepted link")
         assert panel(editor).suggestions() == ["honesty.3"]
         await pilot.press("d")
-        await until(pilot, lambda: panel(editor).suggestions() == [], "the dismissal")
+        await wait_for(pilot, lambda: panel(editor).suggestions() == [], "the dismissal")
         assert editor.clause_ids == ["honesty.1", "honesty.4", "honesty.2"]
         assert editor.dirty
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: not editor.dirty, "the save")
+        await wait_for(pilot, lambda: not editor.dirty, "the save")
         assert stored(demo_db, eid).clauses == ["honesty.1", "honesty.4", "honesty.2"]
 
 
@@ -377,7 +369,7 @@ async def test_without_a_key_every_action_names_the_variable_and_the_rest_works(
         assert not panel(editor).busy
         await type_into(pilot, editor.query_one("#title", Input), " (still editable)")
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: not editor.dirty, "the save")
+        await wait_for(pilot, lambda: not editor.dirty, "the save")
         assert stored(demo_db, eid).title.endswith("(still editable)")
 
 
@@ -389,7 +381,7 @@ async def test_overloaded_draft_is_one_line_and_the_form_stays_empty(
     async with app.run_test(size=(160, 50)) as pilot:
         editor = await open_editor(pilot, None, kind="advice", clauses=("honesty.1",))
         await pilot.press("f2")
-        await until(pilot, lambda: bool(messages(seen, "error")), "the error notice")
+        await wait_for(pilot, lambda: bool(messages(seen, "error")), "the error notice")
         [error] = messages(seen, "error")
         assert "overloaded (529) after 2 retries" in error
         assert "\n" not in error and KEY not in error
@@ -408,7 +400,7 @@ async def test_rate_limited_rewrite_leaves_the_form_unchanged(
     async with app.run_test(size=(160, 50)) as pilot:
         editor = await open_editor(pilot, eid)
         await pilot.press("f4")
-        await until(pilot, lambda: bool(messages(seen, "error")), "the error notice")
+        await wait_for(pilot, lambda: bool(messages(seen, "error")), "the error notice")
         [error] = messages(seen, "error")
         assert "rate limited (429) after 2 retries" in error and "\n" not in error
         assert not editor.dirty and app.screen is editor
@@ -423,7 +415,7 @@ async def test_malformed_draft_is_one_line_and_the_form_stays_empty(
     async with app.run_test(size=(160, 50)) as pilot:
         editor = await open_editor(pilot, None, kind="story", clauses=("privacy.1",))
         await pilot.press("f2")
-        await until(pilot, lambda: bool(messages(seen, "error")), "the error notice")
+        await wait_for(pilot, lambda: bool(messages(seen, "error")), "the error notice")
         assert "malformed model output" in messages(seen, "error")[0]
         assert not editor.dirty
 
@@ -438,18 +430,18 @@ async def test_cancel_shows_no_spinner_and_discards_the_late_answer(
         async with app.run_test(size=(160, 50)) as pilot:
             editor = await open_editor(pilot, None, kind="story", clauses=("privacy.1",))
             await pilot.press("f2")
-            await until(pilot, lambda: bool(api.requests), "the request to be sent")
+            await wait_for(pilot, lambda: bool(api.requests), "the request to be sent")
             assert panel(editor).busy and panel(editor).query(LoadingIndicator)
             label = str(editor.query_one("#assist-busy-label", Static).render())
             assert "esc to cancel" in label
             await pilot.press("escape")
-            await until(pilot, lambda: not panel(editor).busy, "the cancel")
+            await wait_for(pilot, lambda: not panel(editor).busy, "the cancel")
             assert app.screen is editor  # esc cancelled; it did not leave the editor
-            await until(pilot, lambda: not panel(editor).query(LoadingIndicator), "the spinner to go")
+            await wait_for(pilot, lambda: not panel(editor).query(LoadingIndicator), "the spinner to go")
             assert any("cancelled" in m for m in messages(seen))
 
             api.gate.set()  # the late answer arrives now
-            await until(pilot, lambda: not api.queue, "the late answer")
+            await wait_for(pilot, lambda: not api.queue, "the late answer")
             for _ in range(10):
                 await pilot.pause(0.05)
             assert editor.query_one("#title", Input).value == ""
@@ -457,9 +449,9 @@ async def test_cancel_shows_no_spinner_and_discards_the_late_answer(
 
             api.tool("submit_draft", STORY, msg_id="msg_AGAIN")  # and a new request still works
             await pilot.press("f2")
-            await until(pilot, lambda: editor.query_one("#title", Input).value == STORY["title"], "the new draft")
+            await wait_for(pilot, lambda: editor.query_one("#title", Input).value == STORY["title"], "the new draft")
             await pilot.press("ctrl+s")
-            await until(pilot, lambda: editor.loaded is not None, "the save")
+            await wait_for(pilot, lambda: editor.loaded is not None, "the save")
             assert editor.loaded is not None
             assert stored(demo_db, editor.loaded.id).source.origin == "msg_AGAIN"
     finally:
@@ -476,7 +468,7 @@ async def test_edits_made_while_drafting_are_kept_and_the_draft_discarded(
         async with app.run_test(size=(160, 50)) as pilot:
             editor = await open_editor(pilot, None, kind="story", clauses=("privacy.1",))
             await pilot.press("f2")
-            await until(pilot, lambda: bool(api.requests), "the request to be sent")
+            await wait_for(pilot, lambda: bool(api.requests), "the request to be sent")
             await type_into(pilot, editor.query_one("#title", Input), "typed meanwhile")
             api.gate.set()
             await idle(pilot, editor)
@@ -534,7 +526,7 @@ async def test_error_text_from_the_api_is_shown_literally(
     async with app.run_test(size=(160, 50)) as pilot:
         await open_editor(pilot, None, kind="advice", clauses=("honesty.1",))
         await pilot.press("f2")
-        await until(pilot, lambda: bool(messages(seen, "error")), "the error notice")
+        await wait_for(pilot, lambda: bool(messages(seen, "error")), "the error notice")
         [error] = messages(seen, "error")
         assert "[bold red]model[/] [@click=app.quit]unknown[/]" in error
         assert app.is_running  # the [@click] text did nothing

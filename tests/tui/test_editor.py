@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import pytest
 from textual.app import App
 from textual.pilot import Pilot
 from textual.screen import Screen
-from textual.widget import Widget
 from textual.widgets import Input, OptionList, Static, TextArea
 
-from curator.bootstrap import init_workspace
 from curator.store import examples
 from curator.store.db import open_workspace
 from curator.tui.screens.clause_picker import ClausePicker
@@ -22,18 +18,7 @@ from curator.tui.screens.confirm import ConfirmScreen
 from curator.tui.screens.conflict import ConflictScreen
 from curator.tui.screens.editor import EditorScreen
 from curator.tui.widgets.dup_panel import DupCompareScreen, DupPanel
-
-S = TypeVar("S", bound=Screen[Any])
-
-HOSTILE = [
-    "[bold]x",
-    "[/]",
-    "[@click=app.quit]x[/]",
-    "[ @click=app.quit]x[/]",
-    "[$accent @click=app.quit]x[/]",
-    "a\\",
-    '{"a": [true]}',
-]
+from tests.tui.conftest import HOSTILE, focus, open_editor, paste_into, stored, type_into, wait_for, wait_screen
 
 
 def make_app(db: Path) -> App[None]:
@@ -43,74 +28,55 @@ def make_app(db: Path) -> App[None]:
     return CuratorApp(db, user="ana")
 
 
-@pytest.fixture
-def demo_db(tmp_path: Path) -> Path:
-    db = tmp_path / "demo.db"
-    init_workspace(db, demo=True, actor="ana").close()
-    return db
-
-
-async def until(pilot: Pilot[Any], condition: Callable[[], bool], what: str, tries: int = 200) -> None:
-    for _ in range(tries):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-async def wait_screen(pilot: Pilot[Any], kind: type[S]) -> S:
-    await until(pilot, lambda: isinstance(pilot.app.screen, kind) and pilot.app.screen.is_mounted, kind.__name__)
-    screen = pilot.app.screen
-    assert isinstance(screen, kind)
-    return screen
-
-
-async def open_editor(pilot: Pilot[Any], example_id: str | None = None, **kwargs: Any) -> EditorScreen:
-    await pilot.pause()
-    pilot.app.open_editor(example_id, **kwargs)  # type: ignore[attr-defined]
-    editor = await wait_screen(pilot, EditorScreen)
-    await until(pilot, lambda: bool(editor._baseline), "the form to be filled")
-    return editor
-
-
-async def focus(pilot: Pilot[Any], widget: Widget) -> None:
-    widget.focus()
-    await until(pilot, lambda: pilot.app.focused is widget, "the focus")
-
-
-async def type_into(pilot: Pilot[Any], widget: Widget, text: str) -> None:
-    await focus(pilot, widget)
-    keys = ["enter" if ch == "\n" else ch for ch in text]
-    await pilot.press(*keys)
-
-
-def stored(db: Path, example_id: str) -> Any:
-    with open_workspace(db) as ws:
-        return examples.get(ws.db, example_id)
-
-
 def error_text(screen: Screen[Any], selector: str) -> str:
     widget = screen.query_one(selector, Static)
     return str(widget.render()) if widget.display else ""
+
+
+def labels(editor: EditorScreen) -> list[str]:
+    return [str(t.query_one(".turn-role", Static).render()) for t in editor.turn_editors()]
 
 
 # 1 -------------------------------------------------------------------------------------------------
 
 
 async def test_author_advice_with_two_turns_and_two_clauses(demo_db: Path) -> None:
+    """Write two turns, add, move and remove a third, link two clauses in the picker, save."""
     app = make_app(demo_db)
     async with app.run_test(size=(150, 50)) as pilot:
         editor = await open_editor(pilot, None, kind="advice")
-        await type_into(pilot, editor.query_one("#title", Input), "Telling a friend a hard truth")
+        await paste_into(pilot, editor.query_one("#title", Input), "Telling a friend a hard truth")
         user, assistant = editor.turn_editors()
-        await type_into(pilot, user.content_area, "Should I tell her?")
-        await type_into(pilot, assistant.content_area, "Tell her, kindly.\nHere is why.")
+        await paste_into(pilot, user.content_area, "Should I tell her?")
+        await type_into(pilot, assistant.content_area, "Tell her,")
+        await paste_into(pilot, assistant.content_area, " kindly.\nHere is why.")
         assert assistant.rationale_area is not None
-        await type_into(pilot, assistant.rationale_area, "Honesty with care.")
+        await paste_into(pilot, assistant.rationale_area, "Honesty with care.")
+
+        await pilot.press("ctrl+n")  # after an assistant turn: a user turn
+        await wait_for(pilot, lambda: len(editor.turn_editors()) == 3, "the new turn")
+        turns = editor.turn_editors()
+        assert [t.turn_role for t in turns] == ["user", "assistant", "user"]
+        await wait_for(pilot, lambda: app.focused is turns[2].content_area, "the new turn's focus")
+        await pilot.press(*"three")
+        texts = ["Should I tell her?", "Tell her, kindly.\nHere is why."]
+        await pilot.press("alt+up")
+        await wait_for(
+            pilot, lambda: [t.text for t in editor.turn_editors()] == [texts[0], "three", texts[1]], "the move up"
+        )
+        assert labels(editor) == ["Turn 1 · user", "Turn 2 · user", "Turn 3 · assistant"]
+        await pilot.press("alt+down")
+        await wait_for(pilot, lambda: [t.text for t in editor.turn_editors()] == [*texts, "three"], "the move down")
+        await pilot.press("ctrl+delete")  # the turn has text: asks first
+        await wait_screen(pilot, ConfirmScreen)
+        await pilot.press("y")
+        await wait_screen(pilot, EditorScreen)
+        await wait_for(pilot, lambda: len(editor.turn_editors()) == 2, "the turn to go")
+        assert [t.text for t in editor.turn_editors()] == texts
 
         await pilot.press("ctrl+l")
         picker = await wait_screen(pilot, ClausePicker)
-        await until(pilot, lambda: picker.query_one("#picker-hits", OptionList).option_count > 0, "the clause list")
+        await wait_for(pilot, lambda: picker.query_one("#picker-hits", OptionList).option_count > 0, "the clause list")
         await pilot.press(*"honesty.2")
         await pilot.press("enter")
         await pilot.press("ctrl+u", *"care.3", "enter")
@@ -120,11 +86,11 @@ async def test_author_advice_with_two_turns_and_two_clauses(demo_db: Path) -> No
         assert str(hits.get_option("care.3").prompt).startswith("✓ care.3")
         await pilot.press("escape")
         await wait_screen(pilot, EditorScreen)
-        await until(pilot, lambda: editor.clause_ids == ["honesty.2", "care.3"], "the links")
+        await wait_for(pilot, lambda: editor.clause_ids == ["honesty.2", "care.3"], "the links")
         assert editor.dirty
 
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: editor.loaded is not None, "the save")
+        await wait_for(pilot, lambda: editor.loaded is not None, "the save")
         assert editor.loaded is not None
         assert not editor.dirty
         ex = stored(demo_db, editor.loaded.id)
@@ -132,13 +98,14 @@ async def test_author_advice_with_two_turns_and_two_clauses(demo_db: Path) -> No
         assert ex.author == "ana"
         assert ex.title == "Telling a friend a hard truth"
         assert ex.clauses == ["honesty.2", "care.3"]
-        assert [(m.role, m.content) for m in ex.messages] == [
+        assert [(m.role, m.content) for m in ex.messages or []] == [
             ("user", "Should I tell her?"),
             ("assistant", "Tell her, kindly.\nHere is why."),
         ]
-        assert ex.messages[1].rationale == "Honesty with care."
+        assert (ex.messages or [])[1].rationale == "Honesty with care."
         assert ex.version == 1
         assert "version 1" in str(editor.query_one("#meta", Static).render())
+        assert labels(editor) == ["Turn 1 · user", "Turn 2 · assistant"]
 
 
 async def test_unlinking_a_clause_and_saving_an_edit(demo_db: Path) -> None:
@@ -149,9 +116,9 @@ async def test_unlinking_a_clause_and_saving_an_edit(demo_db: Path) -> None:
         await focus(pilot, links)
         links.highlighted = 0
         await pilot.press("delete")
-        await until(pilot, lambda: editor.clause_ids == ["honesty"], "the unlink")
+        await wait_for(pilot, lambda: editor.clause_ids == ["honesty"], "the unlink")
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: editor.loaded is not None and editor.loaded.version == 2, "the save")
+        await wait_for(pilot, lambda: editor.loaded is not None and editor.loaded.version == 2, "the save")
         assert stored(demo_db, "ex_demo_005").clauses == ["honesty"]
 
 
@@ -166,25 +133,7 @@ async def test_story_without_text_shows_the_error_at_the_field(demo_db: Path) ->
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert error_text(editor, "#error-text") == "text: required for a story"
-        await until(pilot, lambda: app.focused is editor.query_one("#text", TextArea), "the focus")
-        assert editor.loaded is None
-    with open_workspace(demo_db) as ws:
-        assert examples.count(ws.db) == 48
-
-
-async def test_empty_assistant_turn_is_reported_on_that_turn(demo_db: Path) -> None:
-    app = make_app(demo_db)
-    async with app.run_test(size=(150, 50)) as pilot:
-        editor = await open_editor(pilot, None, kind="advice")
-        await type_into(pilot, editor.query_one("#title", Input), "Half a dialogue")
-        user, assistant = editor.turn_editors()
-        await type_into(pilot, user.content_area, "Is it ever fine to lie?")
-        await pilot.press("ctrl+s")
-        await pilot.pause()
-        shown = str(assistant.query_one(".turn-content-error", Static).render())
-        assert "messages[1].content" in shown
-        assert "must not be empty" in shown
-        await until(pilot, lambda: app.focused is assistant.content_area, "the focus")
+        await wait_for(pilot, lambda: app.focused is editor.query_one("#text", TextArea), "the focus")
         assert editor.loaded is None
     with open_workspace(demo_db) as ws:
         assert examples.count(ws.db) == 48
@@ -196,12 +145,12 @@ async def test_missing_title_and_bad_tool_json_are_shown_inline(demo_db: Path) -
         editor = await open_editor(pilot, None, kind="agentic")
         tools = editor.query_one("#tools", TextArea)
         await type_into(pilot, tools, "[")
-        await until(pilot, lambda: "invalid JSON" in error_text(editor, "#error-tools"), "the live JSON check")
+        await wait_for(pilot, lambda: "invalid JSON" in error_text(editor, "#error-tools"), "the live JSON check")
         tools.load_text('[{"name": "x", "input_schema": {"type": "array"}}]')
-        await until(pilot, lambda: "tools[0].input_schema" in error_text(editor, "#error-tools"), "the schema check")
+        await wait_for(pilot, lambda: "tools[0].input_schema" in error_text(editor, "#error-tools"), "the schema check")
         assert "JSON Schema object" in error_text(editor, "#error-tools")
         tools.load_text("[{")
-        await until(pilot, lambda: "invalid JSON" in error_text(editor, "#error-tools"), "the JSON error")
+        await wait_for(pilot, lambda: "invalid JSON" in error_text(editor, "#error-tools"), "the JSON error")
         await pilot.press("ctrl+s")
         await pilot.pause()
         # every problem is shown under its field; the first one in the form has the focus
@@ -209,8 +158,32 @@ async def test_missing_title_and_bad_tool_json_are_shown_inline(demo_db: Path) -
         assert "title: must not be empty" in error_text(editor, "#error-title")
         first, _ = editor.turn_editors()
         assert "must not be empty" in str(first.query_one(".turn-content-error", Static).render())
-        await until(pilot, lambda: app.focused is editor.query_one("#title", Input), "the focus")
+        await wait_for(pilot, lambda: app.focused is editor.query_one("#title", Input), "the focus")
         assert editor.loaded is None
+
+        # title and tools fixed, the first turn written: the empty answer is reported on its turn
+        await paste_into(pilot, editor.query_one("#title", Input), "Half a dialogue")
+        tools.load_text(json.dumps([{"name": "x", "description": "d", "input_schema": {"type": "object"}}]))
+        await paste_into(pilot, first.content_area, "Is it ever fine to lie?")
+
+        # the debounced live check (it clears a turn's error once its JSON reads) runs before ctrl+s
+        def live_check_done() -> bool:
+            return editor._validate_timer is None and not error_text(editor, "#error-tools")
+
+        await wait_for(pilot, live_check_done, "the live check")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        _, assistant = editor.turn_editors()
+        shown = str(assistant.query_one(".turn-content-error", Static).render())
+        assert "messages[1].content" in shown
+        assert "must not be empty" in shown
+        assert error_text(editor, "#error-title") == ""
+        assert error_text(editor, "#error-tools") == ""
+        assert not first.query_one(".turn-content-error", Static).display
+        await wait_for(pilot, lambda: app.focused is assistant.content_area, "the focus")
+        assert editor.loaded is None
+    with open_workspace(demo_db) as ws:
+        assert examples.count(ws.db) == 48
 
 
 # 3 -------------------------------------------------------------------------------------------------
@@ -237,7 +210,7 @@ async def test_conflict_keep_mine(demo_db: Path) -> None:
         editor = await _conflicting_edit(pilot, demo_db)
         await pilot.press("m")
         await wait_screen(pilot, EditorScreen)
-        await until(pilot, lambda: editor.loaded is not None and editor.loaded.version == 3, "the save")
+        await wait_for(pilot, lambda: editor.loaded is not None and editor.loaded.version == 3, "the save")
         ex = stored(demo_db, "ex_demo_001")
         assert ex.title == "Mine"
         assert ex.version == 3
@@ -250,7 +223,7 @@ async def test_conflict_save_mine_as_copy(demo_db: Path) -> None:
         editor = await _conflicting_edit(pilot, demo_db)
         await pilot.press("c")
         await wait_screen(pilot, EditorScreen)
-        await until(pilot, lambda: editor.loaded is not None and editor.loaded.id != "ex_demo_001", "the copy")
+        await wait_for(pilot, lambda: editor.loaded is not None and editor.loaded.id != "ex_demo_001", "the copy")
         assert editor.loaded is not None
         copy = stored(demo_db, editor.loaded.id)
         original = stored(demo_db, "ex_demo_001")
@@ -268,7 +241,7 @@ async def test_conflict_take_theirs_reloads_the_form(demo_db: Path) -> None:
         editor = await _conflicting_edit(pilot, demo_db)
         await pilot.press("t")
         await wait_screen(pilot, EditorScreen)
-        await until(pilot, lambda: editor.query_one("#title", Input).value == "Theirs", "the reload")
+        await wait_for(pilot, lambda: editor.query_one("#title", Input).value == "Theirs", "the reload")
         assert editor.loaded is not None and editor.loaded.version == 2
         assert not editor.dirty
         assert stored(demo_db, "ex_demo_001").version == 2
@@ -291,7 +264,7 @@ async def test_leaving_with_unsaved_changes_asks_first(demo_db: Path) -> None:
         await pilot.press("escape")
         await wait_screen(pilot, ConfirmScreen)
         await pilot.press("y")
-        await until(pilot, lambda: not isinstance(app.screen, EditorScreen | ConfirmScreen), "the editor to close")
+        await wait_for(pilot, lambda: not isinstance(app.screen, EditorScreen | ConfirmScreen), "the editor to close")
 
 
 async def test_leaving_without_changes_just_closes(demo_db: Path) -> None:
@@ -300,7 +273,7 @@ async def test_leaving_without_changes_just_closes(demo_db: Path) -> None:
         editor = await open_editor(pilot, "ex_demo_013")
         assert not editor.dirty
         await pilot.press("escape")
-        await until(pilot, lambda: not isinstance(app.screen, EditorScreen), "the editor to close")
+        await wait_for(pilot, lambda: not isinstance(app.screen, EditorScreen), "the editor to close")
         assert not isinstance(app.screen, ConfirmScreen)
 
 
@@ -310,10 +283,10 @@ async def test_leaving_without_changes_just_closes(demo_db: Path) -> None:
 async def test_duplicate_panel_lists_the_demo_duplicate(demo_db: Path) -> None:
     app = make_app(demo_db)
     async with app.run_test(size=(150, 50)) as pilot:
-        await until(pilot, lambda: app.dedup is not None, "the dedup index", tries=400)  # type: ignore[attr-defined]
+        await wait_for(pilot, lambda: app.dedup is not None, "the dedup index", timeout=20.0)  # type: ignore[attr-defined]
         editor = await open_editor(pilot, "ex_demo_001")
         panel = editor.query_one(DupPanel)
-        await until(pilot, lambda: any(r.id == "ex_demo_002" for r in panel.rows), "the near-duplicate")
+        await wait_for(pilot, lambda: any(r.id == "ex_demo_002" for r in panel.rows), "the near-duplicate")
         assert "ex_demo_001" not in [r.id for r in panel.rows]
         row = next(r for r in panel.rows if r.id == "ex_demo_002")
         assert row.title == "The archivist's last shift (revised)"
@@ -329,109 +302,117 @@ async def test_duplicate_panel_lists_the_demo_duplicate(demo_db: Path) -> None:
 async def test_duplicate_panel_follows_edits(demo_db: Path) -> None:
     app = make_app(demo_db)
     async with app.run_test(size=(150, 50)) as pilot:
-        await until(pilot, lambda: app.dedup is not None, "the dedup index", tries=400)  # type: ignore[attr-defined]
+        await wait_for(pilot, lambda: app.dedup is not None, "the dedup index", timeout=20.0)  # type: ignore[attr-defined]
         source = stored(demo_db, "ex_demo_013")
         editor = await open_editor(pilot, None, kind="story")
         panel = editor.query_one(DupPanel)
         editor.query_one("#text", TextArea).load_text(source.searchable_text())
-        await until(pilot, lambda: any(r.id == "ex_demo_013" for r in panel.rows), "the pasted text's original")
+        await wait_for(pilot, lambda: any(r.id == "ex_demo_013" for r in panel.rows), "the pasted text's original")
         editor.query_one("#text", TextArea).load_text("Something else entirely, about gardening and tomatoes.")
-        await until(pilot, lambda: not panel.rows, "the panel to empty")
+        await wait_for(pilot, lambda: not panel.rows, "the panel to empty")
 
 
 # 6 -------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("hostile", HOSTILE)
-async def test_hostile_story_round_trips_and_shows_literally(demo_db: Path, hostile: str) -> None:
+async def test_hostile_strings_show_literally_and_save_exactly(demo_db: Path) -> None:
+    """Every hostile string typed, pasted or loaded into a story, a dialogue and a transcript, in one
+    session. Each character in them is typed into an Input and the JSON one into a TextArea (no
+    key may be taken for a binding); the rest is pasted, which is one event instead of a key each."""
+    title = " ".join(HOSTILE)
+    tags = ", ".join(HOSTILE) + ", plain"
+    text = "\n".join(HOSTILE)
+    tools = [{"name": "lookup", "description": HOSTILE[0], "input_schema": {"type": "object", "properties": {}}}]
     app = make_app(demo_db)
-    text = "\n".join(HOSTILE) + "\n" + hostile
     async with app.run_test(size=(150, 50)) as pilot:
+        # a story
         editor = await open_editor(pilot, None, kind="story")
-        await type_into(pilot, editor.query_one("#title", Input), hostile)
-        await type_into(pilot, editor.query_one("#tags", Input), f"{hostile}, plain")
-        await type_into(pilot, editor.query_one("#group", Input), hostile)
-        editor.query_one("#text", TextArea).load_text(text)
-        editor.query_one("#rationale", TextArea).load_text(hostile)
+        await paste_into(pilot, editor.query_one("#title", Input), " ".join(HOSTILE[:4]) + " ")
+        await type_into(pilot, editor.query_one("#title", Input), " ".join(HOSTILE[4:]))
+        await paste_into(pilot, editor.query_one("#tags", Input), tags)
+        await paste_into(pilot, editor.query_one("#group", Input), title)
+        await paste_into(pilot, editor.query_one("#text", TextArea), text)
+        editor.query_one("#rationale", TextArea).load_text(text)
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: editor.loaded is not None, "the save")
+        await wait_for(pilot, lambda: editor.loaded is not None, "the save")
         assert app.is_running
         assert editor.loaded is not None
         ex = stored(demo_db, editor.loaded.id)
-        assert ex.title == hostile
-        assert ex.tags == [hostile, "plain"]
-        assert ex.group == hostile
+        assert ex.title == title
+        assert ex.tags == [*HOSTILE, "plain"]
+        assert ex.group == title
         assert ex.text == text
-        assert ex.rationale == hostile
+        assert ex.rationale == text
         # shown literally: the header and the status line carry the data as plain text
-        assert editor.sub_title == hostile
+        assert editor.sub_title == title
         assert ex.id in str(editor.query_one("#meta", Static).render())
         # reopen: the form shows exactly what was stored
         await pilot.press("escape")
-        await until(pilot, lambda: not isinstance(app.screen, EditorScreen), "the editor to close")
+        await wait_for(pilot, lambda: not isinstance(app.screen, EditorScreen), "the editor to close")
         again = await open_editor(pilot, ex.id)
-        assert again.query_one("#title", Input).value == hostile
+        assert again.query_one("#title", Input).value == title
+        assert again.query_one("#tags", Input).value == tags
         assert again.query_one("#text", TextArea).text == text
+        assert again.sub_title == title
         assert not again.dirty
         assert app.is_running
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, EditorScreen), "the editor to close")
 
-
-async def test_hostile_dialogue_round_trips(demo_db: Path) -> None:
-    app = make_app(demo_db)
-    async with app.run_test(size=(150, 50)) as pilot:
+        # a dialogue: typed turns, and a pair added with ctrl+t
         editor = await open_editor(pilot, None, kind="advice", clauses=("honesty",))
         editor.query_one("#title", Input).value = HOSTILE[2]
         user, assistant = editor.turn_editors()
-        await type_into(pilot, user.content_area, HOSTILE[3])
-        await type_into(pilot, assistant.content_area, HOSTILE[4] + "\n" + HOSTILE[5])
+        await paste_into(pilot, user.content_area, HOSTILE[3])
+        await paste_into(pilot, assistant.content_area, HOSTILE[4] + "\n" + HOSTILE[5])
         assert assistant.rationale_area is not None
         await type_into(pilot, assistant.rationale_area, HOSTILE[6])
         await pilot.press("ctrl+t")
-        await until(pilot, lambda: len(editor.turn_editors()) == 4, "the new pair")
+        await wait_for(pilot, lambda: len(editor.turn_editors()) == 4, "the new pair")
         third, fourth = editor.turn_editors()[2:]
-        await type_into(pilot, third.content_area, HOSTILE[0])
-        await type_into(pilot, fourth.content_area, HOSTILE[1])
+        await paste_into(pilot, third.content_area, HOSTILE[0])
+        await paste_into(pilot, fourth.content_area, HOSTILE[1])
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: editor.loaded is not None, "the save")
+        await wait_for(pilot, lambda: editor.loaded is not None, "the save")
         assert app.is_running
         assert editor.loaded is not None
         ex = stored(demo_db, editor.loaded.id)
         assert ex.title == HOSTILE[2]
-        assert [m.content for m in ex.messages] == [HOSTILE[3], HOSTILE[4] + "\n" + HOSTILE[5], HOSTILE[0], HOSTILE[1]]
-        assert ex.messages[1].rationale == HOSTILE[6]
+        assert [m.content for m in ex.messages or []] == [
+            HOSTILE[3],
+            HOSTILE[4] + "\n" + HOSTILE[5],
+            HOSTILE[0],
+            HOSTILE[1],
+        ]
+        assert (ex.messages or [])[1].rationale == HOSTILE[6]
         assert ex.clauses == ["honesty"]
-        labels = [str(t.query_one(".turn-role", Static).render()) for t in editor.turn_editors()]
-        assert labels == ["Turn 1 · user", "Turn 2 · assistant", "Turn 3 · user", "Turn 4 · assistant"]
+        assert editor.sub_title == HOSTILE[2]
+        assert labels(editor) == ["Turn 1 · user", "Turn 2 · assistant", "Turn 3 · user", "Turn 4 · assistant"]
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, EditorScreen), "the editor to close")
+
+        # an agentic transcript: JSON-looking text that is not a block list stays text
+        editor = await open_editor(pilot, None, kind="agentic")
+        editor.query_one("#title", Input).value = HOSTILE[4]
+        editor.query_one("#system", TextArea).load_text(HOSTILE[3])
+        editor.query_one("#tools", TextArea).load_text(json.dumps(tools))
+        user, assistant = editor.turn_editors()
+        user.content_area.load_text(HOSTILE[6])
+        assistant.content_area.load_text(HOSTILE[2])
+        assert assistant.rationale_area is not None
+        assistant.rationale_area.load_text(HOSTILE[1])
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: editor.loaded is not None, "the save")
+        assert editor.loaded is not None
+        ex = stored(demo_db, editor.loaded.id)
+        assert ex.system == HOSTILE[3]
+        assert [t.model_dump(mode="json") for t in ex.tools or []] == tools
+        assert [m.content for m in ex.messages or []] == [HOSTILE[6], HOSTILE[2]]
+        assert (ex.messages or [])[1].rationale == HOSTILE[1]
+        assert app.is_running
 
 
 # turns and agentic transcripts ----------------------------------------------------------------------
-
-
-async def test_turns_can_be_added_moved_and_removed(demo_db: Path) -> None:
-    app = make_app(demo_db)
-    async with app.run_test(size=(150, 50)) as pilot:
-        editor = await open_editor(pilot, None, kind="advice")
-        first, second = editor.turn_editors()
-        await type_into(pilot, first.content_area, "one")
-        await type_into(pilot, second.content_area, "two")
-        await pilot.press("ctrl+n")  # after an assistant turn: a user turn
-        await until(pilot, lambda: len(editor.turn_editors()) == 3, "the new turn")
-        turns = editor.turn_editors()
-        assert [t.turn_role for t in turns] == ["user", "assistant", "user"]
-        await until(pilot, lambda: app.focused is turns[2].content_area, "the new turn's focus")
-        await pilot.press(*"three")
-        await pilot.press("alt+up")
-        await until(pilot, lambda: [t.text for t in editor.turn_editors()] == ["one", "three", "two"], "the move up")
-        labels = [str(t.query_one(".turn-role", Static).render()) for t in editor.turn_editors()]
-        assert labels == ["Turn 1 · user", "Turn 2 · user", "Turn 3 · assistant"]
-        await pilot.press("alt+down")
-        await until(pilot, lambda: [t.text for t in editor.turn_editors()] == ["one", "two", "three"], "the move down")
-        await pilot.press("ctrl+delete")  # the turn has text: asks first
-        await wait_screen(pilot, ConfirmScreen)
-        await pilot.press("y")
-        await wait_screen(pilot, EditorScreen)
-        await until(pilot, lambda: len(editor.turn_editors()) == 2, "the turn to go")
-        assert [t.text for t in editor.turn_editors()] == ["one", "two"]
 
 
 async def test_agentic_transcript_with_tool_blocks(demo_db: Path) -> None:
@@ -447,18 +428,18 @@ async def test_agentic_transcript_with_tool_blocks(demo_db: Path) -> None:
         assert json.loads(turns[block_turn].text)[0]["type"] in ("text", "tool_use", "tool_result")
         assert not editor.dirty
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: editor.loaded is not None and editor.loaded.version == 2, "the save")
+        await wait_for(pilot, lambda: editor.loaded is not None and editor.loaded.version == 2, "the save")
         assert stored(demo_db, "ex_demo_037").messages == loaded.messages
         # a broken block list is reported on its turn
         turns[block_turn].content_area.load_text('[{"type": "tool_use", "id": ')
-        await until(
+        await wait_for(
             pilot,
             lambda: "invalid JSON" in str(turns[block_turn].query_one(".turn-content-error", Static).render()),
             "the inline block error",
         )
         await pilot.press("ctrl+s")
         await pilot.pause()
-        await until(pilot, lambda: app.focused is turns[block_turn].content_area, "the focus")
+        await wait_for(pilot, lambda: app.focused is turns[block_turn].content_area, "the focus")
         assert stored(demo_db, "ex_demo_037").version == 2
 
 
@@ -469,7 +450,7 @@ async def test_submit_for_review_saves_first(demo_db: Path) -> None:
         editor.query_one("#title", Input).value = "Why honesty"
         await type_into(pilot, editor.query_one("#text", TextArea), "Because trust.")
         await pilot.press("ctrl+r")
-        await until(pilot, lambda: editor.loaded is not None and editor.loaded.status == "review", "the submit")
+        await wait_for(pilot, lambda: editor.loaded is not None and editor.loaded.status == "review", "the submit")
         assert editor.loaded is not None
         ex = stored(demo_db, editor.loaded.id)
         assert ex.status == "review"
@@ -486,10 +467,10 @@ async def test_eval_overlap_is_warned_about(demo_db: Path, tmp_path: Path) -> No
         add_evalset(ws.db, "held-[bold]out", held_out, actor="ana")
     app = make_app(demo_db)
     async with app.run_test(size=(150, 50)) as pilot:
-        await until(pilot, lambda: app.dedup is not None, "the dedup index", tries=400)  # type: ignore[attr-defined]
+        await wait_for(pilot, lambda: app.dedup is not None, "the dedup index", timeout=20.0)  # type: ignore[attr-defined]
         editor = await open_editor(pilot, "ex_demo_001")
         panel = editor.query_one(DupPanel)
-        await until(pilot, lambda: bool(panel.warnings), "the eval-set warning")
+        await wait_for(pilot, lambda: bool(panel.warnings), "the eval-set warning")
         assert panel.warnings[0].evalset == "held-[bold]out"
         warning = panel.query_one("#dup-decontam", Static)
         assert warning.display
@@ -499,10 +480,10 @@ async def test_eval_overlap_is_warned_about(demo_db: Path, tmp_path: Path) -> No
 async def test_no_eval_sets_no_warning(demo_db: Path) -> None:
     app = make_app(demo_db)
     async with app.run_test(size=(150, 50)) as pilot:
-        await until(pilot, lambda: app.dedup is not None, "the dedup index", tries=400)  # type: ignore[attr-defined]
+        await wait_for(pilot, lambda: app.dedup is not None, "the dedup index", timeout=20.0)  # type: ignore[attr-defined]
         editor = await open_editor(pilot, "ex_demo_001")
         panel = editor.query_one(DupPanel)
-        await until(pilot, lambda: bool(panel.rows), "the check")
+        await wait_for(pilot, lambda: bool(panel.rows), "the check")
         assert panel.warnings == []
         assert not panel.query_one("#dup-decontam", Static).display
 
@@ -513,7 +494,7 @@ async def test_tags_complete_from_existing_tags(demo_db: Path) -> None:
         editor = await open_editor(pilot, None, kind="story")
         tags = editor.query_one("#tags", Input)
         await type_into(pilot, tags, "family, shut")
-        await until(pilot, lambda: tags._suggestion == "family, shutdown", "the suggestion")
+        await wait_for(pilot, lambda: tags._suggestion == "family, shutdown", "the suggestion")
         await pilot.press("right")
         assert tags.value == "family, shutdown"
 
@@ -526,30 +507,6 @@ async def test_history_opens_for_a_stored_example(demo_db: Path) -> None:
         await open_editor(pilot, "ex_demo_001")
         await pilot.press("ctrl+h")
         await wait_screen(pilot, HistoryScreen)
-
-
-async def test_hostile_agentic_turns_round_trip(demo_db: Path) -> None:
-    tools = [{"name": "lookup", "description": HOSTILE[0], "input_schema": {"type": "object", "properties": {}}}]
-    app = make_app(demo_db)
-    async with app.run_test(size=(150, 50)) as pilot:
-        editor = await open_editor(pilot, None, kind="agentic")
-        editor.query_one("#title", Input).value = HOSTILE[4]
-        editor.query_one("#system", TextArea).load_text(HOSTILE[3])
-        editor.query_one("#tools", TextArea).load_text(json.dumps(tools))
-        user, assistant = editor.turn_editors()
-        user.content_area.load_text(HOSTILE[6])  # JSON-looking text that is not a block list stays text
-        assistant.content_area.load_text(HOSTILE[2])
-        assert assistant.rationale_area is not None
-        assistant.rationale_area.load_text(HOSTILE[1])
-        await pilot.press("ctrl+s")
-        await until(pilot, lambda: editor.loaded is not None, "the save")
-        assert editor.loaded is not None
-        ex = stored(demo_db, editor.loaded.id)
-        assert ex.system == HOSTILE[3]
-        assert [t.model_dump(mode="json") for t in ex.tools] == tools
-        assert [m.content for m in ex.messages] == [HOSTILE[6], HOSTILE[2]]
-        assert ex.messages[1].rationale == HOSTILE[1]
-        assert app.is_running
 
 
 async def test_picker_shows_hostile_clause_titles_literally(demo_db: Path, tmp_path: Path) -> None:
@@ -565,15 +522,15 @@ async def test_picker_shows_hostile_clause_titles_literally(demo_db: Path, tmp_p
         await pilot.press("ctrl+l")
         picker = await wait_screen(pilot, ClausePicker)
         hits = picker.query_one("#picker-hits", OptionList)
-        await until(pilot, lambda: hits.option_count > 0 and hits.highlighted == 0, "the clause list")
+        await wait_for(pilot, lambda: hits.option_count > 0 and hits.highlighted == 0, "the clause list")
         prompts = [str(hits.get_option_at_index(i).prompt) for i in range(hits.option_count)]
         assert any("evil  [@click=app.quit]x[/]" in p for p in prompts)
         assert any("[bold]y[/bold] [/] a\\" in p for p in prompts)
         await pilot.press("enter")
-        await until(pilot, lambda: picker.chosen == ["evil"], "the choice")
+        await wait_for(pilot, lambda: picker.chosen == ["evil"], "the choice")
         await pilot.press("escape")
         await wait_screen(pilot, EditorScreen)
-        await until(pilot, lambda: editor.clause_ids == ["evil"], "the link")
+        await wait_for(pilot, lambda: editor.clause_ids == ["evil"], "the link")
         links = editor.query_one("#clauses", OptionList)
         assert "[@click=app.quit]x[/]" in str(links.get_option_at_index(0).prompt)
         assert app.is_running

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,45 +17,7 @@ from curator.store.db import open_workspace
 from curator.store.examples import insert_many
 from curator.tui.app import CuratorApp
 from curator.tui.screens.examples import PAGE_SIZE, ExamplesScreen
-
-HOSTILE = [
-    "[@click=app.quit]x[/]",
-    "[ @click=app.quit]x[/]",
-    "[$accent @click=app.quit]x[/]",
-    "[bold]x",
-    "[/]",
-    "a\\",
-    '{"a": [true]}',
-]
-
-
-async def wait_for(pilot: Pilot[Any], condition: Callable[[], bool], what: str, *, timeout: float = 10.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def demo_db(tmp_path: Path) -> Path:
-    db = tmp_path / "demo.db"
-    init_workspace(db, demo=True, actor="ana").close()
-    return db
-
-
-def hostile_db(tmp_path: Path) -> Path:
-    """The demo plus one example per hostile string, used as title, tag, author and text, in review."""
-    db = demo_db(tmp_path)
-    with open_workspace(db) as ws:
-        insert_many(
-            ws.db,
-            [
-                Example(id=f"hostile_{i}", kind="story", title=s, tags=[s], author=s, text=s, status="review")
-                for i, s in enumerate(HOSTILE)
-            ],
-            actor="mallory",
-        )
-    return db
+from tests.tui.conftest import HOSTILE, wait_for
 
 
 async def open_examples(pilot: Pilot[Any]) -> ExamplesScreen:
@@ -89,8 +50,8 @@ def column(screen: ExamplesScreen, key: str) -> list[str]:
     return [table.get_cell_at(Coordinate(row, index)).plain for row in range(table.row_count)]
 
 
-async def test_opens_with_the_demo_newest_first(tmp_path: Path) -> None:
-    app = CuratorApp(demo_db(tmp_path), user="ana")
+async def test_opens_with_the_demo_newest_first(demo_db: Path) -> None:
+    app = CuratorApp(demo_db, user="ana")
     async with app.run_test(size=(140, 40)) as pilot:
         screen = await open_examples(pilot)
         assert screen.total == 48
@@ -107,8 +68,8 @@ async def test_opens_with_the_demo_newest_first(tmp_path: Path) -> None:
         assert times == sorted(times, reverse=True)
 
 
-async def test_filter_by_kind_and_free_text(tmp_path: Path) -> None:
-    app = CuratorApp(demo_db(tmp_path), user="ana")
+async def test_filter_by_kind_and_free_text(demo_db: Path) -> None:
+    app = CuratorApp(demo_db, user="ana")
     async with app.run_test(size=(140, 40)) as pilot:
         screen = await open_examples(pilot)
         with open_workspace(app.db_path) as ws:
@@ -199,8 +160,8 @@ async def test_scrolling_near_the_end_loads_more(tmp_path: Path) -> None:
         await wait_for(pilot, lambda: table.row_count > PAGE_SIZE and not screen.fetching, "more rows")
 
 
-async def test_keys_new_and_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    app = CuratorApp(demo_db(tmp_path), user="ana")
+async def test_keys_new_and_history(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = CuratorApp(demo_db, user="ana")
     async with app.run_test(size=(140, 40)) as pilot:
         screen = await open_examples(pilot)
         calls: list[tuple[str | None, str, tuple[str, ...]]] = []
@@ -244,10 +205,10 @@ async def test_keys_new_and_history(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         await wait_for(pilot, lambda: app.screen is screen, "help closed")
 
 
-async def test_refresh_after_a_change_elsewhere(tmp_path: Path) -> None:
+async def test_refresh_after_a_change_elsewhere(demo_db: Path) -> None:
     from curator.store import examples
 
-    app = CuratorApp(demo_db(tmp_path), user="ana")
+    app = CuratorApp(demo_db, user="ana")
     async with app.run_test(size=(140, 40)) as pilot:
         screen = await open_examples(pilot)
         ex = examples.get(app.workspace.db, "ex_demo_001")
@@ -259,8 +220,8 @@ async def test_refresh_after_a_change_elsewhere(tmp_path: Path) -> None:
         assert screen.total == 48
 
 
-async def test_hostile_strings_are_shown_literally(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    app = CuratorApp(hostile_db(tmp_path), user="ben")
+async def test_hostile_strings_are_shown_literally(hostile_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = CuratorApp(hostile_db, user="ben")
     async with app.run_test(size=(140, 40)) as pilot:
         monkeypatch.setattr(app, "open_editor", lambda *a, **k: None)
         screen = await open_examples(pilot)
@@ -278,10 +239,10 @@ async def test_hostile_strings_are_shown_literally(tmp_path: Path, monkeypatch: 
         await wait_for(pilot, lambda: screen.total == 55 and not screen.fetching, "all rows again")
         # a hostile author in the author filter's options and its current value
         author: Select[str] = screen.query_one("#f-author", Select)
-        await wait_for(pilot, lambda: HOSTILE[0] in [v for _, v in author._options], "the author choices")
-        author.value = HOSTILE[0]
+        await wait_for(pilot, lambda: HOSTILE[2] in [v for _, v in author._options], "the author choices")
+        author.value = HOSTILE[2]
         await wait_for(pilot, lambda: screen.total == 1 and not screen.fetching, "the author filter")
-        assert str(author.query_one("#label", Static).render()) == HOSTILE[0]
+        assert str(author.query_one("#label", Static).render()) == HOSTILE[2]
         await pilot.press("c")
         await wait_for(pilot, lambda: screen.total == 55 and not screen.fetching, "all rows again")
         # clicking and pressing on the rows does not run the embedded actions
@@ -295,8 +256,8 @@ async def test_hostile_strings_are_shown_literally(tmp_path: Path, monkeypatch: 
         assert app.return_code is None
 
 
-async def test_screen_actions_are_in_the_command_palette(tmp_path: Path) -> None:
-    app = CuratorApp(demo_db(tmp_path), user="ana")
+async def test_screen_actions_are_in_the_command_palette(demo_db: Path) -> None:
+    app = CuratorApp(demo_db, user="ana")
     async with app.run_test(size=(140, 40)) as pilot:
         screen = await open_examples(pilot)
         screen.query_one("#f-kind", Select).value = "advice"

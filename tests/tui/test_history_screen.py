@@ -11,16 +11,15 @@ from textual.widgets import DataTable, Static
 from curator.store import examples
 from curator.tui.app import CuratorApp
 from curator.tui.screens.history import HistoryScreen
-from tests.tui.test_examples_screen import HOSTILE, demo_db, hostile_db, wait_for
+from tests.tui.conftest import HOSTILE, wait_for
 
 
 def cells(table: DataTable[object], column: int) -> list[str]:
     return [str(table.get_row_at(r)[column]) for r in range(table.row_count)]
 
 
-async def test_history_lists_events_and_diffs(tmp_path: Path) -> None:
-    db = demo_db(tmp_path)
-    app = CuratorApp(db, user="ben")
+async def test_history_lists_events_and_diffs(demo_db: Path) -> None:
+    app = CuratorApp(demo_db, user="ben")
     async with app.run_test(size=(150, 45)) as pilot:
         ex = examples.get(app.workspace.db, "ex_demo_001")
         old_title = ex.title
@@ -61,8 +60,8 @@ async def test_history_lists_events_and_diffs(tmp_path: Path) -> None:
         await wait_for(pilot, lambda: not isinstance(app.screen, HistoryScreen), "going back")
 
 
-async def test_history_of_hostile_strings(tmp_path: Path) -> None:
-    app = CuratorApp(hostile_db(tmp_path), user="ben")
+async def test_history_of_hostile_strings(hostile_db: Path) -> None:
+    app = CuratorApp(hostile_db, user="ben")
     async with app.run_test(size=(150, 45)) as pilot:
         for i, s in enumerate(HOSTILE):
             app.open_history(f"hostile_{i}")

@@ -13,7 +13,7 @@ from curator.review import reviews_of
 from curator.store import examples
 from curator.tui.app import CuratorApp
 from curator.tui.screens.review import ReviewScreen
-from tests.tui.test_examples_screen import HOSTILE, demo_db, hostile_db, wait_for
+from tests.tui.conftest import HOSTILE, wait_for
 
 ANAS_IN_REVIEW = "ex_demo_022"
 """An advice example by ana, waiting for review, with clause links and rationales."""
@@ -57,8 +57,8 @@ def rendered(screen: ReviewScreen, widget_id: str) -> str:
     return str(screen.query_one(widget_id, Static).render())
 
 
-async def test_queue_shows_the_examples_waiting(tmp_path: Path) -> None:
-    app = CuratorApp(demo_db(tmp_path), user="ben")
+async def test_queue_shows_the_examples_waiting(demo_db: Path) -> None:
+    app = CuratorApp(demo_db, user="ben")
     async with app.run_test(size=(150, 45)) as pilot:
         screen = await open_review(pilot)
         waiting = [r[0] for r in app.workspace.db.execute("SELECT id FROM examples WHERE status = 'review'")]
@@ -71,8 +71,8 @@ async def test_queue_shows_the_examples_waiting(tmp_path: Path) -> None:
         assert "Rationale:" in body and "Clauses:" in body
 
 
-async def test_another_annotator_approves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    app = CuratorApp(demo_db(tmp_path), user="ben")
+async def test_another_annotator_approves(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = CuratorApp(demo_db, user="ben")
     async with app.run_test(size=(150, 45)) as pilot:
         seen = notes(app, monkeypatch)
         screen = await open_review(pilot)
@@ -90,8 +90,8 @@ async def test_another_annotator_approves(tmp_path: Path, monkeypatch: pytest.Mo
         assert any(sev == "information" and "Approved" in msg for sev, msg in seen)
 
 
-async def test_the_author_cannot_approve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    app = CuratorApp(demo_db(tmp_path), user="ana")
+async def test_the_author_cannot_approve(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = CuratorApp(demo_db, user="ana")
     async with app.run_test(size=(150, 45)) as pilot:
         seen = notes(app, monkeypatch)
         screen = await open_review(pilot)
@@ -106,8 +106,8 @@ async def test_the_author_cannot_approve(tmp_path: Path, monkeypatch: pytest.Mon
         assert app.screen is screen  # no comment dialog for a refused approval
 
 
-async def test_reject_needs_a_comment(tmp_path: Path) -> None:
-    app = CuratorApp(demo_db(tmp_path), user="ben")
+async def test_reject_needs_a_comment(demo_db: Path) -> None:
+    app = CuratorApp(demo_db, user="ben")
     async with app.run_test(size=(150, 45)) as pilot:
         screen = await open_review(pilot)
         await highlight(pilot, screen, ANAS_IN_REVIEW)
@@ -133,10 +133,8 @@ async def test_reject_needs_a_comment(tmp_path: Path) -> None:
         assert (review.verdict, review.comment) == ("reject", "the reference overstates the tenure")
 
 
-async def test_reject_without_a_comment_is_refused_by_the_rules(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    app = CuratorApp(demo_db(tmp_path), user="ben")
+async def test_reject_without_a_comment_is_refused_by_the_rules(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = CuratorApp(demo_db, user="ben")
     async with app.run_test(size=(150, 45)) as pilot:
         seen = notes(app, monkeypatch)
         screen = await open_review(pilot)
@@ -149,8 +147,8 @@ async def test_reject_without_a_comment_is_refused_by_the_rules(
         assert status_of(app, ANAS_IN_REVIEW) == before
 
 
-async def test_a_stale_version_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    app = CuratorApp(demo_db(tmp_path), user="ben")
+async def test_a_stale_version_is_refused(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = CuratorApp(demo_db, user="ben")
     async with app.run_test(size=(150, 45)) as pilot:
         seen = notes(app, monkeypatch)
         screen = await open_review(pilot)
@@ -166,8 +164,8 @@ async def test_a_stale_version_is_refused(tmp_path: Path, monkeypatch: pytest.Mo
         assert status_of(app, ANAS_IN_REVIEW)[0] == "review"
 
 
-async def test_edit_and_history_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    app = CuratorApp(demo_db(tmp_path), user="ben")
+async def test_edit_and_history_keys(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = CuratorApp(demo_db, user="ben")
     async with app.run_test(size=(150, 45)) as pilot:
         opened: list[str | None] = []
         monkeypatch.setattr(app, "open_editor", lambda example_id=None, **_: opened.append(example_id))
@@ -181,8 +179,8 @@ async def test_edit_and_history_keys(tmp_path: Path, monkeypatch: pytest.MonkeyP
         await wait_for(pilot, lambda: app.screen is screen, "back to the queue")
 
 
-async def test_hostile_strings_in_the_queue_and_detail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    app = CuratorApp(hostile_db(tmp_path), user="ben")
+async def test_hostile_strings_in_the_queue_and_detail(hostile_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = CuratorApp(hostile_db, user="ben")
     async with app.run_test(size=(150, 45)) as pilot:
         monkeypatch.setattr(app, "open_editor", lambda *a, **k: None)
         screen = await open_review(pilot)

@@ -6,7 +6,7 @@ import html
 import re
 from pathlib import Path
 
-from tests.test_docs import MAIN_SCREENS, load_docs_script
+from tests.helpers import MAIN_SCREENS, load_docs_script
 
 
 def svg_text(svg: str) -> str:

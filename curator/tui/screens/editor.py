@@ -2,19 +2,19 @@
 
 Every piece of data shown here goes through `curator.tui.safe` (or a widget that never parses
 markup: Input values, TextArea text). Saving validates the whole record with `parse_example`
-and shows the first problem under the field it names. LLM assistance (f2-f5) lives in
-`editor_assist.py` and its panel in `widgets/assist_panel.py`.
+and shows each problem under the field it names, the first one in the form focused. The form's
+logic (the values a record shows as, the record the values describe, where a problem is shown,
+turn moves) is in `curator.tui.form`, without widgets; this screen moves those values in and
+out of its widgets.
+LLM assistance (f2-f5) lives in `editor_assist.py` and its panel in `widgets/assist_panel.py`.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from pydantic import ValidationError
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.command import Provider
@@ -30,10 +30,29 @@ from textual.widgets.option_list import Option
 
 from curator.constitution.search import clause_paths
 from curator.errors import ConflictError, CuratorError, NotFoundError, RecordError
-from curator.models import Example, Message, Tool, new_id, parse_example, record_error_from, utc_now
+from curator.models import Example, new_id, utc_now
 from curator.store import examples
 from curator.store.clauses import current_clauses
 from curator.tui.editor_assist import EditorAssist
+from curator.tui.form import (
+    DIALOGUE_KINDS,
+    TEXT_KINDS,
+    TURN_PAIR,
+    FormValues,
+    TurnValues,
+    dedup_text,
+    error_place,
+    focus_after_removal,
+    form_values,
+    live_problems,
+    move_target,
+    next_turn_role,
+    problems_notice,
+    record_base,
+    record_message,
+    removal_asks_first,
+    validate,
+)
 from curator.tui.messages import ExampleSaved
 from curator.tui.safe import content
 from curator.tui.screens.clause_picker import ClausePicker, parent_path
@@ -47,9 +66,6 @@ from curator.tui.widgets.turns import TurnEditor, show_error, syntax_language
 if TYPE_CHECKING:
     from curator.tui.app import CuratorApp
 
-TEXT_KINDS = ("story", "document")
-DIALOGUE_KINDS = ("advice", "agentic")
-EDITABLE_FIELDS = ("title", "tags", "group", "clauses", "system", "tools", "messages", "text", "rationale")
 TOOLS_PLACEHOLDER = (
     'e.g. [{"name": "search_email", "description": "Search the mailbox",\n'
     '  "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}}}]'
@@ -59,83 +75,6 @@ BLOCKS_HINT = (
     '{"type": "text", "text": …}, {"type": "tool_use", "id", "name", "input"}, '
     '{"type": "tool_result", "tool_use_id", "content"}'
 )
-_MESSAGE_FIELD = re.compile(r"^messages\[(\d+)\](.*)$")
-_BLOCK_START = re.compile(r"^\s*\[\s*(\{|\]\s*$)")
-"""A turn is a block list when it starts like one (`[{`) or is exactly `[]`; anything else is text."""
-
-
-def record_message(err: RecordError) -> str:
-    """The error's message without the `field: ` prefix (the form shows the field itself)."""
-    text = str(err)
-    prefix = f"{err.field}: " if err.field else ""
-    return text[len(prefix) :] if prefix and text.startswith(prefix) else text
-
-
-class FormError(Exception):
-    """A field that cannot even be turned into a record (bad JSON); `field` uses record paths."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-
-
-def parse_tools(text: str) -> list[dict[str, Any]] | None:
-    """The tool definitions typed as JSON (None when empty); FormError names the bad tool."""
-    if not text.strip():
-        return None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise FormError("tools", f"invalid JSON: {err.msg} (line {err.lineno}, column {err.colno})") from None
-    if isinstance(value, dict):
-        value = [value]
-    if not isinstance(value, list):
-        raise FormError("tools", "must be a JSON array of tool definitions")
-    for i, tool in enumerate(value):
-        if not isinstance(tool, dict):
-            raise FormError(f"tools[{i}]", "must be a JSON object with name, description and input_schema")
-        try:
-            Tool.model_validate(tool)
-        except ValidationError as err:
-            problem = record_error_from(err)
-            where = f"tools[{i}]" + (f".{problem.field}" if problem.field and problem.field != "record" else "")
-            raise FormError(where, record_message(problem)) from None
-    return value
-
-
-def parse_turn_content(text: str, *, blocks_allowed: bool) -> str | list[Any]:
-    """A turn's content: plain text, or (agentic) a JSON array of blocks when it looks like one."""
-    if not blocks_allowed or not _BLOCK_START.match(text):
-        return text
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise FormError(
-            "content", f"invalid JSON block list: {err.msg} (line {err.lineno}, column {err.colno})"
-        ) from None
-    if not isinstance(value, list):
-        return text
-    return value
-
-
-def turn_display_text(msg: Message) -> tuple[str, bool]:
-    """How a stored turn is edited: (text, is_json)."""
-    if isinstance(msg.content, str):
-        return msg.content, False
-    blocks = [b.model_dump(mode="json", exclude_none=True) for b in msg.content]
-    return json.dumps(blocks, indent=2, ensure_ascii=False), True
-
-
-_FORM_ORDER = ("title", "tags", "group", "clauses", "text", "rationale", "system", "tools", "messages")
-
-
-def _form_position(field: str) -> tuple[int, int]:
-    """Where a record path's field sits in the form, top to bottom (unknown fields first)."""
-    name = re.split(r"[.\[]", field, maxsplit=1)[0]
-    rank = _FORM_ORDER.index(name) + 1 if name in _FORM_ORDER else 0
-    match = _MESSAGE_FIELD.match(field)
-    return rank, int(match.group(1)) if match else -1
 
 
 class TagSuggester(SuggestFromList):
@@ -301,28 +240,23 @@ class EditorScreen(Screen[None]):
 
         `baseline=False` (a generated draft) leaves the form changed: nothing is stored until ctrl+s.
         """
-        self.query_one("#title", Input).value = ex.title if ex else ""
-        self.query_one("#tags", Input).value = ", ".join(ex.tags) if ex else ""
-        self.query_one("#group", Input).value = (ex.group or "") if ex else ""
-        self.clause_ids = list(ex.clauses) if ex else list(dict.fromkeys(self.initial_clauses))
+        values = form_values(self.kind, ex, self.initial_clauses)
+        self.query_one("#title", Input).value = values.title
+        self.query_one("#tags", Input).value = values.tags
+        self.query_one("#group", Input).value = values.group
+        self.clause_ids = values.clauses
         self._render_links()
         if self.kind in TEXT_KINDS:
-            self.query_one("#text", TextArea).load_text((ex.text or "") if ex else "")
-            self.query_one("#rationale", TextArea).load_text((ex.rationale or "") if ex else "")
+            self.query_one("#text", TextArea).load_text(values.text)
+            self.query_one("#rationale", TextArea).load_text(values.rationale)
         else:
-            self.query_one("#system", TextArea).load_text((ex.system or "") if ex else "")
+            self.query_one("#system", TextArea).load_text(values.system)
             if self.kind == "agentic":
-                tools = [t.model_dump(mode="json") for t in ex.tools or []] if ex else []
-                text = json.dumps(tools, indent=2, ensure_ascii=False) if tools else ""
-                self.query_one("#tools", TextArea).load_text(text)
-            turns: list[TurnEditor] = []
-            if ex is not None:
-                for msg in ex.messages or []:
-                    text, is_json = turn_display_text(msg)
-                    language = syntax_language("json") if is_json else None
-                    turns.append(TurnEditor(msg.role, text, msg.rationale or "", language=language))
-            else:
-                turns = [TurnEditor("user"), TurnEditor("assistant")]
+                self.query_one("#tools", TextArea).load_text(values.tools)
+            turns = [
+                TurnEditor(t.role, t.text, t.rationale, language=syntax_language("json") if t.is_json else None)
+                for t in values.turns
+            ]
             container = self.query_one("#turns", Vertical)
             await container.remove_children()
             await container.mount_all(turns)
@@ -382,23 +316,28 @@ class EditorScreen(Screen[None]):
 
     # -- reading the form ----------------------------------------------------------------------
 
+    def read_form(self) -> FormValues:
+        """The form's contents as typed."""
+        values = FormValues(
+            self.kind,
+            title=self.query_one("#title", Input).value,
+            tags=self.query_one("#tags", Input).value,
+            group=self.query_one("#group", Input).value,
+            clauses=list(self.clause_ids),
+        )
+        if self.kind in TEXT_KINDS:
+            values.text = self.query_one("#text", TextArea).text
+            values.rationale = self.query_one("#rationale", TextArea).text
+        else:
+            values.system = self.query_one("#system", TextArea).text
+            if self.kind == "agentic":
+                values.tools = self.query_one("#tools", TextArea).text
+            values.turns = [TurnValues(t.turn_role, t.text, t.rationale) for t in self.turn_editors()]
+        return values
+
     def form_state(self) -> dict[str, Any]:
         """The raw form contents, to tell whether anything changed."""
-        state: dict[str, Any] = {
-            "title": self.query_one("#title", Input).value,
-            "tags": self.query_one("#tags", Input).value,
-            "group": self.query_one("#group", Input).value,
-            "clauses": list(self.clause_ids),
-        }
-        if self.kind in TEXT_KINDS:
-            state["text"] = self.query_one("#text", TextArea).text
-            state["rationale"] = self.query_one("#rationale", TextArea).text
-        else:
-            state["system"] = self.query_one("#system", TextArea).text
-            if self.kind == "agentic":
-                state["tools"] = self.query_one("#tools", TextArea).text
-            state["turns"] = [(t.turn_role, t.text, t.rationale) for t in self.turn_editors()]
-        return state
+        return self.read_form().state()
 
     @property
     def dirty(self) -> bool:
@@ -406,84 +345,10 @@ class EditorScreen(Screen[None]):
             return False
         return self.form_state() != self._baseline
 
-    def build_record(self, problems: list[FormError] | None = None) -> dict[str, Any]:
-        """The record the form describes (not validated yet).
-
-        Fields the form cannot turn into a record (unreadable JSON, empty turns) raise FormError,
-        or, with a `problems` list, are collected there and left out (or kept as typed).
-        """
-
-        def problem(err: FormError) -> None:
-            if problems is None:
-                raise err
-            problems.append(err)
-
-        if self.loaded is not None:
-            record = self.loaded.canonical()
-            for key in EDITABLE_FIELDS:
-                record.pop(key, None)
-        else:
-            record = {
-                "id": self.new_id,
-                "kind": self.kind,
-                "status": "draft",
-                "author": self.curator.user,
-                "source": self.assist.draft_source or {"type": "manual"},
-            }
-        record["title"] = self.query_one("#title", Input).value.strip()
-        record["tags"] = [t.strip() for t in self.query_one("#tags", Input).value.split(",") if t.strip()]
-        record["clauses"] = list(self.clause_ids)
-        group = self.query_one("#group", Input).value.strip()
-        if group:
-            record["group"] = group
-        if self.kind in TEXT_KINDS:
-            record["text"] = self.query_one("#text", TextArea).text
-            rationale = self.query_one("#rationale", TextArea).text
-            if rationale.strip():
-                record["rationale"] = rationale
-            return record
-        system = self.query_one("#system", TextArea).text
-        if system.strip():
-            record["system"] = system
-        if self.kind == "agentic":
-            try:
-                tools = parse_tools(self.query_one("#tools", TextArea).text)
-            except FormError as err:
-                problem(err)
-                tools = None
-            if tools is not None:
-                record["tools"] = tools
-        messages: list[dict[str, Any]] = []
-        for i, turn in enumerate(self.turn_editors()):
-            body: str | list[Any]
-            try:
-                body = parse_turn_content(turn.text, blocks_allowed=self.kind == "agentic")
-            except FormError as err:
-                problem(FormError(f"messages[{i}].content", err.message))
-                body = turn.text
-            if isinstance(body, str) and not body.strip():
-                problem(FormError(f"messages[{i}].content", "must not be empty (write the turn or remove it)"))
-            msg: dict[str, Any] = {"role": turn.turn_role, "content": body}
-            if turn.turn_role == "assistant" and turn.rationale.strip():
-                msg["rationale"] = turn.rationale
-            messages.append(msg)
-        if messages:
-            record["messages"] = messages
-        return record
-
-    def dedup_text(self) -> str:
-        """The draft's content as `Example.searchable_text()` would give it."""
-        if self.kind in TEXT_KINDS:
-            return self.query_one("#text", TextArea).text
-        parts = []
-        for turn in self.turn_editors():
-            text = turn.text
-            try:
-                body = parse_turn_content(text, blocks_allowed=self.kind == "agentic")
-                parts.append(Message.model_validate({"role": turn.turn_role, "content": body}).plain_text())
-            except (FormError, ValidationError):
-                parts.append(text)
-        return "\n".join(parts)
+    def _record_base(self) -> dict[str, Any]:
+        return record_base(
+            self.loaded, new_id=self.new_id, kind=self.kind, author=self.curator.user, source=self.assist.draft_source
+        )
 
     # -- errors ----------------------------------------------------------------------------------
 
@@ -494,34 +359,21 @@ class EditorScreen(Screen[None]):
 
     def show_field_error(self, field: str | None, message: str) -> None:
         """Show `message` under the field a record path names, and focus that field."""
-        field = field or "record"
-        text = f"{field}: {message}" if field != "record" else message
-        target: Widget | None = None
-        match = _MESSAGE_FIELD.match(field)
         turns = self.turn_editors()
-        if match and self.is_dialogue:
-            index, rest = int(match.group(1)), match.group(2)
-            if index < len(turns):
-                turn = turns[index]
-                if rest.startswith(".rationale") and turn.rationale_area is not None:
-                    turn.show_rationale_error(text)
-                    target = turn.rationale_area
-                else:
-                    turn.show_content_error(text)
-                    target = turn.content_area
+        place = error_place(field, message, self.kind, [t.turn_role for t in turns])
+        target: Widget | None = None
+        if place.turn is not None:
+            turn = turns[place.turn]
+            if place.rationale:
+                turn.show_rationale_error(place.text)
+                target = turn.rationale_area
             else:
-                show_error(self.query_one("#error-messages", Static), text)
+                turn.show_content_error(place.text)
+                target = turn.content_area
         else:
-            name = re.split(r"[.\[]", field, maxsplit=1)[0]
-            widget_ids = {"title", "tags", "group", "clauses", "text", "rationale", "system", "tools", "messages"}
-            if name in widget_ids and self.query(f"#error-{name}"):
-                show_error(self.query_one(f"#error-{name}", Static), text)
-                if name == "messages":
-                    target = turns[0].content_area if turns else None
-                elif self.query(f"#{name}"):
-                    target = self.query_one(f"#{name}", Widget)
-            else:
-                show_error(self.query_one("#error-form", Static), text)
+            show_error(self.query_one(f"#error-{place.field}", Static), place.text)
+            if place.focus:
+                target = turns[0].content_area if place.field == "messages" else self.query_one(f"#{place.field}")
         if target is not None:
             target.focus()
             target.scroll_visible()
@@ -531,22 +383,12 @@ class EditorScreen(Screen[None]):
     def validated(self, failure: str = "not saved") -> Example | None:
         """The form as a valid Example, or None after showing its problems (focus on the first)."""
         self._hide_errors()
-        form_problems: list[FormError] = []
-        record = self.build_record(form_problems)
-        problems = [(p.field, p.message) for p in form_problems]
-        example: Example | None = None
-        try:
-            example = parse_example(record)
-        except RecordError as err:
-            problems.append((err.field or "record", record_message(err)))
+        example, problems = validate(self.read_form(), self._record_base())
         if not problems:
             return example
-        problems.sort(key=lambda p: _form_position(p[0]))  # stable: the form's own finding first
         for field, message in reversed(problems):  # the first in form order ends up focused
             self.show_field_error(field, message)
-        field, message = problems[0]
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        self.notify(f"{failure} ({field}): {message}{more}", severity="error", markup=False)
+        self.notify(problems_notice(failure, problems), severity="error", markup=False)
         return None
 
     def _report(self, field: str | None, message: str) -> None:
@@ -768,19 +610,17 @@ class EditorScreen(Screen[None]):
         self._schedule_dup()
 
     async def action_add_turn_pair(self) -> None:
-        await self._append_turns(("user", "assistant"))
+        await self._append_turns(TURN_PAIR)
 
     async def action_add_turn(self) -> None:
-        turns = self.turn_editors()
-        role = "assistant" if turns and turns[-1].turn_role == "user" else "user"
-        await self._append_turns((role,))
+        await self._append_turns((next_turn_role([t.turn_role for t in self.turn_editors()]),))
 
     def action_remove_turn(self) -> None:
         turn = self._focused_turn()
         if turn is None:
             self.notify("focus a turn first")
             return
-        if not (turn.text.strip() or turn.rationale.strip()):
+        if not removal_asks_first(turn.text, turn.rationale):
             self._remove_turn(turn)
             return
         position = self.turn_editors().index(turn) + 1
@@ -793,12 +633,12 @@ class EditorScreen(Screen[None]):
 
     def _remove_turn(self, turn: TurnEditor) -> None:
         turns = self.turn_editors()
-        index = turns.index(turn)
         neighbours = [t for t in turns if t is not turn]
+        focus = focus_after_removal(len(turns), turns.index(turn))
         turn.remove()
         self.call_after_refresh(self._renumber_turns)
-        if neighbours:
-            neighbours[min(index, len(neighbours) - 1)].content_area.focus()
+        if focus is not None:
+            neighbours[focus].content_area.focus()
         self._schedule_dup()
 
     def action_move_turn(self, step: int) -> None:
@@ -807,9 +647,8 @@ class EditorScreen(Screen[None]):
             self.notify("focus a turn first")
             return
         turns = self.turn_editors()
-        index = turns.index(turn)
-        target = index + step
-        if not 0 <= target < len(turns):
+        target = move_target(len(turns), turns.index(turn), step)
+        if target is None:
             return
         container = self.query_one("#turns", Vertical)
         if step < 0:
@@ -836,21 +675,16 @@ class EditorScreen(Screen[None]):
         self._validate_timer = None
         if self.kind != "agentic" or not self.is_attached:
             return
-        try:
-            parse_tools(self.query_one("#tools", TextArea).text)
-            problem = None
-        except FormError as err:
-            problem = f"{err.field}: {err.message}"
-        show_error(self.query_one("#error-tools", Static), problem)
-        for i, turn in enumerate(self.turn_editors()):
-            try:
-                parse_turn_content(turn.text, blocks_allowed=True)
-                turn.show_content_error(None)
-            except FormError as err:
-                turn.show_content_error(f"messages[{i}].content: {err.message}")
+        turns = self.turn_editors()
+        tools_problem, turn_problems = live_problems(
+            self.query_one("#tools", TextArea).text, [turn.text for turn in turns]
+        )
+        show_error(self.query_one("#error-tools", Static), tools_problem)
+        for turn, problem in zip(turns, turn_problems, strict=True):
+            turn.show_content_error(problem)
 
     def _schedule_dup(self, delay: float = DEBOUNCE_SECONDS) -> None:
         if self.load_error is not None or not self.query(DupPanel):
             return
         exclude = self.loaded.id if self.loaded is not None else None
-        self.query_one(DupPanel).schedule(self.dedup_text(), exclude, delay=delay)
+        self.query_one(DupPanel).schedule(dedup_text(self.read_form()), exclude, delay=delay)

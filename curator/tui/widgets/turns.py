@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, Static, TextArea
 
+from curator.tui.form import turn_label
 from curator.tui.safe import content
 
 
@@ -105,7 +106,7 @@ class TurnEditor(Vertical):
 
     def set_position(self, index: int) -> None:
         """Label the turn with its 1-based position."""
-        self.query_one(".turn-role", Static).update(content(f"Turn {index + 1} · {self.turn_role}"))
+        self.query_one(".turn-role", Static).update(content(turn_label(index, self.turn_role)))
 
     def show_content_error(self, message: str | None) -> None:
         show_error(self.query_one(".turn-content-error", Static), message)

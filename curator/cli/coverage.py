@@ -1,0 +1,71 @@
+"""`curator coverage`: clause x kind x status coverage, and the `--min` gate for CI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from curator.cli.options import common_options, format_option, kind_option, pass_workspace, status_option
+from curator.cli.output import render, table, warn, write
+from curator.cli.root import cli
+
+if TYPE_CHECKING:
+    from curator.store.db import Workspace
+
+
+@cli.command("coverage")
+@common_options
+@kind_option("count only this kind")
+@status_option("count only this status")
+@click.option(
+    "--min",
+    "minimum",
+    type=int,
+    metavar="N",
+    help="exit 1 and list every clause whose approved total is below N (a CI gate)",
+)
+@click.option("--targets", metavar="FILE", help="TOML with `default = N` and a [targets] table per clause id")
+@format_option("table", "json", "csv", "markdown", "html", default="table")
+@click.option("--out", metavar="FILE", help="write to FILE (atomically) instead of stdout")
+@pass_workspace
+def coverage_report(
+    ws: Workspace,
+    kind: str | None,
+    status: str | None,
+    minimum: int | None,
+    targets: str | None,
+    fmt: str,
+    out: str | None,
+) -> None:
+    """clause x kind coverage of the current constitution (for leads and CI gates)"""
+    from curator import coverage
+
+    report = coverage.compute(ws.db, kind=kind, status=status, targets_file=Path(targets) if targets else None)
+
+    def as_table() -> str:
+        headers, body = coverage.table_rows(report)
+        return table(body, headers) + f"\ngaps (approved below target): {len(report.gaps)}\n"
+
+    text = render(
+        fmt,
+        json=report.to_json,
+        csv=lambda: coverage.to_csv(report),
+        markdown=lambda: coverage.to_markdown(report),
+        html=lambda: coverage.to_html(report),
+        table=as_table,
+    )
+    if out:
+        from curator.atomic import write_text
+
+        write_text(Path(out), text)
+        write(f"wrote {out}\n")
+    else:
+        write(text)
+    if minimum is not None:
+        below = coverage.below_minimum(report, minimum)
+        for c in below:
+            warn(f"below --min {minimum}: {c.id} has {c.approved_total} approved")
+        if below:
+            raise click.exceptions.Exit(1)

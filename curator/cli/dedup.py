@@ -1,0 +1,100 @@
+"""`curator dedup`: near-duplicates of a text, clusters of the corpus, pairs that are not duplicates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from curator.cli.options import acting_user, common_options, exclusive, format_option, limit_option, pass_workspace
+from curator.cli.output import emit, lines, table, write
+from curator.cli.root import cli
+
+if TYPE_CHECKING:
+    from curator.store.db import Workspace
+
+
+@cli.group("dedup", short_help="near-duplicates: check a text, cluster the corpus, mark false positives")
+def dedup() -> None:
+    """Near-duplicates: check a text, cluster the corpus, mark false positives."""
+
+
+@dedup.command("check")
+@common_options
+@click.option("--text", help="the text to check")
+@click.option("--file", help="a UTF-8 file whose content is checked")
+@click.option("--id", "example_id", help="a stored record (itself excluded)")
+@exclusive("text", "file", "example_id", required=True)
+@limit_option("at most this many matches (default 10)", default=10)
+@format_option("json", "table", default="table")
+@pass_workspace
+def check(ws: Workspace, text: str | None, file: str | None, example_id: str | None, limit: int, fmt: str) -> None:
+    """verified near-duplicates of a text, a file or a stored record, best first"""
+    from curator.dedup.engine import DedupEngine
+    from curator.errors import CuratorError
+    from curator.files import read_text
+
+    engine = DedupEngine.load(ws.db)
+    if example_id:
+        matches = engine.check_example(example_id, limit=limit)
+    else:
+        matches = engine.check(text if text is not None else read_text(Path(str(file)), CuratorError), limit=limit)
+    emit(
+        fmt,
+        json=lambda: {"matches": [m.to_json() for m in matches]},
+        table=lambda: lines([table([[m.id, f"{m.score:.3f}", m.reason] for m in matches], ["id", "score", "reason"])]),
+    )
+
+
+@dedup.command("clusters")
+@common_options
+@format_option("json", "text", default="text")
+@pass_workspace
+def clusters(ws: Workspace, fmt: str) -> None:
+    """cluster the whole corpus over verified near-duplicate pairs"""
+    from curator.dedup.engine import DedupEngine
+
+    report = DedupEngine.load(ws.db).clusters()
+    emit(
+        fmt,
+        json=report.to_json,
+        text=lambda: lines(
+            [
+                *(
+                    f"{len(c.ids)} records, max score {c.max_score:.3f}, keep {c.representative}: {' '.join(c.ids)}"
+                    for c in report.clusters
+                ),
+                *(
+                    f"template bucket of {len(t)} records (skipped): {' '.join(t[:10])}{' …' if len(t) > 10 else ''}"
+                    for t in report.templates
+                ),
+                f"{len(report.clusters)} clusters, {len(report.templates)} template buckets",
+            ]
+        ),
+    )
+
+
+@dedup.command("ignore")
+@common_options
+@click.argument("a", help="one record id")
+@click.argument("b", help="the other record id")
+@pass_workspace
+def ignore(ws: Workspace, a: str, b: str) -> None:
+    """mark two records as not duplicates; the pair is never reported again"""
+    from curator.dedup.engine import DedupEngine
+
+    DedupEngine.load(ws.db).ignore(a, b, actor=acting_user())
+    write(f"{a} and {b} are marked as not duplicates\n")
+
+
+@dedup.command("reindex")
+@common_options
+@pass_workspace
+def reindex(ws: Workspace) -> None:
+    """recompute every record's stored near-duplicate signature (after a damaged or hand-edited database)"""
+    from curator.store.examples import rebuild_signatures
+
+    with ws.db.atomic():
+        count = rebuild_signatures(ws.db)
+    write(f"recomputed the near-duplicate signatures of {count} records\n")

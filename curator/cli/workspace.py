@@ -1,0 +1,115 @@
+"""Workspace commands: `tui`, `init`, `import`, `dump`, `load`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from curator.cli.options import (
+    acting_user,
+    announce_upgrade,
+    common_options,
+    exclusive,
+    format_option,
+    pass_workspace,
+    workspace_path,
+)
+from curator.cli.output import emit, lines, warn, write
+from curator.cli.root import cli
+
+if TYPE_CHECKING:
+    from curator.store.db import Workspace
+
+
+def open_tui() -> None:
+    """Open the TUI on the workspace, creating it with the demo when it does not exist."""
+    from curator.bootstrap import open_or_create_default
+    from curator.tui.app import run
+
+    path = workspace_path()
+    open_or_create_default(path, actor=acting_user(), on_upgrade=announce_upgrade(path)).close()
+    run(path, user=acting_user())
+
+
+@cli.command("tui")
+@common_options
+def tui() -> None:
+    """open the terminal UI (the default with no command)"""
+    open_tui()
+
+
+@cli.command("init")
+@common_options
+@click.option("--demo", is_flag=True, help="fill it with the demo constitution and examples (default)")
+@click.option("--empty", is_flag=True, help="create it empty")
+@exclusive("demo", "empty")
+def init(demo: bool, empty: bool) -> None:
+    """create a workspace database (with the demo data unless --empty)"""
+    from curator.bootstrap import init_workspace
+    from curator.store import examples
+
+    path = workspace_path()
+    with init_workspace(path, demo=not empty, actor=acting_user()) as ws:
+        n = examples.count(ws.db)
+    what = "empty workspace" if empty else f"demo workspace with {n} examples"
+    write(f"created {what} in {path}\n")
+
+
+@cli.command("import")
+@common_options
+@click.argument("file", help="JSON lines (or a JSON array) of records")
+@click.option(
+    "--format",
+    "input_format",
+    type=click.Choice(["auto", "curator", "messages", "hh"]),
+    default="auto",
+    help="input format (default: detected from the first record)",
+)
+@click.option(
+    "--skip-invalid", is_flag=True, help="import the valid lines and list the invalid ones instead of failing"
+)
+@format_option("text", "json", default="text", flag="--output", help="report format (default: text)")
+@pass_workspace
+def import_(ws: Workspace, file: str, input_format: str, skip_invalid: bool, fmt: str) -> None:
+    """import records from a JSON-lines file, all or nothing"""
+    from curator.importer import import_file
+
+    report = import_file(ws.db, Path(file), input_format, actor=acting_user(), skip_invalid=skip_invalid, parallel=None)
+    emit(
+        fmt,
+        json=lambda: report.to_json(file),
+        text=lambda: lines(
+            [
+                f"imported {len(report.imported)} records ({report.format} format) from {file}",
+                *(f"skipped {file}:{d['line']}: exact duplicate of {d['duplicate_of']}" for d in report.duplicates),
+            ]
+        ),
+    )
+    for problem in report.invalid:
+        warn(f"skipped {problem.describe(file)}")
+
+
+@cli.command("dump")
+@common_options
+@click.argument("dir", help="target folder (replaced atomically if it holds an earlier dump)")
+@pass_workspace
+def dump(ws: Workspace, dir: str) -> None:
+    """write the whole workspace as canonical, git-friendly files"""
+    from curator.dumpload import dump
+
+    counts = dump(ws, Path(dir))
+    write(f"dumped to {dir}: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + "\n")
+
+
+@cli.command("load")
+@common_options
+@click.argument("dir", help="a folder written by `curator dump`")
+def load(dir: str) -> None:
+    """rebuild a workspace from a dump into a new database (--db)"""
+    from curator.dumpload import load
+
+    path = workspace_path()
+    counts = load(Path(dir), path)
+    write(f"loaded {dir} into {path}: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + "\n")

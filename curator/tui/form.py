@@ -1,0 +1,379 @@
+"""The example editor's form as plain data: what it shows for a record, the record it describes,
+where a problem is shown, and how turns are added, moved and removed.
+
+No Textual here (the editor screen in `screens/editor.py` moves these values in and out of its
+widgets), so all of it is tested without running an app. It still speaks of the form itself (the
+order of its fields, the error line under each, which field gets the focus), so it lives with
+the TUI rather than in the core.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from curator.errors import RecordError
+from curator.models import Example, Message, Tool, parse_example, record_error_from
+
+TEXT_KINDS = ("story", "document")
+DIALOGUE_KINDS = ("advice", "agentic")
+EDITABLE_FIELDS = ("title", "tags", "group", "clauses", "system", "tools", "messages", "text", "rationale")
+FORM_ORDER = ("title", "tags", "group", "clauses", "text", "rationale", "system", "tools", "messages")
+"""The record fields in the order the form shows them, top to bottom."""
+TURN_PAIR = ("user", "assistant")
+"""The turns a new dialogue starts with, and what ctrl+t adds."""
+EMPTY_TURN = "must not be empty (write the turn or remove it)"
+
+_MESSAGE_FIELD = re.compile(r"^messages\[(\d+)\](.*)$")
+_BLOCK_START = re.compile(r"^\s*\[\s*(\{|\]\s*$)")
+"""A turn is a block list when it starts like one (`[{`) or is exactly `[]`; anything else is text."""
+
+Problem = tuple[str, str]
+"""A problem to show: (record path of the field, message without the path)."""
+
+
+def record_message(err: RecordError) -> str:
+    """The error's message without the `field: ` prefix (the form shows the field itself)."""
+    text = str(err)
+    prefix = f"{err.field}: " if err.field else ""
+    return text[len(prefix) :] if prefix and text.startswith(prefix) else text
+
+
+class FormError(Exception):
+    """A field that cannot even be turned into a record (bad JSON); `field` uses record paths."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def parse_tools(text: str) -> list[dict[str, Any]] | None:
+    """The tool definitions typed as JSON (None when empty); FormError names the bad tool."""
+    if not text.strip():
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise FormError("tools", f"invalid JSON: {err.msg} (line {err.lineno}, column {err.colno})") from None
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list):
+        raise FormError("tools", "must be a JSON array of tool definitions")
+    for i, tool in enumerate(value):
+        if not isinstance(tool, dict):
+            raise FormError(f"tools[{i}]", "must be a JSON object with name, description and input_schema")
+        try:
+            Tool.model_validate(tool)
+        except ValidationError as err:
+            problem = record_error_from(err)
+            where = f"tools[{i}]" + (f".{problem.field}" if problem.field and problem.field != "record" else "")
+            raise FormError(where, record_message(problem)) from None
+    return value
+
+
+def parse_turn_content(text: str, *, blocks_allowed: bool) -> str | list[Any]:
+    """A turn's content: plain text, or (agentic) a JSON array of blocks when it looks like one."""
+    if not blocks_allowed or not _BLOCK_START.match(text):
+        return text
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise FormError(
+            "content", f"invalid JSON block list: {err.msg} (line {err.lineno}, column {err.colno})"
+        ) from None
+    if not isinstance(value, list):
+        return text
+    return value
+
+
+def turn_display_text(msg: Message) -> tuple[str, bool]:
+    """How a stored turn is edited: (text, is_json)."""
+    if isinstance(msg.content, str):
+        return msg.content, False
+    blocks = [b.model_dump(mode="json", exclude_none=True) for b in msg.content]
+    return json.dumps(blocks, indent=2, ensure_ascii=False), True
+
+
+# -- the form's values -----------------------------------------------------------------------------
+
+
+@dataclass
+class TurnValues:
+    """One turn as typed: its role, content and (assistant turns) rationale."""
+
+    role: str
+    text: str = ""
+    rationale: str = ""
+    is_json: bool = field(default=False, compare=False)
+    """The content is a stored block list shown as JSON (highlighted as JSON; not part of the state)."""
+
+
+@dataclass
+class FormValues:
+    """Everything the form holds, as typed; a kind's form uses only its own fields."""
+
+    kind: str
+    title: str = ""
+    tags: str = ""
+    """Comma-separated."""
+    group: str = ""
+    clauses: list[str] = field(default_factory=list)
+    text: str = ""
+    rationale: str = ""
+    system: str = ""
+    tools: str = ""
+    """JSON, as typed."""
+    turns: list[TurnValues] = field(default_factory=list)
+
+    def state(self) -> dict[str, Any]:
+        """The raw contents of the fields this kind's form has, to tell whether anything changed."""
+        state: dict[str, Any] = {
+            "title": self.title,
+            "tags": self.tags,
+            "group": self.group,
+            "clauses": list(self.clauses),
+        }
+        if self.kind in TEXT_KINDS:
+            state["text"] = self.text
+            state["rationale"] = self.rationale
+        else:
+            state["system"] = self.system
+            if self.kind == "agentic":
+                state["tools"] = self.tools
+            state["turns"] = [(t.role, t.text, t.rationale) for t in self.turns]
+        return state
+
+
+def form_values(kind: str, ex: Example | None = None, clauses: Sequence[str] = ()) -> FormValues:
+    """What a `kind` form shows for `ex`; without one, a new form linked to `clauses`."""
+    if ex is None:
+        turns = [TurnValues(role) for role in TURN_PAIR] if kind in DIALOGUE_KINDS else []
+        return FormValues(kind, clauses=list(dict.fromkeys(clauses)), turns=turns)
+    values = FormValues(kind, title=ex.title, tags=", ".join(ex.tags), group=ex.group or "", clauses=list(ex.clauses))
+    if kind in TEXT_KINDS:
+        values.text = ex.text or ""
+        values.rationale = ex.rationale or ""
+        return values
+    values.system = ex.system or ""
+    if kind == "agentic":
+        tools = [t.model_dump(mode="json") for t in ex.tools or []]
+        values.tools = json.dumps(tools, indent=2, ensure_ascii=False) if tools else ""
+    for msg in ex.messages or []:
+        text, is_json = turn_display_text(msg)
+        values.turns.append(TurnValues(msg.role, text, msg.rationale or "", is_json=is_json))
+    return values
+
+
+# -- the record the form describes -----------------------------------------------------------------
+
+
+def record_base(
+    loaded: Example | None, *, new_id: str, kind: str, author: str, source: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """What the form does not edit: the stored record's other fields, or a new draft's header."""
+    if loaded is not None:
+        record = loaded.canonical()
+        for key in EDITABLE_FIELDS:
+            record.pop(key, None)
+        return record
+    return {"id": new_id, "kind": kind, "status": "draft", "author": author, "source": source or {"type": "manual"}}
+
+
+def build_record(values: FormValues, base: dict[str, Any], problems: list[FormError] | None = None) -> dict[str, Any]:
+    """The record the form describes on top of `base` (not validated yet).
+
+    Fields the form cannot turn into a record (unreadable JSON, empty turns) raise FormError,
+    or, with a `problems` list, are collected there and left out (or kept as typed).
+    """
+
+    def problem(err: FormError) -> None:
+        if problems is None:
+            raise err
+        problems.append(err)
+
+    record = dict(base)
+    record["title"] = values.title.strip()
+    record["tags"] = [t.strip() for t in values.tags.split(",") if t.strip()]
+    record["clauses"] = list(values.clauses)
+    group = values.group.strip()
+    if group:
+        record["group"] = group
+    if values.kind in TEXT_KINDS:
+        record["text"] = values.text
+        if values.rationale.strip():
+            record["rationale"] = values.rationale
+        return record
+    if values.system.strip():
+        record["system"] = values.system
+    if values.kind == "agentic":
+        try:
+            tools = parse_tools(values.tools)
+        except FormError as err:
+            problem(err)
+            tools = None
+        if tools is not None:
+            record["tools"] = tools
+    messages: list[dict[str, Any]] = []
+    for i, turn in enumerate(values.turns):
+        body: str | list[Any]
+        try:
+            body = parse_turn_content(turn.text, blocks_allowed=values.kind == "agentic")
+        except FormError as err:
+            problem(FormError(f"messages[{i}].content", err.message))
+            body = turn.text
+        if isinstance(body, str) and not body.strip():
+            problem(FormError(f"messages[{i}].content", EMPTY_TURN))
+        msg: dict[str, Any] = {"role": turn.role, "content": body}
+        if turn.role == "assistant" and turn.rationale.strip():
+            msg["rationale"] = turn.rationale
+        messages.append(msg)
+    if messages:
+        record["messages"] = messages
+    return record
+
+
+def form_position(field: str) -> tuple[int, int]:
+    """Where a record path's field sits in the form, top to bottom (unknown fields first)."""
+    name = re.split(r"[.\[]", field, maxsplit=1)[0]
+    rank = FORM_ORDER.index(name) + 1 if name in FORM_ORDER else 0
+    match = _MESSAGE_FIELD.match(field)
+    return rank, int(match.group(1)) if match else -1
+
+
+def validate(values: FormValues, base: dict[str, Any]) -> tuple[Example | None, list[Problem]]:
+    """The form as a valid Example and no problems, or None and every problem in form order.
+
+    The order is stable: for one field, the form's own finding (bad JSON, an empty turn) comes
+    before the record validation's.
+    """
+    form_problems: list[FormError] = []
+    record = build_record(values, base, form_problems)
+    problems = [(p.field, p.message) for p in form_problems]
+    example: Example | None = None
+    try:
+        example = parse_example(record)
+    except RecordError as err:
+        problems.append((err.field or "record", record_message(err)))
+    if not problems:
+        return example, []
+    problems.sort(key=lambda p: form_position(p[0]))
+    return None, problems
+
+
+def problems_notice(failure: str, problems: Sequence[Problem]) -> str:
+    """The one-line notice for a failed check: the first problem and how many more there are."""
+    field, message = problems[0]
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"{failure} ({field}): {message}{more}"
+
+
+def live_problems(tools: str, turn_texts: Sequence[str]) -> tuple[str | None, list[str | None]]:
+    """The inline JSON / schema problems of an agentic form while it is typed: the tool
+    definitions' problem and each turn's (None: fine)."""
+    try:
+        parse_tools(tools)
+        tools_problem = None
+    except FormError as err:
+        tools_problem = f"{err.field}: {err.message}"
+    turn_problems: list[str | None] = []
+    for i, text in enumerate(turn_texts):
+        try:
+            parse_turn_content(text, blocks_allowed=True)
+            turn_problems.append(None)
+        except FormError as err:
+            turn_problems.append(f"messages[{i}].content: {err.message}")
+    return tools_problem, turn_problems
+
+
+def dedup_text(values: FormValues) -> str:
+    """The draft's content as `Example.searchable_text()` would give it."""
+    if values.kind in TEXT_KINDS:
+        return values.text
+    parts = []
+    for turn in values.turns:
+        try:
+            body = parse_turn_content(turn.text, blocks_allowed=values.kind == "agentic")
+            parts.append(Message.model_validate({"role": turn.role, "content": body}).plain_text())
+        except (FormError, ValidationError):
+            parts.append(turn.text)
+    return "\n".join(parts)
+
+
+# -- where a problem is shown ----------------------------------------------------------------------
+
+
+def form_fields(kind: str) -> tuple[str, ...]:
+    """The fields a `kind` form has, each with its own error line (`messages`: the turns' one)."""
+    common = ("title", "tags", "group", "clauses")
+    if kind in TEXT_KINDS:
+        return (*common, "text", "rationale")
+    return (*common, "system", *(("tools",) if kind == "agentic" else ()), "messages")
+
+
+@dataclass(frozen=True)
+class ErrorPlace:
+    """Where the form shows a problem, and whether the focus goes there."""
+
+    text: str
+    """What is shown: the message after its record path (whole-record problems: the message alone)."""
+    field: str = "form"
+    """The field whose error line shows it; "form" is the line at the top of the form."""
+    turn: int | None = None
+    """A turn's index: the problem is shown on that turn instead of under a field."""
+    rationale: bool = False
+    """On the turn's rationale (assistant turns) rather than its content."""
+    focus: bool = False
+    """Focus the field (`messages`: the first turn) or the turn's content / rationale."""
+
+
+def error_place(field: str | None, message: str, kind: str, roles: Sequence[str]) -> ErrorPlace:
+    """Where a problem with the record path `field` is shown on a `kind` form whose turns have `roles`."""
+    field = field or "record"
+    text = f"{field}: {message}" if field != "record" else message
+    match = _MESSAGE_FIELD.match(field)
+    if match and kind in DIALOGUE_KINDS:
+        index, rest = int(match.group(1)), match.group(2)
+        if index >= len(roles):
+            return ErrorPlace(text, "messages")
+        rationale = rest.startswith(".rationale") and roles[index] == "assistant"
+        return ErrorPlace(text, "messages", turn=index, rationale=rationale, focus=True)
+    name = re.split(r"[.\[]", field, maxsplit=1)[0]
+    if name not in form_fields(kind):
+        return ErrorPlace(text)
+    return ErrorPlace(text, name, focus=name != "messages" or bool(roles))
+
+
+# -- turns -----------------------------------------------------------------------------------------
+
+
+def turn_label(index: int, role: str) -> str:
+    """A turn's heading: its 1-based position and role."""
+    return f"Turn {index + 1} · {role}"
+
+
+def next_turn_role(roles: Sequence[str]) -> str:
+    """The role of a single added turn: an answer after a user turn, else a user turn."""
+    return "assistant" if roles and roles[-1] == "user" else "user"
+
+
+def move_target(count: int, index: int, step: int) -> int | None:
+    """Where the turn at `index` goes when moved by `step` (None: already at that end)."""
+    target = index + step
+    return target if 0 <= target < count else None
+
+
+def removal_asks_first(text: str, rationale: str) -> bool:
+    """Removing a turn asks first unless there is nothing written in it."""
+    return bool(text.strip() or rationale.strip())
+
+
+def focus_after_removal(count: int, index: int) -> int | None:
+    """Which of the remaining turns gets the focus when the turn at `index` of `count` goes."""
+    remaining = count - 1
+    return min(index, remaining - 1) if remaining > 0 else None

@@ -1,0 +1,160 @@
+"""Helpers several test modules share that are not fixtures: the CLI runner, spec and record
+generators, and the docs scripts. Test modules import these from here, never from each other."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import random
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from curator.cli import main
+from curator.models import Example
+from curator.store.db import Workspace
+from curator.store.examples import insert_many
+from tests.conftest import REPO
+
+DOCS = REPO / "docs"
+MAIN_SCREENS = ("constitution", "examples", "editor", "review", "coverage", "export")
+
+
+# -- the CLI ---------------------------------------------------------------------------------------
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse usage errors
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# -- mixture specs ---------------------------------------------------------------------------------
+
+BASE: dict[str, Any] = {
+    "name": "mix",
+    "budget_tokens": 5000,
+    "seed": 1,
+    "kinds": {"story": 0.25, "advice": 0.25, "document": 0.25, "agentic": 0.25},
+}
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    return repr(v)
+
+
+def toml_text(data: dict[str, Any]) -> str:
+    """A tiny TOML writer for specs: top-level values first, then one level of tables."""
+    lines = [f"{k} = {_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    for k, v in data.items():
+        if isinstance(v, dict):
+            lines.append(f"\n[{k}]")
+            lines += [f"{kk} = {_value(vv)}" for kk, vv in v.items()]
+    return "\n".join(lines) + "\n"
+
+
+def spec_data(**overrides: Any) -> dict[str, Any]:
+    data = json.loads(json.dumps(BASE))
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict) and key != "kinds":
+            data[key].update(value)
+        else:
+            data[key] = value
+    return data
+
+
+def write_spec(folder: Path, filename: str = "spec.toml", **overrides: Any) -> Path:
+    path = folder / filename
+    path.write_text(toml_text(spec_data(**overrides)), encoding="utf-8")
+    return path
+
+
+# -- generated records -----------------------------------------------------------------------------
+
+CLAUSES = ["honesty", "honesty.1", "honesty.2", "privacy", "privacy.1", "privacy.1.1"]
+SYLLABLES = ["ka", "lo", "mi", "ren", "tu", "sa", "vo", "ne", "pri", "dal", "gor", "fe", "zu", "an", "ti", "bel"]
+
+
+def _word(rng: random.Random) -> str:
+    return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(1, 3)))
+
+
+def _text(rng: random.Random, words: int) -> str:
+    return " ".join(_word(rng) for _ in range(words)).capitalize() + "."
+
+
+def gen_records(
+    n: int, *, seed: int = 1, kinds: tuple[str, ...] = ("story", "advice", "document", "agentic"), groups: int = 60
+) -> list[Example]:
+    """n approved records, kinds in turn, 40-200 words, 1-2 clause links, a group each."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        kind = kinds[i % len(kinds)]
+        rec: dict[str, Any] = {
+            "id": f"ex_gen_{seed}_{i:05d}",
+            "kind": kind,
+            "title": _text(rng, 4)[:-1],
+            "status": "approved",
+            "clauses": rng.sample(CLAUSES, rng.randint(1, 2)),
+            "group": f"g{rng.randrange(groups)}",
+        }
+        size = rng.randint(40, 200)
+        if kind in ("story", "document"):
+            rec["text"] = _text(rng, size)
+            rec["rationale"] = _text(rng, 12)
+        elif kind == "advice":
+            rec["messages"] = [
+                {"role": "user", "content": _text(rng, size // 3)},
+                {"role": "assistant", "content": _text(rng, size), "rationale": _text(rng, 10)},
+            ]
+        else:
+            rec["tools"] = [
+                {
+                    "name": "read_file",
+                    "description": "Read a file",
+                    "input_schema": {"type": "object", "properties": {}},
+                }
+            ]
+            rec["messages"] = [
+                {"role": "user", "content": _text(rng, size // 3)},
+                {
+                    "role": "assistant",
+                    "content": [
+                        {"type": "text", "text": _text(rng, 8)},
+                        {"type": "tool_use", "id": "t1", "name": "read_file", "input": {"path": "a.txt"}},
+                    ],
+                },
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": _text(rng, 20)}]},
+                {"role": "assistant", "content": _text(rng, size // 2), "rationale": _text(rng, 10)},
+            ]
+        out.append(Example.model_validate(rec))
+    return out
+
+
+def fill_ws(ws: Workspace, records: list[Example]) -> None:
+    for start in range(0, len(records), 5000):  # generated as already reviewed: statuses kept
+        insert_many(ws.db, records[start : start + 5000], actor="tester", keep_status=True)
+
+
+# -- docs scripts ----------------------------------------------------------------------------------
+
+
+def load_docs_script(name: str) -> ModuleType:
+    """A script under docs/ (not a package) as a module."""
+    spec = importlib.util.spec_from_file_location(f"docs_{name}", DOCS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
