@@ -44,14 +44,16 @@ def introduced_by(db: Database, example_id: str) -> str | None:
 def approval_problems(example: Example, reviewer: str, introducer: str | None = None) -> list[str]:
     """Why `reviewer` may not approve `example` (empty when they may).
 
-    No self-approval: the author may not approve; when a record names no author (imported data),
-    the person who brought it in (`introducer`, see `introduced_by`) counts as its author.
+    No self-approval: neither the author nor the person who brought the record in (`introducer`,
+    see `introduced_by`: whoever created or imported it) may approve it. Both are checked, since
+    `author` is an editable field: whoever imported a record could otherwise name someone else
+    as its author and approve it.
     """
     problems = []
     if example.author and example.author == reviewer:
         problems.append("you cannot approve your own example")
-    elif not example.author and introducer == reviewer:
-        problems.append("you brought this example in and it names no author: another reviewer must approve it")
+    elif introducer == reviewer:
+        problems.append("you brought this example in: another reviewer must approve it")
     if not example.clauses:
         problems.append("link at least one clause first")
     if example.kind in ("advice", "agentic"):

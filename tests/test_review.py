@@ -40,6 +40,19 @@ def test_whoever_imported_an_authorless_record_cannot_approve_it(ws: Workspace, 
     assert decide(ws.db, "ex_imported", "approve", expected_version=1, actor="ben").status == "approved"
 
 
+def test_naming_someone_else_as_author_does_not_let_the_importer_approve(ws: Workspace, tmp_path: Path) -> None:
+    record = story(id="ex_renamed_author")
+    record.pop("author", None)
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    import_file(ws.db, source, actor="ana")
+    ex = examples.get(ws.db, "ex_renamed_author")
+    ex = examples.update(ws.db, ex.model_copy(update={"author": "carl"}), expected_version=ex.version, actor="ana")
+    with pytest.raises(ReviewRuleError, match="brought this example in"):
+        decide(ws.db, ex.id, "approve", expected_version=ex.version, actor="ana")
+    assert decide(ws.db, ex.id, "approve", expected_version=ex.version, actor="ben").status == "approved"
+
+
 def test_approval_needs_a_clause_and_every_rationale(ws: Workspace) -> None:
     no_links = parse_example(story(clauses=[], author="ana"))
     assert approval_problems(no_links, "ben") == ["link at least one clause first"]

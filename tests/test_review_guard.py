@@ -251,18 +251,19 @@ def write(folder: Path, name: str, text: str) -> Path:
     return path
 
 
-def test_links_following_a_renamed_clause_send_approved_back_to_review(ws: Workspace, tmp_path: Path) -> None:
+def test_links_following_a_renamed_clause_keep_the_approval(ws: Workspace, tmp_path: Path) -> None:
     ex = approved(ws, story(id="ex_ok"))
     draft = examples.create(ws.db, parse_example(story(id="ex_draft", text="Another story.")), actor="ana")
     renamed = SMALL_CONSTITUTION.replace("## Privacy {#privacy}", "## Privacy {#confidentiality}")
     result = import_constitution(ws.db, write(tmp_path, "v2.md", renamed), actor="lead")
     assert set(result.moved) == {ex.id, draft.id}
     moved = examples.get(ws.db, ex.id)
-    assert moved.clauses == ["confidentiality.1"] and moved.status == "review"
+    # the same clause under a new id: the example's content is unchanged, so is its approval
+    assert moved.clauses == ["confidentiality.1"] and moved.status == "approved"
     row = ws.db.execute("SELECT status FROM examples WHERE id = ?", [ex.id]).fetchone()
-    assert row[0] == "review"  # the indexed column too, so the review queue lists it
+    assert row[0] == "approved"
     event = events_for(ws.db, "example", ex.id)[-1]
-    assert event.action == "follow-rename" and event.note is not None and "clauses" in event.note
+    assert event.action == "follow-rename" and event.note == "clause renamed: privacy.1 -> confidentiality.1"
     assert examples.get(ws.db, draft.id).status == "draft"
 
 

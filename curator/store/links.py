@@ -19,15 +19,16 @@ from curator.models import Example, utc_now
 from curator.store import examples
 from curator.store.audit import record_event
 from curator.store.clauses import current_clause_hashes
-from curator.store.examples import live_sql, status_after_write
+from curator.store.examples import live_sql
 
 
 def follow_renames(db: Database, renames: Iterable[tuple[str, str]], *, actor: str) -> list[str]:
     """Move links (and the records' `clauses` lists) from old ids to new ids; returns example ids touched.
 
     Each touched record gets a new version and an audit event, as any other change would. Its
-    clause links are content (`examples.reviewed_content`), so an approved record whose links
-    moved goes back to `review`, with a note on the event.
+    status is kept: the record's own content did not change and the clause it teaches is the same
+    clause under a new id. Were the clause's text changed too, the link turns `stale` (see
+    `recompute_states`), which is what tells a lead to look again.
     """
     touched: list[str] = []
     mapping = dict(renames)
@@ -43,8 +44,8 @@ def follow_renames(db: Database, renames: Iterable[tuple[str, str]], *, actor: s
         ex = Example.model_validate_json(before)
         clauses = list(dict.fromkeys(mapping.get(c, c) for c in ex.clauses))
         moved = ex.model_copy(update={"clauses": clauses})
-        status, note = status_after_write(ex, moved)
-        after = moved.model_copy(update={"status": status, "version": version + 1, "updated_at": utc_now()})
+        note = "clause renamed: " + ", ".join(f"{o} -> {n}" for o, n in mapping.items() if o in ex.clauses)
+        after = moved.model_copy(update={"version": version + 1, "updated_at": utc_now()})
         record_json = after.canonical_json()
         db.execute(
             "UPDATE examples SET record = ?, status = ?, version = ?, updated_at = ? WHERE id = ?",

@@ -39,7 +39,8 @@ async def test_history_lists_events_and_diffs(demo_db: Path) -> None:
 
         diff = screen.query_one("#history-diff", Static)
         # the newest event is highlighted first: the update
-        await wait_for(pilot, lambda: "update" in str(diff.render()), "the update's diff")
+        # (not `"update" in ...`: the import's diff holds "updated_at" too)
+        await wait_for(pilot, lambda: '+  "title": "A new title",' in str(diff.render()), "the update's diff")
         text = str(diff.render())
         assert f'-  "title": "{old_title}",' in text
         assert '+  "title": "A new title",' in text
@@ -53,8 +54,8 @@ async def test_history_lists_events_and_diffs(demo_db: Path) -> None:
         assert any(sp.style == "red" and sp.start <= removed < sp.end for sp in shown.spans)
 
         await pilot.press("up")  # the import: every line added
-        await wait_for(pilot, lambda: "import" in str(diff.render()), "the import's diff")
-        assert f'+  "title": "{old_title}",' in str(diff.render())
+        await wait_for(pilot, lambda: f'+  "title": "{old_title}",' in str(diff.render()), "the import's diff")
+        assert "A new title" not in str(diff.render())
 
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, HistoryScreen), "going back")
