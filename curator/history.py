@@ -1,4 +1,9 @@
-"""An example's history as readable diffs of its audit events."""
+"""An example's history as readable diffs of its audit events.
+
+`history` lists the events (the TUI's History screen); `example_history` is the same for a
+command: not-found when the id has no record and no events, with `to_json()` and `to_text()`.
+A purged record keeps its history.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from curator.errors import NotFoundError
+from curator.store import examples
 from curator.store.audit import AuditEvent, events_for
 
 
@@ -17,6 +24,47 @@ class HistoryEntry:
     event: AuditEvent
     diff: list[str]
     """Unified diff lines of the pretty-printed record (empty when nothing textual changed)."""
+
+    @property
+    def version(self) -> int | None:
+        """The record version the event left (for a purge or a conflict: the version it concerned)."""
+        for state in (self.event.after, self.event.before):
+            if isinstance(state, dict) and isinstance(state.get("version"), int):
+                return int(state["version"])
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        e = self.event
+        return {
+            "event": e.id,
+            "at": e.at,
+            "actor": e.actor,
+            "action": e.action,
+            "version": self.version,
+            "note": e.note,
+            "diff": self.diff,
+        }
+
+    def to_text(self) -> str:
+        e = self.event
+        version = f"  version {self.version}" if self.version is not None else ""
+        note = f"  ({e.note})" if e.note else ""
+        return "\n".join([f"{e.at}  {e.actor}  {e.action}{version}{note}", *(f"    {line}" for line in self.diff)])
+
+
+@dataclass(frozen=True)
+class History:
+    """Every audit event of one example, oldest first."""
+
+    example_id: str
+    entries: tuple[HistoryEntry, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.example_id, "events": [e.to_json() for e in self.entries]}
+
+    def to_text(self) -> str:
+        head = f"{self.example_id}: {len(self.entries)} events, oldest first"
+        return "\n".join([head, *(e.to_text() for e in self.entries)])
 
 
 def _pretty(value: Any) -> list[str]:
@@ -39,3 +87,11 @@ def diff_lines(before: Any, after: Any) -> list[str]:
 def history(db: Database, example_id: str) -> list[HistoryEntry]:
     """Oldest first."""
     return [HistoryEntry(e, diff_lines(e.before, e.after)) for e in events_for(db, "example", example_id)]
+
+
+def example_history(db: Database, example_id: str) -> History:
+    """The example's events as a `History`; NotFoundError when nothing is known of that id."""
+    entries = history(db, example_id)
+    if not entries and not examples.existing_ids(db, [example_id]):
+        raise NotFoundError(f"no example with id {example_id!r} (and no history of one)")
+    return History(example_id, tuple(entries))

@@ -2,7 +2,9 @@
 
 `show` a record; edit it by dotted fields (`set_fields`) or a JSON merge patch (`merge_patch`);
 `link`/`unlink` clauses, `tag`/`untag`; `submit`, `approve`, `reject` (thin over `curator.review`);
-`delete` (soft: hidden everywhere, restorable), `restore`, `purge` (permanent). The same verbs,
+`delete` (soft: hidden everywhere, restorable), `restore`, `purge` (permanent); `perform` runs
+any of these verbs by name on one record. An editor's whole record is stored with `replace`
+(`editable_json` gives the text to edit, `load_json_object` reads it back). The same verbs,
 except edits, run in bulk over the Examples screen's filters: `plan` says what would change,
 `apply_plan` does it all or nothing.
 
@@ -142,6 +144,20 @@ class RecordChange:
             "note": self.note,
             "record": self.record.canonical(),
         }
+
+    def summary(self) -> str:
+        """One line for a single-record command: where the record is now, then what else happened.
+
+        `ex_1 version 4 (status review)`, followed by the note (`: back to review: ...`), or
+        `: nothing to do, already approved` when nothing was written; a purge says `purged`.
+        """
+        if self.action == "purge" and self.changed:
+            gone = f"{self.id} purged (was version {self.version}, status {self.status})"
+            return f"{gone}; its history stays in the audit log"
+        head = f"{self.id} version {self.version} (status {self.status})"
+        if not self.changed:
+            return f"{head}: nothing to do, {self.note}"
+        return f"{head}: {self.note}" if self.note else head
 
     def to_text(self) -> str:
         if not self.changed:
@@ -410,8 +426,19 @@ def _result(action: str, before: Example, after: Example, note: str = "") -> Rec
     return RecordChange(action, after.id, True, before.version, after.version, before.status, after.status, note, after)
 
 
-def _unchanged(action: str, ex: Example, note: str) -> RecordChange:
+def unchanged(action: str, ex: Example, note: str) -> RecordChange:
+    """The result of `action` when there was nothing to do: `ex` as it is, `note` saying why."""
     return RecordChange(action, ex.id, False, ex.version, ex.version, ex.status, ex.status, note, ex)
+
+
+def current(db: Database, example_id: str, *, expected_version: int | None) -> Example:
+    """The live record to start an edit from; writes nothing.
+
+    NotFoundError when it is missing or soft-deleted, ConflictError when `expected_version` is
+    given and no longer the stored version.
+    """
+    with read_snapshot(db):
+        return _current(db, example_id, expected_version)
 
 
 Transform = Callable[[Example], tuple[Example | None, str]]
@@ -426,7 +453,7 @@ def _write(
         before = _current(db, example_id, expected_version)
         after, note = transform(before)
         if after is None or after.canonical() == before.canonical():
-            return _unchanged(action, before, note or "no change")
+            return unchanged(action, before, note or "no change")
         updated = examples.update(db, after, expected_version=before.version, actor=actor)
     return _result(action, before, updated, note)
 
@@ -466,6 +493,42 @@ def merge_patch(
 
     def edit(ex: Example) -> tuple[Example | None, str]:
         return _edited(ex, json_merge_patch(ex.canonical(), dict(patch))), ""
+
+    return _write(db, "edit", example_id, expected_version, actor, edit)
+
+
+def editable_json(ex: Example) -> str:
+    """The record as a person edits it: the canonical JSON object, indented, with a final newline."""
+    return json.dumps(ex.canonical(), ensure_ascii=False, indent=2) + "\n"
+
+
+def load_json_object(text: str, *, source: str) -> dict[str, Any]:
+    """`text` (an edited record, a merge patch) as a JSON object; a RecordError naming `source` otherwise.
+
+    The error is one line with the line and column of a syntax error.
+    """
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise RecordError(f"{source}: not valid JSON: {err.msg} (line {err.lineno}, column {err.colno})") from None
+    except (ValueError, RecursionError):
+        raise RecordError(f"{source}: not valid JSON") from None
+    if not isinstance(value, dict):
+        raise RecordError(f"{source}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def replace(
+    db: Database, example_id: str, data: Mapping[str, Any], *, expected_version: int | None, actor: str
+) -> RecordChange:
+    """Store a whole edited record (what an editor gives back), validated like any edit.
+
+    `id`, `version`, `created_at`, `updated_at` and `status` must be as stored; a field error is
+    one line naming the field, and nothing is written. The same record again is nothing to do.
+    """
+
+    def edit(ex: Example) -> tuple[Example | None, str]:
+        return _edited(ex, dict(data)), ""
 
     return _write(db, "edit", example_id, expected_version, actor, edit)
 
@@ -550,7 +613,7 @@ def submit(db: Database, example_id: str, *, expected_version: int | None, actor
     with db.atomic():
         before = _current(db, example_id, expected_version)
         if before.status == "review":
-            return _unchanged("submit", before, "already in review")
+            return unchanged("submit", before, "already in review")
         after = review.submit(db, example_id, expected_version=before.version, actor=actor)
     return _result("submit", before, after)
 
@@ -565,7 +628,7 @@ def approve(
     with db.atomic():
         before = _current(db, example_id, expected_version)
         if before.status == "approved":
-            return _unchanged("approve", before, "already approved")
+            return unchanged("approve", before, "already approved")
         after = review.decide(db, example_id, "approve", comment=comment, expected_version=before.version, actor=actor)
     return _result("approve", before, after)
 
@@ -575,7 +638,7 @@ def reject(db: Database, example_id: str, comment: str, *, expected_version: int
     with db.atomic():
         before = _current(db, example_id, expected_version)
         if before.status == "rejected":
-            return _unchanged("reject", before, "already rejected")
+            return unchanged("reject", before, "already rejected")
         after = review.decide(db, example_id, "reject", comment=comment, expected_version=before.version, actor=actor)
     return _result("reject", before, after)
 
@@ -585,7 +648,7 @@ def delete(db: Database, example_id: str, *, expected_version: int | None, actor
     with db.atomic():
         before = _current(db, example_id, expected_version, live=False)
         if examples.is_deleted(db, example_id):
-            return _unchanged("delete", before, "already deleted")
+            return unchanged("delete", before, "already deleted")
         after = examples.delete(db, example_id, expected_version=before.version, actor=actor)
     return _result("delete", before, after, "hidden until restored")
 
@@ -595,7 +658,7 @@ def restore(db: Database, example_id: str, *, expected_version: int | None, acto
     with db.atomic():
         before = _current(db, example_id, expected_version, live=False)
         if not examples.is_deleted(db, example_id):
-            return _unchanged("restore", before, "not deleted")
+            return unchanged("restore", before, "not deleted")
         after = examples.restore(db, example_id, expected_version=before.version, actor=actor)
     return _result("restore", before, after)
 
@@ -606,6 +669,46 @@ def purge(db: Database, example_id: str, *, expected_version: int | None, actor:
         before = _current(db, example_id, expected_version, live=False)
         gone = examples.purge(db, example_id, expected_version=before.version, actor=actor)
     return RecordChange("purge", gone.id, True, gone.version, gone.version, gone.status, gone.status, "permanent", gone)
+
+
+def perform(
+    db: Database,
+    verb: Verb,
+    example_id: str,
+    *,
+    expected_version: int | None,
+    actor: str,
+    clauses: Iterable[str] = (),
+    tags: Iterable[str] = (),
+    comment: str = "",
+) -> RecordChange:
+    """Run one of `VERBS` on one record by name (what `apply_plan` runs for each planned record).
+
+    `link`/`unlink` take `clauses`, `tag`/`untag` take `tags`, `approve` and `reject` take
+    `comment` (a rejection needs one); the other arguments are ignored.
+    """
+    kw: dict[str, Any] = {"expected_version": expected_version, "actor": actor}
+    if verb == "link":
+        return link(db, example_id, clauses, **kw)
+    if verb == "unlink":
+        return unlink(db, example_id, clauses, **kw)
+    if verb == "tag":
+        return tag(db, example_id, tags, **kw)
+    if verb == "untag":
+        return untag(db, example_id, tags, **kw)
+    if verb == "submit":
+        return submit(db, example_id, **kw)
+    if verb == "approve":
+        return approve(db, example_id, comment=comment, **kw)
+    if verb == "reject":
+        return reject(db, example_id, comment, **kw)
+    if verb == "delete":
+        return delete(db, example_id, **kw)
+    if verb == "restore":
+        return restore(db, example_id, **kw)
+    if verb == "purge":
+        return purge(db, example_id, **kw)
+    raise UsageError(f"unknown verb {verb!r}; expected one of {', '.join(VERBS)}")
 
 
 # ---------------------------------------------------------------------------
@@ -706,27 +809,16 @@ def plan(
 
 
 def _apply_one(db: Database, plan: BulkPlan, item: PlannedChange) -> RecordChange:
-    kw: dict[str, Any] = {"expected_version": item.version, "actor": plan.actor}
-    verb = plan.verb
-    if verb == "link":
-        return link(db, item.id, plan.clauses, **kw)
-    if verb == "unlink":
-        return unlink(db, item.id, plan.clauses, **kw)
-    if verb == "tag":
-        return tag(db, item.id, plan.tags, **kw)
-    if verb == "untag":
-        return untag(db, item.id, plan.tags, **kw)
-    if verb == "submit":
-        return submit(db, item.id, **kw)
-    if verb == "approve":
-        return approve(db, item.id, comment=plan.comment, **kw)
-    if verb == "reject":
-        return reject(db, item.id, plan.comment, **kw)
-    if verb == "delete":
-        return delete(db, item.id, **kw)
-    if verb == "restore":
-        return restore(db, item.id, **kw)
-    return purge(db, item.id, **kw)
+    return perform(
+        db,
+        plan.verb,
+        item.id,
+        expected_version=item.version,
+        actor=plan.actor,
+        clauses=plan.clauses,
+        tags=plan.tags,
+        comment=plan.comment,
+    )
 
 
 def apply_plan(db: Database, plan: BulkPlan) -> BulkResult:

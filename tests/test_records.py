@@ -227,6 +227,93 @@ def test_merge_patch_conflict(ws: Workspace) -> None:
 
 
 # ---------------------------------------------------------------------------
+# whole-record edits (what an editor gives back)
+# ---------------------------------------------------------------------------
+
+
+def test_editable_json_round_trips_through_load_json_object(ws: Workspace) -> None:
+    ex = add(ws, advice())
+    text = records.editable_json(ex)
+    assert text.endswith("}\n") and text.startswith('{\n  "id": ')
+    assert records.load_json_object(text, source="x") == ex.canonical()
+    with pytest.raises(RecordError, match=r"^edited: not valid JSON: Expecting .* \(line 2, column \d+\)$"):
+        records.load_json_object('{"id": "x",\n  oops}', source="edited")
+    with pytest.raises(RecordError, match=r"^p\.json: expected a JSON object, got list$"):
+        records.load_json_object("[1, 2]", source="p.json")
+
+
+def test_replace_stores_a_whole_record_validated_like_any_edit(ws: Workspace) -> None:
+    ex = add(ws, story(tags=["a"], group="g"))
+    data = ex.canonical()
+    data["title"] = "Rewritten"
+    del data["group"]  # a whole record: what is left out is gone (unlike a merge patch)
+    change = records.replace(ws.db, ex.id, data, expected_version=1, actor="ana")
+    stored = examples.get(ws.db, ex.id)
+    assert change.changed and change.version == 2 and stored.title == "Rewritten" and stored.group is None
+    same = records.replace(ws.db, ex.id, stored.canonical(), expected_version=None, actor="ana")
+    assert not same.changed and same.note == "no change"
+    before = audit_count(ws)
+    bad = stored.canonical() | {"status": "approved"}
+    with pytest.raises(RecordError, match="status: changes only through"):
+        records.replace(ws.db, ex.id, bad, expected_version=None, actor="ana")
+    with pytest.raises(ConflictError):
+        records.replace(ws.db, ex.id, stored.canonical(), expected_version=1, actor="ana")
+    assert audit_count(ws) == before
+
+
+def test_current_refuses_a_stale_version_and_a_deleted_record(ws: Workspace) -> None:
+    ex = add(ws, story())
+    assert records.current(ws.db, ex.id, expected_version=None).version == 1
+    assert records.current(ws.db, ex.id, expected_version=1).id == ex.id
+    with pytest.raises(ConflictError, match="now version 1, expected 2"):
+        records.current(ws.db, ex.id, expected_version=2)
+    records.delete(ws.db, ex.id, expected_version=None, actor="ana")
+    with pytest.raises(NotFoundError, match="restore it first"):
+        records.current(ws.db, ex.id, expected_version=None)
+    with pytest.raises(NotFoundError):
+        records.current(ws.db, "ex_missing", expected_version=None)
+
+
+def test_summary_is_one_line_with_version_status_and_what_else_happened(ws: Workspace) -> None:
+    ex = approved(ws, story())
+    assert records.tag(ws.db, ex.id, ["t"], expected_version=None, actor="c").summary() == (
+        f"{ex.id} version 4 (status approved)"
+    )
+    again = records.approve(ws.db, ex.id, expected_version=None, actor="ben")
+    assert again.summary() == f"{ex.id} version 4 (status approved): nothing to do, already approved"
+    edited = records.set_fields(ws.db, ex.id, {"text": "New."}, expected_version=None, actor="c")
+    assert edited.summary() == f"{ex.id} version 5 (status review): back to review: approved content changed (text)"
+    records.delete(ws.db, ex.id, expected_version=None, actor="c")
+    gone = records.purge(ws.db, ex.id, expected_version=None, actor="c")
+    assert gone.summary() == f"{ex.id} purged (was version 6, status review); its history stays in the audit log"
+
+
+def test_perform_runs_every_verb_by_name(ws: Workspace) -> None:
+    ex = add(ws, story())
+    steps: list[tuple[records.Verb, dict[str, Any], str]] = [
+        ("link", {"clauses": ["honesty"]}, "draft"),
+        ("unlink", {"clauses": ["honesty"]}, "draft"),
+        ("tag", {"tags": ["t"]}, "draft"),
+        ("untag", {"tags": ["t"]}, "draft"),
+        ("submit", {}, "review"),
+        ("reject", {"comment": "why"}, "rejected"),
+        ("submit", {}, "review"),
+        ("approve", {"comment": "fine"}, "approved"),
+        ("delete", {}, "approved"),
+        ("restore", {}, "approved"),
+    ]
+    for verb, kw, status in steps:
+        actor = "ben" if verb in ("approve", "reject") else "ana"
+        change = records.perform(ws.db, verb, ex.id, expected_version=None, actor=actor, **kw)
+        assert change.changed and change.action == verb and change.status == status, verb
+    assert [e.action for e in events_for(ws.db, "example", ex.id)].count("update") == 8
+    records.perform(ws.db, "delete", ex.id, expected_version=None, actor="ana")
+    assert records.perform(ws.db, "purge", ex.id, expected_version=None, actor="ana").action == "purge"
+    with pytest.raises(UsageError, match="unknown verb"):
+        records.perform(ws.db, "edit", ex.id, expected_version=None, actor="ana")  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------
 # links, tags, review verbs
 # ---------------------------------------------------------------------------
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from curator.constitution.search import search_clauses
-from curator.history import history
+from curator.errors import NotFoundError
+from curator.history import example_history, history
 from curator.importer import import_file
 from curator.models import parse_example
 from curator.review import ReviewRuleError, approval_problems, decide, queue, reviews_of, submit
@@ -91,6 +92,21 @@ def test_history_shows_readable_diffs(ws: Workspace) -> None:
     assert [e.event.action for e in entries] == ["create", "update"]
     assert '-  "title": "The archive",' in entries[1].diff
     assert '+  "title": "Sealed letters",' in entries[1].diff
+
+
+def test_example_history_for_commands(ws: Workspace) -> None:
+    ex = examples.create(ws.db, parse_example(story(author="ana")), actor="ana")
+    examples.update(ws.db, ex.model_copy(update={"title": "Sealed letters"}), expected_version=1, actor="ben")
+    found = example_history(ws.db, ex.id)
+    data = found.to_json()
+    assert data["id"] == ex.id and [e["action"] for e in data["events"]] == ["create", "update"]
+    assert set(data["events"][1]) == {"event", "at", "actor", "action", "version", "note", "diff"}
+    assert data["events"][1]["version"] == 2 and data["events"][1]["actor"] == "ben"
+    text = found.to_text()
+    assert text.startswith(f"{ex.id}: 2 events, oldest first\n")
+    assert "  ben  update  version 2" in text and '    +  "title": "Sealed letters",' in text
+    with pytest.raises(NotFoundError, match="no example with id 'ex_nope'"):
+        example_history(ws.db, "ex_nope")
 
 
 def test_keyset_pages_of_summaries(ws: Workspace) -> None:
