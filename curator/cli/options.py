@@ -6,6 +6,9 @@
 - `kind_option`, `status_option`, `limit_option` and `record_filters` (all seven list filters,
   handed to the command as one `filters` argument that `store.examples.query` takes as is);
 - `exclusive(...)`: options that cannot be given together (or of which one is required);
+- `record_target(...)`: what a record verb acts on, one record (`ID`, `--expect-version`) or
+  every record the Examples screen's filters select (`--kind ... --since`, `--yes`, `--dry-run`),
+  checked before anything is opened and handed to the command as one `target` argument;
 - `pass_workspace`: opens the workspace named by `--db` (announcing a schema upgrade on stderr),
   passes it as the first argument and closes it afterwards.
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypedDict, TypeVar, cast
 
@@ -212,5 +216,113 @@ def exclusive(*names: str, required: bool = False) -> Callable[[F], F]:
             return f(*args, **kwargs)
 
         return cast(F, wrapper)
+
+    return decorator
+
+
+# ---------------------------------------------------------------------------
+# What a record verb acts on: one record, or every record the filters select
+# ---------------------------------------------------------------------------
+
+
+def expect_version_option(f: F) -> F:
+    """`--expect-version N`, passed as `expect_version` (None: the stored version, whatever it is)."""
+    return click.option(
+        "--expect-version",
+        type=click.IntRange(min=1),
+        metavar="N",
+        help="fail (exit 1, nothing written) unless the record is at this version (default: its current one)",
+    )(f)
+
+
+@dataclass(frozen=True)
+class RecordTarget:
+    """One record by id (`example_id`), or, when it is None, every record `filters` selects."""
+
+    example_id: str | None
+    filters: dict[str, str | None]
+    """Named as `curator.records.Filters` names them (`--search` is `text`)."""
+    values: tuple[str, ...]
+    """The verb's own arguments after the id: clause ids (link, unlink) or tags (tag, untag)."""
+    expected_version: int | None
+    yes: bool
+    dry_run: bool
+
+
+_TARGET_FILTERS = ("kind", "status", "tag", "clause", "author", "search", "since")
+_FILTER_FLAGS = ", ".join(f"--{name}" for name in _TARGET_FILTERS)
+
+
+def record_target(values: str | None = None) -> Callable[[F], F]:
+    """`[ID]` (or `[ID] VALUE...` when the verb takes `values`), the filters, `--expect-version`, `--yes`, `--dry-run`.
+
+    Exactly one of an ID or at least one filter, else a usage error (exit 2). With filters, every
+    argument is a VALUE; `--expect-version` needs an ID, `--dry-run` needs filters (`--yes` with
+    an ID has nothing to confirm and is accepted). The handler receives one `target`.
+    """
+
+    def decorator(f: F) -> F:
+        @functools.wraps(f)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            ctx = click.get_current_context()
+            given = {name: kwargs.pop(name) for name in _TARGET_FILTERS}
+            expected, yes, dry_run = kwargs.pop("expect_version"), kwargs.pop("yes"), kwargs.pop("dry_run")
+            words: tuple[str, ...] = tuple(kwargs.pop("words")) if values else ()
+            example_id: str | None = None if values else kwargs.pop("example_id")
+            empty = [name for name, value in given.items() if value is not None and not value.strip()]
+            if empty:
+                raise click.UsageError(f"--{empty[0]} is empty", ctx=ctx)
+            bulk = any(value is not None for value in given.values())
+            if values and not bulk:
+                example_id, words = words[0], words[1:]
+                if not words:
+                    raise click.UsageError(f"name at least one {values} after the ID", ctx=ctx)
+            if bulk and example_id is not None:
+                raise click.UsageError(f"give an ID or filters, not both ({example_id!r} and filters)", ctx=ctx)
+            if not bulk and example_id is None:
+                raise click.UsageError(f"give an ID, or filters ({_FILTER_FLAGS}) to act on every match", ctx=ctx)
+            if bulk and expected is not None:
+                raise click.UsageError("--expect-version needs an ID (a bulk plan checks every version)", ctx=ctx)
+            if dry_run and yes:
+                raise click.UsageError("--dry-run is not allowed with --yes", ctx=ctx)
+            if dry_run and not bulk:
+                raise click.UsageError("--dry-run needs filters (a verb on one ID writes at once)", ctx=ctx)
+            filters = {("text" if name == "search" else name): value for name, value in given.items()}
+            target = RecordTarget(example_id, filters, words, expected, yes, dry_run)
+            return f(*args, target=target, **kwargs)
+
+        if values:
+            argument = click.argument(
+                "words",
+                nargs=-1,
+                required=True,
+                metavar=f"[ID] {values}...",
+                help=f"an example id and the {values}s; with filters, only {values}s",
+            )
+        else:
+            argument = click.argument(
+                "example_id", required=False, metavar="[ID]", help="an example id (or filters instead)"
+            )
+        options = [
+            argument,
+            kind_option("every record of this kind (with the other filters)"),
+            status_option("every record in this status"),
+            click.option("--tag", help="every record with this tag"),
+            click.option("--clause", metavar="ID", help="every record linked to this clause"),
+            click.option("--author", metavar="NAME", help="every record by this author"),
+            click.option(
+                "--search", "--text", "search", metavar="TEXT", help="every record this full-text search finds"
+            ),
+            click.option(
+                "--since", metavar="DATE", help="every record updated at or after this ISO date or date-time (UTC)"
+            ),
+            expect_version_option,
+            click.option("--yes", is_flag=True, help="with filters: apply the plan (without it nothing is written)"),
+            click.option("--dry-run", is_flag=True, help="with filters: print the plan and exit 0, writing nothing"),
+        ]
+        decorated = cast(F, wrapper)
+        for option in reversed(options):  # the first listed is the first in --help
+            decorated = option(decorated)
+        return decorated
 
     return decorator

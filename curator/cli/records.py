@@ -1,18 +1,20 @@
-"""Record commands: `list`.
+"""Record commands: `list`, `show`, `history`, `edit`, and the verbs `link`, `unlink`, `tag`,
+`untag`, `submit`, `approve`, `reject`, `delete`, `restore`, each over one function of
+`curator.records`.
 
-A record verb is a function here over a core function, for instance:
+A verb takes one record (`ID`, with `--expect-version`) or, instead, the Examples screen's
+filters (`record_target`), and `run_verb` does the rest: one record is changed at once and its
+new version printed; with filters the plan is printed and applied, all or nothing, only with
+`--yes`. A new verb is a function here:
 
-    @cli.command("show")
+    @cli.command("submit", epilog=BULK)
     @common_options
-    @click.argument("example_id", help="example id")
-    @format_option("json", "text", default="text")
+    @record_target()
+    @format_option("text", "json", default="text")
     @pass_workspace
-    def show(ws: Workspace, example_id: str, fmt: str) -> None:
-        '''print one record'''
-        from curator.store import examples
-
-        record = examples.get(ws.db, example_id)
-        emit(fmt, json=record.canonical, text=lambda: record.canonical_json() + "\\n")
+    def submit(ws: Workspace, target: RecordTarget, fmt: str) -> None:
+        '''submit for review: draft or rejected -> review'''
+        run_verb(ws, target, "submit", fmt)
 
 `pass_workspace` opens the workspace and reports a schema upgrade, `emit` writes the format
 asked for, and failures are `CuratorError`s (`curator.cli.root` turns them into one line and
@@ -21,14 +23,38 @@ the error's exit status). Then regenerate docs/cli.md with `docs/gen_cli.py`.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from curator.cli.options import RecordFilters, common_options, format_option, pass_workspace, record_filters
-from curator.cli.output import emit, short, table
+import click
+
+from curator.cli.options import (
+    RecordFilters,
+    RecordTarget,
+    acting_user,
+    common_options,
+    exclusive,
+    expect_version_option,
+    format_option,
+    pass_workspace,
+    record_filters,
+    record_target,
+)
+from curator.cli.output import emit, lines, short, table, warn
 from curator.cli.root import cli
 
 if TYPE_CHECKING:
+    from curator.records import RecordChange, Verb
     from curator.store.db import Workspace
+
+TEXT_OR_JSON = format_option("text", "json", default="text", help="json: the result's fixed keys (default: text)")
+
+BULK = (
+    "With filters instead of an ID: prints how many records match and what would change for each, "
+    "and writes only with --yes (all or nothing; exit 1 without it); --dry-run only prints. "
+    "Exit statuses: docs/cli.md, Exit status."
+)
 
 
 @cli.command("list")
@@ -59,3 +85,263 @@ def list_records(ws: Workspace, filters: RecordFilters, fmt: str) -> None:
             + f"\n{len(records)} records\n"
         ),
     )
+
+
+@cli.command("show")
+@common_options
+@click.argument("example_id", metavar="ID", help="example id (a soft-deleted record too)")
+@TEXT_OR_JSON
+@pass_workspace
+def show(ws: Workspace, example_id: str, fmt: str) -> None:
+    """print one record with its version, status, link states, reviews and deletion"""
+    from curator import records
+
+    view = records.show(ws.db, example_id)
+    emit(fmt, json=view.to_json, text=lambda: lines([view.to_text()]))
+
+
+@cli.command("history")
+@common_options
+@click.argument("example_id", metavar="ID", help="example id (a purged record's history is kept)")
+@TEXT_OR_JSON
+@pass_workspace
+def history(ws: Workspace, example_id: str, fmt: str) -> None:
+    """an example's audit events, oldest first, each with the diff it made"""
+    from curator.history import example_history
+
+    found = example_history(ws.db, example_id)
+    emit(fmt, json=found.to_json, text=lambda: lines([found.to_text()]))
+
+
+# ---------------------------------------------------------------------------
+# edit
+# ---------------------------------------------------------------------------
+
+
+def _interactive() -> bool:
+    """Whether someone can answer a question: stdin is a terminal."""
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+def _edit_in_editor(ws: Workspace, example_id: str, expected_version: int | None, actor: str) -> RecordChange:
+    """Open $VISUAL/$EDITOR on the record's JSON until it validates, the user gives up, or nothing changed."""
+    from curator import records
+    from curator.errors import RecordError
+
+    ex = records.current(ws.db, example_id, expected_version=expected_version)
+    original = records.editable_json(ex)
+    text = original
+    while True:
+        edited = click.edit(text, extension=".json")
+        edited = text if edited is None else edited  # closed without saving: the text it was given
+        if edited == original:
+            return records.unchanged("edit", ex, "the editor closed without changes")
+        try:
+            data = records.load_json_object(edited, source="the edited record")
+            return records.replace(ws.db, example_id, data, expected_version=ex.version, actor=actor)
+        except RecordError as err:
+            if not _interactive():
+                raise
+            warn(f"curator: error: {err}")
+            if not click.confirm("Re-open the editor with your text?", default=True, err=True):
+                raise click.exceptions.Exit(1) from None
+            text = edited
+
+
+@cli.command("edit")
+@common_options
+@click.argument("example_id", metavar="ID", help="example id")
+@click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="set a field (repeatable): PATH=text, or PATH:=JSON; dotted paths, list items from 0 "
+    "(messages.1.rationale=...)",
+)
+@click.option("--patch", metavar="FILE.json", help="apply a JSON Merge Patch (RFC 7386) from a file (- for stdin)")
+@expect_version_option
+@TEXT_OR_JSON
+@exclusive("assignments", "patch")
+@pass_workspace
+def edit(
+    ws: Workspace,
+    example_id: str,
+    assignments: tuple[str, ...],
+    patch: str | None,
+    expect_version: int | None,
+    fmt: str,
+) -> None:
+    """edit a record: --set fields, --patch it, or open $VISUAL/$EDITOR on its JSON
+
+    With neither --set nor --patch the record's canonical JSON opens in $VISUAL (else $EDITOR).
+    When the saved text is not a valid record, the error is printed and you are asked whether to
+    re-open the editor with your text; without a terminal, or on "no", the command exits 1 and
+    writes nothing. Saving the file unchanged is nothing to do (exit 0). The status changes only
+    through submit, approve and reject; a change to an approved record's content sends it back
+    to review, and the output says so.
+    """
+    from curator import records
+
+    actor = acting_user()
+    if assignments:
+        fields = records.parse_assignments(assignments)
+        change = records.set_fields(ws.db, example_id, fields, expected_version=expect_version, actor=actor)
+    elif patch is not None:
+        text = sys.stdin.read() if patch == "-" else Path(patch).read_text(encoding="utf-8")
+        data = records.load_json_object(text, source=patch)
+        change = records.merge_patch(ws.db, example_id, data, expected_version=expect_version, actor=actor)
+    else:
+        change = _edit_in_editor(ws, example_id, expect_version, actor)
+    emit(fmt, json=change.to_json, text=lambda: lines([change.summary()]))
+
+
+# ---------------------------------------------------------------------------
+# The verbs, by id or by filter
+# ---------------------------------------------------------------------------
+
+
+def run_verb(ws: Workspace, target: RecordTarget, verb: Verb, fmt: str, *, comment: str = "") -> None:
+    """Run `verb` on the target: one record at once, or a plan over the filters applied only with --yes.
+
+    Bulk exit status: 0 when the plan was applied, previewed (--dry-run) or had nothing to change;
+    1 when changes were planned but --yes was not given (nothing written), or when the plan
+    refused any record (the others are applied with --yes; the refused ones are listed).
+    """
+    from curator import records
+
+    actor = acting_user()
+    clauses = target.values if verb in ("link", "unlink") else ()
+    tags = target.values if verb in ("tag", "untag") else ()
+    if target.example_id is not None:
+        change = records.perform(
+            ws.db,
+            verb,
+            target.example_id,
+            expected_version=target.expected_version,
+            actor=actor,
+            clauses=clauses,
+            tags=tags,
+            comment=comment,
+        )
+        emit(fmt, json=change.to_json, text=lambda: lines([change.summary()]))
+        return
+    filters = records.Filters(**target.filters)
+    plan = records.plan(ws.db, verb, filters, actor=actor, clauses=clauses, tags=tags, comment=comment)
+    planned, refused = plan.count("change"), plan.count("refused")
+    if target.dry_run or planned == 0 or not target.yes:
+        emit(fmt, json=plan.to_json, text=lambda: lines([plan.to_text()]))
+        if target.dry_run:
+            return
+        if planned:
+            warn(f"nothing written: pass --yes to apply the {planned} changes above, or --dry-run to only preview")
+        elif refused:
+            warn(f"nothing written: {refused} records refused (listed above)")
+        if planned or refused:
+            raise click.exceptions.Exit(1)
+        return
+    result = records.apply_plan(ws.db, plan)
+    emit(fmt, json=result.to_json, text=lambda: lines([plan.to_text(), result.to_text()]))
+    if refused:
+        warn(f"{refused} records refused (listed above); the other {len(result.changes)} changes were applied")
+        raise click.exceptions.Exit(1)
+
+
+@cli.command("link", epilog=BULK)
+@common_options
+@record_target("CLAUSE")
+@TEXT_OR_JSON
+@pass_workspace
+def link(ws: Workspace, target: RecordTarget, fmt: str) -> None:
+    """link clauses of the current constitution (an approved record goes back to review)"""
+    run_verb(ws, target, "link", fmt)
+
+
+@cli.command("unlink", epilog=BULK)
+@common_options
+@record_target("CLAUSE")
+@TEXT_OR_JSON
+@pass_workspace
+def unlink(ws: Workspace, target: RecordTarget, fmt: str) -> None:
+    """remove clause links, orphaned ones too (an approved record goes back to review)"""
+    run_verb(ws, target, "unlink", fmt)
+
+
+@cli.command("tag", epilog=BULK)
+@common_options
+@record_target("TAG")
+@TEXT_OR_JSON
+@pass_workspace
+def tag(ws: Workspace, target: RecordTarget, fmt: str) -> None:
+    """add tags (metadata: an approved record stays approved)"""
+    run_verb(ws, target, "tag", fmt)
+
+
+@cli.command("untag", epilog=BULK)
+@common_options
+@record_target("TAG")
+@TEXT_OR_JSON
+@pass_workspace
+def untag(ws: Workspace, target: RecordTarget, fmt: str) -> None:
+    """remove tags (metadata: an approved record stays approved)"""
+    run_verb(ws, target, "untag", fmt)
+
+
+@cli.command("submit", epilog=BULK)
+@common_options
+@record_target()
+@TEXT_OR_JSON
+@pass_workspace
+def submit(ws: Workspace, target: RecordTarget, fmt: str) -> None:
+    """submit for review: draft or rejected -> review"""
+    run_verb(ws, target, "submit", fmt)
+
+
+@cli.command("approve", epilog=BULK)
+@common_options
+@record_target()
+@click.option("--comment", metavar="TEXT", default="", help="a note kept with the review")
+@TEXT_OR_JSON
+@pass_workspace
+def approve(ws: Workspace, target: RecordTarget, comment: str, fmt: str) -> None:
+    """approve records in review (not your own or ones you imported; links and rationales needed)"""
+    run_verb(ws, target, "approve", fmt, comment=comment)
+
+
+@cli.command("reject", epilog=BULK)
+@common_options
+@record_target()
+@click.option("--comment", metavar="TEXT", required=True, help="why (required)")
+@TEXT_OR_JSON
+@pass_workspace
+def reject(ws: Workspace, target: RecordTarget, comment: str, fmt: str) -> None:
+    """reject with a comment saying why"""
+    run_verb(ws, target, "reject", fmt, comment=comment)
+
+
+@cli.command("delete", epilog=BULK)
+@common_options
+@record_target()
+@click.option(
+    "--purge", is_flag=True, help="remove already deleted records for good (a live record is refused: delete it first)"
+)
+@TEXT_OR_JSON
+@pass_workspace
+def delete(ws: Workspace, target: RecordTarget, purge: bool, fmt: str) -> None:
+    """soft-delete (hidden everywhere, restorable), or --purge a deleted record for good
+
+    A permanent removal takes two decisions: `delete ID`, then `delete ID --purge`. With filters,
+    --purge selects among the soft-deleted records only. Purged records keep their history in
+    the audit log.
+    """
+    run_verb(ws, target, "purge" if purge else "delete", fmt)
+
+
+@cli.command("restore", epilog=BULK)
+@common_options
+@record_target()
+@TEXT_OR_JSON
+@pass_workspace
+def restore(ws: Workspace, target: RecordTarget, fmt: str) -> None:
+    """bring soft-deleted records back as they were (with filters: among the deleted ones)"""
+    run_verb(ws, target, "restore", fmt)

@@ -70,19 +70,45 @@ def init(demo: bool, empty: bool) -> None:
 @click.option(
     "--skip-invalid", is_flag=True, help="import the valid lines and list the invalid ones instead of failing"
 )
+@click.option("--submit", is_flag=True, help="land the records in review instead of draft")
+@click.option(
+    "--keep-status",
+    is_flag=True,
+    help="keep the file's statuses, approved included (records reviewed elsewhere; the audit log notes who asked)",
+)
 @format_option("text", "json", default="text", flag="--output", help="report format (default: text)")
+@exclusive("submit", "keep_status")
 @pass_workspace
-def import_(ws: Workspace, file: str, input_format: str, skip_invalid: bool, fmt: str) -> None:
-    """import records from a JSON-lines file, all or nothing"""
+def import_(
+    ws: Workspace, file: str, input_format: str, skip_invalid: bool, submit: bool, keep_status: bool, fmt: str
+) -> None:
+    """import records from a JSON-lines file, all or nothing; they land as draft
+
+    An import is not a review: records land as `draft` whatever status the file gives, or in
+    `review` with --submit. --keep-status keeps the file's statuses instead (for records reviewed
+    elsewhere); each import event in the audit log notes it and who asked.
+    """
     from curator.importer import import_file
 
-    report = import_file(ws.db, Path(file), input_format, actor=acting_user(), skip_invalid=skip_invalid, parallel=None)
+    report = import_file(
+        ws.db,
+        Path(file),
+        input_format,
+        actor=acting_user(),
+        skip_invalid=skip_invalid,
+        parallel=None,
+        submit=submit,
+        keep_status=keep_status,
+    )
+    landed = {"draft": "as draft", "review": "in review", "kept": "with the file's statuses"}.get(
+        report.statuses, report.statuses
+    )
     emit(
         fmt,
         json=lambda: report.to_json(file),
         text=lambda: lines(
             [
-                f"imported {len(report.imported)} records ({report.format} format) from {file}",
+                f"imported {len(report.imported)} records ({report.format} format) from {file}, {landed}",
                 *(f"skipped {file}:{d['line']}: exact duplicate of {d['duplicate_of']}" for d in report.duplicates),
             ]
         ),
