@@ -57,7 +57,7 @@ it says otherwise below, leaves the database as it was.
   rule (no self-approval, links and rationales needed); a failed check (`coverage --min`); a
   locked, corrupt or newer database; a missing API key. Also a bulk verb given filters without
   `--yes` (the plan is printed, nothing is written), and a bulk verb whose plan refused a record
-  (with `--yes` the others are applied; the refused ones are listed).
+  (listed, and nothing is written even with `--yes`: bulk verbs are all or nothing).
 - `2`: a usage mistake: an unknown command or option, a missing or wrong-typed argument,
   options that exclude each other, an ID together with filters (or neither), an invalid spec.
 - `130`: interrupted (Ctrl+C).

@@ -465,14 +465,15 @@ def test_bulk_refusals_are_listed_and_exit_1(cli: Cli, db: Path) -> None:
     code, out, err = cli("approve", "--kind", "story", "--status", "review", "--yes", user="ben")
     assert code == 1
     assert "ex_ben (v2): refused: cannot approve: you cannot approve your own example" in out
-    assert "approve: 1 applied, 0 unchanged, 1 refused" in out
-    assert err == "1 records refused (listed above); the other 1 changes were applied\n"
+    assert "1 would change, 0 unchanged, 1 refused" in out
+    assert err.startswith("nothing written: 1 records refused (listed above)")
+    # all or nothing: the record that could be approved was not approved either
+    assert audit(db) == before
+    assert state(db, "ex_ben") == (2, "review") and state(db, "ex_story") == (2, "review")
+    code, out, err = cli("approve", "--kind", "story", "--status", "review", "--author", "ana", "--yes", user="ben")
+    assert code == 0 and "approve: 1 applied, 0 unchanged, 0 refused" in out
     assert audit(db)[len(before) :] == [("ex_story", "update", "ben")]
     assert state(db, "ex_ben") == (2, "review") and state(db, "ex_story") == (3, "approved")
-    before = audit(db)
-    code, out, err = cli("approve", "--kind", "story", "--status", "review", "--yes", user="ben")
-    assert code == 1 and err == "nothing written: 1 records refused (listed above)\n"
-    assert audit(db) == before
 
 
 def test_bulk_delete_restore_purge_and_reject(cli: Cli, db: Path) -> None:

@@ -205,8 +205,9 @@ def run_verb(ws: Workspace, target: RecordTarget, verb: Verb, fmt: str, *, comme
     """Run `verb` on the target: one record at once, or a plan over the filters applied only with --yes.
 
     Bulk exit status: 0 when the plan was applied, previewed (--dry-run) or had nothing to change;
-    1 when changes were planned but --yes was not given (nothing written), or when the plan
-    refused any record (the others are applied with --yes; the refused ones are listed).
+    1 when changes were planned but --yes was not given, or when the plan refused any record. In
+    both cases nothing is written: a bulk verb is all or nothing, so a script never has to work
+    out which half of a batch went through.
     """
     from curator import records
 
@@ -229,22 +230,22 @@ def run_verb(ws: Workspace, target: RecordTarget, verb: Verb, fmt: str, *, comme
     filters = records.Filters(**target.filters)
     plan = records.plan(ws.db, verb, filters, actor=actor, clauses=clauses, tags=tags, comment=comment)
     planned, refused = plan.count("change"), plan.count("refused")
-    if target.dry_run or planned == 0 or not target.yes:
+    if target.dry_run or planned == 0 or not target.yes or refused:
         emit(fmt, json=plan.to_json, text=lambda: lines([plan.to_text()]))
         if target.dry_run:
             return
-        if planned:
+        if refused:
+            warn(
+                f"nothing written: {refused} records refused (listed above); "
+                "narrow the filters to the records that can be changed"
+            )
+        elif planned:
             warn(f"nothing written: pass --yes to apply the {planned} changes above, or --dry-run to only preview")
-        elif refused:
-            warn(f"nothing written: {refused} records refused (listed above)")
         if planned or refused:
             raise click.exceptions.Exit(1)
         return
     result = records.apply_plan(ws.db, plan)
     emit(fmt, json=result.to_json, text=lambda: lines([plan.to_text(), result.to_text()]))
-    if refused:
-        warn(f"{refused} records refused (listed above); the other {len(result.changes)} changes were applied")
-        raise click.exceptions.Exit(1)
 
 
 @cli.command("link", epilog=BULK)
