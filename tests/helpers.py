@@ -28,7 +28,7 @@ MAIN_SCREENS = ("constitution", "examples", "editor", "review", "coverage", "exp
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     try:
         code = main(list(argv))
-    except SystemExit as exc:  # argparse usage errors
+    except SystemExit as exc:  # a command that exits through SystemExit
         code = int(exc.code or 0)
     out, err = capsys.readouterr()
     return code, out, err
