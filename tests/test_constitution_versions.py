@@ -136,9 +136,11 @@ def test_real_releases_diff_accounts_for_every_anchor() -> None:
     diff = diff_constitutions(parse_file(OLD_SPEC).clauses, parse_file(NEW_SPEC).clauses)
     renamed_from = {r.from_id for r in diff.renamed}
     renamed_to = {r.to_id for r in diff.renamed}
-    assert set(diff.unchanged) | set(diff.edited) == old_ids & new_ids
-    assert set(diff.added) | renamed_to == new_ids - old_ids
-    assert set(diff.removed) | renamed_from == old_ids - new_ids
+    # every clause is accounted for once on each side; a positional id in both versions may
+    # name different clauses (an item inserted above shifts the others), so it is not "the same"
+    assert sorted(diff.unchanged + diff.edited + list(renamed_to) + diff.added) == sorted(new_ids)
+    assert sorted(diff.unchanged + diff.edited + list(renamed_from) + diff.removed) == sorted(old_ids)
+    assert set(diff.unchanged) | set(diff.edited) <= old_ids & new_ids
     assert "protect_privacy" in diff.edited
     assert "red_line_principles" in diff.added
 
@@ -146,11 +148,12 @@ def test_real_releases_diff_accounts_for_every_anchor() -> None:
 def test_importing_the_newer_release_over_the_older(tmp_path: Path) -> None:
     with open_workspace(tmp_path / "x.db") as ws:
         import_constitution(ws.db, OLD_SPEC, actor="lead")
-        linked(ws, ["protect_privacy"], ["be_kind"], ["overview"])
+        linked(ws, ["protect_privacy"], ["approachable"], ["overview"], ["be_kind"])
         result = import_constitution(ws.db, NEW_SPEC, actor="lead")
         states = {row[0]: row[1] for row in ws.db.execute("SELECT clause_id, state FROM example_clauses")}
         assert states["protect_privacy"] == "stale"
-        assert states["be_kind"] == "orphaned"
+        assert states["approachable"] == "orphaned"
+        assert states["love_humanity"] == "stale"  # be_kind, renamed and edited: the link followed
         assert result.links["stale"] >= 1 and result.links["orphaned"] == 1
 
 
@@ -167,8 +170,10 @@ def test_cli_diff_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "constitution", "diff", str(OLD_SPEC), str(NEW_SPEC), "--format", "json")
     data = json.loads(out)
     assert code == 0
-    assert set(data) == {"unchanged", "edited", "renamed", "added", "removed"}
-    assert all(set(r) == {"from", "to"} for r in data["renamed"])
+    assert set(data) == {"unchanged", "edited", "renamed", "added", "removed", "edited_similarity"}
+    assert all(set(r) == {"from", "to", "similarity"} for r in data["renamed"])
+    assert [e["id"] for e in data["edited_similarity"]] == data["edited"]
+    assert all(0 <= e["similarity"] <= 100 for e in data["edited_similarity"])
 
 
 def test_cli_show_tree(capsys: pytest.CaptureFixture[str]) -> None:
