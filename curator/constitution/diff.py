@@ -211,11 +211,11 @@ class _Aligner:
             groups[(self.old[i].kind, self.old_text[i])].append(i)
         wanted: dict[tuple[str, str], list[int]] = defaultdict(list)
         for j in fresh:
-            key = (self.new[j].kind, self.new_text[j])
+            key: tuple[str, str] = (self.new[j].kind, self.new_text[j])
             if key in groups:
                 wanted[key].append(j)
-        for key, js in wanted.items():
-            olds = groups[key]
+        for text_key, js in wanted.items():
+            olds = groups[text_key]
             if len(olds) == 1 and len(js) == 1:
                 self.pair(olds[0], js[0], 100.0)
                 continue
@@ -227,9 +227,9 @@ class _Aligner:
                 for j in js:
                     if j in self.taken:
                         continue
-                    i = next((i for i in olds if i not in self.pairs and same(self.old[i], self.new[j])), None)
-                    if i is not None:
-                        self.pair(i, j, 100.0)
+                    hit = next((i for i in olds if i not in self.pairs and same(self.old[i], self.new[j])), None)
+                    if hit is not None:
+                        self.pair(hit, j, 100.0)
 
     def by_similarity(self, threshold: float) -> None:
         gone, fresh = self.left()
