@@ -35,7 +35,14 @@ from curator.constitution.parse import normalize_clause_text
 from curator.errors import ConstitutionError
 from curator.models import Clause
 
-__all__ = ["RENAME_THRESHOLD", "ConstitutionDiff", "RenamedClause", "diff_constitutions", "is_positional_id"]
+__all__ = [
+    "RENAME_THRESHOLD",
+    "ConstitutionDiff",
+    "RenamedClause",
+    "clause_similarity",
+    "diff_constitutions",
+    "is_positional_id",
+]
 
 RENAME_THRESHOLD = 50.0
 """Lowest word-level ``fuzz.ratio`` (0-100) at which two otherwise unpaired clauses are the same clause.
@@ -138,6 +145,14 @@ class _Words:
             n = self._numbers.setdefault(word, len(self._numbers))
             out.append(chr(0x100 + n if n < _SURROGATES else n + 0x900))
         return "".join(out)
+
+
+def clause_similarity(a: str, b: str) -> float:
+    """The similarity the alignment uses: word-level ``fuzz.ratio`` (0-100) of two clause texts."""
+    if normalize_clause_text(a) == normalize_clause_text(b):
+        return 100.0
+    words = _Words()
+    return round(float(fuzz.ratio(words.encode(normalize_clause_text(a)), words.encode(normalize_clause_text(b)))), 2)
 
 
 def is_positional_id(clause: Clause) -> bool:
