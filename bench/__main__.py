@@ -19,7 +19,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from bench import bench_constitution, bench_coverage, bench_import
+from bench import bench_align, bench_constitution, bench_coverage, bench_import
 
 ROOT = Path(__file__).resolve().parents[1]
 LIBS = ["textual", "sqlite-utils", "pydantic", "rapidfuzz", "markdown-it-py", "anthropic"]
@@ -46,7 +46,7 @@ def machine() -> str:
     )
 
 
-RUNNERS = ("import", "constitution", "coverage", "dedup", "export", "tui")
+RUNNERS = ("import", "constitution", "align", "coverage", "dedup", "export", "tui")
 
 
 def collect(name: str, quick: bool) -> dict[str, Any] | list[dict[str, Any]]:
@@ -55,6 +55,8 @@ def collect(name: str, quick: bool) -> dict[str, Any] | list[dict[str, Any]]:
         return bench_import.run(10_000 if quick else 100_000)
     if name == "constitution":
         return bench_constitution.run(quick)
+    if name == "align":
+        return bench_align.run(quick)
     if name == "coverage":
         return bench_coverage.run(quick)
     from bench import bench_dedup, bench_export, bench_tui
@@ -105,6 +107,7 @@ def main() -> int:
     dedup_section = bench_dedup.markdown(results["dedup"])
     export_section = bench_export.markdown(results["export"])
     tui_section = bench_tui.markdown(results["tui"])
+    align_section = bench_align.markdown(results["align"])
     constitution_rows = "\n".join(
         f"| {r['document']} | {r['mb']} | {r['clauses']:,} | {r['curator_mb_per_s']} | {r['peer_mb_per_s']} | "
         f"{r['ratio_curator_over_peer_time']}x |"
@@ -153,6 +156,8 @@ text (tokens only), the floor for any parser built on it. Target: >= 5 MB/s.
 | document | MB | clauses | curator MB/s | markdown-it-py MB/s | ratio (time) |
 |---|---:|---:|---:|---:|---:|
 {constitution_rows}
+
+{align_section}
 
 ## Coverage
 

@@ -42,6 +42,7 @@ def test_unchanged_and_edited() -> None:
         "renamed": [],
         "added": [],
         "removed": [],
+        "edited_similarity": [{"id": "b", "similarity": 66.67}],
     }
     assert diff.has_changes
 
@@ -60,8 +61,8 @@ def test_renamed_heading_id_with_same_body() -> None:
     new = clauses(f"# Care {{#wellbeing authority=root}}\n\n{LONG}\n\n- {LONG}\n")
     diff = diff_constitutions(old, new)
     assert diff.to_json()["renamed"] == [
-        {"from": "care", "to": "wellbeing"},
-        {"from": "care.1", "to": "wellbeing.1"},
+        {"from": "care", "to": "wellbeing", "similarity": 100.0},
+        {"from": "care.1", "to": "wellbeing.1", "similarity": 100.0},
     ]
     assert diff.added == diff.removed == []
     # the id alone changed: the texts match once the {#id} is set aside
@@ -134,13 +135,13 @@ def test_summary_and_json_shape() -> None:
     assert diff.summary().splitlines() == [
         "unchanged: 2",
         "edited: 5 (e1, e2, e3, … (+2))",
-        "renamed: 1 (old -> new)",
+        "renamed: 1 (old -> new (edited))",
         "added: 0",
         "removed: 1 (r)",
     ]
     data = diff.to_json()
-    assert list(data) == ["unchanged", "edited", "renamed", "added", "removed"]
-    assert data["renamed"] == [{"from": "old", "to": "new"}]
+    assert list(data) == ["unchanged", "edited", "renamed", "added", "removed", "edited_similarity"]
+    assert data["renamed"] == [{"from": "old", "to": "new", "similarity": 97.5}]
     assert not ConstitutionDiff(unchanged=["x"]).has_changes
 
 
@@ -151,6 +152,7 @@ def test_empty_inputs() -> None:
         "renamed": [],
         "added": [],
         "removed": [],
+        "edited_similarity": [],
     }
     assert diff_constitutions([], [clause("a", "x")]).added == ["a"]
     assert diff_constitutions([clause("a", "x")], []).removed == ["a"]
@@ -188,7 +190,13 @@ def test_fixture_release_diff() -> None:
     assert "protect_privacy" in diff.edited + diff.unchanged
     assert "follow_all_applicable_instructions" in diff.edited  # authority platform -> root
     assert "red_line_principles" in diff.added
-    assert "be_kind" in diff.removed
+    assert "approachable" in diff.removed
+    # a section renamed with its words mostly kept is found by similarity, not lost
+    assert ("be_kind", "love_humanity") in [(r.from_id, r.to_id) for r in diff.renamed]
+    # a list item inserted at the top shifts the others: renamed, not edited
+    assert ("follow_all_applicable_instructions.4", "follow_all_applicable_instructions.5") in [
+        (r.from_id, r.to_id) for r in diff.renamed
+    ]
     assert "protect_privacy" not in diff.added + diff.removed
     summary = diff.summary()
     assert f"edited: {len(diff.edited)}" in summary

@@ -8,7 +8,7 @@ when the clause's text changed since, else `ok`. Nothing is ever deleted here.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -22,8 +22,19 @@ from curator.store.clauses import current_clause_hashes
 from curator.store.examples import live_sql
 
 
-def follow_renames(db: Database, renames: Iterable[tuple[str, str]], *, actor: str) -> list[str]:
+def follow_renames(
+    db: Database,
+    renames: Iterable[tuple[str, str]],
+    *,
+    actor: str,
+    retired: Mapping[str, str] | None = None,
+) -> list[str]:
     """Move links (and the records' `clauses` lists) from old ids to new ids; returns example ids touched.
+
+    The whole mapping is applied at once, so chains (`a.1 -> a.2` with `a.2 -> a.3`) and swaps
+    (`a.1 <-> a.2`) move every link exactly one step. `retired` maps the id of a removed clause
+    whose id now names a different clause to an id no clause has (`a.1@v3`): its links become
+    orphaned instead of silently pointing at the clause that took the id over.
 
     Each touched record gets a new version and an audit event, as any other change would. Its
     status is kept: the record's own content did not change and the clause it teaches is the same
@@ -31,37 +42,37 @@ def follow_renames(db: Database, renames: Iterable[tuple[str, str]], *, actor: s
     `recompute_states`), which is what tells a lead to look again.
     """
     touched: list[str] = []
-    mapping = dict(renames)
+    renamed = dict(renames)
+    retired = dict(retired or {})
+    mapping = {**renamed, **retired}
     if not mapping:
         return touched
-    marks = ",".join("?" * len(mapping))
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS _moved_clauses (id TEXT PRIMARY KEY)")
+    db.execute("DELETE FROM _moved_clauses")
+    db.conn.executemany("INSERT INTO _moved_clauses (id) VALUES (?)", [(k,) for k in mapping])
     rows = db.execute(
-        f"SELECT DISTINCT e.id, e.version, e.record FROM examples e JOIN example_clauses l ON l.example_id = e.id "
-        f"WHERE l.clause_id IN ({marks}) ORDER BY e.id",
-        list(mapping),
+        "SELECT DISTINCT e.id, e.version, e.record FROM examples e JOIN example_clauses l ON l.example_id = e.id "
+        "WHERE l.clause_id IN (SELECT id FROM _moved_clauses) ORDER BY e.id"
     ).fetchall()
+    db.execute("DROP TABLE _moved_clauses")
     for example_id, version, before in rows:
         ex = Example.model_validate_json(before)
         clauses = list(dict.fromkeys(mapping.get(c, c) for c in ex.clauses))
         moved = ex.model_copy(update={"clauses": clauses})
-        note = "clause renamed: " + ", ".join(f"{o} -> {n}" for o, n in mapping.items() if o in ex.clauses)
+        notes = []
+        followed = [f"{o} -> {renamed[o]}" for o in ex.clauses if o in renamed]
+        if followed:
+            notes.append("clause renamed: " + ", ".join(followed))
+        kept = [f"{o} kept as {retired[o]}" for o in ex.clauses if o in retired]
+        if kept:
+            notes.append("clause removed and its id given to another clause: " + ", ".join(kept))
         after = moved.model_copy(update={"version": version + 1, "updated_at": utc_now()})
         record_json = after.canonical_json()
         db.execute(
             "UPDATE examples SET record = ?, status = ?, version = ?, updated_at = ? WHERE id = ?",
             [record_json, after.status, after.version, after.updated_at, example_id],
         )
-        for old, new in mapping.items():
-            exists = db.execute(
-                "SELECT 1 FROM example_clauses WHERE example_id = ? AND clause_id = ?", [example_id, new]
-            ).fetchone()
-            if exists:  # already linked to the new id as well: keep that link, drop the duplicate
-                db.execute("DELETE FROM example_clauses WHERE example_id = ? AND clause_id = ?", [example_id, old])
-            else:
-                db.execute(
-                    "UPDATE example_clauses SET clause_id = ? WHERE example_id = ? AND clause_id = ?",
-                    [new, example_id, old],
-                )
+        _move_link_rows(db, example_id, mapping)
         record_event(
             db,
             actor=actor,
@@ -70,10 +81,33 @@ def follow_renames(db: Database, renames: Iterable[tuple[str, str]], *, actor: s
             entity_id=example_id,
             before=before,
             after=record_json,
-            note=note,
+            note="; ".join(notes),
         )
         touched.append(example_id)
     return touched
+
+
+def _move_link_rows(db: Database, example_id: str, mapping: Mapping[str, str]) -> None:
+    """Rewrite one example's link rows through `mapping` in one step (all rows out, all back in).
+
+    Two links landing on one id become one: the link that did not move (it already pointed at that
+    id) wins, else the first in clause-id order.
+    """
+    rows = db.execute(
+        "SELECT clause_id, clause_hash, state, linked_at FROM example_clauses WHERE example_id = ? ORDER BY clause_id",
+        [example_id],
+    ).fetchall()
+    out: dict[str, tuple[str, str, str, bool]] = {}
+    for clause_id, clause_hash, state, linked_at in rows:
+        target = mapping.get(clause_id, clause_id)
+        stayed = target == clause_id
+        if target not in out or (stayed and not out[target][3]):
+            out[target] = (clause_hash, state, linked_at, stayed)
+    db.execute("DELETE FROM example_clauses WHERE example_id = ?", [example_id])
+    db.conn.executemany(
+        "INSERT INTO example_clauses (example_id, clause_id, clause_hash, state, linked_at) VALUES (?, ?, ?, ?, ?)",
+        [(example_id, cid, h, st, at) for cid, (h, st, at, _) in out.items()],
+    )
 
 
 def recompute_states(db: Database) -> dict[str, int]:
@@ -92,6 +126,12 @@ def recompute_states(db: Database) -> dict[str, int]:
         """
     )
     db.execute("DROP TABLE _current_clauses")
+    counts = dict(db.execute("SELECT state, count(*) FROM example_clauses GROUP BY state").fetchall())
+    return {state: int(counts.get(state, 0)) for state in ("ok", "stale", "orphaned")}
+
+
+def link_state_counts(db: Database) -> dict[str, int]:
+    """Link counts per stored state (ok, stale, orphaned), without recomputing them."""
     counts = dict(db.execute("SELECT state, count(*) FROM example_clauses GROUP BY state").fetchall())
     return {state: int(counts.get(state, 0)) for state in ("ok", "stale", "orphaned")}
 
