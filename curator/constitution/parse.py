@@ -3,7 +3,10 @@
 Pure: no printing, no UI, no database. Markdown is tokenised by markdown-it-py and
 each clause's text is cut from the *source lines* (via the tokens' line maps), so
 what a user sees is what the author wrote, and the hash changes only when the
-clause's own words change.
+clause's own words change: a section's text leaves out its heading line, an item's
+its marker and attribute block, so renaming a heading or renumbering a list is not
+an edit. Each clause also gets its text as plain text and, for a list item, the
+context that introduces it.
 """
 
 from __future__ import annotations
@@ -28,12 +31,15 @@ from curator.files import decode, read_bytes
 from curator.models import Clause, ParsedConstitution
 
 __all__ = [
+    "CONTEXT_SEPARATOR",
     "clause_hash",
     "normalize_clause_text",
     "parse_file",
     "parse_json",
     "parse_markdown",
     "slugify",
+    "strip_legacy_text",
+    "text_plain",
 ]
 
 ITEM_TITLE_MAX = 80
@@ -167,12 +173,26 @@ def _markdown() -> MarkdownIt:
     return MarkdownIt("commonmark").enable("table").use(front_matter_plugin)
 
 
-def _inline_plain(children: list[Token] | None, *, first_line: bool = False) -> str:
-    """Rendered text of inline tokens: no markup, links become their text, code its content."""
+def _inline_plain(
+    children: list[Token] | None, *, first_line: bool = False, anchors: dict[str, str] | None = None
+) -> str:
+    """Rendered text of inline tokens: no markup, links become their text, code its content.
+
+    With `anchors` (clause id -> title), a link whose text is only ``?`` to ``#id`` (the Model
+    Spec's cross-reference style) becomes the title of that clause, as the rendered spec shows it.
+    """
     parts: list[str] = []
+    href: str | None = None
     for child in children or []:
-        if child.type in ("text", "code_inline", "text_special"):
-            parts.append(child.content)
+        if child.type == "link_open":
+            href = str(child.attrGet("href") or "")
+        elif child.type == "link_close":
+            href = None
+        elif child.type in ("text", "code_inline", "text_special"):
+            if anchors and href and href.startswith("#") and child.content == "?" and href[1:] in anchors:
+                parts.append(anchors[href[1:]])
+            else:
+                parts.append(child.content)
         elif child.type in ("softbreak", "hardbreak"):
             if first_line:
                 break
@@ -187,6 +207,101 @@ def _plain(source: str) -> str:
     """Plain text of a Markdown inline source string."""
     tokens = _markdown().parseInline(source)
     return _inline_plain(tokens[0].children if tokens else None)
+
+
+_ADMONITION = re.compile(r'^(?P<indent>[ \t]*)!!!\s+(?P<type>[\w-]+)(?:\s+"(?P<title>[^"]*)")?[ \t]*$', re.M)
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _admonition_label(match: re.Match[str]) -> str:
+    label = match.group("title") if match.group("title") is not None else match.group("type").capitalize()
+    return f"{match.group('indent')}{label}:" if label else match.group("indent")
+
+
+def text_plain(text: str, anchors: dict[str, str] | None = None) -> str:
+    """Plain text of a clause's Markdown `text`: no markup, links as their text, admonition markers as
+    their title (``Commentary:``), one block per paragraph (blank line between blocks), whitespace
+    inside a block collapsed. Fenced code keeps its lines; indented blocks (admonition bodies) are
+    read as Markdown."""
+    if not text.strip():
+        return ""
+    src = _ADMONITION.sub(_admonition_label, _to_lf(text))
+    try:
+        tokens = _markdown().parse(src)
+    except RecursionError:
+        return _SPACES.sub(" ", src).strip()
+    blocks: list[str] = []
+    row: list[str] = []
+    in_cell = False
+    item_depth = 0
+    bullet_next = False
+    for tok in tokens:
+        kind = tok.type
+        if kind in ("th_open", "td_open", "th_close", "td_close"):
+            in_cell = kind.endswith("_open")
+        elif kind == "list_item_open":
+            item_depth += 1
+            bullet_next = True
+        elif kind == "list_item_close":
+            item_depth -= 1
+            bullet_next = False
+        elif kind == "inline":
+            rendered = _inline_plain(tok.children, anchors=anchors)
+            if in_cell:
+                row.append(rendered)
+            elif rendered:
+                if bullet_next and item_depth:
+                    rendered = "  " * (item_depth - 1) + "• " + rendered
+                blocks.append(rendered)
+            bullet_next = False
+        elif kind == "tr_close":
+            if row:
+                blocks.append(" | ".join(row))
+            row = []
+        elif kind == "fence":
+            body = _fence_plain(tok, anchors)
+            if body.strip():
+                blocks.append(body)
+        elif kind == "code_block":
+            inner = text_plain(textwrap.dedent(tok.content), anchors)
+            if inner:
+                blocks.append(inner)
+        elif kind == "html_block" and not tok.content.lstrip().startswith("<!--"):
+            inner = _SPACES.sub(" ", _TAG.sub(" ", tok.content)).strip()
+            if inner:
+                blocks.append(inner)
+    return "\n\n".join(blocks)
+
+
+_TAG_LINE = re.compile(r"^\s*(?:<[^<>]*>\s*)+$")
+_COMMENT = re.compile(r"<!--(.*?)-->")
+
+
+def _fence_plain(tok: Token, anchors: dict[str, str] | None) -> str:
+    """A fenced block as plain text. Code keeps its lines. An ``xml`` fence is a dialogue (the
+    Model Spec's convention): its tag lines (``<user>``, ``<assistant> <!-- GOOD -->``) stay, the
+    messages between them are Markdown and are rendered as such."""
+    lines = [line.rstrip() for line in tok.content.strip("\n").split("\n")]
+    if tok.info.strip().split(" ")[0].lower() != "xml":
+        return "\n".join(lines)
+    out: list[str] = []
+    segment: list[str] = []
+
+    def flush() -> None:
+        if segment:
+            rendered = text_plain("\n".join(segment), anchors)
+            if rendered:
+                out.append(rendered)
+            segment.clear()
+
+    for line in lines:
+        if _TAG_LINE.match(line):
+            flush()
+            out.append(_COMMENT.sub(lambda m: f"<!-- {_plain(m.group(1))} -->", line.strip()))
+        else:
+            segment.append(line)
+    flush()
+    return "\n".join(out)
 
 
 def _truncate(text: str, limit: int = ITEM_TITLE_MAX) -> str:
@@ -270,19 +385,79 @@ class _Node:
     meta: dict[str, str]
     start: int
     end: int = -1
+    body_start: int = -1
+    """First line after a section's heading (a setext heading takes two lines)."""
     level: int = 0  # heading level, sections only
     children: list[_Node] = field(default_factory=list)
     item_count: int = 0
+    first_line: str | None = None
+    """An item's first line without its marker and attribute block, when it had attributes."""
+    first_inline: Token | None = None
+    """An item's first paragraph (its lead line, for the context of items nested in it)."""
+    lead: Token | None = None
+    """The paragraph that introduces the list an item is in (see `_context`)."""
+    context: str = ""
     depth: int = field(init=False)
 
     def __post_init__(self) -> None:
         self.depth = 1 if self.parent is None else self.parent.depth + 1
+        if self.body_start < 0:
+            self.body_start = self.start
 
 
-def _own_text(node: _Node, lines: list[str]) -> str:
-    """The node's span minus its children's spans, readable: pieces joined by one blank line."""
+@dataclass
+class _Frame:
+    """An open container token (list, item, quote, paragraph ...) while walking the token stream."""
+
+    kind: str
+    node: _Node | None = None
+    """The clause of a list item that is a clause."""
+    last_para: Token | None = None
+    """The inline token of the last paragraph seen directly inside this container."""
+    lead: Token | None = None
+    """For a list: the last paragraph before it inside the same parent."""
+
+
+_LEAD_MAX = 300
+"""A lead-in paragraph longer than this is cut to its last sentence (the one that opens the list)."""
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"“(*A-Z0-9])")
+CONTEXT_SEPARATOR = " › "
+"""Joins the parts of an item's context (an outer lead-in, the parent item's line, its own lead-in)."""
+
+
+def _lead_text(inline: Token | None, anchors: dict[str, str], *, first_line: bool = False) -> str:
+    if inline is None:
+        return ""
+    text = _inline_plain(inline.children, first_line=first_line, anchors=anchors)
+    if len(text) > _LEAD_MAX and not first_line:
+        sentences = _SENTENCE_END.split(text)
+        text = sentences[-1] if sentences[-1] else text
+    return text
+
+
+def _context(node: _Node, anchors: dict[str, str]) -> str:
+    """An item's context: what introduces it. Items directly in a section: the last paragraph
+    before their list in the section body (often "X should never:"). Nested items: the parent
+    item's context, the parent item's first line, and the last paragraph inside the parent item
+    before the nested list when that is not its first line; joined by `CONTEXT_SEPARATOR`.
+    Sections: empty (their place is the title path, see `models.title_path`)."""
+    if node.kind != "item":
+        return ""
+    parts: list[str] = []
+    parent = node.parent
+    if parent is not None and parent.kind == "item":
+        parts += [parent.context, _lead_text(parent.first_inline, anchors, first_line=True)]
+        if node.lead is not None and node.lead is not parent.first_inline:
+            parts.append(_lead_text(node.lead, anchors))
+    else:
+        parts.append(_lead_text(node.lead, anchors))
+    return CONTEXT_SEPARATOR.join(p for p in parts if p)
+
+
+def _own_lines(node: _Node, lines: list[str]) -> str:
+    """The node's span (after its heading) minus its children's spans: pieces joined by one blank line."""
     pieces: list[list[str]] = []
-    pos = node.start
+    pos = node.body_start
     for child in sorted(node.children, key=lambda c: c.start):
         if child.start > pos:
             pieces.append(lines[pos : child.start])
@@ -299,10 +474,38 @@ def _own_text(node: _Node, lines: list[str]) -> str:
             if out:
                 out.append("")
             out.extend(piece)
-    text = "\n".join(out)
-    if node.kind == "item":
-        text = textwrap.dedent(text)
-    return text
+    return "\n".join(out)
+
+
+def _own_text(node: _Node, lines: list[str]) -> str:
+    """A clause's own Markdown: a section's body without its heading line; an item's Markdown
+    without its marker, its attribute block and its nested items."""
+    text = _own_lines(node, lines)
+    if node.kind != "item":
+        return text
+    first, sep, rest = textwrap.dedent(text).partition("\n")
+    marker = _ITEM_MARKER.match(first)
+    first = first[marker.end() :] if marker else first.lstrip()
+    if node.first_line is not None:
+        first = node.first_line
+    return (first.rstrip() + sep + textwrap.dedent(rest)).strip("\n")
+
+
+def strip_legacy_text(text: str, kind: str) -> str:
+    """A clause text stored by an older curator (heading line or item marker included, item
+    attributes never) as the clause model now has it: heading line dropped (two lines for a
+    setext heading), item marker dropped. For stored versions whose source no longer parses."""
+    lines = _to_lf(text).split("\n")
+    if kind == "section":
+        if lines and lines[0].lstrip().startswith("#"):
+            lines = lines[1:]
+        elif len(lines) > 1 and re.fullmatch(r"\s*(=+|-+)\s*", lines[1]):
+            lines = lines[2:]
+        return "\n".join(lines).strip("\n")
+    first, sep, rest = "\n".join(lines).partition("\n")
+    marker = _ITEM_MARKER.match(first)
+    first = first[marker.end() :] if marker else first.lstrip()
+    return (first.rstrip() + sep + textwrap.dedent(rest)).strip("\n")
 
 
 def parse_markdown(text: str, *, filename: str | None = None) -> ParsedConstitution:
@@ -324,6 +527,32 @@ def _check_unicode(text: str, filename: str | None) -> None:
         ) from None
 
 
+def _claim_explicit(explicit: str, line: int, explicit_lines: dict[str, int], filename: str | None) -> None:
+    """Remember where an explicit id was given; a second one is an error naming both lines."""
+    if explicit in explicit_lines:
+        where = f"{filename}: " if filename else ""
+        raise ConstitutionError(
+            f"{where}duplicate explicit id {explicit!r} on lines {explicit_lines[explicit]} and {line}"
+        )
+    explicit_lines[explicit] = line
+
+
+def _item_attrs(tokens: list[Token], idx: int, lines: list[str]) -> tuple[str, str | None, dict[str, str]] | None:
+    """(first line without marker and attributes, id, meta) when the item's first line ends with an
+    attribute block (``- text {#id key=value}``), else None."""
+    tok = tokens[idx]
+    nxt = tokens[idx + 1] if idx + 1 < len(tokens) else None
+    if tok.map is None or nxt is None or nxt.type != "paragraph_open" or not nxt.map or nxt.map[0] != tok.map[0]:
+        return None
+    first = lines[tok.map[0]]
+    marker = _ITEM_MARKER.match(first)
+    content = first[marker.end() :] if marker else first
+    source, explicit, attrs = _split_heading_attrs(content.rstrip())
+    if explicit is None and not attrs:
+        return None
+    return source, explicit, attrs
+
+
 def _parse_markdown(text: str, *, filename: str | None, source_sha256: str | None) -> ParsedConstitution:
     _check_unicode(text, filename)
     sha = source_sha256 or hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -339,8 +568,8 @@ def _parse_markdown(text: str, *, filename: str | None, source_sha256: str | Non
     explicit_lines: dict[str, int] = {}  # explicit id -> 1-based line where it was given
     nodes: list[_Node] = []
     open_sections: list[_Node] = []  # heading stack, innermost last
-    # Container stack: (token type, clause node for list items that are clauses).
-    stack: list[tuple[str, _Node | None]] = []
+    stack: list[_Frame] = []  # open containers, innermost last
+    root = _Frame("root")  # the current section body: its last paragraph introduces its lists
     meta: dict[str, Any] = {}
     body_start = 0
     first_heading: int | None = None
@@ -351,10 +580,12 @@ def _parse_markdown(text: str, *, filename: str | None, source_sha256: str | Non
         if tok.nesting == -1:
             stack.pop()
             continue
+        container = stack[-1] if stack else root
         if tok.type == "front_matter" and not stack:
             meta = _parse_front_matter(tok.content)
             body_start = tok.map[1] if tok.map else 0
         elif tok.type == "heading_open" and not stack and tok.map:
+            root = _Frame("root")
             level = int(tok.tag[1])
             start = tok.map[0]
             if first_heading is None:
@@ -367,12 +598,7 @@ def _parse_markdown(text: str, *, filename: str | None, source_sha256: str | Non
             title = _plain(source) if explicit is not None or attrs else _inline_plain(inline.children)
             base = explicit if explicit else (slugify(title) or "section")
             if explicit:
-                if explicit in explicit_lines:
-                    where = f"{filename}: " if filename else ""
-                    raise ConstitutionError(
-                        f"{where}duplicate explicit id {explicit!r} on lines {explicit_lines[explicit]} and {start + 1}"
-                    )
-                explicit_lines[explicit] = start + 1
+                _claim_explicit(explicit, start + 1, explicit_lines, filename)
             node = _Node(
                 id=registry.claim(base),
                 parent=parent,
@@ -380,6 +606,7 @@ def _parse_markdown(text: str, *, filename: str | None, source_sha256: str | Non
                 title=title or (explicit or "(untitled)"),
                 meta=attrs,
                 start=start,
+                body_start=tok.map[1],
                 level=level,
             )
             if level == 1 and first_h1 is None:
@@ -388,42 +615,59 @@ def _parse_markdown(text: str, *, filename: str | None, source_sha256: str | Non
                 parent.children.append(node)
             open_sections.append(node)
             nodes.append(node)
+        elif tok.type == "paragraph_open":
+            container.last_para = tokens[idx + 1]
+        elif tok.type in ("bullet_list_open", "ordered_list_open"):
+            stack.append(_Frame(tok.type, lead=container.last_para))
+            continue
         elif tok.type == "list_item_open":
             owner = _list_item_owner(stack, open_sections)
             node = None
             if owner is not None and tok.map:
                 owner.item_count += 1
+                found = _item_attrs(tokens, idx, lines)
+                explicit = found[1] if found else None
+                if explicit:
+                    _claim_explicit(explicit, tok.map[0] + 1, explicit_lines, filename)
                 node = _Node(
-                    id=registry.claim(f"{owner.id}.{owner.item_count}"),
+                    id=registry.claim(explicit or f"{owner.id}.{owner.item_count}"),
                     parent=owner,
                     kind="item",
                     title="",
-                    meta={},
+                    meta=found[2] if found else {},
                     start=tok.map[0],
                     end=tok.map[1],
+                    lead=stack[-1].lead,
                 )
+                if found:
+                    node.first_line = found[0]
+                    node.title = _truncate(_plain(found[0])) or (explicit or "")
                 owner.children.append(node)
                 nodes.append(node)
                 pending_title = node
-            stack.append((tok.type, node))
+            stack.append(_Frame(tok.type, node=node))
             continue
         elif tok.type == "inline" and pending_title is not None and _innermost_item(stack) is pending_title:
             # the item's first text (not a nested item's) is its title
-            pending_title.title = _truncate(_inline_plain(tok.children, first_line=True))
+            if not pending_title.title:
+                pending_title.title = _truncate(_inline_plain(tok.children, first_line=True))
+            pending_title.first_inline = tok
             pending_title = None
         if tok.nesting == 1:
-            stack.append((tok.type, None))
+            stack.append(_Frame(tok.type))
 
     for node in open_sections:
         node.end = len(lines)
 
+    anchors = {node.id: node.title for node in nodes}
     clauses: list[Clause] = []
     for node in nodes:
         own = _own_text(node, lines)
         title = node.title
         if node.kind == "item" and not title:
             first = next((ln for ln in own.split("\n") if ln.strip()), "")
-            title = _truncate(_plain(_ITEM_MARKER.sub("", first, count=1))) or "(empty item)"
+            title = _truncate(_plain(first)) or "(empty item)"
+        node.context = _context(node, anchors)
         clauses.append(
             Clause(
                 id=node.id,
@@ -431,6 +675,8 @@ def _parse_markdown(text: str, *, filename: str | None, source_sha256: str | Non
                 depth=node.depth,
                 title=title,
                 text=own,
+                plain=text_plain(own, anchors),
+                context=node.context,
                 hash=clause_hash(own),
                 kind="item" if node.kind == "item" else "section",
                 meta=node.meta,
@@ -457,27 +703,27 @@ def _parse_markdown(text: str, *, filename: str | None, source_sha256: str | Non
     return ParsedConstitution(document=document, clauses=clauses)
 
 
-def _innermost_item(stack: list[tuple[str, _Node | None]]) -> _Node | None:
+def _innermost_item(stack: list[_Frame]) -> _Node | None:
     """The clause of the nearest enclosing list item, if that item is a clause."""
-    for kind, node in reversed(stack):
-        if kind == "list_item_open":
-            return node
+    for frame in reversed(stack):
+        if frame.kind == "list_item_open":
+            return frame.node
     return None
 
 
-def _list_item_owner(stack: list[tuple[str, _Node | None]], open_sections: list[_Node]) -> _Node | None:
+def _list_item_owner(stack: list[_Frame], open_sections: list[_Node]) -> _Node | None:
     """Which clause a new list item belongs to, or None if it is not a clause.
 
     A list directly in a section body belongs to the section; a list directly in a
     clause item belongs to that item; anything inside a block quote, admonition or
     an item that is not a clause (or before the first heading) is plain text.
     """
-    if not stack or stack[-1][0] not in ("bullet_list_open", "ordered_list_open"):
+    if not stack or stack[-1].kind not in ("bullet_list_open", "ordered_list_open"):
         return None
     if len(stack) == 1:
         return open_sections[-1] if open_sections else None
-    kind, node = stack[-2]
-    return node if kind == "list_item_open" else None
+    frame = stack[-2]
+    return frame.node if frame.kind == "list_item_open" else None
 
 
 # ---------------------------------------------------------------------------
@@ -526,6 +772,7 @@ def parse_json(text: str, *, filename: str | None = None) -> ParsedConstitution:
                 depth=1,
                 title=_SPACES.sub(" ", title).strip(),
                 text=body,
+                plain=text_plain(body),
                 hash=clause_hash(body),
                 kind="section",
             )
@@ -614,9 +861,13 @@ class ClauseJSON(TypedDict):
     depth: int
     title: str
     text: str
+    plain: str
+    """`text` rendered as plain text."""
+    context: str
+    """What introduces a list item (see `Clause.context`); empty for a section."""
     hash: str
     metadata: dict[str, str]
-    """Heading attributes other than the id."""
+    """Heading (or item) attributes other than the id."""
 
 
 class ConstitutionJSON(TypedDict):
@@ -632,6 +883,8 @@ def clause_json(clause: Clause) -> ClauseJSON:
         "depth": clause.depth,
         "title": clause.title,
         "text": clause.text,
+        "plain": clause.plain,
+        "context": clause.context,
         "hash": clause.hash,
         "metadata": clause.meta,
     }
