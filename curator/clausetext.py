@@ -206,10 +206,10 @@ def _inline_plain(
     return _SPACES.sub(" ", text).strip()
 
 
-def _plain(source: str) -> str:
+def _plain(source: str, anchors: dict[str, str] | None = None) -> str:
     """Plain text of a Markdown inline source string."""
     tokens = _markdown().parseInline(source)
-    return _inline_plain(tokens[0].children if tokens else None)
+    return _inline_plain(tokens[0].children if tokens else None, anchors=anchors)
 
 
 _ADMONITION = re.compile(r'^(?P<indent>[ \t]*)!!!\s+(?P<type>[\w-]+)(?:\s+"(?P<title>[^"]*)")?[ \t]*$', re.M)
@@ -224,8 +224,9 @@ def _admonition_label(match: re.Match[str]) -> str:
 def text_plain(text: str, anchors: dict[str, str] | None = None) -> str:
     """Plain text of a clause's Markdown `text`: no markup, links as their text, admonition markers as
     their title (``Commentary:``), one block per paragraph (blank line between blocks), whitespace
-    inside a block collapsed. Fenced code keeps its lines; indented blocks (admonition bodies) are
-    read as Markdown."""
+    inside a block collapsed. Fenced code keeps its lines, indented by four spaces (so no line of
+    plain text starts with a code comment's ``#``); an ``xml`` fence is a dialogue (see
+    `_fence_plain`); indented blocks (admonition bodies) are read as Markdown."""
     if not text.strip():
         return ""
     src = _ADMONITION.sub(_admonition_label, _to_lf(text))
@@ -286,7 +287,7 @@ def _fence_plain(tok: Token, anchors: dict[str, str] | None) -> str:
     messages between them are Markdown and are rendered as such."""
     lines = [line.rstrip() for line in tok.content.strip("\n").split("\n")]
     if tok.info.strip().split(" ")[0].lower() != "xml":
-        return "\n".join(lines)
+        return "\n".join(f"    {line}" if line else "" for line in lines)
     out: list[str] = []
     segment: list[str] = []
 
@@ -300,7 +301,7 @@ def _fence_plain(tok: Token, anchors: dict[str, str] | None) -> str:
     for line in lines:
         if _TAG_LINE.match(line):
             flush()
-            out.append(_COMMENT.sub(lambda m: f"<!-- {_plain(m.group(1))} -->", line.strip()))
+            out.append(_COMMENT.sub(lambda m: f"<!-- {_plain(m.group(1), anchors)} -->", line.strip()))
         else:
             segment.append(line)
     flush()
