@@ -69,7 +69,8 @@ def test_plain_renders_admonitions_dialogues_and_cross_references() -> None:
     text = (
         "# Target {#target}\n\nSee [?](#target).\n\n"
         '!!! meta "Commentary"\n    Some *notes*.\n\n'
-        "~~~xml\n<user>\nHi **there**\n</user>\n<assistant> <!-- BAD: violates [?](#target) -->\nNo.\n</assistant>\n~~~\n"
+        "~~~xml\n<user>\nHi **there**\n</user>\n"
+        "<assistant> <!-- BAD: violates [?](#target) -->\nNo.\n</assistant>\n~~~\n"
     )
     plain = by_id(text)["target"].plain
     assert plain.startswith("See Target.\n\nCommentary: Some notes.")
