@@ -214,6 +214,9 @@ def _plain(source: str, anchors: dict[str, str] | None = None) -> str:
 
 _ADMONITION = re.compile(r'^(?P<indent>[ \t]*)!!!\s+(?P<type>[\w-]+)(?:\s+"(?P<title>[^"]*)")?[ \t]*$', re.M)
 _TAG = re.compile(r"<[^>]*>")
+_MARKUP = re.compile(r"[*_\[\]`<>#|!\\&~{}]|^[ \t]*(?:[-+]|\d{1,9}[.)])(?:[ \t]|$)|^[ \t]*[-=]+[ \t]*$|^ {4}|\t", re.M)
+"""Anything that may be Markdown syntax; text without it is rendered without parsing."""
+_BLANK_LINES = re.compile(r"\n[ \t]*\n")
 
 
 def _admonition_label(match: re.Match[str]) -> str:
@@ -229,6 +232,9 @@ def text_plain(text: str, anchors: dict[str, str] | None = None) -> str:
     `_fence_plain`); indented blocks (admonition bodies) are read as Markdown."""
     if not text.strip():
         return ""
+    if not _MARKUP.search(text):  # prose only (most dialogue turns): paragraphs, whitespace collapsed
+        paragraphs = (_SPACES.sub(" ", p).strip() for p in _BLANK_LINES.split(_to_lf(text)))
+        return "\n\n".join(p for p in paragraphs if p)
     src = _ADMONITION.sub(_admonition_label, _to_lf(text))
     try:
         tokens = _markdown().parse(src)
