@@ -1,5 +1,9 @@
 """Clause coverage for leads: clause x kind x status, rolled up over descendants, in SQL.
 
+A *container* (a clause with children and no prose of its own: empty plain text, or only links) is
+rolled up like any clause but is never a gap, unless a target was set for it (its `target=N`
+attribute or the targets file).
+
 Direct counts come from the links of each clause; totals count *distinct* examples linked to
 a clause or any of its descendants (an example linked to a section and to one of its clauses
 counts once). Orphaned links (their clause was removed) are attributed to the nearest
@@ -21,7 +25,7 @@ from sqlite_utils import Database
 
 from curator.errors import CuratorError, UsageError
 from curator.files import read_toml
-from curator.models import KINDS, STATUSES
+from curator.models import KINDS, STATUSES, Clause
 from curator.store.clauses import current_clauses, current_version
 from curator.store.db import read_snapshot
 from curator.store.examples import live_sql
@@ -48,10 +52,19 @@ class ClauseCoverage:
     stale: int = 0
     orphaned: int = 0
     target: int = 1
+    container: bool = False
+    """Structure, not a rule: children and no prose of its own (see `is_container`). Rolled up, never a gap."""
+    explicit_target: bool = False
+    """The target came from the clause's `target=N` attribute or the targets file, not the default."""
 
     @property
     def approved_total(self) -> int:
         return sum(self.total[k]["approved"] for k in KINDS)
+
+    @property
+    def is_gap(self) -> bool:
+        """Approved below target; a container only when its target was set for it."""
+        return self.approved_total < self.target and (not self.container or self.explicit_target)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -65,6 +78,7 @@ class ClauseCoverage:
             "stale": self.stale,
             "orphaned": self.orphaned,
             "target": self.target,
+            "container": self.container,
         }
 
 
@@ -115,6 +129,7 @@ def compute(
         raise UsageError(f"unknown status {status!r}")
     default_target, targets = load_targets(targets_file)
     clauses = current_clauses(db)
+    parents = {c.parent for c in clauses if c.parent is not None}
     rows = {
         c.id: ClauseCoverage(
             c.id,
@@ -122,6 +137,8 @@ def compute(
             c.title,
             c.depth,
             target=targets.get(c.id, _meta_target(c.meta.get("target"), default_target)),
+            container=is_container(c, has_children=c.id in parents),
+            explicit_target=c.id in targets or _meta_target(c.meta.get("target"), -1) >= 0,
         )
         for c in clauses
     }
@@ -135,8 +152,14 @@ def compute(
         params.append(status)
     _count_links(db, clauses, rows, where, params)
     ordered = [rows[c.id] for c in clauses]
-    gaps = [c.id for c in ordered if c.approved_total < c.target]
+    gaps = [c.id for c in ordered if c.is_gap]
     return CoverageReport(ordered, balance(ordered), gaps, current_version(db), {"kind": kind, "status": status})
+
+
+def is_container(clause: Clause, *, has_children: bool) -> bool:
+    """A clause that only structures the constitution: it has children and no normative prose of its
+    own, i.e. its plain text is empty or its Markdown is only links (a table of contents)."""
+    return has_children and clause.is_container
 
 
 def below_minimum(report: CoverageReport, minimum: int) -> list[ClauseCoverage]:
@@ -316,7 +339,7 @@ def table_rows(report: CoverageReport) -> tuple[list[str], list[list[str]]]:
     body = []
     for r in report.clauses:
         cells = [f"{a}/{t}" for a, t in zip(_approved_by_kind(r), _all_by_kind(r), strict=True)]
-        gap = max(r.target - r.approved_total, 0)
+        gap = max(r.target - r.approved_total, 0) if r.is_gap else 0
         body.append(
             ["  " * (r.depth - 1) + r.id, *cells, str(r.stale), str(r.orphaned), str(r.target), str(gap) if gap else ""]
         )

@@ -18,8 +18,10 @@ from curator.atomic import aside_dir, pid_alive, recover, replace_dir
 from curator.errors import CuratorError, ImportFailed, RecordError, StoreError, UsageError
 from curator.models import parse_example
 from curator.store import snapshot
+from curator.store.clauses import rederive_clause_texts
 from curator.store.db import Workspace, open_workspace, read_snapshot
 from curator.store.examples import all_records_json
+from curator.store.links import recompute_states
 
 DUMP_FORMAT = "curator-dump"
 DUMP_FORMAT_VERSION = 2
@@ -166,8 +168,14 @@ def _load_into(ws: Workspace, source: Path) -> dict[str, int]:
                 raise ImportFailed(f"{examples_path}:{number}: {err}") from None
         snapshot.restore_examples(db, records)
         counts["examples"] = len(records)
+        legacy_clauses = False
         for spec in snapshot.DUMPED_TABLES:
             rows = _read_jsonl(source / f"{spec.file}.jsonl")
+            if spec.table == "clauses" and rows and "plain" not in rows[0]:
+                legacy_clauses = True  # dumped before the clause model: texts and hashes are re-derived
             snapshot.insert_table_rows(db, spec, rows)
             counts[spec.table] = len(rows)
+        if legacy_clauses:
+            rederive_clause_texts(db)
+            recompute_states(db)
     return counts

@@ -11,6 +11,7 @@ import json
 import re
 import secrets
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -431,12 +432,53 @@ class Clause(BaseModel):
     title: str
     """Plain text: no attribute syntax, no inline markup."""
     text: str
-    """The clause's own Markdown source, without its children."""
+    """The clause's own Markdown, without its children: a section's body without its heading line,
+    a list item's Markdown without its marker (``- ``, ``1. ``) and attribute block."""
     hash: str
-    """SHA-256 (hex) of the normalised text."""
+    """SHA-256 (hex) of the normalised text (so a heading rename keeps it)."""
     kind: Literal["section", "item"] = "section"
     meta: dict[str, str] = Field(default_factory=dict)
-    """Heading attributes other than the id (e.g. authority=root)."""
+    """Heading or item attributes other than the id (e.g. authority=root)."""
+    plain: str = ""
+    """`text` rendered as plain text: no markup, links as their text, whitespace collapsed
+    within a paragraph, paragraphs separated by a blank line."""
+    context: str = ""
+    """For a list item, what introduces it: the last paragraph before its list in the same parent
+    (e.g. "The assistant should never:"); for a nested item, the parent item's context and first
+    line too, joined by " › ". Empty for a section (its place is its title path)."""
+
+    @property
+    def is_container(self) -> bool:
+        """No normative prose of its own: its plain text is empty or only links (a table of
+        contents). Whether it has children is for the caller to know."""
+        return is_link_list(self.plain, self.text)
+
+
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_LIST_MARK = re.compile(r"^\s*(?:[-+*•]|\d{1,9}[.)])\s+", re.M)
+
+
+def is_link_list(plain: str, text: str) -> bool:
+    """Whether a clause has no prose of its own: empty plain text, or Markdown that is only links
+    (with list markers, punctuation and whitespace between them)."""
+    if not plain.strip():
+        return True
+    if "](" not in text:
+        return False
+    rest = _MD_LINK.sub("", _LIST_MARK.sub("", text))
+    return not re.sub(r"[\s|,;.:·•—–-]+", "", rest)
+
+
+def title_path(clause: Clause, by_id: Mapping[str, Clause], separator: str = " › ") -> str:
+    """The titles from the top-level ancestor down to `clause`, joined by `separator`."""
+    titles: list[str] = []
+    cur: Clause | None = clause
+    seen: set[str] = set()
+    while cur is not None and cur.id not in seen:
+        seen.add(cur.id)
+        titles.append(cur.title)
+        cur = by_id.get(cur.parent) if cur.parent else None
+    return separator.join(reversed(titles))
 
 
 class ParsedConstitution(BaseModel):

@@ -82,7 +82,8 @@ STORY = {
 
 
 def _clause_text(ws: Workspace, clause_id: str) -> str:
-    return next(c.text for c in current_clauses(ws.db) if c.id == clause_id)
+    """The clause as prompts give it: its plain text (never its Markdown)."""
+    return next(c.plain for c in current_clauses(ws.db) if c.id == clause_id)
 
 
 def _advice(ws: Workspace) -> str:

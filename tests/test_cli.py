@@ -129,7 +129,7 @@ def test_constitution_show_json_shape(capsys: pytest.CaptureFixture[str]) -> Non
     data = json.loads(out)
     assert code == 0 and set(data) == {"document", "clauses"}
     assert set(data["document"]) == {"title", "sha256", "metadata"}
-    assert set(data["clauses"][0]) == {"id", "parent", "depth", "title", "text", "hash", "metadata"}
+    assert set(data["clauses"][0]) == {"id", "parent", "depth", "title", "text", "plain", "context", "hash", "metadata"}
     root = data["clauses"][0]
     assert root["parent"] is None and root["depth"] == 1
     sections = [c["id"] for c in data["clauses"] if c["parent"] == root["id"]]

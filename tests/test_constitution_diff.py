@@ -42,7 +42,7 @@ def test_unchanged_and_edited() -> None:
         "renamed": [],
         "added": [],
         "removed": [],
-        "edited_similarity": [{"id": "b", "similarity": 66.67}],
+        "edited_similarity": [{"id": "b", "similarity": 50.0}],  # "old words" vs "new words"
     }
     assert diff.has_changes
 
@@ -200,3 +200,18 @@ def test_fixture_release_diff() -> None:
     assert "protect_privacy" not in diff.added + diff.removed
     summary = diff.summary()
     assert f"edited: {len(diff.edited)}" in summary
+
+
+def test_headings_without_text_are_not_paired_by_their_empty_text() -> None:
+    """A section with only sub-clauses has no text of its own: a removed one and an added one
+    must not pair as a perfect rename just because both texts are empty."""
+    old = parse_markdown(
+        "# Doc\n\n## Alpha\n\n- Keep every promise you make.\n\n## Beta\n\n- Never read private letters.\n"
+    ).clauses
+    new = parse_markdown(
+        "# Doc\n\n## Alpha\n\n- Keep every promise you make.\n\n## Gamma\n\n- Cite the sources you rely on.\n"
+    ).clauses
+    result = diff_constitutions(old, new)
+    assert result.renamed == []
+    assert set(result.removed) == {"beta", "beta.1"} and set(result.added) == {"gamma", "gamma.1"}
+    assert "alpha" in result.unchanged and "alpha.1" in result.unchanged

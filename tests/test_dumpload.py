@@ -163,3 +163,42 @@ def test_dump_replaces_an_earlier_dump_but_not_other_folders(tmp_path: Path, con
             dump(ws, tmp_path / "precious")
     assert (tmp_path / "precious" / "notes.txt").read_text() == "mine"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".dump1")]
+
+
+def test_a_dump_from_before_the_clause_model_loads_with_rederived_clauses(
+    tmp_path: Path, constitution_file: Path
+) -> None:
+    from curator.constitution.parse import clause_hash, normalize_clause_text
+    from curator.store.clauses import current_clauses
+
+    def old_hash(text: str) -> str:
+        import hashlib
+
+        return hashlib.sha256(normalize_clause_text(text).encode()).hexdigest()
+
+    build_workspace(tmp_path / "a.db", constitution_file, [story(clauses=["honesty", "privacy.1"])], tmp_path)
+    with open_workspace(tmp_path / "a.db") as ws:
+        dump(ws, tmp_path / "dump")
+    clauses_file = tmp_path / "dump" / "constitution" / "clauses.jsonl"
+    rows = [json.loads(line) for line in clauses_file.read_text().splitlines() if line]
+    old: dict[str, str] = {}
+    for row in rows:  # as the previous curator wrote them: heading line or marker in the text, no plain/context
+        del row["plain"], row["context"]
+        row["text"] = f"## {row['title']}\n\n{row['text']}" if row["kind"] == "section" else f"- {row['text']}"
+        row["hash"] = old[row["id"]] = old_hash(row["text"])
+    clauses_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    links_file = tmp_path / "dump" / "links.jsonl"
+    links = [json.loads(line) for line in links_file.read_text().splitlines() if line]
+    for link in links:
+        link["clause_hash"] = old[link["clause_id"]]
+    links_file.write_text("".join(json.dumps(r) + "\n" for r in links))
+    load(tmp_path / "dump", tmp_path / "b.db")
+    with open_workspace(tmp_path / "b.db") as ws:
+        honesty = next(c for c in current_clauses(ws.db) if c.id == "honesty")
+        assert (honesty.text, honesty.hash, honesty.plain) == (
+            "Why honesty matters.",
+            clause_hash("Why honesty matters."),
+            "Why honesty matters.",
+        )
+        states = dict(ws.db.execute("SELECT clause_id, state FROM example_clauses").fetchall())
+        assert states == {"honesty": "ok", "privacy.1": "ok"}

@@ -30,6 +30,7 @@ def test_migrations_on_a_blank_database_create_the_columns(tmp_path: Path) -> No
             "m006_token_estimate_v2",
             "m007_soft_delete",
             "m008_audit_note",
+            "m009_clause_model",
         ]
         assert set(db["examples"].columns_dict) >= {
             "id",
@@ -76,7 +77,7 @@ def test_migrations_on_a_blank_database_create_the_columns(tmp_path: Path) -> No
 def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
     open_workspace(tmp_path / "x.db").close()
     with open_workspace(tmp_path / "x.db") as ws:
-        assert len(migrations.applied(ws.db)) == 8
+        assert len(migrations.applied(ws.db)) == 9
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ Each returns data; the CLI and the TUI render it. `draft` stores new records as
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import anthropic
@@ -20,6 +20,7 @@ from curator.assist.prompts import (
     CritiqueOut,
     ExplainWhyOut,
     SuggestLinksOut,
+    clause_paths,
     critique_prompt,
     draft_prompt,
     draft_schema,
@@ -71,6 +72,11 @@ def _ask(
     )
 
 
+def title_paths(db: Database) -> dict[str, str]:
+    """Clause id -> title path for the current constitution (what prompts show a clause under)."""
+    return clause_paths(current_clauses(db))
+
+
 def _clauses_by_id(db: Database) -> dict[str, Clause]:
     return {c.id: c for c in current_clauses(db)}
 
@@ -116,6 +122,7 @@ def draft_record(
     clauses: list[Clause],
     actor: str,
     avoid_titles: list[str] | None = None,
+    paths: Mapping[str, str] | None = None,
 ) -> Example:
     """Ask for one draft of `kind` teaching `clauses`; the validated record, NOT stored.
 
@@ -125,7 +132,7 @@ def draft_record(
         raise UsageError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
     if not clauses:
         raise UsageError("name at least one clause to draft for")
-    system, user = draft_prompt(kind, clauses, avoid_titles=avoid_titles)
+    system, user = draft_prompt(kind, clauses, avoid_titles=avoid_titles, paths=paths)
     tool_input, origin = _ask(
         client, settings, (system, user), DRAFT_TOOL, draft_schema(kind), f"Submit one drafted {kind} example."
     )
@@ -160,11 +167,14 @@ def draft(
     if not 1 <= n <= MAX_DRAFTS:
         raise UsageError(f"--n must be between 1 and {MAX_DRAFTS}")
     chosen = resolve_clauses(db, clauses)
+    paths = title_paths(db)
     created: list[str] = []
     titles: list[str] = []
     for i in range(n):
         try:
-            ex = draft_record(client, settings, kind=kind, clauses=chosen, actor=actor, avoid_titles=titles)
+            ex = draft_record(
+                client, settings, kind=kind, clauses=chosen, actor=actor, avoid_titles=titles, paths=paths
+            )
         except AssistError as err:
             where = f" (draft {i + 1} of {n}; created before it: {', '.join(created)})" if created else ""
             raise AssistError(f"{err}{where}", created=created) from None
@@ -195,7 +205,7 @@ def critique_example(db: Database, client: anthropic.Anthropic, settings: Settin
     tool_input, origin = _ask(
         client,
         settings,
-        critique_prompt(ex, linked),
+        critique_prompt(ex, linked, paths=title_paths(db)),
         CRITIQUE_TOOL,
         tool_schema(CritiqueOut),
         "Submit one verdict per linked clause.",
@@ -268,7 +278,7 @@ def explain_why_example(db: Database, client: anthropic.Anthropic, settings: Set
     tool_input, origin = _ask(
         client,
         settings,
-        explain_why_prompt(ex, linked),
+        explain_why_prompt(ex, linked, paths=title_paths(db)),
         REWRITE_TOOL,
         tool_schema(ExplainWhyOut),
         "Submit rewritten assistant turns that state why.",

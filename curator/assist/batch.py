@@ -22,7 +22,7 @@ from anthropic.types.messages.batch_create_params import Request
 from sqlite_utils import Database
 
 from curator import paths
-from curator.assist.actions import DRAFT_TOOL, MAX_DRAFTS, build_draft_record, resolve_clauses
+from curator.assist.actions import DRAFT_TOOL, MAX_DRAFTS, build_draft_record, resolve_clauses, title_paths
 from curator.assist.client import AssistError, assist_error_from
 from curator.assist.prompts import draft_prompt, draft_schema, prompt_sha256
 from curator.assist.results import BatchDuplicate, BatchFailure, BatchReport, NearDuplicate
@@ -54,13 +54,13 @@ def _write_state(path: Path, state: dict[str, Any]) -> None:
 
 
 def _build_requests(
-    settings: Settings, kind: str, clauses: list[Any], per_clause: int
+    settings: Settings, kind: str, clauses: list[Any], per_clause: int, titles: dict[str, str] | None = None
 ) -> tuple[list[Request], dict[str, dict[str, str]]]:
     requests: list[Request] = []
     meta: dict[str, dict[str, str]] = {}
     for ci, clause in enumerate(clauses):
         for j in range(per_clause):
-            system, user = draft_prompt(kind, [clause])
+            system, user = draft_prompt(kind, [clause], paths=titles)
             if per_clause > 1:
                 user += f"\n\nThis is variant {j + 1} of {per_clause} for this clause: pick a distinct situation."
             custom_id = f"c{ci}-{j}"
@@ -115,7 +115,7 @@ def run_batch(
         if resumed:
             state = json.loads(state_path.read_text(encoding="utf-8"))
         else:
-            requests, meta = _build_requests(settings, kind, chosen, per_clause)
+            requests, meta = _build_requests(settings, kind, chosen, per_clause, title_paths(db))
             created_batch = client.messages.batches.create(requests=requests)
             state = {
                 "batch_id": created_batch.id,

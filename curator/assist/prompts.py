@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from curator.models import Clause, Example, Message, Tool
+from curator.models import Clause, Example, Message, Tool, title_path
 
 # ---------------------------------------------------------------------------
 # Tool input models (what the model must return)
@@ -188,8 +189,29 @@ KIND_GUIDANCE: dict[str, str] = {
 }
 
 
-def render_clause(clause: Clause) -> str:
-    return f'<clause id="{clause.id}" title="{clause.title}">\n{clause.text.strip()}\n</clause>'
+def clause_paths(clauses: Sequence[Clause]) -> dict[str, str]:
+    """Clause id -> its title path ("Stay in bounds › Do not facilitate … › Never help …")."""
+    by_id = {c.id: c for c in clauses}
+    return {c.id: title_path(c, by_id) for c in clauses}
+
+
+def clause_lines(clause: Clause, path: str | None = None) -> list[str]:
+    """A clause as the model reads it: where it sits (its title path), what introduces it (a list
+    item's lead-in, so "never" stays with its bullet), then its own text as plain text."""
+    lines = [f"Clause: {path or clause.title}"]
+    if clause.context:
+        lines.append(f"Introduced by: {clause.context}")
+    lines.append(clause.plain.strip() or "(no text of its own: it groups the clauses below it)")
+    return lines
+
+
+def render_clause(clause: Clause, path: str | None = None) -> str:
+    """One clause in `<clause>` tags (see `clause_lines`)."""
+    return f'<clause id="{clause.id}">\n' + "\n".join(clause_lines(clause, path)) + "\n</clause>"
+
+
+def _rendered(clauses: list[Clause], paths: Mapping[str, str] | None) -> list[str]:
+    return [render_clause(c, (paths or {}).get(c.id)) for c in clauses]
 
 
 def render_example(example: Example) -> str:
@@ -205,12 +227,18 @@ def prompt_sha256(system: str, user: str) -> str:
     return hashlib.sha256(f"{system}\n\n{user}".encode()).hexdigest()
 
 
-def draft_prompt(kind: str, clauses: list[Clause], *, avoid_titles: list[str] | None = None) -> tuple[str, str]:
-    """(system, user) for drafting one example of `kind` teaching `clauses`."""
+def draft_prompt(
+    kind: str,
+    clauses: list[Clause],
+    *,
+    avoid_titles: list[str] | None = None,
+    paths: Mapping[str, str] | None = None,
+) -> tuple[str, str]:
+    """(system, user) for drafting one example of `kind` teaching `clauses` (`paths`: see `clause_paths`)."""
     parts = [
         f"Draft one new training example of kind `{kind}` that teaches the following constitution clause(s).",
         "",
-        *(render_clause(c) for c in clauses),
+        *_rendered(clauses, paths),
         "",
         f"Guidance for `{kind}`: {KIND_GUIDANCE[kind]}",
         "",
@@ -223,11 +251,13 @@ def draft_prompt(kind: str, clauses: list[Clause], *, avoid_titles: list[str] | 
     return SYSTEM, "\n".join(parts)
 
 
-def critique_prompt(example: Example, clauses: list[Clause]) -> tuple[str, str]:
+def critique_prompt(
+    example: Example, clauses: list[Clause], *, paths: Mapping[str, str] | None = None
+) -> tuple[str, str]:
     parts = [
         "Judge this training example against each clause it is linked to.",
         "",
-        *(render_clause(c) for c in clauses),
+        *_rendered(clauses, paths),
         "",
         render_example(example),
         "",
@@ -239,14 +269,16 @@ def critique_prompt(example: Example, clauses: list[Clause]) -> tuple[str, str]:
     return SYSTEM, "\n".join(parts)
 
 
-def explain_why_prompt(example: Example, clauses: list[Clause]) -> tuple[str, str]:
+def explain_why_prompt(
+    example: Example, clauses: list[Clause], *, paths: Mapping[str, str] | None = None
+) -> tuple[str, str]:
     indexes = [i for i, m in enumerate(example.messages or []) if m.role == "assistant"]
     parts = [
         "Rewrite the assistant turns of this example so that each one states *why*: the principle behind the "
         "answer and how it applies here, in the assistant's own natural voice. Keep what the assistant does "
         "and decides; change how well it explains itself. Do not change user turns, tool calls or results.",
         "",
-        *(render_clause(c) for c in clauses),
+        *_rendered(clauses, paths),
         "",
         render_example(example),
         "",
@@ -259,11 +291,13 @@ def explain_why_prompt(example: Example, clauses: list[Clause]) -> tuple[str, st
 
 def suggest_links_prompt(example: Example, clauses: list[Clause], *, max_clause_chars: int = 600) -> tuple[str, str]:
     listed = []
+    paths = clause_paths(clauses)
     for c in clauses:
-        text = " ".join(c.text.split())
+        text = " ".join(c.plain.split())
         if len(text) > max_clause_chars:
             text = text[: max_clause_chars - 1] + "…"
-        listed.append(f"- {c.id} ({c.title}): {text}")
+        lead = f"[{c.context}] " if c.context else ""
+        listed.append(f"- {c.id} ({paths[c.id]}): {lead}{text}")
     parts = [
         "Which constitution clauses does this training example teach? Here are the clauses:",
         "",

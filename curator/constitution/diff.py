@@ -122,7 +122,6 @@ class ConstitutionDiff:
         return "\n".join(lines)
 
 
-_ATTR_ID = re.compile(r"(\{[^{}\n]*?)#[^\s{}]+\s*([^{}\n]*\}[ \t]*)$")
 _POSITION = re.compile(r"\d+(?:-\d+)?")
 _WORD = re.compile(r"\w+")
 _SURROGATES = 0xD800 - 0x100
@@ -164,14 +163,12 @@ def is_positional_id(clause: Clause) -> bool:
 
 
 def _comparable(clause: Clause) -> str:
-    """Normalised text with an explicit ``{#id}`` removed from the heading line, so that
-    renaming only the id of a short section still matches its old text."""
+    """What two versions of a clause are compared by: its normalised text, or, for a clause with
+    no text of its own (a heading with only sub-clauses under it), its title. Without the title,
+    every such heading would have the same empty text, and any removed one would pair with any
+    added one as a perfect rename."""
     text = normalize_clause_text(clause.text)
-    if clause.kind == "section":
-        first, sep, rest = text.partition("\n")
-        first = _ATTR_ID.sub(r"\1\2", first)
-        text = first + sep + rest
-    return text
+    return text if text else "\x00 " + normalize_clause_text(clause.title)
 
 
 def _check_unique(clauses: Sequence[Clause], which: str) -> None:

@@ -221,5 +221,19 @@ def m008_audit_note(db: Database) -> None:
     db.execute("ALTER TABLE audit ADD COLUMN note TEXT")
 
 
+@migrations()
+def m009_clause_model(db: Database) -> None:
+    """Clause text without its heading line or item marker (and the hash of that), its plain text
+    and its context; stored clauses are re-derived from their version's source and links rehashed,
+    so a link is not stale only because the hashing changed."""
+    db.execute("ALTER TABLE clauses ADD COLUMN plain TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE clauses ADD COLUMN context TEXT NOT NULL DEFAULT ''")
+    from curator.store.clauses import rederive_clause_texts
+    from curator.store.links import recompute_states
+
+    rederive_clause_texts(db)
+    recompute_states(db)
+
+
 SCHEMA_MIGRATIONS: frozenset[str] = frozenset(m.name for m in migrations._migrations)
 """Names this version of curator knows; a database with others is from a newer curator."""

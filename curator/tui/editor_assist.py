@@ -133,10 +133,11 @@ class EditorAssist:
         kind, clause_ids, user, app = editor.kind, list(editor.clause_ids), editor.curator.user, editor.curator
 
         def job(client: Anthropic, settings: Settings) -> object:
-            from curator.assist.actions import draft_record, resolve_clauses
+            from curator.assist.actions import draft_record, resolve_clauses, title_paths
 
-            clauses = resolve_clauses(app.workspace.db, clause_ids)  # this worker thread's connection
-            return draft_record(client, settings, kind=kind, clauses=clauses, actor=user)
+            db = app.workspace.db  # this worker thread's connection
+            clauses = resolve_clauses(db, clause_ids)
+            return draft_record(client, settings, kind=kind, clauses=clauses, actor=user, paths=title_paths(db))
 
         self._begin("draft", None, job)
 

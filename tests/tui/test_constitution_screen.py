@@ -70,3 +70,26 @@ async def test_hostile_clause_text_is_not_markup(tmp_path: Path) -> None:
         await pilot.press("down")
         assert "evil" in str(app.screen.query_one("#clause-heading", Static).render())
         assert app.is_running
+
+
+async def test_detail_pane_shows_context_then_plain_text(tmp_path: Path) -> None:
+    from curator.constitution.versions import import_constitution
+    from curator.store.db import open_workspace
+
+    src = tmp_path / "c.md"
+    src.write_text("# Rules {#rules}\n\nThe assistant should **never**:\n\n- Reveal [secrets](#rules).\n")
+    db = tmp_path / "d.db"
+    with open_workspace(db) as ws:
+        import_constitution(ws.db, src, actor="a")
+    app = CuratorApp(db, user="ana")
+    async with app.run_test(size=(120, 40)) as pilot:
+        tree = app.screen.query_one("#clause-tree", Tree)
+        await wait_loaded(pilot, tree)
+        await pilot.press("down")  # the section
+        text = str(app.screen.query_one("#clause-text", Static).render())
+        assert "The assistant should never:" in text
+        assert "#" not in text and "**" not in text
+        await pilot.press("down")  # its item
+        await pilot.pause(0.05)
+        assert str(app.screen.query_one("#clause-context", Static).render()) == "The assistant should never:"
+        assert str(app.screen.query_one("#clause-text", Static).render()) == "Reveal secrets."

@@ -14,7 +14,7 @@ from textual.command import Provider
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Markdown, Static, Tree
+from textual.widgets import DataTable, Footer, Header, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from curator.models import Clause
@@ -67,6 +67,13 @@ def load_clause_data(db: WorkspaceDB) -> ClauseData:
     return ClauseData(version, clauses, stats, orphaned)
 
 
+def clause_body(clause: Clause) -> str:
+    """What the detail pane shows under the context: the clause's plain text (never its Markdown)."""
+    if clause.plain:
+        return clause.plain
+    return "(no text of its own: see the clauses below it)"
+
+
 class ConstitutionScreen(Screen[None]):
     """Browse the constitution's sections and clauses, see what teaches each one."""
 
@@ -107,7 +114,8 @@ class ConstitutionScreen(Screen[None]):
             with Vertical(id="clause-side"):
                 with VerticalScroll(id="clause-detail"):
                     yield Static(id="clause-heading")
-                    yield Markdown(id="clause-text")
+                    yield Static(id="clause-context")
+                    yield Static(id="clause-text")
                 yield Static(content("Linked examples"), id="links-title")
                 yield DataTable(id="clause-links", cursor_type="row", zebra_stripes=True)
         yield Footer()
@@ -201,7 +209,10 @@ class ConstitutionScreen(Screen[None]):
         self.query_one("#clause-heading", Static).update(
             join((clause.id, "bold"), "   ", (" › ".join(reversed(path)), "dim"), ("   " + meta if meta else ""))
         )
-        self.query_one("#clause-text", Markdown).update(clause.text)
+        context_view = self.query_one("#clause-context", Static)
+        context_view.update(plain(clause.context, "italic") if clause.context else content(""))
+        context_view.display = bool(clause.context)
+        self.query_one("#clause-text", Static).update(content(clause_body(clause)))
         self.load_links(clause.id)
 
     @work(thread=True, exclusive=True, group="constitution-links")

@@ -131,9 +131,9 @@ class CoverageScreen(Screen[None]):
         heat.clear()
         rows = list(self.report.clauses)
         if self.by_gap:
-            rows.sort(key=lambda r: (-(r.target - r.approved_total), r.id))
+            rows.sort(key=lambda r: (-(r.target - r.approved_total if r.is_gap else 0), r.id))
         for r in rows:
-            gap = max(r.target - r.approved_total, 0)
+            gap = max(r.target - r.approved_total, 0) if r.is_gap else 0  # a container is never a gap
             cells = [
                 heat_cell(r.total[k]["approved"], sum(r.total[k].values()), r.target if r.depth > 1 else 0)
                 for k in KINDS
