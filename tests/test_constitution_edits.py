@@ -10,6 +10,7 @@ was removed.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,8 +42,19 @@ def items(text: str, parent: str) -> list[Clause]:
     return [c for c in parse_markdown(text).clauses if c.parent == parent and c.kind == "item"]
 
 
+_MARKER = re.compile(r"[ \t]*(?:[-*+]|\d+[.)])[ \t]+")
+
+
 def item_text(text: str, clause_id: str) -> str:
-    return next(c.text for c in parse_markdown(text).clauses if c.id == clause_id)
+    """The item's source lines, marker included (a clause's `text` leaves the marker out)."""
+    body = next(c.text for c in parse_markdown(text).clauses if c.id == clause_id)
+    first, count = body.split("\n", 1)[0], body.count("\n") + 1
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        marker = _MARKER.match(line)
+        if marker and line[marker.end() :].startswith(first):
+            return "\n".join(lines[i : i + count])
+    raise AssertionError(f"no source line for {clause_id}")
 
 
 def without(text: str, clause_id: str) -> str:
