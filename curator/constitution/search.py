@@ -1,4 +1,4 @@
-"""Fuzzy clause search for the link picker and the command palette (rapidfuzz over id, title, text)."""
+"""Fuzzy clause search for the link picker and the command palette (rapidfuzz over id, title, plain text)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def search_clauses(clauses: Sequence[Clause], query: str, *, limit: int = 30) ->
     paths = clause_paths(clauses)
     if not query.strip():
         return [ClauseHit(c, 0.0, paths[c.id]) for c in clauses[:limit]]
-    choices = [f"{c.id} {c.title} {c.text[:400]}" for c in clauses]
+    choices = [f"{c.id} {c.title} {(c.plain or c.text)[:400]}" for c in clauses]
     results = process.extract(query, choices, scorer=fuzz.WRatio, processor=utils.default_process, limit=limit)
     hits = [ClauseHit(clauses[i], float(score), paths[clauses[i].id]) for _, score, i in results]
     exact = [h for h in hits if h.clause.id == query.strip()]
