@@ -338,6 +338,10 @@ class Example(_Strict):
         parts += [f"{t.name} {t.description} {json.dumps(t.input_schema)}" for t in self.tools or []]
         return "\n".join(p for p in parts if p)
 
+    def text_fields(self) -> list[tuple[str, str]]:
+        """Every string an export of this record can emit, per field (see `record_text_fields`)."""
+        return record_text_fields(self.canonical())
+
     @field_serializer("source")
     def _source_in_full(self, source: Source) -> dict[str, Any]:
         # provenance keeps its null fields: readers can rely on every key being there
@@ -355,6 +359,62 @@ class Example(_Strict):
     def canonical_json(self) -> str:
         """One line of canonical JSON (the dump/export form): compact, UTF-8, stable key order."""
         return self.model_dump_json(exclude_none=True)
+
+
+def record_text_fields(record: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Every string an export of `record` can emit, per field: `(path, text)` in record order.
+
+    `record` is the record's JSON shape (`Example.canonical()`, a stored record, an editor's form).
+    Paths follow the record: `title`, `system`, `text`, `rationale`, `tools[0].name`,
+    `tools[0].description`, `tools[0].input_schema`, `messages[3].content`,
+    `messages[3].content[1]` (a text block), `messages[1].content[1].input` (a tool call's input;
+    `.name` its tool), `messages[2].content[0].content` (a tool result), `messages[3].rationale`.
+    Tool inputs and schemas are their JSON text as the export formats write it. Empty strings are
+    left out; values of the wrong type (an unfinished editor form) are skipped, never an error.
+    """
+    out: list[tuple[str, str]] = []
+
+    def add(path: str, value: Any) -> None:
+        if isinstance(value, str):
+            if value:
+                out.append((path, value))
+        elif isinstance(value, dict):
+            out.append((path, json.dumps(value, ensure_ascii=False)))
+
+    for key in ("title", "system", "text", "rationale"):
+        add(key, record.get(key))
+    tools = record.get("tools")
+    for i, tool in enumerate(tools if isinstance(tools, list) else []):
+        if isinstance(tool, Mapping):
+            add(f"tools[{i}].name", tool.get("name"))
+            add(f"tools[{i}].description", tool.get("description"))
+            add(f"tools[{i}].input_schema", tool.get("input_schema"))
+    messages = record.get("messages")
+    for i, msg in enumerate(messages if isinstance(messages, list) else []):
+        if not isinstance(msg, Mapping):
+            continue
+        content = msg.get("content")
+        if isinstance(content, str):
+            add(f"messages[{i}].content", content)
+        elif isinstance(content, list):
+            for j, block in enumerate(content):
+                if not isinstance(block, Mapping):
+                    continue
+                where = f"messages[{i}].content[{j}]"
+                kind = block.get("type")
+                if kind == "text":
+                    add(where, block.get("text"))
+                elif kind == "tool_use":
+                    add(f"{where}.name", block.get("name"))
+                    add(f"{where}.input", block.get("input") if block.get("input") is not None else {})
+                elif kind == "tool_result":
+                    result = block.get("content")
+                    if isinstance(result, list):
+                        texts = [b.get("text") for b in result if isinstance(b, Mapping)]
+                        result = "\n\n".join(t for t in texts if isinstance(t, str) and t)
+                    add(f"{where}.content", result)
+        add(f"messages[{i}].rationale", msg.get("rationale"))
+    return out
 
 
 class _FieldError(ValueError):

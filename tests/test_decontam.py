@@ -136,7 +136,8 @@ def test_cli_evalset_and_decontam(capsys: pytest.CaptureFixture[str], tmp_path: 
     assert main(["decontam", "--evalset", "spec", "--format", "json", "--db", db]) == 0
     flags = json.loads(capsys.readouterr().out)["flags"]
     assert {(f["id"], f["item"]) for f in flags} == {("ex_leak", "0dh6.md")}
-    assert set(flags[0]) == {"id", "evalset", "item", "rule", "score", "span"}
+    assert set(flags[0]) == {"id", "evalset", "item", "rule", "score", "span", "field"}
+    assert flags[0]["field"] == "text"
     assert main(["decontam", "--evalset", "nope", "--db", db]) == 1
 
 

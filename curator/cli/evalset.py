@@ -75,7 +75,9 @@ def remove(ws: Workspace, name: str) -> None:
 @format_option("json", "table", default="table")
 @pass_workspace
 def decontam(ws: Workspace, names: tuple[str, ...], fmt: str) -> None:
-    """flag training records that overlap registered eval sets"""
+    """flag training records that overlap registered eval sets, in every field an export can
+    emit (title, system prompt, text, turns, tool calls and results, rationales, tool definitions);
+    each flag names the field"""
     from curator.dedup.decontam import decontaminate
 
     checked, flags = decontaminate(ws.db, list(names) or None, workers=None)
@@ -86,8 +88,8 @@ def decontam(ws: Workspace, names: tuple[str, ...], fmt: str) -> None:
         table=lambda: lines(
             [
                 table(
-                    [[f.id, f.evalset, f.item, f.rule, f"{f.score:.2f}", short(f.span, 50)] for f in flags],
-                    ["id", "evalset", "item", "rule", "score", "span"],
+                    [[f.id, f.field, f.evalset, f.item, f.rule, f"{f.score:.2f}", short(f.span, 50)] for f in flags],
+                    ["id", "field", "evalset", "item", "rule", "score", "span"],
                 ),
                 f"{flagged} of {checked} records overlap an eval set",
             ]

@@ -30,7 +30,7 @@ from curator import jsonl
 from curator.errors import ImportFailed, NotFoundError, UsageError
 from curator.files import read_text
 from curator.minhash import SHINGLE, shingle_hashes
-from curator.models import utc_now
+from curator.models import record_text_fields, utc_now
 from curator.store.audit import record_event
 from curator.store.examples import live_sql
 from curator.textnorm import normalize
@@ -43,6 +43,9 @@ CONTAINMENT_MIN_WORDS = 8
 """Shorter records are not tested for character containment: three common words are not a leak."""
 _P = np.uint64(0x100000001B3)
 _EVAL_FIELDS = ("prompt", "text", "question", "messages")
+
+ScanText = str | list[tuple[str, str]]
+"""What is scanned of one record: a plain text, or its `(field path, text)` pairs."""
 
 
 # ---------------------------------------------------------------------------
@@ -341,19 +344,51 @@ class _Batch:
     words: list[list[str]]
     word_ids_all: npt.NDArray[np.uint64]
     word_starts: npt.NDArray[np.int64]
+    fields: list[list[tuple[str, int, int, int, int]]]
+    """Per record, each field's (path, first word, end word, first char, end char) in its norm."""
 
     @classmethod
-    def of(cls, records: list[tuple[str, str]], vocab: _Vocab) -> _Batch:
-        ids, norms, words = [], [], []
+    def of(cls, records: list[tuple[str, ScanText]], vocab: _Vocab) -> _Batch:
+        ids, norms, words, fields = [], [], [], []
         for rid, text in records:
-            norm = normalize(text)
+            parts = [("", text)] if isinstance(text, str) else text
+            if len(parts) == 1:
+                norm = normalize(parts[0][1])
+                w = norm.split()
+                bounds = [(parts[0][0], 0, len(w), 0, len(norm))]
+            else:
+                pieces: list[str] = []
+                bounds, w, at = [], [], 0
+                for path, value in parts:
+                    piece = normalize(value)
+                    if not piece:
+                        continue
+                    if pieces:
+                        at += 1  # the space joining it to the previous field
+                    fw = piece.split()
+                    bounds.append((path, len(w), len(w) + len(fw), at, at + len(piece)))
+                    pieces.append(piece)
+                    w.extend(fw)
+                    at += len(piece)
+                norm = " ".join(pieces)
             ids.append(rid)
             norms.append(norm)
-            words.append(norm.split())
+            words.append(w)
+            fields.append(bounds)
         counts = np.fromiter((len(w) for w in words), dtype=np.int64, count=len(words))
         starts = np.concatenate(([0], np.cumsum(counts)))
         all_ids = vocab.lookup([w for ws in words for w in ws])
-        return cls(ids, norms, words, all_ids, starts)
+        return cls(ids, norms, words, all_ids, starts, fields)
+
+    def field_of(self, rec: int, start: int, end: int, *, chars: bool) -> str:
+        """The field holding most of the record's words (or characters) [start, end)."""
+        best, most = "", -1
+        for path, first_word, end_word, first_char, end_char in self.fields[rec]:
+            lo, hi = (first_char, end_char) if chars else (first_word, end_word)
+            share = min(end, hi) - max(start, lo)
+            if share > most:
+                best, most = path, share
+        return best
 
     def word_ids(self, rec: int) -> npt.NDArray[np.uint64]:
         return self.word_ids_all[self.word_starts[rec] : self.word_starts[rec + 1]]
@@ -390,7 +425,7 @@ class _Batch:
 
 @dataclass
 class Flag:
-    """One training record overlapping one eval item by one rule."""
+    """One training record overlapping one eval item by one rule, in one field of the record."""
 
     id: str
     evalset: str
@@ -398,6 +433,9 @@ class Flag:
     rule: str
     score: float
     span: str
+    field: str = ""
+    """Where the overlap is (`system`, `messages[3].rationale`, ...; `record_text_fields` paths);
+    the field holding most of the span when it crosses fields; empty for a plain text."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -407,6 +445,7 @@ class Flag:
             "rule": self.rule,
             "score": self.score,
             "span": self.span,
+            "field": self.field,
         }
 
 
@@ -458,8 +497,12 @@ class EvalIndex:
         }
         return index
 
-    def scan(self, records: list[tuple[str, str]]) -> list[Flag]:
+    def scan(self, records: list[tuple[str, ScanText]]) -> list[Flag]:
         """Flags for a batch of (id, text) training records, in record order.
+
+        A record's text is a string or its fields (`record_text_fields`): the fields are scanned as
+        one text (an eval item split across fields is still found), and each flag names the field
+        where the overlapping span lies.
 
         The whole batch is hashed at once: the word ids and characters of every record are laid
         end to end, n-grams are hashed over the concatenation and windows crossing a record
@@ -490,8 +533,9 @@ class EvalIndex:
         windows = screened[pos]
         for rec, item in _pairs(owners[windows], items):
             where = starts[windows[(owners[windows] == rec) & (items == item)]] - batch.word_starts[rec]
-            span = _word_span(batch.words[rec], where, NGRAM_LONG)
-            found[(rec, item)] = self._flag(batch.ids[rec], item, "ngram13", 1.0, span)
+            span, lo, hi = _word_span(batch.words[rec], where, NGRAM_LONG)
+            place = batch.field_of(rec, lo, hi, chars=False)
+            found[(rec, item)] = self._flag(batch.ids[rec], item, "ngram13", 1.0, span, place)
 
     def _scan_short(self, batch: _Batch, found: dict[tuple[int, int], Flag]) -> None:
         """>= 50% of an eval item's distinct word 8-grams present in the record."""
@@ -515,9 +559,10 @@ class EvalIndex:
             all8 = _ngram_hashes(batch.word_ids(rec), NGRAM_SHORT)
             item_hashes = set(self.short.hashes[self.short.items == item].tolist())
             where = np.flatnonzero([h in item_hashes for h in all8.tolist()])
-            span = _word_span(words, where, NGRAM_SHORT)
+            span, lo, hi = _word_span(words, where, NGRAM_SHORT)
+            place = batch.field_of(rec, lo, hi, chars=False)
             score = round(float(share[at]), 4)
-            found[(rec, item)] = self._flag(batch.ids[rec], item, "ngram8_coverage", score, span)
+            found[(rec, item)] = self._flag(batch.ids[rec], item, "ngram8_coverage", score, span, place)
 
     def _scan_chars(self, batch: _Batch, found: dict[tuple[int, int], Flag]) -> None:
         """>= 50% of the record's distinct character 5-grams inside one eval item (records of 8+ words).
@@ -560,19 +605,20 @@ class EvalIndex:
             for item in np.flatnonzero(share >= CONTAINMENT).tolist():
                 if (rec, item) in found:
                     continue
-                span = _char_span(batch.norms[rec], self.norms[item])
+                span, lo, hi = _char_span(batch.norms[rec], self.norms[item])
+                place = batch.field_of(rec, lo, hi, chars=True)
                 score = round(float(share[item]), 4)
-                found[(rec, item)] = self._flag(batch.ids[rec], item, "char5_containment", score, span)
+                found[(rec, item)] = self._flag(batch.ids[rec], item, "char5_containment", score, span, place)
 
-    def _flag(self, rid: str, item: int, rule: str, score: float, span: str) -> Flag:
+    def _flag(self, rid: str, item: int, rule: str, score: float, span: str, place: str) -> Flag:
         evalset, label = self.labels[item]
-        return Flag(rid, evalset, label, rule, score, span)
+        return Flag(rid, evalset, label, rule, score, span, place)
 
 
-def _word_span(words: list[str], starts: npt.NDArray[Any], n: int, limit: int = 60) -> str:
-    """The longest run of overlapping n-grams, as the record's words."""
+def _word_span(words: list[str], starts: npt.NDArray[Any], n: int, limit: int = 60) -> tuple[str, int, int]:
+    """The longest run of overlapping n-grams, as the record's words, with its word range."""
     if starts.size == 0:
-        return ""
+        return "", 0, 0
     s = np.sort(starts)
     best_start, best_end, run_start = int(s[0]), int(s[0]), int(s[0])
     prev = int(s[0])
@@ -584,11 +630,11 @@ def _word_span(words: list[str], starts: npt.NDArray[Any], n: int, limit: int = 
             best_start, best_end = run_start, prev
     span = words[best_start : best_end + n]
     text = " ".join(span[:limit])
-    return text + (" …" if len(span) > limit else "")
+    return text + (" …" if len(span) > limit else ""), best_start, best_end + n
 
 
-def _char_span(record_norm: str, item_norm: str, limit: int = 300) -> str:
-    """The longest stretch of the record whose 5-grams all occur in the item."""
+def _char_span(record_norm: str, item_norm: str, limit: int = 300) -> tuple[str, int, int]:
+    """The longest stretch of the record whose 5-grams all occur in the item, with its range."""
     item_grams = {item_norm[i : i + SHINGLE] for i in range(max(len(item_norm) - SHINGLE + 1, 0))}
     best = (0, 0)
     start = None
@@ -601,7 +647,7 @@ def _char_span(record_norm: str, item_norm: str, limit: int = 300) -> str:
         else:
             start = None
     text = record_norm[best[0] : best[1]]
-    return text[:limit] + (" …" if len(text) > limit else "")
+    return text[:limit] + (" …" if len(text) > limit else ""), best[0], best[1]
 
 
 def _eval_items(db: Database, evalsets: list[str] | None) -> list[tuple[str, str, str]]:
@@ -625,18 +671,18 @@ def load_eval_index(db: Database, evalsets: list[str] | None = None) -> EvalInde
     return EvalIndex.build(_eval_items(db, evalsets))
 
 
-def iter_training_texts(db: Database, batch: int = 2000) -> Iterator[list[tuple[str, str]]]:
-    """(id, content) of every live stored record, in id order, in batches.
+def iter_training_texts(db: Database, batch: int = 2000) -> Iterator[list[tuple[str, ScanText]]]:
+    """(id, fields) of every live stored record, in id order, in batches.
 
-    The stored search text (content of every turn, plus a story's or document's rationale) is read
-    as is: parsing every record again would cost more than the scan itself.
+    The fields are every string an export can emit (`record_text_fields`), read from the stored
+    canonical JSON without validating it again (it was validated when it was written).
     """
-    cursor = db.execute(f"SELECT id, search_text FROM examples e WHERE {live_sql()} ORDER BY id")
+    cursor = db.execute(f"SELECT id, record FROM examples e WHERE {live_sql()} ORDER BY id")
     while True:
         rows = cursor.fetchmany(batch)
         if not rows:
             return
-        yield [(eid, text) for eid, text in rows]
+        yield [(eid, record_text_fields(json.loads(record))) for eid, record in rows]
 
 
 PARALLEL_MIN_RECORDS = 20_000
@@ -650,13 +696,13 @@ def _init_worker(items: list[tuple[str, str, str]]) -> None:
     _worker_index = EvalIndex.build(items)
 
 
-def _scan_in_worker(batch: list[tuple[str, str]]) -> list[Flag]:
+def _scan_in_worker(batch: list[tuple[str, ScanText]]) -> list[Flag]:
     assert _worker_index is not None
     return _worker_index.scan(batch)
 
 
 def _scanned(
-    items: list[tuple[str, str, str]], batches: Iterator[list[tuple[str, str]]], workers: int
+    items: list[tuple[str, str, str]], batches: Iterator[list[tuple[str, ScanText]]], workers: int
 ) -> Iterator[tuple[int, list[Flag]]]:
     """(records, flags) per batch, in order; with workers > 1, scanned in spawned processes."""
     if workers <= 1:

@@ -164,9 +164,11 @@ def _decontaminate(
     batch = 2000
     for start in range(0, len(ids), batch):
         chunk = ids[start : start + batch]
-        flags = index.scan([(eid, records[eid].searchable_text()) for eid in chunk])
+        flags = index.scan([(eid, records[eid].text_fields()) for eid in chunk])
         for f in sorted(flags, key=lambda f: (f.id, f.evalset, f.item, f.rule)):
-            out.setdefault(f.id, f"overlaps eval set {f.evalset} item {f.item} ({f.rule}, score {f.score:g})")
+            out.setdefault(
+                f.id, f"overlaps eval set {f.evalset} item {f.item} in {f.field} ({f.rule}, score {f.score:g})"
+            )
         progress("decontaminate", min(start + batch, len(ids)), len(ids))
     return out
 

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from curator.errors import RecordError
-from curator.models import Example, Message, Tool, parse_example, record_error_from
+from curator.models import Example, Message, Tool, parse_example, record_error_from, record_text_fields
 
 TEXT_KINDS = ("story", "document")
 DIALOGUE_KINDS = ("advice", "agentic")
@@ -289,6 +289,16 @@ def live_problems(tools: str, turn_texts: Sequence[str]) -> tuple[str | None, li
         except FormError as err:
             turn_problems.append(f"messages[{i}].content: {err.message}")
     return tools_problem, turn_problems
+
+
+def eval_fields(values: FormValues) -> list[tuple[str, str]]:
+    """The draft's text per field, as an export would emit it (`record_text_fields`), for the
+    eval-overlap warning; tools JSON that does not parse yet is scanned as typed."""
+    record = build_record(values, {}, problems=[])
+    fields = record_text_fields(record)
+    if values.kind == "agentic" and "tools" not in record and values.tools.strip():
+        fields.append(("tools", values.tools))
+    return fields
 
 
 def dedup_text(values: FormValues) -> str:

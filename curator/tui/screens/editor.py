@@ -42,6 +42,7 @@ from curator.tui.form import (
     TurnValues,
     dedup_text,
     error_place,
+    eval_fields,
     focus_after_removal,
     form_values,
     live_problems,
@@ -663,8 +664,7 @@ class EditorScreen(Screen[None]):
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         area = event.text_area
-        if area.id == "text" or area.has_class("turn-content"):
-            self._schedule_dup()
+        self._schedule_dup()  # every text area holds exported text: all of it is checked against eval sets
         if area.id == "tools" or (self.kind == "agentic" and area.has_class("turn-content")):
             if self._validate_timer is not None:
                 self._validate_timer.stop()
@@ -687,4 +687,5 @@ class EditorScreen(Screen[None]):
         if self.load_error is not None or not self.query(DupPanel):
             return
         exclude = self.loaded.id if self.loaded is not None else None
-        self.query_one(DupPanel).schedule(dedup_text(self.read_form()), exclude, delay=delay)
+        values = self.read_form()
+        self.query_one(DupPanel).schedule(dedup_text(values), exclude, delay=delay, fields=eval_fields(values))

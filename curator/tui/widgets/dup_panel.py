@@ -50,6 +50,8 @@ class EvalWarning:
     item: str
     rule: str
     score: float
+    field: str = ""
+    """Where in the draft the overlap is (`system`, `messages[1].rationale`, ...)."""
 
 
 class DupCompareScreen(ModalScreen[None]):
@@ -150,6 +152,7 @@ class DupPanel(Vertical):
         self.checked_text = ""
         """The text the current rows were computed for."""
         self._text = ""
+        self._fields: list[tuple[str, str]] | None = None
         self._exclude: str | None = None
         self._generation = 0
         self._timer: Timer | None = None
@@ -167,9 +170,19 @@ class DupPanel(Vertical):
 
     # -- scheduling -------------------------------------------------------------------------------
 
-    def schedule(self, text: str, exclude_id: str | None, delay: float = DEBOUNCE_SECONDS) -> None:
-        """Check `text` after `delay` seconds of quiet; every call restarts the wait."""
+    def schedule(
+        self,
+        text: str,
+        exclude_id: str | None,
+        delay: float = DEBOUNCE_SECONDS,
+        fields: list[tuple[str, str]] | None = None,
+    ) -> None:
+        """Check `text` after `delay` seconds of quiet; every call restarts the wait.
+
+        `fields` (path, text) is what is checked against eval sets: every field an export emits
+        (by default `text` alone)."""
         self._text = text
+        self._fields = fields
         self._exclude = exclude_id
         self._generation += 1
         if self._timer is not None:
@@ -179,18 +192,33 @@ class DupPanel(Vertical):
     def _start(self) -> None:
         self._timer = None
         app: Any = self.app
-        self.run_check(self._text, self._exclude, self._generation, app)
+        self.run_check(self._text, self._exclude, self._generation, app, self._fields)
 
     @work(thread=True, exclusive=True, group="dup-check", exit_on_error=False)
-    def run_check(self, text: str, exclude_id: str | None, generation: int, app: Any) -> None:
+    def run_check(
+        self,
+        text: str,
+        exclude_id: str | None,
+        generation: int,
+        app: Any,
+        fields: list[tuple[str, str]] | None = None,
+    ) -> None:
         worker = get_current_worker()
         try:
-            self._check(worker, text, exclude_id, generation, app)
+            self._check(worker, text, exclude_id, generation, app, fields)
         except Exception as err:  # a failed check must never take the editor down
             if not worker.is_cancelled:
                 self.post_message(self.Results(generation, [], [], error=f"check failed: {err}"))
 
-    def _check(self, worker: Worker[None], text: str, exclude_id: str | None, generation: int, app: Any) -> None:
+    def _check(
+        self,
+        worker: Worker[None],
+        text: str,
+        exclude_id: str | None,
+        generation: int,
+        app: Any,
+        fields: list[tuple[str, str]] | None = None,
+    ) -> None:
         engine = app.dedup
         if engine is None:
             if not worker.is_cancelled:
@@ -204,12 +232,15 @@ class DupPanel(Vertical):
             return
         titles = examples.titles(db, [m.id for m in matches])
         rows = [DupRow(m.id, m.score, m.reason, titles.get(m.id, "")) for m in matches]
-        warnings = self._eval_warnings(db, text, lambda: worker.is_cancelled)
+        scanned: list[tuple[str, str]] = fields if fields is not None else [("text", text)]
+        warnings = self._eval_warnings(db, scanned, lambda: worker.is_cancelled)
         if worker.is_cancelled:
             return
         self.post_message(self.Results(generation, rows, warnings))
 
-    def _eval_warnings(self, db: Any, text: str, cancelled: Callable[[], bool]) -> list[EvalWarning]:
+    def _eval_warnings(
+        self, db: Any, fields: list[tuple[str, str]], cancelled: Callable[[], bool]
+    ) -> list[EvalWarning]:
         """Overlaps of the draft with registered eval sets (none registered: no warning)."""
         from curator.dedup.decontam import load_eval_index
 
@@ -219,14 +250,14 @@ class DupPanel(Vertical):
             except UsageError:
                 self._eval_index = None
             self._eval_loaded = True
-        if self._eval_index is None or cancelled() or not text.strip():
+        if self._eval_index is None or cancelled() or not any(t.strip() for _, t in fields):
             return []
-        flags = self._eval_index.scan([("draft", text)])
+        flags = self._eval_index.scan([("draft", fields)])
         seen: dict[tuple[str, str], EvalWarning] = {}
         for flag in flags:
             key = (flag.evalset, flag.item)
             if key not in seen or seen[key].score < flag.score:
-                seen[key] = EvalWarning(flag.evalset, flag.item, flag.rule, flag.score)
+                seen[key] = EvalWarning(flag.evalset, flag.item, flag.rule, flag.score, flag.field)
         return sorted(seen.values(), key=lambda w: (-w.score, w.evalset, w.item))
 
     def on_dup_panel_results(self, message: Results) -> None:
@@ -256,7 +287,10 @@ class DupPanel(Vertical):
             status.update(content("no near-duplicates"))
         decontam = self.query_one("#dup-decontam", Static)
         if self.warnings:
-            lines = [f"⚠ overlaps eval set {w.evalset} item {w.item} ({w.rule}, {w.score:.2f})" for w in self.warnings]
+            lines = [
+                f"⚠ overlaps eval set {w.evalset} item {w.item} in {w.field or 'the text'} ({w.rule}, {w.score:.2f})"
+                for w in self.warnings
+            ]
             decontam.update(content("\n".join(lines[:5])))
             decontam.display = True
         else:
