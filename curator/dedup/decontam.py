@@ -5,6 +5,10 @@ Rules, each reported with the eval item and the overlapping span:
 - `ngram8_coverage`: the record covers >= 50% of an eval item's word 8-grams;
 - `char5_containment`: >= 50% of the record's character 5-grams occur in one eval item.
 
+A record is scanned as every string an export can emit (`models.record_text_fields`: title,
+system prompt, text, turns, tool calls and results, rationales, tool definitions), joined into one
+text, and each flag names the field holding its overlapping span.
+
 Records are scanned in batches with numpy (sorted hash arrays and searchsorted), so the
 cost per record is a handful of vectorised operations, not Python loops over n-grams.
 """

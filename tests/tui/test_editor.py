@@ -477,6 +477,29 @@ async def test_eval_overlap_is_warned_about(demo_db: Path, tmp_path: Path) -> No
         assert "held-[bold]out" in str(warning.render())
 
 
+async def test_eval_text_in_the_system_prompt_is_warned_about_naming_the_field(demo_db: Path, tmp_path: Path) -> None:
+    from curator.dedup.decontam import add_evalset
+
+    items = [stored(demo_db, "ex_demo_001").text[:600], stored(demo_db, "ex_demo_002").text[:600]]
+    held_out = tmp_path / "held_out.jsonl"
+    held_out.write_text("".join(json.dumps({"prompt": t}) + "\n" for t in items), encoding="utf-8")
+    with open_workspace(demo_db) as ws:
+        add_evalset(ws.db, "held", held_out, actor="ana")
+    app = make_app(demo_db)
+    async with app.run_test(size=(150, 50)) as pilot:
+        await wait_for(pilot, lambda: app.dedup is not None, "the dedup index", timeout=20.0)  # type: ignore[attr-defined]
+        editor = await open_editor(pilot, "ex_demo_013")
+        panel = editor.query_one(DupPanel)
+        await wait_for(pilot, lambda: bool(panel.rows) or panel.checked_text != "", "the first check")
+        assert panel.warnings == []
+        system = editor.query_one("#system", TextArea)
+        system.focus()
+        system.insert(" " + items[1])
+        await wait_for(pilot, lambda: bool(panel.warnings), "the eval-set warning")
+        assert (panel.warnings[0].evalset, panel.warnings[0].field) == ("held", "system")
+        assert "in system" in str(panel.query_one("#dup-decontam", Static).render())
+
+
 async def test_no_eval_sets_no_warning(demo_db: Path) -> None:
     app = make_app(demo_db)
     async with app.run_test(size=(150, 50)) as pilot:
