@@ -6,17 +6,32 @@ caller's own error type, never a traceback.
 
 from __future__ import annotations
 
+import gzip
 import tomllib
+import zlib
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from curator.errors import CuratorError
 
 
+def is_gzip(path: Path) -> bool:
+    return Path(path).name.lower().endswith(".gz")
+
+
+def plain_suffix(path: Path) -> str:
+    """The file's suffix, lower case, under a `.gz` (`items.csv.gz` -> `.csv`)."""
+    path = Path(path)
+    return (path.with_suffix("") if is_gzip(path) else path).suffix.lower()
+
+
 def open_bytes(path: Path, error: type[CuratorError], *, what: str = "file", label: str | None = None) -> IO[bytes]:
-    """`path` opened for binary reading, or `error("PATH: no such file")` and the like."""
+    """`path` opened for binary reading (a `.gz` file decompressed as it is read), or
+    `error("PATH: no such file")` and the like."""
     label = label or str(path)
     try:
+        if is_gzip(path) and Path(path).is_file():
+            return cast(IO[bytes], gzip.open(path, "rb"))
         return Path(path).open("rb")
     except FileNotFoundError:
         raise error(f"{label}: no such {what}") from None
@@ -30,6 +45,8 @@ def read_bytes(path: Path, error: type[CuratorError], *, what: str = "file", lab
     with open_bytes(path, error, what=what, label=label) as fh:
         try:
             return fh.read()
+        except (gzip.BadGzipFile, EOFError, zlib.error) as err:
+            raise error(f"{label or path}: not a valid gzip file ({err})") from None
         except OSError as err:
             raise error(f"{label or path}: cannot read ({err.strerror or err})") from None
 

@@ -16,6 +16,7 @@ included), for records reviewed elsewhere, and each import event notes it and wh
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import json
 import multiprocessing
@@ -23,6 +24,7 @@ import os
 import re
 import threading
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -93,7 +95,16 @@ class ImportReport:
 
 
 def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Non-blank lines with their 1-based numbers, streamed; a top-level JSON array counts items instead."""
+    """Non-blank lines with their 1-based numbers, streamed; a top-level JSON array counts items instead.
+
+    A `.gz` file is decompressed as it is read."""
+    try:
+        yield from _lines_of(path)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as err:
+        raise ImportFailed(f"{path}: not a valid gzip file ({err})") from None
+
+
+def _lines_of(path: Path) -> Iterator[tuple[int, str]]:
     fh = open_bytes(path, ImportFailed)
     with fh:
         try:

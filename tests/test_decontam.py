@@ -53,7 +53,12 @@ def test_verbatim_13_gram_is_flagged_with_item_and_span(evalws: Workspace) -> No
 
 def test_covering_most_8_grams_of_a_short_item(ws: Workspace, tmp_path: Path) -> None:
     short = tmp_path / "short.jsonl"
-    short.write_text(json.dumps({"prompt": "please tell me how to reset my router password today"}) + "\n")
+    short.write_text(
+        json.dumps({"prompt": "please tell me how to reset my router password today"})
+        + "\n"
+        + json.dumps({"prompt": "an unrelated item about garden hoses"})
+        + "\n"
+    )
     add_evalset(ws.db, "short", short, actor="lead")
     add(ws, "ex_cover", "My aunt said: tell me how to reset my router password today, quickly please.")
     _, flags = decontaminate(ws.db)
@@ -101,18 +106,18 @@ def test_eval_file_formats(tmp_path: Path) -> None:
     with pytest.raises(ImportFailed, match=r"bad.jsonl:2: needs one of the fields"):
         read_eval_items(bad)
     (tmp_path / "empty_dir").mkdir()
-    with pytest.raises(ImportFailed, match=r"no \.md files"):
+    with pytest.raises(ImportFailed, match=r"no \.md or \.txt files"):
         read_eval_items(tmp_path / "empty_dir")
 
 
 def test_evalset_names_and_removal(ws: Workspace, tmp_path: Path) -> None:
     items = tmp_path / "i.txt"
-    items.write_text("one item\n")
+    items.write_text("one item\n\nanother item\n")
     with pytest.raises(UsageError):
         add_evalset(ws.db, "../evil", items, actor="lead")
     add_evalset(ws.db, "s", items, actor="lead")
     add_evalset(ws.db, "s", items, actor="lead")  # replaced, not duplicated
-    assert [s["items"] for s in list_evalsets(ws.db)] == [1]
+    assert [s["items"] for s in list_evalsets(ws.db)] == [2]
     remove_evalset(ws.db, "s", actor="lead")
     assert list_evalsets(ws.db) == []
     with pytest.raises(NotFoundError):

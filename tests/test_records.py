@@ -421,7 +421,7 @@ def test_soft_deleted_records_are_hidden_from_every_consumer(ws: Workspace, tmp_
     assert [m.id for m in engine.check(text)] == [twin.id]
     assert engine.clusters().clusters == []
     assert examples.existing_hashes(ws.db, [examples.prepare(gone).norm_hash]) == {}
-    evalset = write_jsonl(tmp_path / "eval.jsonl", [{"prompt": text}])
+    evalset = write_jsonl(tmp_path / "eval.jsonl", [{"prompt": text}, {"prompt": "An unrelated second item."}])
     add_evalset(ws.db, "held", evalset, actor="lead")
     checked, flags = decontaminate(ws.db)
     assert checked == 1 and {f.id for f in flags} == {twin.id}

@@ -145,7 +145,10 @@ def test_api_key_never_leaves_the_process_memory(
         cli("assist", "batch", "--clause", "privacy", "--kind", "story", "--poll", "0")
         assert not list((hermetic_env / "batches").glob("*.json"))
 
-        evalset = write_jsonl(tmp_path / "eval.jsonl", [{"prompt": "Should I read my sister's diary?"}])
+        evalset = write_jsonl(
+            tmp_path / "eval.jsonl",
+            [{"prompt": "Should I read my sister's diary?"}, {"prompt": "Can I open my flatmate's post?"}],
+        )
         cli("evalset", "add", "held", str(evalset))
         cli("decontam", "--format", "json")
         cli("dedup", "check", "--text", "The assistant left the letters sealed.", "--format", "json")

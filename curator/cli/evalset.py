@@ -24,13 +24,19 @@ def evalset() -> None:
 @common_options
 @click.argument("name", help="the eval set's name")
 @click.argument("file", help="file or folder of eval items")
+@click.option(
+    "--field", metavar="PATH", help="JSON lines: the item's text at this dotted path (e.g. messages.0.content)"
+)
+@click.option("--column", metavar="NAME", help="CSV/TSV: the column holding the text (needed when several do)")
 @pass_workspace
-def add(ws: Workspace, name: str, file: str) -> None:
-    """register (or replace) an eval set: JSON lines with prompt/text/question/messages, a text file of
-    blank-line-separated items, or a folder of .md files"""
+def add(ws: Workspace, name: str, file: str, field: str | None, column: str | None) -> None:
+    """register (or replace) an eval set: JSON lines with prompt/text/question/messages (or --field),
+    CSV/TSV with a header (--column), a text file of blank-line-separated items, or a folder of .md/.txt
+    files; any file may be gzipped (.gz). A file read as a single item, or text that looks like CSV
+    rows, is refused"""
     from curator.dedup.decontam import add_evalset
 
-    n = add_evalset(ws.db, name, Path(file), actor=acting_user())
+    n = add_evalset(ws.db, name, Path(file), actor=acting_user(), field=field, column=column)
     write(f"eval set {name}: {n} items from {file}\n")
 
 

@@ -59,7 +59,7 @@ def init(demo: bool, empty: bool) -> None:
 
 @cli.command("import")
 @common_options
-@click.argument("file", help="JSON lines (or a JSON array) of records")
+@click.argument("file", help="JSON lines (or a JSON array) of records; .gz is read decompressed")
 @click.option(
     "--format",
     "input_format",

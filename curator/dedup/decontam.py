@@ -15,6 +15,8 @@ cost per record is a handful of vectorised operations, not Python loops over n-g
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 import json
 import multiprocessing
@@ -32,7 +34,7 @@ from sqlite_utils import Database
 
 from curator import jsonl
 from curator.errors import ImportFailed, NotFoundError, UsageError
-from curator.files import read_text
+from curator.files import plain_suffix, read_text
 from curator.minhash import SHINGLE, shingle_hashes
 from curator.models import record_text_fields, utc_now
 from curator.store.audit import record_event
@@ -68,43 +70,146 @@ def _messages_text(messages: Any) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def read_eval_items(path: Path) -> list[tuple[str, str]]:
-    """(label, text) items from JSON lines, a plain text file (blank-line blocks) or a folder of .md files."""
+_TEXT_SUFFIXES = (".md", ".txt")
+_JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
+_DELIMITED = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
+
+
+def read_eval_items(path: Path, *, field: str | None = None, column: str | None = None) -> list[tuple[str, str]]:
+    """(label, text) items from an eval file or folder; a `.gz` file is read decompressed.
+
+    - JSON lines: the first of prompt/text/question/messages, or `field` (a dotted path into
+      nested objects and lists: `messages.0.content`);
+    - CSV/TSV (`.csv`, `.tsv`, `.tab`) with a header: the `column`, required when more than one
+      column holds text; an `id` column labels the items;
+    - a folder of .md/.txt files (one item each);
+    - any other text file: blank-line-separated blocks.
+
+    A file that gives one item, or blocks that look like CSV rows, is refused: that is a misread
+    file far more often than a one-item eval set.
+    """
     path = Path(path)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() == ".md" and p.is_file())
+        files = sorted(p for p in path.iterdir() if plain_suffix(p) in _TEXT_SUFFIXES and p.is_file())
         if not files:
-            raise ImportFailed(f"{path}: folder holds no .md files")
+            raise ImportFailed(f"{path}: folder holds no .md or .txt files")
         items = [(f.name, read_text(f, ImportFailed)) for f in files]
         return [(label, text) for label, text in items if text.strip()]
+    suffix = plain_suffix(path)
+    if column is not None and suffix not in _DELIMITED:
+        raise UsageError(f"{path}: --column is for .csv and .tsv files")
+    if field is not None and suffix in _DELIMITED:
+        raise UsageError(f"{path}: --field is for JSON lines; a CSV or TSV file takes --column")
     text = read_text(path, ImportFailed)
-    stripped = text.lstrip()
-    if path.suffix.lower() in (".jsonl", ".json", ".ndjson") or stripped.startswith("{"):
-        return _jsonl_items(path, text)
-    blocks = [b.strip() for b in text.replace("\r\n", "\n").split("\n\n")]
-    return [(f"block {i}", b) for i, b in enumerate((b for b in blocks if b), start=1)]
-
-
-def _jsonl_items(path: Path, text: str) -> list[tuple[str, str]]:
-    items = []
-    for number, obj in jsonl.objects(text, str(path), ImportFailed):
-        key = next((k for k in _EVAL_FIELDS if k in obj), None)
-        if key is None:
-            raise ImportFailed(f"{path}:{number}: needs one of the fields {', '.join(_EVAL_FIELDS)}")
-        value = obj[key]
-        body = _messages_text(value) if key == "messages" else value
-        if not isinstance(body, str) or not body.strip():
-            raise ImportFailed(f"{path}:{number}: {key}: must be non-empty text")
-        label = str(obj.get("id", f"line {number}"))
-        items.append((label, body))
+    if suffix in _DELIMITED:
+        items = _delimited_items(path, text, _DELIMITED[suffix], column)
+    elif suffix in _JSONL_SUFFIXES or text.lstrip().startswith("{") or field is not None:
+        items = _jsonl_items(path, text, field)
+    else:
+        blocks = [b.strip() for b in text.replace("\r\n", "\n").split("\n\n")]
+        items = [(f"block {i}", b) for i, b in enumerate((b for b in blocks if b), start=1)]
+        _refuse_delimited_blocks(path, text)
+    if len(items) == 1:
+        raise ImportFailed(
+            f"{path}: read as exactly 1 item; an eval set needs its items separated "
+            "(JSON lines, CSV/TSV with a header, blank lines between blocks, or a folder of files)"
+        )
     return items
 
 
-def add_evalset(db: Database, name: str, path: Path, *, actor: str) -> int:
+def _refuse_delimited_blocks(path: Path, text: str) -> None:
+    """Refuse plain text whose lines are delimited rows (a CSV or TSV read as prose)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) < 3:
+        return
+    for name, delimiter, least in (("tab", "\t", 1), ("comma", ",", 2)):
+        counts = [line.count(delimiter) for line in lines]
+        if counts[0] >= least and sum(c == counts[0] for c in counts) >= 0.8 * len(lines):
+            raise ImportFailed(
+                f"{path}: looks like {'TSV' if delimiter == chr(9) else 'CSV'} rows ({counts[0]} {name}s on "
+                f"most lines), not text blocks; name it .{'tsv' if delimiter == chr(9) else 'csv'} and pick --column"
+            )
+
+
+def _delimited_items(path: Path, text: str, delimiter: str, column: str | None) -> list[tuple[str, str]]:
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
+    except csv.Error as err:
+        raise ImportFailed(f"{path}: invalid {'TSV' if delimiter == chr(9) else 'CSV'} ({err})") from None
+    rows = [r for r in rows if any(cell.strip() for cell in r)]
+    if not rows:
+        return []
+    header = [h.strip() for h in rows[0]]
+    body = rows[1:]
+    listed = ", ".join(header)
+    if column is None:
+        texty = [i for i, name in enumerate(header) if _is_text_column([r[i] if i < len(r) else "" for r in body])]
+        if len(texty) != 1:
+            found = "no column holds text" if not texty else "more than one column holds text"
+            raise UsageError(f"{path}: {found}; choose one with --column (columns: {listed})")
+        at = texty[0]
+    elif column in header:
+        at = header.index(column)
+    else:
+        raise UsageError(f"{path}: no column named {column!r} (columns: {listed})")
+    id_at = header.index("id") if "id" in header and header.index("id") != at else None
+    items = []
+    for number, row in enumerate(body, start=2):
+        value = row[at].strip() if at < len(row) else ""
+        if not value:
+            continue
+        label = row[id_at].strip() if id_at is not None and id_at < len(row) and row[id_at].strip() else f"row {number}"
+        items.append((label, value))
+    return items
+
+
+def _is_text_column(values: list[str]) -> bool:
+    """Prose, not ids, numbers or labels: most filled cells hold three or more words."""
+    filled = [v for v in values if v.strip()]
+    return bool(filled) and sum(len(v.split()) >= 3 for v in filled) >= 0.5 * len(filled)
+
+
+def _at_path(obj: Any, dotted: str) -> Any:
+    """The value at a dotted path (`messages.0.content`); None when there is none."""
+    value = obj
+    for part in dotted.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.lstrip("-").isdigit() and -len(value) <= int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return None
+    return value
+
+
+def _jsonl_items(path: Path, text: str, field: str | None = None) -> list[tuple[str, str]]:
+    items = []
+    for number, obj in jsonl.objects(text, str(path), ImportFailed):
+        if field is not None:
+            key, value = field, _at_path(obj, field)
+            if value is None:
+                raise ImportFailed(f"{path}:{number}: no field {field!r}")
+        else:
+            found = next((k for k in _EVAL_FIELDS if k in obj), None)
+            if found is None:
+                raise ImportFailed(f"{path}:{number}: needs one of the fields {', '.join(_EVAL_FIELDS)} (or --field)")
+            key, value = found, obj[found]
+        if isinstance(value, list):
+            value = _messages_text(value)
+        if not isinstance(value, str) or not value.strip():
+            raise ImportFailed(f"{path}:{number}: {key}: must be non-empty text")
+        label = str(obj.get("id", f"line {number}"))
+        items.append((label, value))
+    return items
+
+
+def add_evalset(
+    db: Database, name: str, path: Path, *, actor: str, field: str | None = None, column: str | None = None
+) -> int:
     """Register (or replace) an evaluation set; returns how many items it holds."""
     if not name or "/" in name or "\\" in name or name.startswith(".") or len(name) > 100:
         raise UsageError(f"invalid eval set name {name!r} (no path separators, not starting with '.')")
-    items = read_eval_items(path)
+    items = read_eval_items(path, field=field, column=column)
     if not items:
         raise ImportFailed(f"{path}: no evaluation items found")
     with db.atomic():

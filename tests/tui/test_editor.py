@@ -462,7 +462,9 @@ async def test_eval_overlap_is_warned_about(demo_db: Path, tmp_path: Path) -> No
 
     text = stored(demo_db, "ex_demo_001").text
     held_out = tmp_path / "held_out.jsonl"
-    held_out.write_text(json.dumps({"prompt": text[:600]}) + "\n", encoding="utf-8")
+    held_out.write_text(
+        json.dumps({"prompt": text[:600]}) + "\n" + json.dumps({"prompt": "other"}) + "\n", encoding="utf-8"
+    )
     with open_workspace(demo_db) as ws:
         add_evalset(ws.db, "held-[bold]out", held_out, actor="ana")
     app = make_app(demo_db)
