@@ -130,6 +130,9 @@ def test_every_package_is_under_a_layer_contract() -> None:
     units = {unit_of(m) for m in all_modules() if m not in ("curator", "curator.__main__")}
     assert units - placed == set(), "not in any layer of [tool.importlinter]"
     assert placed - units == set(), "layers name modules that do not exist"
+    (core,) = [c["source_modules"] for c in contracts if c.get("id") == "core-without-ui"]
+    front_ends = {unit_of(m) for m in FRONT_ENDS}
+    assert set(core) == units - front_ends, "core-without-ui must list every module below the front ends"
 
 
 def test_the_core_does_not_import_textual_at_run_time() -> None:
