@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,9 +10,13 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
+from curator.bootstrap import open_workspace
+from curator.dedup.decontam import add_evalset
+from curator.models import Example
 from curator.review import reviews_of
 from curator.store import examples
 from curator.tui.app import CuratorApp
+from curator.tui.screens.confirm import ConfirmScreen
 from curator.tui.screens.review import ReviewScreen
 from tests.tui.conftest import HOSTILE, wait_for
 
@@ -35,9 +40,12 @@ async def open_review(pilot: Pilot[Any]) -> ReviewScreen:
 
 
 async def highlight(pilot: Pilot[Any], screen: ReviewScreen, example_id: str) -> None:
+    """Move to `example_id` and wait for its detail and its overlap check."""
     table = screen.table
     table.move_cursor(row=table.get_row_index(example_id))
     await wait_for(pilot, lambda: screen.example is not None and screen.example.id == example_id, "the detail")
+    panel = screen.overlaps
+    await wait_for(pilot, lambda: panel.done and panel.checked_id == example_id, "the overlap check", timeout=20.0)
 
 
 def notes(app: CuratorApp, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
@@ -203,3 +211,76 @@ async def test_hostile_strings_in_the_queue_and_detail(hostile_db: Path, monkeyp
         await pilot.pause(0.1)
         assert app.is_running
         assert app.return_code is None
+
+
+def copy_of(demo_db: Path, example_id: str, copy_id: str) -> Example:
+    """Store an approved story whose text is the example's text: an exact near-duplicate."""
+    with open_workspace(demo_db) as ws:
+        original = examples.get(ws.db, example_id)
+        text = original.searchable_text()
+        copy = Example(id=copy_id, kind="story", title="An earlier copy", text=text, author="cai")
+        examples.insert_many(ws.db, [copy], actor="cai")
+        return original
+
+
+async def test_a_near_copy_is_shown_and_approving_it_asks_first(demo_db: Path) -> None:
+    copy_of(demo_db, ANAS_IN_REVIEW, "ex_copy")
+    app = CuratorApp(demo_db, user="ben")
+    async with app.run_test(size=(150, 45)) as pilot:
+        screen = await open_review(pilot)
+        await highlight(pilot, screen, ANAS_IN_REVIEW)
+        assert [r.id for r in screen.overlaps.rows] == ["ex_copy"]
+        problems = rendered(screen, "#review-problems")
+        assert "Ready to approve" not in problems
+        assert "near-copy of ex_copy" in problems and "An earlier copy" in problems
+        before = status_of(app, ANAS_IN_REVIEW)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        confirm = app.screen
+        assert isinstance(confirm, ConfirmScreen)
+        assert "ex_copy" in confirm.question and "Approve it anyway?" in confirm.question
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.screen is screen, "the confirmation to close")
+        assert status_of(app, ANAS_IN_REVIEW) == before
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation again")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "CommentScreen", "the comment dialog")
+        await pilot.press(*"seen the copy", "enter")
+        await wait_for(pilot, lambda: status_of(app, ANAS_IN_REVIEW)[0] == "approved", "the approval")
+
+
+async def test_an_eval_overlap_is_shown_with_its_field(demo_db: Path, tmp_path: Path) -> None:
+    with open_workspace(demo_db) as ws:
+        ex = examples.get(ws.db, ANAS_IN_REVIEW)
+        rationale = next(m.rationale for m in ex.messages or [] if m.rationale)
+        assert rationale is not None and len(rationale.split()) >= 15
+        held_out = tmp_path / "held.jsonl"
+        held_out.write_text(
+            json.dumps({"prompt": "A held-out item. " + rationale}) + "\n" + json.dumps({"prompt": "other"}) + "\n",
+            encoding="utf-8",
+        )
+        add_evalset(ws.db, "held", held_out, actor="ana")
+    app = CuratorApp(demo_db, user="ben")
+    async with app.run_test(size=(150, 45)) as pilot:
+        screen = await open_review(pilot)
+        await highlight(pilot, screen, ANAS_IN_REVIEW)
+        assert [(w.evalset, w.field.endswith(".rationale")) for w in screen.overlaps.warnings] == [("held", True)]
+        assert "overlaps eval set held" in rendered(screen, "#review-problems")
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        assert "eval set held" in app.screen.question  # type: ignore[attr-defined]
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen, "the confirmation to close")
+        assert status_of(app, ANAS_IN_REVIEW)[0] == "review"
+
+
+async def test_approving_before_the_overlap_check_ends_asks_first(demo_db: Path) -> None:
+    app = CuratorApp(demo_db, user="ben")
+    async with app.run_test(size=(150, 45)) as pilot:
+        screen = await open_review(pilot)
+        await highlight(pilot, screen, ANAS_IN_REVIEW)
+        screen.overlaps.done = False  # as if the check of this example were still running
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        assert "has not finished" in app.screen.question  # type: ignore[attr-defined]

@@ -27,7 +27,9 @@ from curator.store import examples
 from curator.tui.messages import WorkspaceChanged
 from curator.tui.safe import content, join, plain
 from curator.tui.screens.comment import CommentScreen
+from curator.tui.screens.confirm import ConfirmScreen
 from curator.tui.screens.help import ScreenBindingCommands
+from curator.tui.widgets.dup_panel import DupPanel, DupRow, EvalWarning
 
 if TYPE_CHECKING:
     from curator.tui.app import CuratorApp
@@ -114,14 +116,31 @@ def _message_parts(value: Any) -> list[Part]:
     return parts
 
 
-def problems_text(problems: list[str], reviews: list[ReviewRow]) -> Text:
+def overlap_lines(rows: list[DupRow], warnings: list[EvalWarning]) -> list[str]:
+    """One line per near-duplicate and per eval overlap, as a reviewer reads them."""
+    lines = [f"near-copy of {r.id} “{r.title}” ({r.reason}, {r.score:.2f})" for r in rows]
+    lines += [
+        f"overlaps eval set {w.evalset} item {w.item} in {w.field or 'the text'} ({w.rule}, {w.score:.2f})"
+        for w in warnings
+    ]
+    return lines
+
+
+def problems_text(problems: list[str], reviews: list[ReviewRow], overlaps: list[str] | None = None) -> Text:
+    """Why the example cannot be approved, or that it can; `overlaps` None while they are being checked."""
     parts: list[Part] = []
     if problems:
         parts.append(("Cannot approve yet:\n", "bold yellow"))
         for problem in problems:
             parts.append(("  ⚠ " + problem + "\n", "yellow"))
+    elif overlaps:
+        parts.append(("The rules allow approval, but look first:\n", "bold yellow"))
+        for line in overlaps:
+            parts.append(("  ⚠ " + line + "\n", "yellow"))
+    elif overlaps is None:
+        parts.append(("Checking for near-duplicates and eval overlaps…\n", "dim"))
     else:
-        parts.append(("Ready to approve.\n", "green"))
+        parts.append(("Ready to approve: no near-duplicates, no eval overlaps.\n", "green"))
     for r in reviews:
         parts.append((f"Earlier review (version {r.example_version}): ", "dim"))
         parts.append((r.verdict, "green" if r.verdict == "approve" else "red"))
@@ -180,6 +199,7 @@ class ReviewScreen(Screen[None]):
         self.example: Example | None = None
         self.introducer: str | None = None  # who imported the shown example, when it names no author
         """The highlighted example as last read (its version is the one a decision expects)."""
+        self.reviews: list[ReviewRow] = []
         self.deciding = False
         self.loaded = False
         """The queue was read at least once."""
@@ -195,6 +215,7 @@ class ReviewScreen(Screen[None]):
             with VerticalScroll(id="review-detail"):
                 yield Static(id="review-heading")
                 yield Static(id="review-problems")
+                yield DupPanel(id="review-overlaps", subject="Under review")
                 yield Static(id="review-body")
         yield Static(id="review-status")
         yield Footer()
@@ -300,12 +321,31 @@ class ReviewScreen(Screen[None]):
             for widget in (heading, problems, body):
                 widget.update(content(""))
             return
+        self.reviews = reviews
         heading.update(example_heading(ex))
-        found = approval_problems(ex, self.curator.user, self.introducer)
-        problems.set_class(bool(found), "has-problems")
-        problems.update(problems_text(found, reviews))
+        self.show_problems(None)
         body.update(example_body(ex))
         self.query_one("#review-detail", VerticalScroll).scroll_home(animate=False)
+        self.overlaps.schedule(ex.searchable_text(), ex.id, delay=0, fields=ex.text_fields())
+
+    @property
+    def overlaps(self) -> DupPanel:
+        return self.query_one("#review-overlaps", DupPanel)
+
+    def show_problems(self, overlaps: list[str] | None) -> None:
+        """The rules' verdict on the shown example, with its overlaps once they are known."""
+        ex = self.example
+        if ex is None:
+            return
+        found = approval_problems(ex, self.curator.user, self.introducer)
+        problems = self.query_one("#review-problems", Static)
+        problems.set_class(bool(found or overlaps), "has-problems")
+        problems.update(problems_text(found, self.reviews, overlaps))
+
+    def on_dup_panel_updated(self, message: DupPanel.Updated) -> None:
+        message.stop()
+        if self.example is not None and message.subject_id == self.example.id:
+            self.show_problems(overlap_lines(message.rows, message.warnings))
 
     def highlighted_id(self) -> str | None:
         table = self.table
@@ -333,7 +373,32 @@ class ReviewScreen(Screen[None]):
             # the rules refuse it anyway: let the core say why, without asking for a comment first
             self.decide(ex.id, "approve", "", ex.version)
             return
+        question = self.overlap_question(ex)
+        if question is None:
+            self.ask_approval_comment(ex)
+            return
 
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.ask_approval_comment(ex)
+
+        self.app.push_screen(ConfirmScreen(question, yes="Approve anyway", no="Cancel"), confirmed)
+
+    def overlap_question(self, ex: Example) -> str | None:
+        """What to confirm before approving `ex`: its overlaps, or that they are not known; None when clean."""
+        panel = self.overlaps
+        if not panel.done or panel.checked_id != ex.id:
+            return f"The near-duplicate and eval-overlap check of {ex.id} has not finished. Approve without it?"
+        if panel.error is not None:
+            return f"The overlap check of {ex.id} failed ({panel.error}). Approve anyway?"
+        lines = overlap_lines(panel.rows, panel.warnings)
+        if not lines:
+            return None
+        shown = "\n".join(f"• {line}" for line in lines[:6])
+        more = f"\n… and {len(lines) - 6} more" if len(lines) > 6 else ""
+        return f"{ex.id} “{ex.title}”:\n{shown}{more}\n\nApprove it anyway?"
+
+    def ask_approval_comment(self, ex: Example) -> None:
         def done(comment: str | None) -> None:
             if comment is not None:
                 self.decide(ex.id, "approve", comment, ex.version)

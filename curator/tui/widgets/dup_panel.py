@@ -145,8 +145,19 @@ class DupPanel(Vertical):
             self.warnings = warnings
             self.error = error
 
-    def __init__(self, *, id: str | None = None) -> None:
+    class Updated(Message):
+        """The panel now shows the results for `subject_id` (bubbles to the screen)."""
+
+        def __init__(self, subject_id: str | None, rows: list[DupRow], warnings: list[EvalWarning]) -> None:
+            super().__init__()
+            self.subject_id = subject_id
+            self.rows = rows
+            self.warnings = warnings
+
+    def __init__(self, *, id: str | None = None, subject: str = "This draft") -> None:
         super().__init__(id=id)
+        self.subject = subject
+        """How the compare view names the text being checked."""
         self.rows: list[DupRow] = []
         self.warnings: list[EvalWarning] = []
         self.checked_text = ""
@@ -158,6 +169,12 @@ class DupPanel(Vertical):
         self._timer: Timer | None = None
         self._eval_index: EvalIndex | None = None
         self._eval_loaded = False
+        self.checked_id: str | None = None
+        """The record (its id, None for a new draft) the shown results belong to."""
+        self.error: str | None = None
+        """Why the last check failed (None when it ran)."""
+        self.done = False
+        """The shown results are for the latest scheduled text (no check pending)."""
 
     def compose(self) -> ComposeResult:
         yield Static(content("Near-duplicates"), classes="dup-heading")
@@ -185,6 +202,7 @@ class DupPanel(Vertical):
         self._fields = fields
         self._exclude = exclude_id
         self._generation += 1
+        self.done = False
         if self._timer is not None:
             self._timer.stop()
         self._timer = self.set_timer(max(delay, 0.01), self._start)
@@ -267,6 +285,13 @@ class DupPanel(Vertical):
         status = self.query_one("#dup-status", Static)
         if message.error is not None:
             status.update(content(message.error))
+            self.error = message.error
+            self.rows, self.warnings = [], []
+            self.checked_id = self._exclude
+            self.done = True
+            self.query_one("#dup-matches", OptionList).clear_options()
+            self.query_one("#dup-decontam", Static).display = False
+            self.post_message(self.Updated(self.checked_id, [], []))
             return
         if message.rows is None:
             status.update(content("index loading…"))
@@ -275,7 +300,10 @@ class DupPanel(Vertical):
             return
         self.rows = message.rows
         self.warnings = message.warnings
+        self.error = None
         self.checked_text = self._text
+        self.checked_id = self._exclude
+        self.done = True
         options = self.query_one("#dup-matches", OptionList)
         highlighted = options.highlighted
         options.clear_options()
@@ -296,6 +324,7 @@ class DupPanel(Vertical):
         else:
             decontam.update(content(""))
             decontam.display = False
+        self.post_message(self.Updated(self.checked_id, self.rows, self.warnings))
 
     # -- comparing ----------------------------------------------------------------------------------
 
@@ -323,7 +352,7 @@ class DupPanel(Vertical):
         score = f" · {row.score:.2f} {row.reason}" if row else ""
         self.app.push_screen(
             DupCompareScreen(
-                "This draft",
+                self.subject,
                 self.checked_text or self._text,
                 f"{other.id} · {other.title}{score}",
                 other.searchable_text(),
