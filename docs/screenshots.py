@@ -97,6 +97,9 @@ async def editor(pilot: Pilot) -> None:
 async def review(pilot: Pilot) -> None:
     await pilot.press("3")
     await settle(pilot)
+    panel = pilot.app.screen.query_one("#review-overlaps")
+    await wait_for(pilot, lambda: panel.done, "the overlap check")
+    await settle(pilot)
 
 
 async def history(pilot: Pilot) -> None:
