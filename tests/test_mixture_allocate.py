@@ -183,7 +183,7 @@ def test_scarce_kind_gives_its_surplus_and_repeats_up_to_max_epochs(ws: Workspac
 def test_strict_mode_fails_naming_the_kind(ws: Workspace, tmp_path: Path) -> None:
     fill_ws(ws, gen_records(300, kinds=("story", "advice", "document")) + gen_records(4, seed=2, kinds=("agentic",)))
     with pytest.raises(SpecError, match=r"spec\.toml: kinds\.agentic: not enough agentic data"):
-        export(ws, tmp_path, budget_tokens=20_000, strict=True)
+        export(ws, tmp_path, budget_tokens=20_000, strict=True, split={"eval_fraction": 0.0})
 
 
 def test_full_pass_before_any_repeat_per_cell(ws: Workspace, tmp_path: Path) -> None:

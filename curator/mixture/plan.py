@@ -30,6 +30,9 @@ from curator.mixture.split import (
     assign_splits,
     expand_heldout,
     lock_path,
+    split_counts,
+    split_key,
+    split_warnings,
     updated_lock,
 )
 from curator.models import KINDS, Example, TextBlock
@@ -85,6 +88,10 @@ class ExportPlan:
     """The lock to write after the export."""
     drawer: Drawer
     draws: dict[tuple[str, int], Draw] = field(default_factory=dict)
+    split_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Exported records and split keys per split."""
+    warnings: list[str] = field(default_factory=list)
+    """What the trainer must know (the CLI prints them; the manifest keeps them)."""
 
     def draw(self, record_id: str, repeat: int) -> Draw:
         """The diversification of one (record, repeat), computed once and shared by every format."""
@@ -285,6 +292,15 @@ def plan_export(
     dupes = _dedup(_clusters(db, spec.dedup, report), split_result.splits, eligible)
     reasons.update(dupes)
     exported = {k: v for k, v in eligible.items() if k not in dupes}
+    counts = split_counts(
+        {k: split_result.splits[k] for k in exported},
+        {k: split_key(k, v.group, spec.split.by) for k, v in exported.items()},
+    )
+    warnings = split_warnings(
+        counts, eval_fraction=spec.split.eval_fraction, heldout_requested=bool(spec.split.heldout_clauses)
+    )
+    if warnings and spec.strict:
+        raise SpecError(f"{where}: split: {warnings[0]} (strict = true)")
     excluded += [Excluded(k, v) for k, v in reasons.items()]
     excluded.sort(key=lambda e: e.id)
 
@@ -307,6 +323,8 @@ def plan_export(
         costs={},
         lock=lock,
         drawer=drawer,
+        split_counts=counts,
+        warnings=[f"split: {w}" for w in warnings],
     )
 
     def cost(record_id: str, repeat: int) -> int:

@@ -111,7 +111,8 @@ class MixtureSpec(_Strict):
     """auto: exact o200k_base for openai/hf-messages/text, the curator estimate for anthropic."""
     rationale: RationaleMode = "thinking"
     strict: bool = False
-    """true: fail when a kind cannot reach its share instead of giving its surplus to the others."""
+    """true: fail when a kind cannot reach its share instead of giving its surplus to the others, and
+    when the split is not what was asked (an empty eval or heldout split, eval far off its fraction)."""
     decontaminate: list[str] = Field(default_factory=list)
     """Registered eval sets; records overlapping them are excluded."""
     dedup: DedupMode = "near"

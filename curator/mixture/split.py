@@ -176,3 +176,47 @@ def expand_heldout(heldout: Sequence[str], parents: dict[str, str | None]) -> fr
                 break
             p = parents.get(p)
     return frozenset(out)
+
+
+def split_counts(splits: dict[str, str], key_of: dict[str, str]) -> dict[str, dict[str, int]]:
+    """Records and split keys (groups, or ids) per split, over the records given."""
+    out = {s: {"records": 0, "keys": 0} for s in SPLITS}
+    keys: dict[str, set[str]] = {s: set() for s in SPLITS}
+    for rid, s in splits.items():
+        out[s]["records"] += 1
+        keys[s].add(key_of[rid])
+    for s in SPLITS:
+        out[s]["keys"] = len(keys[s])
+    return out
+
+
+def split_warnings(counts: dict[str, dict[str, int]], *, eval_fraction: float, heldout_requested: bool) -> list[str]:
+    """What a trainer must know about the split before trusting it; empty when it is as asked.
+
+    - a requested split (eval with `eval_fraction > 0`, heldout with held-out clauses) got no record;
+    - the eval split's share of the train + eval records is off `eval_fraction` by more than
+      max(2 records, 25% of the expected count): with few groups a salted hash cannot hit a
+      fraction, and nobody should learn that from an empty eval file.
+    """
+    warnings: list[str] = []
+    train, evals = counts["train"], counts["eval"]
+    pool = train["records"] + evals["records"]
+    groups = train["keys"] + evals["keys"]
+    if eval_fraction > 0:
+        expected = eval_fraction * pool
+        if evals["records"] == 0:
+            warnings.append(
+                f"eval_fraction {eval_fraction:g} gave 0 eval records ({groups:,} split keys, "
+                f"about {eval_fraction * groups:.1f} expected in eval): "
+                "add groups, raise eval_fraction, change split.salt, or split by id"
+            )
+        elif abs(evals["records"] - expected) > max(2.0, 0.25 * expected):
+            share = evals["records"] / pool if pool else 0.0
+            warnings.append(
+                f"eval_fraction {eval_fraction:g} gave {evals['records']:,} of {pool:,} records in eval "
+                f"({share:.1%}, {evals['keys']:,} of {groups:,} split keys); expected about {expected:.0f}: "
+                "groups of very different sizes or too few groups"
+            )
+    if heldout_requested and counts["heldout"]["records"] == 0:
+        warnings.append("split.heldout_clauses is set but no exported record is linked to those clauses")
+    return warnings

@@ -224,6 +224,8 @@ def build_manifest(plan: ExportPlan, files: list[FileEntry]) -> dict[str, Any]:
         "cells": [c.to_json() for c in alloc.cells],
         "splits": {
             **splits,
+            "split_keys": {s: plan.split_counts.get(s, {}).get("keys", 0) for s in SPLITS},
+            "warnings": [w.removeprefix("split: ") for w in plan.warnings if w.startswith("split: ")],
             "lock_file": f"{spec.name}{LOCK_SUFFIX}",
             "changed_from_lock": [
                 {"id": rid, "from": before, "to": after} for rid, before, after in plan.split_result.changed
@@ -512,6 +514,8 @@ def allocation_json(plan: ExportPlan) -> dict[str, Any]:
         "format": plan.counted_format,
         "token_counter": {"name": plan.counter.name, "exact": plan.counter.exact},
         "splits": {s: len(plan.split_lines(s)) for s in SPLITS},
+        "split_keys": {s: plan.split_counts.get(s, {}).get("keys", 0) for s in SPLITS},
+        "warnings": list(plan.warnings),
         "excluded": len(plan.excluded),
         "kinds": [
             {
@@ -582,6 +586,8 @@ def allocation_table(plan: ExportPlan) -> str:
         f"({counter['name']}{'' if counter['exact'] else ', estimate'}); "
         + "lines: "
         + ", ".join(f"{s} {n:,}" for s, n in data["splits"].items())
+        + "; split keys (groups or ids): "
+        + ", ".join(f"{s} {n:,}" for s, n in data["split_keys"].items())
         + f"; {data['excluded']:,} excluded"
     )
     body = [fmt_row(headers).rstrip(), "  ".join("-" * w for w in widths)] + [fmt_row(r).rstrip() for r in rows]

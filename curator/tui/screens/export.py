@@ -42,9 +42,11 @@ class ExportScreen(Screen[None]):
             self.phase, self.done, self.total = phase, done, total
 
     class Finished(Message):
-        def __init__(self, text: str, ok: bool) -> None:
+        def __init__(self, text: str, ok: bool, warnings: list[str] | None = None) -> None:
             super().__init__()
             self.text, self.ok = text, ok
+            self.warnings = warnings or []
+            """What the trainer must know about the export (shown as warning toasts)."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -137,7 +139,7 @@ class ExportScreen(Screen[None]):
             self.post_message(self.Finished(str(err), ok=False))
             return
         text = allocation_table(result.plan) if dry_run else json.dumps(result.manifest, ensure_ascii=False, indent=2)
-        self.post_message(self.Finished(text, ok=True))
+        self.post_message(self.Finished(text, ok=True, warnings=list(result.plan.warnings)))
 
     def on_export_screen_progressed(self, message: Progressed) -> None:
         bar = self.query_one("#export-progress", ProgressBar)
@@ -146,6 +148,8 @@ class ExportScreen(Screen[None]):
 
     def on_export_screen_finished(self, message: Finished) -> None:
         self.query_one("#result-text", TextArea).load_text(message.text)
+        for warning in message.warnings:
+            self.notify(warning, title="Warning", severity="warning", markup=False, timeout=15)
         if message.ok:
             self.notify("done", markup=False)
         else:

@@ -1,0 +1,97 @@
+"""Split honesty: an export whose split is not what the spec asked says so (CLI, manifest), or
+fails under `strict = true`; `--dry-run` shows the split keys per split."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from curator.bootstrap import open_workspace
+from curator.constitution.versions import import_constitution
+from curator.mixture import SpecError, export_from_spec, load_spec
+from curator.mixture.split import split_warnings
+from curator.store.db import Workspace
+from tests.helpers import fill_ws, gen_records, run, write_spec
+
+
+def counts(
+    train: tuple[int, int], evals: tuple[int, int], heldout: tuple[int, int] = (0, 0)
+) -> dict[str, dict[str, int]]:
+    """(records, keys) per split."""
+    return {s: {"records": r, "keys": k} for s, (r, k) in (("train", train), ("eval", evals), ("heldout", heldout))}
+
+
+def test_an_empty_eval_split_is_a_warning() -> None:
+    [warning] = split_warnings(counts((390, 39), (0, 0)), eval_fraction=0.1, heldout_requested=False)
+    assert "eval_fraction 0.1 gave 0 eval records" in warning
+    assert "39 split keys" in warning
+
+
+def test_an_eval_share_far_off_the_fraction_is_a_warning() -> None:
+    [warning] = split_warnings(counts((900, 90), (100, 10)), eval_fraction=0.2, heldout_requested=False)
+    assert "gave 100 of 1,000 records in eval" in warning and "expected about 200" in warning
+
+
+def test_small_deviations_are_not_warned_about() -> None:
+    # expected 5: within 2 records; expected 100: within 25%
+    assert split_warnings(counts((47, 47), (3, 3)), eval_fraction=0.1, heldout_requested=False) == []
+    assert split_warnings(counts((880, 88), (120, 12)), eval_fraction=0.1, heldout_requested=False) == []
+    assert split_warnings(counts((100, 10), (0, 0)), eval_fraction=0.0, heldout_requested=False) == []
+
+
+def test_requested_heldout_without_records_is_a_warning() -> None:
+    found = split_warnings(counts((100, 10), (0, 0)), eval_fraction=0.0, heldout_requested=True)
+    assert found == ["split.heldout_clauses is set but no exported record is linked to those clauses"]
+
+
+@pytest.fixture
+def few_groups(tmp_path: Path, constitution_file: Path) -> Iterator[Workspace]:
+    """A workspace file with 160 records in 4 groups: a 5% eval fraction cannot be met by whole groups."""
+    ws = open_workspace(tmp_path / "few.db")
+    import_constitution(ws.db, constitution_file, actor="tester")
+    fill_ws(ws, gen_records(160, groups=4))
+    yield ws
+    ws.close()
+
+
+def test_export_warns_on_stderr_and_in_the_manifest(
+    few_groups: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = write_spec(tmp_path, budget_tokens=5_000, formats=["text"], dedup="off", split={"eval_fraction": 0.05})
+    plan = export_from_spec(few_groups.db, load_spec(spec), tmp_path / "out", dry_run=True).plan
+    assert len(plan.warnings) == 1 and plan.warnings[0].startswith("split: eval_fraction 0.05 gave")
+    code, _, err = run(
+        capsys, "--db", str(few_groups.path), "export", "--spec", str(spec), "--out", str(tmp_path / "out")
+    )
+    assert code == 0, err
+    assert "warning: split: eval_fraction 0.05 gave" in err
+    manifest = json.loads((tmp_path / "out" / "mix" / "manifest.json").read_text())
+    splits = manifest["splits"]
+    assert splits["warnings"] == [plan.warnings[0].removeprefix("split: ")]
+    assert sum(splits["split_keys"].values()) == 4
+
+
+def test_strict_export_fails_on_a_split_warning(few_groups: Workspace, tmp_path: Path) -> None:
+    spec = write_spec(
+        tmp_path, budget_tokens=5_000, formats=["text"], dedup="off", strict=True, split={"eval_fraction": 0.05}
+    )
+    with pytest.raises(SpecError, match=r"spec\.toml: split: eval_fraction 0\.05 gave .* \(strict = true\)"):
+        export_from_spec(few_groups.db, load_spec(spec), tmp_path / "out", dry_run=True)
+    assert not (tmp_path / "out").exists()
+
+
+def test_dry_run_shows_split_keys_per_split(
+    few_groups: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = write_spec(tmp_path, budget_tokens=5_000, formats=["text"], dedup="off", split={"eval_fraction": 0.5})
+    code, out, err = run(capsys, "export", "--db", str(few_groups.path), "--spec", str(spec), "--dry-run")
+    assert code == 0, err
+    assert "split keys (groups or ids): train " in out
+    code, out, _ = run(
+        capsys, "--db", str(few_groups.path), "export", "--spec", str(spec), "--dry-run", "--format", "json"
+    )
+    keys = json.loads(out)["split_keys"]
+    assert keys["train"] + keys["eval"] == 4 and keys["heldout"] == 0
