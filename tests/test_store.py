@@ -103,6 +103,44 @@ def test_non_curator_and_corrupt_files_are_refused(tmp_path: Path) -> None:
         open_workspace(garbage)
 
 
+def foreign_file(path: Path, *, migrations_of: str | None = None) -> bytes:
+    """Another application's SQLite file (rollback journal), optionally with sqlite-utils migrations."""
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE notes (body TEXT)")
+    conn.execute("INSERT INTO notes VALUES ('mine')")
+    if migrations_of is not None:
+        conn.execute("CREATE TABLE _sqlite_migrations (migration_set TEXT, name TEXT, applied_at TEXT)")
+        conn.execute("INSERT INTO _sqlite_migrations VALUES (?, 'm001_notes', '2026-01-01')", [migrations_of])
+    conn.commit()
+    conn.close()
+    return path.read_bytes()
+
+
+def test_a_refused_foreign_file_is_left_byte_for_byte_as_it_was(tmp_path: Path) -> None:
+    for name, migrations_of in (("plain.db", None), ("migrated.db", "notes-app")):
+        path = tmp_path / name
+        before = foreign_file(path, migrations_of=migrations_of)
+        with pytest.raises(StoreError, match="not a curator database"):
+            open_workspace(path)
+        assert path.read_bytes() == before  # not switched to WAL, no curator table added
+        assert not Path(f"{path}-wal").exists()
+        conn = sqlite3.connect(path)
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        conn.close()
+        assert "examples" not in tables
+
+
+def test_a_refused_foreign_file_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.helpers import run
+
+    path = tmp_path / "notes.db"
+    before = foreign_file(path, migrations_of="notes-app")
+    code, _, err = run(capsys, "list", "--db", str(path))
+    assert code != 0 and "not a curator database" in err
+    assert path.read_bytes() == before
+
+
 def test_create_read_and_links_keep_the_clause_hash(ws: Workspace) -> None:
     ex = examples.create(ws.db, parse_example(story()), actor="ana")
     assert ex.author == "ana"

@@ -159,6 +159,13 @@ def sqlite_errors(path: str) -> Iterator[None]:
         raise StoreError(_describe(err, path)) from err
 
 
+def _use_wal(conn: sqlite3.Connection, memory: bool) -> None:
+    """WAL and normal syncing for a file database (a workspace's readers never block its writer)."""
+    if not memory:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+
+
 class Workspace:
     """A curator database on disk (or in memory), with one connection per thread."""
 
@@ -172,6 +179,8 @@ class Workspace:
         self._local = threading.local()
         self._all: list[Database] = []
         self._lock = threading.Lock()
+        self._verified = False
+        """Known to be a curator workspace (or a new one): only then may a connection switch it to WAL."""
 
     @property
     def db(self) -> Database:
@@ -193,9 +202,8 @@ class Workspace:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: index updates on big imports stay in memory
-            if not self._memory_uri:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = NORMAL")
+            if self._verified:
+                _use_wal(conn, self._memory_uri is not None)
             db = CuratorDatabase(conn)
             db.where = self.path
             return db
@@ -213,6 +221,9 @@ class Workspace:
                 raise StoreError(f"{self.path}: not a curator database (unknown tables)")
             if "_sqlite_migrations" in tables:
                 applied = {m.name for m in migrations.applied(db)}
+                if not applied and tables - {"_sqlite_migrations"}:
+                    # another application's sqlite-utils migrations: its tables are not ours to extend
+                    raise StoreError(f"{self.path}: not a curator database (another application's migrations)")
                 unknown = applied - SCHEMA_MIGRATIONS
                 if unknown:
                     raise StoreError(
@@ -222,6 +233,10 @@ class Workspace:
                 pending = [m.name for m in migrations.pending(db)]
                 if pending and on_upgrade is not None:
                     on_upgrade(pending)
+            self._verified = True
+            with self._lock:
+                for conn in self._all:  # connections opened while checking: switch them now
+                    _use_wal(conn.conn, self._memory_uri is not None)
             migrations.apply(db)
 
     def is_empty(self) -> bool:
