@@ -10,24 +10,27 @@ import contextlib
 import json
 import os
 import shutil
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from curator import jsonl
 from curator.atomic import aside_dir, pid_alive, recover, replace_dir
-from curator.errors import CuratorError, ImportFailed, RecordError, StoreError, UsageError
+from curator.errors import ImportFailed, RecordError, StoreError, UsageError
 from curator.models import parse_example
 from curator.store import snapshot
 from curator.store.clauses import rederive_clause_texts
 from curator.store.db import Workspace, open_workspace, read_snapshot
 from curator.store.examples import all_records_json
 from curator.store.links import recompute_states
+from curator.targets import FolderKind, check_folder_target, sha256_file
 
 DUMP_FORMAT = "curator-dump"
-DUMP_FORMAT_VERSION = 2
-"""2 added `deleted.jsonl` (soft-deleted records) and audit notes. Version 1 dumps still load; a
-curator that knows only version 1 refuses a version 2 dump rather than bring deleted records back."""
-READABLE_FORMAT_VERSIONS = (1, 2)
+DUMP_FORMAT_VERSION = 3
+"""2 added `deleted.jsonl` (soft-deleted records) and audit notes; 3 added `files` to the manifest
+(the SHA-256 of every file), which `load` verifies. Versions 1 and 2 still load (counts verified);
+a curator that knows an older version refuses a newer dump rather than half-read it."""
+READABLE_FORMAT_VERSIONS = (1, 2, 3)
 _SOURCE_SUFFIX = {"markdown": ".md", "json": ".json"}
 
 
@@ -46,16 +49,34 @@ def _write_jsonl(path: Path, lines: Any) -> int:
     return n
 
 
-def dump(ws: Workspace, target: Path) -> dict[str, int]:
-    """Write the workspace to `target` (written aside, then renamed into place); returns counts."""
+def dump_files(folder: Path, manifest: dict[str, Any]) -> dict[str, str | None]:
+    """Every file a dump holds (relative path -> SHA-256, None for dumps that recorded none)."""
+    listed = manifest.get("files")
+    if isinstance(listed, dict):
+        return {"manifest.json": None, **{str(k): str(v) for k, v in listed.items()}}
+    names = {"manifest.json", "examples.jsonl", "constitution/versions.jsonl"}
+    names |= {f"{spec.file}.jsonl" for spec in snapshot.DUMPED_TABLES}
+    versions = folder / "constitution" / "versions.jsonl"
+    if versions.is_file():
+        for _, obj in jsonl.objects(versions.read_text(encoding="utf-8"), str(versions), ImportFailed):
+            names.add(f"constitution/{obj.get('source_file', '')}")
+    return dict.fromkeys(names)
+
+
+DUMP_FOLDER = FolderKind("dump", DUMP_FORMAT, dump_files)
+
+
+def dump(ws: Workspace, target: Path, *, force: bool = False) -> dict[str, int]:
+    """Write the workspace to `target` (written aside, then renamed into place); returns counts.
+
+    An existing `target` is replaced only when it is an earlier dump, unchanged since curator wrote
+    it (or changed, with `force`); see `curator.targets`.
+    """
     target = Path(target)
     if "\x00" in str(target) or target.name in ("", ".."):
         raise UsageError(f"{str(target)!r}: not a usable dump folder (name a folder, not '.', '..' or a root)")
     recover(target)  # a dump of this target that was killed: remove its leftovers, restore a moved-aside dump
-    if target.exists() and not target.is_dir():
-        raise CuratorError(f"{target}: exists and is not a folder")
-    if target.is_dir() and any(target.iterdir()) and not (target / "manifest.json").exists():
-        raise CuratorError(f"{target}: folder is not empty and is not a curator dump; refusing to overwrite")
+    check_folder_target(target, DUMP_FOLDER, db_path=ws.path, force=force)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = aside_dir(target)  # also cleans up after a dump of this target that was killed
     try:
@@ -83,7 +104,8 @@ def _write_dump(ws: Workspace, folder: Path) -> dict[str, int]:
         counts["examples"] = _write_jsonl(folder / "examples.jsonl", all_records_json(db))
         for spec in snapshot.DUMPED_TABLES:
             counts[spec.table] = _write_jsonl(folder / f"{spec.file}.jsonl", snapshot.table_rows(db, spec))
-    manifest = {"format": DUMP_FORMAT, "format_version": DUMP_FORMAT_VERSION, "counts": counts}
+    files = {p.relative_to(folder).as_posix(): sha256_file(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+    manifest = {"format": DUMP_FORMAT, "format_version": DUMP_FORMAT_VERSION, "counts": counts, "files": files}
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return counts
 
@@ -91,19 +113,22 @@ def _write_dump(ws: Workspace, folder: Path) -> dict[str, int]:
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
-    return [obj for _, obj in jsonl.objects(path.read_text(encoding="utf-8"), str(path), ImportFailed)]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ImportFailed(f"{path}: not valid UTF-8 (byte {err.start})") from None
+    return [obj for _, obj in jsonl.objects(text, str(path), ImportFailed)]
 
 
-def load(source: Path, db_path: Path) -> dict[str, int]:
-    """Rebuild a workspace from a dump into a new database file (all or nothing)."""
-    source = Path(source)
-    if "\x00" in str(source) or "\x00" in str(db_path):
-        raise UsageError("a path contains a NUL byte")
+def read_manifest(source: Path) -> dict[str, Any]:
+    """The dump's manifest, checked for format and version."""
     manifest_path = source / "manifest.json"
-    if not manifest_path.exists():
+    if not manifest_path.is_file():
         raise ImportFailed(f"{source}: not a curator dump (no manifest.json)")
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ImportFailed(f"{manifest_path}: not valid UTF-8 (byte {err.start})") from None
     except json.JSONDecodeError as err:
         raise ImportFailed(f"{manifest_path}:{err.lineno}: invalid JSON ({err.msg})") from None
     except (ValueError, RecursionError):
@@ -115,11 +140,68 @@ def load(source: Path, db_path: Path) -> dict[str, int]:
             f"{manifest_path}: unsupported dump format {manifest.get('format')!r} "
             f"version {manifest.get('format_version')!r}"
         )
+    counts = manifest.get("counts")
+    if not isinstance(counts, dict) or not all(isinstance(v, int) and v >= 0 for v in counts.values()):
+        raise ImportFailed(f"{manifest_path}: counts: expected an object of record counts")
+    files = manifest.get("files")
+    if manifest["format_version"] >= 3 and not (
+        isinstance(files, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in files.items())
+    ):
+        raise ImportFailed(f"{manifest_path}: files: expected an object of file checksums")
+    return manifest
+
+
+_COUNT_FILES = {"constitution_versions": "constitution/versions.jsonl", "examples": "examples.jsonl"}
+_COUNT_FILES.update({spec.table: f"{spec.file}.jsonl" for spec in snapshot.DUMPED_TABLES})
+
+
+def verify_dump(source: Path, manifest: dict[str, Any]) -> None:
+    """Every file the manifest lists is there, unchanged; nothing it counts is missing.
+
+    A dump is a backup: one that lost a file or was cut short must not load as a smaller,
+    consistent-looking workspace.
+    """
+    for rel, digest in sorted((manifest.get("files") or {}).items()):
+        path = source / rel
+        if ".." in Path(rel).parts or Path(rel).is_absolute():
+            raise ImportFailed(f"{source}/manifest.json: files: unsafe path {rel!r}")
+        if not path.is_file():
+            raise ImportFailed(f"{path}: missing (the manifest lists it)")
+        if sha256_file(path) != digest:
+            raise ImportFailed(f"{path}: changed since the dump was written (SHA-256 differs from the manifest)")
+    for key, count in sorted(manifest["counts"].items()):
+        rel = _COUNT_FILES.get(key)
+        if rel is not None and count > 0 and not (source / rel).is_file():
+            raise ImportFailed(f"{source / rel}: missing (the manifest counts {count} {key})")
+
+
+def load(source: Path, db_path: Path) -> dict[str, int]:
+    """Rebuild a workspace from a dump (all or nothing); returns the counts loaded.
+
+    The dump is verified first (files, checksums, counts). A new database is written aside and
+    linked into place (never over a file that appeared meanwhile). An existing file is loaded into
+    in place, in one transaction, only when it is an empty workspace that no other process has
+    open: nothing is replaced under another process's feet.
+    """
+    source = Path(source)
+    if "\x00" in str(source) or "\x00" in str(db_path):
+        raise UsageError("a path contains a NUL byte")
+    manifest = read_manifest(source)
+    verify_dump(source, manifest)
     db_path = Path(db_path)
-    if db_path.exists() and db_path.stat().st_size > 0:
+    if db_path.exists() or db_path.is_symlink():
+        for suffix in ("-wal", "-shm"):
+            if Path(f"{db_path}{suffix}").exists():
+                raise StoreError(
+                    f"{db_path}: is open in another process ({db_path.name}{suffix} exists); close it, "
+                    "or load into a new file"
+                )
+        if not db_path.is_file():
+            raise StoreError(f"{db_path}: exists and is not a database file")
         with open_workspace(db_path) as existing:
             if not existing.is_empty():
                 raise StoreError(f"{db_path}: database is not empty; load into a new file")
+            return _load_into(existing, source, manifest)
     for leftover in db_path.parent.glob(f".{db_path.name}.loading-*"):  # loads that were killed
         pid = leftover.name.rsplit("-", 1)[-1]
         if pid.isdigit() and not pid_alive(int(pid)):
@@ -128,10 +210,12 @@ def load(source: Path, db_path: Path) -> dict[str, int]:
     _remove_db(tmp)
     try:
         with open_workspace(tmp) as ws:
-            counts = _load_into(ws, source)
+            counts = _load_into(ws, source, manifest)
             ws.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        _remove_db(db_path)
-        os.replace(tmp, db_path)
+        try:
+            os.link(tmp, db_path)  # fails if a file appeared there meanwhile: never replaced
+        except FileExistsError:
+            raise StoreError(f"{db_path}: appeared while loading; nothing was written") from None
     finally:
         _remove_db(tmp)
     return counts
@@ -143,7 +227,31 @@ def _remove_db(path: Path) -> None:
             os.remove(f"{path}{suffix}")
 
 
-def _load_into(ws: Workspace, source: Path) -> dict[str, int]:
+def _insert_rows(db: Any, spec: snapshot.DumpedTable, rows: list[dict[str, Any]], path: Path) -> None:
+    """Insert a dumped table; a constraint error names the file and the line that broke it."""
+    db.execute("SAVEPOINT rows")
+    try:
+        snapshot.insert_table_rows(db, spec, [dict(r) for r in rows])
+    except sqlite3.IntegrityError as err:
+        db.execute("ROLLBACK TO rows")
+        for number, row in enumerate(rows, start=1):  # find the first line that fails on its own
+            try:
+                snapshot.insert_table_rows(db, spec, [dict(row)])
+            except sqlite3.IntegrityError as line_err:
+                raise ImportFailed(f"{path}:{number}: {_constraint(line_err)}") from None
+        raise ImportFailed(f"{path}: {_constraint(err)}") from None
+    finally:
+        db.execute("RELEASE rows")
+
+
+def _constraint(err: sqlite3.IntegrityError) -> str:
+    text = str(err)
+    if "FOREIGN KEY" in text:
+        return "refers to something the dump does not hold (a missing clause, example or version)"
+    return f"breaks a database rule ({text})"
+
+
+def _load_into(ws: Workspace, source: Path, manifest: dict[str, Any]) -> dict[str, int]:
     db = ws.db
     counts: dict[str, int] = {}
     with db.atomic():
@@ -157,6 +265,8 @@ def _load_into(ws: Workspace, source: Path) -> dict[str, int]:
                 text = path.read_text(encoding="utf-8")
             except FileNotFoundError:
                 raise ImportFailed(f"{path}: missing constitution source") from None
+            except UnicodeDecodeError as err:
+                raise ImportFailed(f"{path}: not valid UTF-8 (byte {err.start})") from None
             snapshot.insert_version(db, v, text)
         counts["constitution_versions"] = len(versions)
         records = []
@@ -166,15 +276,23 @@ def _load_into(ws: Workspace, source: Path) -> dict[str, int]:
                 records.append(parse_example(obj))
             except RecordError as err:
                 raise ImportFailed(f"{examples_path}:{number}: {err}") from None
-        snapshot.restore_examples(db, records)
+        try:
+            snapshot.restore_examples(db, records)
+        except sqlite3.IntegrityError as err:
+            raise ImportFailed(f"{examples_path}: {_constraint(err)}") from None
         counts["examples"] = len(records)
         legacy_clauses = False
         for spec in snapshot.DUMPED_TABLES:
-            rows = _read_jsonl(source / f"{spec.file}.jsonl")
+            path = source / f"{spec.file}.jsonl"
+            rows = _read_jsonl(path)
             if spec.table == "clauses" and rows and "plain" not in rows[0]:
                 legacy_clauses = True  # dumped before the clause model: texts and hashes are re-derived
-            snapshot.insert_table_rows(db, spec, rows)
+            _insert_rows(db, spec, rows, path)
             counts[spec.table] = len(rows)
+        for key, expected in sorted(manifest["counts"].items()):
+            if key in counts and counts[key] != expected:
+                where = source / _COUNT_FILES.get(key, key)
+                raise ImportFailed(f"{where}: holds {counts[key]} {key}, the manifest counts {expected} (cut short?)")
         if legacy_clauses:
             rederive_clause_texts(db)
             recompute_states(db)

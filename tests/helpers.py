@@ -148,6 +148,28 @@ def fill_ws(ws: Workspace, records: list[Example]) -> None:
         insert_many(ws.db, records[start : start + 5000], actor="tester", keep_status=True)
 
 
+# -- dumps ---------------------------------------------------------------------------------------
+
+
+def reseal_dump(folder: Path) -> None:
+    """Recompute a dump manifest's checksums after a test edited its files.
+
+    `load` refuses a dump whose files differ from its manifest; tests that hand-edit a dump to
+    reach a later check (an unsafe name, a bad record) re-seal it as a person fixing a dump would.
+    """
+    import hashlib
+    import json
+
+    manifest_path = folder / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["files"] = {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != "manifest.json"
+    }
+    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
 # -- docs scripts ----------------------------------------------------------------------------------
 
 

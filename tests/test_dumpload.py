@@ -18,6 +18,7 @@ from curator.models import clean_text, parse_example
 from curator.store import examples
 from curator.store.db import open_workspace
 from tests.conftest import SMALL_CONSTITUTION, advice, agentic, story, write_jsonl
+from tests.helpers import reseal_dump
 
 
 def read_tree(folder: Path) -> dict[str, bytes]:
@@ -131,6 +132,7 @@ def test_load_of_a_broken_dump_writes_nothing(tmp_path: Path, constitution_file:
     round_trip(tmp_path, constitution_file, [story(), advice()])
     lines = (tmp_path / "dump1" / "examples.jsonl").read_text().splitlines()
     (tmp_path / "dump1" / "examples.jsonl").write_text(lines[0] + "\n" + '{"kind": "poem"}\n')
+    reseal_dump(tmp_path / "dump1")
     with pytest.raises(ImportFailed, match=r"examples.jsonl:2: kind"):
         load(tmp_path / "dump1", tmp_path / "c.db")
     assert not (tmp_path / "c.db").exists()
@@ -143,6 +145,7 @@ def test_load_refuses_unsafe_source_paths(tmp_path: Path, constitution_file: Pat
     row = json.loads(versions.read_text())
     row["source_file"] = "../../etc/passwd"
     versions.write_text(json.dumps(row) + "\n")
+    reseal_dump(tmp_path / "dump1")
     with pytest.raises(ImportFailed, match="unsafe source_file"):
         load(tmp_path / "dump1", tmp_path / "c.db")
 
@@ -192,6 +195,10 @@ def test_a_dump_from_before_the_clause_model_loads_with_rederived_clauses(
     for link in links:
         link["clause_hash"] = old[link["clause_id"]]
     links_file.write_text("".join(json.dumps(r) + "\n" for r in links))
+    manifest = json.loads((tmp_path / "dump" / "manifest.json").read_text())
+    manifest["format_version"] = 2  # as the previous curator wrote it: no checksums
+    del manifest["files"]
+    (tmp_path / "dump" / "manifest.json").write_text(json.dumps(manifest))
     load(tmp_path / "dump", tmp_path / "b.db")
     with open_workspace(tmp_path / "b.db") as ws:
         honesty = next(c for c in current_clauses(ws.db) if c.id == "honesty")

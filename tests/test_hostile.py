@@ -31,7 +31,7 @@ from curator.mixture.spec import load_spec, parse_spec
 from curator.models import MAX_FIELD_BYTES
 from curator.store.db import Workspace, open_workspace
 from tests.conftest import SMALL_CONSTITUTION, advice, agentic, story
-from tests.helpers import BASE, run, spec_data, toml_text
+from tests.helpers import BASE, reseal_dump, run, spec_data, toml_text
 
 FUZZ = settings(
     max_examples=300,
@@ -411,6 +411,7 @@ def test_load_refuses_unsafe_names_inside_a_dump(
     rows = [json.loads(x) for x in versions.read_text(encoding="utf-8").splitlines()]
     rows[0]["source_file"] = source_file
     versions.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    reseal_dump(dump_dir)
     code, _, stderr = run(capsys, "load", str(dump_dir), "--db", str(tmp_path / "new.db"))
     assert code == 1 and stderr.count("\n") == 1 and "unsafe source_file" in stderr, stderr
     assert not list(tmp_path.glob("*new.db*"))  # nothing half-written

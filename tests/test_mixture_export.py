@@ -243,13 +243,14 @@ def test_decontaminated_records_are_absent(demo: Workspace, tmp_path: Path) -> N
 def test_existing_folder_is_refused_without_force(demo: Workspace, tmp_path: Path) -> None:
     export_from_spec(demo.db, load_spec(SMALL), tmp_path)
     target = tmp_path / "small-mix"
-    (target / "marker").write_text("old", encoding="utf-8")
     with pytest.raises(CuratorError, match="already exists; use --force"):
         export_from_spec(demo.db, load_spec(SMALL), tmp_path)
-    assert (target / "marker").exists()
     export_from_spec(demo.db, load_spec(SMALL), tmp_path, force=True)
-    assert not (target / "marker").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["small-mix", "small-mix.splits.lock.json"]
+    (target / "marker").write_text("mine", encoding="utf-8")  # a file the user put there
+    with pytest.raises(CuratorError, match="holds 'marker', which curator did not write"):
+        export_from_spec(demo.db, load_spec(SMALL), tmp_path, force=True)
+    assert (target / "marker").read_text(encoding="utf-8") == "mine"
 
 
 def test_a_failed_export_leaves_nothing_behind(demo: Workspace, tmp_path: Path, monkeypatch: Any) -> None:

@@ -449,7 +449,7 @@ def test_dump_and_load_carry_soft_deletions(tmp_path: Path, constitution_file: P
         dump(ws, tmp_path / "d1")
     deleted_lines = (tmp_path / "d1" / "deleted.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(x)["example_id"] for x in deleted_lines] == ["ex_gone"]
-    assert json.loads((tmp_path / "d1" / "manifest.json").read_text())["format_version"] == 2
+    assert json.loads((tmp_path / "d1" / "manifest.json").read_text())["format_version"] == 3
     load(tmp_path / "d1", tmp_path / "b.db")
     with open_workspace(tmp_path / "b.db") as ws:
         assert [e.id for e in examples.query(ws.db)] == ["ex_live"]
@@ -475,6 +475,7 @@ def test_a_version_1_dump_still_loads(tmp_path: Path, constitution_file: Path) -
     (folder / "audit.jsonl").write_text("".join(json.dumps(r) + "\n" for r in audit), encoding="utf-8")
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["format_version"] = 1
+    del manifest["files"]  # version 1 had no checksums
     (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     load(folder, tmp_path / "b.db")
     with open_workspace(tmp_path / "b.db") as ws:

@@ -28,7 +28,11 @@ if TYPE_CHECKING:
 )
 @click.option("--targets", metavar="FILE", help="TOML with `default = N` and a [targets] table per clause id")
 @format_option("table", "json", "csv", "markdown", "html", default="table")
-@click.option("--out", metavar="FILE", help="write to FILE (atomically) instead of stdout")
+@click.option(
+    "--out",
+    metavar="FILE",
+    help="write to FILE (atomically) instead of stdout; an existing FILE only if curator wrote it, unchanged",
+)
 @pass_workspace
 def coverage_report(
     ws: Workspace,
@@ -57,9 +61,9 @@ def coverage_report(
         table=as_table,
     )
     if out:
-        from curator.atomic import write_text
+        from curator.targets import write_file
 
-        write_text(Path(out), text)
+        write_file(Path(out), text.encode("utf-8"), db_path=ws.path)
         write(f"wrote {out}\n")
     else:
         write(text)

@@ -119,13 +119,14 @@ def import_(
 
 @cli.command("dump")
 @common_options
-@click.argument("dir", help="target folder (replaced atomically if it holds an earlier dump)")
+@click.argument("dir", help="target folder (replaced atomically if it holds an earlier dump and nothing else)")
+@click.option("--force", is_flag=True, help="replace an earlier dump even if its files were changed since")
 @pass_workspace
-def dump(ws: Workspace, dir: str) -> None:
+def dump(ws: Workspace, dir: str, force: bool) -> None:
     """write the whole workspace as canonical, git-friendly files"""
     from curator.dumpload import dump
 
-    counts = dump(ws, Path(dir))
+    counts = dump(ws, Path(dir), force=force)
     write(f"dumped to {dir}: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + "\n")
 
 

@@ -35,6 +35,7 @@ from curator.mixture.spec import MixtureSpec
 from curator.mixture.split import LOCK_SUFFIX, SPLITS
 from curator.mixture.validate import VALIDATORS, FormatError
 from curator.models import KINDS
+from curator.targets import FolderKind, check_folder_target
 
 MANIFEST_FORMAT = "curator-mixture"
 MANIFEST_VERSION = 1
@@ -410,27 +411,46 @@ class ExportResult:
         )
 
 
-def _check_target(plan: ExportPlan, force: bool) -> None:
-    target = plan.target
-    if target.exists() or target.is_symlink():
-        if not target.is_dir() or target.is_symlink():
-            raise CuratorError(f"{target}: exists and is not a folder; refusing to replace it")
-        if not force:
-            raise CuratorError(f"{target}: already exists; use --force to replace it")
+def database_file(db: Database) -> str | None:
+    """The file behind a connection (None in memory): an export must never replace it."""
+    row = db.execute("PRAGMA database_list").fetchone()
+    return str(row[2]) if row and row[2] else None
 
 
-def write_export(plan: ExportPlan, *, force: bool = False, progress: Progress | None = None) -> ExportResult:
+def export_files(folder: Path, manifest: dict[str, Any]) -> dict[str, str | None]:
+    """Every file an export folder holds (relative path -> SHA-256), from its SHA256SUMS."""
+    sums: dict[str, str | None] = {"SHA256SUMS": None}
+    for line in (folder / "SHA256SUMS").read_text(encoding="utf-8").splitlines():
+        digest, _, rel = line.partition("  ")
+        if not rel or len(digest) != 64:
+            raise ValueError(f"SHA256SUMS: malformed line {line!r}")
+        sums[rel] = digest
+    return sums
+
+
+EXPORT_FOLDER = FolderKind("export", MANIFEST_FORMAT, export_files)
+
+
+def _check_target(plan: ExportPlan, force: bool, db_path: str | Path | None) -> None:
+    """An existing folder is replaced only with force, and only if it is an earlier export (see targets)."""
+    if check_folder_target(plan.target, EXPORT_FOLDER, db_path=db_path, force=force) and not force:
+        raise CuratorError(f"{plan.target}: already exists; use --force to replace it")
+
+
+def write_export(
+    plan: ExportPlan, *, force: bool = False, progress: Progress | None = None, db_path: str | Path | None = None
+) -> ExportResult:
     """Write the planned export aside and rename it into place (an existing folder only with force)."""
     report = progress or _noop
     recover(plan.target)  # an export of this target that was killed: remove its leftovers, restore a moved-aside one
-    _check_target(plan, force)
+    _check_target(plan, force, db_path)
     out = plan.out_dir
     out.mkdir(parents=True, exist_ok=True)
     tmp = aside_dir(plan.target)  # also cleans up after an export of this target that was killed
     try:
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; an export is meant to be shared
         manifest = _write_folder(plan, tmp, report)
-        _check_target(plan, force)
+        _check_target(plan, force, db_path)
         replace_dir(tmp, plan.target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -497,7 +517,7 @@ def export_from_spec(
         plan = plan_export(db, spec, out_dir, progress=progress)
         if dry_run:
             return ExportResult(plan, False)
-        return write_export(plan, force=force, progress=progress)
+        return write_export(plan, force=force, progress=progress, db_path=database_file(db))
 
 
 # ---------------------------------------------------------------------------
