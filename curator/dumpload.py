@@ -251,6 +251,15 @@ def _constraint(err: sqlite3.IntegrityError) -> str:
     return f"breaks a database rule ({text})"
 
 
+def _expect_count(manifest: dict[str, Any], counts: dict[str, int], source: Path) -> None:
+    """The file just read holds as many rows as the manifest counts (a cut file is not a smaller dump)."""
+    key, n = next(reversed(counts.items()))
+    expected = manifest["counts"].get(key)
+    if expected is not None and n != expected:
+        where = source / _COUNT_FILES.get(key, key)
+        raise ImportFailed(f"{where}: holds {n} {key}, the manifest counts {expected} (cut short?)")
+
+
 def _load_into(ws: Workspace, source: Path, manifest: dict[str, Any]) -> dict[str, int]:
     db = ws.db
     counts: dict[str, int] = {}
@@ -269,6 +278,7 @@ def _load_into(ws: Workspace, source: Path, manifest: dict[str, Any]) -> dict[st
                 raise ImportFailed(f"{path}: not valid UTF-8 (byte {err.start})") from None
             snapshot.insert_version(db, v, text)
         counts["constitution_versions"] = len(versions)
+        _expect_count(manifest, counts, source)
         records = []
         examples_path = source / "examples.jsonl"
         for number, obj in enumerate(_read_jsonl(examples_path), start=1):
@@ -281,18 +291,16 @@ def _load_into(ws: Workspace, source: Path, manifest: dict[str, Any]) -> dict[st
         except sqlite3.IntegrityError as err:
             raise ImportFailed(f"{examples_path}: {_constraint(err)}") from None
         counts["examples"] = len(records)
+        _expect_count(manifest, counts, source)
         legacy_clauses = False
         for spec in snapshot.DUMPED_TABLES:
             path = source / f"{spec.file}.jsonl"
             rows = _read_jsonl(path)
             if spec.table == "clauses" and rows and "plain" not in rows[0]:
                 legacy_clauses = True  # dumped before the clause model: texts and hashes are re-derived
-            _insert_rows(db, spec, rows, path)
             counts[spec.table] = len(rows)
-        for key, expected in sorted(manifest["counts"].items()):
-            if key in counts and counts[key] != expected:
-                where = source / _COUNT_FILES.get(key, key)
-                raise ImportFailed(f"{where}: holds {counts[key]} {key}, the manifest counts {expected} (cut short?)")
+            _expect_count(manifest, counts, source)
+            _insert_rows(db, spec, rows, path)
         if legacy_clauses:
             rederive_clause_texts(db)
             recompute_states(db)
