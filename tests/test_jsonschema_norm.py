@@ -56,7 +56,11 @@ def test_python_names_become_json_schema_types_at_every_depth() -> None:
             "anything": {"type": "any", "description": "kept"},
             "odd": {"type": "complex128"},
             "either": {"type": ["string", "any"]},
-            "nested": {"type": "dict", "properties": {"flag": {"type": "bool"}}, "additionalProperties": {"type": "dict"}},
+            "nested": {
+                "type": "dict",
+                "properties": {"flag": {"type": "bool"}},
+                "additionalProperties": {"type": "dict"},
+            },
             "choice": {"anyOf": [{"type": "dict"}, {"type": "list", "items": {"type": "double"}}]},
         },
         "required": ["ratio"],
@@ -88,7 +92,10 @@ def test_values_that_look_like_types_are_left_alone() -> None:
         ({"type": "object", "properties": {"x": {"type": 3}}}, "parameters.properties.x.type: must be a type name"),
         ({"type": "object", "properties": {"x": "string"}}, "parameters.properties.x: must be a schema"),
         ({"type": "object", "required": "x"}, "parameters.required: 'x' is not of type 'array'"),
-        ({"type": "object", "properties": {"x": {"type": "array", "minItems": -1}}}, "parameters.properties.x.minItems"),
+        (
+            {"type": "object", "properties": {"x": {"type": "array", "minItems": -1}}},
+            "parameters.properties.x.minItems",
+        ),
         ({"type": "string"}, "parameters.type: tool parameters must be an object schema"),
     ],
 )
