@@ -37,6 +37,7 @@ from sqlite_utils import Database
 
 from curator.errors import ImportFailed, RecordError, UsageError
 from curator.files import open_bytes
+from curator.jsonschema_norm import SchemaError, normalize_schema
 from curator.models import Example, parse_example, record_error_from
 from curator.store import examples as store_examples
 from curator.store.clauses import current_clause_hashes
@@ -179,32 +180,65 @@ def _imported_source(origin: str) -> dict[str, Any]:
     return {"type": "imported", "model": None, "prompt_sha256": None, "origin": origin}
 
 
-def _normalize_schema(schema: Any) -> Any:
-    """JSON Schema from tool sets in the wild: `"dict"` (BFCL and others) means object, `"float"` number."""
-    if isinstance(schema, dict):
-        out = {k: _normalize_schema(v) for k, v in schema.items()}
-        if out.get("type") == "dict":
-            out["type"] = "object"
-        elif out.get("type") == "float":
-            out["type"] = "number"
-        return out
-    if isinstance(schema, list):
-        return [_normalize_schema(v) for v in schema]
-    return schema
+def convert_tool(tool: Any, where: str = "tools") -> dict[str, Any]:
+    """An Anthropic, OpenAI (`{"type": "function", "function": {...}}`) or bare function tool.
 
-
-def convert_tool(tool: Any) -> dict[str, Any]:
-    """An Anthropic, OpenAI (`{"type": "function", "function": {...}}`) or bare function tool."""
+    The parameter schema goes through the one normaliser (`curator.jsonschema_norm`), so `"dict"`,
+    `"float"`, `"tuple"` and `"any"` from tool sets in the wild become valid JSON Schema; what it
+    cannot repair is an error naming the path inside the schema (`where` is the tool's field).
+    """
     if not isinstance(tool, dict):
-        raise RecordError("a tool must be an object", field="tools")
+        raise RecordError("a tool must be an object", field=where)
     if tool.get("type") == "function" and isinstance(tool.get("function"), dict):
         tool = tool["function"]
-    schema = tool.get("input_schema", tool.get("parameters", {"type": "object", "properties": {}}))
-    return {
-        "name": tool.get("name"),
-        "description": tool.get("description", ""),
-        "input_schema": _normalize_schema(schema),
-    }
+        where = f"{where}.function"
+    key = "input_schema" if "input_schema" in tool else "parameters"
+    schema = tool.get(key, {"type": "object", "properties": {}})
+    try:
+        input_schema = normalize_schema(schema, f"{where}.{key}")
+    except SchemaError as err:
+        raise RecordError(err.message, field=err.path) from None
+    return {"name": tool.get("name"), "description": tool.get("description", ""), "input_schema": input_schema}
+
+
+def _normalized_tools(ex: Example) -> Example:
+    """A canonical record with its tool schemas through the normaliser (unchanged when already valid)."""
+    if not ex.tools:
+        return ex
+    tools = []
+    changed = False
+    for i, t in enumerate(ex.tools):
+        try:
+            schema = normalize_schema(t.input_schema, f"tools[{i}].input_schema")
+        except SchemaError as err:
+            raise RecordError(err.message, field=err.path) from None
+        if schema != t.input_schema:
+            changed = True
+            t = t.model_copy(update={"input_schema": schema})
+        tools.append(t)
+    return ex.model_copy(update={"tools": tools}) if changed else ex
+
+
+RATIONALE_KEYS = ("rationale", "reasoning_content", "thinking", "reasoning")
+"""Where chat files keep an assistant turn's reasons: curator's own key, then what exports and
+chat templates use (`reasoning_content` for openai-style and hf-messages, `thinking` for gpt-oss)."""
+
+
+def _rationale_of(m: dict[str, Any], where: str) -> str | None:
+    for key in RATIONALE_KEYS:
+        value = m.get(key)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str):
+            raise RecordError(f"must be a string, got {type(value).__name__}", field=f"{where}.{key}")
+        return value
+    return None
+
+
+def _join(a: str | None, b: str | None) -> str | None:
+    if a and b:
+        return f"{a}\n\n{b}"
+    return a or b
 
 
 def _openai_content(content: Any) -> str | list[dict[str, Any]]:
@@ -273,19 +307,31 @@ def from_messages(obj: dict[str, Any], origin: str) -> dict[str, Any]:
                             "tool call arguments are not JSON", field=f"messages[{i}].tool_calls[{j}]"
                         ) from None
                 blocks.append({"type": "tool_use", "id": call.get("id", ""), "name": fn.get("name", ""), "input": args})
-            turns.append({"role": role, "content": blocks})
+            turn: dict[str, Any] = {"role": role, "content": blocks}
+            if role == "assistant" and (why := _rationale_of(m, f"messages[{i}]")) is not None:
+                turn["rationale"] = why
+            turns.append(turn)
             continue
+        why = _rationale_of(m, f"messages[{i}]") if role == "assistant" else None
         if turns and turns[-1]["role"] == role and isinstance(turns[-1]["content"], str) and isinstance(content, str):
             turns[-1]["content"] += "\n\n" + content  # consecutive turns of one speaker
+            if why is not None:
+                turns[-1]["rationale"] = _join(turns[-1].get("rationale"), why)
             continue
-        turn: dict[str, Any] = {"role": role, "content": content}
-        if role == "assistant" and obj.get("rationale") is None and m.get("rationale"):
-            turn["rationale"] = m["rationale"]
+        turn = {"role": role, "content": content}
+        if why is not None:
+            turn["rationale"] = why
         turns.append(turn)
+    _record_rationale(obj, turns)
     raw_tools = obj.get("tools") or []
+    if isinstance(raw_tools, str):  # hf-messages style: the tool list as a JSON string
+        try:
+            raw_tools = json.loads(raw_tools) if raw_tools.strip() else []
+        except (ValueError, RecursionError):
+            raise RecordError("a string of tools must be a JSON list", field="tools") from None
     if not isinstance(raw_tools, list):
         raise RecordError("must be a list of tool definitions", field="tools")
-    tools = [convert_tool(t) for t in raw_tools]
+    tools = [convert_tool(t, f"tools[{k}]") for k, t in enumerate(raw_tools)]
     first_user = next((t["content"] for t in turns if t["role"] == "user" and isinstance(t["content"], str)), "")
     record: dict[str, Any] = {
         "kind": "agentic" if tools else "advice",
@@ -302,6 +348,22 @@ def from_messages(obj: dict[str, Any], origin: str) -> dict[str, Any]:
         if key in obj:
             record[key] = obj[key]
     return record
+
+
+def _record_rationale(obj: dict[str, Any], turns: list[dict[str, Any]]) -> None:
+    """A line-level `rationale` belongs to the last assistant turn (the answer the line is about)."""
+    if "rationale" not in obj:
+        return
+    why = obj["rationale"]
+    if why is None or why == "":
+        return
+    if not isinstance(why, str):
+        raise RecordError(f"must be a string, got {type(why).__name__}", field="rationale")
+    last = next((t for t in reversed(turns) if t["role"] == "assistant"), None)
+    if last is None:
+        raise RecordError("there is no assistant turn to attach it to", field="rationale")
+    if last.get("rationale") != why:
+        last["rationale"] = _join(last.get("rationale"), why)
 
 
 _HH_TURN = re.compile(r"\n\n(Human|Assistant):[ ]?")
@@ -323,6 +385,7 @@ def from_hh(obj: dict[str, Any], origin: str) -> dict[str, Any]:
             turns.append({"role": role, "content": content.strip()})
     if not turns:
         raise RecordError("no 'Human:' / 'Assistant:' turns found", field="chosen")
+    _record_rationale(obj, turns)
     record: dict[str, Any] = {
         "kind": "advice",
         "title": _title_from(turns[0]["content"]),
@@ -344,12 +407,12 @@ def from_hh(obj: dict[str, Any], origin: str) -> dict[str, Any]:
 def _parse_line(line: str, fmt: str, origin: str) -> Example:
     if fmt == "curator":
         try:
-            return Example.model_validate_json(line)
+            return _normalized_tools(Example.model_validate_json(line))
         except ValidationError as err:
             if err.errors()[0]["type"] != "json_invalid":
                 raise record_error_from(err) from None
         obj = _loads(line)  # raises a clear JSON error
-        return parse_example(obj)
+        return _normalized_tools(parse_example(obj))
     obj = _loads(line)
     if not isinstance(obj, dict):
         raise RecordError(f"expected a JSON object, got {type(obj).__name__}")

@@ -593,7 +593,7 @@ def test_imported_dialogues_to_an_approved_export_with_cli_calls_only(
         budget_tokens=100_000,
         kinds={"advice": 1.0},
         statuses=["approved"],
-        formats=["openai"],
+        formats=["hf-messages"],
         split={"eval_fraction": 0.0},
     )
     spec.write_text(toml_text(data), encoding="utf-8")
@@ -603,7 +603,7 @@ def test_imported_dialogues_to_an_approved_export_with_cli_calls_only(
     folder = tmp_path / "exports" / "dialogues"
     exported = [json.loads(line) for line in (folder / "records.jsonl").read_text().splitlines()]
     assert sorted(r["id"] for r in exported) == sorted(ids) and {r["split"] for r in exported} == {"train"}
-    train = [json.loads(line) for line in (folder / "openai" / "train.jsonl").read_text().splitlines()]
+    train = [json.loads(line) for line in (folder / "hf-messages" / "train.jsonl").read_text().splitlines()]
     assert len(train) == 6
     answers = {m["content"]: m for line in train for m in line["messages"] if m["role"] == "assistant"}
     by_answer = {a: ex_id for ex_id, (_, a) in zip(ids, DIALOGUES, strict=True)}

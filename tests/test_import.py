@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -197,3 +198,112 @@ def test_parallel_parsing_gives_the_same_result(ws: Workspace, tmp_path: Path) -
         importer.CHUNK_LINES = old
     assert len(report.imported) == 29
     assert [p.line for p in report.invalid] == [18]
+
+
+# ---------------------------------------------------------------------------
+# Rationales survive every import format (round trip: import -> export -> compare)
+# ---------------------------------------------------------------------------
+
+
+def _exported(ex: Any, fmt: str = "hf-messages") -> dict[str, Any]:
+    from curator.mixture.formats import render
+    from curator.mixture.pools import NO_DRAW
+    from curator.mixture.validate import validate_row
+
+    row = render(fmt, ex, NO_DRAW, "thinking", 0)
+    validate_row(fmt, row)
+    return row
+
+
+def _reasons_and_calls(row: dict[str, Any]) -> list[tuple[str | None, list[tuple[str, Any]]]]:
+    """Per assistant message: its reasoning and its (tool name, arguments) calls."""
+    return [
+        (
+            m.get("reasoning_content"),
+            [(c["function"]["name"], c["function"]["arguments"]) for c in m.get("tool_calls", [])],
+        )
+        for m in row["messages"]
+        if m["role"] == "assistant"
+    ]
+
+
+OPENAI_TOOL_TURN = {
+    "messages": [
+        {"role": "system", "content": "You run errands."},
+        {"role": "user", "content": "Order my usual drink."},
+        {
+            "role": "assistant",
+            "content": "Ordering it.",
+            "rationale": "The user asked for exactly this.",
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "order", "arguments": '{"drink_id": "latte"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": "ordered"},
+        {"role": "assistant", "content": "Done.", "rationale": "Confirms what happened."},
+    ],
+    "tools": [
+        {
+            "type": "function",
+            "function": {
+                "name": "order",
+                "description": "Order a drink",
+                "parameters": {"type": "dict", "properties": {"drink_id": {"type": "string"}}},
+            },
+        }
+    ],
+}
+EXPECTED = [("The user asked for exactly this.", [("order", {"drink_id": "latte"})]), ("Confirms what happened.", [])]
+
+
+def test_openai_messages_keep_the_rationale_of_a_tool_call_turn(ws: Workspace, tmp_path: Path) -> None:
+    report = import_file(ws.db, write_jsonl(tmp_path / "one.jsonl", [OPENAI_TOOL_TURN]), actor="ana")
+    ex = examples.get(ws.db, report.imported[0])
+    assert [m.rationale for m in ex.messages or [] if m.role == "assistant"] == [e[0] for e in EXPECTED]
+    assert _reasons_and_calls(_exported(ex)) == EXPECTED
+
+
+def test_hf_messages_exports_import_back_with_their_reasoning(ws: Workspace, tmp_path: Path) -> None:
+    """An hf-messages line (reasoning_content, arguments as objects, tools as a list) imports unchanged."""
+    first = import_file(ws.db, write_jsonl(tmp_path / "one.jsonl", [OPENAI_TOOL_TURN]), actor="ana")
+    row = _exported(examples.get(ws.db, first.imported[0]))
+    row["messages"][1]["content"] += " Again."  # not an exact duplicate of the first import
+    report = import_file(ws.db, write_jsonl(tmp_path / "hf.jsonl", [row]), actor="ana")
+    again = examples.get(ws.db, report.imported[0])
+    assert _reasons_and_calls(_exported(again)) == EXPECTED
+    assert again.tools and again.tools[0].input_schema["type"] == "object"
+
+
+def test_canonical_records_keep_rationales_on_tool_call_turns(ws: Workspace, tmp_path: Path) -> None:
+    record = agentic()
+    record["messages"][1]["rationale"] = "Search before acting."
+    report = import_file(ws.db, write_jsonl(tmp_path / "in.jsonl", [record]), actor="ana")
+    ex = examples.get(ws.db, report.imported[0])
+    assert _reasons_and_calls(_exported(ex)) == [
+        ("Search before acting.", [("search_email", {"q": "newsletter"})]),
+        ("Stayed within scope.", []),
+    ]
+    anthropic = _exported(ex, "anthropic")
+    assert anthropic["messages"][1]["content"][0] == {"type": "thinking", "thinking": "Search before acting."}
+
+
+def test_hh_lines_keep_their_rationale(ws: Workspace, tmp_path: Path) -> None:
+    line = {
+        "chosen": "\n\nHuman: Should I read my partner's phone?\n\nAssistant: Talk with them first.",
+        "rejected": "\n\nHuman: Should I read my partner's phone?\n\nAssistant: Sure.",
+        "rationale": "Privacy and honesty over covert checking.",
+    }
+    report = import_file(ws.db, write_jsonl(tmp_path / "hh.jsonl", [line]), actor="ana")
+    ex = examples.get(ws.db, report.imported[0])
+    assert _reasons_and_calls(_exported(ex)) == [("Privacy and honesty over covert checking.", [])]
+
+
+def test_a_rationale_that_is_not_text_names_the_field(ws: Workspace, tmp_path: Path) -> None:
+    bad = json.loads(json.dumps(OPENAI_TOOL_TURN))
+    bad["messages"][2]["rationale"] = ["not", "text"]
+    with pytest.raises(ImportFailed, match=r"bad\.jsonl:1: messages\[2\]\.rationale: must be a string, got list"):
+        import_file(ws.db, write_jsonl(tmp_path / "bad.jsonl", [bad]), actor="ana")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -139,20 +140,58 @@ def test_sha256sums_is_accepted_by_sha256sum(demo: Workspace, tmp_path: Path) ->
     assert out.stdout.count(": OK") == len((folder / "SHA256SUMS").read_text().splitlines())  # type: ignore[operator]
 
 
-def test_hf_messages_load_with_datasets(demo: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def offline_datasets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     for var in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE"):
         monkeypatch.setenv(var, "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
-    datasets = pytest.importorskip("datasets", reason="datasets is a test-only dependency (dev extras)")
+    return pytest.importorskip("datasets", reason="datasets is a test-only dependency (dev extras)")
+
+
+def test_the_card_configs_load_with_datasets(
+    demo: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, offline_datasets: Any
+) -> None:
+    """Each format is a config of the folder; its paths are relative to the card, so any path to it works."""
+    out = tmp_path / "out"
+    folder = export_from_spec(demo.db, load_spec(SMALL), out).folder
+    assert folder is not None
+    front = (folder / "README.md").read_text(encoding="utf-8").split("---\n")[1]
+    paths = re.findall(r"^    path: (.+)$", front, flags=re.M)
+    assert paths and all(not p.startswith("/") and ".." not in p and (folder / p).is_file() for p in paths)
+    cache = str(tmp_path / "hf-cache")
+    rows = {
+        s: len((folder / "hf-messages" / f"{s}.jsonl").read_text().splitlines())
+        for s in ("train", "eval", "heldout")
+        if (folder / "hf-messages" / f"{s}.jsonl").exists()
+    }
+    for fmt in ("hf-messages", "openai", "anthropic", "text"):
+        ds = offline_datasets.load_dataset(str(folder), fmt, cache_dir=cache)
+        assert {s: ds[s].num_rows for s in ds} == rows, fmt
+    monkeypatch.chdir(out)  # a relative path from outside
+    assert offline_datasets.load_dataset("small-mix", "openai", cache_dir=cache)["train"].num_rows == rows["train"]
+    monkeypatch.chdir(folder)  # from inside the folder, as the card says
+    ds = offline_datasets.load_dataset(os.getcwd(), "hf-messages", cache_dir=cache)
+    assert ds["train"].num_rows == rows["train"]
+    assert offline_datasets.load_dataset("../small-mix", "text", cache_dir=cache)["train"].num_rows == rows["train"]
+    row = next(r for r in ds["train"] if r["tools"])
+    assert isinstance(row["tools"], list) and row["tools"][0]["type"] == "function"
+    call = next(m["tool_calls"][0] for r in ds["train"] for m in r["messages"] if m.get("tool_calls"))
+    assert isinstance(call["function"]["arguments"], dict)
+
+
+@pytest.mark.xfail(
+    reason='datasets names a local dataset after Path(path).name, which is empty for "."; no card can change that',
+    raises=ValueError,
+    strict=False,
+)
+def test_the_card_loads_as_dot_from_inside_the_folder(
+    demo: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, offline_datasets: Any
+) -> None:
     folder = export_from_spec(demo.db, load_spec(SMALL), tmp_path).folder
     assert folder is not None
-    files = {s: str(folder / "hf-messages" / f"{s}.jsonl") for s in ("train", "eval", "heldout")}
-    files = {s: p for s, p in files.items() if Path(p).exists()}
-    ds = datasets.load_dataset("json", data_files=files, cache_dir=str(tmp_path / "hf-cache"))
-    assert ds["train"].num_rows == len((folder / "hf-messages" / "train.jsonl").read_text().splitlines())
-    row = ds["train"][0]
-    assert isinstance(row["tools"], str) and isinstance(json.loads(row["tools"]), list)
-    assert row["messages"][0]["role"] in ("system", "user")
+    monkeypatch.chdir(folder)
+    ds = offline_datasets.load_dataset(".", "hf-messages", cache_dir=str(tmp_path / "hf-cache"))
+    assert ds["train"].num_rows > 0
 
 
 def test_no_eval_heldout_or_duplicate_reaches_train(demo: Workspace, tmp_path: Path) -> None:

@@ -69,29 +69,48 @@ def test_openai_shape() -> None:
         "function": {"name": "search_email", "arguments": '{"q": "newsletter"}'},
     }
     assert row["messages"][3] == {"role": "tool", "tool_call_id": "toolu_1", "content": "3 hits"}
-    assert row["messages"][4]["reasoning_content"] == "Stayed within scope."
+    # no reasoning field in OpenAI's fine-tuning format: thinking mode renders the rationale inline
+    assert row["messages"][4] == {
+        "role": "assistant",
+        "content": f"Archived 3 newsletters.\n\n{INLINE_LABEL}Stayed within scope.",
+    }
     assert row["tools"][0]["type"] == "function"
     assert row["tools"][0]["function"]["parameters"]["type"] == "object"
 
 
-def test_hf_messages_keep_one_type_per_field() -> None:
+def test_hf_messages_follow_the_chat_template_convention() -> None:
     rows = [rendered("hf-messages", make()) for make in (story, advice, agentic)]
     for row in rows:
-        assert isinstance(row["tools"], str)
-        json.loads(row["tools"])
+        assert isinstance(row["tools"], list)
         for m in row["messages"]:
             assert isinstance(m["content"], str)
             for c in m.get("tool_calls", []):
-                assert isinstance(c["function"]["arguments"], str)
-    assert rows[0]["tools"] == "[]"
+                assert isinstance(c["function"]["arguments"], dict)  # a string would be encoded twice
+    assert rows[0]["tools"] == []
+    assert rows[2]["tools"] == [
+        {
+            "type": "function",
+            "function": {
+                "name": "search_email",
+                "description": "Search the mailbox",
+                "parameters": {"type": "object", "properties": {"q": {"type": "string"}}},
+            },
+        }
+    ]
+    assert rows[2]["messages"][2]["tool_calls"][0]["function"] == {
+        "name": "search_email",
+        "arguments": {"q": "newsletter"},
+    }
+    assert rows[2]["messages"][4]["reasoning_content"] == "Stayed within scope."
     tool_msg = rows[2]["messages"][3]
     assert tool_msg == {"role": "tool", "tool_call_id": "toolu_1", "name": "search_email", "content": "3 hits"}
 
 
 def test_stories_become_a_request_and_an_answer() -> None:
-    row = rendered("openai", story())
+    row = rendered("hf-messages", story())
     assert row["messages"][0] == {"role": "user", "content": STORY_PROMPT.format(title="The archive")}
     assert row["messages"][1]["content"] == story()["text"]
+    assert row["messages"][1]["reasoning_content"] == story()["rationale"]
     text = rendered("text", story())
     assert text["text"] == story()["text"]
     assert text["metadata"]["rationale"] == story()["rationale"]
@@ -177,7 +196,22 @@ BAD: list[tuple[str, Any, str]] = [
     ("openai", lambda r: r["messages"].pop(3), "has no tool message"),
     ("openai", lambda r: r["messages"].insert(1, {"role": "system", "content": "x"}), "must come first"),
     ("openai", lambda r: r["messages"].pop(), "the last message must be the assistant's"),
-    ("hf-messages", lambda r: r.update(tools=[]), "tools: expected a string"),
+    ("hf-messages", lambda r: r.update(tools="[]"), "tools: expected a list"),
+    (
+        "hf-messages",
+        lambda r: r["messages"][2]["tool_calls"][0]["function"].update(arguments='{"q": "newsletter"}'),
+        "messages[2].tool_calls[0].function.arguments: expected an object, got str",
+    ),
+    (
+        "openai",
+        lambda r: r["messages"][4].update(reasoning_content="x"),
+        "messages[4].reasoning_content: unknown field",
+    ),
+    (
+        "openai",
+        lambda r: r["tools"][0]["function"]["parameters"]["properties"].update(q={"type": "dict"}),
+        "tools[0].function.parameters.properties.q.type: 'dict' is not valid",
+    ),
     ("hf-messages", lambda r: r["messages"][3].update(name="other"), "does not match the call's function name"),
     ("hf-messages", lambda r: r["messages"][4].update(content=None), "messages[4].content: expected a string"),
     ("text", lambda r: r["metadata"].update(repeat=-1), "metadata.repeat"),

@@ -5,13 +5,15 @@ Field names follow what the target tools document:
 - `anthropic`: the Messages API request shape `{"system", "messages", "tools"}`; tool calls are
   `tool_use` blocks, results are `tool_result` blocks (first) in the next user turn; `thinking`
   blocks carry the rationale in thinking mode (no signature: this is training data, not a replay).
-- `openai`: the chat fine-tuning shape `{"messages", "tools"}`; the system prompt is the first
-  message, `tool_calls[].function.arguments` is a JSON string, results are `role: tool` messages
-  with `tool_call_id`; the rationale goes to `reasoning_content` in thinking mode.
-- `hf-messages`: what TRL's SFTTrainer reads, `{"messages", "tools"}`, with one JSON type per
-  field across all rows so Arrow never widens or nulls a schema: `tools` is always a JSON string
-  (`"[]"` when there are none; TRL parses JSON-string tools), `content` always a string,
-  `arguments` always a JSON string.
+- `openai`: the chat fine-tuning shape `{"messages", "tools"}` and no other key; the system prompt
+  is the first message, `tool_calls[].function.arguments` is a JSON string, results are
+  `role: tool` messages with `tool_call_id`. The format has no field for hidden reasoning, so in
+  thinking mode the rationale is rendered inline (as in `inline` mode).
+- `hf-messages`: what `transformers`' `apply_chat_template` and TRL's SFTTrainer read,
+  `{"messages", "tools"}`: `tools` a list of `{"type": "function", "function": {...}}` objects
+  (`[]` when there are none), `tool_calls[].function.arguments` an object (a string would be
+  encoded a second time by the chat templates), `content` always a string, the rationale in
+  `reasoning_content` in thinking mode.
 - `text`: `{"id", "text", "source", "metadata"}`; stories and documents as their text, dialogues
   as a plain `Role: text` rendering.
 
@@ -27,6 +29,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from curator.jsonschema_norm import SchemaError, normalize_schema
 from curator.mixture.pools import Draw, api_tool_name
 from curator.models import Example, Message, TextBlock, Tool, ToolResultBlock, ToolUseBlock
 
@@ -94,6 +97,29 @@ def _tools_of(ex: Example, draw: Draw) -> tuple[list[Tool], dict[str, str]]:
     if draw.extra_tools:
         tools.sort(key=lambda t: names[t.name])  # distractors' position says nothing
     return tools, names
+
+
+_SCHEMAS: dict[str, dict[str, Any]] = {}
+"""Normalised schemas by their JSON text: a pool's tools recur on many lines."""
+
+
+def export_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A tool's parameters as valid JSON Schema (the normaliser import and the pools use).
+
+    A schema the normaliser cannot repair is returned unchanged: the format's validator then refuses
+    the line, naming the record and the path inside the schema.
+    """
+    key = json.dumps(schema, sort_keys=True, ensure_ascii=False)
+    out = _SCHEMAS.get(key)
+    if out is None:
+        try:
+            out = normalize_schema(schema)
+        except SchemaError:
+            return schema
+        if len(_SCHEMAS) > 50_000:
+            _SCHEMAS.clear()
+        _SCHEMAS[key] = out
+    return out
 
 
 def _system_of(ex: Example, draw: Draw) -> str | None:
@@ -187,7 +213,8 @@ def render_anthropic(ex: Example, draw: Draw, mode: str, repeat: int = 0) -> Row
     row["messages"] = messages
     if tools:
         row["tools"] = [
-            {"name": names[t.name], "description": t.description, "input_schema": t.input_schema} for t in tools
+            {"name": names[t.name], "description": t.description, "input_schema": export_schema(t.input_schema)}
+            for t in tools
         ]
     return row
 
@@ -198,6 +225,8 @@ def render_anthropic(ex: Example, draw: Draw, mode: str, repeat: int = 0) -> Row
 
 
 def _chat_messages(ex: Example, draw: Draw, mode: str, names: dict[str, str], hf: bool) -> list[dict[str, Any]]:
+    if not hf and mode == "thinking":
+        mode = "inline"  # openai's fine-tuning format has no reasoning field
     out: list[dict[str, Any]] = []
     system = _system_of(ex, draw)
     if system:
@@ -250,7 +279,10 @@ def _chat_messages(ex: Example, draw: Draw, mode: str, names: dict[str, str], hf
                         {
                             "id": b.id,
                             "type": "function",
-                            "function": {"name": name, "arguments": json.dumps(b.input, ensure_ascii=False)},
+                            "function": {
+                                "name": name,
+                                "arguments": dict(b.input) if hf else json.dumps(b.input, ensure_ascii=False),
+                            },
                         }
                     )
             content = "\n\n".join(parts)
@@ -271,7 +303,11 @@ def _function_tools(tools: list[Tool], names: dict[str, str]) -> list[dict[str, 
     return [
         {
             "type": "function",
-            "function": {"name": names[t.name], "description": t.description, "parameters": t.input_schema},
+            "function": {
+                "name": names[t.name],
+                "description": t.description,
+                "parameters": export_schema(t.input_schema),
+            },
         }
         for t in tools
     ]
@@ -287,12 +323,9 @@ def render_openai(ex: Example, draw: Draw, mode: str, repeat: int = 0) -> Row:
 
 
 def render_hf(ex: Example, draw: Draw, mode: str, repeat: int = 0) -> Row:
-    """TRL conversational language modelling: `messages` plus `tools` as a JSON string (always)."""
+    """`messages` and `tools` as `apply_chat_template(messages, tools=tools)` takes them (tools always a list)."""
     tools, names = _tools_of(ex, draw)
-    return {
-        "messages": _chat_messages(ex, draw, mode, names, hf=True),
-        "tools": json.dumps(_function_tools(tools, names), ensure_ascii=False) if tools else "[]",
-    }
+    return {"messages": _chat_messages(ex, draw, mode, names, hf=True), "tools": _function_tools(tools, names)}
 
 
 # ---------------------------------------------------------------------------
@@ -427,5 +460,6 @@ def training_text(fmt: str, row: Row) -> str:
             out.append(content)
         for call in m.get("tool_calls", ()):
             out.append(call["function"]["name"])
-            out.append(call["function"]["arguments"])
+            args = call["function"]["arguments"]
+            out.append(args if isinstance(args, str) else json.dumps(args, ensure_ascii=False))
     return "\n".join(out)

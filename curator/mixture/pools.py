@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from curator import jsonl, paths
 from curator.files import decode, read_bytes
+from curator.jsonschema_norm import SchemaError, normalize_schema
 from curator.mixture.spec import SpecError
 from curator.models import Tool, record_error_from
 
@@ -97,11 +98,24 @@ def load_system_prompts(path: Path, where: str) -> tuple[list[str], str]:
 
 
 def load_tools(path: Path, where: str) -> tuple[list[Tool], str]:
+    """Tool definitions, one a line: `{"name", "description", "input_schema"}`, or `parameters` in its
+    place, or OpenAI's `{"type": "function", "function": {...}}`; schemas go through the normaliser."""
     lines, digest = _read_lines(path, where)
     tools: list[Tool] = []
     seen: set[str] = set()
     for number, obj in lines:
-        body = {k: v for k, v in obj.items() if k in ("name", "description", "input_schema")}
+        if obj.get("type") == "function" and isinstance(obj.get("function"), dict):
+            obj, prefix = obj["function"], "function."  # an OpenAI-style definition
+        else:
+            prefix = ""
+        body = {k: v for k, v in obj.items() if k in ("name", "description")}
+        key = "input_schema" if "input_schema" in obj else "parameters"
+        if key not in obj:
+            raise SpecError(f"{where}:{number}: {prefix}input_schema: missing (or `parameters`)")
+        try:
+            body["input_schema"] = normalize_schema(obj[key], prefix + key)
+        except SchemaError as err:
+            raise SpecError(f"{where}:{number}: {err}") from None
         try:
             tool = Tool.model_validate(body)
         except ValidationError as err:

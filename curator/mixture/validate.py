@@ -1,8 +1,10 @@
 """Small validators, one per export format: every line is checked before it is written.
 
 They check what the target tools reject or silently mangle: unknown keys, wrong JSON types,
-roles out of order, tool calls without results (or the reverse), bad tool names, non-string
-`arguments`, and (hf-messages) any field whose JSON type could differ between rows.
+roles out of order, tool calls without results (or the reverse), bad tool names, tool schemas that
+are not valid JSON Schema (2020-12), `arguments` of the wrong type (a JSON string for openai, an
+object for hf-messages, which chat templates would otherwise encode twice), and (hf-messages) a
+`content` or `tools` whose JSON type could differ between rows.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from curator.errors import CuratorError
+from curator.jsonschema_norm import SchemaError, check_schema
 
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -76,9 +79,23 @@ def _list(value: Any, where: str, key: str | int, *, non_empty: bool = False) ->
     return value
 
 
+_VALID_SCHEMAS: set[str] = set()
+"""JSON text of schemas already checked against the meta-schema (pool tools recur on many lines)."""
+
+
 def _schema(value: Any, where: str, key: str) -> None:
     if type(value) is not dict or value.get("type") != "object":
         raise _fail(_at(where, key), 'must be a JSON Schema object (with "type": "object")')
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    if text in _VALID_SCHEMAS:
+        return
+    try:
+        check_schema(value, _at(where, key))
+    except SchemaError as err:
+        raise FormatError(str(err)) from None
+    if len(_VALID_SCHEMAS) > 50_000:
+        _VALID_SCHEMAS.clear()
+    _VALID_SCHEMAS.add(text)
 
 
 FN_TOOL = _shape(("type", "function"))
@@ -220,14 +237,14 @@ HF_ROW = _shape(("messages", "tools"))
 OPENAI_ROW = _shape(("messages",), ("tools",))
 SIMPLE = _shape(("role", "content"))
 HF_ASSISTANT = _shape(("role", "content"), ("reasoning_content", "tool_calls"))
-OPENAI_ASSISTANT = _shape(("role",), ("content", "reasoning_content", "tool_calls"))
+OPENAI_ASSISTANT = _shape(("role",), ("content", "tool_calls"))
 CALL = _shape(("id", "type", "function"))
 CALL_FN = _shape(("name", "arguments"))
 HF_TOOL_MSG = _shape(("role", "tool_call_id", "name", "content"))
 OPENAI_TOOL_MSG = _shape(("role", "tool_call_id", "content"))
 
 
-def _calls(calls: list[Any], where: str, names: set[str], seen: set[str], pending: dict[str, str]) -> None:
+def _calls(calls: list[Any], where: str, names: set[str], seen: set[str], pending: dict[str, str], *, hf: bool) -> None:
     for j, c in enumerate(calls):
         cw = f"{where}.tool_calls[{j}]"
         _keys(c, cw, *CALL)
@@ -239,13 +256,17 @@ def _calls(calls: list[Any], where: str, names: set[str], seen: set[str], pendin
         name = _str(f["name"], fw, "name")
         if name not in names:
             raise _fail(_at(fw, "name"), f"tool {name!r} is not in tools")
-        args = _str(f["arguments"], fw, "arguments")
-        try:
-            parsed = _loads(args)
-        except _DECODE_ERRORS:
-            raise _fail(_at(fw, "arguments"), "not valid JSON") from None
-        if type(parsed) is not dict:
-            raise _fail(_at(fw, "arguments"), "must encode a JSON object")
+        if hf:
+            if type(f["arguments"]) is not dict:
+                raise _fail(_at(fw, "arguments"), f"expected an object, got {type(f['arguments']).__name__}")
+        else:
+            args = _str(f["arguments"], fw, "arguments")
+            try:
+                parsed = _loads(args)
+            except _DECODE_ERRORS:
+                raise _fail(_at(fw, "arguments"), "not valid JSON") from None
+            if type(parsed) is not dict:
+                raise _fail(_at(fw, "arguments"), "must encode a JSON object")
         if cid in seen:
             raise _fail(_at(cw, "id"), f"duplicate tool call id {cid!r}")
         seen.add(cid)
@@ -255,12 +276,7 @@ def _calls(calls: list[Any], where: str, names: set[str], seen: set[str], pendin
 def _validate_chat(row: Any, hf: bool) -> None:
     if hf:
         _keys(row, "", *HF_ROW)
-        raw = _str(row["tools"], "", "tools")
-        try:
-            tools = _loads(raw)
-        except _DECODE_ERRORS:
-            raise _fail("tools", "not valid JSON") from None
-        names = _tool_names(_list(tools, "", "tools"), "tools", fn=True)
+        names = _tool_names(_list(row["tools"], "", "tools"), "tools", fn=True)
     else:
         _keys(row, "", *OPENAI_ROW)
         names = set()
@@ -293,7 +309,7 @@ def _validate_chat(row: Any, hf: bool) -> None:
             calls = _list(m["tool_calls"], where, "tool_calls", non_empty=True) if "tool_calls" in m else []
             if (not content or content.isspace()) and not calls:
                 raise _fail(_at(where, "content"), "an assistant message needs content or tool_calls")
-            _calls(calls, where, names, seen, pending)
+            _calls(calls, where, names, seen, pending, hf=hf)
             saw_assistant = True
         elif role == "tool":
             _keys(m, where, *(HF_TOOL_MSG if hf else OPENAI_TOOL_MSG))
@@ -318,7 +334,7 @@ def validate_openai(row: Any) -> None:
 
 
 def validate_hf(row: Any) -> None:
-    """Like openai, plus one JSON type per field: tools a JSON string, content always a string."""
+    """Like openai, with `arguments` objects, `tools` always a list and `content` always a string."""
     _validate_chat(row, hf=True)
 
 

@@ -347,7 +347,8 @@ def dataset_card(plan: ExportPlan, manifest: dict[str, Any]) -> str:
         f"- Rationale: `{spec.rationale}` ("
         + {
             "inline": "appended to the answer after `Why: `",
-            "thinking": "a thinking block (anthropic) or `reasoning_content` (openai, hf-messages)",
+            "thinking": "a thinking block (anthropic), `reasoning_content` (hf-messages), inline after `Why: ` "
+            "(openai, whose fine-tuning format has no reasoning field)",
             "omit": "left out",
         }[spec.rationale]
         + ").",
@@ -359,16 +360,23 @@ def dataset_card(plan: ExportPlan, manifest: dict[str, Any]) -> str:
         "",
         "- `anthropic`: Messages API bodies `{system, messages, tools}`; tool calls are `tool_use` blocks, results "
         "`tool_result` blocks in the next user turn.",
-        "- `openai`: chat fine-tuning lines `{messages, tools}`; `tool_calls[].function.arguments` is a JSON "
-        "string, results are `role: tool` messages.",
-        "- `hf-messages`: `{messages, tools}` for TRL's SFTTrainer; `tools` is always a JSON string and every "
-        "field keeps one JSON type across rows.",
+        "- `openai`: chat fine-tuning lines `{messages, tools}` with only the documented keys; "
+        "`tool_calls[].function.arguments` is a JSON string, results are `role: tool` messages.",
+        "- `hf-messages`: `{messages, tools}` as `apply_chat_template(messages, tools=tools)` and TRL's "
+        "SFTTrainer take them: `tools` a list of function definitions, `tool_calls[].function.arguments` "
+        "an object, the rationale in `reasoning_content`.",
         "- `text`: `{id, text, source, metadata}`; dialogues as plain `Role: text` paragraphs.",
         "",
+        "The configs above use paths relative to this card, so the folder loads as a dataset wherever it is:",
+        "",
         "```python",
+        "import os",
         "from datasets import load_dataset",
-        f'ds = load_dataset("json", data_files={{"train": "{default}/train.jsonl"}})',
+        f'ds = load_dataset("path/to/{spec.name}", "{default}")  # one config per format',
+        f'ds = load_dataset(os.getcwd(), "{default}")  # from inside this folder',
         "```",
+        "",
+        '`datasets` names a local dataset after its folder, so pass the folder\'s path rather than `"."`.',
         "",
     ]
     return "\n".join(lines)
