@@ -165,7 +165,7 @@ def word_hashes(normalized: str) -> npt.NDArray[np.uint64]:
         spaces = np.flatnonzero(codes == 32)
         starts = np.concatenate(([0], spaces + 1))
         ends = np.concatenate((spaces, [n]))
-        hashes = (prefix[ends] - prefix[starts]) * inverse[starts]
+        hashes = ((prefix[ends] - prefix[starts]) * inverse[starts]).astype(np.uint64, copy=False)
     return _mix64(hashes)
 
 
@@ -187,7 +187,8 @@ def winnow(hashes: npt.NDArray[np.uint64], window: int = EXCERPT_WINDOW) -> npt.
     if hashes.size == 0:
         return hashes.copy()
     if hashes.size <= window:
-        return hashes.min(keepdims=True)
+        least: npt.NDArray[np.uint64] = hashes.min(keepdims=True)
+        return least
     minima = np.lib.stride_tricks.sliding_window_view(hashes, window).min(axis=1)
     ordered = np.sort(minima)
     out: npt.NDArray[np.uint64] = ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]

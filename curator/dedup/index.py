@@ -183,3 +183,114 @@ class LshIndex:
             if row not in self._dead:
                 yield eid
         yield from self._extra
+
+
+class ExcerptIndex:
+    """Records sharing a winnowed word 13-gram fingerprint with a text: excerpt and containment candidates.
+
+    One sorted uint64 array of fingerprints with the row of each (a lookup is a binary search);
+    records written after the build go to an overflow dict, replaced or deleted rows are
+    tombstoned, like `LshIndex`. A fingerprint held by more than `template_bucket` records is
+    boilerplate shared by design (a template), never a candidate.
+    """
+
+    def __init__(
+        self,
+        ids: list[str],
+        fingerprints: npt.NDArray[np.uint64],
+        owners: npt.NDArray[np.int32],
+        *,
+        template_bucket: int = 200,
+    ) -> None:
+        self.ids = ids
+        self.template_bucket = template_bucket
+        order = np.argsort(fingerprints, kind="stable")
+        self._keys = fingerprints[order]
+        self._rows = owners[order].astype(np.int32)
+        self._row_of = {eid: i for i, eid in enumerate(ids)}
+        self._dead: set[int] = set()
+        self._extra: dict[str, npt.NDArray[np.uint64]] = {}
+        self._extra_keys: dict[int, set[str]] = {}
+
+    @classmethod
+    def empty(cls, *, template_bucket: int = 200) -> ExcerptIndex:
+        return cls([], np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int32), template_bucket=template_bucket)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self._keys.nbytes + self._rows.nbytes)
+
+    def add(self, example_id: str, fingerprints: npt.NDArray[np.uint64]) -> None:
+        """Index a record written after the build (replacing an older fingerprint set of it)."""
+        self.remove(example_id)
+        self._extra[example_id] = fingerprints
+        for key in fingerprints.tolist():
+            self._extra_keys.setdefault(key, set()).add(example_id)
+
+    def remove(self, example_id: str) -> None:
+        row = self._row_of.get(example_id)
+        if row is not None:
+            self._dead.add(row)
+        old = self._extra.pop(example_id, None)
+        if old is not None:
+            for key in old.tolist():
+                self._extra_keys.get(key, set()).discard(example_id)
+
+    def candidate_rows(self, fingerprints: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.int32], set[str], int]:
+        """Live bulk rows and overflow ids sharing a fingerprint, and how many template fingerprints were skipped."""
+        if not fingerprints.size:
+            return np.zeros(0, dtype=np.int32), set(), 0
+        los = np.searchsorted(self._keys, fingerprints, side="left")
+        his = np.searchsorted(self._keys, fingerprints, side="right")
+        counts = his - los
+        extra: set[str] = set()
+        skipped = 0
+        if self._extra_keys:
+            for at, key in enumerate(fingerprints.tolist()):
+                members = self._extra_keys.get(key)
+                if members:
+                    if counts[at] + len(members) > self.template_bucket:
+                        counts[at] = 0
+                        skipped += 1
+                    else:
+                        extra |= members
+        hit = np.flatnonzero((counts > 0) & (counts <= self.template_bucket))
+        skipped += int(np.count_nonzero(counts > self.template_bucket))
+        if not hit.size:
+            return np.zeros(0, dtype=np.int32), extra, skipped
+        rows = np.concatenate([self._rows[los[h] : his[h]] for h in hit.tolist()])
+        rows = np.unique(rows)
+        if self._dead and rows.size:
+            rows = rows[[r not in self._dead for r in rows.tolist()]]
+        return rows, extra, skipped
+
+    def pairs(self) -> tuple[npt.NDArray[np.int64], list[npt.NDArray[np.int32]]]:
+        """Every pair of live bulk rows sharing a fingerprint, as sorted distinct codes `lo * n + hi`,
+        and the row sets of template fingerprints (more than `template_bucket` records, not paired)."""
+        n = len(self.ids)
+        keys, rows = self._keys, self._rows
+        if self._dead:
+            dead = np.zeros(n, dtype=bool)
+            dead[list(self._dead)] = True
+            live = ~dead[rows]
+            keys, rows = keys[live], rows[live]
+        templates: list[npt.NDArray[np.int32]] = []
+        if keys.size < 2:
+            return np.zeros(0, dtype=np.int64), templates
+        starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+        sizes = np.diff(np.append(starts, keys.size))
+        codes: list[npt.NDArray[np.int64]] = []
+        for size in np.unique(sizes[sizes >= 2]).tolist():
+            firsts = starts[sizes == size]
+            if size > self.template_bucket:
+                templates.extend(np.unique(rows[f : f + size]) for f in firsts.tolist())
+                continue
+            i, j = np.triu_indices(size, k=1)
+            left = rows[firsts[:, None] + i].astype(np.int64)
+            right = rows[firsts[:, None] + j].astype(np.int64)
+            codes.append((np.minimum(left, right) * n + np.maximum(left, right)).ravel())
+        if not codes:
+            return np.zeros(0, dtype=np.int64), templates
+        flat = np.sort(np.concatenate(codes))
+        flat = flat[np.concatenate(([True], flat[1:] != flat[:-1]))]
+        return flat[(flat // n) != (flat % n)], templates

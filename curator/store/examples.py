@@ -53,9 +53,7 @@ _INSERT_LINK = (
     "INSERT INTO example_clauses (example_id, clause_id, clause_hash, state, linked_at) VALUES (?, ?, ?, ?, ?)"
 )
 _INSERT_TAG = "INSERT INTO example_tags (example_id, tag) VALUES (?, ?)"
-_INSERT_SIGNATURE = (
-    "INSERT OR REPLACE INTO signatures (example_id, sig, shingles, fingerprints) VALUES (?, ?, ?, ?)"
-)
+_INSERT_SIGNATURE = "INSERT OR REPLACE INTO signatures (example_id, sig, shingles, fingerprints) VALUES (?, ?, ?, ?)"
 _INSERT_SIGNATURE_BEFORE_M010 = "INSERT OR REPLACE INTO signatures (example_id, sig, shingles) VALUES (?, ?, ?)"
 
 CONTENT_FIELDS: tuple[str, ...] = ("kind", "text", "rationale", "system", "tools", "messages", "clauses")
@@ -200,9 +198,7 @@ def prepare(ex: Example) -> PreparedRecord:
     record_json = ex.canonical_json()
     row = _example_row(ex, record_json)
     sig, shingles, fingerprints = dedup_row(ex.searchable_text())
-    return PreparedRecord(
-        ex.id, list(ex.clauses), list(ex.tags), row[9], record_json, row, sig, shingles, fingerprints
-    )
+    return PreparedRecord(ex.id, list(ex.clauses), list(ex.tags), row[9], record_json, row, sig, shingles, fingerprints)
 
 
 def rebuild_signatures(db: Database) -> int:
