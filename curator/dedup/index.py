@@ -19,21 +19,29 @@ _MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD
 
 
 def band_keys(signatures: npt.NDArray[np.uint32], bands: int = BANDS) -> npt.NDArray[np.uint64]:
-    """(n, 4 * bands) signature values -> (n, bands) band keys: the 4 rows of a band mixed into 64 bits."""
-    values = signatures.reshape(-1, bands, ROWS).astype(np.uint64)
+    """(n, >= ROWS * bands) signature values -> (n, bands) band keys: the rows of a band mixed into 64 bits.
+
+    With 42 bands x 3 rows the last 2 of the 128 stored values are unused.
+    """
+    values = signatures.reshape(signatures.shape[0], -1)[:, : bands * ROWS].reshape(-1, bands, ROWS)
+    values = values.astype(np.uint64)
     with np.errstate(over="ignore"):
-        mixed = values * _MIX
-        keys = mixed[:, :, 0] ^ (mixed[:, :, 1] >> np.uint64(7)) ^ (mixed[:, :, 2] << np.uint64(11))
-        keys ^= mixed[:, :, 3] >> np.uint64(3)
+        mixed = values * _MIX[:ROWS]
+        keys = mixed[:, :, 0].copy()
+        for row, shift in zip(range(1, ROWS), (7, 11, 3), strict=False):
+            keys ^= (mixed[:, :, row] >> np.uint64(shift)) if row != 2 else (mixed[:, :, row] << np.uint64(shift))
     return keys  # type: ignore[no-any-return]
 
 
-_BAND_SHIFT = np.uint64(64 - 5)
+_BAND_BITS = 6
+_BAND_SHIFT = np.uint64(64 - _BAND_BITS)
 
 
 def _tagged(keys: npt.NDArray[np.uint64], band: int | npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    """Band keys with the band number in the top 5 bits (59 bits of key remain)."""
-    tagged: npt.NDArray[np.uint64] = (np.asarray(band, dtype=np.uint64) << _BAND_SHIFT) | (keys >> np.uint64(5))
+    """Band keys with the band number in the top 6 bits (58 bits of key remain)."""
+    tagged: npt.NDArray[np.uint64] = (np.asarray(band, dtype=np.uint64) << _BAND_SHIFT) | (
+        keys >> np.uint64(_BAND_BITS)
+    )
     return tagged
 
 
