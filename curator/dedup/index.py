@@ -23,7 +23,7 @@ def band_keys(signatures: npt.NDArray[np.uint32], bands: int = BANDS) -> npt.NDA
 
     With 42 bands x 3 rows the last 2 of the 128 stored values are unused.
     """
-    values = signatures.reshape(signatures.shape[0], -1)[:, : bands * ROWS].reshape(-1, bands, ROWS)
+    values = signatures[:, : bands * ROWS].reshape(-1, bands, ROWS)
     values = values.astype(np.uint64)
     with np.errstate(over="ignore"):
         mixed = values * _MIX[:ROWS]
