@@ -707,6 +707,17 @@ def build_labelled_set(rng: random.Random, n_originals: int) -> tuple[list[Label
     # hard negatives: content from sentences that occur in no original
     joined = "\n".join(normalize(t) for t in texts)
     pool = [s for s in data.sentence_pool(data.spec_paragraphs() + data.demo_texts()) if normalize(s) not in joined]
+    # and none sharing a word 13-gram with an original or an earlier sentence: the Model Spec repeats
+    # long passages in slightly different sentences, which would make two "unrelated" negatives share
+    # a verbatim run of 30+ words (a real excerpt)
+    taken = set().union(*(_word_ngrams(t, 13) for t in texts))
+    distinct_pool: list[str] = []
+    for sentence in pool:
+        grams = _word_ngrams(sentence, 13)
+        if not grams & taken:
+            distinct_pool.append(sentence)
+            taken |= grams
+    pool = distinct_pool
     source = _SentenceSource(rng, pool)
     fills = 8
     for t, template in enumerate(TEMPLATES):
