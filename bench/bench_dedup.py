@@ -567,8 +567,22 @@ def run_speed(sizes: Sizes, seed: int = 4) -> dict[str, Any]:
 # Quality: the labelled set
 # ---------------------------------------------------------------------------
 
-EDIT_TYPES = ("sub02", "sub05", "sub10", "sub20", "mixed", "reordered", "contained", "truncated")
+EDIT_TYPES = (
+    "sub02",
+    "sub05",
+    "sub10",
+    "sub20",
+    "mixed",
+    "reordered",
+    "contained",
+    "truncated",
+    "excerpt30",
+    "excerpt60",
+    "excerpt120",
+)
 SUB_RATES = {"sub02": 0.02, "sub05": 0.05, "sub10": 0.10, "sub20": 0.20}
+EXCERPTS = {"excerpt30": 30, "excerpt60": 60, "excerpt120": 120}
+"""Window sizes (words) taken verbatim from an original and embedded in unrelated composed text."""
 
 
 @dataclass(frozen=True)
@@ -680,8 +694,16 @@ class _SentenceSource:
         return " ".join(out)
 
 
+def _embed(rng: random.Random, composer: data.Composer, window: str) -> str:
+    """~150 composed words with `window` at the sentence boundary nearest the middle."""
+    sentences = data.split_sentences(composer.compose(rng, 150))
+    half = len(sentences) // 2
+    return " ".join([*sentences[:half], window, *sentences[half:]])
+
+
 def build_labelled_set(rng: random.Random, n_originals: int) -> tuple[list[Labelled], dict[str, Any]]:
-    """Originals, eight planted edits of each, and two kinds of hard negatives."""
+    """Originals, eleven planted edits of each (excerpts only of long enough originals), and two kinds of
+    hard negatives."""
     originals, by_source = pick_originals(rng, n_originals)
     vocab = data.vocabulary([t for _, t in originals])
     out: list[Labelled] = []
@@ -736,6 +758,27 @@ def build_labelled_set(rng: random.Random, n_originals: int) -> tuple[list[Label
         for f in range(6):
             eid = f"q_no_{o}_{f}"
             out.append(Labelled(eid, f"{opening} {source.compose(80)}", "neg-opening", frozenset([eid]), eid))
+    # excerpts: a window of N consecutive (normalised) words of an original inside ~150 words of
+    # composed text; host sentences are under 15 words, so two unrelated records share a 30-word run
+    # only if three sentences in a row coincide
+    host = data.Composer([s for s in pool if len(normalize(s).split()) < 15])
+    for k, (eid, text) in enumerate(zip(orig_ids, texts, strict=True)):
+        words = text.split()
+        for edit, size in EXCERPTS.items():
+            if len(normalize(text).split()) < size:
+                continue  # a window as long as the whole original is the "contained" edit
+            at = rng.randrange(max(1, len(words) - size + 1))
+            end = at
+            while end < len(words) and len(normalize(" ".join(words[at:end])).split()) < size:
+                end += 1
+            if len(normalize(" ".join(words[at:end])).split()) < size:  # ran off the end: take the last words
+                end = len(words)
+                at = end
+                while len(normalize(" ".join(words[at:end])).split()) < size:
+                    at -= 1
+            window = " ".join(words[at:end])
+            embedded = _embed(rng, host, window)
+            out.append(Labelled(f"{eid}_{edit}", embedded, edit, frozenset([eid]), f"f{k // 2}"))
     info = {
         "originals": len(originals),
         "originals_by_source": by_source,
@@ -1033,8 +1076,21 @@ EDIT_NAMES = {
     "reordered": "sentences reordered",
     "contained": "contained in a 2.5x longer text",
     "truncated": "truncated to the first half",
+    "excerpt30": "30-word excerpt inside a longer record",
+    "excerpt60": "60-word excerpt inside a longer record",
+    "excerpt120": "120-word excerpt inside a longer record",
 }
-EDIT_GOALS = {"sub02": 0.99, "sub05": 0.99, "sub10": 0.99, "sub20": 0.9}
+EDIT_GOALS = {
+    "sub02": 0.99,
+    "sub05": 0.99,
+    "sub10": 0.99,
+    "sub20": 0.9,
+    "mixed": 0.9,
+    "contained": 0.95,
+    "excerpt30": 0.95,
+    "excerpt60": 0.95,
+    "excerpt120": 0.95,
+}
 
 
 def _cluster_cell(cl: dict[str, Any]) -> str:
