@@ -238,8 +238,8 @@ class DedupEngine:
                 exact.add(eid)
         with self._lock:
             candidates = self._plausible_candidates(signature_of_hashes(query.shingles), query.shingles.size)
-            candidates |= self._excerpt_candidates(excerpt_fingerprints(normalized))
-        candidates |= exact
+            sharing = self._excerpt_candidates(excerpt_fingerprints(normalized))
+        candidates |= sharing | exact
         candidates.discard(exclude_id or "")
         candidates = {c for c in candidates if not self._is_ignored(c, exclude_id)}
         found: dict[str, Match] = {}
@@ -248,7 +248,9 @@ class DedupEngine:
                 span = clip(normalized)
                 found[eid] = Match(eid, 1.0, "exact", span, field_of(stored.record, span), *stored.meta)
                 continue
-            verdict = verify(query, stored.candidate, self.config)
+            verdict = verify(
+                query, stored.candidate, self.config, excerpts=eid in sharing, boilerplate=self.excerpts.is_template
+            )
             if verdict is not None:
                 where = field_of(stored.record, verdict.span)
                 found[eid] = Match(eid, verdict.score, verdict.reason, verdict.span, where, *stored.meta)
@@ -389,6 +391,7 @@ class DedupEngine:
             pairs = pairs[keep]
         excerpt_pairs, excerpt_templates = self.excerpts.pairs()
         pairs = np.union1d(pairs, excerpt_pairs)
+        sharing = np.isin(pairs, excerpt_pairs, assume_unique=True)
         template_rows = {rows.tobytes(): rows.tolist() for rows in [*template_sets, *excerpt_templates]}
         # exact duplicates are edges even when their bucket was a template
         exact_groups = self.db.execute(
@@ -419,6 +422,7 @@ class DedupEngine:
             if cancelled is not None and cancelled():
                 break
             chunk = pairs[start : start + batch]
+            shares = sharing[start : start + batch].tolist()
             a_rows = (chunk // n).tolist()
             b_rows = (chunk % n).tolist()
             if len(texts) > 10_000:  # bounded cache: each entry holds a shingle set (~60 KB), ~0.6 GB at most
@@ -426,11 +430,11 @@ class DedupEngine:
             need = sorted({ids[r] for r in a_rows + b_rows} - texts.keys())
             for eid, (text, _) in self._texts(need).items():
                 texts[eid] = Candidate(normalize(text))
-            for ar, br in zip(a_rows, b_rows, strict=True):
+            for ar, br, share in zip(a_rows, b_rows, shares, strict=True):
                 a, b = ids[ar], ids[br]
                 if self._is_ignored(a, b) or a not in texts or b not in texts:
                     continue
-                verdict = verify(texts[a], texts[b], self.config)
+                verdict = verify(texts[a], texts[b], self.config, excerpts=share, boilerplate=self.excerpts.is_template)
                 if verdict is not None:
                     edges.append((a, b, verdict.score, verdict.reason, verdict.span))
             if progress:

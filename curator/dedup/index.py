@@ -30,7 +30,7 @@ def band_keys(signatures: npt.NDArray[np.uint32], bands: int = BANDS) -> npt.NDA
         keys = mixed[:, :, 0].copy()
         for row, shift in zip(range(1, ROWS), (7, 11, 3), strict=False):
             keys ^= (mixed[:, :, row] >> np.uint64(shift)) if row != 2 else (mixed[:, :, row] << np.uint64(shift))
-    return keys  # type: ignore[no-any-return]
+    return keys
 
 
 _BAND_BITS = 6
@@ -243,6 +243,21 @@ class ExcerptIndex:
         if old is not None:
             for key in old.tolist():
                 self._extra_keys.get(key, set()).discard(example_id)
+
+    def holders(self, fingerprints: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+        """How many records hold each fingerprint (tombstoned rows still counted: a template stays one)."""
+        counts = np.searchsorted(self._keys, fingerprints, side="right") - np.searchsorted(
+            self._keys, fingerprints, side="left"
+        )
+        if self._extra_keys:
+            counts = counts + np.array(
+                [len(self._extra_keys.get(k, ())) for k in fingerprints.tolist()], dtype=np.int64
+            )
+        return counts.astype(np.int64)
+
+    def is_template(self, fingerprints: npt.NDArray[np.uint64]) -> bool:
+        """Whether every one of these fingerprints is held by more than `template_bucket` records."""
+        return bool(fingerprints.size) and bool(np.all(self.holders(fingerprints) > self.template_bucket))
 
     def candidate_rows(self, fingerprints: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.int32], set[str], int]:
         """Live bulk rows and overflow ids sharing a fingerprint, and how many template fingerprints were skipped."""

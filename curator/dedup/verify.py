@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,7 +10,11 @@ import numpy.typing as npt
 from rapidfuzz import fuzz
 
 from curator.dedup.config import DedupConfig
-from curator.minhash import EXCERPT_GRAM, common_count, distinct, gram_hashes, shingle_hashes, word_hashes
+from curator.minhash import EXCERPT_GRAM, common_count, distinct, gram_hashes, shingle_hashes, winnow, word_hashes
+
+Boilerplate = Callable[[npt.NDArray[np.uint64]], bool]
+"""Whether a shared run is boilerplate, judged from the fingerprints inside it (the engine asks its
+excerpt index: all of them held by more than `template_bucket` records)."""
 
 SPAN_CHARS = 200
 """Spans shown with a match are cut to this many characters (and marked with " …")."""
@@ -132,8 +137,12 @@ def shared_span(a: Candidate, b: Candidate) -> str:
     return ""
 
 
-def excerpt_run(a: Candidate, b: Candidate, config: DedupConfig) -> tuple[str, int] | None:
-    """The shared run of >= `excerpt_min_words` consecutive words, confirmed as a real substring."""
+def excerpt_run(
+    a: Candidate, b: Candidate, config: DedupConfig, boilerplate: Boilerplate | None = None
+) -> tuple[str, int] | None:
+    """The shared run of >= `excerpt_min_words` consecutive words, confirmed as a real substring, and
+    not boilerplate: a run whose own fingerprints (every record holding the run holds them) are all
+    templates is shared by design, not excerpted."""
     if min(a.words, b.words) < config.excerpt_min_words:
         return None
     sa, _, words = longest_common_run(a, b, min(EXCERPT_GRAM, config.excerpt_min_words))
@@ -142,11 +151,19 @@ def excerpt_run(a: Candidate, b: Candidate, config: DedupConfig) -> tuple[str, i
     run = " ".join(a.split[sa : sa + words])
     if f" {run} " not in f" {b.normalized} ":
         return None
+    if boilerplate is not None and boilerplate(winnow(a.grams(EXCERPT_GRAM)[sa : sa + words - EXCERPT_GRAM + 1])):
+        return None
     return run, words
 
 
-def verify(a: Candidate, b: Candidate, config: DedupConfig) -> Verdict | None:
-    """The best passing rule for a pair, or None when the pair is not a near-duplicate."""
+def verify(
+    a: Candidate, b: Candidate, config: DedupConfig, *, excerpts: bool = True, boilerplate: Boilerplate | None = None
+) -> Verdict | None:
+    """The best passing rule for a pair, or None when the pair is not a near-duplicate.
+
+    `excerpts=False` leaves the excerpt rule out: the engine passes it for pairs that share no
+    excerpt fingerprint other than templates (boilerplate many records hold is not an excerpt).
+    """
     if not a.normalized or not b.normalized:
         return None
     if a.normalized == b.normalized:
@@ -176,12 +193,12 @@ def verify(a: Candidate, b: Candidate, config: DedupConfig) -> Verdict | None:
             words = fuzz.ratio(a.split, b.split, score_cutoff=config.word_ratio)
             if words:
                 passed.append(Verdict(words / 100, "words"))
-    excerpt = excerpt_run(a, b, config)
+    excerpt = excerpt_run(a, b, config, boilerplate) if excerpts else None
     if excerpt is not None:
         run, words = excerpt
         passed.append(Verdict(words / min(a.words, b.words), "excerpt", clip(run)))
     if not passed:
         return None
-    best = max(passed, key=lambda v: v.score)
+    best = max(passed, key=lambda v: (v.score, v.reason == "excerpt"))  # a verbatim run names itself
     span = best.span or (excerpt[0] if excerpt is not None else "")
     return Verdict(round(min(1.0, best.score), 4), best.reason, clip(span) if span else shared_span(a, b))
