@@ -112,18 +112,18 @@ def test_a_shared_run_counts_from_30_words(ws: Workspace, shared: int, found: bo
     assert [m.id for m in matches] == (["ex_a"] if found else [])
 
 
-def test_boilerplate_shared_by_more_than_template_bucket_records_is_not_a_match(ws: Workspace) -> None:
+def test_boilerplate_shared_by_more_than_excerpt_template_records_is_not_a_match(ws: Workspace) -> None:
     rng = random.Random(11)
     boiler = " ".join(spec_words(45, skip=1200))
     for k in range(6):
         add(ws, f"ex_t{k}", f"{babble(rng, 80)} {boiler} {babble(rng, 40)}")
     query = f"{babble(rng, 70)} {boiler}"
-    small = DedupEngine.load(ws.db, DedupConfig(template_bucket=5))  # 6 holders: a template
+    small = DedupEngine.load(ws.db, DedupConfig(excerpt_template=5))  # 6 holders: a template
     assert small.check(query) == []
     report = small.clusters()
     assert report.clusters == []
     assert [f"ex_t{k}" for k in range(6)] in report.templates
-    roomy = DedupEngine.load(ws.db, DedupConfig(template_bucket=10))  # 6 holders: real excerpts
+    roomy = DedupEngine.load(ws.db, DedupConfig(excerpt_template=10))  # 6 holders: real excerpts
     assert {m.id for m in roomy.check(query)} == {f"ex_t{k}" for k in range(6)}
 
 

@@ -28,6 +28,11 @@ class DedupConfig(BaseModel):
     """Two texts sharing a run of at least this many consecutive normalised words are near-duplicates
     (an excerpt, or one text inside the other). Found through the excerpt index, whose winnowing
     guarantees a shared fingerprint for runs of 30 words or more: below 30 only `verify` applies it."""
+    excerpt_template: int = Field(default=20, ge=2)
+    """Excerpt fingerprints held by more records than this are boilerplate (templates): skipped as
+    candidates, and a shared run made only of them is not an excerpt. Lower than `template_bucket`:
+    a passage legitimately quoted by 20+ records is rare, while sentences reused across a corpus
+    (openings, disclaimers) would otherwise make every check verify hundreds of candidates."""
     max_fuzz_chars: int = Field(default=20_000, ge=100)
     """Above this length the quadratic edit-distance rules are skipped (Jaccard still applies)."""
     template_bucket: int = Field(default=200, ge=2)

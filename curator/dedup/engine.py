@@ -174,7 +174,7 @@ class DedupEngine:
     ) -> None:
         self._db = db
         self.index = index
-        self.excerpts = excerpts or ExcerptIndex.empty(template_bucket=config.template_bucket)
+        self.excerpts = excerpts or ExcerptIndex.empty(template_bucket=config.excerpt_template)
         self.config = config
         self.ignored = ignored
         self._lock = threading.RLock()  # the TUI checks in a worker while the UI thread notes writes
@@ -217,7 +217,7 @@ class DedupEngine:
         counts = np.fromiter((len(p) // 8 for p in prints), dtype=np.int64, count=len(prints))
         owners = np.repeat(np.arange(len(prints), dtype=np.int32), counts)
         excerpts = ExcerptIndex(
-            ids, fingerprints_from_bytes(b"".join(prints)), owners, template_bucket=config.template_bucket
+            ids, fingerprints_from_bytes(b"".join(prints)), owners, template_bucket=config.excerpt_template
         )
         ignored = {(a, b) for a, b in db.execute("SELECT a, b FROM dedup_ignored")}
         return cls(source, index, config, ignored, excerpts)
