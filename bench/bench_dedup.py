@@ -1128,7 +1128,7 @@ def _speed_markdown(sp: dict[str, Any], t: dict[str, Any]) -> list[str]:
         f"Ratios, curator `check` / peer: datasketch (incl. MinHash) {ra['check_over_datasketch_incl_minhash_p50']}x "
         f"at p50 and {ra['check_over_datasketch_incl_minhash_p99']}x at p99; brute force "
         f"{ra['check_over_bruteforce_p50']}x at p50 and {ra['check_over_bruteforce_p99']}x at p99. LSH candidates "
-        f"per query: curator (32 bands x 4 rows) mean {lk['candidates_per_query']['mean']}, p99 "
+        f"per query: curator ({BANDS} bands x {ROWS} rows) mean {lk['candidates_per_query']['mean']}, p99 "
         f"{lk['candidates_per_query']['p99']:.0f}; datasketch ({ds['bands']} bands x {ds['rows']} rows) mean "
         f"{ds['mean_candidates_per_query']}. Edited copies whose source was found: curator "
         f"{sp['check']['edited_copies_source_found']:.1%}, datasketch (candidates) "
@@ -1190,7 +1190,10 @@ def _quality_markdown(q: dict[str, Any]) -> list[str]:
         "exclude_id=planted)` returns the original (a mixed text counts once for each of its two originals); "
         "cluster recall: planted and original in one cluster of `clusters()`. The last three columns say where "
         "pairs are lost: the original among the LSH candidates, `verify()` passing on the pair by itself, and "
-        "the pair's exact 5-gram Jaccard.",
+        "the pair's exact 5-gram Jaccard. Excerpt edits embed a window of N consecutive (normalised) words "
+        "of an original in ~150 words of composed text (sentences under 15 words, from a pool sharing no "
+        "word 13-gram with any original or negative); they and the mixed, contained and truncated edits "
+        "are found mostly through the excerpt index, not LSH.",
         "",
         "| edit | pairs | check recall | cluster recall | target | LSH candidate | verify passes | Jaccard (median) |",
         "|---|---:|---:|---:|---|---:|---:|---:|",
