@@ -234,9 +234,7 @@ def test_cli_dedup_contracts(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     data = json.loads(out)
     assert code == 0 and set(data) == {"matches"}
     assert [m["id"] for m in data["matches"]][:2] == ["ex_demo_001", "ex_demo_002"]
-    assert all(
-        set(m) == {"id", "score", "reason", "span", "field"} and 0 <= m["score"] <= 1 for m in data["matches"]
-    )
+    assert all(set(m) == {"id", "score", "reason", "span", "field"} and 0 <= m["score"] <= 1 for m in data["matches"])
     assert data["matches"] == sorted(data["matches"], key=lambda m: -m["score"])
     code, out, _ = run(capsys, "dedup", "check", "--text", "nothing like it", "--format", "json", "--db", db)
     assert json.loads(out) == {"matches": []}
