@@ -20,8 +20,8 @@ from curator.textnorm import normalize
 
 SHINGLE = 5
 NUM_PERM = 128
-BANDS = 32
-ROWS = 4
+BANDS = 42
+ROWS = 3
 SIG_BYTES = NUM_PERM * 4
 
 _rng = np.random.RandomState(1)  # fixed forever: stored signatures must stay comparable
@@ -120,3 +120,98 @@ def shingle_set(normalized: str) -> set[str]:
     if len(normalized) < SHINGLE:
         return {normalized} if normalized else set()
     return {normalized[i : i + SHINGLE] for i in range(len(normalized) - SHINGLE + 1)}
+
+
+# -- excerpt fingerprints: winnowed word 13-grams ------------------------------------------------
+
+EXCERPT_GRAM = 13
+"""Words per hashed n-gram of the excerpt index."""
+EXCERPT_WINDOW = 18
+"""Winnowing window (in n-grams): every run of >= EXCERPT_WINDOW + EXCERPT_GRAM - 1 = 30 shared
+consecutive words shares at least one fingerprint (the minimum of a window both texts contain)."""
+EXCERPT_GUARANTEE = EXCERPT_WINDOW + EXCERPT_GRAM - 1
+
+_WORD_BASE = np.uint64(0x100000001B3)
+_WORD_BASE_INV = np.uint64(pow(0x100000001B3, -1, 1 << 64))
+_GRAM_MULT = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix64(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """splitmix64's finaliser: spreads polynomial hashes over all 64 bits."""
+    with np.errstate(over="ignore"):
+        values = values ^ (values >> np.uint64(30))
+        values = values * np.uint64(0xBF58476D1CE4E5B9)
+        values = values ^ (values >> np.uint64(27))
+        values = values * np.uint64(0x94D049BB133111EB)
+        values = values ^ (values >> np.uint64(31))
+    return values
+
+
+def word_hashes(normalized: str) -> npt.NDArray[np.uint64]:
+    """A stable 64-bit hash per word of an already normalised text (single spaces between words).
+
+    Vectorised: a prefix sum of code point * B**i gives every word's polynomial hash as
+    (S[end] - S[start]) * B**-start, all modulo 2**64 (B is odd, so it has an inverse).
+    """
+    if not normalized:
+        return np.zeros(0, dtype=np.uint64)
+    codes = np.frombuffer(normalized.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    n = codes.size
+    with np.errstate(over="ignore"):
+        one = np.ones(1, dtype=np.uint64)
+        powers = np.concatenate((one, np.cumprod(np.full(n - 1, _WORD_BASE, dtype=np.uint64))))  # B**i
+        inverse = np.concatenate((one, np.cumprod(np.full(n, _WORD_BASE_INV, dtype=np.uint64))))
+        prefix = np.concatenate(([np.uint64(0)], np.cumsum((codes + np.uint64(1)) * powers, dtype=np.uint64)))
+        spaces = np.flatnonzero(codes == 32)
+        starts = np.concatenate(([0], spaces + 1))
+        ends = np.concatenate((spaces, [n]))
+        hashes = ((prefix[ends] - prefix[starts]) * inverse[starts]).astype(np.uint64, copy=False)
+    return _mix64(hashes)
+
+
+def gram_hashes(words: npt.NDArray[np.uint64], n: int = EXCERPT_GRAM) -> npt.NDArray[np.uint64]:
+    """64-bit hashes of every run of `n` consecutive words (empty when there are fewer words)."""
+    count = words.size - n + 1
+    if count <= 0:
+        return np.zeros(0, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        out = words[:count].copy()
+        for k in range(1, n):
+            out *= _GRAM_MULT
+            out += words[k : k + count]
+    return _mix64(out)
+
+
+def winnow(hashes: npt.NDArray[np.uint64], window: int = EXCERPT_WINDOW) -> npt.NDArray[np.uint64]:
+    """Sorted distinct minima of every `window` consecutive hashes (all hashes' minimum if fewer)."""
+    if hashes.size == 0:
+        return hashes.copy()
+    if hashes.size <= window:
+        least: npt.NDArray[np.uint64] = hashes.min(keepdims=True)
+        return least
+    minima = np.lib.stride_tricks.sliding_window_view(hashes, window).min(axis=1)
+    ordered = np.sort(minima)
+    out: npt.NDArray[np.uint64] = ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+    return out
+
+
+def excerpt_fingerprints(normalized: str) -> npt.NDArray[np.uint64]:
+    """The winnowed word-13-gram fingerprints of a normalised text (none below 13 words)."""
+    return winnow(gram_hashes(word_hashes(normalized)))
+
+
+def dedup_row(text: str) -> tuple[bytes, int, bytes]:
+    """Everything the store keeps per record for near-duplicates, from one normalisation: the
+    MinHash signature blob, the distinct-shingle count and the excerpt fingerprints (little-endian
+    uint64 blob, ~2 per 19 words)."""
+    normalized = normalize(text)
+    hashes = shingle_hashes(normalized)
+    count = int(distinct(hashes).size)
+    sig = signature_of_hashes(hashes).astype("<u4").tobytes()
+    return sig, count, excerpt_fingerprints(normalized).astype("<u8").tobytes()
+
+
+def fingerprints_from_bytes(blob: bytes) -> npt.NDArray[np.uint64]:
+    """Stored fingerprints back as an array."""
+    out: npt.NDArray[np.uint64] = np.frombuffer(blob, dtype="<u8").astype(np.uint64)
+    return out

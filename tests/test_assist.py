@@ -531,7 +531,8 @@ def test_results_to_json_keep_the_json_shapes_scripts_read() -> None:
     assert json.dumps(report.to_json()) == (
         '{"batch_id": "msgbatch_1", "resumed": true, "created": ["ex_2"], '
         '"duplicates": [{"custom_id": "c0-1", "id": "ex_2"}], '
-        '"near_duplicates": [{"id": "ex_2", "matches": [{"id": "ex_0", "score": 0.6, "reason": "jaccard"}]}], '
+        '"near_duplicates": [{"id": "ex_2", "matches": '
+        '[{"id": "ex_0", "score": 0.6, "reason": "jaccard", "span": "", "field": ""}]}], '
         '"failed": [{"custom_id": "c1-0", "error": "errored"}]}'
     )
 

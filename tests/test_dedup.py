@@ -92,7 +92,14 @@ def test_check_finds_edited_copies(corpus: Workspace, every: int) -> None:
 
 def test_check_reports_exact_duplicates_and_excludes_itself(corpus: Workspace) -> None:
     engine = DedupEngine.load(corpus.db)
-    assert engine.check(BASE.upper() + "!!!")[0].to_json() == {"id": "ex_base", "score": 1.0, "reason": "exact"}
+    match = engine.check(BASE.upper() + "!!!")[0].to_json()
+    assert {k: match[k] for k in ("id", "score", "reason", "field")} == {
+        "id": "ex_base",
+        "score": 1.0,
+        "reason": "exact",
+        "field": "text",
+    }
+    assert match["span"].startswith("the maintenance agent was told") and match["span"].endswith(" …")
     assert engine.check_example("ex_base") == []
 
 
@@ -227,7 +234,7 @@ def test_cli_dedup_contracts(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     data = json.loads(out)
     assert code == 0 and set(data) == {"matches"}
     assert [m["id"] for m in data["matches"]][:2] == ["ex_demo_001", "ex_demo_002"]
-    assert all(set(m) == {"id", "score", "reason"} and 0 <= m["score"] <= 1 for m in data["matches"])
+    assert all(set(m) == {"id", "score", "reason", "span", "field"} and 0 <= m["score"] <= 1 for m in data["matches"])
     assert data["matches"] == sorted(data["matches"], key=lambda m: -m["score"])
     code, out, _ = run(capsys, "dedup", "check", "--text", "nothing like it", "--format", "json", "--db", db)
     assert json.loads(out) == {"matches": []}
@@ -243,7 +250,7 @@ def test_cli_dedup_contracts(capsys: pytest.CaptureFixture[str], tmp_path: Path)
         ("ex_demo_013", "ex_demo_014"),
         ("ex_demo_028", "ex_demo_029"),
     }
-    assert all(set(c) == {"ids", "representative", "max_score"} for c in clusters)
+    assert all(set(c) == {"ids", "representative", "max_score", "members"} for c in clusters)
     assert run(capsys, "dedup", "ignore", "ex_demo_001", "ex_demo_002", "--db", db)[0] == 0
     clusters = json.loads(run(capsys, "dedup", "clusters", "--format", "json", "--db", db)[1])["clusters"]
     assert len(clusters) == 2

@@ -31,6 +31,7 @@ def test_migrations_on_a_blank_database_create_the_columns(tmp_path: Path) -> No
             "m007_soft_delete",
             "m008_audit_note",
             "m009_clause_model",
+            "m010_excerpt_fingerprints",
         ]
         assert set(db["examples"].columns_dict) >= {
             "id",
@@ -67,7 +68,7 @@ def test_migrations_on_a_blank_database_create_the_columns(tmp_path: Path) -> No
         assert set(db["deleted_examples"].columns_dict) == {"example_id", "deleted_at", "actor"}
         assert set(db["clauses"].columns_dict) >= {"version_id", "id", "parent", "depth", "title", "text", "hash"}
         assert {"reviews", "example_tags", "constitution_versions", "examples_fts"} <= set(db.table_names())
-        assert set(db["signatures"].columns_dict) == {"example_id", "sig", "shingles"}
+        assert set(db["signatures"].columns_dict) == {"example_id", "sig", "shingles", "fingerprints"}
         assert set(db["dedup_ignored"].columns_dict) == {"a", "b", "actor", "at"}
         assert set(db["eval_items"].columns_dict) == {"evalset", "idx", "label", "text"}
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -77,7 +78,7 @@ def test_migrations_on_a_blank_database_create_the_columns(tmp_path: Path) -> No
 def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
     open_workspace(tmp_path / "x.db").close()
     with open_workspace(tmp_path / "x.db") as ws:
-        assert len(migrations.applied(ws.db)) == 9
+        assert len(migrations.applied(ws.db)) == 10
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:

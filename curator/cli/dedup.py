@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 import click
 
 from curator.cli.options import acting_user, common_options, exclusive, format_option, limit_option, pass_workspace
-from curator.cli.output import emit, lines, table, write
+from curator.cli.output import emit, lines, short, table, write
 from curator.cli.root import cli
 
 if TYPE_CHECKING:
+    from curator.dedup.engine import Cluster
     from curator.store.db import Workspace
 
 
@@ -43,8 +44,22 @@ def check(ws: Workspace, text: str | None, file: str | None, example_id: str | N
     emit(
         fmt,
         json=lambda: {"matches": [m.to_json() for m in matches]},
-        table=lambda: lines([table([[m.id, f"{m.score:.3f}", m.reason] for m in matches], ["id", "score", "reason"])]),
+        table=lambda: lines(
+            [
+                table(
+                    [[m.id, f"{m.score:.3f}", m.reason, m.kind, m.status, short(m.title, 40)] for m in matches],
+                    ["id", "score", "reason", "kind", "status", "title"],
+                ),
+                *(f"{m.id}{_where(m.field)}: {short(m.span, 150)}" for m in matches if m.span),
+            ]
+            if matches
+            else ["no near-duplicates"]
+        ),
     )
+
+
+def _where(field: str) -> str:
+    return f" ({field})" if field else ""
 
 
 @dedup.command("clusters")
@@ -61,10 +76,7 @@ def clusters(ws: Workspace, fmt: str) -> None:
         json=report.to_json,
         text=lambda: lines(
             [
-                *(
-                    f"{len(c.ids)} records, max score {c.max_score:.3f}, keep {c.representative}: {' '.join(c.ids)}"
-                    for c in report.clusters
-                ),
+                *(line for c in report.clusters for line in _cluster_lines(c)),
                 *(
                     f"template bucket of {len(t)} records (skipped): {' '.join(t[:10])}{' …' if len(t) > 10 else ''}"
                     for t in report.templates
@@ -73,6 +85,16 @@ def clusters(ws: Workspace, fmt: str) -> None:
             ]
         ),
     )
+
+
+def _cluster_lines(cluster: Cluster) -> list[str]:
+    """A cluster's heading, then two lines per member: who it is, and the text it shares."""
+    out = [f"{len(cluster.ids)} records, max score {cluster.max_score:.3f}, keep {cluster.representative}"]
+    for m in cluster.members:
+        keep = "*" if m.id == cluster.representative else " "
+        out.append(f" {keep} {m.id}  {m.kind}  {m.status}  {m.reason} {m.score:.3f}  {short(m.title, 50)}")
+        out.append(f"      {_where(m.field).strip()} {short(m.span, 110)}".rstrip() if m.span else "")
+    return [line for line in out if line]
 
 
 @dedup.command("ignore")

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -15,11 +16,19 @@ import numpy as np
 from sqlite_utils import Database
 
 from curator.dedup.config import DedupConfig
-from curator.dedup.index import LshIndex
-from curator.dedup.verify import Candidate, plausible, verify
+from curator.dedup.index import ExcerptIndex, LshIndex
+from curator.dedup.verify import Candidate, clip, plausible, verify
 from curator.errors import NotFoundError, UsageError
-from curator.minhash import NUM_PERM, SIG_BYTES, distinct, shingle_hashes, signature_of_hashes
-from curator.models import Example, utc_now
+from curator.minhash import (
+    NUM_PERM,
+    SIG_BYTES,
+    distinct,
+    excerpt_fingerprints,
+    fingerprints_from_bytes,
+    shingle_hashes,
+    signature_of_hashes,
+)
+from curator.models import Example, record_text_fields, utc_now
 from curator.store.audit import record_event
 from curator.store.db import read_snapshot
 from curator.store.examples import live_sql
@@ -38,9 +47,43 @@ class Match:
     id: str
     score: float
     reason: str
+    span: str = ""
+    """The shared text (normalised, cut to ~200 characters): the run for `excerpt`, else the longest
+    run of words both texts have."""
+    field: str = ""
+    """Where the span lies in the stored record (`text`, `messages[3].content`; "" when unknown)."""
+    title: str = ""
+    kind: str = ""
+    status: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "score": self.score, "reason": self.reason}
+        return {"id": self.id, "score": self.score, "reason": self.reason, "span": self.span, "field": self.field}
+
+
+@dataclass(frozen=True)
+class Member:
+    """A record of a cluster with its best verified edge inside the cluster."""
+
+    id: str
+    title: str
+    kind: str
+    status: str
+    score: float
+    reason: str
+    field: str
+    span: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "kind": self.kind,
+            "status": self.status,
+            "score": self.score,
+            "reason": self.reason,
+            "field": self.field,
+            "span": self.span,
+        }
 
 
 @dataclass
@@ -48,9 +91,15 @@ class Cluster:
     ids: list[str]
     representative: str
     max_score: float
+    members: list[Member] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"ids": self.ids, "representative": self.representative, "max_score": self.max_score}
+        return {
+            "ids": self.ids,
+            "representative": self.representative,
+            "max_score": self.max_score,
+            "members": [m.to_json() for m in self.members],
+        }
 
 
 @dataclass
@@ -73,9 +122,43 @@ def _record_text(record_json: str) -> str:
     return Example.model_validate_json(record_json).searchable_text()
 
 
+_CONTENT_FIELD = re.compile(r"^(text|messages\[\d+\]\.content(\[\d+\](\.input|\.content)?)?)$")
+"""The fields `Example.searchable_text` joins: dedup compares content, not system prompts or tools."""
+
+
+def field_of(record_json: str, span: str) -> str:
+    """The content field of a stored record holding `span` (normalised), or "" when none holds it whole.
+
+    A span crossing two fields is placed by its first half.
+    """
+    span = span.removesuffix(" …")
+    if not span:
+        return ""
+    fields = [
+        (path, f" {normalize(value)} ")
+        for path, value in record_text_fields(json.loads(record_json))
+        if _CONTENT_FIELD.match(path)
+    ]
+    words = span.split(" ")
+    for part in (span, " ".join(words[: max(1, len(words) // 2)])):
+        for path, text in fields:
+            if f" {part} " in text:
+                return path
+    return ""
+
+
 def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """A stored record ready for verification: its candidate, record JSON and (title, kind, status)."""
+
+    candidate: Candidate
+    record: str
+    meta: tuple[str, str, str]
 
 
 class DedupEngine:
@@ -87,13 +170,15 @@ class DedupEngine:
         index: LshIndex,
         config: DedupConfig,
         ignored: set[tuple[str, str]],
+        excerpts: ExcerptIndex | None = None,
     ) -> None:
         self._db = db
         self.index = index
+        self.excerpts = excerpts or ExcerptIndex.empty(template_bucket=config.excerpt_template)
         self.config = config
         self.ignored = ignored
         self._lock = threading.RLock()  # the TUI checks in a worker while the UI thread notes writes
-        self._cache: OrderedDict[str, tuple[int, Candidate]] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[int, _Stored]] = OrderedDict()
 
     @property
     def db(self) -> Database:
@@ -115,7 +200,10 @@ class DedupEngine:
             ids: list[str] = []
             sigs = np.empty((n, NUM_PERM), dtype=np.uint32)  # filled in chunks: no second copy of the table
             sizes = np.empty(n, dtype=np.int32)
-            cursor = db.execute(f"SELECT example_id, sig, shingles FROM signatures WHERE {live} ORDER BY rowid")
+            prints: list[bytes] = []
+            cursor = db.execute(
+                f"SELECT example_id, sig, shingles, fingerprints FROM signatures WHERE {live} ORDER BY rowid"
+            )
             while rows := cursor.fetchmany(5000):
                 blob = b"".join(r[1] for r in rows)
                 if len(blob) != SIG_BYTES * len(rows):
@@ -124,9 +212,15 @@ class DedupEngine:
                 sigs[at : at + len(rows)] = np.frombuffer(blob, dtype="<u4").reshape(len(rows), NUM_PERM)
                 sizes[at : at + len(rows)] = [r[2] for r in rows]
                 ids.extend(r[0] for r in rows)
+                prints.extend(r[3] for r in rows)
         index = LshIndex(ids, sigs, sizes, template_bucket=config.template_bucket)
+        counts = np.fromiter((len(p) // 8 for p in prints), dtype=np.int64, count=len(prints))
+        owners = np.repeat(np.arange(len(prints), dtype=np.int32), counts)
+        excerpts = ExcerptIndex(
+            ids, fingerprints_from_bytes(b"".join(prints)), owners, template_bucket=config.excerpt_template
+        )
         ignored = {(a, b) for a, b in db.execute("SELECT a, b FROM dedup_ignored")}
-        return cls(source, index, config, ignored)
+        return cls(source, index, config, ignored, excerpts)
 
     # -- interactive --------------------------------------------------------------------------
 
@@ -135,23 +229,31 @@ class DedupEngine:
         normalized = normalize(text)
         if not normalized:
             return []
-        found: dict[str, Match] = {}
+        query = Candidate(normalized)
+        exact: set[str] = set()
         for (eid,) in self.db.execute(
             f"SELECT id FROM examples e WHERE norm_hash = ? AND {live_sql()}", [exact_hash(text)]
         ):
             if eid != exclude_id and not self._is_ignored(eid, exclude_id):
-                found[eid] = Match(eid, 1.0, "exact")
-        query = Candidate(normalized)
+                exact.add(eid)
         with self._lock:
             candidates = self._plausible_candidates(signature_of_hashes(query.shingles), query.shingles.size)
-        candidates -= found.keys()
+            sharing = self._excerpt_candidates(excerpt_fingerprints(normalized))
+        candidates |= sharing | exact
         candidates.discard(exclude_id or "")
         candidates = {c for c in candidates if not self._is_ignored(c, exclude_id)}
-        if candidates:
-            for eid, other in self._stored_candidates(sorted(candidates)).items():
-                verdict = verify(query, other, self.config)
-                if verdict is not None:
-                    found[eid] = Match(eid, verdict.score, verdict.reason)
+        found: dict[str, Match] = {}
+        for eid, stored in self._stored_candidates(sorted(candidates)).items():
+            if eid in exact:
+                span = clip(normalized)
+                found[eid] = Match(eid, 1.0, "exact", span, field_of(stored.record, span), *stored.meta)
+                continue
+            verdict = verify(
+                query, stored.candidate, self.config, excerpts=eid in sharing, boilerplate=self.excerpts.is_template
+            )
+            if verdict is not None:
+                where = field_of(stored.record, verdict.span)
+                found[eid] = Match(eid, verdict.score, verdict.reason, verdict.span, where, *stored.meta)
         return sorted(found.values(), key=lambda m: (-m.score, m.id))[:limit]
 
     def check_example(self, example_id: str, limit: int = 10) -> list[Match]:
@@ -177,58 +279,70 @@ class DedupEngine:
                     out.add(eid)
         return out
 
+    def _excerpt_candidates(self, fingerprints: np.ndarray[Any, np.dtype[np.uint64]]) -> set[str]:
+        """Records sharing a winnowed word 13-gram with the text (template fingerprints skipped)."""
+        rows, extra, _ = self.excerpts.candidate_rows(fingerprints)
+        return {self.excerpts.ids[r] for r in rows.tolist()} | extra
+
     def _is_ignored(self, a: str, b: str | None) -> bool:
         if b is None:
             return False
         return (min(a, b), max(a, b)) in self.ignored
 
-    def _texts(self, ids: list[str]) -> dict[str, str]:
-        out: dict[str, str] = {}
+    def _texts(self, ids: list[str]) -> dict[str, tuple[str, str]]:
+        """Content text and record JSON of stored records."""
+        out: dict[str, tuple[str, str]] = {}
         for chunk in _chunks(ids):
             marks = ",".join("?" * len(chunk))
             for eid, rec in self.db.execute(f"SELECT id, record FROM examples WHERE id IN ({marks})", chunk):
-                out[eid] = _record_text(rec)
+                out[eid] = (_record_text(rec), rec)
         return out
 
-    def _stored_candidates(self, ids: list[str]) -> dict[str, Candidate]:
+    def _stored_candidates(self, ids: list[str]) -> dict[str, _Stored]:
         """Verification-ready stored records, from a small cache keyed by (id, version).
 
         While an annotator types, consecutive checks meet the same candidates; the version read
         with each row keeps the cache right when another process edits a record.
         """
-        out: dict[str, Candidate] = {}
+        out: dict[str, _Stored] = {}
         for chunk in _chunks(ids):
             marks = ",".join("?" * len(chunk))
             rows = self.db.execute(
-                f"SELECT id, version, record FROM examples e WHERE id IN ({marks}) AND {live_sql()}", chunk
+                f"SELECT id, version, record, title, kind, status FROM examples e WHERE id IN ({marks}) "
+                f"AND {live_sql()}",
+                chunk,
             )
-            for eid, version, rec in rows:
+            for eid, version, rec, title, kind, status in rows:
                 with self._lock:
                     cached = self._cache.get(eid)
                     if cached is not None and cached[0] == version:
                         self._cache.move_to_end(eid)
                         out[eid] = cached[1]
                         continue
-                candidate = Candidate(normalize(_record_text(rec)))
-                out[eid] = candidate
+                stored = _Stored(Candidate(normalize(_record_text(rec))), rec, (title, kind, status))
+                out[eid] = stored
                 with self._lock:
-                    self._cache[eid] = (version, candidate)
+                    self._cache[eid] = (version, stored)
                     if len(self._cache) > CANDIDATE_CACHE:
                         self._cache.popitem(last=False)
         return out
 
     def note_written(self, example: Example) -> None:
         """Keep the in-memory index in step with a record this process just wrote."""
-        shingles = shingle_hashes(normalize(example.searchable_text()))
+        normalized = normalize(example.searchable_text())
+        shingles = shingle_hashes(normalized)
         size = int(distinct(shingles).size)
         sig = signature_of_hashes(shingles)
+        prints = excerpt_fingerprints(normalized)
         with self._lock:
             self.index.add(example.id, sig, size)
+            self.excerpts.add(example.id, prints)
             self._cache.pop(example.id, None)
 
     def note_deleted(self, example_id: str) -> None:
         with self._lock:
             self.index.remove(example_id)
+            self.excerpts.remove(example_id)
             self._cache.pop(example_id, None)
 
     def ignore(self, a: str, b: str, *, actor: str) -> None:
@@ -256,12 +370,16 @@ class DedupEngine:
     # -- whole corpus -------------------------------------------------------------------------
 
     def clusters(self, progress: Progress | None = None, cancelled: Cancelled | None = None) -> ClusterReport:
-        """Union-find over verified edges only; oversized LSH buckets are reported as templates."""
+        """Union-find over verified edges only; oversized LSH buckets and fingerprints shared by more
+        than `template_bucket` records are reported as templates.
+
+        Candidate pairs: records sharing an LSH band (dropped when their signatures say no rule could
+        pass) or an excerpt fingerprint (kept: a shared run says nothing about the whole texts).
+        """
         report = ClusterReport()
         ids = self.index.ids
         n = np.int64(max(len(ids), 1))
         pairs, template_sets = self.index.pairs(self.config.template_bucket)
-        template_rows = {rows.tobytes(): rows.tolist() for rows in template_sets}
         if pairs.size:  # drop pairs whose signatures already say they are far apart (vectorised)
             sigs, sizes = self.index.signatures, self.index.sizes
             keep = np.empty(pairs.size, dtype=bool)
@@ -271,6 +389,10 @@ class DedupEngine:
                 same = (sigs[left] == sigs[right]).mean(axis=1)
                 keep[start : start + chunk.size] = plausible(same, sizes[left], sizes[right], self.config)
             pairs = pairs[keep]
+        excerpt_pairs, excerpt_templates = self.excerpts.pairs()
+        pairs = np.union1d(pairs, excerpt_pairs)
+        sharing = np.isin(pairs, excerpt_pairs, assume_unique=True)
+        template_rows = {rows.tobytes(): rows.tolist() for rows in [*template_sets, *excerpt_templates]}
         # exact duplicates are edges even when their bucket was a template
         exact_groups = self.db.execute(
             f"SELECT group_concat(id, char(31)) FROM examples e WHERE {live_sql()} "
@@ -287,11 +409,12 @@ class DedupEngine:
                 x = parent[x]
             return x
 
-        best: dict[str, float] = {}
-        edges: list[tuple[str, str, float]] = []
+        edges: list[tuple[str, str, float, str, str]] = []
         for (joined,) in exact_groups:
             group = sorted(joined.split("\x1f"))
-            edges.extend((group[0], other, 1.0) for other in group[1:] if not self._is_ignored(group[0], other))
+            edges.extend(
+                (group[0], other, 1.0, "exact", "") for other in group[1:] if not self._is_ignored(group[0], other)
+            )
         texts: dict[str, Candidate] = {}
         total = int(pairs.size)
         batch = 5000
@@ -299,49 +422,63 @@ class DedupEngine:
             if cancelled is not None and cancelled():
                 break
             chunk = pairs[start : start + batch]
+            shares = sharing[start : start + batch].tolist()
             a_rows = (chunk // n).tolist()
             b_rows = (chunk % n).tolist()
             if len(texts) > 10_000:  # bounded cache: each entry holds a shingle set (~60 KB), ~0.6 GB at most
                 texts.clear()
             need = sorted({ids[r] for r in a_rows + b_rows} - texts.keys())
-            for eid, text in self._texts(need).items():
+            for eid, (text, _) in self._texts(need).items():
                 texts[eid] = Candidate(normalize(text))
-            for ar, br in zip(a_rows, b_rows, strict=True):
+            for ar, br, share in zip(a_rows, b_rows, shares, strict=True):
                 a, b = ids[ar], ids[br]
                 if self._is_ignored(a, b) or a not in texts or b not in texts:
                     continue
-                verdict = verify(texts[a], texts[b], self.config)
+                verdict = verify(texts[a], texts[b], self.config, excerpts=share, boilerplate=self.excerpts.is_template)
                 if verdict is not None:
-                    edges.append((a, b, verdict.score))
+                    edges.append((a, b, verdict.score, verdict.reason, verdict.span))
             if progress:
                 progress(min(start + batch, total), total)
         report.verified_pairs = len(edges)
-        for a, b, _ in edges:
+        best_edge: dict[str, tuple[float, str, str]] = {}
+        for a, b, score, reason, span in edges:
             ra, rb = find(a), find(b)
             if ra != rb:
                 parent[ra] = rb
+            for x in (a, b):
+                if x not in best_edge or score > best_edge[x][0]:
+                    best_edge[x] = (score, reason, span)
         groups: dict[str, list[str]] = {}
         for x in list(parent):
             groups.setdefault(find(x), []).append(x)
-        for a, _, score in edges:
-            root = find(a)
-            best[root] = max(best.get(root, 0.0), score)
-        meta = self._cluster_meta([x for g in groups.values() for x in g])
-        for root, members in groups.items():
+        members_all = [x for g in groups.values() if len(g) > 1 for x in g]
+        meta = self._cluster_meta(members_all)
+        records = self._texts(members_all)
+        for members in groups.values():
             if len(members) < 2:
                 continue
             members.sort()
             rep = min(members, key=lambda m: (meta[m][0] != "approved", meta[m][1], m))
-            report.clusters.append(Cluster(members, rep, round(best.get(root, 0.0), 4)))
+            detail: list[Member] = []
+            for m in members:
+                score, reason, span = best_edge[m]
+                text, record = records.get(m, ("", "{}"))
+                if not span:  # an exact duplicate: the whole (normalised) text is shared
+                    span = clip(normalize(text))
+                status, _, title, kind = meta[m]
+                detail.append(Member(m, title, kind, status, score, reason, field_of(record, span), span))
+            top = max(best_edge[m][0] for m in members)
+            report.clusters.append(Cluster(members, rep, round(top, 4), detail))
         report.clusters.sort(key=lambda c: (-len(c.ids), c.representative))
         return report
 
-    def _cluster_meta(self, ids: list[str]) -> dict[str, tuple[str, str]]:
-        out: dict[str, tuple[str, str]] = {}
+    def _cluster_meta(self, ids: list[str]) -> dict[str, tuple[str, str, str, str]]:
+        """(status, created_at, title, kind) per record."""
+        out: dict[str, tuple[str, str, str, str]] = {}
         for chunk in _chunks(ids):
             marks = ",".join("?" * len(chunk))
-            for eid, status, created in self.db.execute(
-                f"SELECT id, status, created_at FROM examples WHERE id IN ({marks})", chunk
+            for eid, status, created, title, kind in self.db.execute(
+                f"SELECT id, status, created_at, title, kind FROM examples WHERE id IN ({marks})", chunk
             ):
-                out[eid] = (status, created)
+                out[eid] = (status, created, title, kind)
         return out

@@ -19,21 +19,29 @@ _MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD
 
 
 def band_keys(signatures: npt.NDArray[np.uint32], bands: int = BANDS) -> npt.NDArray[np.uint64]:
-    """(n, 4 * bands) signature values -> (n, bands) band keys: the 4 rows of a band mixed into 64 bits."""
-    values = signatures.reshape(-1, bands, ROWS).astype(np.uint64)
+    """(n, >= ROWS * bands) signature values -> (n, bands) band keys: the rows of a band mixed into 64 bits.
+
+    With 42 bands x 3 rows the last 2 of the 128 stored values are unused.
+    """
+    values = signatures[:, : bands * ROWS].reshape(-1, bands, ROWS)
+    values = values.astype(np.uint64)
     with np.errstate(over="ignore"):
-        mixed = values * _MIX
-        keys = mixed[:, :, 0] ^ (mixed[:, :, 1] >> np.uint64(7)) ^ (mixed[:, :, 2] << np.uint64(11))
-        keys ^= mixed[:, :, 3] >> np.uint64(3)
-    return keys  # type: ignore[no-any-return]
+        mixed = values * _MIX[:ROWS]
+        keys = mixed[:, :, 0].copy()
+        for row, shift in zip(range(1, ROWS), (7, 11, 3), strict=False):
+            keys ^= (mixed[:, :, row] >> np.uint64(shift)) if row != 2 else (mixed[:, :, row] << np.uint64(shift))
+    return keys
 
 
-_BAND_SHIFT = np.uint64(64 - 5)
+_BAND_BITS = 6
+_BAND_SHIFT = np.uint64(64 - _BAND_BITS)
 
 
 def _tagged(keys: npt.NDArray[np.uint64], band: int | npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    """Band keys with the band number in the top 5 bits (59 bits of key remain)."""
-    tagged: npt.NDArray[np.uint64] = (np.asarray(band, dtype=np.uint64) << _BAND_SHIFT) | (keys >> np.uint64(5))
+    """Band keys with the band number in the top 6 bits (58 bits of key remain)."""
+    tagged: npt.NDArray[np.uint64] = (np.asarray(band, dtype=np.uint64) << _BAND_SHIFT) | (
+        keys >> np.uint64(_BAND_BITS)
+    )
     return tagged
 
 
@@ -183,3 +191,129 @@ class LshIndex:
             if row not in self._dead:
                 yield eid
         yield from self._extra
+
+
+class ExcerptIndex:
+    """Records sharing a winnowed word 13-gram fingerprint with a text: excerpt and containment candidates.
+
+    One sorted uint64 array of fingerprints with the row of each (a lookup is a binary search);
+    records written after the build go to an overflow dict, replaced or deleted rows are
+    tombstoned, like `LshIndex`. A fingerprint held by more than `template_bucket` records is
+    boilerplate shared by design (a template), never a candidate.
+    """
+
+    def __init__(
+        self,
+        ids: list[str],
+        fingerprints: npt.NDArray[np.uint64],
+        owners: npt.NDArray[np.int32],
+        *,
+        template_bucket: int = 200,
+    ) -> None:
+        self.ids = ids
+        self.template_bucket = template_bucket
+        order = np.argsort(fingerprints, kind="stable")
+        self._keys = fingerprints[order]
+        self._rows = owners[order].astype(np.int32)
+        self._row_of = {eid: i for i, eid in enumerate(ids)}
+        self._dead: set[int] = set()
+        self._extra: dict[str, npt.NDArray[np.uint64]] = {}
+        self._extra_keys: dict[int, set[str]] = {}
+
+    @classmethod
+    def empty(cls, *, template_bucket: int = 200) -> ExcerptIndex:
+        return cls([], np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int32), template_bucket=template_bucket)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self._keys.nbytes + self._rows.nbytes)
+
+    def add(self, example_id: str, fingerprints: npt.NDArray[np.uint64]) -> None:
+        """Index a record written after the build (replacing an older fingerprint set of it)."""
+        self.remove(example_id)
+        self._extra[example_id] = fingerprints
+        for key in fingerprints.tolist():
+            self._extra_keys.setdefault(key, set()).add(example_id)
+
+    def remove(self, example_id: str) -> None:
+        row = self._row_of.get(example_id)
+        if row is not None:
+            self._dead.add(row)
+        old = self._extra.pop(example_id, None)
+        if old is not None:
+            for key in old.tolist():
+                self._extra_keys.get(key, set()).discard(example_id)
+
+    def holders(self, fingerprints: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+        """How many records hold each fingerprint (tombstoned rows still counted: a template stays one)."""
+        counts = np.searchsorted(self._keys, fingerprints, side="right") - np.searchsorted(
+            self._keys, fingerprints, side="left"
+        )
+        if self._extra_keys:
+            counts = counts + np.array(
+                [len(self._extra_keys.get(k, ())) for k in fingerprints.tolist()], dtype=np.int64
+            )
+        return counts.astype(np.int64)
+
+    def is_template(self, fingerprints: npt.NDArray[np.uint64]) -> bool:
+        """Whether every one of these fingerprints is held by more than `template_bucket` records."""
+        return bool(fingerprints.size) and bool(np.all(self.holders(fingerprints) > self.template_bucket))
+
+    def candidate_rows(self, fingerprints: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.int32], set[str], int]:
+        """Live bulk rows and overflow ids sharing a fingerprint, and how many template fingerprints were skipped."""
+        if not fingerprints.size:
+            return np.zeros(0, dtype=np.int32), set(), 0
+        los = np.searchsorted(self._keys, fingerprints, side="left")
+        his = np.searchsorted(self._keys, fingerprints, side="right")
+        counts = his - los
+        extra: set[str] = set()
+        skipped = 0
+        if self._extra_keys:
+            for at, key in enumerate(fingerprints.tolist()):
+                members = self._extra_keys.get(key)
+                if members:
+                    if counts[at] + len(members) > self.template_bucket:
+                        counts[at] = 0
+                        skipped += 1
+                    else:
+                        extra |= members
+        hit = np.flatnonzero((counts > 0) & (counts <= self.template_bucket))
+        skipped += int(np.count_nonzero(counts > self.template_bucket))
+        if not hit.size:
+            return np.zeros(0, dtype=np.int32), extra, skipped
+        rows = np.concatenate([self._rows[los[h] : his[h]] for h in hit.tolist()])
+        rows = np.unique(rows)
+        if self._dead and rows.size:
+            rows = rows[[r not in self._dead for r in rows.tolist()]]
+        return rows, extra, skipped
+
+    def pairs(self) -> tuple[npt.NDArray[np.int64], list[npt.NDArray[np.int32]]]:
+        """Every pair of live bulk rows sharing a fingerprint, as sorted distinct codes `lo * n + hi`,
+        and the row sets of template fingerprints (more than `template_bucket` records, not paired)."""
+        n = len(self.ids)
+        keys, rows = self._keys, self._rows
+        if self._dead:
+            dead = np.zeros(n, dtype=bool)
+            dead[list(self._dead)] = True
+            live = ~dead[rows]
+            keys, rows = keys[live], rows[live]
+        templates: list[npt.NDArray[np.int32]] = []
+        if keys.size < 2:
+            return np.zeros(0, dtype=np.int64), templates
+        starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+        sizes = np.diff(np.append(starts, keys.size))
+        codes: list[npt.NDArray[np.int64]] = []
+        for size in np.unique(sizes[sizes >= 2]).tolist():
+            firsts = starts[sizes == size]
+            if size > self.template_bucket:
+                templates.extend(np.unique(rows[f : f + size]) for f in firsts.tolist())
+                continue
+            i, j = np.triu_indices(size, k=1)
+            left = rows[firsts[:, None] + i].astype(np.int64)
+            right = rows[firsts[:, None] + j].astype(np.int64)
+            codes.append((np.minimum(left, right) * n + np.maximum(left, right)).ravel())
+        if not codes:
+            return np.zeros(0, dtype=np.int64), templates
+        flat = np.sort(np.concatenate(codes))
+        flat = flat[np.concatenate(([True], flat[1:] != flat[:-1]))]
+        return flat[(flat // n) != (flat % n)], templates

@@ -28,6 +28,7 @@ Review rules every write goes through (nothing above the store can skip them):
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,7 +37,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from curator.errors import ConflictError, CuratorError, NotFoundError, RecordError, ReviewGuardError, UsageError
-from curator.minhash import signature_row
+from curator.minhash import dedup_row
 from curator.models import Example, Status, parse_example, utc_now
 from curator.store.audit import INSERT_SQL as AUDIT_INSERT
 from curator.store.audit import event_row, record_event
@@ -52,7 +53,8 @@ _INSERT_LINK = (
     "INSERT INTO example_clauses (example_id, clause_id, clause_hash, state, linked_at) VALUES (?, ?, ?, ?, ?)"
 )
 _INSERT_TAG = "INSERT INTO example_tags (example_id, tag) VALUES (?, ?)"
-_INSERT_SIGNATURE = "INSERT OR REPLACE INTO signatures (example_id, sig, shingles) VALUES (?, ?, ?)"
+_INSERT_SIGNATURE = "INSERT OR REPLACE INTO signatures (example_id, sig, shingles, fingerprints) VALUES (?, ?, ?, ?)"
+_INSERT_SIGNATURE_BEFORE_M010 = "INSERT OR REPLACE INTO signatures (example_id, sig, shingles) VALUES (?, ?, ?)"
 
 CONTENT_FIELDS: tuple[str, ...] = ("kind", "text", "rationale", "system", "tools", "messages", "clauses")
 """Record fields a reviewer approves for every kind (see the module docstring)."""
@@ -183,6 +185,8 @@ class PreparedRecord:
     """MinHash signature of the content, stored so start-up never re-shingles the corpus."""
     shingles: int
     """Distinct 5-gram shingles of the content (for containment estimates from the signature)."""
+    fingerprints: bytes
+    """Winnowed word 13-gram hashes of the content (the excerpt index)."""
 
     @property
     def status(self) -> str:
@@ -193,21 +197,33 @@ def prepare(ex: Example) -> PreparedRecord:
     """Everything the store needs to write `ex`, computed once."""
     record_json = ex.canonical_json()
     row = _example_row(ex, record_json)
-    sig, shingles = signature_row(ex.searchable_text())
-    return PreparedRecord(ex.id, list(ex.clauses), list(ex.tags), row[9], record_json, row, sig, shingles)
+    sig, shingles, fingerprints = dedup_row(ex.searchable_text())
+    return PreparedRecord(ex.id, list(ex.clauses), list(ex.tags), row[9], record_json, row, sig, shingles, fingerprints)
 
 
 def rebuild_signatures(db: Database) -> int:
-    """Recompute every stored MinHash signature and shingle count from the records; returns how many.
+    """Recompute every stored MinHash signature, shingle count and excerpt fingerprint set from the
+    records; returns how many.
 
     Derived data only (no audit event); the caller chooses the transaction.
     """
     rows = db.execute("SELECT id, record FROM examples").fetchall()
-    db.conn.executemany(
-        _INSERT_SIGNATURE,
-        [(eid, *signature_row(Example.model_validate_json(rec).searchable_text())) for eid, rec in rows],
-    )
+    write_signatures(db, [(eid, *dedup_row(Example.model_validate_json(rec).searchable_text())) for eid, rec in rows])
     return len(rows)
+
+
+def write_signatures(db: Database, rows: Sequence[tuple[str, bytes, int, bytes]]) -> None:
+    """Store (id, signature, shingle count, fingerprints) rows.
+
+    A database between migrations (an older migration step rebuilding signatures before m010
+    added the fingerprint column) gets the columns it has; m010 then fills in the rest.
+    """
+    try:
+        db.conn.executemany(_INSERT_SIGNATURE, rows)
+    except sqlite3.OperationalError as exc:
+        if "fingerprints" not in str(exc):
+            raise
+        db.conn.executemany(_INSERT_SIGNATURE_BEFORE_M010, [row[:3] for row in rows])
 
 
 def insert_many(
@@ -249,7 +265,7 @@ def insert_prepared(
     links = [(p.id, c, clause_hashes[c], "ok", now) for p in prepared for c in p.clauses]
     tags = [(p.id, t) for p in prepared for t in p.tags]
     write_rows(db, [p.row for p in prepared], links, tags, allow_approved=keep_status)
-    db.conn.executemany(_INSERT_SIGNATURE, [(p.id, p.signature, p.shingles) for p in prepared])
+    write_signatures(db, [(p.id, p.signature, p.shingles, p.fingerprints) for p in prepared])
 
     def note(p: PreparedRecord) -> str | None:
         if not keep_status:
@@ -403,7 +419,7 @@ def update(
                 pending_audit=[_conflict_event(example, expected_version, before, actor)],
             )
         _sync_links(db, updated, clause_hashes)
-        db.execute(_INSERT_SIGNATURE, [updated.id, *signature_row(updated.searchable_text())])
+        write_signatures(db, [(updated.id, *dedup_row(updated.searchable_text()))])
         db.execute("DELETE FROM example_tags WHERE example_id = ?", [updated.id])
         db.conn.executemany(_INSERT_TAG, [(updated.id, t) for t in updated.tags])
         record_event(

@@ -235,5 +235,14 @@ def m009_clause_model(db: Database) -> None:
     recompute_states(db)
 
 
+@migrations()
+def m010_excerpt_fingerprints(db: Database) -> None:
+    """Winnowed word 13-gram fingerprints per record, so excerpts and contained texts are found."""
+    db.execute("ALTER TABLE signatures ADD COLUMN fingerprints BLOB NOT NULL DEFAULT x''")
+    from curator.store.examples import rebuild_signatures
+
+    rebuild_signatures(db)  # one-off, like m005: every record's row is recomputed once
+
+
 SCHEMA_MIGRATIONS: frozenset[str] = frozenset(m.name for m in migrations._migrations)
 """Names this version of curator knows; a database with others is from a newer curator."""

@@ -14,7 +14,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from curator.models import Example
-from curator.store.examples import _INSERT_SIGNATURE, prepare, write_rows
+from curator.store.examples import prepare, write_rows, write_signatures
 
 
 @dataclass(frozen=True)
@@ -94,4 +94,4 @@ def restore_examples(db: Database, records: Iterable[Example]) -> None:
     """
     prepared = [prepare(ex) for ex in records]
     write_rows(db, [p.row for p in prepared], [], [(p.id, t) for p in prepared for t in p.tags], allow_approved=True)
-    db.conn.executemany(_INSERT_SIGNATURE, [(p.id, p.signature, p.shingles) for p in prepared])
+    write_signatures(db, [(p.id, p.signature, p.shingles, p.fingerprints) for p in prepared])
