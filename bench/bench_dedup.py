@@ -632,8 +632,8 @@ def pick_originals(rng: random.Random, limit: int) -> tuple[list[tuple[str, str]
 TEMPLATES = (
     "Dear {name}, thank you for your order {code} placed on {date}. We are writing to let you know that your "
     "{item} has left our warehouse and should arrive within five working days. {content} If anything is wrong "
-    "with the delivery, reply to this email and our support team will get back to you within one business day. "
-    "Kind regards, the {shop} customer care team.",
+    "with the delivery, reply to this email and our support team will get back to you within one business day "
+    "(quote {code}). Kind regards, the {shop} customer care team.",
     "Support ticket {code} opened by {name} on {date}. Category: {item}. Priority: normal. Summary of the issue "
     "as reported by the customer: {content} The agent on duty confirmed the account details and attached the "
     "conversation log. Status: waiting for a response from the second-line team at {shop}.",
@@ -694,9 +694,9 @@ class _SentenceSource:
         return " ".join(out)
 
 
-def _embed(rng: random.Random, composer: data.Composer, window: str) -> str:
+def _embed(source: _SentenceSource, window: str) -> str:
     """~150 composed words with `window` at the sentence boundary nearest the middle."""
-    sentences = data.split_sentences(composer.compose(rng, 150))
+    sentences = data.split_sentences(source.compose(150))
     half = len(sentences) // 2
     return " ".join([*sentences[:half], window, *sentences[half:]])
 
@@ -759,9 +759,10 @@ def build_labelled_set(rng: random.Random, n_originals: int) -> tuple[list[Label
             eid = f"q_no_{o}_{f}"
             out.append(Labelled(eid, f"{opening} {source.compose(80)}", "neg-opening", frozenset([eid]), eid))
     # excerpts: a window of N consecutive (normalised) words of an original inside ~150 words of
-    # composed text; host sentences are under 15 words, so two unrelated records share a 30-word run
-    # only if three sentences in a row coincide
-    host = data.Composer([s for s in pool if len(normalize(s).split()) < 15])
+    # composed text; host sentences are under 10 words and drawn without replacement (reshuffled when
+    # used up), so two unrelated records share a 30-word run only if four sentences in a row coincide
+    # (check_labels refuses the set if they do)
+    host = _SentenceSource(rng, [s for s in pool if len(normalize(s).split()) < 10])
     for k, (eid, text) in enumerate(zip(orig_ids, texts, strict=True)):
         words = text.split()
         for edit, size in EXCERPTS.items():
@@ -777,8 +778,9 @@ def build_labelled_set(rng: random.Random, n_originals: int) -> tuple[list[Label
                 while len(normalize(" ".join(words[at:end])).split()) < size:
                     at -= 1
             window = " ".join(words[at:end])
-            embedded = _embed(rng, host, window)
+            embedded = _embed(host, window)
             out.append(Labelled(f"{eid}_{edit}", embedded, edit, frozenset([eid]), f"f{k // 2}"))
+    check_labels(out)
     info = {
         "originals": len(originals),
         "originals_by_source": by_source,
@@ -791,6 +793,27 @@ def build_labelled_set(rng: random.Random, n_originals: int) -> tuple[list[Label
         ),
     }
     return out, info
+
+
+LABEL_RUN = 30
+"""Two records of different families must not share this many consecutive words: that is an excerpt."""
+
+
+def check_labels(records: list[Labelled]) -> None:
+    """Refuse a labelled set whose negatives are really positives (a shared run of LABEL_RUN words).
+
+    Template fills, hosts and negatives come from shared sentence pools; a run of 30 words they
+    happen to share is a real excerpt by the engine's definition, and counting its match as false
+    would measure the generator, not the engine.
+    """
+    seen: dict[tuple[str, ...], Labelled] = {}
+    for r in records:
+        words = normalize(r.text).split()
+        for i in range(len(words) - LABEL_RUN + 1):
+            gram = tuple(words[i : i + LABEL_RUN])
+            other = seen.setdefault(gram, r)
+            if other.family != r.family and not (other.sources & r.sources):
+                raise RuntimeError(f"labelled set: {other.id} and {r.id} share {' '.join(gram)!r}")
 
 
 def _jaccard(a: Candidate, b: Candidate) -> float:

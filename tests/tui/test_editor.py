@@ -559,3 +559,22 @@ async def test_picker_shows_hostile_clause_titles_literally(demo_db: Path, tmp_p
         links = editor.query_one("#clauses", OptionList)
         assert "[@click=app.quit]x[/]" in str(links.get_option_at_index(0).prompt)
         assert app.is_running
+
+
+async def test_a_pasted_excerpt_is_shown_with_its_span(demo_db: Path) -> None:
+    """55 verbatim words of a stored story, pasted into a new draft, are an excerpt match."""
+    words = stored(demo_db, "ex_demo_001").searchable_text().split()
+    assert len(words) > 200
+    excerpt = " ".join(words[100:155])
+    app = make_app(demo_db)
+    async with app.run_test(size=(150, 50)) as pilot:
+        await wait_for(pilot, lambda: app.dedup is not None, "the dedup index", timeout=20.0)  # type: ignore[attr-defined]
+        editor = await open_editor(pilot, None, kind="story")
+        panel = editor.query_one(DupPanel)
+        await paste_into(pilot, editor.query_one("#text", TextArea), "My own opening line. " + excerpt)
+        await wait_for(pilot, lambda: any(r.id == "ex_demo_001" for r in panel.rows), "the excerpt match")
+        row = next(r for r in panel.rows if r.id == "ex_demo_001")
+        assert row.reason in ("excerpt", "containment") and row.field == "text"
+        assert len(row.span.split()) >= 30
+        option = panel.query_one("#dup-matches", OptionList).get_option("ex_demo_001")
+        assert row.reason in str(option.prompt) and row.span[:40] in str(option.prompt)

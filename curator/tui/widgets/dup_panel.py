@@ -42,6 +42,10 @@ class DupRow:
     score: float
     reason: str
     title: str
+    span: str = ""
+    """The shared text (normalised, cut short), so an excerpt is recognised without opening it."""
+    field: str = ""
+    """Where the span lies in the other record."""
 
 
 @dataclass(frozen=True)
@@ -249,7 +253,7 @@ class DupPanel(Vertical):
         if worker.is_cancelled:
             return
         titles = examples.titles(db, [m.id for m in matches])
-        rows = [DupRow(m.id, m.score, m.reason, titles.get(m.id, "")) for m in matches]
+        rows = [DupRow(m.id, m.score, m.reason, titles.get(m.id, ""), m.span, m.field) for m in matches]
         scanned: list[tuple[str, str]] = fields if fields is not None else [("text", text)]
         warnings = self._eval_warnings(db, scanned, lambda: worker.is_cancelled)
         if worker.is_cancelled:
@@ -361,8 +365,12 @@ class DupPanel(Vertical):
         return True
 
 
+SPAN_CHARS = 90
+
+
 def _row_prompt(row: DupRow) -> Content:
-    return Content.assemble(
+    span = row.span if len(row.span) <= SPAN_CHARS else row.span[: SPAN_CHARS - 1] + "…"
+    parts: list[str | tuple[str, str]] = [
         (f"{row.score:.2f}", "bold"),
         " ",
         (row.reason, "italic"),
@@ -370,4 +378,7 @@ def _row_prompt(row: DupRow) -> Content:
         (row.id, "dim"),
         "\n  ",
         row.title,
-    )
+    ]
+    if span:
+        parts += ["\n  ", (f"“{span}”" + (f" in {row.field}" if row.field else ""), "dim italic")]
+    return Content.assemble(*parts)
