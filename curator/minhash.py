@@ -20,8 +20,8 @@ from curator.textnorm import normalize
 
 SHINGLE = 5
 NUM_PERM = 128
-BANDS = 42
-ROWS = 3
+BANDS = 32
+ROWS = 4
 SIG_BYTES = NUM_PERM * 4
 
 _rng = np.random.RandomState(1)  # fixed forever: stored signatures must stay comparable

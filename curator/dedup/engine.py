@@ -237,9 +237,9 @@ class DedupEngine:
             if eid != exclude_id and not self._is_ignored(eid, exclude_id):
                 exact.add(eid)
         with self._lock:
-            candidates = self._plausible_candidates(signature_of_hashes(query.shingles), query.shingles.size)
+            similar = self._plausible_candidates(signature_of_hashes(query.shingles), query.shingles.size)
             sharing = self._excerpt_candidates(excerpt_fingerprints(normalized))
-        candidates |= sharing | exact
+        candidates = similar | sharing | exact
         candidates.discard(exclude_id or "")
         candidates = {c for c in candidates if not self._is_ignored(c, exclude_id)}
         found: dict[str, Match] = {}
@@ -249,7 +249,12 @@ class DedupEngine:
                 found[eid] = Match(eid, 1.0, "exact", span, field_of(stored.record, span), *stored.meta)
                 continue
             verdict = verify(
-                query, stored.candidate, self.config, excerpts=eid in sharing, boilerplate=self.excerpts.is_template
+                query,
+                stored.candidate,
+                self.config,
+                excerpts=eid in sharing,
+                similar=eid in similar,
+                boilerplate=self.excerpts.is_template,
             )
             if verdict is not None:
                 where = field_of(stored.record, verdict.span)

@@ -21,7 +21,7 @@ _MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD
 def band_keys(signatures: npt.NDArray[np.uint32], bands: int = BANDS) -> npt.NDArray[np.uint64]:
     """(n, >= ROWS * bands) signature values -> (n, bands) band keys: the rows of a band mixed into 64 bits.
 
-    With 42 bands x 3 rows the last 2 of the 128 stored values are unused.
+    A layout whose bands x rows is below 128 leaves the last stored values unused.
     """
     values = signatures[:, : bands * ROWS].reshape(-1, bands, ROWS)
     values = values.astype(np.uint64)

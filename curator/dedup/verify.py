@@ -10,7 +10,16 @@ import numpy.typing as npt
 from rapidfuzz import fuzz
 
 from curator.dedup.config import DedupConfig
-from curator.minhash import EXCERPT_GRAM, common_count, distinct, gram_hashes, shingle_hashes, winnow, word_hashes
+from curator.minhash import (
+    EXCERPT_GRAM,
+    EXCERPT_GUARANTEE,
+    common_count,
+    distinct,
+    gram_hashes,
+    shingle_hashes,
+    winnow,
+    word_hashes,
+)
 
 Boilerplate = Callable[[npt.NDArray[np.uint64]], bool]
 """Whether a shared run is boilerplate, judged from the fingerprints inside it (the engine asks its
@@ -56,22 +65,61 @@ class Candidate:
     through hashes are confirmed on the words themselves, so a collision never makes a match.
     """
 
-    __slots__ = ("_grams", "_split", "normalized", "shingles", "word_ids", "words")
+    __slots__ = ("_anchors", "_grams", "_positions", "_shingles", "_split", "_word_ids", "normalized", "words")
 
     def __init__(self, normalized: str) -> None:
         self.normalized = normalized
-        hashes = shingle_hashes(normalized)
-        self.shingles = distinct(hashes)
-        self.word_ids = word_hashes(normalized)
-        self.words = int(self.word_ids.size)
+        self.words = normalized.count(" ") + 1 if normalized else 0
+        # computed on first use: a candidate met only through the excerpt index never needs its
+        # shingles, one met only through LSH never needs its word hashes
+        self._shingles: npt.NDArray[np.uint32] | None = None
+        self._word_ids: npt.NDArray[np.uint64] | None = None
         self._split: list[str] | None = None
         self._grams: npt.NDArray[np.uint64] | None = None
+        self._positions: dict[int, list[int]] | None = None
+        self._anchors: list[int] | None = None
+
+    @property
+    def shingles(self) -> npt.NDArray[np.uint32]:
+        if self._shingles is None:
+            self._shingles = distinct(shingle_hashes(self.normalized))
+        return self._shingles
+
+    @property
+    def anchors(self) -> list[int]:
+        """Positions (word n-gram starts) of this text's excerpt fingerprints."""
+        if self._anchors is None:
+            grams = self.grams(EXCERPT_GRAM)
+            self._anchors = np.flatnonzero(np.isin(grams, winnow(grams))).tolist() if grams.size else []
+        return self._anchors
+
+    @property
+    def word_ids(self) -> npt.NDArray[np.uint64]:
+        if self._word_ids is None:
+            self._word_ids = word_hashes(self.normalized)
+        return self._word_ids
 
     @property
     def split(self) -> list[str]:
         if self._split is None:
             self._split = self.normalized.split(" ") if self.normalized else []
         return self._split
+
+    def gram_list(self, n: int) -> list[int]:
+        """The word n-gram hashes as Python ints (what the run search walks)."""
+        return self.grams(n).tolist()  # type: ignore[no-any-return]
+
+    def gram_positions(self, n: int) -> dict[int, list[int]]:
+        """Word n-gram hash -> its positions (kept for the excerpt size: a stored candidate meets
+        many queries while an annotator types)."""
+        if n == EXCERPT_GRAM and self._positions is not None:
+            return self._positions
+        out: dict[int, list[int]] = {}
+        for at, h in enumerate(self.gram_list(n)):
+            out.setdefault(h, []).append(at)
+        if n == EXCERPT_GRAM:
+            self._positions = out
+        return out
 
     def grams(self, n: int) -> npt.NDArray[np.uint64]:
         """Hashes of the word n-grams (the excerpt size is kept: every verified pair needs them)."""
@@ -86,33 +134,29 @@ def longest_common_run(a: Candidate, b: Candidate, n: int) -> tuple[int, int, in
     """The longest run of consecutive words both texts contain, if it is >= n words:
     (start word in a, start word in b, words), or (0, 0, 0).
 
-    Shared word n-grams are matched by hash and chained along diagonals (same offset, consecutive
-    starts), vectorised; the run's words are then compared for real.
+    Shared word n-grams are matched by hash and chained along diagonals (a run ending at (i, j)
+    extends the one ending at (i - 1, j - 1)); the run's words are then compared for real, so a
+    hash collision is skipped, never trusted. A dict walk, not numpy: texts are a few hundred
+    words, where a dozen vectorised calls cost more than the loop.
     """
-    ga, gb = a.grams(n), b.grams(n)
-    if not ga.size or not gb.size:
+    ga = a.gram_list(n)
+    positions = b.gram_positions(n)
+    if not ga or not positions:
         return 0, 0, 0
-    order = np.argsort(gb, kind="stable")
-    sorted_b = gb[order]
-    lo = np.searchsorted(sorted_b, ga, side="left")
-    hi = np.searchsorted(sorted_b, ga, side="right")
-    counts = hi - lo
-    total = int(counts.sum())
-    if total == 0:
-        return 0, 0, 0
-    i = np.repeat(np.arange(ga.size, dtype=np.int64), counts)
-    first = np.repeat(lo - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
-    j = order[first + np.arange(total)].astype(np.int64)
-    d = i - j
-    by = np.lexsort((i, d))
-    i, d = i[by], d[by]
-    breaks = np.concatenate(([True], (d[1:] != d[:-1]) | (i[1:] != i[:-1] + 1)))
-    starts = np.flatnonzero(breaks)
-    lengths = np.diff(np.append(starts, i.size))
-    for best in np.argsort(-lengths, kind="stable")[:8].tolist():  # a hash collision is skipped, not trusted
-        sa = int(i[starts[best]])
-        sb = sa - int(d[starts[best]])
-        words = int(lengths[best]) + n - 1
+    runs: list[tuple[int, int, int]] = []  # (grams, end in a, end in b) of each maximal run
+    previous: dict[int, int] = {}  # end in b -> start in a, for runs ending at the previous gram of a
+    for i, h in enumerate(ga):
+        current: dict[int, int] = {}
+        for j in positions.get(h, ()):
+            current[j] = previous.get(j - 1, i)
+        for j, begin in previous.items():
+            if j + 1 not in current:  # that run ended at i - 1
+                runs.append((i - begin, i - 1, j))
+        previous = current
+    runs.extend((len(ga) - begin, len(ga) - 1, j) for j, begin in previous.items())
+    runs.sort(reverse=True)
+    for grams, end_a, end_b in runs[:8]:
+        sa, sb, words = end_a - grams + 1, end_b - grams + 1, grams + n - 1
         if a.split[sa : sa + words] == b.split[sb : sb + words]:
             return sa, sb, words
     return 0, 0, 0
@@ -137,6 +181,35 @@ def shared_span(a: Candidate, b: Candidate) -> str:
     return ""
 
 
+def anchored_run(a: Candidate, b: Candidate) -> tuple[int, int]:
+    """The longest run of words both texts share through one of `a`'s excerpt fingerprints:
+    (start word in a, words), or (0, 0).
+
+    Every shared run of EXCERPT_GUARANTEE or more words holds a fingerprint of both texts (the
+    minimum of a window inside the run is the same on both sides), so looking only where `a`'s
+    fingerprint 13-grams occur in `b`, by plain substring search, finds each such run; the run is
+    then grown word by word. `b` is never hashed: a stored candidate costs a few string searches.
+    """
+    best_start, best_words = 0, 0
+    padded = f" {b.normalized} "
+    aw, bw = a.split, b.split
+    for p in a.anchors:
+        phrase = " " + " ".join(aw[p : p + EXCERPT_GRAM]) + " "
+        at = padded.find(phrase)
+        while at >= 0:
+            q = padded.count(" ", 0, at)  # the phrase's first word in b
+            lo_a, lo_b = p, q
+            while lo_a > 0 and lo_b > 0 and aw[lo_a - 1] == bw[lo_b - 1]:
+                lo_a, lo_b = lo_a - 1, lo_b - 1
+            hi_a, hi_b = p + EXCERPT_GRAM, q + EXCERPT_GRAM
+            while hi_a < len(aw) and hi_b < len(bw) and aw[hi_a] == bw[hi_b]:
+                hi_a, hi_b = hi_a + 1, hi_b + 1
+            if hi_a - lo_a > best_words:
+                best_start, best_words = lo_a, hi_a - lo_a
+            at = padded.find(phrase, at + 1)
+    return best_start, best_words
+
+
 def excerpt_run(
     a: Candidate, b: Candidate, config: DedupConfig, boilerplate: Boilerplate | None = None
 ) -> tuple[str, int] | None:
@@ -145,7 +218,10 @@ def excerpt_run(
     templates is shared by design, not excerpted."""
     if min(a.words, b.words) < config.excerpt_min_words:
         return None
-    sa, _, words = longest_common_run(a, b, min(EXCERPT_GRAM, config.excerpt_min_words))
+    if config.excerpt_min_words >= EXCERPT_GUARANTEE:
+        sa, words = anchored_run(a, b)
+    else:  # shorter than the fingerprints guarantee: search every shared n-gram
+        sa, _, words = longest_common_run(a, b, min(EXCERPT_GRAM, config.excerpt_min_words))
     if words < config.excerpt_min_words:
         return None
     run = " ".join(a.split[sa : sa + words])
@@ -157,17 +233,41 @@ def excerpt_run(
 
 
 def verify(
-    a: Candidate, b: Candidate, config: DedupConfig, *, excerpts: bool = True, boilerplate: Boilerplate | None = None
+    a: Candidate,
+    b: Candidate,
+    config: DedupConfig,
+    *,
+    excerpts: bool = True,
+    similar: bool = True,
+    boilerplate: Boilerplate | None = None,
 ) -> Verdict | None:
     """The best passing rule for a pair, or None when the pair is not a near-duplicate.
 
     `excerpts=False` leaves the excerpt rule out: the engine passes it for pairs that share no
     excerpt fingerprint other than templates (boilerplate many records hold is not an excerpt).
+    `similar=False` leaves the whole-text rules out (Jaccard, containment, ratio, words): the engine
+    passes it for pairs its signatures already judged too far apart for any of them.
     """
     if not a.normalized or not b.normalized:
         return None
     if a.normalized == b.normalized:
         return Verdict(1.0, "exact", clip(a.normalized))
+    passed: list[Verdict] = []
+    if similar:
+        passed += _similarity_verdicts(a, b, config)
+    excerpt = excerpt_run(a, b, config, boilerplate) if excerpts else None
+    if excerpt is not None:
+        run, words = excerpt
+        passed.append(Verdict(words / min(a.words, b.words), "excerpt", clip(run)))
+    if not passed:
+        return None
+    best = max(passed, key=lambda v: (v.score, v.reason == "excerpt"))  # a verbatim run names itself
+    span = best.span or (excerpt[0] if excerpt is not None else "")
+    return Verdict(round(min(1.0, best.score), 4), best.reason, clip(span) if span else shared_span(a, b))
+
+
+def _similarity_verdicts(a: Candidate, b: Candidate, config: DedupConfig) -> list[Verdict]:
+    """The whole-text rules a pair passes: Jaccard, containment, edit ratio, word edit ratio."""
     passed: list[Verdict] = []
     common = common_count(a.shingles, b.shingles)
     union = a.shingles.size + b.shingles.size - common
@@ -193,12 +293,4 @@ def verify(
             words = fuzz.ratio(a.split, b.split, score_cutoff=config.word_ratio)
             if words:
                 passed.append(Verdict(words / 100, "words"))
-    excerpt = excerpt_run(a, b, config, boilerplate) if excerpts else None
-    if excerpt is not None:
-        run, words = excerpt
-        passed.append(Verdict(words / min(a.words, b.words), "excerpt", clip(run)))
-    if not passed:
-        return None
-    best = max(passed, key=lambda v: (v.score, v.reason == "excerpt"))  # a verbatim run names itself
-    span = best.span or (excerpt[0] if excerpt is not None else "")
-    return Verdict(round(min(1.0, best.score), 4), best.reason, clip(span) if span else shared_span(a, b))
+    return passed
