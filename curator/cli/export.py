@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from curator.cli.options import common_options, format_option, pass_workspace
-from curator.cli.output import emit, lines
+from curator.cli.output import emit, lines, warn
 from curator.cli.root import cli
 
 if TYPE_CHECKING:
@@ -28,6 +28,9 @@ def export(ws: Workspace, spec: str, out: str, dry_run: bool, force: bool, fmt: 
     from curator.mixture import allocation_json, allocation_table, export_from_spec, load_spec
 
     result = export_from_spec(ws.db, load_spec(Path(spec)), Path(out), dry_run=dry_run, force=force)
+    warning = result.decontamination_warning()
+    if warning:
+        warn(warning)
     if dry_run:
         emit(fmt, json=lambda: allocation_json(result.plan), text=lambda: allocation_table(result.plan))
         return
