@@ -7,8 +7,9 @@ shingles, and rapidfuzz brute force (`process.extract`, `fuzz.ratio`) over the s
 
 Quality: a labelled workspace (originals from the demo corpus and the Model Spec fixtures, planted
 edits of known kinds, hard negatives) measures recall per edit type, precision and false cluster
-merges; a second one plants verbatim eval-example windows into training records for the
-decontamination recall and false-flag rate. Targets are reported next to the numbers, met or not.
+merges; a second one plants verbatim eval-example windows, eval text in every field an export
+emits and lightly edited copies into training records for the decontamination recall, and
+measures false flags on clean records and on short everyday dialogues. Targets are reported next to the numbers, met or not.
 
 `python -m bench.bench_dedup [--quick] [--markdown]` prints the JSON (or the BENCHMARKS.md section).
 """
@@ -37,7 +38,7 @@ from sqlite_utils import Database
 
 from bench import dedup_data as data
 from bench.workspaces import insert_in_batches
-from curator.dedup.decontam import EvalIndex, add_evalset, decontaminate
+from curator.dedup.decontam import EvalIndex, add_evalset, decontaminate, scan_workspace
 from curator.dedup.engine import DedupEngine
 from curator.dedup.index import LshIndex
 from curator.dedup.verify import Candidate, verify
@@ -902,6 +903,15 @@ EVERYDAY_ASSISTANT = (
     "I can't be certain, but it sounds reasonable.",
     "Take your time and think it through.",
 )
+BEFORE_DIALOGUES = {
+    "records": 2000,
+    "per_1000": 8.0,
+    "per_1000_by_rule": {"ngram13": 0.0, "ngram8_coverage": 0.0, "char5_containment": 8.0},
+    "one_sentence_per_1000": 48.0,
+    "example_spans": [" i don t know what to do there a", "er questions example ", "on the assistant s"],
+}
+"""The same corpora under the rules before verified runs and the common-text discount (any shared
+13-gram; coverage; character containment alone), measured once on this benchmark (seed 6)."""
 EDIT_RATE = 0.05
 EXCERPTS = (30, 60, 120)
 DIALOGUES = 2000
@@ -1038,25 +1048,26 @@ def run_decontam_quality(sizes: Sizes, seed: int = 6) -> dict[str, Any]:
         records.append((f"d_short_{k:05d}", sentence, "short", "one demo-corpus sentence (4-40 words)"))
     chat = _short_sentences(data.demo_texts()) + _short_sentences(data.spec_paragraphs())
     vocab = data.vocabulary(data.demo_texts())
-    planted = _planted_cases(rng, items, demo, chat, vocab)
+    placed = _planted_cases(rng, items, demo, chat, vocab)
     dialogues = _dialogue_corpus(rng, DIALOGUES if sizes.clean_records >= 2000 else 500, chat)
     with tempfile.TemporaryDirectory() as tmp:
         ws = open_workspace(Path(tmp) / "decontam.db")
         try:
             db = ws.db
             _insert(db, (_document(eid, text) for eid, text, _, _ in records))
-            _insert(db, (ex for ex, _, _, _ in planted))
+            _insert(db, (ex for ex, _, _, _ in placed))
             _insert(db, dialogues)
             add_evalset(db, EVALSET, data.EVAL_DIR, actor=ACTOR)
-            _, flags = decontaminate(db)
+            scanned = scan_workspace(db)
+            flags, discount = scanned.flags, scanned.summary()
         finally:
             ws.close()
     flags_of: dict[str, list[Any]] = {}
     for f in flags:
         flags_of.setdefault(f.id, []).append(f)
     cases: dict[str, Any] = {}
-    for case in sorted({c for _, c, _, _ in planted}, key=lambda c: (c[:4], len(c), c)):
-        mine = [(ex.id, item, fld) for ex, c, item, fld in planted if c == case]
+    for case in sorted({c for _, c, _, _ in placed}, key=lambda c: (c[:4], len(c), c)):
+        mine = [(ex.id, item, fld) for ex, c, item, fld in placed if c == case]
         right = [[f for f in flags_of.get(eid, []) if f.item == item] for eid, item, _ in mine]
         cases[case] = {
             "planted": len(mine),
@@ -1124,6 +1135,8 @@ def run_decontam_quality(sizes: Sizes, seed: int = 6) -> dict[str, Any]:
         "false_flag_rate": round(sum(1 for eid in clean_ids if eid in flags_of) / len(clean_ids), 4),
         "planted": cases,
         "dialogues": dialogue_false,
+        "dialogues_before": BEFORE_DIALOGUES,
+        "discount": discount,
         "source_overlap": source_overlap(items),
     }
 
@@ -1366,6 +1379,49 @@ def _decontam_markdown(dq: dict[str, Any]) -> list[str]:
         "",
         f"False flags on the {dq['clean_records']:,} clean ~150-word records (demo-corpus and datagen-style text): "
         f"**{dq['false_flags']}**. Raw-source overlap with the eval items, for the record: {overlap}.",
+        "",
+        *_planted_markdown(dq),
+    ]
+
+
+def _planted_markdown(dq: dict[str, Any]) -> list[str]:
+    """Eval text planted in every field and as excerpts/edited copies; false flags on short dialogues."""
+    if "planted" not in dq:
+        return []
+    d, before, disc = dq["dialogues"], dq["dialogues_before"], dq["discount"]
+    rules = ("ngram13", "ngram8_coverage", "char5_containment")
+    one = dq["clean"].get("one demo-corpus sentence (4-40 words)", {})
+    top = "; ".join(f'"{t["text"]}" ({t["records"]})' for t in disc["top_common"][:3]) or "none"
+    return [
+        "Eval text planted where an export emits it: a 40-word window as the `system` prompt, as an assistant "
+        "turn's `rationale` and as a tool's `description` (short everyday dialogues otherwise); 30/60/120-word "
+        f"excerpts inside ~300-word documents; 60-word windows with {EDIT_RATE:.0%} of words substituted. Recall: "
+        "flagged for the right item; field: the flag names the planted field.",
+        "",
+        "| planted | records | recall | field named | rules |",
+        "|---|---:|---:|---:|---|",
+        *(
+            f"| {case} | {c['planted']} | {c['recall']} | {c['field_named']} | "
+            + ", ".join(f"{k} {v}" for k, v in c["rules"].items())
+            + " |"
+            for case, c in dq["planted"].items()
+        ),
+        "",
+        f"False flags on {d['records']:,} short user/assistant exchanges (mean {d['mean_words']:.0f} words; everyday "
+        "phrases mixed with demo-corpus and Model Spec sentences) against the eval items, per 1,000 records:",
+        "",
+        "| rules | all | " + " | ".join(rules) + " | one-sentence records |",
+        "|---|---:|" + "---:|" * len(rules) + "---:|",
+        f"| before (raw rules) | {before['per_1000']} | "
+        + " | ".join(str(before["per_1000_by_rule"][r]) for r in rules)
+        + f" | {before['one_sentence_per_1000']} |",
+        f"| now (verified runs, common text discounted) | {d['per_1000']} | "
+        + " | ".join(str(d["per_1000_by_rule"][r]) for r in rules)
+        + f" | {round(1000 * one.get('flagged', 0) / max(one.get('records', 1), 1), 1)} |",
+        "",
+        f"Discount in this run: {disc['common_ngrams']} eval 8-grams common (held by >= "
+        f"{disc['common_threshold_records']} of {disc['training_records']:,} records; most: {top}); "
+        f"{disc['dismissed_overlaps']} overlaps dismissed as common text or stop phrases.",
         "",
     ]
 
