@@ -9,7 +9,8 @@ Quality: a labelled workspace (originals from the demo corpus and the Model Spec
 edits of known kinds, hard negatives) measures recall per edit type, precision and false cluster
 merges; a second one plants verbatim eval-example windows, eval text in every field an export
 emits and lightly edited copies into training records for the decontamination recall, and
-measures false flags on clean records and on short everyday dialogues. Targets are reported next to the numbers, met or not.
+measures false flags on clean records and on short everyday dialogues. Targets are reported next
+to the numbers, met or not.
 
 `python -m bench.bench_dedup [--quick] [--markdown]` prints the JSON (or the BENCHMARKS.md section).
 """
