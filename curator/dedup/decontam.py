@@ -1260,14 +1260,3 @@ def decontaminate(
     """Scan every stored record; returns (records checked, flags). See `scan_workspace`."""
     result = scan_workspace(db, evalsets, config=config, progress=progress, cancelled=cancelled, workers=workers)
     return result.checked, result.flags
-
-
-def flagged_ids(db: Database, evalsets: list[str]) -> dict[str, list[Flag]]:
-    """Record id -> its flags (for the export's exclusion list)."""
-    if not evalsets:
-        return {}
-    _, flags = decontaminate(db, evalsets)
-    out: dict[str, list[Flag]] = {}
-    for f in flags:
-        out.setdefault(f.id, []).append(f)
-    return out
