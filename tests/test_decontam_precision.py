@@ -212,12 +212,12 @@ def test_export_lists_each_excluded_record_with_field_and_span(
     assert RARE.split()[0].lower() in account["excluded"][0]["span"]
     assert account["checked"] == 31 and account["discount"]["min_words"] == 8
     assert "ex_sys_leak" not in (result.folder / "records.jsonl").read_text(encoding="utf-8")
-    assert "1 records excluded" in (result.folder / "README.md").read_text(encoding="utf-8")
+    assert "1 record excluded" in (result.folder / "README.md").read_text(encoding="utf-8")
     assert result.decontamination_warning() == (
         "warning: 1 approved record excluded by decontamination (overlap heldout; see manifest.json, decontamination)"
     )
     code, out, err = run(capsys, "export", "--spec", str(spec), "--out", str(tmp_path / "cli"), "--db", str(path))
-    assert code == 0 and "decontamination: 1 records overlap heldout" in out
+    assert code == 0 and "decontamination: 1 record overlapping heldout" in out
     assert err.strip().splitlines() == [result.decontamination_warning()]
 
 

@@ -935,11 +935,15 @@ class EvalIndex:
             return counts
         recs, hit_items, covered = _pair_counts(owners[pos], items)
         share = covered / np.maximum(self.short_totals[hit_items], 1)
-        for rec, item, s in zip(recs.tolist(), hit_items.tolist(), share.tolist(), strict=True):
-            if s >= COVERAGE:
-                pairs.setdefault((rec, item), [0.0, 0.0, False])[0] = s
-            elif (rec, item) in pairs:
-                pairs[(rec, item)][0] = s
+        wide = np.flatnonzero(share >= COVERAGE)
+        for rec, item, s in zip(recs[wide].tolist(), hit_items[wide].tolist(), share[wide].tolist(), strict=True):
+            pairs.setdefault((rec, item), [0.0, 0.0, False])[0] = s
+        if pairs:  # the coverage of pairs already found (13-grams), looked up among the sorted pair codes
+            codes = recs * (1 << 32) + hit_items
+            for (rec, item), value in pairs.items():
+                at = int(np.searchsorted(codes, rec * (1 << 32) + item))
+                if at < codes.size and codes[at] == rec * (1 << 32) + item:
+                    value[0] = float(share[at])
         return counts
 
     def _char_pairs(self, batch: _Batch, pairs: dict[tuple[int, int], list[Any]]) -> None:

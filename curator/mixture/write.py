@@ -261,13 +261,17 @@ def _reason_kind(reason: str) -> str:
     return "other"
 
 
+def _records(n: int) -> str:
+    return f"{n:,} record{'' if n == 1 else 's'}"
+
+
 def decontamination_card(account: dict[str, Any] | None) -> list[str]:
     """The dataset card's decontamination line (none when the spec names no eval sets)."""
     if account is None:
         return []
     discount = account["discount"]
     line = (
-        f"- Decontamination against {', '.join(account['evalsets'])}: {len(account['excluded']):,} records "
+        f"- Decontamination against {', '.join(account['evalsets'])}: {_records(len(account['excluded']))} "
         f"excluded (a shared run of {discount['min_words']}+ distinctive words found verbatim in an eval item; "
         "each with its eval item, field and span in `manifest.json`, `decontamination`)."
     )
@@ -424,7 +428,7 @@ class ExportResult:
         out = [f"{head}", f"lines: {counts}; excluded {len(plan.excluded):,}"]
         if plan.decontamination is not None:
             out.append(
-                f"decontamination: {len(plan.decontamination['excluded']):,} records overlap "
+                f"decontamination: {_records(len(plan.decontamination['excluded']))} overlapping "
                 f"{', '.join(plan.decontamination['evalsets'])} (each listed in manifest.json, decontamination)"
             )
         out.append(
