@@ -7,8 +7,10 @@ shingles, and rapidfuzz brute force (`process.extract`, `fuzz.ratio`) over the s
 
 Quality: a labelled workspace (originals from the demo corpus and the Model Spec fixtures, planted
 edits of known kinds, hard negatives) measures recall per edit type, precision and false cluster
-merges; a second one plants verbatim eval-example windows into training records for the
-decontamination recall and false-flag rate. Targets are reported next to the numbers, met or not.
+merges; a second one plants verbatim eval-example windows, eval text in every field an export
+emits and lightly edited copies into training records for the decontamination recall, and
+measures false flags on clean records and on short everyday dialogues. Targets are reported next
+to the numbers, met or not.
 
 `python -m bench.bench_dedup [--quick] [--markdown]` prints the JSON (or the BENCHMARKS.md section).
 """
@@ -37,7 +39,7 @@ from sqlite_utils import Database
 
 from bench import dedup_data as data
 from bench.workspaces import insert_in_batches
-from curator.dedup.decontam import EvalIndex, add_evalset, decontaminate
+from curator.dedup.decontam import EvalIndex, add_evalset, decontaminate, scan_workspace
 from curator.dedup.engine import DedupEngine
 from curator.dedup.index import LshIndex
 from curator.dedup.verify import Candidate, verify
@@ -951,8 +953,154 @@ def _host_with_window(rng: random.Random, composer: data.Composer, window: str) 
     return " ".join([*sentences[:half], window, *sentences[half:]])
 
 
+EVERYDAY_USER = (
+    "I don't know what to do.",
+    "I want to know this.",
+    "Can you help me with something?",
+    "I'm not sure if this is right.",
+    "What do you think I should do?",
+    "Is it okay if I ask you a question?",
+    "I need some advice, please.",
+    "Do you know what I mean?",
+    "I don't know if I can do this.",
+    "Sorry, I didn't get that.",
+    "Could you explain that again?",
+    "Thanks, that helps.",
+)
+EVERYDAY_ASSISTANT = (
+    "Thanks, that helps.",
+    "I'm happy to help with that.",
+    "That's a good question.",
+    "I don't know for sure, but here is what I think.",
+    "Let me know if you have any other questions.",
+    "It depends on what you want to do.",
+    "I'm sorry to hear that.",
+    "Here is what I would do.",
+    "You don't have to decide right now.",
+    "If you want to know more, just ask.",
+    "I can't be certain, but it sounds reasonable.",
+    "Take your time and think it through.",
+)
+BEFORE_DIALOGUES = {
+    "records": 2000,
+    "per_1000": 8.0,
+    "per_1000_by_rule": {"ngram13": 0.0, "ngram8_coverage": 0.0, "char5_containment": 8.0},
+    "one_sentence_per_1000": 48.0,
+    "example_spans": [" i don t know what to do there a", "er questions example ", "on the assistant s"],
+}
+"""The same corpora under the rules before verified runs and the common-text discount (any shared
+13-gram; coverage; character containment alone), measured once on this benchmark (seed 6)."""
+EDIT_RATE = 0.05
+EVAL_EXCERPTS = (30, 60, 120)
+DIALOGUES = 2000
+
+
+def _short_sentences(texts: list[str], max_words: int = 18) -> list[str]:
+    return [s for s in data.sentence_pool(texts, min_words=4, max_words=max_words)]
+
+
+def _turn(rng: random.Random, everyday: Sequence[str], pool: list[str], words: int) -> str:
+    """A chat turn of about `words` words: everyday phrases and short real sentences, mixed."""
+    out: list[str] = []
+    n = 0
+    while n < words:
+        s = rng.choice(everyday) if rng.random() < 0.5 else rng.choice(pool)
+        out.append(s)
+        n += len(s.split())
+    return " ".join(out)
+
+
+def _dialogue(
+    eid: str, user: str, assistant: str, *, system: str | None = None, rationale: str | None = None
+) -> Example:
+    return Example(
+        id=eid,
+        kind="advice",
+        title=" ".join(user.split()[:6]) or "untitled",
+        system=system,
+        messages=[
+            {"role": "user", "content": user},
+            {"role": "assistant", "content": assistant, "rationale": rationale},
+        ],
+    )
+
+
+def _tool_record(eid: str, description: str, user: str, assistant: str) -> Example:
+    return Example(
+        id=eid,
+        kind="agentic",
+        title=" ".join(user.split()[:6]) or "untitled",
+        tools=[{"name": "lookup_notes", "description": description, "input_schema": {"type": "object"}}],
+        messages=[{"role": "user", "content": user}, {"role": "assistant", "content": assistant}],
+    )
+
+
+def _window(rng: random.Random, words: list[str], size: int) -> str:
+    start = rng.randrange(len(words) - size + 1)
+    return " ".join(words[start : start + size])
+
+
+def _planted_cases(
+    rng: random.Random, items: list[tuple[str, str]], demo: data.Composer, chat: list[str], vocab: list[str]
+) -> list[tuple[Example, str, str, str]]:
+    """(record, case, eval item, field the flag must name) for eval text planted in each place an export emits."""
+    out: list[tuple[Example, str, str, str]] = []
+    for name, text in items:
+        words = text.split()
+        stem = Path(name).stem
+        user = _turn(rng, EVERYDAY_USER, chat, 15)
+        reply = _turn(rng, EVERYDAY_ASSISTANT, chat, 25)
+        if len(words) >= 40:
+            out.append(
+                (_dialogue(f"p_sys_{stem}", user, reply, system=_window(rng, words, 40)), "system", name, "system")
+            )
+            out.append(
+                (
+                    _dialogue(f"p_rat_{stem}", user, reply, rationale=_window(rng, words, 40)),
+                    "rationale",
+                    name,
+                    "messages[1].rationale",
+                )
+            )
+            out.append(
+                (
+                    _tool_record(f"p_tool_{stem}", _window(rng, words, 40), user, reply),
+                    "tool",
+                    name,
+                    "tools[0].description",
+                )
+            )
+        for size in EVAL_EXCERPTS:
+            if len(words) >= size:
+                host = data.split_sentences(demo.compose(rng, 300))
+                half = len(host) // 2
+                body = " ".join([*host[:half], _window(rng, words, size), *host[half:]])
+                out.append((_document(f"p_x{size}_{stem}", body), f"excerpt{size}", name, "text"))
+        if len(words) >= 60:
+            edited = data.substitute(rng, _window(rng, words, 60), EDIT_RATE, vocab)
+            out.append((_document(f"p_edit_{stem}", _host_with_window(rng, demo, edited)), "edited60", name, "text"))
+    return out
+
+
+def _dialogue_corpus(rng: random.Random, n: int, chat: list[str]) -> list[Example]:
+    """Short user/assistant exchanges (20-60 words) in everyday phrasing: what real chat data looks like."""
+    out = []
+    for k in range(n):
+        total = rng.randint(20, 60)
+        user_words = max(4, total // 3)
+        out.append(
+            _dialogue(
+                f"c_chat_{k:05d}",
+                _turn(rng, EVERYDAY_USER, chat, user_words),
+                _turn(rng, EVERYDAY_ASSISTANT, chat, total - user_words),
+            )
+        )
+    return out
+
+
 def run_decontam_quality(sizes: Sizes, seed: int = 6) -> dict[str, Any]:
-    """Recall for verbatim eval windows planted mid-record; false flags on clean composed records."""
+    """Recall for eval text planted in every field and as excerpts and edited copies; false flags on clean
+    composed records and on short everyday dialogues."""
     rng = random.Random(seed)
     items = data.eval_items()
     demo = data.Composer(data.sentence_pool(data.demo_texts()))
@@ -976,18 +1124,61 @@ def run_decontam_quality(sizes: Sizes, seed: int = 6) -> dict[str, Any]:
         records.append((f"d_spec_{k:05d}", spec.compose(rng, 150), "spec-prose", "Model Spec prose sentences"))
     for k, sentence in enumerate(rng.sample(demo.sentences, min(n_clean // 4, len(demo.sentences)))):
         records.append((f"d_short_{k:05d}", sentence, "short", "one demo-corpus sentence (4-40 words)"))
+    chat = _short_sentences(data.demo_texts()) + _short_sentences(data.spec_paragraphs())
+    vocab = data.vocabulary(data.demo_texts())
+    placed = _planted_cases(rng, items, demo, chat, vocab)
+    dialogues = _dialogue_corpus(rng, DIALOGUES if sizes.clean_records >= 2000 else 500, chat)
     with tempfile.TemporaryDirectory() as tmp:
         ws = open_workspace(Path(tmp) / "decontam.db")
         try:
             db = ws.db
             _insert(db, (_document(eid, text) for eid, text, _, _ in records))
+            _insert(db, (ex for ex, _, _, _ in placed))
+            _insert(db, dialogues)
             add_evalset(db, EVALSET, data.EVAL_DIR, actor=ACTOR)
-            _, flags = decontaminate(db)
+            scanned = scan_workspace(db)
+            flags, discount = scanned.flags, scanned.summary()
         finally:
             ws.close()
     flags_of: dict[str, list[Any]] = {}
     for f in flags:
         flags_of.setdefault(f.id, []).append(f)
+    cases: dict[str, Any] = {}
+    for case in sorted({c for _, c, _, _ in placed}, key=lambda c: (c[:4], len(c), c)):
+        mine = [(ex.id, item, fld) for ex, c, item, fld in placed if c == case]
+        right = [[f for f in flags_of.get(eid, []) if f.item == item] for eid, item, _ in mine]
+        cases[case] = {
+            "planted": len(mine),
+            "recall": round(sum(bool(r) for r in right) / len(mine), 4),
+            "field_named": round(
+                sum(any(f.field == fld for f in r) for r, (_, _, fld) in zip(right, mine, strict=True)) / len(mine), 4
+            ),
+            "rules": dict(Counter(r[0].rule for r in right if r)),
+        }
+    chat_ids = [ex.id for ex in dialogues]
+    chat_flags = [f for eid in chat_ids for f in flags_of.get(eid, [])]
+    chat_flagged = [eid for eid in chat_ids if eid in flags_of]
+    dialogue_false = {
+        "records": len(chat_ids),
+        "mean_words": round(
+            float(
+                np.mean(
+                    [
+                        len(" ".join(m.content for m in ex.messages or [] if isinstance(m.content, str)).split())
+                        for ex in dialogues
+                    ]
+                )
+            ),
+            1,
+        ),
+        "flagged": len(chat_flagged),
+        "per_1000": round(1000 * len(chat_flagged) / len(chat_ids), 2),
+        "per_1000_by_rule": {
+            rule: round(1000 * len({f.id for f in chat_flags if f.rule == rule}) / len(chat_ids), 2)
+            for rule in ("ngram13", "ngram8_coverage", "char5_containment")
+        },
+        "example_spans": [flags_of[eid][0].span[:120] for eid in chat_flagged[:5]],
+    }
     windows: dict[str, Any] = {}
     for size in WINDOWS:
         planted = [(eid, label) for eid, _, kind, label in records if kind == f"window{size}"]
@@ -1020,6 +1211,10 @@ def run_decontam_quality(sizes: Sizes, seed: int = 6) -> dict[str, Any]:
         "false_flags": sum(1 for eid in clean_ids if eid in flags_of),
         "clean_records": len(clean_ids),
         "false_flag_rate": round(sum(1 for eid in clean_ids if eid in flags_of) / len(clean_ids), 4),
+        "planted": cases,
+        "dialogues": dialogue_false,
+        "dialogues_before": BEFORE_DIALOGUES,
+        "discount": discount,
         "source_overlap": source_overlap(items),
     }
 
@@ -1278,6 +1473,49 @@ def _decontam_markdown(dq: dict[str, Any]) -> list[str]:
         "",
         f"False flags on the {dq['clean_records']:,} clean ~150-word records (demo-corpus and datagen-style text): "
         f"**{dq['false_flags']}**. Raw-source overlap with the eval items, for the record: {overlap}.",
+        "",
+        *_planted_markdown(dq),
+    ]
+
+
+def _planted_markdown(dq: dict[str, Any]) -> list[str]:
+    """Eval text planted in every field and as excerpts/edited copies; false flags on short dialogues."""
+    if "planted" not in dq:
+        return []
+    d, before, disc = dq["dialogues"], dq["dialogues_before"], dq["discount"]
+    rules = ("ngram13", "ngram8_coverage", "char5_containment")
+    one = dq["clean"].get("one demo-corpus sentence (4-40 words)", {})
+    top = "; ".join(f'"{t["text"]}" ({t["records"]})' for t in disc["top_common"][:3]) or "none"
+    return [
+        "Eval text planted where an export emits it: a 40-word window as the `system` prompt, as an assistant "
+        "turn's `rationale` and as a tool's `description` (short everyday dialogues otherwise); 30/60/120-word "
+        f"excerpts inside ~300-word documents; 60-word windows with {EDIT_RATE:.0%} of words substituted. Recall: "
+        "flagged for the right item; field: the flag names the planted field.",
+        "",
+        "| planted | records | recall | field named | rules |",
+        "|---|---:|---:|---:|---|",
+        *(
+            f"| {case} | {c['planted']} | {c['recall']} | {c['field_named']} | "
+            + ", ".join(f"{k} {v}" for k, v in c["rules"].items())
+            + " |"
+            for case, c in dq["planted"].items()
+        ),
+        "",
+        f"False flags on {d['records']:,} short user/assistant exchanges (mean {d['mean_words']:.0f} words; everyday "
+        "phrases mixed with demo-corpus and Model Spec sentences) against the eval items, per 1,000 records:",
+        "",
+        "| rules | all | " + " | ".join(rules) + " | one-sentence records |",
+        "|---|---:|" + "---:|" * len(rules) + "---:|",
+        f"| before (raw rules) | {before['per_1000']} | "
+        + " | ".join(str(before["per_1000_by_rule"][r]) for r in rules)
+        + f" | {before['one_sentence_per_1000']} |",
+        f"| now (verified runs, common text discounted) | {d['per_1000']} | "
+        + " | ".join(str(d["per_1000_by_rule"][r]) for r in rules)
+        + f" | {round(1000 * one.get('flagged', 0) / max(one.get('records', 1), 1), 1)} |",
+        "",
+        f"Discount in this run: {disc['common_ngrams']} eval 8-grams common (held by >= "
+        f"{disc['common_threshold_records']} of {disc['training_records']:,} records; most: {top}); "
+        f"{disc['dismissed_overlaps']} overlaps dismissed as common text or stop phrases.",
         "",
     ]
 

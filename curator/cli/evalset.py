@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -78,26 +78,94 @@ def remove(ws: Workspace, name: str) -> None:
 @cli.command("decontam")
 @common_options
 @click.option("--evalset", "names", multiple=True, metavar="NAME", help="only this eval set (repeatable; default all)")
+@click.option(
+    "--min-words",
+    type=int,
+    help="distinctive shared words a flag needs (8 or more; default 8)",
+)
+@click.option(
+    "--common-share",
+    type=float,
+    help="an eval 8-gram in more than this share of records is common and never makes a match (default 0.01)",
+)
+@click.option(
+    "--common-min-records",
+    type=int,
+    help="...and in at least this many records (default 10)",
+)
 @format_option("json", "table", default="table")
 @pass_workspace
-def decontam(ws: Workspace, names: tuple[str, ...], fmt: str) -> None:
-    """flag training records that overlap registered eval sets, in every field an export can
-    emit (title, system prompt, text, turns, tool calls and results, rationales, tool definitions);
-    each flag names the field"""
-    from curator.dedup.decontam import decontaminate
+def decontam(
+    ws: Workspace,
+    names: tuple[str, ...],
+    min_words: int | None,
+    common_share: float | None,
+    common_min_records: int | None,
+    fmt: str,
+) -> None:
+    """flag training records that share real text with registered eval sets, in every field an export
+    can emit (title, system prompt, text, turns, tool calls and results, rationales, tool definitions):
+    a run of at least --min-words distinctive words found verbatim in an eval item. Eval 8-grams held
+    by many training records, and everyday stop phrases, never make a match; the summary says what
+    was discounted"""
+    from curator.dedup.decontam import DecontamConfig, scan_workspace
+    from curator.store.examples import summaries
 
-    checked, flags = decontaminate(ws.db, list(names) or None, workers=None)
+    default = DecontamConfig()
+    config = DecontamConfig(
+        default.min_words if min_words is None else min_words,
+        default.common_share if common_share is None else common_share,
+        default.common_min_records if common_min_records is None else common_min_records,
+    )
+    result = scan_workspace(ws.db, list(names) or None, config=config, workers=None)
+    flags = result.flags
     flagged = len({f.id for f in flags})
+    discount = result.summary()
+    about = summaries(ws.db, sorted({f.id for f in flags}))
+
+    def text() -> str:
+        rows = []
+        for f in flags:
+            title, kind, status = about.get(f.id, ("", "", ""))
+            rows.append([f.id, short(title, 30), kind, status, f.evalset, f.item, f.rule, f.field, short(f.span, 50)])
+        header = ["id", "title", "kind", "status", "evalset", "item", "rule", "field", "span"]
+        return lines(
+            [
+                table(rows, header),
+                f"{flagged} of {result.checked} records overlap an eval set",
+                *discount_lines(discount),
+            ]
+        )
+
     emit(
         fmt,
-        json=lambda: {"checked": checked, "flagged": flagged, "flags": [f.to_json() for f in flags]},
-        table=lambda: lines(
-            [
-                table(
-                    [[f.id, f.field, f.evalset, f.item, f.rule, f"{f.score:.2f}", short(f.span, 50)] for f in flags],
-                    ["id", "field", "evalset", "item", "rule", "score", "span"],
-                ),
-                f"{flagged} of {checked} records overlap an eval set",
-            ]
-        ),
+        json=lambda: {
+            "checked": result.checked,
+            "flagged": flagged,
+            "flags": [f.to_json() for f in flags],
+            "discount": discount,
+        },
+        table=text,
     )
+
+
+def discount_lines(discount: dict[str, Any]) -> list[str]:
+    """What was discounted, in a line or two (nothing when nothing was)."""
+    out = []
+    if discount["common_ngrams"]:
+        top = "; ".join(f'"{t["text"]}" ({t["records"]})' for t in discount["top_common"][:3])
+        out.append(
+            f"discounted {discount['common_ngrams']} eval 8-grams as common (held by >= "
+            f"{discount['common_threshold_records']} of {discount['training_records']} records): {top}"
+        )
+    if discount["copied_stretches"]:
+        out.append(
+            f"note: {discount['copied_stretches']} eval stretches longer than {discount['common_max_words']} words "
+            "are held by that many records: copied eval text, never discounted"
+        )
+    if discount["dismissed_overlaps"]:
+        examples = "; ".join(f'"{short(e, 50)}"' for e in discount["dismissed_examples"][:3])
+        out.append(
+            f"dismissed {discount['dismissed_overlaps']} overlaps made of common text or stop phrases: {examples}"
+        )
+    return out

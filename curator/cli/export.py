@@ -30,6 +30,9 @@ def export(ws: Workspace, spec: str, out: str, dry_run: bool, force: bool, fmt: 
     result = export_from_spec(ws.db, load_spec(Path(spec)), Path(out), dry_run=dry_run, force=force)
     for warning in result.plan.warnings:
         warn(f"warning: {warning}")
+    excluded = result.decontamination_warning()
+    if excluded:
+        warn(excluded)
     if dry_run:
         emit(fmt, json=lambda: allocation_json(result.plan), text=lambda: allocation_table(result.plan))
         return

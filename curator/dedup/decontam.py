@@ -1,16 +1,32 @@
 """Evaluation sets and decontamination: training records that overlap held-out eval items.
 
-Rules, each reported with the eval item and the overlapping span:
-- `ngram13`: the record shares any word 13-gram with an eval item;
-- `ngram8_coverage`: the record covers >= 50% of an eval item's word 8-grams;
-- `char5_containment`: >= 50% of the record's character 5-grams occur in one eval item.
+A flag needs real shared text. For each (record, eval item) pair the scan finds *shared runs*:
+record word 8-grams that are 8-grams of the item, grouped into consecutive runs, each cut into
+*pieces* whose normalised words occur contiguously in the item's normalised text (checked on the
+strings, so a hash collision never makes a flag). In a piece a word is *discounted* when it lies
+in a *common* 8-gram (one held by more than `common_share` (1%) of the live training records and
+by at least `common_min_records` (10) of them) or in one of the built-in stop phrases (everyday
+phrasing: "i don t know", "thank you", "let me know if you have any questions", ...). A pair is a
+match when one piece has at least `min_words` (8) words that are not discounted: common text can
+lengthen a match but never makes one. A match is then flagged by the first rule that holds:
+
+- `ngram13`: the piece is 13 words or longer;
+- `ngram8_coverage`: the record holds >= 50% of the item's distinct word 8-grams;
+- `char5_containment`: >= 50% of the record's distinct character 5-grams occur in the item
+  (records of 8 words or more).
+
+Each flag reports the eval item, the rule, the piece (the span) and the field it lies in. The
+training counts (`CommonNgrams`) are counted once per corpus with the scan's own hashing: during
+`scan_workspace`'s pass (the CLI and the export) or by `count_common` (the editor), so all three
+decide with the same counts; `summary` names the common 8-grams that were discounted.
 
 A record is scanned as every string an export can emit (`models.record_text_fields`: title,
 system prompt, text, turns, tool calls and results, rationales, tool definitions), joined into one
 text, and each flag names the field holding its overlapping span.
 
 Records are scanned in batches with numpy (sorted hash arrays and searchsorted), so the
-cost per record is a handful of vectorised operations, not Python loops over n-grams.
+cost per record is a handful of vectorised operations, not Python loops over n-grams; Python
+runs only for the few pairs a raw test passes.
 """
 
 from __future__ import annotations
@@ -24,7 +40,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +63,81 @@ COVERAGE = 0.5
 CONTAINMENT = 0.5
 CONTAINMENT_MIN_WORDS = 8
 """Shorter records are not tested for character containment: three common words are not a leak."""
+MIN_WORDS = 8
+"""Distinctive shared words a match needs (see the module docstring)."""
+COMMON_SHARE = 0.01
+COMMON_MIN_RECORDS = 10
+COMMON_MAX_WORDS = 12
+"""Longest stretch of an eval item that training counts can make common (see `CommonNgrams`)."""
+STOP_PHRASES = (
+    "i don t know",
+    "i do not know",
+    "i don t think",
+    "i m not sure",
+    "i am not sure",
+    "not sure if",
+    "what to do",
+    "what do you think",
+    "what i mean",
+    "do you know",
+    "i want to know",
+    "i would like to know",
+    "want to know",
+    "can you help me",
+    "could you help me",
+    "can you explain",
+    "could you explain",
+    "i need help",
+    "i need some advice",
+    "is it okay",
+    "is it ok",
+    "how do i",
+    "how can i",
+    "thank you",
+    "thanks so much",
+    "that helps",
+    "that s helpful",
+    "i m happy to help",
+    "i am happy to help",
+    "happy to help",
+    "i m sorry",
+    "i am sorry",
+    "sorry to hear that",
+    "i can t help with that",
+    "i cannot help with that",
+    "i can t help",
+    "i can t do that",
+    "let me know if you have any questions",
+    "let me know if",
+    "if you have any questions",
+    "if you have any other questions",
+    "that s a good question",
+    "good question",
+    "it depends on",
+    "here is what",
+    "here s what",
+    "you don t have to",
+    "take your time",
+    "of course",
+    "i understand",
+    "i hear you",
+    "for example",
+    "on the other hand",
+    "at the same time",
+    "in other words",
+    "as well as",
+    "a lot of",
+    "one of the",
+    "it s important to",
+    "make sure",
+    "no problem",
+    "sounds good",
+)
+"""Everyday phrases (normalised) that never count toward a match."""
+_STOP_BY_FIRST: dict[str, tuple[tuple[str, ...], ...]] = {
+    first: tuple(tuple(p.split()) for p in STOP_PHRASES if p.split()[0] == first)
+    for first in {p.split()[0] for p in STOP_PHRASES}
+}
 _P = np.uint64(0x100000001B3)
 _EVAL_FIELDS = ("prompt", "text", "question", "messages")
 
@@ -558,6 +649,111 @@ class Flag:
         }
 
 
+@dataclass(frozen=True)
+class DecontamConfig:
+    """How much shared text makes a flag, and which shared text is too common to count."""
+
+    min_words: int = MIN_WORDS
+    """A flag needs a shared run with at least this many distinctive words (8 or more: runs are
+    found through word 8-grams)."""
+    common_share: float = COMMON_SHARE
+    """An eval word 8-gram held by more than this share of the live training records is common..."""
+    common_min_records: int = COMMON_MIN_RECORDS
+    """...and by at least this many records (so a small corpus does not make everything common)."""
+
+    def __post_init__(self) -> None:
+        if self.min_words < NGRAM_SHORT:
+            raise UsageError(f"min words must be at least {NGRAM_SHORT} (got {self.min_words})")
+        if not 0 <= self.common_share <= 1:
+            raise UsageError(f"common share must be between 0 and 1 (got {self.common_share})")
+        if self.common_min_records < 1:
+            raise UsageError(f"common min records must be at least 1 (got {self.common_min_records})")
+
+
+@dataclass
+class CommonNgrams:
+    """How many live training records hold each distinct word 8-gram of the eval items, and which
+    8-grams that makes common.
+
+    Counted once over the corpus (`scan_workspace`'s own pass, or `count_common`); the CLI, the
+    export and the editor all decide with the same counts. An 8-gram is common when more than
+    `common_share` of the records (and at least `common_min_records`) hold it and it lies in a
+    stretch of at most COMMON_MAX_WORDS words of every eval item holding it whose 8-grams are all
+    that widely held: everyday phrasing is short, a longer shared stretch is a copied eval passage
+    and is never discounted (`copied_stretches` counts them).
+    """
+
+    records: int
+    counts: npt.NDArray[np.int64]
+    config: DecontamConfig
+    mask: npt.NDArray[np.bool_]
+    copied_stretches: int = 0
+
+    @classmethod
+    def build(
+        cls, index: EvalIndex, records: int, counts: npt.NDArray[np.int64], config: DecontamConfig
+    ) -> CommonNgrams:
+        threshold = _threshold(records, config)
+        held = counts >= threshold
+        mask = held.copy()
+        copied = 0
+        for rows in index.item_rows:
+            if not rows.size:
+                continue
+            wide = held[rows]
+            edges = np.flatnonzero(np.diff(np.concatenate(([0], wide.astype(np.int8), [0]))))
+            for lo, hi in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+                if hi - lo + NGRAM_SHORT - 1 > COMMON_MAX_WORDS:
+                    mask[rows[lo:hi]] = False
+                    copied += 1
+        return cls(records, counts, config, mask, copied)
+
+    @property
+    def threshold(self) -> int:
+        """Records an 8-gram must be in to be common: more than `common_share`, at least the minimum."""
+        return _threshold(self.records, self.config)
+
+
+def _threshold(records: int, config: DecontamConfig) -> int:
+    return max(config.common_min_records, int(config.common_share * records) + 1)
+
+
+@dataclass
+class _Piece:
+    """A run of record words that occurs contiguously in the eval item (checked on the strings)."""
+
+    start: int
+    words: list[str]
+    rows: list[int]
+    """Row in `EvalIndex.grams` of each 8-gram starting in the piece (for its training count)."""
+    stop: list[bool]
+    """Per word: inside one of the stop phrases."""
+    field: str
+
+
+@dataclass
+class Candidate:
+    """A (record, eval item) pair some rule's raw test passed, with its shared runs: whether it is a
+    flag depends on which 8-grams are common (`EvalIndex.decide`)."""
+
+    order: int
+    id: str
+    item: int
+    coverage: float
+    containment: float
+    long: bool
+    pieces: list[_Piece]
+
+
+@dataclass
+class Decided:
+    """Flags of a set of candidates, and how many overlaps were dismissed as common text."""
+
+    flags: list[Flag]
+    dismissed: int = 0
+    dismissed_examples: list[str] = field(default_factory=list)
+
+
 @dataclass
 class EvalIndex:
     """Everything needed to test training records against a set of eval items."""
@@ -570,20 +766,25 @@ class EvalIndex:
     short: _Table
     short_totals: npt.NDArray[np.int64]
     chars: _CharTable
-    char_sets: list[set[int]] = field(default_factory=list)
+    grams: npt.NDArray[np.uint64] = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
+    """Every distinct word 8-gram hash of the eval items, sorted: the rows training counts refer to."""
     screens: dict[str, npt.NDArray[np.bool_]] = field(default_factory=dict)
     """Bit tables of every eval hash (top 24 bits): most records are cleared by one lookup per
     n-gram, without a binary search into the tables (false positives only cost the exact check)."""
+    item_rows: list[npt.NDArray[np.int64]] = field(default_factory=list)
+    """Per item, the `grams` row of the 8-gram at each word position."""
+    _item_grams: dict[int, npt.NDArray[np.uint64]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, items: list[tuple[str, str, str]]) -> EvalIndex:
         """items: (evalset, label, text)."""
         vocab = _Vocab()
-        words, norms, longs, shorts, chars = [], [], [], [], []
+        words, norms, longs, shorts, chars, seqs = [], [], [], [], [], []
         for _, _, text in items:
             norm = normalize(text)
             w = norm.split()
             ids = vocab.add(w)
+            seqs.append(_ngram_hashes(ids, NGRAM_SHORT))
             words.append(w)
             norms.append(norm)
             longs.append(_distinct(_ngram_hashes(ids, NGRAM_LONG)))
@@ -599,6 +800,8 @@ class EvalIndex:
             short_totals=np.array([s.size for s in shorts], dtype=np.int64),
             chars=_CharTable.build(chars),
         )
+        index.grams = _distinct(index.short.hashes)
+        index.item_rows = [np.searchsorted(index.grams, seq).astype(np.int64) for seq in seqs]
         index.screens = {
             "long": _screen(index.long.hashes, 40),
             "short": _screen(index.short.hashes, 40),
@@ -606,74 +809,144 @@ class EvalIndex:
         }
         return index
 
-    def scan(self, records: list[tuple[str, ScanText]]) -> list[Flag]:
+    # -- scanning -----------------------------------------------------------------------------------
+
+    def scan(
+        self,
+        records: list[tuple[str, ScanText]],
+        common: CommonNgrams | None = None,
+        config: DecontamConfig | None = None,
+    ) -> list[Flag]:
         """Flags for a batch of (id, text) training records, in record order.
 
         A record's text is a string or its fields (`record_text_fields`): the fields are scanned as
         one text (an eval item split across fields is still found), and each flag names the field
-        where the overlapping span lies.
+        where the overlapping span lies. `common` holds the training counts that make an 8-gram
+        common (none: only the stop phrases are discounted).
+        """
+        candidates, _ = self.candidates(records)
+        return self.decide(candidates, common, config or (common.config if common else DecontamConfig())).flags
+
+    def candidates(self, records: list[tuple[str, ScanText]]) -> tuple[list[Candidate], npt.NDArray[np.int64]]:
+        """The batch's candidate pairs, and how many of its records hold each eval 8-gram (`grams`).
 
         The whole batch is hashed at once: the word ids and characters of every record are laid
         end to end, n-grams are hashed over the concatenation and windows crossing a record
         boundary are dropped. Bit-table screens then clear most (record, n-gram) pairs, and only
-        screened hashes are looked up exactly; Python only runs per flag (to cut its span).
+        screened hashes are looked up exactly; Python only runs per candidate pair.
         """
+        counts = np.zeros(self.grams.size, dtype=np.int64)
         if not self.labels or not records:
-            return []
+            return [], counts
         step = max(64, DENSE_CELLS // len(self.labels))
         if len(records) > step:  # records x items counts stay small even for eval sets of 100k items
-            return [flag for at in range(0, len(records), step) for flag in self.scan(records[at : at + step])]
+            out: list[Candidate] = []
+            for at in range(0, len(records), step):
+                found, part = self.candidates(records[at : at + step])
+                out += [replace(c, order=c.order + at) for c in found]
+                counts += part
+            return out, counts
         batch = _Batch.of(records, self.vocab)
-        found: dict[tuple[int, int], Flag] = {}  # (record, item) -> its first flag
-        self._scan_long(batch, found)
-        self._scan_short(batch, found)
-        self._scan_chars(batch, found)
-        rule_order = {"ngram13": 0, "ngram8_coverage": 1, "char5_containment": 2}
-        ordered = sorted(found.items(), key=lambda kv: (kv[0][0], rule_order[kv[1].rule], kv[0][1]))
-        return [flag for _, flag in ordered]
+        pairs: dict[tuple[int, int], list[Any]] = {}  # (record, item) -> [coverage, containment, long]
+        for pair in self._long_pairs(batch):
+            pairs.setdefault(pair, [0.0, 0.0, False])[2] = True
+        counts += self._short_pairs(batch, pairs)
+        self._char_pairs(batch, pairs)
+        out = [self._candidate(batch, rec, item, *pairs[(rec, item)]) for rec, item in sorted(pairs)]
+        return [c for c in out if c.pieces], counts
 
-    def _scan_long(self, batch: _Batch, found: dict[tuple[int, int], Flag]) -> None:
-        """Any shared word 13-gram."""
-        hashes, owners, starts = batch.word_ngrams(NGRAM_LONG)
+    def ngram_counts(self, records: list[tuple[str, ScanText]]) -> npt.NDArray[np.int64]:
+        """How many of these records hold each eval 8-gram (`grams`): the scan's hashing, no rules."""
+        counts = np.zeros(self.grams.size, dtype=np.int64)
+        if self.grams.size and records:
+            hashes, _ = self._record_grams(_Batch.of(records, self.vocab))
+            counts += self._gram_counts(hashes)
+        return counts
+
+    def decide(self, candidates: list[Candidate], common: CommonNgrams | None, config: DecontamConfig) -> Decided:
+        """Flags of candidate pairs: each needs a shared run with `min_words` distinctive words.
+
+        A word of a run is discounted when a common 8-gram of the run covers it, or a stop phrase
+        does; common text can lengthen a match but never makes one.
+        """
+        mask = common.mask if common is not None else np.zeros(self.grams.size, dtype=bool)
+        found: list[tuple[int, int, int, Flag]] = []
+        out = Decided([])
+        for cand in candidates:
+            best: _Piece | None = None
+            for piece in cand.pieces:
+                longer = best is None or len(piece.words) > len(best.words)
+                if longer and _distinctive(piece, mask) >= config.min_words:
+                    best = piece
+            if best is None:
+                if any(len(p.words) >= config.min_words for p in cand.pieces):
+                    out.dismissed += 1
+                    if len(out.dismissed_examples) < 5:
+                        out.dismissed_examples.append(_snippet(max(cand.pieces, key=lambda p: len(p.words)).words))
+                continue
+            if len(best.words) >= NGRAM_LONG:
+                rule, score = "ngram13", 1.0
+            elif cand.coverage >= COVERAGE:
+                rule, score = "ngram8_coverage", cand.coverage
+            elif cand.containment >= CONTAINMENT:
+                rule, score = "char5_containment", cand.containment
+            else:
+                continue
+            flag = self._flag(cand.id, cand.item, rule, round(score, 4), _snippet(best.words), best.field)
+            found.append((cand.order, _RULE_ORDER[rule], cand.item, flag))
+        out.flags = [f for *_, f in sorted(found, key=lambda t: t[:3])]
+        return out
+
+    # -- the raw tests ------------------------------------------------------------------------------
+
+    def _long_pairs(self, batch: _Batch) -> list[tuple[int, int]]:
+        """Pairs sharing any word 13-gram (by hash; the pieces are checked on the strings)."""
+        hashes, owners, _ = batch.word_ngrams(NGRAM_LONG)
         screened = np.flatnonzero(_screened(self.screens["long"], hashes, 40)) if hashes.size else hashes
         if not screened.size:
-            return
+            return []
         pos, items = self.long.hits(hashes[screened])
-        windows = screened[pos]
-        for rec, item in _pairs(owners[windows], items):
-            where = starts[windows[(owners[windows] == rec) & (items == item)]] - batch.word_starts[rec]
-            span, lo, hi = _word_span(batch.words[rec], where, NGRAM_LONG)
-            place = batch.field_of(rec, lo, hi, chars=False)
-            found[(rec, item)] = self._flag(batch.ids[rec], item, "ngram13", 1.0, span, place)
+        return _pairs(owners[screened[pos]], items)
 
-    def _scan_short(self, batch: _Batch, found: dict[tuple[int, int], Flag]) -> None:
-        """>= 50% of an eval item's distinct word 8-grams present in the record."""
+    def _record_grams(self, batch: _Batch) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int32]]:
+        """Each record's distinct word 8-gram hashes that may be eval 8-grams (screened), with their record."""
         hashes, owners, _ = batch.word_ngrams(NGRAM_SHORT)
         if not hashes.size:
-            return
+            return hashes, owners
         keep = _screened(self.screens["short"], hashes, 40)
-        hashes, owners = _distinct_in_groups(hashes[keep], owners[keep])
+        return _distinct_in_groups(hashes[keep], owners[keep])
+
+    def _gram_counts(self, hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+        if not hashes.size or not self.grams.size:
+            return np.zeros(self.grams.size, dtype=np.int64)
+        at = np.searchsorted(self.grams, hashes)
+        at[at == self.grams.size] = 0
+        found = at[self.grams[at] == hashes]
+        return np.bincount(found, minlength=self.grams.size).astype(np.int64)
+
+    def _short_pairs(self, batch: _Batch, pairs: dict[tuple[int, int], list[Any]]) -> npt.NDArray[np.int64]:
+        """Coverage of every pair sharing an 8-gram (kept when >= 50% or already a pair); the counts."""
+        hashes, owners = self._record_grams(batch)
+        counts = self._gram_counts(hashes)
         if not hashes.size:
-            return
+            return counts
         pos, items = self.short.hits(hashes)
         if not items.size:
-            return
+            return counts
         recs, hit_items, covered = _pair_counts(owners[pos], items)
         share = covered / np.maximum(self.short_totals[hit_items], 1)
-        for at in np.flatnonzero(share >= COVERAGE).tolist():
-            rec, item = int(recs[at]), int(hit_items[at])
-            if (rec, item) in found:
-                continue
-            words = batch.words[rec]
-            all8 = _ngram_hashes(batch.word_ids(rec), NGRAM_SHORT)
-            item_hashes = set(self.short.hashes[self.short.items == item].tolist())
-            where = np.flatnonzero([h in item_hashes for h in all8.tolist()])
-            span, lo, hi = _word_span(words, where, NGRAM_SHORT)
-            place = batch.field_of(rec, lo, hi, chars=False)
-            score = round(float(share[at]), 4)
-            found[(rec, item)] = self._flag(batch.ids[rec], item, "ngram8_coverage", score, span, place)
+        wide = np.flatnonzero(share >= COVERAGE)
+        for rec, item, s in zip(recs[wide].tolist(), hit_items[wide].tolist(), share[wide].tolist(), strict=True):
+            pairs.setdefault((rec, item), [0.0, 0.0, False])[0] = s
+        if pairs:  # the coverage of pairs already found (13-grams), looked up among the sorted pair codes
+            codes = recs * (1 << 32) + hit_items
+            for (rec, item), value in pairs.items():
+                at = int(np.searchsorted(codes, rec * (1 << 32) + item))
+                if at < codes.size and codes[at] == rec * (1 << 32) + item:
+                    value[0] = float(share[at])
+        return counts
 
-    def _scan_chars(self, batch: _Batch, found: dict[tuple[int, int], Flag]) -> None:
+    def _char_pairs(self, batch: _Batch, pairs: dict[tuple[int, int], list[Any]]) -> None:
         """>= 50% of the record's distinct character 5-grams inside one eval item (records of 8+ words).
 
         Cleared in three steps, each exact or an upper bound: the share inside any item at all (bit
@@ -712,51 +985,100 @@ class EvalIndex:
             inside = rare[rec] + table.common_items[segment].sum(axis=0, dtype=np.int64)
             share = inside / totals[rec]
             for item in np.flatnonzero(share >= CONTAINMENT).tolist():
-                if (rec, item) in found:
-                    continue
-                span, lo, hi = _char_span(batch.norms[rec], self.norms[item])
-                place = batch.field_of(rec, lo, hi, chars=True)
-                score = round(float(share[item]), 4)
-                found[(rec, item)] = self._flag(batch.ids[rec], item, "char5_containment", score, span, place)
+                pairs.setdefault((rec, item), [0.0, 0.0, False])[1] = float(share[item])
+
+    # -- verified runs ------------------------------------------------------------------------------
+
+    def _grams_of(self, item: int) -> npt.NDArray[np.uint64]:
+        grams = self._item_grams.get(item)
+        if grams is None:
+            grams = self._item_grams[item] = self.short.hashes[self.short.items == item]
+        return grams
+
+    def _candidate(
+        self, batch: _Batch, rec: int, item: int, coverage: float, containment: float, long: bool
+    ) -> Candidate:
+        """The pair's shared runs: record 8-grams found in the item, grouped into consecutive runs, each
+        cut into pieces whose words occur contiguously in the item's normalised text."""
+        words = batch.words[rec]
+        hashes = _ngram_hashes(batch.word_ids(rec), NGRAM_SHORT)
+        starts = np.flatnonzero(np.isin(hashes, self._grams_of(item))).tolist()
+        runs: list[list[int]] = []
+        for p in starts:
+            if runs and p == runs[-1][1] + 1:
+                runs[-1][1] = p
+            else:
+                runs.append([p, p])
+        pieces: list[_Piece] = []
+        padded = f" {self.norms[item]} "
+        for first, last in runs:
+            for lo, hi in _contiguous(words, first, last + NGRAM_SHORT, padded):
+                rows = np.searchsorted(self.grams, hashes[lo : hi - NGRAM_SHORT + 1]).tolist()
+                piece = words[lo:hi]
+                pieces.append(_Piece(lo, piece, rows, _stop_mask(piece), batch.field_of(rec, lo, hi, chars=False)))
+        return Candidate(rec, batch.ids[rec], item, round(coverage, 4), round(containment, 4), long, pieces)
 
     def _flag(self, rid: str, item: int, rule: str, score: float, span: str, place: str) -> Flag:
         evalset, label = self.labels[item]
         return Flag(rid, evalset, label, rule, score, span, place)
 
-
-def _word_span(words: list[str], starts: npt.NDArray[Any], n: int, limit: int = 60) -> tuple[str, int, int]:
-    """The longest run of overlapping n-grams, as the record's words, with its word range."""
-    if starts.size == 0:
-        return "", 0, 0
-    s = np.sort(starts)
-    best_start, best_end, run_start = int(s[0]), int(s[0]), int(s[0])
-    prev = int(s[0])
-    for x in s[1:].tolist():
-        if x != prev + 1:
-            run_start = x
-        prev = x
-        if prev - run_start > best_end - best_start:
-            best_start, best_end = run_start, prev
-    span = words[best_start : best_end + n]
-    text = " ".join(span[:limit])
-    return text + (" …" if len(span) > limit else ""), best_start, best_end + n
+    def gram_text(self, row: int) -> str:
+        """The words of eval 8-gram `row` (for reports)."""
+        h = self.grams[row]
+        item = int(self.short.items[np.searchsorted(self.short.hashes, h)])
+        hashes = _ngram_hashes(self.vocab.lookup(self.words[item]), NGRAM_SHORT)
+        at = int(np.flatnonzero(hashes == h)[0])
+        return " ".join(self.words[item][at : at + NGRAM_SHORT])
 
 
-def _char_span(record_norm: str, item_norm: str, limit: int = 300) -> tuple[str, int, int]:
-    """The longest stretch of the record whose 5-grams all occur in the item, with its range."""
-    item_grams = {item_norm[i : i + SHINGLE] for i in range(max(len(item_norm) - SHINGLE + 1, 0))}
-    best = (0, 0)
-    start = None
-    for i in range(max(len(record_norm) - SHINGLE + 1, 0)):
-        if record_norm[i : i + SHINGLE] in item_grams:
-            if start is None:
-                start = i
-            if i + SHINGLE - start > best[1] - best[0]:
-                best = (start, i + SHINGLE)
+_RULE_ORDER = {"ngram13": 0, "ngram8_coverage": 1, "char5_containment": 2}
+
+
+def _contiguous(words: list[str], lo: int, hi: int, padded_item: str) -> list[tuple[int, int]]:
+    """Word ranges of [lo, hi), of 8 words or more, whose words occur contiguously in the item.
+
+    Hash hits are only candidates: every range is checked on the normalised strings, so a hash
+    collision or 8-grams taken from different places of the item never make a piece.
+    """
+    out: list[tuple[int, int]] = []
+    i = lo
+    while i + NGRAM_SHORT <= hi:
+        j = i + NGRAM_SHORT
+        if f" {' '.join(words[i:j])} " not in padded_item:
+            i += 1
+            continue
+        if f" {' '.join(words[i:hi])} " in padded_item:
+            j = hi
         else:
-            start = None
-    text = record_norm[best[0] : best[1]]
-    return text[:limit] + (" …" if len(text) > limit else ""), best[0], best[1]
+            while j < hi and f" {' '.join(words[i : j + 1])} " in padded_item:
+                j += 1
+        out.append((i, j))
+        i = j
+    return out
+
+
+def _stop_mask(words: list[str]) -> list[bool]:
+    """Per word: inside an occurrence of a stop phrase."""
+    mask = [False] * len(words)
+    for i, w in enumerate(words):
+        for phrase in _STOP_BY_FIRST.get(w, ()):
+            n = len(phrase)
+            if tuple(words[i : i + n]) == phrase:
+                mask[i : i + n] = [True] * n
+    return mask
+
+
+def _distinctive(piece: _Piece, common: npt.NDArray[np.bool_]) -> int:
+    """Words of the piece that neither a common 8-gram nor a stop phrase covers."""
+    discounted = piece.stop[:]
+    for k, row in enumerate(piece.rows):
+        if row < common.size and common[row]:
+            discounted[k : k + NGRAM_SHORT] = [True] * NGRAM_SHORT
+    return len(piece.words) - sum(discounted)
+
+
+def _snippet(words: list[str], limit: int = 60) -> str:
+    return " ".join(words[:limit]) + (" …" if len(words) > limit else "")
 
 
 def _eval_items(db: Database, evalsets: list[str] | None) -> list[tuple[str, str, str]]:
@@ -805,35 +1127,129 @@ def _init_worker(items: list[tuple[str, str, str]]) -> None:
     _worker_index = EvalIndex.build(items)
 
 
-def _scan_in_worker(batch: list[tuple[str, ScanText]]) -> list[Flag]:
+def _candidates_in_worker(batch: list[tuple[str, ScanText]]) -> tuple[list[Candidate], npt.NDArray[np.int64]]:
     assert _worker_index is not None
-    return _worker_index.scan(batch)
+    return _worker_index.candidates(batch)
+
+
+Scanned = tuple[int, list[Candidate], npt.NDArray[np.int64]]
+"""(records, candidates, 8-gram counts) of one batch."""
 
 
 def _scanned(
-    items: list[tuple[str, str, str]], batches: Iterator[list[tuple[str, ScanText]]], workers: int
-) -> Iterator[tuple[int, list[Flag]]]:
-    """(records, flags) per batch, in order; with workers > 1, scanned in spawned processes."""
+    index: EvalIndex,
+    items: list[tuple[str, str, str]],
+    batches: Iterator[list[tuple[str, ScanText]]],
+    workers: int,
+) -> Iterator[Scanned]:
+    """Candidates and counts per batch, in order; with workers > 1, scanned in spawned processes."""
     if workers <= 1:
-        index = EvalIndex.build(items)
         for batch in batches:
-            yield len(batch), index.scan(batch)
+            yield len(batch), *index.candidates(batch)
         return
     ctx = multiprocessing.get_context("spawn")  # no fork: callers may be threads of the TUI
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(items,)) as pool:
-        pending: deque[tuple[int, Future[list[Flag]]]] = deque()
+        pending: deque[tuple[int, Future[tuple[list[Candidate], npt.NDArray[np.int64]]]]] = deque()
         try:
             for batch in batches:
-                pending.append((len(batch), pool.submit(_scan_in_worker, batch)))
+                pending.append((len(batch), pool.submit(_candidates_in_worker, batch)))
                 if len(pending) >= 2 * workers:  # bounded read-ahead keeps memory flat
                     size, future = pending.popleft()
-                    yield size, future.result()
+                    yield size, *future.result()
             while pending:
                 size, future = pending.popleft()
-                yield size, future.result()
+                yield size, *future.result()
         finally:
             for _, future in pending:
                 future.cancel()
+
+
+@dataclass
+class ScanResult:
+    """What a decontamination pass over the workspace found, and what it discounted."""
+
+    checked: int
+    flags: list[Flag]
+    common: CommonNgrams
+    index: EvalIndex
+    dismissed: int = 0
+    """(record, item) overlaps of `min_words`+ words dismissed because common text covered them."""
+    dismissed_examples: list[str] = field(default_factory=list)
+
+    def summary(self, top: int = 5) -> dict[str, Any]:
+        """The discount, for the CLI's summary and the export manifest (never silent)."""
+        return discount_summary(self.index, self.common, self.dismissed, self.dismissed_examples, top)
+
+
+def discount_summary(
+    index: EvalIndex, common: CommonNgrams, dismissed: int = 0, examples: list[str] | None = None, top: int = 5
+) -> dict[str, Any]:
+    """How many eval 8-grams were common in the training corpus, the most common as text, and the
+    overlaps dismissed because of them or of the stop phrases."""
+    mask = common.mask
+    rows = np.flatnonzero(mask)
+    ordered = rows[np.argsort(-common.counts[rows], kind="stable")][:top]
+    return {
+        "training_records": common.records,
+        "common_threshold_records": common.threshold,
+        "common_share": common.config.common_share,
+        "common_min_records": common.config.common_min_records,
+        "min_words": common.config.min_words,
+        "common_max_words": COMMON_MAX_WORDS,
+        "common_ngrams": int(rows.size),
+        "copied_stretches": common.copied_stretches,
+        "top_common": [{"text": index.gram_text(int(r)), "records": int(common.counts[r])} for r in ordered],
+        "stop_phrases": len(STOP_PHRASES),
+        "dismissed_overlaps": dismissed,
+        "dismissed_examples": list(examples or []),
+    }
+
+
+def scan_workspace(
+    db: Database,
+    evalsets: list[str] | None = None,
+    *,
+    config: DecontamConfig | None = None,
+    progress: Callable[[int], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    workers: int | None = 1,
+) -> ScanResult:
+    """Scan every live stored record in one pass: candidates and training counts together, then
+    the flags decided with the corpus's counts (the same as counting first and scanning after).
+
+    `workers=None` picks two processes for corpora of PARALLEL_MIN_RECORDS or more (the CLI),
+    else one; the flags are the same either way, in record order.
+    """
+    config = config or DecontamConfig()
+    items = _eval_items(db, evalsets)
+    index = EvalIndex.build(items)
+    if workers is None:
+        total = db.execute(f"SELECT count(*) FROM examples e WHERE {live_sql()}").fetchone()[0]
+        workers = min(2, os.cpu_count() or 1) if total >= PARALLEL_MIN_RECORDS else 1
+    candidates: list[Candidate] = []
+    counts = np.zeros(index.grams.size, dtype=np.int64)
+    checked = 0
+    for size, found, part in _scanned(index, items, iter_training_texts(db), workers):
+        if cancelled is not None and cancelled():
+            break
+        candidates += [replace(c, order=c.order + checked) for c in found]
+        counts += part
+        checked += size
+        if progress:
+            progress(checked)
+    common = CommonNgrams.build(index, checked, counts, config)
+    decided = index.decide(candidates, common, config)
+    return ScanResult(checked, decided.flags, common, index, decided.dismissed, decided.dismissed_examples)
+
+
+def count_common(db: Database, index: EvalIndex, config: DecontamConfig | None = None) -> CommonNgrams:
+    """Training counts of the index's 8-grams over every live record (the editor's warning uses these)."""
+    counts = np.zeros(index.grams.size, dtype=np.int64)
+    records = 0
+    for batch in iter_training_texts(db):
+        counts += index.ngram_counts(batch)
+        records += len(batch)
+    return CommonNgrams.build(index, records, counts, config or DecontamConfig())
 
 
 def decontaminate(
@@ -843,34 +1259,8 @@ def decontaminate(
     progress: Callable[[int], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
     workers: int | None = 1,
+    config: DecontamConfig | None = None,
 ) -> tuple[int, list[Flag]]:
-    """Scan every stored record; returns (records checked, flags).
-
-    `workers=None` picks two processes for corpora of PARALLEL_MIN_RECORDS or more (the CLI),
-    else one; the flags are the same either way, in record order.
-    """
-    items = _eval_items(db, evalsets)
-    if workers is None:
-        total = db.execute(f"SELECT count(*) FROM examples e WHERE {live_sql()}").fetchone()[0]
-        workers = min(2, os.cpu_count() or 1) if total >= PARALLEL_MIN_RECORDS else 1
-    flags: list[Flag] = []
-    checked = 0
-    for size, found in _scanned(items, iter_training_texts(db), workers):
-        if cancelled is not None and cancelled():
-            break
-        flags.extend(found)
-        checked += size
-        if progress:
-            progress(checked)
-    return checked, flags
-
-
-def flagged_ids(db: Database, evalsets: list[str]) -> dict[str, list[Flag]]:
-    """Record id -> its flags (for the export's exclusion list)."""
-    if not evalsets:
-        return {}
-    _, flags = decontaminate(db, evalsets)
-    out: dict[str, list[Flag]] = {}
-    for f in flags:
-        out.setdefault(f.id, []).append(f)
-    return out
+    """Scan every stored record; returns (records checked, flags). See `scan_workspace`."""
+    result = scan_workspace(db, evalsets, config=config, progress=progress, cancelled=cancelled, workers=workers)
+    return result.checked, result.flags

@@ -92,6 +92,9 @@ class ExportPlan:
     """Exported records and split keys per split."""
     warnings: list[str] = field(default_factory=list)
     """What the trainer must know (the CLI prints them; the manifest keeps them)."""
+    decontamination: dict[str, Any] | None = None
+    """What decontamination excluded (id, eval set, item, rule, field, span) and discounted; None
+    when the spec names no eval sets."""
 
     def draw(self, record_id: str, repeat: int) -> Draw:
         """The diversification of one (record, repeat), computed once and shared by every format."""
@@ -154,30 +157,60 @@ def _status_exclusions(db: Database, statuses: list[str]) -> list[Excluded]:
 
 
 def _decontaminate(
-    db: Database, spec: MixtureSpec, where: str, records: dict[str, Example], progress: Progress
-) -> dict[str, str]:
-    """Record id -> reason, for records overlapping the spec's eval sets."""
+    db: Database, spec: MixtureSpec, where: str, records: dict[str, Example], pools: Pools, progress: Progress
+) -> tuple[dict[str, str], dict[str, Any] | None]:
+    """Record id -> reason for records overlapping the spec's eval sets, and the manifest's account.
+
+    The whole live corpus is scanned, as `curator decontam` scans it (the training counts that make
+    an 8-gram common are the corpus's, so both flag the same records); the records of this export
+    are kept from its flags. Pool entries are scanned once each: one that overlaps an eval item
+    would be emitted into train lines, so it is refused (SpecError naming the pool entry).
+    """
     if not spec.decontaminate:
-        return {}
-    from curator.dedup.decontam import load_eval_index
+        return {}, None
+    from curator.dedup.decontam import ScanText, scan_workspace
+    from curator.models import record_text_fields
 
     known = {r[0] for r in db.execute("SELECT name FROM evalsets")}
     for i, name in enumerate(spec.decontaminate):
         if name not in known:
             raise SpecError(f"{where}: decontaminate[{i}]: no eval set named {name!r} (see `curator evalset list`)")
-    index = load_eval_index(db, list(spec.decontaminate))
-    ids = list(records)
-    out: dict[str, str] = {}
-    batch = 2000
-    for start in range(0, len(ids), batch):
-        chunk = ids[start : start + batch]
-        flags = index.scan([(eid, records[eid].text_fields()) for eid in chunk])
-        for f in sorted(flags, key=lambda f: (f.id, f.evalset, f.item, f.rule)):
-            out.setdefault(
-                f.id, f"overlaps eval set {f.evalset} item {f.item} in {f.field} ({f.rule}, score {f.score:g})"
+    total = db.execute(f"SELECT count(*) FROM examples e WHERE {live_sql()}").fetchone()[0]
+    result = scan_workspace(
+        db, list(spec.decontaminate), workers=None, progress=lambda done: progress("decontaminate", done, total)
+    )
+    entries: list[tuple[str, int, list[tuple[str, str]]]] = []
+    for i, text in enumerate(pools.system_prompts):
+        entries.append(("system_prompts", i, [("system", text)]))
+    for i, tool in enumerate(pools.tools):
+        entries.append(("tools", i, record_text_fields({"tools": [tool.model_dump(mode="json")]})))
+    if entries:
+        scanned: list[tuple[str, ScanText]] = [(str(n), fields) for n, (_, _, fields) in enumerate(entries)]
+        for flag in result.index.scan(scanned, result.common):
+            pool, at, _ = entries[int(flag.id)]
+            file = pools.files[pool].path
+            numbers = pools.lines.get(pool, [])
+            line = numbers[at] if at < len(numbers) else at + 1
+            what = "system prompt" if pool == "system_prompts" else f"tool ({flag.field.split('.', 1)[-1]})"
+            raise SpecError(
+                f"{where}: diversify.{pool}: {file}:{line}: {what} overlaps eval set {flag.evalset} item "
+                f'{flag.item} ({flag.rule}): "{flag.span[:80]}"; remove the entry from the pool'
             )
-        progress("decontaminate", min(start + batch, len(ids)), len(ids))
-    return out
+    out: dict[str, str] = {}
+    excluded: list[dict[str, Any]] = []
+    for f in result.flags:
+        if f.id not in records or f.id in out:
+            continue
+        out[f.id] = f"overlaps eval set {f.evalset} item {f.item} in {f.field} ({f.rule}, score {f.score:g})"
+        excluded.append({**f.to_json(), "status": records[f.id].status})
+    account = {
+        "evalsets": list(spec.decontaminate),
+        "checked": result.checked,
+        "excluded": excluded,
+        "pool_entries_checked": len(entries),
+        "discount": result.summary(),
+    }
+    return out, account
 
 
 def _clusters(db: Database, mode: str, progress: Progress) -> list[tuple[list[str], str | None]]:
@@ -275,7 +308,8 @@ def plan_export(
         why = _unusable(ex)
         if why:
             reasons[eid] = why
-    contaminated = _decontaminate(db, spec, where, {k: v for k, v in records.items() if k not in reasons}, report)
+    usable = {k: v for k, v in records.items() if k not in reasons}
+    contaminated, decontamination = _decontaminate(db, spec, where, usable, pools, report)
     reasons.update(contaminated)
     eligible = {k: v for k, v in records.items() if k not in reasons}
 
@@ -325,6 +359,7 @@ def plan_export(
         drawer=drawer,
         split_counts=counts,
         warnings=[f"split: {w}" for w in warnings],
+        decontamination=decontamination,
     )
 
     def cost(record_id: str, repeat: int) -> int:

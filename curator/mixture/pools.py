@@ -77,6 +77,8 @@ class Pools:
     tools: list[Tool] = field(default_factory=list)
     extra_tools: int = 0
     files: dict[str, PoolFile] = field(default_factory=dict)
+    lines: dict[str, list[int]] = field(default_factory=dict)
+    """Pool name -> the file line of each entry (for errors naming an entry)."""
 
 
 def _read_lines(path: Path, where: str) -> tuple[list[tuple[int, dict[str, Any]]], str]:
@@ -84,24 +86,29 @@ def _read_lines(path: Path, where: str) -> tuple[list[tuple[int, dict[str, Any]]
     return jsonl.objects(decode(raw, where, SpecError), where, SpecError), hashlib.sha256(raw).hexdigest()
 
 
-def load_system_prompts(path: Path, where: str) -> tuple[list[str], str]:
+def load_system_prompts(path: Path, where: str) -> tuple[list[str], str, list[int]]:
+    """(prompts, file sha256, line of each prompt)."""
     lines, digest = _read_lines(path, where)
     prompts: list[str] = []
+    numbers: list[int] = []
     for number, obj in lines:
         text = obj.get("text")
         if not isinstance(text, str) or not text.strip():
             raise SpecError(f"{where}:{number}: text: must be non-empty text")
         prompts.append(text)
+        numbers.append(number)
     if not prompts:
         raise SpecError(f"{where}: holds no system prompts")
-    return prompts, digest
+    return prompts, digest, numbers
 
 
-def load_tools(path: Path, where: str) -> tuple[list[Tool], str]:
-    """Tool definitions, one a line: `{"name", "description", "input_schema"}`, or `parameters` in its
-    place, or OpenAI's `{"type": "function", "function": {...}}`; schemas go through the normaliser."""
+def load_tools(path: Path, where: str) -> tuple[list[Tool], str, list[int]]:
+    """(tools, file sha256, line of each tool), one a line: `{"name", "description", "input_schema"}`,
+    or `parameters` in its place, or OpenAI's `{"type": "function", "function": {...}}`; schemas go
+    through the normaliser."""
     lines, digest = _read_lines(path, where)
     tools: list[Tool] = []
+    numbers: list[int] = []
     seen: set[str] = set()
     for number, obj in lines:
         if obj.get("type") == "function" and isinstance(obj.get("function"), dict):
@@ -124,9 +131,10 @@ def load_tools(path: Path, where: str) -> tuple[list[Tool], str]:
             raise SpecError(f"{where}:{number}: name: duplicate tool name {tool.name!r}")
         seen.add(tool.name)
         tools.append(tool)
+        numbers.append(number)
     if not tools:
         raise SpecError(f"{where}: holds no tools")
-    return tools, digest
+    return tools, digest, numbers
 
 
 def load_pools(system_prompts: str | None, tools: str | None, extra_tools: int, spec_dir: Path, where: str) -> Pools:
@@ -134,11 +142,11 @@ def load_pools(system_prompts: str | None, tools: str | None, extra_tools: int, 
     pools = Pools(extra_tools=extra_tools)
     if system_prompts:
         p = resolve_pool(system_prompts, spec_dir, where=where, key="diversify.system_prompts")
-        pools.system_prompts, digest = load_system_prompts(p, str(p))
+        pools.system_prompts, digest, pools.lines["system_prompts"] = load_system_prompts(p, str(p))
         pools.files["system_prompts"] = PoolFile(system_prompts, digest, len(pools.system_prompts))
     if tools:
         p = resolve_pool(tools, spec_dir, where=where, key="diversify.tools")
-        pools.tools, digest = load_tools(p, str(p))
+        pools.tools, digest, pools.lines["tools"] = load_tools(p, str(p))
         pools.files["tools"] = PoolFile(tools, digest, len(pools.tools))
     return pools
 

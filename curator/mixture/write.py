@@ -234,6 +234,7 @@ def build_manifest(plan: ExportPlan, files: list[FileEntry]) -> dict[str, Any]:
         },
         "pools": {k: v.to_json() for k, v in sorted(plan.pools.files.items())},
         "excluded": [e.to_json() for e in plan.excluded],
+        "decontamination": plan.decontamination,
         "files": [f.to_json() for f in files],
     }
 
@@ -261,6 +262,29 @@ def _reason_kind(reason: str) -> str:
     if reason.startswith("duplicate of"):
         return "duplicate"
     return "other"
+
+
+def _records(n: int) -> str:
+    return f"{n:,} record{'' if n == 1 else 's'}"
+
+
+def decontamination_card(account: dict[str, Any] | None) -> list[str]:
+    """The dataset card's decontamination line (none when the spec names no eval sets)."""
+    if account is None:
+        return []
+    discount = account["discount"]
+    line = (
+        f"- Decontamination against {', '.join(account['evalsets'])}: {_records(len(account['excluded']))} "
+        f"excluded (a shared run of {discount['min_words']}+ distinctive words found verbatim in an eval item; "
+        "each with its eval item, field and span in `manifest.json`, `decontamination`)."
+    )
+    if discount["common_ngrams"]:
+        top = "; ".join(f'"{t["text"]}"' for t in discount["top_common"][:3])
+        line += (
+            f" {discount['common_ngrams']:,} eval 8-grams held by {discount['common_threshold_records']:,}+ "
+            f"training records were treated as common and never made a match ({top})."
+        )
+    return [line]
 
 
 def dataset_card(plan: ExportPlan, manifest: dict[str, Any]) -> str:
@@ -340,6 +364,7 @@ def dataset_card(plan: ExportPlan, manifest: dict[str, Any]) -> str:
         f"- Statuses: {', '.join(spec.statuses)}. Excluded: "
         + (", ".join(f"{n:,} {k}" for k, n in sorted(excluded.items())) or "none")
         + " (each with its reason in `manifest.json`).",
+        *decontamination_card(plan.decontamination),
         f"- Splits: salted SHA-256 of the record's {spec.split.by} (eval fraction {spec.split.eval_fraction:g}), "
         "records linked to held-out clauses in `heldout`; a lock file beside the export keeps every record's "
         "split across exports. Eval and heldout records appear once each, never repeated, and no duplicate "
@@ -411,11 +436,28 @@ class ExportResult:
         head = f"wrote {self.folder}" if self.written else f"dry run: nothing written ({plan.target})"
         counts = ", ".join(f"{s} {len(plan.split_lines(s)):,}" for s in SPLITS)
         counter = plan.counter
-        return (
-            f"{head}\n"
-            f"lines: {counts}; excluded {len(plan.excluded):,}\n"
+        out = [f"{head}", f"lines: {counts}; excluded {len(plan.excluded):,}"]
+        if plan.decontamination is not None:
+            out.append(
+                f"decontamination: {_records(len(plan.decontamination['excluded']))} overlapping "
+                f"{', '.join(plan.decontamination['evalsets'])} (each listed in manifest.json, decontamination)"
+            )
+        out.append(
             f"train tokens: {alloc.tokens:,} of {plan.spec.budget_tokens:,} on {plan.counted_format} "
             f"({counter.name}{'' if counter.exact else ', estimate'})"
+        )
+        return "\n".join(out)
+
+    def decontamination_warning(self) -> str | None:
+        """One line for stderr when decontamination kept approved records out (None otherwise)."""
+        account = self.plan.decontamination
+        approved = [e for e in account["excluded"] if e["status"] == "approved"] if account else []
+        if not approved:
+            return None
+        return (
+            f"warning: {len(approved):,} approved record{'s' if len(approved) != 1 else ''} excluded by "
+            f"decontamination (overlap {', '.join(account['evalsets']) if account else ''}; "
+            "see manifest.json, decontamination)"
         )
 
 

@@ -763,6 +763,19 @@ def titles(db: Database, example_ids: Sequence[str]) -> dict[str, str]:
     return found
 
 
+def summaries(db: Database, example_ids: Sequence[str]) -> dict[str, tuple[str, str, str]]:
+    """id -> (title, kind, status) of the given records (missing ids are left out)."""
+    found: dict[str, tuple[str, str, str]] = {}
+    for start in range(0, len(example_ids), 500):
+        chunk = list(example_ids[start : start + 500])
+        marks = ",".join("?" * len(chunk))
+        for eid, title, kind, status in db.execute(
+            f"SELECT id, title, kind, status FROM examples WHERE id IN ({marks})", chunk
+        ):
+            found[eid] = (title, kind, status)
+    return found
+
+
 def find_by_id_or_title(db: Database, text: str, *, limit: int = 50) -> list[tuple[str, str]]:
     """(id, title) of live records whose id or title contains `text` (SQL LIKE, so ASCII case is ignored).
 

@@ -27,7 +27,7 @@ from curator.errors import CuratorError, UsageError
 from curator.tui.safe import content
 
 if TYPE_CHECKING:
-    from curator.dedup.decontam import EvalIndex
+    from curator.dedup.decontam import CommonNgrams, EvalIndex
 
 DEBOUNCE_SECONDS = 0.3
 RETRY_SECONDS = 0.5
@@ -172,6 +172,9 @@ class DupPanel(Vertical):
         self._generation = 0
         self._timer: Timer | None = None
         self._eval_index: EvalIndex | None = None
+        self._eval_common: CommonNgrams | None = None
+        """Training counts of the eval 8-grams, counted once with the index: the same counts as
+        `curator decontam` and the export, so the warning agrees with them."""
         self._eval_loaded = False
         self.checked_id: str | None = None
         """The record (its id, None for a new draft) the shown results belong to."""
@@ -264,17 +267,18 @@ class DupPanel(Vertical):
         self, db: Any, fields: list[tuple[str, str]], cancelled: Callable[[], bool]
     ) -> list[EvalWarning]:
         """Overlaps of the draft with registered eval sets (none registered: no warning)."""
-        from curator.dedup.decontam import load_eval_index
+        from curator.dedup.decontam import count_common, load_eval_index
 
         if not self._eval_loaded:
             try:
                 self._eval_index = load_eval_index(db)
+                self._eval_common = count_common(db, self._eval_index)
             except UsageError:
                 self._eval_index = None
             self._eval_loaded = True
         if self._eval_index is None or cancelled() or not any(t.strip() for _, t in fields):
             return []
-        flags = self._eval_index.scan([("draft", fields)])
+        flags = self._eval_index.scan([("draft", fields)], self._eval_common)
         seen: dict[tuple[str, str], EvalWarning] = {}
         for flag in flags:
             key = (flag.evalset, flag.item)
