@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from curator.errors import RecordError
 from curator.models import MAX_FIELD_BYTES, parse_example
+from curator.paths import demo_corpus_file
 from tests.conftest import advice, agentic, story
 
 
@@ -144,3 +147,24 @@ def test_canonical_json_is_stable_and_keeps_source_nulls() -> None:
 def test_markup_is_kept_as_inert_text() -> None:
     hostile = "[@click=app.quit]x[/] [bold]y[/bold] a\\"
     assert parse_example(story(text=hostile)).text == hostile
+
+
+def test_content_text_of_the_json_is_searchable_text() -> None:
+    """The dedup engine reads stored JSON without pydantic: the two must never drift apart."""
+    from curator.models import content_text
+    from tests.helpers import gen_records
+    from tests.tui.conftest import HOSTILE
+
+    records = [parse_example(json.loads(line)) for line in demo_corpus_file().read_text().splitlines() if line]
+    records += gen_records(40, seed=3)
+    records += [
+        parse_example(
+            advice(messages=[{"role": "user", "content": h}, {"role": "assistant", "content": h, "rationale": h}])
+        )
+        for h in HOSTILE
+    ]
+    records += [parse_example(agentic())]
+    assert len(records) > 80
+    for ex in records:
+        assert content_text(json.loads(ex.model_dump_json())) == ex.searchable_text(), ex.id
+        assert content_text(ex.canonical()) == ex.searchable_text(), ex.id

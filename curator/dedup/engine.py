@@ -24,11 +24,10 @@ from curator.minhash import (
     SIG_BYTES,
     distinct,
     excerpt_fingerprints,
-    fingerprints_from_bytes,
     shingle_hashes,
     signature_of_hashes,
 )
-from curator.models import Example, record_text_fields, utc_now
+from curator.models import Example, content_text, record_text_fields, utc_now
 from curator.store.audit import record_event
 from curator.store.db import read_snapshot
 from curator.store.examples import live_sql
@@ -119,7 +118,8 @@ class ClusterReport:
 
 
 def _record_text(record_json: str) -> str:
-    return Example.model_validate_json(record_json).searchable_text()
+    """The content a stored record is compared by (stored records were validated when written)."""
+    return content_text(json.loads(record_json))
 
 
 _CONTENT_FIELD = re.compile(r"^(text|messages\[\d+\]\.content(\[\d+\](\.input|\.content)?)?)$")
@@ -200,7 +200,8 @@ class DedupEngine:
             ids: list[str] = []
             sigs = np.empty((n, NUM_PERM), dtype=np.uint32)  # filled in chunks: no second copy of the table
             sizes = np.empty(n, dtype=np.int32)
-            prints: list[bytes] = []
+            prints = bytearray()  # every record's fingerprints end to end: no bytes object per record
+            counts = np.empty(n, dtype=np.int64)
             cursor = db.execute(
                 f"SELECT example_id, sig, shingles, fingerprints FROM signatures WHERE {live} ORDER BY rowid"
             )
@@ -212,13 +213,14 @@ class DedupEngine:
                 sigs[at : at + len(rows)] = np.frombuffer(blob, dtype="<u4").reshape(len(rows), NUM_PERM)
                 sizes[at : at + len(rows)] = [r[2] for r in rows]
                 ids.extend(r[0] for r in rows)
-                prints.extend(r[3] for r in rows)
+                for k, r in enumerate(rows):
+                    prints += r[3]
+                    counts[at + k] = len(r[3]) // 8
         index = LshIndex(ids, sigs, sizes, template_bucket=config.template_bucket)
-        counts = np.fromiter((len(p) // 8 for p in prints), dtype=np.int64, count=len(prints))
-        owners = np.repeat(np.arange(len(prints), dtype=np.int32), counts)
-        excerpts = ExcerptIndex(
-            ids, fingerprints_from_bytes(b"".join(prints)), owners, template_bucket=config.excerpt_template
-        )
+        owners = np.repeat(np.arange(n, dtype=np.int32), counts)
+        fingerprints = np.frombuffer(prints, dtype="<u8")  # a view: the sorted copy is the only one kept
+        excerpts = ExcerptIndex(ids, fingerprints, owners, template_bucket=config.excerpt_template, row_of=index.row_of)
+        del fingerprints, prints, owners
         ignored = {(a, b) for a, b in db.execute("SELECT a, b FROM dedup_ignored")}
         return cls(source, index, config, ignored, excerpts)
 
@@ -395,8 +397,10 @@ class DedupEngine:
                 keep[start : start + chunk.size] = plausible(same, sizes[left], sizes[right], self.config)
             pairs = pairs[keep]
         excerpt_pairs, excerpt_templates = self.excerpts.pairs()
+        similar_pairs = pairs
         pairs = np.union1d(pairs, excerpt_pairs)
         sharing = np.isin(pairs, excerpt_pairs, assume_unique=True)
+        similar = np.isin(pairs, similar_pairs, assume_unique=True)
         template_rows = {rows.tobytes(): rows.tolist() for rows in [*template_sets, *excerpt_templates]}
         # exact duplicates are edges even when their bucket was a template
         exact_groups = self.db.execute(
@@ -428,6 +432,7 @@ class DedupEngine:
                 break
             chunk = pairs[start : start + batch]
             shares = sharing[start : start + batch].tolist()
+            similars = similar[start : start + batch].tolist()
             a_rows = (chunk // n).tolist()
             b_rows = (chunk % n).tolist()
             if len(texts) > 10_000:  # bounded cache: each entry holds a shingle set (~60 KB), ~0.6 GB at most
@@ -435,11 +440,18 @@ class DedupEngine:
             need = sorted({ids[r] for r in a_rows + b_rows} - texts.keys())
             for eid, (text, _) in self._texts(need).items():
                 texts[eid] = Candidate(normalize(text))
-            for ar, br, share in zip(a_rows, b_rows, shares, strict=True):
+            for ar, br, share, alike in zip(a_rows, b_rows, shares, similars, strict=True):
                 a, b = ids[ar], ids[br]
                 if self._is_ignored(a, b) or a not in texts or b not in texts:
                     continue
-                verdict = verify(texts[a], texts[b], self.config, excerpts=share, boilerplate=self.excerpts.is_template)
+                verdict = verify(
+                    texts[a],
+                    texts[b],
+                    self.config,
+                    excerpts=share,
+                    similar=alike,
+                    boilerplate=self.excerpts.is_template,
+                )
                 if verdict is not None:
                     edges.append((a, b, verdict.score, verdict.reason, verdict.span))
             if progress:

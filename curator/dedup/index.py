@@ -74,7 +74,8 @@ class LshIndex:
             order = np.argsort(keys, kind="stable")
             self._rows[band * n : (band + 1) * n] = order
             self._keys[band * n : (band + 1) * n] = keys[order]
-        self._row_of = {eid: i for i, eid in enumerate(ids)}
+        self.row_of = {eid: i for i, eid in enumerate(ids)}
+        self._row_of = self.row_of
         self._dead: set[int] = set()
         self._extra: dict[str, tuple[npt.NDArray[np.uint32], int]] = {}
         self._extra_bands: list[dict[int, set[str]]] = [{} for _ in range(BANDS)]
@@ -209,13 +210,16 @@ class ExcerptIndex:
         owners: npt.NDArray[np.int32],
         *,
         template_bucket: int = 200,
+        row_of: dict[str, int] | None = None,
     ) -> None:
         self.ids = ids
         self.template_bucket = template_bucket
         order = np.argsort(fingerprints, kind="stable")
-        self._keys = fingerprints[order]
+        self._keys = fingerprints[order].astype(np.uint64)
         self._rows = owners[order].astype(np.int32)
-        self._row_of = {eid: i for i, eid in enumerate(ids)}
+        del order
+        self._row_of = row_of if row_of is not None else {eid: i for i, eid in enumerate(ids)}
+        """Id -> row; shared with the LSH index built over the same ids (read-only after the build)."""
         self._dead: set[int] = set()
         self._extra: dict[str, npt.NDArray[np.uint64]] = {}
         self._extra_keys: dict[int, set[str]] = {}
