@@ -138,7 +138,26 @@ class CuratorApp(App[None]):
                     screen.refresh_data()
 
     async def action_quit(self) -> None:
-        self.exit()
+        """Quit, unless an editor holds unsaved changes: then ask first (as Escape does)."""
+        unsaved = [
+            screen
+            for stack in getattr(self, "_screen_stacks", {"_": self.screen_stack}).values()
+            for screen in stack
+            if getattr(screen, "dirty", False)
+        ]
+        if not unsaved:
+            self.exit()
+            return
+        from curator.tui.screens.confirm import ConfirmScreen
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.exit()
+
+        what = "an example" if len(unsaved) == 1 else f"{len(unsaved)} examples"
+        self.push_screen(
+            ConfirmScreen(f"Unsaved changes in {what}. Quit and discard them?", yes="Quit", no="Keep editing"), answered
+        )
 
     def on_unmount(self) -> None:
         if self._assist is not None:

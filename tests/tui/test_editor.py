@@ -530,7 +530,7 @@ async def test_history_opens_for_a_stored_example(demo_db: Path) -> None:
     app = make_app(demo_db)
     async with app.run_test(size=(150, 50)) as pilot:
         await open_editor(pilot, "ex_demo_001")
-        await pilot.press("ctrl+h")
+        await pilot.press("f6")
         await wait_screen(pilot, HistoryScreen)
 
 
@@ -578,3 +578,38 @@ async def test_a_pasted_excerpt_is_shown_with_its_span(demo_db: Path) -> None:
         assert len(row.span.split()) >= 30
         option = panel.query_one("#dup-matches", OptionList).get_option("ex_demo_001")
         assert row.reason in str(option.prompt) and row.span[:40] in str(option.prompt)
+
+
+async def test_quit_with_unsaved_edits_asks_first(demo_db: Path) -> None:
+    app = make_app(demo_db)
+    async with app.run_test(size=(150, 50)) as pilot:
+        editor = await open_editor(pilot, "ex_demo_001")
+        await paste_into(pilot, editor.query_one("#title", Input), " (edited)")
+        assert editor.dirty
+        await pilot.press("ctrl+q")
+        confirm = await wait_screen(pilot, ConfirmScreen)
+        assert "Unsaved changes" in confirm.question
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.screen is editor, "back in the editor")
+        assert app.is_running and editor.query_one("#title", Input).value.endswith(" (edited)")
+        await pilot.press("ctrl+q")
+        await wait_screen(pilot, ConfirmScreen)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running, "the app to quit")
+    assert stored(demo_db, "ex_demo_001").title == "The archivist's last shift"
+
+
+async def test_quit_without_edits_does_not_ask(demo_db: Path) -> None:
+    app = make_app(demo_db)
+    async with app.run_test(size=(150, 50)) as pilot:
+        await open_editor(pilot, "ex_demo_001")
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: not app.is_running, "the app to quit")
+
+
+async def test_typing_right_after_opening_lands_in_the_title(demo_db: Path) -> None:
+    app = make_app(demo_db)
+    async with app.run_test(size=(150, 50)) as pilot:
+        editor = await open_editor(pilot, None, kind="story")
+        await pilot.press(*"Hello")
+        assert editor.query_one("#title", Input).value == "Hello"

@@ -124,7 +124,8 @@ class EditorScreen(Screen[None]):
         Binding("ctrl+s", "save", "Save", priority=True),
         Binding("ctrl+l", "link_clauses", "Link clauses", priority=True),
         Binding("ctrl+r", "submit_review", "Submit for review"),
-        Binding("ctrl+h", "history", "History", show=False),
+        # not ctrl+h: most terminals send it as Backspace
+        Binding("f6", "history", "History", show=False),
         Binding("ctrl+d", "compare_duplicate", "Compare duplicate", priority=True, show=False),
         Binding("ctrl+t", "add_turn_pair", "Add turn pair", show=False),
         Binding("ctrl+n", "add_turn", "Add turn", show=False),
@@ -235,6 +236,12 @@ class EditorScreen(Screen[None]):
         await self._fill_form(self.loaded)
         self._hide_errors()
         self._schedule_dup(delay=0.0)
+        self._focus_first_field()
+
+    def _focus_first_field(self) -> None:
+        """Typing right after opening lands in the title: a new example starts there, and an existing
+        one is most often opened to fix it."""
+        self.query_one("#title", Input).focus()
 
     async def _fill_form(self, ex: Example | None, *, baseline: bool = True) -> None:
         """Show `ex` (None: a new example of this screen's kind) and make it the unchanged state.
