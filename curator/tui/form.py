@@ -266,6 +266,17 @@ def validate(values: FormValues, base: dict[str, Any]) -> tuple[Example | None, 
     return None, problems
 
 
+def review_reopened_by(loaded: Example | None, values: FormValues, base: dict[str, Any]) -> list[str]:
+    """The reviewed fields the form changes in an approved example (saving sends it back to review);
+    empty when it is not approved, nothing reviewed changed, or the form is not a valid record yet."""
+    if loaded is None or loaded.status != "approved":
+        return []
+    from curator.store.examples import content_changes
+
+    edited, _ = validate(values, base)
+    return [] if edited is None else content_changes(loaded, edited)
+
+
 def problems_notice(failure: str, problems: Sequence[Problem]) -> str:
     """The one-line notice for a failed check: the first problem and how many more there are."""
     field, message = problems[0]

@@ -613,3 +613,18 @@ async def test_typing_right_after_opening_lands_in_the_title(demo_db: Path) -> N
         editor = await open_editor(pilot, None, kind="story")
         await pilot.press(*"Hello")
         assert editor.query_one("#title", Input).value == "Hello"
+
+
+async def test_editing_an_approved_example_says_it_goes_back_to_review(demo_db: Path) -> None:
+    assert stored(demo_db, "ex_demo_001").status == "approved"
+    app = make_app(demo_db)
+    async with app.run_test(size=(150, 50)) as pilot:
+        editor = await open_editor(pilot, "ex_demo_001")
+        meta = editor.query_one("#meta", Static)
+        assert "back to review" not in str(meta.render())
+        await paste_into(pilot, editor.query_one("#title", Input), " (retitled)")
+        await wait_for(
+            pilot, lambda: "saving sends it back to review (title changed)" in str(meta.render()), "the notice"
+        )
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: stored(demo_db, "ex_demo_001").status == "review", "the save")
