@@ -93,3 +93,23 @@ async def test_detail_pane_shows_context_then_plain_text(tmp_path: Path) -> None
         await pilot.pause(0.05)
         assert str(app.screen.query_one("#clause-context", Static).render()) == "The assistant should never:"
         assert str(app.screen.query_one("#clause-text", Static).render()) == "Reveal secrets."
+
+
+async def test_tab_leaves_the_tree_for_the_linked_examples(tmp_path: Path) -> None:
+    from textual.widgets import DataTable
+
+    db = tmp_path / "demo.db"
+    init_workspace(db, demo=True, actor="ana").close()
+    app = CuratorApp(db, user="ana")
+    async with app.run_test(size=(120, 40)) as pilot:
+        tree = app.screen.query_one("#clause-tree", Tree)
+        await wait_loaded(pilot, tree)
+        tree.focus()
+        await pilot.pause()
+        seen = []
+        for _ in range(3):  # the tree, the clause text (scrollable), the linked examples, round again
+            await pilot.press("tab")
+            await pilot.pause()
+            seen.append(app.focused)
+        assert seen[1] is app.screen.query_one("#clause-links", DataTable)
+        assert seen[2] is tree

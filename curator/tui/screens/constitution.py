@@ -248,6 +248,10 @@ class ConstitutionScreen(Screen[None]):
         clauses = (self.selected,) if self.selected else ()
         self.app.open_editor(None, kind="story", clauses=clauses)  # type: ignore[attr-defined]
 
+    def action_focus_next(self) -> None:
+        """Tab moves between the clause tree and the linked examples (the tree would keep it)."""
+        self.focus_next()
+
     def action_reload(self) -> None:
         self.load()
 
