@@ -141,3 +141,16 @@ async def test_ctrl_s_saves_the_edited_text_by_renaming_it_into_place(tmp_path: 
     assert spec.read_text(encoding="utf-8") == edited
     assert spec.stat().st_ino != inode  # a new file renamed over the old one, never a half-written one
     assert hidden_files(tmp_path) == []
+
+
+async def test_exporting_over_an_earlier_export_names_the_key(tmp_path: Path) -> None:
+    app, spec = demo_app(tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await export_screen(app, pilot, spec, tmp_path / "out")
+        result = screen.query_one("#result-text", TextArea)
+        assert json.loads(await result_after(pilot, "f6", result))["name"] == "demo-mix"
+        result.load_text("")
+        text = await result_after(pilot, "f6", result)
+        assert "already exists; press F7" in text and "--force" not in text
+        result.load_text("")
+        assert json.loads(await result_after(pilot, "f7", result))["name"] == "demo-mix"

@@ -147,6 +147,8 @@ class ExportScreen(Screen[None]):
         self.query_one("#export-phase", Static).update(content(f"{message.phase}: {message.done}/{message.total}"))
 
     def on_export_screen_finished(self, message: Finished) -> None:
+        if not message.ok:  # the core speaks the CLI's language; here the flag is a key
+            message.text = message.text.replace("use --force", "press F7")
         self.query_one("#result-text", TextArea).load_text(message.text)
         for warning in message.warnings:
             self.notify(warning, title="Warning", severity="warning", markup=False, timeout=15)
