@@ -25,3 +25,26 @@ async def test_each_main_screen_lists_its_described_keys_in_the_palette(tmp_path
         texts = [hit.text async for hit in provider.discover()]
         described = [b.description for b in screen.BINDINGS if not isinstance(b, tuple) and b.description]
         assert described and all(any(d in t for t in texts) for d in described)
+
+
+def test_every_screen_has_a_help_name() -> None:
+    """The help title names the screen as the footer does, never the Python class."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    from textual.screen import Screen
+
+    import curator.tui.screens as screens_pkg
+
+    modules = [
+        importlib.import_module(f"{screens_pkg.__name__}.{m.name}") for m in pkgutil.iter_modules(screens_pkg.__path__)
+    ]
+    classes = [
+        obj
+        for module in modules
+        for _, obj in inspect.getmembers(module, inspect.isclass)
+        if issubclass(obj, Screen) and obj.__module__ == module.__name__
+    ]
+    assert len(classes) >= 10
+    assert [c.__name__ for c in classes if "HELP_NAME" not in c.__dict__] == []

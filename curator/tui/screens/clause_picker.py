@@ -38,6 +38,8 @@ def hit_prompt(hit: ClauseHit, chosen: bool) -> Content:
 class ClausePicker(ModalScreen[list[str] | None]):
     """Dismisses with the chosen clause ids (the linked ones, toggled), in the order chosen."""
 
+    HELP_NAME = "Link clauses"
+
     DEFAULT_CSS = """
     ClausePicker {
         align: center middle;

@@ -16,6 +16,8 @@ from curator.tui.safe import content
 class CommentScreen(ModalScreen[str | None]):
     """Ask for a comment; with `require_comment`, an empty comment is refused in place."""
 
+    HELP_NAME = "Comment"
+
     CSS_PATH = "lists.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),

@@ -16,6 +16,8 @@ from curator.tui.safe import content
 class ConfirmScreen(ModalScreen[bool]):
     """Ask `question`; y / n (escape is no). The safe answer, no, has the focus."""
 
+    HELP_NAME = "Confirm"
+
     DEFAULT_CSS = """
     ConfirmScreen {
         align: center middle;

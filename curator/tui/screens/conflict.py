@@ -25,6 +25,8 @@ def pretty(record: dict[str, Any]) -> str:
 class ConflictScreen(ModalScreen[Resolution | None]):
     """Theirs (stored now) and yours (the form) side by side; dismisses with the choice (None: cancel)."""
 
+    HELP_NAME = "Save conflict"
+
     DEFAULT_CSS = """
     ConflictScreen {
         align: center middle;

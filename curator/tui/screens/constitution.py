@@ -77,6 +77,8 @@ def clause_body(clause: Clause) -> str:
 class ConstitutionScreen(Screen[None]):
     """Browse the constitution's sections and clauses, see what teaches each one."""
 
+    HELP_NAME = "Constitution"
+
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {ScreenBindingCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "new_example", "New example for clause"),

@@ -56,6 +56,8 @@ CLAUSE_WIDTH = 34
 class CoverageScreen(Screen[None]):
     """Which clauses are taught, by which kinds, how well reviewed."""
 
+    HELP_NAME = "Coverage"
+
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {ScreenBindingCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("g", "sort_gap", "Sort by gap"),

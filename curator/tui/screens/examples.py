@@ -88,6 +88,8 @@ class ExampleTable(DataTable[Text]):
 class KindPicker(ModalScreen[str | None]):
     """Which kind of example to create."""
 
+    HELP_NAME = "New example"
+
     CSS_PATH = "lists.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 

@@ -26,6 +26,8 @@ from curator.tui.screens.help import ScreenBindingCommands
 class ExportScreen(Screen[None]):
     """Build a mixture from a spec file without leaving the TUI."""
 
+    HELP_NAME = "Export"
+
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {ScreenBindingCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+o", "open_spec", "Open spec"),

@@ -52,6 +52,8 @@ def screen_bindings(screen: Screen[object]) -> list[tuple[str, Binding]]:
 class HelpScreen(ModalScreen[None]):
     """Keys of the app and of the screen it was opened from, and the workflow in one paragraph."""
 
+    HELP_NAME = "Help"
+
     CSS_PATH = "lists.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close"),

@@ -32,6 +32,8 @@ def diff_text(lines: list[str]) -> Text:
 class RewriteDiffScreen(ModalScreen[bool]):
     """The proposed rewrite as a diff; dismisses True (accept) or False (reject, esc)."""
 
+    HELP_NAME = "Rewrite"
+
     DEFAULT_CSS = """
     RewriteDiffScreen {
         align: center middle;
