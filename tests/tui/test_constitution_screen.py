@@ -113,3 +113,16 @@ async def test_tab_leaves_the_tree_for_the_linked_examples(tmp_path: Path) -> No
             seen.append(app.focused)
         assert seen[1] is app.screen.query_one("#clause-links", DataTable)
         assert seen[2] is tree
+
+
+async def test_the_detail_pane_shows_the_first_clause_on_opening(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    init_workspace(db, demo=True, actor="ana").close()
+    app = CuratorApp(db, user="ana")
+    async with app.run_test(size=(120, 40)) as pilot:
+        tree = app.screen.query_one("#clause-tree", Tree)
+        await wait_loaded(pilot, tree)
+        await pilot.pause(0.1)
+        first = tree.root.children[0].data
+        assert first and first in str(app.screen.query_one("#clause-heading", Static).render())
+        assert str(app.screen.query_one("#clause-text", Static).render()).strip()

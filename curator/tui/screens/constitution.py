@@ -179,6 +179,8 @@ class ConstitutionScreen(Screen[None]):
                 )
             )
         target = self._pending_select or self.selected
+        if not target and data.clauses and not data.orphaned:
+            target = data.clauses[0].id  # the detail pane is never empty while a clause could show
         if target:
             self.select_clause(target)
 
@@ -196,9 +198,15 @@ class ConstitutionScreen(Screen[None]):
         tree = self.query_one("#clause-tree", Tree)
         tree.move_cursor(node)
         tree.focus()
+        if self.selected != clause_id:  # the cursor may already sit there: no highlight event then
+            self.show_clause(clause_id)
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
-        clause = self.clauses.get(event.node.data or "")
+        self.show_clause(event.node.data or "")
+
+    def show_clause(self, clause_id: str) -> None:
+        """The clause's path, context, text and linked examples in the detail pane."""
+        clause = self.clauses.get(clause_id)
         if clause is None:
             return
         self.selected = clause.id

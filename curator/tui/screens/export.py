@@ -61,7 +61,7 @@ class ExportScreen(Screen[None]):
                 yield TextArea(id="spec-text", language="toml" if "toml" in TextArea().available_languages else None)
             with Vertical(id="result-side"):
                 yield Static(content("Allocation / manifest"), classes="pane-title", id="result-title")
-                yield ProgressBar(id="export-progress", show_eta=False)
+                yield ProgressBar(total=1, id="export-progress", show_eta=False)  # a total: idle, not pulsing
                 yield Static(id="export-phase")
                 yield TextArea(id="result-text", read_only=True, soft_wrap=False)
         yield Footer()
