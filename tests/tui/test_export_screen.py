@@ -154,3 +154,17 @@ async def test_exporting_over_an_earlier_export_names_the_key(tmp_path: Path) ->
         assert "already exists; press F7" in text and "--force" not in text
         result.load_text("")
         assert json.loads(await result_after(pilot, "f7", result))["name"] == "demo-mix"
+
+
+async def test_escape_leaves_the_spec_editor_so_screen_keys_work(tmp_path: Path) -> None:
+    app, spec = demo_app(tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await export_screen(app, pilot, spec, tmp_path / "out")
+        editor = screen.query_one("#spec-text", TextArea)
+        editor.focus()
+        await pilot.pause()
+        before = editor.text
+        await pilot.press("escape", "2")
+        await pilot.pause()
+        assert editor.text == before  # the digit was not typed into the spec
+        assert type(app.screen).__name__ == "ExamplesScreen"

@@ -36,6 +36,8 @@ class ExportScreen(Screen[None]):
         # priority: TextArea binds f6/f7 (select line/all), which would swallow them in the spec editor
         Binding("f6", "export", "Export", priority=True),
         Binding("f7", "export(True)", "Export, replacing an earlier one", priority=True),
+        # leaves the spec editor or an input, so that 1-5 switch screens again instead of typing
+        Binding("escape", "leave_field", "Leave the field", show=False),
     ]
 
     class Progressed(Message):
@@ -76,6 +78,9 @@ class ExportScreen(Screen[None]):
 
     def _spec_path(self) -> Path:
         return Path(self.query_one("#spec-path", Input).value).expanduser()
+
+    def action_leave_field(self) -> None:
+        self.set_focus(None)
 
     def action_open_spec(self) -> None:
         path = self._spec_path()
