@@ -48,3 +48,16 @@ def test_every_screen_has_a_help_name() -> None:
     ]
     assert len(classes) >= 10
     assert [c.__name__ for c in classes if "HELP_NAME" not in c.__dict__] == []
+
+
+async def test_the_palette_lists_each_screen_command_once(demo_db: Path) -> None:
+    from curator.tui.app import CuratorApp
+    from curator.tui.screens.help import ScreenBindingCommands
+
+    app = CuratorApp(demo_db, user="erin")
+    async with app.run_test(size=(120, 40)) as pilot:
+        for mode in ("constitution", "examples", "review", "coverage", "export"):
+            await app.switch_mode(mode)
+            await pilot.pause()
+            texts = [text for text, _ in ScreenBindingCommands(app.screen)._commands()]
+            assert texts and len(texts) == len(set(texts)), (mode, texts)

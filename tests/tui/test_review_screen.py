@@ -46,6 +46,8 @@ async def highlight(pilot: Pilot[Any], screen: ReviewScreen, example_id: str) ->
     await wait_for(pilot, lambda: screen.example is not None and screen.example.id == example_id, "the detail")
     panel = screen.overlaps
     await wait_for(pilot, lambda: panel.done and panel.checked_id == example_id, "the overlap check", timeout=20.0)
+    # the panel's Updated message re-renders the verdict a moment after the panel itself is done
+    await wait_for(pilot, lambda: "Checking for" not in rendered(screen, "#review-problems"), "the verdict")
 
 
 def notes(app: CuratorApp, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:

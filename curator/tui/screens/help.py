@@ -115,7 +115,12 @@ class ScreenBindingCommands(Provider):
     def _commands(self) -> list[tuple[str, str]]:
         screen = self.screen
         name = getattr(screen, "HELP_NAME", type(screen).__name__)
-        return [(f"{name}: {binding.description}", binding.action) for _, binding in _described(screen._bindings)]
+        commands: dict[str, str] = {}  # one entry per action: two keys for one action (ctrl+c, super+c) list it once
+        for _, binding in _described(screen._bindings):
+            text = f"{name}: {binding.description}"
+            if text not in commands and binding.action not in commands.values():
+                commands[text] = binding.action
+        return list(commands.items())
 
     async def discover(self) -> Hits:
         for text, action in self._commands():
