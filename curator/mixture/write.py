@@ -232,7 +232,7 @@ def build_manifest(plan: ExportPlan, files: list[FileEntry]) -> dict[str, Any]:
                 {"id": rid, "from": before, "to": after} for rid, before, after in plan.split_result.changed
             ],
         },
-        "pools": {k: v.to_json() for k, v in sorted(plan.pools.files.items())},
+        "pools": {k: {**v.to_json(), **plan.pool_draws.get(k, {})} for k, v in sorted(plan.pools.files.items())},
         "excluded": [e.to_json() for e in plan.excluded],
         "decontamination": plan.decontamination,
         "files": [f.to_json() for f in files],
