@@ -266,3 +266,22 @@ def test_records_no_entry_fits_are_counted_and_warned(bare_demo: Workspace, tmp_
     for line in (result.folder / "anthropic" / "train.jsonl").read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         assert row.get("system") in (None, "You support a bike shop.")
+
+
+def test_cli_refuses_bad_tags_with_one_line_and_writes_nothing(
+    tmp_path: Path, demo_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from curator.cli import main
+
+    spec_dir = tmp_path / "spec"
+    spec_dir.mkdir()
+    _lines(spec_dir / "prompts.jsonl", [{"id": "a", "text": "You help.", "tags": ["family", ""]}])
+    text = DEMO_SPEC.read_text(encoding="utf-8")
+    text = text.replace('system_prompts = "corpora/pools/system_prompts.jsonl"', 'system_prompts = "prompts.jsonl"')
+    (spec_dir / "spec.toml").write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    code = main(["export", "--spec", str(spec_dir / "spec.toml"), "--out", str(out), "--db", str(demo_db)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and err.endswith("prompts.jsonl:1: tags[1]: must be a non-empty string")
+    assert not out.exists() or not any(out.iterdir())
