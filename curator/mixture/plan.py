@@ -428,7 +428,7 @@ def pool_draws(plan: ExportPlan) -> dict[str, dict[str, Any]]:
     pools = plan.pools
     out: dict[str, dict[str, Any]] = {}
     if pools.system_prompts:
-        keys = pools.keys["system_prompts"]
+        keys = pools.keys.get("system_prompts") or [f"entry {i + 1}" for i in range(len(pools.system_prompts))]
         counts = dict.fromkeys(keys, 0)
         missed: set[str] = set()
         lines = 0
@@ -442,12 +442,12 @@ def pool_draws(plan: ExportPlan) -> dict[str, dict[str, Any]]:
             else:
                 counts[keys[d.prompt]] += 1
         out["system_prompts"] = {
-            "tagged": sum(1 for t in pools.tags["system_prompts"] if t),
+            "tagged": sum(1 for t in pools.tags.get("system_prompts", []) if t),
             "draws": counts,
             "no_fit": {"records": len(missed), "lines": lines},
         }
     if pools.tools and pools.extra_tools:
-        tool_counts = dict.fromkeys(pools.keys["tools"], 0)
+        tool_counts = dict.fromkeys((t.name for t in pools.tools), 0)
         none: set[str] = set()
         short: set[str] = set()
         none_lines = short_lines = 0
@@ -464,7 +464,7 @@ def pool_draws(plan: ExportPlan) -> dict[str, dict[str, Any]]:
                 short.add(line.id)
                 short_lines += 1
         out["tools"] = {
-            "tagged": sum(1 for t in pools.tags["tools"] if t),
+            "tagged": sum(1 for t in pools.tags.get("tools", []) if t),
             "draws": tool_counts,
             "no_fit": {"records": len(none), "lines": none_lines},
             "short": {"records": len(short), "lines": short_lines},
