@@ -110,7 +110,7 @@ def hf_rows(tmp: Path) -> list[dict[str, Any]]:
             rows += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     finally:
         ws.close()
-    bfcl, _, _ = load_tools(_bfcl_pool(tmp / "tools.jsonl"), "bfcl")
+    bfcl = load_tools(_bfcl_pool(tmp / "tools.jsonl"), "bfcl").items
     for mode in ("thinking", "inline", "omit"):
         for n, record in enumerate(fixture_records()):
             draw = Draw("You are a pool prompt.", tuple(bfcl[n * 2 : n * 2 + 2]))

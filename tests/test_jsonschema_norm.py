@@ -136,7 +136,7 @@ def _pool_file(tmp_path: Path, shape: str) -> Path:
 
 @pytest.mark.parametrize("shape", ["input_schema", "parameters", "openai"])
 def test_bfcl_tools_load_as_a_pool(tmp_path: Path, shape: str) -> None:
-    tools, _, _ = load_tools(_pool_file(tmp_path, shape), "pools/tools.jsonl")
+    tools = load_tools(_pool_file(tmp_path, shape), "pools/tools.jsonl").items
     assert len(tools) > 500
     for t in tools:
         Draft202012Validator.check_schema(t.input_schema)

@@ -161,17 +161,18 @@ def test_bad_pool_lines_name_file_and_line(tmp_path: Path) -> None:
 def test_draws_are_deterministic_and_repeats_differ() -> None:
     pools = load_pools("corpora/pools/system_prompts.jsonl", "corpora/pools/tools.jsonl", 2, REPO, "spec")
     drawer = Drawer(pools, seed=3)
-    first = drawer.draw("ex_1", "agentic", False, frozenset({"send_email"}), 0)
-    assert first == Drawer(pools, seed=3).draw("ex_1", "agentic", False, frozenset({"send_email"}), 0)
-    again = drawer.draw("ex_1", "agentic", False, frozenset({"send_email"}), 1)
+    tags = frozenset({"code", "finance"})  # three tagged prompts, five tagged tools
+    first = drawer.draw("ex_1", "agentic", False, frozenset({"send_email"}), 0, tags)
+    assert first == Drawer(pools, seed=3).draw("ex_1", "agentic", False, frozenset({"send_email"}), 0, tags)
+    again = drawer.draw("ex_1", "agentic", False, frozenset({"send_email"}), 1, tags)
     assert first.system != again.system
     assert {t.name for t in first.extra_tools}.isdisjoint(t.name for t in again.extra_tools)
     assert len(first.extra_tools) == 2
     # a record with its own system prompt keeps it; stories and documents are not diversified
-    assert drawer.draw("ex_1", "advice", True, frozenset(), 0).system is None
-    assert drawer.draw("ex_1", "story", False, frozenset(), 0).system is None
+    assert drawer.draw("ex_1", "advice", True, frozenset(), 0, tags).system is None
+    assert drawer.draw("ex_1", "story", False, frozenset(), 0, tags).system is None
     # distractors never clash with the record's own tools, even after name rewriting
     own = frozenset(t.name for t in pools.tools[:39])
     for r in range(5):
-        names = {t.name for t in drawer.draw("ex_2", "agentic", True, own, r).extra_tools}
+        names = {t.name for t in drawer.draw("ex_2", "agentic", True, own, r, frozenset({"legal"})).extra_tools}
         assert names == {pools.tools[39].name}

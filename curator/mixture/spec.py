@@ -20,8 +20,8 @@ from curator.errors import UsageError
 from curator.files import parse_toml, read_text
 from curator.models import KINDS, STATUSES, Kind, Status
 
-Format = Literal["anthropic", "openai", "hf-messages", "text"]
-FORMATS: tuple[str, ...] = ("anthropic", "openai", "hf-messages", "text")
+Format = Literal["anthropic", "openai", "hf-messages", "text", "bedrock"]
+FORMATS: tuple[str, ...] = ("anthropic", "openai", "hf-messages", "text", "bedrock")
 RationaleMode = Literal["inline", "thinking", "omit"]
 Balance = Literal["unimax", "proportional"]
 CounterChoice = Literal["auto", "o200k_base", "cl100k_base", "estimate"]
@@ -108,7 +108,7 @@ class MixtureSpec(_Strict):
     budget_format: Format | None = None
     """The format whose token counts the budget uses (default: the first of `formats`)."""
     token_counter: CounterChoice = "auto"
-    """auto: exact o200k_base for openai/hf-messages/text, the curator estimate for anthropic."""
+    """auto: exact o200k_base for openai/hf-messages/text, the curator estimate for anthropic and bedrock."""
     rationale: RationaleMode = "thinking"
     strict: bool = False
     """true: fail when a kind cannot reach its share instead of giving its surplus to the others, and

@@ -363,11 +363,39 @@ def validate_text(row: Any) -> None:
         _str(meta["rationale"], "metadata", "rationale", non_empty=True)
 
 
+# ---------------------------------------------------------------------------
+# bedrock
+# ---------------------------------------------------------------------------
+
+BEDROCK_ROW = _shape(("messages",), ("system",))
+
+
+def validate_bedrock(row: Any) -> None:
+    """Bedrock's Claude fine-tuning line: string contents, at least two turns, user first, strict
+    alternation, assistant last, no other key."""
+    _keys(row, "", *BEDROCK_ROW)
+    if "system" in row:
+        _str(row["system"], "", "system", non_empty=True)
+    messages = _list(row["messages"], "", "messages")
+    if len(messages) < 2:
+        raise _fail("messages", "needs at least two messages (a user turn and an assistant turn)")
+    for i, m in enumerate(messages):
+        where = f"messages[{i}]"
+        _keys(m, where, *MESSAGE)
+        expected = "user" if i % 2 == 0 else "assistant"
+        if m["role"] != expected:
+            raise _fail(_at(where, "role"), f"roles must alternate starting with user; expected {expected}")
+        _str(m["content"], where, "content", non_empty=True)
+    if messages[-1]["role"] != "assistant":
+        raise _fail(f"messages[{len(messages) - 1}].role", "the last turn must be the assistant's")
+
+
 VALIDATORS: dict[str, Callable[[Any], None]] = {
     "anthropic": validate_anthropic,
     "openai": validate_openai,
     "hf-messages": validate_hf,
     "text": validate_text,
+    "bedrock": validate_bedrock,
 }
 
 

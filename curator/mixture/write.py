@@ -232,7 +232,7 @@ def build_manifest(plan: ExportPlan, files: list[FileEntry]) -> dict[str, Any]:
                 {"id": rid, "from": before, "to": after} for rid, before, after in plan.split_result.changed
             ],
         },
-        "pools": {k: v.to_json() for k, v in sorted(plan.pools.files.items())},
+        "pools": {k: {**v.to_json(), **plan.pool_draws.get(k, {})} for k, v in sorted(plan.pools.files.items())},
         "excluded": [e.to_json() for e in plan.excluded],
         "decontamination": plan.decontamination,
         "files": [f.to_json() for f in files],
@@ -373,12 +373,14 @@ def dataset_card(plan: ExportPlan, manifest: dict[str, Any]) -> str:
         + {
             "inline": "appended to the answer after `Why: `",
             "thinking": "a thinking block (anthropic), `reasoning_content` (hf-messages), inline after `Why: ` "
-            "(openai, whose fine-tuning format has no reasoning field)",
+            "(openai and bedrock, whose fine-tuning formats have no reasoning field)",
             "omit": "left out",
         }[spec.rationale]
         + ").",
         "- Diversification: advice and agentic records without a system prompt get one from the pool; agentic "
-        "records get distractor tools; a repeated record gets a different draw. Stories and documents appear "
+        "records get distractor tools; only pool entries sharing a tag with the record, or untagged ones, are "
+        "drawn (draws per entry in `manifest.json`, `pools`); a repeated record gets a different draw. "
+        "Stories and documents appear "
         'in the chat formats as the answer to a request built from their title (`Write a short story titled "…".`).',
         "",
         "## Formats",
@@ -391,6 +393,9 @@ def dataset_card(plan: ExportPlan, manifest: dict[str, Any]) -> str:
         "SFTTrainer take them: `tools` a list of function definitions, `tool_calls[].function.arguments` "
         "an object, the rationale in `reasoning_content`.",
         "- `text`: `{id, text, source, metadata}`; dialogues as plain `Role: text` paragraphs.",
+        "- `bedrock`: Claude fine-tuning on Amazon Bedrock, `{system, messages}` with string contents in "
+        "strictly alternating user/assistant turns; tool definitions are listed in the system prompt, calls are "
+        "`[tool call] NAME {JSON arguments}` lines, results open the next user turn as `[tool result] NAME: ...`.",
         "",
         "The configs above use paths relative to this card, so the folder loads as a dataset wherever it is:",
         "",
