@@ -16,6 +16,12 @@ def plain(text: str, style: str = "") -> Text:
     return Text(text, style=style, no_wrap=False, end="")
 
 
+def clipped(text: str, style: str = "") -> Text:
+    """Like `plain`, for a fixed-width table cell: one line, cut with "…" (two titles that differ only
+    after the cut must not look identical)."""
+    return Text(text, style=style, no_wrap=True, overflow="ellipsis", end="")
+
+
 def content(text: str) -> Content:
     """A Textual Content that shows `text` literally (for Static, Label)."""
     return Content(text)

@@ -268,3 +268,21 @@ async def test_screen_actions_are_in_the_command_palette(demo_db: Path) -> None:
         await pilot.pause(0.3)
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.screen is screen and screen.total == 48, "the filters cleared")
+
+
+async def test_titles_cut_by_the_column_end_with_an_ellipsis(demo_db: Path) -> None:
+    """Two titles that differ only after the cut must not look the same."""
+    base = "A long title about honesty under pressure from an operator, part "
+    with open_workspace(demo_db) as ws:
+        insert_many(
+            ws.db,
+            [Example(id=f"ex_long_{n}", kind="story", title=base + n, text=f"Story {n}.") for n in ("one", "two")],
+            actor="ana",
+        )
+    app = CuratorApp(demo_db, user="ana")
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = await open_examples(pilot)
+        table = screen.query_one(DataTable)
+        lines = ["".join(seg.text for seg in table.render_line(y)) for y in range(1, table.row_count + 1)]
+        shown = [line for line in lines if "A long title about honesty" in line]
+        assert len(shown) == 2 and all("…" in line for line in shown), shown

@@ -21,7 +21,7 @@ from curator.models import Clause
 from curator.store.clauses import current_clauses, current_version
 from curator.store.db import WorkspaceDB
 from curator.store.links import LinkedExample, linked_examples, orphaned_link_count
-from curator.tui.safe import content, join, plain
+from curator.tui.safe import clipped, content, join, plain
 from curator.tui.screens.help import ScreenBindingCommands
 
 
@@ -237,7 +237,7 @@ class ConstitutionScreen(Screen[None]):
         table.clear()
         for eid, kind, status, state, title in message.rows:
             state_style = {"stale": "yellow", "orphaned": "red"}.get(state, "dim")
-            table.add_row(plain(eid), plain(kind), plain(status), plain(state, state_style), plain(title), key=eid)
+            table.add_row(plain(eid), plain(kind), plain(status), plain(state, state_style), clipped(title), key=eid)
         self.query_one("#links-title", Static).update(
             content(f"Linked examples ({len(message.rows)}) — Enter opens, n writes a new one for this clause")
         )

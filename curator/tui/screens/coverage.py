@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from curator import coverage
 from curator.models import KINDS
-from curator.tui.safe import content, join, plain
+from curator.tui.safe import clipped, content, join, plain
 from curator.tui.screens.help import ScreenBindingCommands
 
 
@@ -159,7 +159,7 @@ class CoverageScreen(Screen[None]):
         drill = self.query_one("#drill", DataTable)
         drill.clear()
         for eid, kind, status, title in message.rows:
-            drill.add_row(plain(eid), plain(kind), plain(status), plain(title), key=eid)
+            drill.add_row(plain(eid), plain(kind), plain(status), clipped(title), key=eid)
         self.query_one("#drill-title", Static).update(content(f"Examples in the selected cell ({len(message.rows)})"))
 
     @on(DataTable.RowSelected, "#drill")

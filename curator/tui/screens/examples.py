@@ -37,7 +37,7 @@ from curator.store.audit import latest_event_id
 from curator.store.clauses import current_clause_hashes
 from curator.store.db import WorkspaceDB
 from curator.store.examples import Summary, all_tags, authors, count, page
-from curator.tui.safe import content, join, plain
+from curator.tui.safe import clipped, content, join, plain
 from curator.tui.screens.help import ScreenBindingCommands
 
 if TYPE_CHECKING:
@@ -280,7 +280,7 @@ class ExamplesScreen(Screen[None]):
             if s.id in table.rows:
                 continue
             table.add_row(
-                plain(s.title),
+                clipped(s.title),
                 plain(s.kind),
                 plain(s.status, _STATUS_STYLE.get(s.status, "")),
                 plain(s.author),

@@ -25,7 +25,7 @@ from curator.models import Example, TextBlock, ToolUseBlock
 from curator.review import ReviewRow, Verdict, approval_problems, decide, introduced_by, queue, reviews_of
 from curator.store import examples
 from curator.tui.messages import WorkspaceChanged
-from curator.tui.safe import content, join, plain
+from curator.tui.safe import clipped, content, join, plain
 from curator.tui.screens.comment import CommentScreen
 from curator.tui.screens.confirm import ConfirmScreen
 from curator.tui.screens.help import ScreenBindingCommands
@@ -261,7 +261,7 @@ class ReviewScreen(Screen[None]):
         table.clear()
         for row in message.rows:
             table.add_row(
-                plain(row["title"]),
+                clipped(row["title"]),
                 plain(row["kind"]),
                 plain(row["author"]),
                 plain(row["updated_at"][:10]),
