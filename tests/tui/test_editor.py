@@ -628,3 +628,19 @@ async def test_editing_an_approved_example_says_it_goes_back_to_review(demo_db: 
         )
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: stored(demo_db, "ex_demo_001").status == "review", "the save")
+
+
+async def test_an_empty_duplicate_panel_gives_the_form_the_room(demo_db: Path) -> None:
+    app = make_app(demo_db)
+    async with app.run_test(size=(150, 50)) as pilot:
+        await wait_for(pilot, lambda: app.dedup is not None, "the dedup index", timeout=20.0)  # type: ignore[attr-defined]
+        editor = await open_editor(pilot, None, kind="story")
+        panel = editor.query_one(DupPanel)
+        await paste_into(pilot, editor.query_one("#text", TextArea), "A short story about nothing in particular.")
+        await wait_for(pilot, lambda: panel.done and panel.has_class("-quiet"), "a quiet panel")
+        await pilot.pause()
+        quiet = panel.size.width
+        editor.query_one("#text", TextArea).load_text(stored(demo_db, "ex_demo_001").text or "")
+        await wait_for(pilot, lambda: bool(panel.rows), "the near-duplicate")
+        await pilot.pause()
+        assert not panel.has_class("-quiet") and panel.size.width > quiet + 10

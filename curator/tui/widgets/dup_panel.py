@@ -332,6 +332,7 @@ class DupPanel(Vertical):
         else:
             decontam.update(content(""))
             decontam.display = False
+        self.set_class(not self.rows and not self.warnings, "-quiet")
         self.post_message(self.Updated(self.checked_id, self.rows, self.warnings))
 
     # -- comparing ----------------------------------------------------------------------------------
