@@ -18,6 +18,7 @@ Services are imported inside functions, never here, so `curator --help` loads no
 from __future__ import annotations
 
 import functools
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,11 +71,27 @@ def text_problem(value: str) -> str | None:
     return None
 
 
+INT64 = (-(2**63), 2**63 - 1)
+"""The integers SQLite stores: a number option outside them is refused, not passed on."""
+
+
+def number_problem(value: object) -> str | None:
+    """Why a number option's value cannot be used (beyond SQLite's integers, NaN, infinite), or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and not INT64[0] <= value <= INT64[1]:
+        return f"{value} is out of range (at most {INT64[1]} in size)"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{value} is not a finite number"
+    return None
+
+
 def check_text_value(ctx: click.Context, param: click.Parameter, value: object) -> None:
-    """A usage error (exit 2) naming the option or argument when one of its values is not usable text."""
+    """A usage error (exit 2) naming the option or argument when one of its values is not usable
+    text (a NUL byte, not UTF-8) or not a usable number (see `number_problem`)."""
     values = value if isinstance(value, tuple | list) else (value,)
     for v in values:
-        problem = text_problem(v) if isinstance(v, str) else None
+        problem = text_problem(v) if isinstance(v, str) else number_problem(v)
         if problem is not None:
             raise click.BadParameter(problem, ctx=ctx, param=param)
 
