@@ -72,6 +72,10 @@ def _too_big(label: str, kind: FileKind, size: int | None = None) -> str:
     )
 
 
+def _a(what: str) -> str:
+    return f"{'an' if what[:1].lower() in 'aeiou' else 'a'} {what}"
+
+
 def _not_regular(mode: int) -> str | None:
     if stat.S_ISREG(mode):
         return None
@@ -107,7 +111,7 @@ def check_regular(path: Path, error: type[CuratorError], *, what: str = "file", 
         raise error(f"{label}: cannot read ({getattr(err, 'strerror', None) or err})") from None
     kind = _not_regular(mode)
     if kind is not None:
-        raise error(f"{label}: is {kind}, not a {what}")
+        raise error(f"{label}: is {kind}, not {_a(what)}")
 
 
 class _Bounded(io.RawIOBase):
@@ -173,7 +177,7 @@ def open_bytes(
     except FileNotFoundError:
         raise error(f"{label}: no such {what}") from None
     except IsADirectoryError:
-        raise error(f"{label}: is a directory, not a {what}") from None
+        raise error(f"{label}: is a directory, not {_a(what)}") from None
     except OSError as err:
         raise error(f"{label}: cannot read ({err.strerror or err})") from None
     except ValueError as err:  # an embedded NUL byte
@@ -182,7 +186,7 @@ def open_bytes(
         info = os.fstat(fd)
         not_regular = _not_regular(info.st_mode)
         if not_regular is not None:
-            raise error(f"{label}: is {not_regular}, not a {what}")
+            raise error(f"{label}: is {not_regular}, not {_a(what)}")
         if info.st_size > limit(kind):
             raise error(_too_big(label, kind, info.st_size))
         os.set_blocking(fd, True)
