@@ -10,6 +10,7 @@ a usage mistake prints `curator COMMAND: error: <what> (see --help)`, any other 
 from __future__ import annotations
 
 import contextlib
+import errno
 import sqlite3
 import sys
 from collections.abc import Iterator, Sequence
@@ -19,7 +20,7 @@ import click
 
 from curator import __version__
 from curator.cli.options import check_text_value, common_options, safe_text, text_problem
-from curator.errors import CuratorError, StoreError
+from curator.errors import CuratorError
 
 
 def _one_line(text: str) -> str:
@@ -116,15 +117,43 @@ def _reported() -> Iterator[None]:
     except CuratorError as err:  # UsageError (exit 2) included
         _error(str(err), err.exit_code)
     except sqlite3.Error as err:
-        _error(str(StoreError(str(err))), 1)
+        _error(_database_error(err), 1)
     except KeyboardInterrupt:
         _say("curator: interrupted")
         raise click.exceptions.Exit(130) from None
     except BrokenPipeError:  # the reader went away (`curator list | head`): nothing left to say
         raise click.exceptions.Exit(1) from None
     except OSError as err:  # a path the user gave cannot be read or written (permissions, missing folder, full disk)
-        where = f"{err.filename}: " if err.filename else ""
-        _error(f"{where}{err.strerror or err}", 1)
+        _error(os_error(err), 1)
+
+
+def _database_error(err: sqlite3.Error) -> str:
+    """A SQLite error that escaped the store's own handling, with the workspace's path and what to do."""
+    from curator.cli.options import workspace_path
+    from curator.store.db import describe
+
+    try:
+        path = str(workspace_path())
+    except RuntimeError:  # no click context
+        path = "database"
+    return describe(err, path)
+
+
+_OS_ADVICE = {
+    errno.ENOSPC: "the disk is full; free some space (or choose another folder) and retry",
+    errno.EDQUOT: "the disk quota is used up; free some space (or choose another folder) and retry",
+    errno.EROFS: "the file system is read-only; choose a folder you can write to",
+    errno.EACCES: "check the permissions of the file and its folder",
+    errno.EPERM: "check the permissions of the file and its folder",
+}
+
+
+def os_error(err: OSError) -> str:
+    """An OS error as one line: the path it concerns, what happened and, where it helps, what to do."""
+    where = f"{err.filename}: " if err.filename else ""
+    what = err.strerror or str(err)
+    advice = _OS_ADVICE.get(err.errno or 0)
+    return f"{where}{what}" + (f" ({advice})" if advice else "")
 
 
 def _error(message: str, code: int) -> NoReturn:
