@@ -836,7 +836,7 @@ def parse_file(path: Path) -> ParsedConstitution:
     """Read and parse a constitution file: ``.json`` as a principle list, anything else
     as Markdown. Every failure is a ConstitutionError naming the path."""
     path = Path(path)
-    raw = read_bytes(path, ConstitutionError)
+    raw = read_bytes(path, ConstitutionError, what="constitution file", kind="constitution")
     text = decode(raw, str(path), ConstitutionError)
     sha = hashlib.sha256(raw).hexdigest()
     name = path.name

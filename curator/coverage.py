@@ -105,7 +105,7 @@ def load_targets(path: Path | None) -> tuple[int, dict[str, int]]:
     """(default target, per-clause targets) from a TOML file: `default = 1` and `[targets]`."""
     if path is None:
         return 1, {}
-    data = read_toml(Path(path), CuratorError)
+    data = read_toml(Path(path), CuratorError, what="targets file", kind="targets")
     default = data.get("default", 1)
     targets = data.get("targets", {})
     if not isinstance(default, int) or default < 0:

@@ -17,6 +17,7 @@ from typing import Any
 from curator import jsonl
 from curator.atomic import aside_dir, pid_alive, recover, replace_dir
 from curator.errors import ImportFailed, RecordError, StoreError, UsageError
+from curator.files import read_text
 from curator.models import parse_example
 from curator.store import snapshot
 from curator.store.clauses import rederive_clause_texts
@@ -58,7 +59,7 @@ def dump_files(folder: Path, manifest: dict[str, Any]) -> dict[str, str | None]:
     names |= {f"{spec.file}.jsonl" for spec in snapshot.DUMPED_TABLES}
     versions = folder / "constitution" / "versions.jsonl"
     if versions.is_file():
-        for _, obj in jsonl.objects(versions.read_text(encoding="utf-8"), str(versions), ImportFailed):
+        for _, obj in jsonl.objects(read_text(versions, ImportFailed, kind="dump"), str(versions), ImportFailed):
             names.add(f"constitution/{obj.get('source_file', '')}")
     return dict.fromkeys(names)
 
@@ -113,10 +114,7 @@ def _write_dump(ws: Workspace, folder: Path) -> dict[str, int]:
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise ImportFailed(f"{path}: not valid UTF-8 (byte {err.start})") from None
+    text = read_text(path, ImportFailed, kind="dump")
     return [obj for _, obj in jsonl.objects(text, str(path), ImportFailed)]
 
 
@@ -126,9 +124,7 @@ def read_manifest(source: Path) -> dict[str, Any]:
     if not manifest_path.is_file():
         raise ImportFailed(f"{source}: not a curator dump (no manifest.json)")
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as err:
-        raise ImportFailed(f"{manifest_path}: not valid UTF-8 (byte {err.start})") from None
+        manifest = json.loads(read_text(manifest_path, ImportFailed, kind="dump"))
     except json.JSONDecodeError as err:
         raise ImportFailed(f"{manifest_path}:{err.lineno}: invalid JSON ({err.msg})") from None
     except (ValueError, RecursionError):
@@ -167,7 +163,7 @@ def verify_dump(source: Path, manifest: dict[str, Any]) -> None:
             raise ImportFailed(f"{source}/manifest.json: files: unsafe path {rel!r}")
         if not path.is_file():
             raise ImportFailed(f"{path}: missing (the manifest lists it)")
-        if sha256_file(path) != digest:
+        if sha256_file(path, ImportFailed) != digest:
             raise ImportFailed(f"{path}: changed since the dump was written (SHA-256 differs from the manifest)")
     for key, count in sorted(manifest["counts"].items()):
         rel = _COUNT_FILES.get(key)
@@ -270,12 +266,7 @@ def _load_into(ws: Workspace, source: Path, manifest: dict[str, Any]) -> dict[st
             if not name or "/" in name or "\\" in name or "\x00" in name or name.startswith("."):
                 raise ImportFailed(f"{source}/constitution/versions.jsonl: unsafe source_file {name!r}")
             path = source / "constitution" / name
-            try:
-                text = path.read_text(encoding="utf-8")
-            except FileNotFoundError:
-                raise ImportFailed(f"{path}: missing constitution source") from None
-            except UnicodeDecodeError as err:
-                raise ImportFailed(f"{path}: not valid UTF-8 (byte {err.start})") from None
+            text = read_text(path, ImportFailed, what="constitution source", kind="dump")
             snapshot.insert_version(db, v, text)
         counts["constitution_versions"] = len(versions)
         _expect_count(manifest, counts, source)

@@ -106,7 +106,7 @@ def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
 
 
 def _lines_of(path: Path) -> Iterator[tuple[int, str]]:
-    fh = open_bytes(path, ImportFailed)
+    fh = open_bytes(path, ImportFailed, kind="records")
     with fh:
         try:
             head = fh.read(4096)

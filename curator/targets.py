@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from curator.errors import CuratorError
+from curator.files import open_bytes, read_bytes, read_text
 from curator.paths import home_dir
 
 LEDGER_NAME = "written.jsonl"
@@ -37,9 +38,9 @@ class TargetRefused(CuratorError):
     """A write that would replace or remove something curator must not touch."""
 
 
-def sha256_file(path: Path) -> str:
+def sha256_file(path: Path, error: type[CuratorError] = CuratorError) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_bytes(path, error, kind="dump", decompress=False) as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -121,10 +122,12 @@ def check_folder_target(target: Path, kind: FolderKind, *, db_path: str | Path |
     not_ours = f"{target}: not a curator {kind.what} folder"
     manifest_path = target / "manifest.json"
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if not manifest_path.exists():
+            raise FileNotFoundError(manifest_path)
+        manifest = json.loads(read_text(manifest_path, CuratorError))
     except FileNotFoundError:
         raise TargetRefused(f"{not_ours} (no manifest.json); refusing to replace it") from None
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+    except (OSError, CuratorError, ValueError, RecursionError):
         raise TargetRefused(f"{not_ours} (unreadable manifest.json); refusing to replace it") from None
     if not isinstance(manifest, dict) or manifest.get("format") != kind.format:
         raise TargetRefused(f"{not_ours} (manifest.json is not a {kind.format} manifest); refusing to replace it")
@@ -166,8 +169,10 @@ def _ledger_entries() -> dict[str, str]:
     """Path -> SHA-256 of the last write curator recorded there."""
     out: dict[str, str] = {}
     try:
-        text = ledger_path().read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        if not ledger_path().exists():
+            return out
+        text = read_bytes(ledger_path(), CuratorError).decode("utf-8", errors="replace")
+    except (OSError, CuratorError):
         return out
     for line in text.splitlines():
         try:

@@ -55,11 +55,18 @@ it says otherwise below, leaves the database as it was.
 - `1`: a failure or a refusal. A record, clause or file not found; a version conflict
   (`--expect-version`, or someone saved meanwhile); an invalid record, file or JSON; a review
   rule (no self-approval, links and rationales needed); a failed check (`coverage --min`); a
-  locked, corrupt or newer database; a missing API key. Also a bulk verb given filters without
-  `--yes` (the plan is printed, nothing is written), and a bulk verb whose plan refused a record
-  (listed, and nothing is written even with `--yes`: bulk verbs are all or nothing).
+  locked, corrupt, newer or read-only database (reads still work on a database that cannot be
+  written; a write says what to do); a file that is not a regular file (a folder, a FIFO, a
+  device) or is over its size limit (`input_limits_mb` in `config.toml`); a full disk; a missing
+  API key. Also a bulk verb given filters without `--yes` (the plan is printed, nothing is
+  written), and a bulk verb whose plan refused a record (listed, and nothing is written even
+  with `--yes`: bulk verbs are all or nothing).
 - `2`: a usage mistake: an unknown command or option, a missing or wrong-typed argument,
-  options that exclude each other, an ID together with filters (or neither), an invalid spec.
+  options that exclude each other, an ID together with filters (or neither), an invalid spec;
+  an argument, option or environment variable (`CURATOR_USER`, `CURATOR_DB`, `CURATOR_HOME`,
+  `CURATOR_MODEL`, `XDG_CONFIG_HOME`, `ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL`, `VISUAL`,
+  `EDITOR`) that is not valid UTF-8 or holds a NUL byte; a number beyond SQLite's 64-bit
+  integers, NaN or infinite.
 - `130`: interrupted (Ctrl+C).
 
 Bulk verbs (`link`, `unlink`, `tag`, `untag`, `submit`, `approve`, `reject`, `delete`, `restore`

@@ -479,7 +479,7 @@ def test_parse_file_dispatches_by_suffix(tmp_path: Path) -> None:
 
 def test_parse_file_errors_name_the_path(tmp_path: Path) -> None:
     missing = tmp_path / "missing.md"
-    with pytest.raises(ConstitutionError, match=re.escape(f"{missing}: no such file")):
+    with pytest.raises(ConstitutionError, match=re.escape(f"{missing}: no such constitution file")):
         parse_file(missing)
     with pytest.raises(ConstitutionError, match="is a directory"):
         parse_file(tmp_path)

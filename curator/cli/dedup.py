@@ -40,7 +40,9 @@ def check(ws: Workspace, text: str | None, file: str | None, example_id: str | N
     if example_id:
         matches = engine.check_example(example_id, limit=limit)
     else:
-        matches = engine.check(text if text is not None else read_text(Path(str(file)), CuratorError), limit=limit)
+        matches = engine.check(
+            text if text is not None else read_text(Path(str(file)), CuratorError, kind="text"), limit=limit
+        )
     emit(
         fmt,
         json=lambda: {"matches": [m.to_json() for m in matches]},

@@ -18,6 +18,7 @@ Services are imported inside functions, never here, so `curator --help` loads no
 from __future__ import annotations
 
 import functools
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,16 +46,66 @@ _USER = "curator.user"
 # ---------------------------------------------------------------------------
 
 
+def safe_text(text: str) -> str:
+    """`text` as it can be written anywhere: bytes that were not UTF-8 shown as escapes (`\\xff`)."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that stands for no byte
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def text_problem(value: str) -> str | None:
+    """Why `value` cannot be used as text (stored, written as JSON, passed to the OS), or None.
+
+    Python decodes command-line arguments and environment variables that are not UTF-8 with
+    `surrogateescape`; such a string cannot be encoded again, so it is refused where it enters.
+    """
+    if "\x00" in value:
+        return "contains a NUL byte"
+    if any("\ud800" <= ch <= "\udfff" for ch in value):
+        try:
+            shown = repr(value.encode("utf-8", "surrogateescape"))
+        except UnicodeEncodeError:
+            shown = repr(safe_text(value))
+        return f"is not valid UTF-8 text ({shown[:80]})"
+    return None
+
+
+INT64 = (-(2**63), 2**63 - 1)
+"""The integers SQLite stores: a number option outside them is refused, not passed on."""
+
+
+def number_problem(value: object) -> str | None:
+    """Why a number option's value cannot be used (beyond SQLite's integers, NaN, infinite), or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and not INT64[0] <= value <= INT64[1]:
+        return f"{value} is out of range (at most {INT64[1]} in size)"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{value} is not a finite number"
+    return None
+
+
+def check_text_value(ctx: click.Context, param: click.Parameter, value: object) -> None:
+    """A usage error (exit 2) naming the option or argument when one of its values is not usable
+    text (a NUL byte, not UTF-8) or not a usable number (see `number_problem`)."""
+    values = value if isinstance(value, tuple | list) else (value,)
+    for v in values:
+        problem = text_problem(v) if isinstance(v, str) else number_problem(v)
+        if problem is not None:
+            raise click.BadParameter(problem, ctx=ctx, param=param)
+
+
 def _remember(key: str) -> Callable[[click.Context, click.Parameter, str | None], None]:
     """Keep a given value in the context's `meta`, which the root and its commands share.
 
-    The value is not a command argument, so the command's own NUL-byte check does not see it: checked here.
+    The value is not a command argument, so the command's own text check (NUL bytes, text that
+    is not UTF-8) does not see it: checked here.
     """
 
     def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
         if value is not None:
-            if "\x00" in value:
-                raise click.BadParameter("contains a NUL byte", ctx=ctx, param=param)
+            check_text_value(ctx, param, value)
             ctx.meta[key] = value
 
     return callback

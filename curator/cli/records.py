@@ -24,7 +24,6 @@ the error's exit status). Then regenerate docs/cli.md with `docs/gen_cli.py`.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -188,7 +187,10 @@ def edit(
         fields = records.parse_assignments(assignments)
         change = records.set_fields(ws.db, example_id, fields, expected_version=expect_version, actor=actor)
     elif patch is not None:
-        text = sys.stdin.read() if patch == "-" else Path(patch).read_text(encoding="utf-8")
+        from curator.errors import CuratorError
+        from curator.files import read_input_text
+
+        text = read_input_text(patch, CuratorError, what="patch file", kind="patch")
         data = records.load_json_object(text, source=patch)
         change = records.merge_patch(ws.db, example_id, data, expected_version=expect_version, actor=actor)
     else:

@@ -10,6 +10,7 @@ a usage mistake prints `curator COMMAND: error: <what> (see --help)`, any other 
 from __future__ import annotations
 
 import contextlib
+import errno
 import sqlite3
 import sys
 from collections.abc import Iterator, Sequence
@@ -18,12 +19,17 @@ from typing import Any, NoReturn
 import click
 
 from curator import __version__
-from curator.cli.options import common_options
-from curator.errors import CuratorError, StoreError
+from curator.cli.options import check_text_value, common_options, safe_text, text_problem
+from curator.errors import CuratorError
 
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def _say(line: str) -> None:
+    """One line on stderr, whatever bytes it carries."""
+    sys.stderr.write(safe_text(line) + "\n")
 
 
 def _summary(command: click.Command) -> str:
@@ -33,13 +39,37 @@ def _summary(command: click.Command) -> str:
     return _one_line((command.help or "").split("\n\n", 1)[0])
 
 
+ENV_TEXT = (
+    "CURATOR_USER",
+    "CURATOR_DB",
+    "CURATOR_HOME",
+    "CURATOR_MODEL",
+    "XDG_CONFIG_HOME",
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL",
+    "VISUAL",
+    "EDITOR",
+)
+"""Environment variables curator reads as text: each must be valid UTF-8."""
+
+
+def environment_problem() -> str | None:
+    """What is wrong with the first variable of `ENV_TEXT` that is not usable text, or None."""
+    import os
+
+    for name in ENV_TEXT:
+        value = os.environ.get(name)
+        problem = text_problem(value) if value else None
+        if problem is not None:
+            return f"environment variable {name} {problem}"
+    return None
+
+
 def _refuse_nul(ctx: click.Context) -> None:
-    """No OS call accepts a NUL byte: say so as a usage error rather than fail later with a traceback."""
+    """No OS call accepts a NUL byte, and text that is not UTF-8 cannot be stored or written:
+    say so as a usage error rather than fail later with a traceback."""
     for param in ctx.command.params:
-        value = ctx.params.get(param.name or "")
-        values = value if isinstance(value, tuple | list) else (value,)
-        if any(isinstance(v, str) and "\x00" in v for v in values):
-            raise click.BadParameter("contains a NUL byte", ctx=ctx, param=param)
+        check_text_value(ctx, param, ctx.params.get(param.name or ""))
 
 
 class CuratorCommand(click.Command):
@@ -87,19 +117,47 @@ def _reported() -> Iterator[None]:
     except CuratorError as err:  # UsageError (exit 2) included
         _error(str(err), err.exit_code)
     except sqlite3.Error as err:
-        _error(str(StoreError(str(err))), 1)
+        _error(_database_error(err), 1)
     except KeyboardInterrupt:
-        sys.stderr.write("curator: interrupted\n")
+        _say("curator: interrupted")
         raise click.exceptions.Exit(130) from None
     except BrokenPipeError:  # the reader went away (`curator list | head`): nothing left to say
         raise click.exceptions.Exit(1) from None
     except OSError as err:  # a path the user gave cannot be read or written (permissions, missing folder, full disk)
-        where = f"{err.filename}: " if err.filename else ""
-        _error(f"{where}{err.strerror or err}", 1)
+        _error(os_error(err), 1)
+
+
+def _database_error(err: sqlite3.Error) -> str:
+    """A SQLite error that escaped the store's own handling, with the workspace's path and what to do."""
+    from curator.cli.options import workspace_path
+    from curator.store.db import describe
+
+    try:
+        path = str(workspace_path())
+    except RuntimeError:  # no click context
+        path = "database"
+    return describe(err, path)
+
+
+_OS_ADVICE = {
+    errno.ENOSPC: "the disk is full; free some space (or choose another folder) and retry",
+    errno.EDQUOT: "the disk quota is used up; free some space (or choose another folder) and retry",
+    errno.EROFS: "the file system is read-only; choose a folder you can write to",
+    errno.EACCES: "check the permissions of the file and its folder",
+    errno.EPERM: "check the permissions of the file and its folder",
+}
+
+
+def os_error(err: OSError) -> str:
+    """An OS error as one line: the path it concerns, what happened and, where it helps, what to do."""
+    where = f"{err.filename}: " if err.filename else ""
+    what = err.strerror or str(err)
+    advice = _OS_ADVICE.get(err.errno or 0)
+    return f"{where}{what}" + (f" ({advice})" if advice else "")
 
 
 def _error(message: str, code: int) -> NoReturn:
-    sys.stderr.write(f"curator: error: {message}\n")
+    _say(f"curator: error: {_one_line(message)}")
     raise click.exceptions.Exit(code)
 
 
@@ -107,7 +165,13 @@ class Root(CuratorGroup):
     """The `curator` group: runs a command, or the TUI when none is given, and owns the exit status."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        problem = environment_problem()
+        if problem is not None:
+            _error(problem, 2)
         with _reported():
+            from curator.config import load_settings
+
+            load_settings()  # a malformed config.toml is reported before anything runs; its input limits apply
             return super().invoke(ctx)
 
     def main(  # type: ignore[override]  # click's overloads say it never returns when standalone; it returns here
@@ -127,13 +191,13 @@ class Root(CuratorGroup):
             code = result if isinstance(result, int) else 0
         except click.UsageError as err:
             where = err.ctx.command_path if err.ctx is not None else "curator"
-            sys.stderr.write(f"{where}: error: {_one_line(err.format_message()).rstrip('.')} (see --help)\n")
+            _say(f"{where}: error: {_one_line(err.format_message()).rstrip('.')} (see --help)")
             code = err.exit_code
         except click.ClickException as err:
-            sys.stderr.write(f"curator: error: {_one_line(err.format_message())}\n")
+            _say(f"curator: error: {_one_line(err.format_message())}")
             code = err.exit_code
         except click.Abort:
-            sys.stderr.write("curator: interrupted\n")
+            _say("curator: interrupted")
             code = 130
         if standalone_mode:
             sys.exit(code)

@@ -20,6 +20,7 @@ from sqlite_utils import Database
 from curator.constitution.diff import ConstitutionDiff, diff_constitutions
 from curator.constitution.parse import parse_file
 from curator.errors import ConstitutionError
+from curator.files import read_text
 from curator.models import Clause
 from curator.store.clauses import add_version, current_clauses, current_version
 from curator.store.links import follow_renames, link_state_counts, recompute_states
@@ -99,10 +100,7 @@ def import_constitution(db: Database, path: Path, *, actor: str) -> VersionImpor
     """
     path = Path(path)
     parsed = parse_file(path)
-    try:
-        source = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConstitutionError(f"{path}: cannot read ({err})") from None
+    source = read_text(path, ConstitutionError, what="constitution file", kind="constitution")
     fmt = "json" if path.suffix.lower() == ".json" else "markdown"
     old = current_clauses(db)
     current = current_version(db)

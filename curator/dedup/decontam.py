@@ -184,14 +184,14 @@ def read_eval_items(path: Path, *, field: str | None = None, column: str | None 
         files = sorted(p for p in path.iterdir() if plain_suffix(p) in _TEXT_SUFFIXES and p.is_file())
         if not files:
             raise ImportFailed(f"{path}: folder holds no .md or .txt files")
-        items = [(f.name, read_text(f, ImportFailed)) for f in files]
+        items = [(f.name, read_text(f, ImportFailed, what="eval set file", kind="evalset")) for f in files]
         return [(label, text) for label, text in items if text.strip()]
     suffix = plain_suffix(path)
     if column is not None and suffix not in _DELIMITED:
         raise UsageError(f"{path}: --column is for .csv and .tsv files")
     if field is not None and suffix in _DELIMITED:
         raise UsageError(f"{path}: --field is for JSON lines; a CSV or TSV file takes --column")
-    text = read_text(path, ImportFailed)
+    text = read_text(path, ImportFailed, what="eval set file", kind="evalset")
     if suffix in _DELIMITED:
         items = _delimited_items(path, text, _DELIMITED[suffix], column)
     elif suffix in _JSONL_SUFFIXES or text.lstrip().startswith("{") or field is not None:

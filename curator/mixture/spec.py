@@ -283,7 +283,7 @@ def parse_spec_text(text: str, where: str, base_dir: Path | None = None) -> Mixt
 def load_spec(path: Path) -> MixtureSpec:
     """Read and validate a spec file (TOML); relative paths in it resolve against its folder."""
     path = Path(path)
-    return parse_spec_text(read_text(path, SpecError, what="spec file"), str(path), path.parent)
+    return parse_spec_text(read_text(path, SpecError, what="spec file", kind="spec"), str(path), path.parent)
 
 
 _SAFE_NAME = re.compile(NAME_PATTERN)

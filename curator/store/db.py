@@ -17,6 +17,7 @@ rollback (see :meth:`CuratorDatabase.atomic`).
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import secrets
 import sqlite3
@@ -30,6 +31,7 @@ from typing import TypeAlias
 from sqlite_utils import Database
 
 from curator.errors import ConflictError, StoreError
+from curator.files import check_regular
 from curator.store.audit import INSERT_SQL as AUDIT_INSERT
 from curator.store.migrations import SCHEMA_MIGRATIONS, migrations
 
@@ -137,14 +139,33 @@ def read_snapshot(db: Database) -> Iterator[Database]:
             db.conn.execute("ROLLBACK")
 
 
-def _describe(err: sqlite3.Error, path: str) -> str:
-    text = str(err)
-    if "file is not a database" in text or "malformed" in text:
-        return f"{path}: not a curator database or corrupt ({text})"
-    if "locked" in text or "busy" in text:
+def describe(err: sqlite3.Error | OSError, path: str) -> str:
+    """One line for a failure on the database at `path`: what happened and what the person can do."""
+    text = str(err.strerror or err) if isinstance(err, OSError) else str(err)
+    low = text.lower()
+    if "file is not a database" in low or "malformed" in low:
+        return (
+            f"{path}: not a curator database or corrupt ({text}); restore it from a dump (`curator load`) or a backup"
+        )
+    if "locked" in low or "busy" in low:
         return f"{path}: database is locked by another process; try again"
-    if "unable to open" in text:
-        return f"{path}: cannot open database ({text})"
+    if "readonly" in low or "read-only" in low or "permission denied" in low:
+        return (
+            f"{path}: cannot write ({text}): the database, or its folder, is read-only; nothing was changed. "
+            "Make both writable (chmod u+w), or copy the database to a writable folder and pass --db"
+        )
+    if "disk is full" in low or "no space left" in low or "quota" in low:
+        return (
+            f"{path}: cannot write ({text}); nothing was changed. "
+            "Free some space on that disk (or move the database elsewhere and pass --db), then retry"
+        )
+    if "unable to open" in low:
+        return (
+            f"{path}: cannot open database ({text}); check that its folder exists and that you may read "
+            "(and, to change it, write) the file and its folder"
+        )
+    if "disk i/o error" in low:
+        return f"{path}: disk I/O error ({text}); check the disk and the file's permissions, then retry"
     return f"{path}: {text}"
 
 
@@ -156,7 +177,7 @@ def sqlite_errors(path: str) -> Iterator[None]:
     except sqlite3.IntegrityError:
         raise
     except sqlite3.Error as err:
-        raise StoreError(_describe(err, path)) from err
+        raise StoreError(describe(err, path)) from err
 
 
 def _use_wal(conn: sqlite3.Connection, memory: bool) -> None:
@@ -169,8 +190,10 @@ def _use_wal(conn: sqlite3.Connection, memory: bool) -> None:
 class Workspace:
     """A curator database on disk (or in memory), with one connection per thread."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = str(path)
+        self.readonly = readonly
+        """Opened read-only (the file or its folder cannot be written): reads work, a write is a one-line error."""
         self._memory_uri: str | None = None
         self._keepalive: sqlite3.Connection | None = None
         if self.path == ":memory:":
@@ -197,13 +220,15 @@ class Workspace:
         with sqlite_errors(self.path):
             if self._memory_uri:
                 conn = sqlite3.connect(self._memory_uri, uri=True, check_same_thread=False)
+            elif self.readonly:
+                conn = sqlite3.connect(_readonly_uri(self.path), uri=True, check_same_thread=False)
             else:
                 conn = sqlite3.connect(self.path, check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: index updates on big imports stay in memory
             if self._verified:
-                _use_wal(conn, self._memory_uri is not None)
+                _use_wal(conn, self._memory_uri is not None or self.readonly)
             db = CuratorDatabase(conn)
             db.where = self.path
             return db
@@ -231,9 +256,18 @@ class Workspace:
                         f"(unknown migration {sorted(unknown)[0]}); upgrade curator"
                     )
                 pending = [m.name for m in migrations.pending(db)]
+                if pending and self.readonly:
+                    raise StoreError(
+                        f"{self.path}: needs a one-off schema upgrade, but the file or its folder is read-only; "
+                        "make both writable (chmod u+w) and run the command again"
+                    )
                 if pending and on_upgrade is not None:
                     on_upgrade(pending)
+            elif self.readonly:
+                raise StoreError(f"{self.path}: not a curator database (no curator tables), and read-only")
             self._verified = True
+            if self.readonly:
+                return
             with self._lock:
                 for conn in self._all:  # connections opened while checking: switch them now
                     _use_wal(conn.conn, self._memory_uri is not None)
@@ -267,10 +301,32 @@ class Workspace:
         self.close()
 
 
+def _readonly_uri(path: str) -> str:
+    """A read-only URI for `path`: `immutable` when its folder cannot hold the WAL's `-shm` file.
+
+    A read-only folder holds no `-wal` file a writer could be adding to, unless one is there already.
+    """
+    from urllib.parse import quote
+
+    folder = os.path.dirname(os.path.abspath(path))
+    has_wal = os.path.exists(f"{path}-wal") and os.path.exists(f"{path}-shm")
+    immutable = not os.access(folder, os.W_OK) and not has_wal
+    return f"file:{quote(os.path.abspath(path))}?mode=ro" + ("&immutable=1" if immutable else "")
+
+
+def is_writable(path: str) -> bool:
+    """Whether curator can write the database at `path` and the WAL files beside it."""
+    folder = os.path.dirname(os.path.abspath(path))
+    return os.access(folder, os.W_OK) and (not os.path.exists(path) or os.access(path, os.W_OK))
+
+
 def open_workspace(
     path: str | Path, *, create: bool = True, on_upgrade: Callable[[list[str]], None] | None = None
 ) -> Workspace:
     """Open (and migrate) a workspace; with create=False a missing file is an error.
+
+    A database that cannot be written (the file, or the folder its WAL files go in, is read-only)
+    is opened read-only: commands that only read work, and a write fails with one line saying why.
 
     `on_upgrade`: see :meth:`Workspace.migrate`.
     """
@@ -283,7 +339,10 @@ def open_workspace(
             raise StoreError(f"{p}: is a folder, not a database file")
         if not fp.parent.exists():
             raise StoreError(f"{p}: folder {fp.parent} does not exist")
-    ws = Workspace(p)
+        if fp.exists():
+            check_regular(fp, StoreError, what="database file")
+    readonly = p != ":memory:" and Path(p).exists() and not is_writable(p)
+    ws = Workspace(p, readonly=readonly)
     try:
         ws.migrate(on_upgrade)
     except BaseException:

@@ -19,6 +19,7 @@ from textual.worker import get_current_worker
 
 from curator import paths
 from curator.errors import CuratorError
+from curator.files import read_text
 from curator.tui.safe import content
 from curator.tui.screens.help import ScreenBindingCommands
 
@@ -85,9 +86,11 @@ class ExportScreen(Screen[None]):
     def action_open_spec(self) -> None:
         path = self._spec_path()
         try:
-            self.query_one("#spec-text", TextArea).load_text(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as err:
-            self.notify(f"{path}: cannot read ({err})", severity="error", markup=False)
+            text = read_text(path, CuratorError, what="spec file", kind="spec")
+        except CuratorError as err:
+            self.notify(str(err), severity="error", markup=False)
+        else:
+            self.query_one("#spec-text", TextArea).load_text(text)
 
     @on(Input.Submitted, "#spec-path")
     def _reopen(self) -> None:
