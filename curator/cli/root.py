@@ -99,7 +99,9 @@ def _reported() -> Iterator[None]:
 
 
 def _error(message: str, code: int) -> NoReturn:
-    sys.stderr.write(f"curator: error: {message}\n")
+    from curator.redact import redact
+
+    sys.stderr.write(f"curator: error: {redact(message)}\n")
     raise click.exceptions.Exit(code)
 
 
