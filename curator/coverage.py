@@ -25,6 +25,7 @@ from sqlite_utils import Database
 
 from curator.errors import CuratorError, UsageError
 from curator.files import read_toml
+from curator.identity import identity_key
 from curator.models import KINDS, STATUSES, Clause
 from curator.store.clauses import current_clauses, current_version
 from curator.store.db import read_snapshot
@@ -249,16 +250,16 @@ def _count_links(
         for clause_id, example_id, state in links:
             if example_id in reviewed and state != "orphaned" and clause_id in index_of:
                 by_example.setdefault(example_id, []).append(clause_id)
-    reviewers: dict[str, set[str]] = {}
+    reviewers: dict[str, dict[str, str]] = {}  # clause -> identity -> the name as first seen
     for example_id, reviewer in reviews:
         if example_id not in ex_index:
             continue
         for clause_id in by_example.get(example_id, []):
             for a in anc[index_of[clause_id]].tolist():
                 if a >= 0:
-                    reviewers.setdefault(clauses[a].id, set()).add(reviewer)
+                    reviewers.setdefault(clauses[a].id, {}).setdefault(identity_key(reviewer), reviewer)
     for clause_id, names in reviewers.items():
-        rows[clause_id].reviewers = sorted(names)
+        rows[clause_id].reviewers = sorted(names.values())
     for clause_id, n in orphaned.items():
         home = _surviving_ancestor(db, clause_id, rows)
         if home is not None:

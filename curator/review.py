@@ -1,6 +1,7 @@
 """Review workflow: submit, approve, reject, with the rules a lead relies on.
 
-- the acting user never approves their own example;
+- the acting user never approves their own example (names compared as identities, see
+  `curator.identity`: `Ana`, ` ana ` and a Cyrillic `аna` are all `ana`);
 - approval needs at least one clause link and, for advice and agentic examples, a rationale
   on every assistant turn;
 - approving (re-reviewing) an example confirms its stale clause links against the current text.
@@ -19,6 +20,7 @@ from typing import Any, Literal
 from sqlite_utils import Database
 
 from curator.errors import CuratorError
+from curator.identity import same_user
 from curator.models import Example, utc_now
 from curator.store import examples
 from curator.store.examples import Approval, live_sql
@@ -47,12 +49,13 @@ def approval_problems(example: Example, reviewer: str, introducer: str | None = 
     No self-approval: neither the author nor the person who brought the record in (`introducer`,
     see `introduced_by`: whoever created or imported it) may approve it. Both are checked, since
     `author` is an editable field: whoever imported a record could otherwise name someone else
-    as its author and approve it.
+    as its author and approve it. Names are compared with `identity.same_user` (normalised,
+    case-folded, look-alike letters mapped), never as typed.
     """
     problems = []
-    if example.author and example.author == reviewer:
+    if same_user(example.author, reviewer):
         problems.append("you cannot approve your own example")
-    elif introducer == reviewer:
+    elif same_user(introducer, reviewer):
         problems.append("you brought this example in: another reviewer must approve it")
     if not example.clauses:
         problems.append("link at least one clause first")
@@ -150,12 +153,18 @@ def reviews_of(db: Database, example_id: str) -> list[ReviewRow]:
 
 
 def queue(db: Database, *, limit: int = 200, exclude_author: str | None = None) -> list[dict[str, Any]]:
-    """Live examples waiting for review, oldest update first (what has waited longest)."""
+    """Live examples waiting for review, oldest update first (what has waited longest).
+
+    `exclude_author` leaves out the examples that person wrote (the same identity, see `same_user`).
+    """
     sql = f"SELECT id, kind, title, author, updated_at FROM examples e WHERE status = 'review' AND {live_sql()}"
-    params: list[Any] = []
-    if exclude_author:
-        sql += " AND author != ?"
-        params.append(exclude_author)
-    sql += " ORDER BY updated_at, id LIMIT ?"
-    params.append(limit)
-    return [dict(zip(("id", "kind", "title", "author", "updated_at"), r, strict=True)) for r in db.execute(sql, params)]
+    sql += " ORDER BY updated_at, id"
+    rows: list[dict[str, Any]] = []
+    for r in db.execute(sql):
+        row = dict(zip(("id", "kind", "title", "author", "updated_at"), r, strict=True))
+        if exclude_author and same_user(row["author"], exclude_author):
+            continue
+        rows.append(row)
+        if len(rows) >= limit:
+            break
+    return rows

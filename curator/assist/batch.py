@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -18,22 +19,93 @@ from pathlib import Path
 from typing import Any
 
 import anthropic
+import httpx2
 from anthropic.types.messages.batch_create_params import Request
 from sqlite_utils import Database
 
 from curator import paths
 from curator.assist.actions import DRAFT_TOOL, MAX_DRAFTS, build_draft_record, resolve_clauses, title_paths
-from curator.assist.client import AssistError, assist_error_from
+from curator.assist.client import (
+    AssistError,
+    MalformedResponse,
+    assist_error_from,
+    decode_body,
+    expect,
+    is_message,
+    tool_input_of,
+)
 from curator.assist.prompts import draft_prompt, draft_schema, prompt_sha256
 from curator.assist.results import BatchDuplicate, BatchFailure, BatchReport, NearDuplicate
 from curator.config import Settings
 from curator.errors import UsageError
 from curator.models import KINDS
+from curator.redact import redact
 from curator.store import examples
 from curator.textnorm import exact_hash
 
 Progress = Callable[[dict[str, int]], None]
 """Called after each poll with the batch's request counts (processing, succeeded, errored, ...)."""
+
+
+MAX_POLL_S = 3600.0
+"""The longest wait between two polls of a batch (an hour)."""
+
+BATCH = "a Message Batch"
+
+
+def check_poll_interval(seconds: float) -> float:
+    """`seconds` when it is a finite number from 0 to `MAX_POLL_S`, else a `UsageError` (exit 2)."""
+    if not (math.isfinite(seconds) and 0 <= seconds <= MAX_POLL_S):
+        raise UsageError(f"--poll must be a number of seconds from 0 to {MAX_POLL_S:g}, not {seconds!r}")
+    return seconds
+
+
+def is_batch(data: dict[str, Any]) -> bool:
+    """A Message Batch as far as we read it: id, processing status, counts, and results once ended."""
+    counts = data.get("request_counts")
+    return (
+        data.get("type") == "message_batch"
+        and isinstance(data.get("id"), str)
+        and isinstance(data.get("processing_status"), str)
+        and isinstance(counts, dict)
+        and all(isinstance(k, str) and type(v) is int for k, v in counts.items())
+        and (data.get("processing_status") != "ended" or isinstance(data.get("results_url"), str))
+    )
+
+
+def _batch_json(raw: Any) -> dict[str, Any]:
+    response: httpx2.Response = raw.http_response
+    return expect(decode_body(response, BATCH), is_batch, response, BATCH)
+
+
+def _results(client: anthropic.Anthropic, batch: dict[str, Any]) -> list[dict[str, Any]]:
+    """The result lines of an ended batch (JSONL), each an object with a `custom_id` and a `result` object.
+
+    A body of anything else is `MalformedResponse` (the state file stays: running again resumes).
+    """
+    response = client.get(
+        batch["results_url"], cast_to=httpx2.Response, options={"headers": {"Accept": "application/binary"}}
+    )
+    what = "Message Batch results (JSON lines)"
+    endpoint = f"{response.request.method} {response.request.url.path}"
+    text = response.read().decode("utf-8", errors="replace")
+    lines: list[dict[str, Any]] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError:
+            item = None
+        if not (
+            isinstance(item, dict) and isinstance(item.get("custom_id"), str) and isinstance(item.get("result"), dict)
+        ):
+            why = "HTML" if line.lstrip().startswith("<") else f"line {n} is not a batch result"
+            raise MalformedResponse(
+                f"{endpoint} answered {response.status_code} with a body that is not {what} ({why})"
+            )
+        lines.append(item)
+    return lines
 
 
 def batches_dir() -> Path:
@@ -106,6 +178,7 @@ def run_batch(
         raise UsageError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
     if not 1 <= per_clause <= MAX_DRAFTS:
         raise UsageError(f"--per-clause must be between 1 and {MAX_DRAFTS}")
+    check_poll_interval(poll_interval)
     chosen = resolve_clauses(db, clauses)
     ids = [c.id for c in chosen]
     key = batch_key(db_path, model=settings.assist_model, kind=kind, clauses=ids, per_clause=per_clause)
@@ -116,9 +189,9 @@ def run_batch(
             state = json.loads(state_path.read_text(encoding="utf-8"))
         else:
             requests, meta = _build_requests(settings, kind, chosen, per_clause, title_paths(db))
-            created_batch = client.messages.batches.create(requests=requests)
+            created_batch = _batch_json(client.messages.batches.with_raw_response.create(requests=requests))
             state = {
-                "batch_id": created_batch.id,
+                "batch_id": created_batch["id"],
                 "kind": kind,
                 "model": settings.assist_model,
                 "clauses": ids,
@@ -128,14 +201,14 @@ def run_batch(
             _write_state(state_path, state)
         batch_id: str = state["batch_id"]
         while True:
-            batch = client.messages.batches.retrieve(batch_id)
+            batch = _batch_json(client.messages.batches.with_raw_response.retrieve(batch_id))
             if progress is not None:
-                progress(batch.request_counts.model_dump())
-            if batch.processing_status == "ended":
+                progress(dict(batch["request_counts"]))
+            if batch["processing_status"] == "ended":
                 break
             sleep(poll_interval)
-        results = list(client.messages.batches.results(batch_id))
-    except anthropic.APIError as err:
+        results = _results(client, batch)
+    except anthropic.AnthropicError as err:
         raise assist_error_from(client, err) from None
     report = _import_results(db, settings, state, results, resumed=resumed, actor=actor)
     state_path.unlink(missing_ok=True)
@@ -143,7 +216,13 @@ def run_batch(
 
 
 def _import_results(
-    db: Database, settings: Settings, state: dict[str, Any], results: list[Any], *, resumed: bool, actor: str
+    db: Database,
+    settings: Settings,
+    state: dict[str, Any],
+    results: list[dict[str, Any]],
+    *,
+    resumed: bool,
+    actor: str,
 ) -> BatchReport:
     from curator.dedup.engine import DedupEngine
 
@@ -154,39 +233,37 @@ def _import_results(
     meta: dict[str, dict[str, str]] = state["requests"]
     seen_hashes: dict[str, str] = {}
     engine = DedupEngine.load(db)  # near-duplicates of what was stored before this import
-    for item in sorted(results, key=lambda r: r.custom_id):
-        info = meta.get(item.custom_id)
+    for item in sorted(results, key=lambda r: str(r.get("custom_id"))):
+        custom_id: str = item["custom_id"]  # `_results` checked the shape of each line
+        result: dict[str, Any] = item["result"]
+        info = meta.get(custom_id)
         if info is None:
-            failed.append(BatchFailure(item.custom_id, "unknown custom_id"))
+            failed.append(BatchFailure(redact(custom_id), "unknown custom_id"))
             continue
-        if item.result.type != "succeeded":
-            failed.append(BatchFailure(item.custom_id, item.result.type))
+        if result.get("type") != "succeeded":
+            failed.append(BatchFailure(custom_id, redact(result.get("type"))))
             continue
-        message = item.result.message
-        tool_input = next(
-            (b.input for b in message.content if b.type == "tool_use" and b.name == DRAFT_TOOL),
-            None,
-        )
         try:
-            if not isinstance(tool_input, dict):
-                raise AssistError(f"malformed model output: the response has no {DRAFT_TOOL} tool call")
+            message = result.get("message")
+            if not isinstance(message, dict) or not is_message(message):
+                raise AssistError("malformed result: the succeeded result holds no Messages response")
             ex = build_draft_record(
                 state["kind"],
-                tool_input,
+                tool_input_of(message, DRAFT_TOOL),
                 clauses=[info["clause"]],
                 actor=actor,
                 model=state["model"],
                 sha=info["prompt_sha256"],
-                origin=f"{state['batch_id']}/{item.custom_id}",
+                origin=f"{state['batch_id']}/{custom_id}",
             )
         except AssistError as err:
-            failed.append(BatchFailure(item.custom_id, str(err)))
+            failed.append(BatchFailure(custom_id, str(err)))
             continue
         text = ex.searchable_text()
         h = exact_hash(text)
         dup = seen_hashes.get(h) or examples.existing_hashes(db, [h]).get(h)
         if dup:
-            duplicates.append(BatchDuplicate(item.custom_id, dup))
+            duplicates.append(BatchDuplicate(custom_id, dup))
             continue
         matches = tuple(engine.check(text, limit=3))
         stored = examples.create(db, ex, actor=actor)

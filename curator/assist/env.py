@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from curator.errors import CuratorError
+from curator.redact import redact
 
 KEY_VAR = "ANTHROPIC_API_KEY"
 
@@ -18,12 +19,15 @@ class AssistUnavailable(CuratorError):
 
 
 class AssistError(CuratorError):
-    """An assistance request failed after the SDK's retries, or the model's output was unusable."""
+    """An assistance request failed after the SDK's retries, or the model's output was unusable.
+
+    The message is redacted (`curator.redact`): it often quotes a server or the environment.
+    """
 
     def __init__(self, message: str, *, created: list[str] | None = None) -> None:
         self.created = list(created or [])
         """Ids already stored before the failure (batch-like actions); empty for single calls."""
-        super().__init__(message)
+        super().__init__(redact(message))
 
 
 def api_key_from_env() -> str:

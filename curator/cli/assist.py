@@ -167,12 +167,30 @@ def batch_progress_line(done: int, total: int, width: int = 30) -> str:
     return f"batch [{'#' * filled}{'-' * (width - filled)}] {done}/{total} requests done"
 
 
+def _poll_seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """`--poll` checked before anything is opened or submitted: finite, from 0 to an hour (exit 2)."""
+    from curator.assist.batch import check_poll_interval
+    from curator.errors import UsageError
+
+    try:
+        return check_poll_interval(value)
+    except UsageError as err:
+        raise click.BadParameter(str(err).removeprefix("--poll must be "), ctx=ctx, param=param) from None
+
+
 @assist.command("batch")
 @common_options
 @clause_option
 @kind_option("kind of example", required=True)
 @click.option("--per-clause", type=int, default=1, metavar="N", help="drafts per clause (default 1, at most 20)")
-@click.option("--poll", type=float, default=15.0, metavar="SECONDS", help="seconds between polls (default 15)")
+@click.option(
+    "--poll",
+    type=float,
+    default=15.0,
+    metavar="SECONDS",
+    callback=_poll_seconds,
+    help="seconds between polls (default 15, from 0 to 3600)",
+)
 @format_option("json", "text", default="text")
 @pass_api
 @pass_workspace
@@ -180,24 +198,30 @@ def batch(ws: Workspace, api: Api, clause: tuple[str, ...], kind: str, per_claus
     """draft in bulk through the Message Batches API; run the same command again to resume"""
     from curator.assist.batch import run_batch
 
+    shown: list[bool] = []
+
     def progress(counts: dict[str, int]) -> None:
         done = sum(v for k, v in counts.items() if k != "processing")
         sys.stderr.write("\r" + batch_progress_line(done, done + counts.get("processing", 0)))
         sys.stderr.flush()
+        shown.append(True)
 
-    report = run_batch(
-        ws.db,
-        api.client,
-        api.settings,
-        db_path=ws.path,
-        clauses=list(clause),
-        kind=kind,
-        per_clause=per_clause,
-        actor=acting_user(),
-        progress=progress,
-        poll_interval=poll,
-    )
-    sys.stderr.write("\n")
+    try:
+        report = run_batch(
+            ws.db,
+            api.client,
+            api.settings,
+            db_path=ws.path,
+            clauses=list(clause),
+            kind=kind,
+            per_clause=per_clause,
+            actor=acting_user(),
+            progress=progress,
+            poll_interval=poll,
+        )
+    finally:
+        if shown:  # end the progress line, so that what follows (the report or an error) starts its own
+            sys.stderr.write("\n")
     emit(
         fmt,
         json=report.to_json,

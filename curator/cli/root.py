@@ -157,7 +157,9 @@ def os_error(err: OSError) -> str:
 
 
 def _error(message: str, code: int) -> NoReturn:
-    _say(f"curator: error: {_one_line(message)}")
+    from curator.redact import redact
+
+    _say(f"curator: error: {_one_line(redact(message))}")
     raise click.exceptions.Exit(code)
 
 

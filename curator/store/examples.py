@@ -8,7 +8,8 @@ Review rules every write goes through (nothing above the store can skip them):
 
 - **Becoming approved.** `update` refuses a change into `approved` unless the caller hands it an
   :class:`Approval` for that record, version and actor, which `review.decide` makes after the
-  review rules passed; an approval cannot change content at the same time. `create`,
+  review rules passed; an approval cannot change content at the same time, and the record's
+  author can never approve it (names compared as identities, `identity.same_user`). `create`,
   `insert_many` and `insert_prepared` refuse records that arrive `approved`, except an import
   that explicitly keeps the file's statuses (`keep_status=True`, audited with a note) and the
   restore of a dump (`snapshot.restore_examples`). A refusal is a `ReviewGuardError`.
@@ -37,6 +38,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from curator.errors import ConflictError, CuratorError, NotFoundError, RecordError, ReviewGuardError, UsageError
+from curator.identity import same_user
 from curator.minhash import dedup_row
 from curator.models import Example, Status, parse_example, utc_now
 from curator.store.audit import INSERT_SQL as AUDIT_INSERT
@@ -118,11 +120,13 @@ def _check_approval(stored: Example, wanted: Example, approval: Approval | None,
             f"{where}: only review can approve a record (it is {stored.status}); "
             "submit it and let another person approve it"
         )
-    if (approval.example_id, approval.version, approval.reviewer) != (stored.id, version, actor):
+    if (approval.example_id, approval.version) != (stored.id, version) or not same_user(approval.reviewer, actor):
         raise ReviewGuardError(
             f"{where}: the approval is for {approval.example_id} version {approval.version} by "
             f"{approval.reviewer}, not version {version} by {actor}"
         )
+    if same_user(stored.author, actor):
+        raise ReviewGuardError(f"{where}: its author cannot approve it; another person must")
     changed = content_changes(stored, wanted)
     if changed:
         raise ReviewGuardError(f"{where}: an approval cannot change content at the same time ({', '.join(changed)})")

@@ -11,6 +11,7 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 
+from curator.identity import check_user_name
 from curator.store.db import Workspace, open_workspace
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ class CuratorApp(App[None]):
     def __init__(self, db_path: Path | str, *, user: str) -> None:
         super().__init__()
         self.db_path = str(db_path)
-        self.user = user
+        self.user = check_user_name(user)  # the CLI checked it already; a script calling run() too
         self.workspace: Workspace = open_workspace(self.db_path, create=False)
         self.dedup: DedupEngine | None = None  # imported lazily: numpy is not needed for the first paint
         """Loaded in a worker after the first paint; None until then."""

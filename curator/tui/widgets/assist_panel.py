@@ -26,6 +26,7 @@ from textual.worker import Worker, get_current_worker
 
 from curator.assist.env import KEY_VAR
 from curator.errors import CuratorError
+from curator.redact import redact
 from curator.tui.safe import content
 
 if TYPE_CHECKING:
@@ -160,13 +161,13 @@ class AssistPanel(Vertical):
             self.result = result
 
     class Failed(Message):
-        """A request failed; `error` is one line (AssistError, no key, a usage problem)."""
+        """A request failed; `error` is one line (AssistError, no key, a usage problem), redacted."""
 
         def __init__(self, ticket: int, action: str, error: str) -> None:
             super().__init__()
             self.ticket = ticket
             self.action = action
-            self.error = error
+            self.error = redact(error)
 
     class LinkAccepted(Message):
         """The annotator accepted a suggested clause link: the editor links it in the form."""
