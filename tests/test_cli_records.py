@@ -612,3 +612,19 @@ def test_imported_dialogues_to_an_approved_export_with_cli_calls_only(
         assert message["reasoning_content"] == rationales[by_answer[answer]]
     approved = json.loads(curator("list", "--status", "approved", "--format", "json")[1])
     assert sorted(r["id"] for r in approved) == sorted(ids)
+
+
+def test_list_json_is_streamed_byte_identical_to_one_document(
+    capsys: pytest.CaptureFixture[str], demo_db: Path
+) -> None:
+    """`list --format json` writes record by record, yet reads as the one indented JSON array."""
+    from curator.cli.output import json_array, json_text
+
+    for items in ([], [{"a": 1}], [{"a": "x\\ny", "b": [1, {"c": None}]}, {"d": "é"}]):
+        assert "".join(json_array(items)) == json_text(items)
+    code, out, _ = run(capsys, "list", "--format", "json", "--db", str(demo_db))
+    assert code == 0
+    records = json.loads(out)
+    assert len(records) == 48 and out == json_text(records)
+    code, out, _ = run(capsys, "list", "--format", "json", "--kind", "poem-that-is-not", "--db", str(demo_db))
+    assert code != 0 or out == "[]\n"

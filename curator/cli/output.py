@@ -19,6 +19,16 @@ def json_text(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, indent=2) + "\n"
 
 
+def json_array(items: Iterable[Any]) -> Iterable[str]:
+    """`json_text(list(items))`, byte for byte, written item by item (nothing is held but one item)."""
+    first = True
+    for item in items:
+        body = json.dumps(item, ensure_ascii=False, indent=2).replace("\n", "\n  ")  # strings escape their newlines
+        yield ("[\n  " if first else ",\n  ") + body
+        first = False
+    yield "[]\n" if first else "\n]\n"
+
+
 Renderer = Callable[[], str | Iterable[str]]
 """The text of one format, whole or in pieces (a long listing is written as it is produced)."""
 

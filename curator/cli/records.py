@@ -40,7 +40,7 @@ from curator.cli.options import (
     record_filters,
     record_target,
 )
-from curator.cli.output import emit, lines, short, table, warn
+from curator.cli.output import emit, json_array, lines, short, table, warn, write
 from curator.cli.root import cli
 
 if TYPE_CHECKING:
@@ -71,18 +71,23 @@ def list_records(ws: Workspace, filters: RecordFilters, fmt: str) -> None:
     """list records as canonical JSON or a table"""
     from curator.store import examples
 
-    records = examples.query(ws.db, **filters)
-    emit(
-        fmt,
-        json=lambda: [r.canonical() for r in records],
-        jsonl=lambda: (r.canonical_json() + "\n" for r in records),
-        table=lambda: (
-            table(
-                [[r.id, r.kind, r.status, r.author, short(r.title, 48), ",".join(r.clauses)] for r in records],
-                ["id", "kind", "status", "author", "title", "clauses"],
-            )
-            + f"\n{len(records)} records\n"
-        ),
+    if fmt in ("json", "jsonl"):  # streamed: memory stays flat however many records match
+        records = examples.iter_query(ws.db, **filters)
+        pieces = (
+            json_array(r.canonical() for r in records)
+            if fmt == "json"
+            else (r.canonical_json() + "\n" for r in records)
+        )
+        for piece in pieces:
+            write(piece)
+        return
+    listed = examples.query(ws.db, **filters)
+    write(
+        table(
+            [[r.id, r.kind, r.status, r.author, short(r.title, 48), ",".join(r.clauses)] for r in listed],
+            ["id", "kind", "status", "author", "title", "clauses"],
+        )
+        + f"\n{len(listed)} records\n"
     )
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -631,6 +631,27 @@ def query(
         sql += " LIMIT ?"
         params.append(limit)
     return [Example.model_validate_json(r[0]) for r in db.execute(sql, params)]
+
+
+def iter_query(
+    db: Database,
+    *,
+    kind: str | None = None,
+    status: str | None = None,
+    clause: str | None = None,
+    tag: str | None = None,
+    author: str | None = None,
+    text: str | None = None,
+    limit: int | None = None,
+) -> Iterator[Example]:
+    """The records of :func:`query` (by id), one at a time: a listing of a million holds one."""
+    sql, params = _filter_sql(kind=kind, status=status, clause=clause, tag=tag, author=author, text=text)
+    sql += " ORDER BY e.id"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    for (record,) in db.execute(sql, params):
+        yield Example.model_validate_json(record)
 
 
 def count(db: Database, **filters: str | None) -> int:
