@@ -11,13 +11,14 @@ import json
 import os
 import shutil
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from curator import jsonl
 from curator.atomic import aside_dir, pid_alive, recover, replace_dir
 from curator.errors import ImportFailed, RecordError, StoreError, UsageError
-from curator.files import read_text
+from curator.files import open_bytes, read_text
 from curator.models import parse_example
 from curator.store import snapshot
 from curator.store.clauses import rederive_clause_texts
@@ -223,14 +224,14 @@ def _remove_db(path: Path) -> None:
             os.remove(f"{path}{suffix}")
 
 
-def _insert_rows(db: Any, spec: snapshot.DumpedTable, rows: list[dict[str, Any]], path: Path) -> None:
-    """Insert a dumped table; a constraint error names the file and the line that broke it."""
+def _insert_rows(db: Any, spec: snapshot.DumpedTable, rows: list[tuple[int, dict[str, Any]]], path: Path) -> None:
+    """Insert (line, row) pairs of a dumped table; a constraint error names the file and the line."""
     db.execute("SAVEPOINT rows")
     try:
-        snapshot.insert_table_rows(db, spec, [dict(r) for r in rows])
+        snapshot.insert_table_rows(db, spec, [dict(r) for _, r in rows])
     except sqlite3.IntegrityError as err:
         db.execute("ROLLBACK TO rows")
-        for number, row in enumerate(rows, start=1):  # find the first line that fails on its own
+        for number, row in rows:  # find the first line that fails on its own
             try:
                 snapshot.insert_table_rows(db, spec, [dict(row)])
             except sqlite3.IntegrityError as line_err:
@@ -238,6 +239,36 @@ def _insert_rows(db: Any, spec: snapshot.DumpedTable, rows: list[dict[str, Any]]
         raise ImportFailed(f"{path}: {_constraint(err)}") from None
     finally:
         db.execute("RELEASE rows")
+
+
+LOAD_BATCH = 2000
+"""Rows parsed and inserted at a time: a load's memory stays flat whatever the dump's size."""
+
+
+def _numbered_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) of a dump file, read line by line (a missing file has none)."""
+    if not path.exists():
+        return
+    with open_bytes(path, ImportFailed, kind="dump") as fh:
+        for number, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                where = f"byte 0x{raw[err.start]:02x} at column {err.start + 1}"
+                raise ImportFailed(f"{path}:{number}: not valid UTF-8 ({where})") from None
+            for _, obj in jsonl.objects(line.rstrip("\n"), f"{path}:{number}", ImportFailed):
+                yield number, obj
+
+
+def _batches(items: Iterator[tuple[int, dict[str, Any]]]) -> Iterator[list[tuple[int, dict[str, Any]]]]:
+    batch: list[tuple[int, dict[str, Any]]] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == LOAD_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _constraint(err: sqlite3.IntegrityError) -> str:
@@ -270,28 +301,31 @@ def _load_into(ws: Workspace, source: Path, manifest: dict[str, Any]) -> dict[st
             snapshot.insert_version(db, v, text)
         counts["constitution_versions"] = len(versions)
         _expect_count(manifest, counts, source)
-        records = []
         examples_path = source / "examples.jsonl"
-        for number, obj in enumerate(_read_jsonl(examples_path), start=1):
+        counts["examples"] = 0
+        for batch in _batches(_numbered_lines(examples_path)):
+            records = []
+            for number, obj in batch:
+                try:
+                    records.append(parse_example(obj))
+                except RecordError as err:
+                    raise ImportFailed(f"{examples_path}:{number}: {err}") from None
             try:
-                records.append(parse_example(obj))
-            except RecordError as err:
-                raise ImportFailed(f"{examples_path}:{number}: {err}") from None
-        try:
-            snapshot.restore_examples(db, records)
-        except sqlite3.IntegrityError as err:
-            raise ImportFailed(f"{examples_path}: {_constraint(err)}") from None
-        counts["examples"] = len(records)
+                snapshot.restore_examples(db, records)
+            except sqlite3.IntegrityError as err:
+                raise ImportFailed(f"{examples_path}: {_constraint(err)}") from None
+            counts["examples"] += len(records)
         _expect_count(manifest, counts, source)
         legacy_clauses = False
         for spec in snapshot.DUMPED_TABLES:
             path = source / f"{spec.file}.jsonl"
-            rows = _read_jsonl(path)
-            if spec.table == "clauses" and rows and "plain" not in rows[0]:
-                legacy_clauses = True  # dumped before the clause model: texts and hashes are re-derived
-            counts[spec.table] = len(rows)
+            counts[spec.table] = 0
+            for batch in _batches(_numbered_lines(path)):
+                if spec.table == "clauses" and counts[spec.table] == 0 and "plain" not in batch[0][1]:
+                    legacy_clauses = True  # dumped before the clause model: texts and hashes are re-derived
+                _insert_rows(db, spec, batch, path)
+                counts[spec.table] += len(batch)
             _expect_count(manifest, counts, source)
-            _insert_rows(db, spec, rows, path)
         if legacy_clauses:
             rederive_clause_texts(db)
             recompute_states(db)
