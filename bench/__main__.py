@@ -46,7 +46,7 @@ def machine() -> str:
     )
 
 
-RUNNERS = ("import", "constitution", "align", "coverage", "dedup", "export", "tui")
+RUNNERS = ("import", "constitution", "align", "coverage", "dedup", "export", "tui", "memory")
 
 
 def collect(name: str, quick: bool) -> dict[str, Any] | list[dict[str, Any]]:
@@ -59,9 +59,9 @@ def collect(name: str, quick: bool) -> dict[str, Any] | list[dict[str, Any]]:
         return bench_align.run(quick)
     if name == "coverage":
         return bench_coverage.run(quick)
-    from bench import bench_dedup, bench_export, bench_tui
+    from bench import bench_dedup, bench_export, bench_memory, bench_tui
 
-    module = {"dedup": bench_dedup, "export": bench_export, "tui": bench_tui}[name]
+    module = {"dedup": bench_dedup, "export": bench_export, "tui": bench_tui, "memory": bench_memory}[name]
     result: dict[str, Any] = module.run(quick)
     return result
 
@@ -98,7 +98,7 @@ def main() -> int:
     if missing:
         print(f"not rendering BENCHMARKS.md: no results yet for {', '.join(missing)}")
         return 1
-    from bench import bench_dedup, bench_export, bench_tui
+    from bench import bench_dedup, bench_export, bench_memory, bench_tui
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
     versions = ", ".join(f"{lib} {version(lib)}" for lib in LIBS)
@@ -107,6 +107,7 @@ def main() -> int:
     dedup_section = bench_dedup.markdown(results["dedup"])
     export_section = bench_export.markdown(results["export"])
     tui_section = bench_tui.markdown(results["tui"])
+    memory_section = bench_memory.markdown(results["memory"])
     align_section = bench_align.markdown(results["align"])
     constitution_rows = "\n".join(
         f"| {r['document']} | {r['mb']} | {r['clauses']:,} | {r['curator_mb_per_s']} | {r['peer_mb_per_s']} | "
@@ -177,6 +178,8 @@ Target: <= 0.5 s.
 {export_section}
 
 {tui_section}
+
+{memory_section}
 
 Raw results:
 

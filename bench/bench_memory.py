@@ -1,0 +1,74 @@
+"""Memory of the commands that read a whole workspace: `list --format json/jsonl`, `dump`, `load`.
+
+Each runs as its own process on workspaces of two sizes (10x apart); peak RSS (wait4's rusage)
+that stays the same at 10x the records is what "flat" means here. The peer, side by side:
+`sqlite-utils rows --nl`, which streams rows without validating them.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.bench_import import _timed
+from bench.workspaces import demo_constitution_workspace
+
+BIN = Path(sys.executable).parent
+
+
+def _measure(db: Path, tmp: Path) -> dict[str, Any]:
+    curator = str(BIN / "curator")
+    out: dict[str, Any] = {}
+    for name, cmd in (
+        ("list_jsonl", [curator, "list", "--format", "jsonl", "--db", str(db)]),
+        ("list_json", [curator, "list", "--format", "json", "--db", str(db)]),
+        ("dump", [curator, "dump", str(tmp / "dump"), "--db", str(db)]),
+        ("load", [curator, "load", str(tmp / "dump"), "--db", str(tmp / "loaded.db")]),
+        ("peer_rows_nl", [str(BIN / "sqlite-utils"), "rows", str(db), "examples", "--nl"]),
+    ):
+        seconds, rss = _timed(cmd, env={"CURATOR_HOME": str(tmp / "home"), "PATH": str(BIN)})
+        out[name] = {"seconds": round(seconds, 2), "peak_rss_mib": round(rss, 1)}
+    return out
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    sizes = (2_000, 20_000) if quick else (10_000, 100_000)
+    results: dict[str, Any] = {"sizes": list(sizes), "runs": {}}
+    for n in sizes:
+        db = demo_constitution_workspace(n)
+        with tempfile.TemporaryDirectory() as tmp:
+            results["runs"][str(n)] = _measure(db, Path(tmp))
+    small, large = (results["runs"][str(n)] for n in sizes)
+    results["growth"] = {name: round(large[name]["peak_rss_mib"] / small[name]["peak_rss_mib"], 2) for name in small}
+    return results
+
+
+def markdown(r: dict[str, Any]) -> str:
+    small, large = r["sizes"]
+    names = {
+        "list_jsonl": "`curator list --format jsonl`",
+        "list_json": "`curator list --format json`",
+        "dump": "`curator dump`",
+        "load": "`curator load` (into a new file)",
+        "peer_rows_nl": "`sqlite-utils rows --nl` (peer)",
+    }
+    rows = "\n".join(
+        f"| {label} | {r['runs'][str(small)][k]['peak_rss_mib']} | {r['runs'][str(large)][k]['peak_rss_mib']} | "
+        f"{r['growth'][k]}x | {r['runs'][str(large)][k]['seconds']} |"
+        for k, label in names.items()
+    )
+    return f"""## Memory of whole-workspace commands
+
+Peak resident memory (MiB, the process's own rusage) of each command as its own process, on
+workspaces of {small:,} and {large:,} generated records (the demo constitution, 1-3 links each).
+`list` streams record by record and `load` reads and inserts 2,000 rows at a time, so their
+peak should not grow with the workspace; the peer streams rows without validating them.
+Target: flat (growth near 1x at 10x the records). Not yet measured at 1M records (building that
+workspace takes longer than this benchmark's budget).
+
+| command | {small:,} records | {large:,} records | growth | seconds at {large:,} |
+|---|---:|---:|---:|---:|
+{rows}
+"""
