@@ -277,11 +277,19 @@ def review_reopened_by(loaded: Example | None, values: FormValues, base: dict[st
     return [] if edited is None else content_changes(loaded, edited)
 
 
+_RECORD_TURN = re.compile(r"messages\[(\d+)\](?:\.(content|rationale))?")
+
+
+def in_form_words(text: str) -> str:
+    """Record paths as the form names them: `messages[4].content` is "Turn 5 content"."""
+    return _RECORD_TURN.sub(lambda m: f"Turn {int(m.group(1)) + 1}" + (f" {m.group(2)}" if m.group(2) else ""), text)
+
+
 def problems_notice(failure: str, problems: Sequence[Problem]) -> str:
     """The one-line notice for a failed check: the first problem and how many more there are."""
     field, message = problems[0]
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    return f"{failure} ({field}): {message}{more}"
+    return in_form_words(f"{failure} ({field}): {message}{more}")
 
 
 def live_problems(tools: str, turn_texts: Sequence[str]) -> tuple[str | None, list[str | None]]:
@@ -298,7 +306,7 @@ def live_problems(tools: str, turn_texts: Sequence[str]) -> tuple[str | None, li
             parse_turn_content(text, blocks_allowed=True)
             turn_problems.append(None)
         except FormError as err:
-            turn_problems.append(f"messages[{i}].content: {err.message}")
+            turn_problems.append(in_form_words(f"messages[{i}].content: {err.message}"))
     return tools_problem, turn_problems
 
 
@@ -357,6 +365,8 @@ def error_place(field: str | None, message: str, kind: str, roles: Sequence[str]
     """Where a problem with the record path `field` is shown on a `kind` form whose turns have `roles`."""
     field = field or "record"
     text = f"{field}: {message}" if field != "record" else message
+    if kind in DIALOGUE_KINDS:  # a story's form has no turns to name
+        text = in_form_words(text)
     match = _MESSAGE_FIELD.match(field)
     if match and kind in DIALOGUE_KINDS:
         index, rest = int(match.group(1)), match.group(2)

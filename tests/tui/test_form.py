@@ -335,9 +335,9 @@ def test_empty_assistant_turn_is_reported_on_that_turn() -> None:
     assert {field for field, _ in problems} == {"messages[1].content"}
     place = error_place(*problems[0], "advice", ["user", "assistant"])
     assert place.turn == 1 and not place.rationale and place.focus
-    assert "messages[1].content" in place.text
+    assert "Turn 2 content" in place.text and "messages[" not in place.text  # the form's words
     assert "must not be empty" in place.text
-    assert problems_notice("not saved", problems).startswith("not saved (messages[1].content): must not be empty")
+    assert problems_notice("not saved", problems).startswith("not saved (Turn 2 content): must not be empty")
 
 
 def test_missing_title_and_bad_tool_json_are_all_shown_first_one_focused() -> None:
@@ -372,7 +372,7 @@ def test_live_checks_of_tools_and_block_lists() -> None:
     tools, turns = live_problems("", ["fine", '[{"type": "tool_use", "id": ', "[]"])
     assert tools is None
     assert turns[0] is None and turns[2] is None
-    assert (turns[1] or "").startswith("messages[1].content: invalid JSON block list")
+    assert (turns[1] or "").startswith("Turn 2 content: invalid JSON block list")
 
 
 def test_a_broken_block_list_is_a_problem_on_its_turn() -> None:
@@ -428,19 +428,19 @@ def test_turn_content_is_a_block_list_only_when_it_looks_like_one() -> None:
         ("record", "advice", ["user"], ErrorPlace("m")),
         ("messages", "advice", ["user"], ErrorPlace("messages: m", "messages", focus=True)),
         ("messages", "advice", [], ErrorPlace("messages: m", "messages")),
-        ("messages[2]", "advice", ["user", "assistant"], ErrorPlace("messages[2]: m", "messages")),
-        ("messages[0]", "agentic", ["user"], ErrorPlace("messages[0]: m", "messages", turn=0, focus=True)),
+        ("messages[2]", "advice", ["user", "assistant"], ErrorPlace("Turn 3: m", "messages")),
+        ("messages[0]", "agentic", ["user"], ErrorPlace("Turn 1: m", "messages", turn=0, focus=True)),
         (
             "messages[1].rationale",
             "advice",
             ["user", "assistant"],
-            ErrorPlace("messages[1].rationale: m", "messages", turn=1, rationale=True, focus=True),
+            ErrorPlace("Turn 2 rationale: m", "messages", turn=1, rationale=True, focus=True),
         ),
         (  # a user turn has no rationale box: under its content
             "messages[0].rationale",
             "advice",
             ["user", "assistant"],
-            ErrorPlace("messages[0].rationale: m", "messages", turn=0, focus=True),
+            ErrorPlace("Turn 1 rationale: m", "messages", turn=0, focus=True),
         ),
     ],
 )
