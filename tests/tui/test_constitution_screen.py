@@ -85,7 +85,7 @@ async def test_detail_pane_shows_context_then_plain_text(tmp_path: Path) -> None
     async with app.run_test(size=(120, 40)) as pilot:
         tree = app.screen.query_one("#clause-tree", Tree)
         await wait_loaded(pilot, tree)
-        await pilot.press("down")  # the section
+        await pilot.pause(0.05)  # the cursor opens on the first clause: the section
         text = str(app.screen.query_one("#clause-text", Static).render())
         assert "The assistant should never:" in text
         assert "#" not in text and "**" not in text
@@ -126,3 +126,34 @@ async def test_the_detail_pane_shows_the_first_clause_on_opening(tmp_path: Path)
         first = tree.root.children[0].data
         assert first and first in str(app.screen.query_one("#clause-heading", Static).render())
         assert str(app.screen.query_one("#clause-text", Static).render()).strip()
+
+
+async def test_a_long_constitution_opens_lazily_and_reveals_any_clause(tmp_path: Path) -> None:
+    """3,000 clauses: only the first levels get tree nodes; a deep clause appears when selected."""
+    from curator.constitution.versions import import_constitution
+    from curator.store.db import open_workspace
+    from curator.tui.screens.constitution import EXPANDED_NODES, ConstitutionScreen
+
+    lines = ["# Long", ""]
+    for s in range(30):
+        lines += [f"## Part {s}", ""] + [f"- Rule {s}.{i} says something specific." for i in range(100)] + [""]
+    source = tmp_path / "long.md"
+    source.write_text("\n".join(lines), encoding="utf-8")
+    db = tmp_path / "long.db"
+    init_workspace(db, demo=False, actor="ana").close()
+    with open_workspace(db) as ws:
+        import_constitution(ws.db, source, actor="ana")
+    app = CuratorApp(db, user="ana")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ConstitutionScreen)
+        tree = screen.query_one("#clause-tree", Tree)
+        await wait_loaded(pilot, tree)
+        await pilot.pause(0.2)
+        assert len(screen.clauses) > 3000
+        assert len(screen.nodes) <= EXPANDED_NODES + 200
+        deep = [c for c in screen.clauses if c not in screen.nodes][-1]
+        screen.select_clause(deep)
+        await pilot.pause(0.1)
+        assert deep in screen.nodes and tree.cursor_node is screen.nodes[deep]
+        assert deep in str(screen.query_one("#clause-heading", Static).render())

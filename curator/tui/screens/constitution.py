@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -23,6 +24,10 @@ from curator.store.db import WorkspaceDB
 from curator.store.links import LinkedExample, linked_examples, orphaned_link_count
 from curator.tui.safe import clipped, content, join, plain
 from curator.tui.screens.help import ScreenBindingCommands
+
+EXPANDED_NODES = 400
+"""Clauses shown expanded on opening, at most (breadth first, down to depth 2): the rest wait for
+a keypress, so a very long constitution opens as fast as a short one."""
 
 
 @dataclass
@@ -106,6 +111,9 @@ class ConstitutionScreen(Screen[None]):
         super().__init__()
         self.clauses: dict[str, Clause] = {}
         self.nodes: dict[str, TreeNode[str]] = {}
+        """Tree nodes added so far (children are added when their parent is first expanded)."""
+        self.clause_children: dict[str, list[Clause]] = {}
+        self.stats: dict[str, ClauseStats] = {}
         self.selected: str | None = None
         self._pending_select: str | None = None
 
@@ -145,28 +153,30 @@ class ConstitutionScreen(Screen[None]):
         expanded = {cid for cid, node in self.nodes.items() if node.is_expanded}
         tree.clear()
         self.clauses = {c.id: c for c in data.clauses}
+        self.stats = data.stats
         self.nodes = {}
+        self.clause_children = {}
+        for clause in data.clauses:
+            self.clause_children.setdefault(clause.parent or "", []).append(clause)
         title = (data.version or {}).get("title") or "Constitution"
         tree.root.set_label(join((str(title), "bold")))
-        for clause in data.clauses:
-            parent = self.nodes.get(clause.parent or "", tree.root)
-            s = data.stats.get(clause.id, ClauseStats())
-            badge_style = "dim" if not s.linked else ("green" if s.approved else "yellow")
-            parts: list[tuple[str, str] | str] = [(f"{s.approved}/{s.linked} ", badge_style)]
-            if clause.kind == "item":
-                parts.append((clause.id + " ", "italic"))
-            parts.append(clause.title)
-            if s.stale:
-                parts.append((f"  ◆{s.stale} stale", "bold yellow"))
-            if s.orphaned:
-                parts.append((f"  ✕{s.orphaned} orphaned", "bold red"))
-            label = join(*parts)
-            has_children = any(c.parent == clause.id for c in data.clauses)
-            if has_children:
-                node = parent.add(label, data=clause.id, expand=clause.depth <= 2 or clause.id in expanded)
-            else:
-                node = parent.add_leaf(label, data=clause.id)
-            self.nodes[clause.id] = node
+        # nodes are added level by level as they are expanded: a 10,000-clause document would
+        # otherwise take half a minute to build before the first paint
+        self._add_clause_nodes(tree.root, "")
+        budget = EXPANDED_NODES
+        level = [c for c in self.clause_children.get("", [])]
+        while level:
+            following: list[Clause] = []
+            for clause in level:
+                kids = self.clause_children.get(clause.id, [])
+                wanted = clause.id in expanded or (clause.depth <= 2 and len(kids) <= budget)
+                if kids and wanted:
+                    budget -= len(kids)
+                    node = self.nodes[clause.id]
+                    self._add_clause_nodes(node, clause.id)
+                    node.expand()
+                    following.extend(kids)
+            level = following
         tree.root.expand()
         heading = self.query_one("#clause-heading", Static)
         if not data.clauses:
@@ -184,9 +194,51 @@ class ConstitutionScreen(Screen[None]):
         if target:
             self.select_clause(target)
 
+    def _label(self, clause: Clause) -> Text:
+        s = self.stats.get(clause.id, ClauseStats())
+        badge_style = "dim" if not s.linked else ("green" if s.approved else "yellow")
+        parts: list[tuple[str, str] | str] = [(f"{s.approved}/{s.linked} ", badge_style)]
+        if clause.kind == "item":
+            parts.append((clause.id + " ", "italic"))
+        parts.append(clause.title)
+        if s.stale:
+            parts.append((f"  ◆{s.stale} stale", "bold yellow"))
+        if s.orphaned:
+            parts.append((f"  ✕{s.orphaned} orphaned", "bold red"))
+        return join(*parts)
+
+    def _add_clause_nodes(self, node: TreeNode[str], parent_id: str) -> None:
+        """Add the clauses directly below `parent_id` under `node` (once)."""
+        for clause in self.clause_children.get(parent_id, []):
+            if clause.id in self.nodes:
+                continue
+            if self.clause_children.get(clause.id):
+                child = node.add(self._label(clause), data=clause.id, allow_expand=True)
+            else:
+                child = node.add_leaf(self._label(clause), data=clause.id)
+            self.nodes[clause.id] = child
+
+    def on_tree_node_expanded(self, event: Tree.NodeExpanded[str]) -> None:
+        clause_id = event.node.data
+        if clause_id and not event.node.children:
+            self._add_clause_nodes(event.node, clause_id)
+
+    def _reveal(self, clause_id: str) -> TreeNode[str] | None:
+        """The clause's node, adding its ancestors' children on the way down (None: no such clause)."""
+        path: list[str] = []
+        cur = self.clauses.get(clause_id)
+        while cur is not None:
+            path.append(cur.id)
+            cur = self.clauses.get(cur.parent or "")
+        for ancestor in reversed(path[1:]):
+            node = self.nodes.get(ancestor)
+            if node is not None and not node.children:
+                self._add_clause_nodes(node, ancestor)
+        return self.nodes.get(clause_id)
+
     def select_clause(self, clause_id: str) -> None:
         """Move the cursor to a clause (used by the command palette)."""
-        node = self.nodes.get(clause_id)
+        node = self._reveal(clause_id) if self.clauses else None
         if node is None:
             self._pending_select = clause_id
             return
@@ -196,6 +248,10 @@ class ConstitutionScreen(Screen[None]):
             parent.expand()
             parent = parent.parent
         tree = self.query_one("#clause-tree", Tree)
+        if node.line < 0:
+            # added or revealed just now: the tree numbers its lines lazily (on idle); reading its
+            # lines numbers them now, so the cursor lands on the node and not on the root
+            _ = tree._tree_lines
         tree.move_cursor(node)
         tree.focus()
         if self.selected != clause_id:  # the cursor may already sit there: no highlight event then
@@ -266,6 +322,8 @@ class ConstitutionScreen(Screen[None]):
         self.load()
 
     def action_expand_all(self) -> None:
+        for clause_id in list(self.clauses):  # every node must exist before it can be expanded
+            self._reveal(clause_id)
         self.query_one("#clause-tree", Tree).root.expand_all()
 
     def action_collapse_all(self) -> None:
