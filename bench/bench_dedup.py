@@ -1409,8 +1409,9 @@ def _quality_markdown(q: dict[str, Any]) -> list[str]:
         "cluster recall: planted and original in one cluster of `clusters()`. The last three columns say where "
         "pairs are lost: the original among the LSH candidates, `verify()` passing on the pair by itself, and "
         "the pair's exact 5-gram Jaccard. Excerpt edits embed a window of N consecutive (normalised) words "
-        "of an original in ~150 words of composed text (sentences under 15 words, from a pool sharing no "
-        "word 13-gram with any original or negative); they and the mixed, contained and truncated edits "
+        "of an original in ~150 words of composed text (sentences under 10 words drawn without replacement, "
+        "from a pool sharing no word 13-gram with any original or negative; the set refuses itself if two "
+        "unrelated records share a 30-word run); they and the mixed, contained and truncated edits "
         "are found mostly through the excerpt index, not LSH.",
         "",
         "| edit | pairs | check recall | cluster recall | target | LSH candidate | verify passes | Jaccard (median) |",
