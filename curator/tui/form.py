@@ -285,6 +285,15 @@ def in_form_words(text: str) -> str:
     return _RECORD_TURN.sub(lambda m: f"Turn {int(m.group(1)) + 1}" + (f" {m.group(2)}" if m.group(2) else ""), text)
 
 
+def review_feedback(review: Any) -> str:
+    """The latest review as its author should read it first: verdict, reviewer, version, comment."""
+    if review is None:
+        return ""
+    verdict = "Rejected" if review.verdict == "reject" else "Approved"
+    said = f": {review.comment}" if review.comment else " (no comment)"
+    return f"{verdict} by {review.reviewer} (version {review.example_version}){said}"
+
+
 def problems_notice(failure: str, problems: Sequence[Problem]) -> str:
     """The one-line notice for a failed check: the first problem and how many more there are."""
     field, message = problems[0]

@@ -644,3 +644,37 @@ async def test_an_empty_duplicate_panel_gives_the_form_the_room(demo_db: Path) -
         await wait_for(pilot, lambda: bool(panel.rows), "the near-duplicate")
         await pilot.pause()
         assert not panel.has_class("-quiet") and panel.size.width > quiet + 10
+
+
+async def test_the_author_sees_why_it_was_rejected(demo_db: Path) -> None:
+    from curator.review import decide, reviews_of
+
+    with open_workspace(demo_db) as ws:
+        ex = examples.get(ws.db, "ex_demo_022")  # ana's, waiting for review
+        decide(
+            ws.db,
+            ex.id,
+            "reject",
+            comment="The rationale skips the consent question.",
+            expected_version=ex.version,
+            actor="ben",
+        )
+        reviewed = reviews_of(ws.db, ex.id)[-1].example_version
+    app = make_app(demo_db)
+    async with app.run_test(size=(150, 50)) as pilot:
+        editor = await open_editor(pilot, "ex_demo_022")
+        feedback = editor.query_one("#review-feedback", Static)
+        assert feedback.display
+        expected = f"Rejected by ben (version {reviewed}): The rationale skips the consent question."
+        assert str(feedback.render()) == expected
+
+
+async def test_no_feedback_line_for_an_example_never_reviewed(demo_db: Path) -> None:
+    from curator.review import reviews_of
+
+    with open_workspace(demo_db) as ws:
+        never = next(e.id for e in examples.query(ws.db) if not reviews_of(ws.db, e.id))
+    app = make_app(demo_db)
+    async with app.run_test(size=(150, 50)) as pilot:
+        editor = await open_editor(pilot, never)
+        assert not editor.query_one("#review-feedback", Static).display

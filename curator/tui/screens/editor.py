@@ -31,6 +31,7 @@ from textual.widgets.option_list import Option
 from curator.constitution.search import clause_paths
 from curator.errors import ConflictError, CuratorError, NotFoundError, RecordError
 from curator.models import Example, new_id, utc_now
+from curator.review import ReviewRow, reviews_of
 from curator.store import examples
 from curator.store.clauses import current_clauses
 from curator.tui.editor_assist import EditorAssist
@@ -52,6 +53,7 @@ from curator.tui.form import (
     record_base,
     record_message,
     removal_asks_first,
+    review_feedback,
     review_reopened_by,
     validate,
 )
@@ -150,6 +152,8 @@ class EditorScreen(Screen[None]):
         self.new_id = example_id or new_id()
         self.clause_ids: list[str] = list(dict.fromkeys(clauses))
         self.load_error: str | None = None
+        self.last_review: ReviewRow | None = None
+        """The latest review of the stored example: its feedback is shown at the top of the form."""
         self._baseline: dict[str, Any] = {}
         self._clauses_by_id: dict[str, Any] = {}
         self._clause_paths: dict[str, str] = {}
@@ -161,6 +165,9 @@ class EditorScreen(Screen[None]):
     @property
     def curator(self) -> CuratorApp:
         return cast("CuratorApp", self.app)
+
+    def _show_feedback(self) -> None:
+        self.query_one("#review-feedback", Static).display = self.last_review is not None
 
     @property
     def is_dialogue(self) -> bool:
@@ -175,6 +182,7 @@ class EditorScreen(Screen[None]):
                 self.loaded = examples.get(db, self.example_id)
                 self.kind = self.loaded.kind
                 self.clause_ids = list(self.loaded.clauses)
+                self.last_review = next(reversed(reviews_of(db, self.example_id)), None)
             except (NotFoundError, RecordError) as err:
                 self.load_error = str(err)
         clauses = current_clauses(db)
@@ -189,6 +197,7 @@ class EditorScreen(Screen[None]):
         with Horizontal(id="editor-body"):
             with VerticalScroll(id="editor-form"):
                 yield Static(content(""), id="meta")
+                yield Static(content(review_feedback(self.last_review)), id="review-feedback")
                 yield Static(content(""), id="error-form", classes="error")
                 yield from self._field("Title", Input(id="title", placeholder="a short title"), "title")
                 yield from self._field(
@@ -234,6 +243,7 @@ class EditorScreen(Screen[None]):
         if self.load_error is not None:
             self.notify(self.load_error, severity="error", markup=False)
             return
+        self._show_feedback()
         await self._fill_form(self.loaded)
         self._hide_errors()
         self._schedule_dup(delay=0.0)
