@@ -24,6 +24,16 @@ class HistoryEntry:
     event: AuditEvent
     diff: list[str]
     """Unified diff lines of the pretty-printed record (empty when nothing textual changed)."""
+    review: dict[str, str] | None = None
+    """The review decision this event recorded (`verdict`, `reviewer`, `comment`), if it was one."""
+
+    @property
+    def label(self) -> str:
+        """The event as a person names it: `rejected: <comment>` for a review, else the action."""
+        if self.review is None:
+            return self.event.action
+        verdict = "rejected" if self.review["verdict"] == "reject" else "approved"
+        return f"{verdict}: {self.review['comment']}" if self.review["comment"] else verdict
 
     @property
     def version(self) -> int | None:
@@ -42,6 +52,7 @@ class HistoryEntry:
             "action": e.action,
             "version": self.version,
             "note": e.note,
+            "review": self.review,
             "diff": self.diff,
         }
 
@@ -49,7 +60,7 @@ class HistoryEntry:
         e = self.event
         version = f"  version {self.version}" if self.version is not None else ""
         note = f"  ({e.note})" if e.note else ""
-        return "\n".join([f"{e.at}  {e.actor}  {e.action}{version}{note}", *(f"    {line}" for line in self.diff)])
+        return "\n".join([f"{e.at}  {e.actor}  {self.label}{version}{note}", *(f"    {line}" for line in self.diff)])
 
 
 @dataclass(frozen=True)
@@ -85,8 +96,27 @@ def diff_lines(before: Any, after: Any) -> list[str]:
 
 
 def history(db: Database, example_id: str) -> list[HistoryEntry]:
-    """Oldest first."""
-    return [HistoryEntry(e, diff_lines(e.before, e.after)) for e in events_for(db, "example", example_id)]
+    """Oldest first; an event that recorded a review decision carries the verdict and comment."""
+    decisions = {
+        (reviewer, version): (verdict, comment)
+        for reviewer, version, verdict, comment in db.execute(
+            "SELECT reviewer, example_version, verdict, comment FROM reviews WHERE example_id = ? ORDER BY id",
+            [example_id],
+        )
+    }
+    out = []
+    for e in events_for(db, "example", example_id):
+        entry = HistoryEntry(e, diff_lines(e.before, e.after))
+        after, before = e.after, e.before
+        status_changed = (
+            isinstance(after, dict) and isinstance(before, dict) and after.get("status") != before.get("status")
+        )
+        if status_changed and entry.version is not None:
+            found = decisions.get((e.actor, entry.version)) or decisions.get((e.actor, entry.version - 1))
+            if found is not None and found[0] in ("approve", "reject"):
+                entry.review = {"verdict": found[0], "reviewer": e.actor, "comment": found[1] or ""}
+        out.append(entry)
+    return out
 
 
 def example_history(db: Database, example_id: str) -> History:

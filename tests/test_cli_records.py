@@ -628,3 +628,16 @@ def test_list_json_is_streamed_byte_identical_to_one_document(
     assert len(records) == 48 and out == json_text(records)
     code, out, _ = run(capsys, "list", "--format", "json", "--kind", "poem-that-is-not", "--db", str(demo_db))
     assert code != 0 or out == "[]\n"
+
+
+def test_history_names_a_rejection_with_its_comment(capsys: pytest.CaptureFixture[str], demo_db: Path) -> None:
+    code, _, err = run(
+        capsys, "reject", "ex_demo_022", "--comment", "Add the consent question", "--user", "ben", "--db", str(demo_db)
+    )
+    assert code == 0, err
+    code, out, _ = run(capsys, "history", "ex_demo_022", "--db", str(demo_db))
+    assert code == 0 and "ben  rejected: Add the consent question" in out
+    code, out, _ = run(capsys, "history", "ex_demo_022", "--format", "json", "--db", str(demo_db))
+    last = json.loads(out)["events"][-1]
+    assert last["action"] == "update"  # the audit action is unchanged; the review says what it was
+    assert last["review"] == {"verdict": "reject", "reviewer": "ben", "comment": "Add the consent question"}

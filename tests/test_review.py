@@ -100,7 +100,7 @@ def test_example_history_for_commands(ws: Workspace) -> None:
     found = example_history(ws.db, ex.id)
     data = found.to_json()
     assert data["id"] == ex.id and [e["action"] for e in data["events"]] == ["create", "update"]
-    assert set(data["events"][1]) == {"event", "at", "actor", "action", "version", "note", "diff"}
+    assert set(data["events"][1]) == {"event", "at", "actor", "action", "version", "note", "review", "diff"}
     assert data["events"][1]["version"] == 2 and data["events"][1]["actor"] == "ben"
     text = found.to_text()
     assert text.startswith(f"{ex.id}: 2 events, oldest first\n")

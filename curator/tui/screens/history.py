@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from curator.errors import CuratorError, NotFoundError
 from curator.history import HistoryEntry, history
 from curator.store import examples
-from curator.tui.safe import content, diff_style, join, plain
+from curator.tui.safe import clipped, content, diff_style, join, plain
 from curator.tui.screens.help import ScreenBindingCommands
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 def diff_text(entry: HistoryEntry) -> Text:
     """The event's header line and its unified diff, every line literal (colored by its first character)."""
     event = entry.event
-    out = join((f"{event.at}  ", "dim"), (event.action, "bold"), (" by ", "dim"), event.actor, "\n\n")
+    out = join((f"{event.at}  ", "dim"), (entry.label, "bold"), (" by ", "dim"), event.actor, "\n\n")
     if not entry.diff:
         out.append_text(plain("(no change to the record's text)", "dim italic"))
         return out
@@ -116,7 +116,7 @@ class HistoryScreen(Screen[None]):
         for index, entry in enumerate(message.entries):
             event = entry.event
             table.add_row(
-                plain(event.at[:19].replace("T", " ")), plain(event.actor), plain(event.action), key=str(index)
+                plain(event.at[:19].replace("T", " ")), plain(event.actor), clipped(entry.label), key=str(index)
             )
         if not message.entries:
             self.query_one("#history-diff", Static).update(content("No recorded events for this example."))
