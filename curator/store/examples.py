@@ -617,20 +617,22 @@ def query(
     `order="id"` lists by id; `order="updated"` lists newest first with keyset
     paging: pass the last row's `(updated_at, id)` as `after` for the next page.
     """
-    sql, params = _filter_sql(
-        deleted, kind=kind, status=status, clause=clause, tag=tag, author=author, text=text, since=since
+    return list(
+        iter_query(
+            db,
+            kind=kind,
+            status=status,
+            clause=clause,
+            tag=tag,
+            author=author,
+            text=text,
+            since=since,
+            deleted=deleted,
+            limit=limit,
+            after=after,
+            order=order,
+        )
     )
-    if order == "updated":
-        if after is not None:
-            sql += " AND (e.updated_at, e.id) < (?, ?)"
-            params.extend(after)
-        sql += " ORDER BY e.updated_at DESC, e.id DESC"
-    else:
-        sql += " ORDER BY e.id"
-    if limit is not None:
-        sql += " LIMIT ?"
-        params.append(limit)
-    return [Example.model_validate_json(r[0]) for r in db.execute(sql, params)]
 
 
 def iter_query(
@@ -642,11 +644,23 @@ def iter_query(
     tag: str | None = None,
     author: str | None = None,
     text: str | None = None,
+    since: str | None = None,
+    deleted: bool = False,
     limit: int | None = None,
+    after: tuple[str, str] | None = None,
+    order: str = "id",
 ) -> Iterator[Example]:
-    """The records of :func:`query` (by id), one at a time: a listing of a million holds one."""
-    sql, params = _filter_sql(kind=kind, status=status, clause=clause, tag=tag, author=author, text=text)
-    sql += " ORDER BY e.id"
+    """The records of :func:`query`, one at a time: a listing of a million holds one."""
+    sql, params = _filter_sql(
+        deleted, kind=kind, status=status, clause=clause, tag=tag, author=author, text=text, since=since
+    )
+    if order == "updated":
+        if after is not None:
+            sql += " AND (e.updated_at, e.id) < (?, ?)"
+            params.extend(after)
+        sql += " ORDER BY e.updated_at DESC, e.id DESC"
+    else:
+        sql += " ORDER BY e.id"
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
