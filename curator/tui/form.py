@@ -285,6 +285,12 @@ def in_form_words(text: str) -> str:
     return _RECORD_TURN.sub(lambda m: f"Turn {int(m.group(1)) + 1}" + (f" {m.group(2)}" if m.group(2) else ""), text)
 
 
+def follow_renames(clause_ids: Sequence[str], renamed: dict[str, str]) -> tuple[list[tuple[str, str]], list[str]]:
+    """Links after renames: ((old, new) for each link that moved, the new id list in the same order)."""
+    moved = [(c, renamed[c]) for c in clause_ids if c in renamed]
+    return moved, list(dict.fromkeys(renamed.get(c, c) for c in clause_ids))
+
+
 def review_feedback(review: Any) -> str:
     """The latest review as its author should read it first: verdict, reviewer, version, comment."""
     if review is None:

@@ -678,3 +678,75 @@ async def test_no_feedback_line_for_an_example_never_reviewed(demo_db: Path) -> 
     async with app.run_test(size=(150, 50)) as pilot:
         editor = await open_editor(pilot, never)
         assert not editor.query_one("#review-feedback", Static).display
+
+
+def renamed_privacy_constitution(tmp_path: Path) -> Path:
+    """The demo constitution with a new first Privacy item: privacy.2 becomes privacy.3."""
+    from curator import paths
+
+    text = paths.demo_constitution_file().read_text(encoding="utf-8")
+    first = "- **Access is for the task.**"
+    assert first in text
+    source = tmp_path / "constitution.md"
+    source.write_text(text.replace(first, "- **Ask before you look.** Open only what it needs.\n" + first, 1), "utf-8")
+    return source
+
+
+def notices(app: App[None]) -> list[str]:
+    seen: list[str] = []
+    original = app.notify
+
+    def notify(message: str, **kwargs: Any) -> None:
+        seen.append(message)
+        original(message, **kwargs)
+
+    app.notify = notify  # type: ignore[method-assign]
+    return seen
+
+
+async def test_a_clause_renamed_while_editing_a_stored_example_is_followed_loudly(
+    demo_db: Path, tmp_path: Path
+) -> None:
+    """An import renamed privacy.2 (its old id now names another clause) while the editor was open:
+    saving says so and moves the link instead of attaching it to the wrong clause; the next save
+    meets the import's own change to the record as a conflict."""
+    from curator.constitution.versions import import_constitution
+
+    source = renamed_privacy_constitution(tmp_path)
+    app = make_app(demo_db)
+    async with app.run_test(size=(150, 50)) as pilot:
+        editor = await open_editor(pilot, "ex_demo_001")
+        assert "privacy.2" in editor.clause_ids
+        with open_workspace(demo_db) as ws:
+            import_constitution(ws.db, source, actor="lead")
+        await paste_into(pilot, editor.query_one("#title", Input), " (edited)")
+        seen = notices(app)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: any("privacy.2 is now privacy.3" in m for m in seen), "the rename notice")
+        assert "privacy.3" in editor.clause_ids and "privacy.2" not in editor.clause_ids
+        assert not stored(demo_db, "ex_demo_001").title.endswith("(edited)")  # nothing saved yet
+        await pilot.press("ctrl+s")  # the import changed the stored record too: the conflict screen
+        await wait_screen(pilot, ConflictScreen)
+        await pilot.press("m")
+        await wait_for(pilot, lambda: stored(demo_db, "ex_demo_001").title.endswith("(edited)"), "the save")
+        assert "privacy.3" in stored(demo_db, "ex_demo_001").clauses
+
+
+async def test_a_new_draft_linked_to_a_renamed_clause_follows_it(demo_db: Path, tmp_path: Path) -> None:
+    from curator.constitution.versions import import_constitution
+
+    source = renamed_privacy_constitution(tmp_path)
+    app = make_app(demo_db)
+    async with app.run_test(size=(150, 50)) as pilot:
+        editor = await open_editor(pilot, None, kind="story", clauses=("privacy.2",))
+        await paste_into(pilot, editor.query_one("#title", Input), "A new story")
+        await paste_into(pilot, editor.query_one("#text", TextArea), "Someone kept a secret.")
+        with open_workspace(demo_db) as ws:
+            import_constitution(ws.db, source, actor="lead")
+        seen = notices(app)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: any("privacy.2 is now privacy.3" in m for m in seen), "the rename notice")
+        assert editor.clause_ids == ["privacy.3"] and editor.loaded is None
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: editor.loaded is not None, "the save")
+        assert editor.loaded is not None and editor.loaded.clauses == ["privacy.3"]

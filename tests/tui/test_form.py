@@ -478,3 +478,12 @@ def test_dedup_text_of_what_is_typed() -> None:
     assert dedup_text(values) == "hello\nhi\n[{"  # a broken block list counts as its text
     assert dedup_text(FormValues("advice", turns=[TurnValues("user", "[]")])) == "[]"
     assert dedup_text(FormValues("story", text="body", rationale="why")) == "body"
+
+
+def test_follow_renames_keeps_order_and_merges_duplicates() -> None:
+    from curator.tui.form import follow_renames
+
+    moved, ids = follow_renames(["a.1", "b", "a.2"], {"a.1": "a.2", "a.2": "a.3"})
+    assert moved == [("a.1", "a.2"), ("a.2", "a.3")]
+    assert ids == ["a.2", "b", "a.3"]
+    assert follow_renames(["x", "y"], {"z": "w"}) == ([], ["x", "y"])

@@ -28,12 +28,13 @@ from textual.widget import Widget
 from textual.widgets import Footer, Header, Input, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
+from curator.constitution.diff import diff_constitutions
 from curator.constitution.search import clause_paths
 from curator.errors import ConflictError, CuratorError, NotFoundError, RecordError
 from curator.models import Example, new_id, utc_now
 from curator.review import ReviewRow, reviews_of
 from curator.store import examples
-from curator.store.clauses import current_clauses
+from curator.store.clauses import current_clauses, current_version, version_clauses
 from curator.tui.editor_assist import EditorAssist
 from curator.tui.form import (
     DIALOGUE_KINDS,
@@ -45,6 +46,7 @@ from curator.tui.form import (
     error_place,
     eval_fields,
     focus_after_removal,
+    follow_renames,
     form_values,
     live_problems,
     move_target,
@@ -186,6 +188,8 @@ class EditorScreen(Screen[None]):
             except (NotFoundError, RecordError) as err:
                 self.load_error = str(err)
         clauses = current_clauses(db)
+        self._constitution_version = (current_version(db) or {}).get("id")
+        """The constitution version the clause list was read from (to follow renames made meanwhile)."""
         self._clauses_by_id = {c.id: c for c in clauses}
         self._clause_paths = clause_paths(clauses)
         self._tags = examples.all_tags(db)
@@ -434,6 +438,8 @@ class EditorScreen(Screen[None]):
     def _write(self, mine: Example, expected_version: int | None) -> bool:
         db = self.curator.workspace.db
         user = self.curator.user
+        if self._follow_renames():
+            return False
         try:
             if expected_version is None:
                 saved = examples.create(db, mine, actor=user)
@@ -449,6 +455,40 @@ class EditorScreen(Screen[None]):
             self.notify(f"not saved: {err}", severity="error", markup=False)
             return False
         self._saved(saved, self.assist.after_save(self.loaded, saved))
+        return True
+
+    def _follow_renames(self) -> bool:
+        """Before writing: when a constitution import renamed linked clauses while this form was
+        open, move the links to the new ids and say so; True means nothing was saved (the person
+        checks the links and saves again). Checked before every write, not on a refusal: a renamed
+        clause's old id may now name another clause, and the link would silently move to it."""
+        if self._constitution_version is None:
+            return False
+        db = self.curator.workspace.db
+        now = current_version(db)
+        if now is None or now["id"] == self._constitution_version:
+            return False
+        clauses = current_clauses(db)
+        diff = diff_constitutions(version_clauses(db, self._constitution_version), clauses)
+        self._clauses_by_id = {c.id: c for c in clauses}
+        self._clause_paths = clause_paths(clauses)
+        self._constitution_version = now["id"]
+        removed = set(diff.removed) - {r.from_id for r in diff.renamed}
+        gone = [c for c in self.clause_ids if c in removed]
+        moved, self.clause_ids = follow_renames(self.clause_ids, {r.from_id: r.to_id for r in diff.renamed})
+        self.clause_ids = [c for c in self.clause_ids if c not in gone]
+        if not moved and not gone:
+            return False
+        self._render_links()
+        changes = ", ".join([f"{a} is now {b}" for a, b in moved] + [f"{c} was removed (unlinked)" for c in gone])
+        self.notify(
+            f"Not saved: the constitution changed while you edited (version {now['id']}): {changes}. "
+            "The links follow them; check them and save again.",
+            title="Clauses renamed",
+            severity="warning",
+            markup=False,
+            timeout=20,
+        )
         return True
 
     def _saved(self, saved: Example, note: str) -> None:
