@@ -295,6 +295,8 @@ async def test_duplicate_panel_lists_the_demo_duplicate(demo_db: Path) -> None:
         compare = await wait_screen(pilot, DupCompareScreen)
         assert compare.query_one("#compare-left", TextArea).text.startswith("Mneme had run the records office")
         assert compare.query_one("#compare-right", TextArea).text.startswith("Mneme had managed the records office")
+        shown = str(compare.query_one("#compare-diff", Static).render())
+        assert "difference(s)" in shown and "run managed" in shown
         await pilot.press("escape")
         await wait_screen(pilot, EditorScreen)
 

@@ -56,3 +56,16 @@ async def test_palette_finds_an_example_with_a_hostile_title(tmp_path) -> None: 
             for hit in hits
         )  # type: ignore[union-attr]
         assert app.is_running
+
+
+def test_word_diff_marks_removed_and_added_words() -> None:
+    from curator.tui.widgets.dup_panel import word_diff
+
+    diff = word_diff("the cat sat on the mat today", "the dog sat on the mat")
+    struck = [diff.plain[s.start : s.end] for s in diff.spans if "strike" in str(s.style)]
+    added = [diff.plain[s.start : s.end] for s in diff.spans if "green" in str(s.style)]
+    assert struck == ["cat", "today"] and added == ["dog"]
+    assert diff.plain.startswith("2 difference(s): ")
+    assert word_diff("same words", "same  words").plain == "The two texts are the same word for word."
+    long_same = " ".join(f"w{i}" for i in range(50))
+    assert "…" in word_diff(long_same + " end", long_same + " stop").plain
