@@ -11,6 +11,7 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 
+from curator.errors import CuratorError
 from curator.identity import check_user_name
 from curator.store.db import Workspace, open_workspace
 
@@ -116,6 +117,27 @@ class CuratorApp(App[None]):
         screen = self.screen
         if hasattr(screen, "select_clause"):
             screen.select_clause(clause_id)
+
+    def action_switch_user(self) -> None:
+        """Act as another person (a lead reviewing after writing, a shared terminal); the header
+        shows who is acting, and every later write and review rule uses the new name."""
+        from curator.tui.screens.comment import CommentScreen
+
+        def chosen(name: str | None) -> None:
+            if name is None or not name.strip():
+                return
+            try:
+                self.user = check_user_name(name)
+            except CuratorError as err:
+                self.notify(str(err), severity="error", markup=False)
+                return
+            self.sub_title = f"{Path(self.db_path).name} · {self.user}"
+            self.notify(f"acting as {self.user}", markup=False)
+            self._broadcast_change()  # review verdicts and queues depend on who is looking
+
+        self.push_screen(
+            CommentScreen("Switch user: the name to act as", ok_label="Switch", placeholder="name"), chosen
+        )
 
     def action_show_help(self) -> None:
         from curator.tui.screens.help import HelpScreen

@@ -42,6 +42,7 @@ class CuratorCommands(Provider):
             items.append((f"Go to {name}", partial(app.switch_mode, mode), "screen"))
         for kind in KINDS:
             items.append((f"New {kind} example", partial(app.open_editor, None, kind=kind), "new"))
+        items.append(("Switch user", app.action_switch_user, "user"))
         return items
 
     async def discover(self) -> Hits:

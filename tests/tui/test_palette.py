@@ -61,3 +61,32 @@ async def test_the_palette_lists_each_screen_command_once(demo_db: Path) -> None
             await pilot.pause()
             texts = [text for text, _ in ScreenBindingCommands(app.screen)._commands()]
             assert texts and len(texts) == len(set(texts)), (mode, texts)
+
+
+async def test_switch_user_from_the_palette(demo_db: Path) -> None:
+    from textual.widgets import Input
+
+    from curator.review import approval_problems
+    from curator.store import examples
+    from curator.tui.commands import CuratorCommands
+    from curator.tui.screens.comment import CommentScreen
+    from tests.tui.conftest import paste_into, wait_for, wait_screen
+
+    app = CuratorApp(demo_db, user="ana")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        provider = CuratorCommands(app.screen)
+        hits = {hit.text: hit.command async for hit in provider.discover()}
+        assert "Switch user" in hits
+        ex = examples.get(app.workspace.db, "ex_demo_022")  # ana's own: she cannot approve it
+        assert approval_problems(ex, app.user, None)
+        for name, acting in (("b\u0435n", "ana"), ("ben", "ben")):  # a Cyrillic е is refused
+            hits["Switch user"]()
+            dialog = await wait_screen(pilot, CommentScreen)
+            await paste_into(pilot, dialog.query_one(Input), name)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: not isinstance(app.screen, CommentScreen), "the dialog to close")
+            await pilot.pause()
+            assert app.user == acting
+        assert app.sub_title.endswith("· ben")
+        assert not approval_problems(ex, app.user, None)
