@@ -24,7 +24,7 @@ the error's exit status). Then regenerate docs/cli.md with `docs/gen_cli.py`.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import click
 
@@ -255,54 +255,26 @@ def run_verb(ws: Workspace, target: RecordTarget, verb: Verb, fmt: str, *, comme
     emit(fmt, json=result.to_json, text=lambda: lines([plan.to_text(), result.to_text()]))
 
 
-@cli.command("link", epilog=BULK)
-@common_options
-@record_target("CLAUSE")
-@TEXT_OR_JSON
-@pass_workspace
-def link(ws: Workspace, target: RecordTarget, fmt: str) -> None:
-    """link clauses of the current constitution (an approved record goes back to review)"""
-    run_verb(ws, target, "link", fmt)
+def _plain_verb(name: Verb, summary: str, values: str | None = None) -> None:
+    """Register a bulk verb that takes nothing but its target (and values): one shape, six verbs."""
+
+    def command(ws: Workspace, target: RecordTarget, fmt: str) -> None:
+        run_verb(ws, target, name, fmt)
+
+    command.__name__ = name
+    command.__doc__ = summary
+    decorated = common_options(record_target(values)(TEXT_OR_JSON(pass_workspace(command))))
+    cli.command(name, epilog=BULK)(decorated)
 
 
-@cli.command("unlink", epilog=BULK)
-@common_options
-@record_target("CLAUSE")
-@TEXT_OR_JSON
-@pass_workspace
-def unlink(ws: Workspace, target: RecordTarget, fmt: str) -> None:
-    """remove clause links, orphaned ones too (an approved record goes back to review)"""
-    run_verb(ws, target, "unlink", fmt)
-
-
-@cli.command("tag", epilog=BULK)
-@common_options
-@record_target("TAG")
-@TEXT_OR_JSON
-@pass_workspace
-def tag(ws: Workspace, target: RecordTarget, fmt: str) -> None:
-    """add tags (metadata: an approved record stays approved)"""
-    run_verb(ws, target, "tag", fmt)
-
-
-@cli.command("untag", epilog=BULK)
-@common_options
-@record_target("TAG")
-@TEXT_OR_JSON
-@pass_workspace
-def untag(ws: Workspace, target: RecordTarget, fmt: str) -> None:
-    """remove tags (metadata: an approved record stays approved)"""
-    run_verb(ws, target, "untag", fmt)
-
-
-@cli.command("submit", epilog=BULK)
-@common_options
-@record_target()
-@TEXT_OR_JSON
-@pass_workspace
-def submit(ws: Workspace, target: RecordTarget, fmt: str) -> None:
-    """submit for review: draft or rejected -> review"""
-    run_verb(ws, target, "submit", fmt)
+for _name, _summary, _values in (
+    ("link", "link clauses of the current constitution (an approved record goes back to review)", "CLAUSE"),
+    ("unlink", "remove clause links, orphaned ones too (an approved record goes back to review)", "CLAUSE"),
+    ("tag", "add tags (metadata: an approved record stays approved)", "TAG"),
+    ("untag", "remove tags (metadata: an approved record stays approved)", "TAG"),
+    ("submit", "submit for review: draft or rejected -> review", None),
+):
+    _plain_verb(cast("Verb", _name), _summary, _values)
 
 
 @cli.command("approve", epilog=BULK)
@@ -345,11 +317,4 @@ def delete(ws: Workspace, target: RecordTarget, purge: bool, fmt: str) -> None:
     run_verb(ws, target, "purge" if purge else "delete", fmt)
 
 
-@cli.command("restore", epilog=BULK)
-@common_options
-@record_target()
-@TEXT_OR_JSON
-@pass_workspace
-def restore(ws: Workspace, target: RecordTarget, fmt: str) -> None:
-    """bring soft-deleted records back as they were (with filters: among the deleted ones)"""
-    run_verb(ws, target, "restore", fmt)
+_plain_verb("restore", "bring soft-deleted records back as they were (with filters: among the deleted ones)")

@@ -596,43 +596,9 @@ def existing_hashes(db: Database, hashes: Iterable[str]) -> dict[str, str]:
     return found
 
 
-def query(
-    db: Database,
-    *,
-    kind: str | None = None,
-    status: str | None = None,
-    clause: str | None = None,
-    tag: str | None = None,
-    author: str | None = None,
-    text: str | None = None,
-    since: str | None = None,
-    deleted: bool = False,
-    limit: int | None = None,
-    after: tuple[str, str] | None = None,
-    order: str = "id",
-) -> list[Example]:
-    """Records matching every given filter (live records; `deleted=True` lists only soft-deleted ones).
-
-    `since` keeps records updated at or after an ISO date or time (see `since_bound`).
-    `order="id"` lists by id; `order="updated"` lists newest first with keyset
-    paging: pass the last row's `(updated_at, id)` as `after` for the next page.
-    """
-    return list(
-        iter_query(
-            db,
-            kind=kind,
-            status=status,
-            clause=clause,
-            tag=tag,
-            author=author,
-            text=text,
-            since=since,
-            deleted=deleted,
-            limit=limit,
-            after=after,
-            order=order,
-        )
-    )
+def query(db: Database, **filters: Any) -> list[Example]:
+    """Every record :func:`iter_query` yields for the same filters, as a list."""
+    return list(iter_query(db, **filters))
 
 
 def iter_query(
@@ -650,7 +616,13 @@ def iter_query(
     after: tuple[str, str] | None = None,
     order: str = "id",
 ) -> Iterator[Example]:
-    """The records of :func:`query`, one at a time: a listing of a million holds one."""
+    """Records matching every given filter, one at a time (a listing of a million holds one).
+
+    Live records only; `deleted=True` lists only soft-deleted ones. `since` keeps records
+    updated at or after an ISO date or time (see `since_bound`). `order="id"` lists by id;
+    `order="updated"` lists newest first with keyset paging: pass the last row's
+    `(updated_at, id)` as `after` for the next page.
+    """
     sql, params = _filter_sql(
         deleted, kind=kind, status=status, clause=clause, tag=tag, author=author, text=text, since=since
     )
