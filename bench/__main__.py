@@ -1,6 +1,9 @@
 """`make bench`: run every benchmark and rewrite BENCHMARKS.md with the numbers, machine and versions.
 
-Usage: python -m bench [--quick] [NAME ...]   (--quick: small sizes, for a smoke run)
+Usage: python -m bench [--quick] [--size N] [NAME ...]
+  --quick: small sizes, for a smoke run
+  --size N: also measure at N records where a benchmark supports it (memory: N/10 and N; the runs
+            of every size measured are kept side by side)
 
 Each benchmark runs in its own interpreter (`--child NAME FILE`), so none inherits another's state.
 """
@@ -49,8 +52,8 @@ def machine() -> str:
 RUNNERS = ("import", "constitution", "align", "coverage", "dedup", "export", "tui", "memory")
 
 
-def collect(name: str, quick: bool) -> dict[str, Any] | list[dict[str, Any]]:
-    """Run one benchmark by name."""
+def collect(name: str, quick: bool, size: int | None = None) -> dict[str, Any] | list[dict[str, Any]]:
+    """Run one benchmark by name (`size`: the largest size, for the benchmarks that take one)."""
     if name == "import":
         return bench_import.run(10_000 if quick else 100_000)
     if name == "constitution":
@@ -61,17 +64,20 @@ def collect(name: str, quick: bool) -> dict[str, Any] | list[dict[str, Any]]:
         return bench_coverage.run(quick)
     from bench import bench_dedup, bench_export, bench_memory, bench_tui
 
+    if name == "memory" and size is not None:
+        return bench_memory.run(quick, sizes=(size // 10, size))
     module = {"dedup": bench_dedup, "export": bench_export, "tui": bench_tui, "memory": bench_memory}[name]
     result: dict[str, Any] = module.run(quick)
     return result
 
 
-def run_isolated(name: str, quick: bool) -> Any:
+def run_isolated(name: str, quick: bool, size: int | None = None) -> Any:
     """One benchmark in a fresh interpreter, as a user runs one command: the objects, caches and
     garbage-collector state a previous benchmark leaves behind measured 1.7x slower coverage."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
         command = [sys.executable, "-m", "bench", "--child", name, str(out), *(["--quick"] if quick else [])]
+        command += ["--size", str(size)] if size is not None else []
         subprocess.run(command, check=True, cwd=ROOT)
         return json.loads(out.read_text())
 
@@ -83,16 +89,22 @@ def main() -> int:
     (`--only tui`) and the page is rendered from the latest result of each.
     """
     quick = "--quick" in sys.argv
+    size = int(sys.argv[sys.argv.index("--size") + 1]) if "--size" in sys.argv else None
     if "--child" in sys.argv:  # one benchmark in this fresh interpreter, its result to the named file
         name, out = sys.argv[sys.argv.index("--child") + 1 : sys.argv.index("--child") + 3]
-        Path(out).write_text(json.dumps(collect(name, quick)))
+        Path(out).write_text(json.dumps(collect(name, quick, size)))
         return 0
     only = [a for a in sys.argv[1:] if a in RUNNERS]
     store = ROOT / "bench" / "data" / ("results-quick.json" if quick else "results.json")
     store.parent.mkdir(exist_ok=True)
     results: dict[str, Any] = json.loads(store.read_text()) if store.exists() else {}
     for name in only or RUNNERS:
-        results[name] = run_isolated(name, quick)
+        result = run_isolated(name, quick, size)
+        if name == "memory" and "memory" in results:
+            from bench import bench_memory
+
+            result = bench_memory.merge(results["memory"], result)
+        results[name] = result
         store.write_text(json.dumps(results, indent=2))
     missing = [n for n in RUNNERS if n not in results]
     if missing:

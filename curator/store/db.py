@@ -41,6 +41,9 @@ WorkspaceDB: TypeAlias = Database
 BUSY_TIMEOUT_MS = 10_000
 """How long SQLite's own busy handler waits for a lock in one attempt."""
 
+LOCK_SLICE_MS = 250
+"""How long one attempt at the write lock lets SQLite's busy handler wait before Python retries."""
+
 LOCK_WAIT_S = 60.0
 """How long a write transaction keeps retrying for the write lock before 'database is locked' reaches a user."""
 
@@ -51,26 +54,41 @@ def is_locked(err: sqlite3.Error) -> bool:
     return isinstance(err, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
 
 
-def begin_immediate(conn: sqlite3.Connection, *, wait_s: float = LOCK_WAIT_S, where: str = "database") -> None:
+def begin_immediate(
+    conn: sqlite3.Connection,
+    *,
+    wait_s: float = LOCK_WAIT_S,
+    where: str = "database",
+    stop: threading.Event | None = None,
+) -> None:
     """`BEGIN IMMEDIATE`, retried with jittered exponential backoff while another writer holds the lock.
 
-    Gives up after `wait_s` with a StoreError naming `where` (one line for the CLI and the TUI).
+    Gives up after `wait_s` with a StoreError naming `where` (one line for the CLI and the TUI), or
+    as soon as `stop` is set (the workspace is closing: nothing is written).
     """
     deadline = time.monotonic() + wait_s
     delay = 0.005
-    while True:
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            return
-        except sqlite3.OperationalError as err:
-            if not is_locked(err):
-                raise
-            if time.monotonic() + delay > deadline:
-                raise StoreError(
-                    f"{where}: database is locked: another process kept writing for {wait_s:g} s; try again"
-                ) from err
-        time.sleep(delay * (0.5 + random.random()))
-        delay = min(delay * 2, 0.5)
+    # SQLite's busy handler cannot be interrupted: wait in slices, so `stop` is seen within one
+    (previous,) = conn.execute("PRAGMA busy_timeout").fetchone()
+    conn.execute(f"PRAGMA busy_timeout = {min(int(previous), LOCK_SLICE_MS)}")
+    try:
+        while True:
+            if stop is not None and stop.is_set():
+                raise StoreError(f"{where}: closed while waiting for the write lock; nothing was written")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as err:
+                if not is_locked(err):
+                    raise
+                if time.monotonic() + delay > deadline:
+                    raise StoreError(
+                        f"{where}: database is locked: another process kept writing for {wait_s:g} s; try again"
+                    ) from err
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.5)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(previous)}")
 
 
 class CuratorDatabase(Database):
@@ -78,6 +96,8 @@ class CuratorDatabase(Database):
 
     where: str = "database"
     """The database's path, for error messages."""
+    closing: threading.Event | None = None
+    """Set when its workspace closes: a write still waiting for the lock gives up."""
 
     @contextlib.contextmanager
     def atomic(self) -> Iterator[Database]:
@@ -95,7 +115,7 @@ class CuratorDatabase(Database):
             else:
                 self.conn.execute(f"RELEASE SAVEPOINT {savepoint}")
             return
-        begin_immediate(self.conn, where=self.where)
+        begin_immediate(self.conn, where=self.where, stop=self.closing)
         try:
             yield self
         except BaseException as err:
@@ -200,7 +220,9 @@ class Workspace:
             self._memory_uri = f"file:curator-{uuid.uuid4().hex}?mode=memory&cache=shared"
             self._keepalive = sqlite3.connect(self._memory_uri, uri=True)
         self._local = threading.local()
-        self._all: list[Database] = []
+        self._all: list[tuple[threading.Thread, Database]] = []
+        """Every open connection with the thread that uses it."""
+        self._closing = threading.Event()
         self._lock = threading.Lock()
         self._verified = False
         """Known to be a curator workspace (or a new one): only then may a connection switch it to WAL."""
@@ -213,7 +235,7 @@ class Workspace:
             db = self._connect()
             self._local.db = db
             with self._lock:
-                self._all.append(db)
+                self._all.append((threading.current_thread(), db))
         return db
 
     def _connect(self) -> Database:
@@ -231,6 +253,7 @@ class Workspace:
                 _use_wal(conn, self._memory_uri is not None or self.readonly)
             db = CuratorDatabase(conn)
             db.where = self.path
+            db.closing = self._closing
             return db
 
     def migrate(self, on_upgrade: Callable[[list[str]], None] | None = None) -> None:
@@ -269,7 +292,7 @@ class Workspace:
             if self.readonly:
                 return
             with self._lock:
-                for conn in self._all:  # connections opened while checking: switch them now
+                for _, conn in self._all:  # connections opened while checking: switch them now
                     _use_wal(conn.conn, self._memory_uri is not None)
             migrations.apply(db)
 
@@ -283,12 +306,25 @@ class Workspace:
         return bool(n == 0)
 
     def close(self) -> None:
-        """Close every thread's connection."""
+        """Close this thread's connection and those of threads that have ended; stop the others.
+
+        A connection closed while another thread runs a statement on it crashes the process
+        (SQLite frees what the statement uses), and the TUI closes its workspace while thread
+        workers may still be running (a save waiting for the lock). Those connections are
+        interrupted and let go of: each closes when its thread drops it, and a write still
+        waiting for the lock gives up without writing.
+        """
+        self._closing.set()
+        me = threading.current_thread()
         with self._lock:
-            for db in self._all:
+            for owner, db in self._all:
                 with contextlib.suppress(sqlite3.Error):
-                    db.conn.close()
+                    if owner is me or not owner.is_alive():
+                        db.conn.close()
+                    else:
+                        db.conn.interrupt()
             self._all.clear()
+        self._closing = threading.Event()  # connections opened after this (a reopen) start afresh
         self._local = threading.local()
         if self._keepalive is not None:
             self._keepalive.close()

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.command import Provider
@@ -76,6 +77,9 @@ TOOLS_PLACEHOLDER = (
     'e.g. [{"name": "search_email", "description": "Search the mailbox",\n'
     '  "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}}}]'
 )
+SLOW_SAVE_SECONDS = 0.4
+"""After this long a save says it is waiting for the database lock (someone else is writing)."""
+
 BLOCKS_HINT = (
     "Plain text, or a JSON array of blocks: "
     '{"type": "text", "text": …}, {"type": "tool_use", "id", "name", "input"}, '
@@ -119,6 +123,35 @@ class LinkList(OptionList):
 class EditorScreen(Screen[None]):
     """Create or edit one example."""
 
+    class Written(TextualMessage):
+        """The save worker finished: what it wrote (or why not), and the submit's outcome if asked."""
+
+        def __init__(
+            self,
+            mine: Example,
+            saved: Example | None,
+            *,
+            wrote: bool = True,
+            conflict: bool = False,
+            field: str | None = None,
+            error: str = "",
+            on_field: bool = False,
+            copy: bool = False,
+            submitted: Example | None = None,
+            submit_error: str | None = None,
+        ) -> None:
+            super().__init__()
+            self.mine = mine
+            self.saved = saved
+            self.wrote = wrote
+            self.conflict = conflict
+            self.field = field
+            self.error = error
+            self.on_field = on_field
+            self.copy = copy
+            self.submitted = submitted
+            self.submit_error = submit_error
+
     CSS_PATH = "editor.tcss"
     HELP_NAME = "Editor"
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {ScreenBindingCommands}
@@ -161,6 +194,12 @@ class EditorScreen(Screen[None]):
         self._clause_paths: dict[str, str] = {}
         self._tags: list[str] = []
         self._validate_timer: Timer | None = None
+        self.saving = False
+        """A save (or submit) is running in its worker: another one waits for it."""
+        self._slow_save_timer: Timer | None = None
+        self._save_waiting = False
+        self._writing_state: dict[str, Any] = {}
+        """The form as it was when the running save started (the baseline once it is stored)."""
         self.assist = EditorAssist(self)
         """LLM assistance over this form (editor_assist.py)."""
 
@@ -306,6 +345,9 @@ class EditorScreen(Screen[None]):
             reopened = review_reopened_by(ex, self.read_form(), self._record_base()) if self.is_mounted else []
             if reopened:
                 line += f" · saving sends it back to review ({', '.join(reopened)} changed)"
+        if self.saving:
+            waiting = "waiting for the database: another process is writing to it (an import?) · "
+            line = f"saving… {waiting if self._save_waiting else ''}· {line}"
         self.query_one("#meta", Static).update(content(line))
         self.sub_title = ex.title if ex else f"new {self.kind}"
         self.refresh_bindings()
@@ -425,37 +467,102 @@ class EditorScreen(Screen[None]):
     def action_save(self) -> None:
         self.save()
 
-    def save(self) -> bool:
-        """Validate and write the form; True when the stored record now matches it."""
-        if self.load_error is not None:
-            return False
-        mine = self.validated()
-        if mine is None:
-            return False
-        expected = self.loaded.version if self.loaded is not None else None
-        return self._write(self.assist.before_save(mine), expected)
+    def save(self, *, then_submit: bool = False) -> None:
+        """Validate the form now; write it in a thread (see `_write_in_thread`).
 
-    def _write(self, mine: Example, expected_version: int | None) -> bool:
-        db = self.curator.workspace.db
+        `then_submit`: submit the saved record for review in the same worker."""
+        if self.load_error is not None:
+            return
+        if self.saving:
+            self.notify("still saving: wait for the save to finish", severity="warning", markup=False)
+            return
+        mine = self.validated()
+        if mine is None or self._follow_renames():
+            return
+        expected = self.loaded.version if self.loaded is not None else None
+        self._write(self.assist.before_save(mine), expected, then_submit=then_submit)
+
+    def _write(
+        self, mine: Example, expected_version: int | None, *, copy: bool = False, then_submit: bool = False
+    ) -> None:
+        """Start the write. A write waits for the database lock while another process writes (a
+        long import holds it for its whole transaction), so it never runs on the UI thread: the
+        form stays usable and the meta line says what the save waits for."""
+        self.saving = True
+        self._writing_state = self.form_state()  # typing goes on during the write: only this is saved
+        self._show_meta()
+        self._slow_save_timer = self.set_timer(SLOW_SAVE_SECONDS, self._show_waiting)
+        self._write_in_thread(mine, expected_version, copy=copy, then_submit=then_submit)
+
+    @work(thread=True, group="editor-save")
+    def _write_in_thread(self, mine: Example, expected_version: int | None, *, copy: bool, then_submit: bool) -> None:
+        db = self.curator.workspace.db  # this worker thread's own connection
         user = self.curator.user
-        if self._follow_renames():
-            return False
+        outcome: EditorScreen.Written
         try:
             if expected_version is None:
                 saved = examples.create(db, mine, actor=user)
             else:
                 saved = examples.update(db, mine, expected_version=expected_version, actor=user)
         except ConflictError:
-            self._open_conflict(mine)
-            return False
+            outcome = self.Written(mine, None, conflict=True)
         except RecordError as err:
-            self._report(err.field, record_message(err))
-            return False
+            outcome = self.Written(mine, None, field=err.field, error=record_message(err), on_field=True)
         except CuratorError as err:
-            self.notify(f"not saved: {err}", severity="error", markup=False)
-            return False
-        self._saved(saved, self.assist.after_save(self.loaded, saved))
-        return True
+            outcome = self.Written(mine, None, error=f"{'copy ' if copy else ''}not saved: {err}")
+        else:
+            outcome = self.Written(mine, saved, copy=copy)
+            if then_submit:
+                outcome.submitted, outcome.submit_error = self._submit_in_thread(saved)
+        self.post_message(outcome)
+
+    def _submit_in_thread(self, saved: Example) -> tuple[Example | None, str | None]:
+        from curator.review import submit
+
+        try:
+            return submit(
+                self.curator.workspace.db, saved.id, expected_version=saved.version, actor=self.curator.user
+            ), None
+        except CuratorError as err:
+            return None, f"not submitted: {err}"
+
+    def on_editor_screen_written(self, message: Written) -> None:
+        message.stop()
+        self.saving = self._save_waiting = False
+        if self._slow_save_timer is not None:
+            self._slow_save_timer.stop()
+            self._slow_save_timer = None
+        if not message.wrote:
+            self._show_meta()
+        elif message.conflict:
+            self._show_meta()
+            self._open_conflict(message.mine)
+        elif message.saved is None:
+            self._show_meta()
+            if message.on_field:
+                self._report(message.field, message.error)
+            else:
+                self.notify(message.error, severity="error", markup=False)
+        elif message.copy:
+            self.query_one("#title", Input).value = message.saved.title
+            self._writing_state["title"] = message.saved.title
+            self.assist.after_save(None, message.saved)
+            self._saved(message.saved, f"saved as a copy: {message.saved.id}")
+        else:
+            self._saved(message.saved, self.assist.after_save(self.loaded, message.saved))
+        if message.submitted is not None:
+            self.loaded = message.submitted
+            self._show_meta()
+            self.app.post_message(ExampleSaved(message.submitted))
+            self.notify("submitted for review", markup=False)
+        elif message.submit_error is not None:
+            self.notify(message.submit_error, severity="error", markup=False)
+
+    def _show_waiting(self) -> None:
+        self._slow_save_timer = None
+        if self.saving:
+            self._save_waiting = True
+            self._show_meta()
 
     def _follow_renames(self) -> bool:
         """Before writing: when a constitution import renamed linked clauses while this form was
@@ -497,7 +604,7 @@ class EditorScreen(Screen[None]):
         self.new_id = saved.id
         self._hide_errors()
         self._show_meta()
-        self._baseline = self.form_state()
+        self._baseline = self._writing_state
         self.app.post_message(ExampleSaved(saved))
         self.notify(note, markup=False)
         self._schedule_dup(delay=0.0)
@@ -539,17 +646,7 @@ class EditorScreen(Screen[None]):
                 "updated_at": now,
             }
         )
-        try:
-            saved = examples.create(self.curator.workspace.db, copy, actor=self.curator.user)
-        except RecordError as err:
-            self._report(err.field, record_message(err))
-            return
-        except CuratorError as err:
-            self.notify(f"copy not saved: {err}", severity="error", markup=False)
-            return
-        self.query_one("#title", Input).value = saved.title
-        self.assist.after_save(None, saved)
-        self._saved(saved, f"saved as a copy: {saved.id}")
+        self._write(copy, None, copy=True)
 
     # -- other actions ---------------------------------------------------------------------------
 
@@ -565,25 +662,20 @@ class EditorScreen(Screen[None]):
         return True
 
     def action_submit_review(self) -> None:
-        from curator.review import submit
+        """Save first when the form has changes (or was never saved), then submit: one worker."""
+        if self.saving:
+            self.notify("still saving: wait for the save to finish", severity="warning", markup=False)
+            return
+        if self.loaded is None or self.dirty:
+            self.save(then_submit=True)
+            return
+        self.saving = True
+        self._submit_stored(self.loaded)
 
-        if (self.loaded is None or self.dirty) and not self.save():
-            return
-        assert self.loaded is not None
-        try:
-            updated = submit(
-                self.curator.workspace.db,
-                self.loaded.id,
-                expected_version=self.loaded.version,
-                actor=self.curator.user,
-            )
-        except CuratorError as err:
-            self.notify(f"not submitted: {err}", severity="error", markup=False)
-            return
-        self.loaded = updated
-        self._show_meta()
-        self.app.post_message(ExampleSaved(updated))
-        self.notify("submitted for review", markup=False)
+    @work(thread=True, group="editor-save")
+    def _submit_stored(self, stored: Example) -> None:
+        submitted, error = self._submit_in_thread(stored)
+        self.post_message(self.Written(stored, None, wrote=False, submitted=submitted, submit_error=error))
 
     def action_history(self) -> None:
         if self.loaded is None:
@@ -615,6 +707,9 @@ class EditorScreen(Screen[None]):
 
     def action_leave(self) -> None:
         if self.assist.cancel_or_close():  # esc: a running request first, then the assist panel
+            return
+        if self.saving:
+            self.notify("still saving: wait for the save to finish", severity="warning", markup=False)
             return
         if not self.dirty:
             self.app.pop_screen()
