@@ -85,9 +85,9 @@ class WordDiff:
         return out
 
 
-def _clip_word(word: str, word_chars: int) -> str:
+def _clip_word(word: str, word_chars: int | None) -> str:
     word = visible(word)
-    return word if len(word) <= word_chars else word[: word_chars - 1] + ELLIPSIS
+    return word if word_chars is None or len(word) <= word_chars else word[: word_chars - 1] + ELLIPSIS
 
 
 def _opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
@@ -116,10 +116,13 @@ def word_diff(
     *,
     context: int = 4,
     limit: int = 60,
-    run_words: int = 24,
-    word_chars: int = 40,
+    run_words: int | None = 24,
+    word_chars: int | None = 40,
 ) -> WordDiff:
-    """What differs between `before` and `after`, word by word, cut short (see the module docstring)."""
+    """What differs between `before` and `after`, word by word, cut short (see the module docstring).
+
+    `run_words=None` keeps changed runs whole and `word_chars=None` long words (the compare view,
+    which shows both texts in full beside the diff, keeps every changed word)."""
     a, b = before.split(), after.split()
     opcodes = _opcodes(a, b)
     total = sum(1 for tag, *_ in opcodes if tag != "equal")
@@ -132,7 +135,8 @@ def word_diff(
     def changed(op: Op, run: list[str]) -> None:
         if not run:
             return
-        text = words(run[:run_words]) + (f" {ELLIPSIS}" if len(run) > run_words else "")
+        cut = run_words is not None and len(run) > run_words
+        text = words(run[:run_words] if cut else run) + (f" {ELLIPSIS}" if cut else "")
         segments.append(Segment(op, text))
 
     for index, (tag, i1, i2, j1, j2) in enumerate(opcodes):
