@@ -31,7 +31,6 @@ BOOKKEEPING = frozenset({"id", "version", "created_at", "updated_at"})
 
 FIELD_ORDER = (
     "kind",
-    "status",
     "title",
     "tags",
     "group",
@@ -41,10 +40,12 @@ FIELD_ORDER = (
     "system",
     "tools",
     "messages",
+    "status",
     "author",
     "source",
 )
-"""Record keys in the order their changes are listed (the form's order, metadata last)."""
+"""Record keys in the order their changes are listed: the form's order, then what the form does not
+edit (the status an edit may send back to review, the author, the source)."""
 
 ITEM_FIELDS = frozenset({"tags", "clauses"})
 """List fields shown as items added and removed rather than as text."""
