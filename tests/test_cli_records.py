@@ -100,13 +100,40 @@ def test_history_as_text_and_json(cli: Cli) -> None:
     cli("edit", "ex_story", "--set", "title=Sealed letters", user="ben")
     code, out, _ = cli("history", "ex_story")
     assert code == 0 and out.startswith("ex_story: 2 events, oldest first\n")
-    assert "  ben  update  version 2" in out and '+  "title": "Sealed letters",' in out
+    assert "  ben  edited title  version 2\n    title: [-The archive-]{+Sealed letters+}\n" in out
     code, out, _ = cli("history", "ex_story", "--format", "json")
     events = json.loads(out)["events"]
     assert [(e["action"], e["actor"], e["version"]) for e in events] == [("create", "ana", 1), ("update", "ben", 2)]
+    assert [e["name"] for e in events] == ["created", "edited title"]
+    assert events[1]["diff"] == ["title: [-The archive-]{+Sealed letters+}"]
     code, out, err = cli("history", "ex_missing")
     assert code == 1 and out == ""
     one_line_error(err, "no example with id 'ex_missing'")
+
+
+def test_history_shows_one_edited_word_of_a_long_text_as_a_word_diff(cli: Cli) -> None:
+    text = " ".join(f"word{i}" for i in range(2000))
+    assert cli("edit", "ex_story", "--set", f"text={text}")[0] == 0
+    assert cli("edit", "ex_story", "--set", "text=" + text.replace("word1000 ", "sealed "), user="ben")[0] == 0
+    assert cli("link", "ex_story", "honesty.1")[0] == 0
+    assert cli("submit", "ex_story")[0] == 0
+    code, out, _ = cli("history", "ex_story")
+    assert code == 0
+    lines = out.splitlines()
+    assert "  ben  edited text  version 3" in lines[-6]
+    near = "word996 word997 word998 word999 [-word1000-]{+sealed+} word1001 word1002 word1003 word1004"
+    assert lines[-5] == f"    text: … {near} …"
+    assert lines[-4].endswith("  ana  linked §honesty.1  version 4") and lines[-3] == "    clauses: {+honesty.1+}"
+    assert lines[-2].endswith("  ana  submitted for review  version 5")
+    assert lines[-1] == "    status: [-draft-]{+review+}"
+    assert max(len(line) for line in lines[-6:]) < 120
+    code, out, _ = cli("history", "ex_story", "--format", "json")
+    edit = json.loads(out)["events"][2]
+    assert set(edit) == {"event", "at", "actor", "action", "name", "version", "note", "review", "diff", "changes"}
+    (change,) = edit["changes"]
+    assert (change["field"], change["kind"], change["after"]) == ("text", "text", text.replace("word1000 ", "sealed "))
+    assert [s["op"] for s in change["segments"]] == ["equal", "delete", "insert", "equal"]
+    assert change["segments"][1:3] == [{"op": "delete", "text": "word1000"}, {"op": "insert", "text": "sealed"}]
 
 
 # ---------------------------------------------------------------------------
@@ -238,7 +265,7 @@ def test_delete_restore_and_purge_in_two_steps(cli: Cli, db: Path) -> None:
     assert state(db, "ex_story") is None
     assert cli("show", "ex_story")[0] == 1
     code, out, _ = cli("history", "ex_story")
-    assert code == 0 and "  purge  version 2  (purged: removed for good)" in out
+    assert code == 0 and "  purged  version 2  (purged: removed for good)" in out
 
 
 # ---------------------------------------------------------------------------

@@ -110,7 +110,25 @@ def show(ws: Workspace, example_id: str, fmt: str) -> None:
 @TEXT_OR_JSON
 @pass_workspace
 def history(ws: Workspace, example_id: str, fmt: str) -> None:
-    """an example's audit events, oldest first, each with the diff it made"""
+    """an example's audit events, oldest first, each named, with the words it changed per field
+
+    Each event is a line with its time, actor, name (created, imported, edited title, turn 2,
+    linked §honesty.1, unlinked §x, tagged x, untagged x, submitted for review, approved,
+    rejected: COMMENT, back to review, relinked by constitution version N, confirmed links §x,
+    deleted, restored, purged, conflict: edit of version N not saved ...), the version it left
+    and its note. Below it, one line per changed field, labelled as the editor names it (title,
+    text, group, tags, clauses, status, Turn 3 content, Turn 3 rationale, Turn 3 tool calls,
+    tools ...), in git's --word-diff=plain form: [-deleted words-]{+inserted words+}, a few
+    unchanged words around each change, "…" for the words left out.
+
+    --format json: {"id", "events": [{"event", "at", "actor", "action", "name", "version",
+    "note", "review", "diff", "changes"}]}. "action" is the audit log's word (update, import,
+    follow-rename, ...), "diff" the field lines above, "changes" one object per changed field:
+    {"field", "kind", "before", "after", "added", "removed", "segments"}. "kind" is "text" or
+    "items" (tags and clauses); "before" and "after" are the whole values (null when absent);
+    "added" and "removed" list the items of an "items" change; "segments" is the shortened word
+    diff, [{"op": "equal" | "delete" | "insert", "text"}].
+    """
     from curator.history import example_history
 
     found = example_history(ws.db, example_id)

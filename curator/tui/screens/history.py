@@ -1,4 +1,4 @@
-"""An example's history: its audit events, and the readable diff of the highlighted one."""
+"""An example's history: its audit events by name, and what the highlighted one changed, word by word."""
 
 from __future__ import annotations
 
@@ -12,31 +12,60 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.command import Provider
 from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from curator.errors import CuratorError, NotFoundError
-from curator.history import HistoryEntry, history
+from curator.history import FieldChange, HistoryEntry, history
 from curator.store import examples
-from curator.tui.safe import clipped, content, diff_style, join, plain
+from curator.tui.safe import clipped, content, join, plain
 from curator.tui.screens.help import ScreenBindingCommands
+from curator.tui.widgets.word_diff import NOTE, segments_content, word_diff_content
+from curator.worddiff import visible
 
 if TYPE_CHECKING:
     from curator.tui.app import CuratorApp
 
 
-def diff_text(entry: HistoryEntry) -> Text:
-    """The event's header line and its unified diff, every line literal (colored by its first character)."""
+def change_line(change: FieldChange) -> Content:
+    """One field's change on one line: its label in bold, then the words struck out and added."""
+    if change.kind == "items":
+        body = segments_content(change.segments) if change.segments else Content.styled("(order changed)", NOTE)
+    elif change.segments:
+        body = word_diff_content(change.diff)
+    else:
+        body = Content.styled("(spacing only)", NOTE)
+    return Content.assemble((change.field, "bold"), ": ", body)
+
+
+def entry_content(entry: HistoryEntry) -> Content:
+    """The event's heading (time, actor, name, version), its note, then one line per changed field.
+
+    Every piece of data is a literal Content with styles given as spans: a title like `[b]x[/b]`
+    shows as typed, and control characters arrive as pictures (`curator.worddiff.visible`).
+    """
     event = entry.event
-    out = join((f"{event.at}  ", "dim"), (entry.label, "bold"), (" by ", "dim"), event.actor, "\n\n")
-    if not entry.diff:
-        out.append_text(plain("(no change to the record's text)", "dim italic"))
-        return out
-    for line in entry.diff:
-        out.append_text(plain(line, diff_style(line)))
-        out.append("\n")
-    return out
+    version = f"  version {entry.version}" if entry.version is not None else ""
+    lines = [
+        Content.assemble(
+            (event.at[:19].replace("T", " "), "dim"),
+            "  ",
+            visible(event.actor),
+            "  ",
+            (entry.name, "bold"),
+            (version, "dim"),
+        )
+    ]
+    if event.note:
+        lines.append(Content.styled(visible(event.note), "dim italic"))
+    lines.append(Content(""))
+    if entry.changes:
+        lines += [change_line(change) for change in entry.changes]
+    else:
+        lines.append(Content.styled("(no field of the record changed)", "dim italic"))
+    return Content("\n").join(lines)
 
 
 class HistoryScreen(Screen[None]):
@@ -80,7 +109,7 @@ class HistoryScreen(Screen[None]):
         table = self.query_one("#history-events", DataTable)
         table.add_column("Time", key="at")
         table.add_column("Actor", key="actor")
-        table.add_column("Action", key="action")
+        table.add_column("Event", key="name")
         self.query_one("#history-heading", Static).update(join(("History of ", "dim"), self.example_id))
         self.load()
 
@@ -116,7 +145,7 @@ class HistoryScreen(Screen[None]):
         for index, entry in enumerate(message.entries):
             event = entry.event
             table.add_row(
-                plain(event.at[:19].replace("T", " ")), plain(event.actor), clipped(entry.label), key=str(index)
+                plain(event.at[:19].replace("T", " ")), plain(visible(event.actor)), clipped(entry.name), key=str(index)
             )
         if not message.entries:
             self.query_one("#history-diff", Static).update(content("No recorded events for this example."))
@@ -129,7 +158,7 @@ class HistoryScreen(Screen[None]):
 
     def show_entry(self, index: int) -> None:
         if 0 <= index < len(self.entries):
-            self.query_one("#history-diff", Static).update(diff_text(self.entries[index]))
+            self.query_one("#history-diff", Static).update(entry_content(self.entries[index]))
             self.query_one("#history-detail", VerticalScroll).scroll_home(animate=False)
 
     def action_back(self) -> None:

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from difflib import SequenceMatcher
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -26,7 +24,9 @@ from textual.widgets.option_list import Option
 from textual.worker import Worker, get_current_worker
 
 from curator.errors import CuratorError, UsageError
-from curator.tui.safe import content, join
+from curator.tui.safe import content
+from curator.tui.widgets.word_diff import segments_content
+from curator.worddiff import word_diff as core_word_diff
 
 if TYPE_CHECKING:
     from curator.dedup.decontam import CommonNgrams, EvalIndex
@@ -382,33 +382,18 @@ class DupPanel(Vertical):
 SPAN_CHARS = 90
 
 
-def word_diff(left: str, right: str, *, context: int = 4, limit: int = 60) -> Text:
-    """What differs between two texts, word by word: removed words struck through in red, added
-    ones in green, unchanged runs cut to `context` words each side; at most `limit` changes."""
-    a, b = left.split(), right.split()
-    parts: list[tuple[str, str] | str] = []
-    changes = 0
-    for tag, i1, i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        if tag == "equal":
-            same = a[i1:i2]
-            if len(same) > 2 * context:
-                same = [*same[:context], "…", *same[-context:]] if parts else ["…", *same[-context:]]
-            parts.append(" ".join(same) + " ")
-            continue
-        changes += 1
-        if changes > limit:
-            parts.append(("… (more differences)", "dim"))
-            break
-        if i2 > i1:
-            parts.append((" ".join(a[i1:i2]), "strike red"))
-            parts.append(" ")
-        if j2 > j1:
-            parts.append((" ".join(b[j1:j2]), "bold green"))
-            parts.append(" ")
-    if not changes:
-        return join(("The two texts are the same word for word.", "dim"))
-    head: list[tuple[str, str] | str] = [(f"{changes if changes <= limit else f'{limit}+'} difference(s): ", "bold")]
-    return join(*head, *parts)
+def word_diff(left: str, right: str, *, context: int = 4, limit: int = 60) -> Content:
+    """What differs between two texts, word by word (`curator.worddiff`): removed words struck
+    through in red, added ones in green, unchanged runs cut to `context` words each side; at most
+    `limit` changes, counted in the heading."""
+    diff = core_word_diff(left, right, context=context, limit=limit, run_words=None, word_chars=None)
+    if not diff.changes:
+        return Content.styled("The two texts are the same word for word.", "dim")
+    count = f"{limit}+" if diff.truncated else str(diff.changes)
+    shown = Content.assemble((f"{count} difference(s): ", "bold"), segments_content(diff.segments))
+    if diff.truncated:
+        shown = Content.assemble(shown, (" … (more differences)", "dim"))
+    return shown
 
 
 def _row_prompt(row: DupRow) -> Content:
