@@ -176,9 +176,9 @@ MARKS: dict[str, tuple[str, str]] = {
 def row_cells(row: dict[str, Any], state: str | None) -> tuple[Text, ...]:
     """A queue row: empty status while it waits; marked and dimmed once decided (`state`: its status now)."""
     dim = "dim" if state else ""
-    mark, colour = MARKS.get(state or "", (f"– {state}", "")) if state else ("", "")
+    mark, colour = MARKS.get(state, (f"– {state}", "")) if state else ("", "")
     return (
-        plain(mark, f"{colour} dim".strip() if dim else colour),
+        plain(mark, f"{colour} {dim}".strip()),
         clipped(row["title"], dim),
         plain(row["kind"], dim),
         plain(row["author"], dim),
@@ -201,7 +201,7 @@ class ReviewScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "approve", "Approve", tooltip="Approve the highlighted example and move to the next"),
         Binding(
-            "A", "approve(True)", "Approve with comment", show=False, tooltip="Approve with a comment, then move on"
+            "A,shift+a", "approve(True)", "Approve with comment", show=False, tooltip="Approve with a comment, move on"
         ),
         Binding("x", "reject", "Reject", tooltip="Reject with a comment (required), then move to the next"),
         Binding("s,space", "skip", "Skip", tooltip="Move to the next undecided example without deciding"),
