@@ -11,7 +11,7 @@ import pytest
 from curator.errors import ConflictError, NotFoundError, RecordError, StoreError
 from curator.models import parse_example
 from curator.store import examples
-from curator.store.audit import events_for
+from curator.store.audit import events_for, examples_changed, latest_event_id
 from curator.store.clauses import current_clause_hashes
 from curator.store.db import Workspace, open_workspace
 from curator.store.migrations import migrations
@@ -248,6 +248,25 @@ def test_keyset_paging_by_last_update(ws: Workspace) -> None:
         seen += [e.id for e in page]
         after = (page[-1].updated_at, page[-1].id)
     assert seen == [f"ex_{i}" for i in reversed(range(7))]
+
+
+def test_changed_examples_and_their_summaries_since_an_event(ws: Workspace) -> None:
+    """What a list needs to update its rows in place: which records changed, and how they look now."""
+    for i in range(3):
+        examples.create(ws.db, parse_example(story(id=f"ex_{i}", tags=["t"] if i else [])), actor="ana")
+    mark = latest_event_id(ws.db)
+    ex = examples.get(ws.db, "ex_1")
+    examples.update(ws.db, ex.model_copy(update={"title": "Renamed"}), expected_version=1, actor="ana")
+    examples.delete(ws.db, "ex_2", expected_version=None, actor="ana")
+    examples.create(ws.db, parse_example(story(id="ex_new")), actor="ana")
+    now = latest_event_id(ws.db)
+    assert examples_changed(ws.db, mark, now, limit=10) == ["ex_new", "ex_2", "ex_1"]  # latest change first
+    assert examples_changed(ws.db, mark, now, limit=2) is None  # too many: read the list again
+    assert examples_changed(ws.db, now, now, limit=10) == []
+    found = examples.summaries_of(ws.db, ["ex_0", "ex_1", "ex_2", "ex_new", "ex_missing"])
+    assert sorted(found) == ["ex_0", "ex_1", "ex_new"]  # live ones only
+    assert (found["ex_1"].title, found["ex_1"].status) == ("Renamed", "draft")
+    assert sorted(examples.summaries_of(ws.db, ["ex_0", "ex_1", "ex_new"], tag="t")) == ["ex_1"]
 
 
 def test_each_thread_gets_its_own_connection(tmp_path: Path) -> None:

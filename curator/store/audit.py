@@ -82,6 +82,21 @@ def latest_event_id(db: Database) -> int:
     return int(db.execute("SELECT coalesce(max(id), 0) FROM audit").fetchone()[0])
 
 
+def examples_changed(db: Database, after: int, upto: int, *, limit: int) -> list[str] | None:
+    """Ids of the examples with events after event `after` up to `upto`, most recently changed first.
+
+    None when more than `limit` changed: a caller keeping a list in step reads it again instead.
+    """
+    rows = db.execute(
+        "SELECT entity_id FROM audit WHERE entity = 'example' AND id > ? AND id <= ? "
+        "GROUP BY entity_id ORDER BY max(id) DESC LIMIT ?",
+        [after, upto, limit + 1],
+    ).fetchall()
+    if len(rows) > limit:
+        return None
+    return [r[0] for r in rows]
+
+
 def _from_row(row: tuple[Any, ...]) -> AuditEvent:
     id_, at, actor, action, entity, entity_id, before, after, note = row
     return AuditEvent(

@@ -743,6 +743,23 @@ def page(
     return [Summary(*row) for row in db.execute(sql, params)]
 
 
+def summaries_of(db: Database, example_ids: Sequence[str], **filters: str | None) -> dict[str, Summary]:
+    """id -> summary of those of `example_ids` that are live and match `filters` (as for :func:`page`).
+
+    A list that updates changed rows in place (rather than reading its pages again) asks for
+    just the records that changed.
+    """
+    sql, params = _filter_sql(**filters)
+    sql = sql.replace("SELECT e.record FROM", "SELECT e.id, e.kind, e.status, e.title, e.author, e.updated_at FROM", 1)
+    found: dict[str, Summary] = {}
+    for start in range(0, len(example_ids), 500):
+        chunk = list(example_ids[start : start + 500])
+        marks = ",".join("?" * len(chunk))
+        for row in db.execute(f"{sql} AND e.id IN ({marks})", [*params, *chunk]):
+            found[row[0]] = Summary(*row)
+    return found
+
+
 def all_tags(db: Database) -> list[str]:
     """Every tag in use on live records, most used first (for completion)."""
     return [

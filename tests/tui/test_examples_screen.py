@@ -9,15 +9,16 @@ from typing import Any
 import pytest
 from textual.coordinate import Coordinate
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Select, Static
+from textual.widgets import DataTable, Input, Select, Static, TextArea
 
 from curator.bootstrap import init_workspace
 from curator.models import Example
 from curator.store.db import open_workspace
 from curator.store.examples import insert_many
 from curator.tui.app import CuratorApp
+from curator.tui.screens.editor import EditorScreen
 from curator.tui.screens.examples import PAGE_SIZE, ExamplesScreen
-from tests.tui.conftest import HOSTILE, wait_for
+from tests.tui.conftest import HOSTILE, open_editor, paste_into, stored, wait_for, wait_screen
 
 
 async def open_examples(pilot: Pilot[Any]) -> ExamplesScreen:
@@ -215,8 +216,12 @@ async def test_refresh_after_a_change_elsewhere(demo_db: Path) -> None:
         examples.update(
             app.workspace.db, ex.model_copy(update={"title": "Renamed"}), expected_version=ex.version, actor="ana"
         )
+        order = column(screen, "id")
+        index = order.index("ex_demo_001")
+        assert index > 0
         screen.refresh_data()
-        await wait_for(pilot, lambda: column(screen, "title")[:1] == ["Renamed"], "the refreshed list")
+        await wait_for(pilot, lambda: column(screen, "title")[index] == "Renamed", "the row updated in place")
+        assert column(screen, "id") == order
         assert screen.total == 48
 
 
@@ -286,3 +291,76 @@ async def test_titles_cut_by_the_column_end_with_an_ellipsis(demo_db: Path) -> N
         lines = ["".join(seg.text for seg in table.render_line(y)) for y in range(1, table.row_count + 1)]
         shown = [line for line in lines if "A long title about honesty" in line]
         assert len(shown) == 2 and all("…" in line for line in shown), shown
+
+
+def db_order(db: Path) -> list[str]:
+    """Live examples in the list's sort order (newest update first)."""
+    with open_workspace(db) as ws:
+        rows = ws.db.execute(
+            "SELECT id FROM examples WHERE id NOT IN (SELECT example_id FROM deleted_examples) "
+            "ORDER BY updated_at DESC, id DESC"
+        )
+        return [r[0] for r in rows]
+
+
+async def test_a_save_in_the_editor_keeps_the_order(demo_db: Path) -> None:
+    app = CuratorApp(demo_db, user="ana")
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = await open_examples(pilot)
+        order = column(screen, "id")
+        saved_id = order[5]
+        screen.table.move_cursor(row=5)
+        await pilot.press("enter")
+        editor = await wait_screen(pilot, EditorScreen)
+        await wait_for(pilot, lambda: bool(editor._baseline), "the form to be filled")
+        title = editor.query_one("#title", Input)
+        title.value = ""
+        await paste_into(pilot, title, "Retitled in a batch")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: stored(demo_db, saved_id).title == "Retitled in a batch", "the save")
+        await wait_for(pilot, lambda: column(screen, "title")[5] == "Retitled in a batch", "the row updated in place")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen, "back to the list")
+        assert column(screen, "id") == order
+        assert screen.highlighted_id() == saved_id
+        assert db_order(demo_db)[0] == saved_id  # what a reload would show first
+
+        # a new example goes to the top (where newest-first puts it); the rest stay as they were
+        editor = await open_editor(pilot, None, kind="story")
+        await paste_into(pilot, editor.query_one("#title", Input), "A brand new story")
+        await paste_into(pilot, editor.query_one("#text", TextArea), "Once, a new story.")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: editor.loaded is not None, "the save")
+        new_id = editor.loaded.id if editor.loaded is not None else ""
+        await wait_for(pilot, lambda: column(screen, "id")[:1] == [new_id], "the new row at the top")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen, "back to the list")
+        assert column(screen, "id") == [new_id, *order]
+        assert screen.highlighted_id() == saved_id
+        assert screen.total == 49
+
+        # r re-sorts
+        await pilot.press("r")
+        await wait_for(pilot, lambda: column(screen, "id") == db_order(demo_db), "the re-sorted list")
+        assert column(screen, "id")[:2] == [new_id, saved_id]
+
+
+async def test_a_deleted_row_disappears_without_moving_the_others(demo_db: Path) -> None:
+    from curator.store import examples
+
+    app = CuratorApp(demo_db, user="ana")
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = await open_examples(pilot)
+        order = column(screen, "id")
+        screen.table.move_cursor(row=10)
+        await wait_for(pilot, lambda: screen.highlighted_id() == order[10], "the cursor")
+        with open_workspace(demo_db) as ws:  # above the cursor, and edited: both from another process
+            examples.delete(ws.db, order[3], expected_version=None, actor="ana")
+            ex = examples.get(ws.db, order[20])
+            examples.update(ws.db, ex.model_copy(update={"title": "Edited"}), expected_version=ex.version, actor="ben")
+        screen.refresh_data()
+        await wait_for(pilot, lambda: order[3] not in column(screen, "id"), "the deleted row gone")
+        assert column(screen, "id") == order[:3] + order[4:]
+        assert column(screen, "title")[19] == "Edited"
+        assert screen.highlighted_id() == order[10]
+        await wait_for(pilot, lambda: screen.total == 47, "the count")

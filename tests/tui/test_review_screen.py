@@ -13,12 +13,13 @@ from textual.widgets import Input, Static
 from curator.bootstrap import open_workspace
 from curator.dedup.decontam import add_evalset
 from curator.models import Example
-from curator.review import reviews_of
+from curator.review import decide, reviews_of, submit
 from curator.store import examples
 from curator.tui.app import CuratorApp
+from curator.tui.screens.comment import CommentScreen
 from curator.tui.screens.confirm import ConfirmScreen
 from curator.tui.screens.review import ReviewScreen
-from tests.tui.conftest import HOSTILE, wait_for
+from tests.tui.conftest import HOSTILE, wait_for, wait_screen
 
 ANAS_IN_REVIEW = "ex_demo_022"
 """An advice example by ana, waiting for review, with clause links and rationales."""
@@ -67,6 +68,22 @@ def rendered(screen: ReviewScreen, widget_id: str) -> str:
     return str(screen.query_one(widget_id, Static).render())
 
 
+def row_ids(screen: ReviewScreen) -> list[str]:
+    """The queue's rows as shown, top to bottom."""
+    return [str(row.key.value) for row in screen.table.ordered_rows]
+
+
+def status_cell(screen: ReviewScreen, example_id: str) -> str:
+    table = screen.table
+    return str(table.get_cell(example_id, "status").plain)
+
+
+def queue_ids(app: CuratorApp) -> list[str]:
+    """The examples waiting for review, longest waiting first (the queue's order)."""
+    rows = app.workspace.db.execute("SELECT id FROM examples WHERE status = 'review' ORDER BY updated_at, id")
+    return [r[0] for r in rows]
+
+
 async def test_queue_shows_the_examples_waiting(demo_db: Path) -> None:
     app = CuratorApp(demo_db, user="ben")
     async with app.run_test(size=(150, 45)) as pilot:
@@ -89,14 +106,14 @@ async def test_another_annotator_approves(demo_db: Path, monkeypatch: pytest.Mon
         await highlight(pilot, screen, ANAS_IN_REVIEW)
         before = status_of(app, ANAS_IN_REVIEW)
         assert before[0] == "review"
-        await pilot.press("a")
+        await pilot.press("A")  # shift+a: approve with a comment
         await wait_for(pilot, lambda: type(app.screen).__name__ == "CommentScreen", "the comment dialog")
         await pilot.press(*"clear and kind", "enter")
         await wait_for(pilot, lambda: status_of(app, ANAS_IN_REVIEW)[0] == "approved", "the approval")
         assert status_of(app, ANAS_IN_REVIEW)[1] == before[1] + 1
         review = reviews_of(app.workspace.db, ANAS_IN_REVIEW)[-1]
         assert (review.reviewer, review.verdict, review.comment) == ("ben", "approve", "clear and kind")
-        await wait_for(pilot, lambda: ANAS_IN_REVIEW not in screen.table.rows, "the queue to reload")
+        await wait_for(pilot, lambda: status_cell(screen, ANAS_IN_REVIEW) == "✓ approved", "the row marked")
         assert any(sev == "information" and "Approved" in msg for sev, msg in seen)
 
 
@@ -168,10 +185,10 @@ async def test_a_stale_version_is_refused(demo_db: Path, monkeypatch: pytest.Mon
             app.workspace.db, ex.model_copy(update={"title": "Edited"}), expected_version=ex.version, actor="ana"
         )
         await pilot.press("a")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "CommentScreen", "the comment dialog")
-        await pilot.press("enter")
         await wait_for(pilot, lambda: any(sev == "error" for sev, _ in seen), "the conflict")
         assert status_of(app, ANAS_IN_REVIEW)[0] == "review"
+        assert screen.highlighted_id() == ANAS_IN_REVIEW  # a refused decision does not move on
+        assert status_cell(screen, ANAS_IN_REVIEW) == ""
 
 
 async def test_edit_and_history_keys(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -246,10 +263,9 @@ async def test_a_near_copy_is_shown_and_approving_it_asks_first(demo_db: Path) -
         assert status_of(app, ANAS_IN_REVIEW) == before
         await pilot.press("a")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation again")
-        await pilot.press("y")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "CommentScreen", "the comment dialog")
-        await pilot.press(*"seen the copy", "enter")
+        await pilot.press("y")  # confirmed: approved at once, no comment asked
         await wait_for(pilot, lambda: status_of(app, ANAS_IN_REVIEW)[0] == "approved", "the approval")
+        assert reviews_of(app.workspace.db, ANAS_IN_REVIEW)[-1].comment == ""
 
 
 async def test_an_eval_overlap_is_shown_with_its_field(demo_db: Path, tmp_path: Path) -> None:
@@ -286,3 +302,128 @@ async def test_approving_before_the_overlap_check_ends_asks_first(demo_db: Path)
         await pilot.press("a")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
         assert "has not finished" in app.screen.question  # type: ignore[attr-defined]
+
+
+async def test_a_approves_at_once_and_moves_to_the_next_row(demo_db: Path) -> None:
+    app = CuratorApp(demo_db, user="ben")
+    async with app.run_test(size=(150, 45)) as pilot:
+        screen = await open_review(pilot)
+        order = row_ids(screen)
+        assert order == queue_ids(app)
+        assert f"0 of {len(order)} decided" in rendered(screen, "#review-status")
+        await highlight(pilot, screen, ANAS_IN_REVIEW)
+        following = order[order.index(ANAS_IN_REVIEW) + 1]
+        await pilot.press("a")
+        await wait_for(pilot, lambda: status_of(app, ANAS_IN_REVIEW)[0] == "approved", "the approval")
+        assert app.screen is screen  # no dialog
+        review = reviews_of(app.workspace.db, ANAS_IN_REVIEW)[-1]
+        assert (review.reviewer, review.verdict, review.comment) == ("ben", "approve", "")
+        await wait_for(pilot, lambda: screen.highlighted_id() == following, "the cursor on the next row")
+        await wait_for(pilot, lambda: screen.example is not None and screen.example.id == following, "its detail")
+        assert status_cell(screen, ANAS_IN_REVIEW) == "✓ approved"
+        assert "dim" in str(screen.table.get_cell(ANAS_IN_REVIEW, "title").style)
+        assert row_ids(screen) == order
+        assert f"1 of {len(order)} decided" in rendered(screen, "#review-status")
+
+
+async def test_x_rejects_with_the_comment_typed_and_moves_on(demo_db: Path) -> None:
+    app = CuratorApp(demo_db, user="ben")
+    async with app.run_test(size=(150, 45)) as pilot:
+        screen = await open_review(pilot)
+        order = row_ids(screen)
+        await highlight(pilot, screen, ANAS_IN_REVIEW)
+        following = order[order.index(ANAS_IN_REVIEW) + 1]
+        await pilot.press("x")
+        dialog = await wait_screen(pilot, CommentScreen)
+        box = dialog.query_one("#comment-input", Input)
+        await wait_for(pilot, lambda: app.focused is box, "the comment box focused")
+        await pilot.press(*"overstates the tenure", "enter")
+        await wait_for(pilot, lambda: status_of(app, ANAS_IN_REVIEW)[0] == "rejected", "the rejection")
+        review = reviews_of(app.workspace.db, ANAS_IN_REVIEW)[-1]
+        assert (review.verdict, review.comment) == ("reject", "overstates the tenure")
+        await wait_for(pilot, lambda: screen.highlighted_id() == following, "the cursor on the next row")
+        assert app.screen is screen
+        assert status_cell(screen, ANAS_IN_REVIEW) == "✗ rejected"
+        assert row_ids(screen) == order
+
+        # escape in the dialog decides nothing and stays on the row
+        await highlight(pilot, screen, following)
+        await pilot.press("x")
+        await wait_screen(pilot, CommentScreen)
+        await pilot.press(*"never mind", "escape")
+        await wait_for(pilot, lambda: app.screen is screen, "the dialog to close")
+        assert screen.highlighted_id() == following
+        assert status_of(app, following)[0] == "review"
+        assert status_cell(screen, following) == ""
+
+
+async def test_s_and_space_skip_without_deciding(demo_db: Path) -> None:
+    app = CuratorApp(demo_db, user="ben")
+    async with app.run_test(size=(150, 45)) as pilot:
+        screen = await open_review(pilot)
+        order = row_ids(screen)
+        await highlight(pilot, screen, order[0])
+        await pilot.press("s")
+        await wait_for(pilot, lambda: screen.highlighted_id() == order[1], "the second row")
+        await pilot.press("space")
+        await wait_for(pilot, lambda: screen.highlighted_id() == order[2], "the third row")
+        await wait_for(pilot, lambda: screen.example is not None and screen.example.id == order[2], "its detail")
+        assert [status_of(app, i)[0] for i in order[:3]] == ["review"] * 3
+        assert all(reviews_of(app.workspace.db, i) == [] for i in order[:3])
+        assert f"0 of {len(order)} decided" in rendered(screen, "#review-status")
+
+
+async def test_decided_rows_stay_in_place_until_reload(demo_db: Path) -> None:
+    app = CuratorApp(demo_db, user="ben")
+    async with app.run_test(size=(150, 45)) as pilot:
+        screen = await open_review(pilot)
+        order = row_ids(screen)
+        first, second, last = order[1], order[2], order[-1]
+        await highlight(pilot, screen, first)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: screen.highlighted_id() == second, "the cursor on the next row")
+        await highlight(pilot, screen, second)
+        await pilot.press("x")
+        await wait_screen(pilot, CommentScreen)
+        await pilot.press(*"too vague", "enter")
+        await wait_for(pilot, lambda: status_cell(screen, second) == "✗ rejected", "the rejection")
+        # deciding the last row wraps round to the first undecided one (above the decided ones)
+        await highlight(pilot, screen, last)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: status_cell(screen, last) == "✓ approved", "the last approval")
+        await wait_for(pilot, lambda: screen.highlighted_id() == order[0], "the cursor on the first undecided row")
+        assert row_ids(screen) == order
+        assert f"3 of {len(order)} decided" in rendered(screen, "#review-status")
+
+        # a change elsewhere (a new submission) refreshes the queue without dropping or moving rows
+        with open_workspace(demo_db) as ws:
+            draft = ws.db.execute("SELECT id FROM examples WHERE status = 'draft' ORDER BY id LIMIT 1").fetchone()[0]
+            submit(ws.db, draft, expected_version=None, actor="dara")
+        screen.refresh_data()
+        await wait_for(pilot, lambda: draft in screen.table.rows, "the new submission")
+        assert row_ids(screen) == [*order, draft]
+        assert [status_cell(screen, i) for i in (first, second, last)] == ["✓ approved", "✗ rejected", "✓ approved"]
+        assert screen.highlighted_id() == order[0]
+        assert f"3 of {len(order) + 1} decided" in rendered(screen, "#review-status")
+
+        # r reloads: only then are the decided rows dropped
+        await pilot.press("r")
+        await wait_for(pilot, lambda: first not in screen.table.rows, "the reload")
+        assert row_ids(screen) == queue_ids(app)
+        assert {first, second, last}.isdisjoint(row_ids(screen))
+        assert f"0 of {len(order) - 2} decided" in rendered(screen, "#review-status")
+
+
+async def test_a_row_decided_elsewhere_is_marked_and_skipped(demo_db: Path) -> None:
+    app = CuratorApp(demo_db, user="ben")
+    async with app.run_test(size=(150, 45)) as pilot:
+        screen = await open_review(pilot)
+        order = row_ids(screen)
+        await highlight(pilot, screen, order[3])
+        with open_workspace(demo_db) as ws:  # another reviewer, in another process, rejects the next one
+            decide(ws.db, order[4], "reject", comment="no", expected_version=None, actor="chen")
+        screen.refresh_data()
+        await wait_for(pilot, lambda: status_cell(screen, order[4]) == "✗ rejected", "the row marked")
+        assert row_ids(screen) == order
+        await pilot.press("s")
+        await wait_for(pilot, lambda: screen.highlighted_id() == order[5], "the next undecided row")

@@ -4,6 +4,11 @@ Only pages are read: the first page on open (and on every filter change, debounc
 when the cursor or the scroll position gets near the end of what is loaded. Every read runs in a
 thread worker; a generation number drops results of a load that a newer filter change superseded.
 
+The list holds still while people work through it: after a save (here, in the editor, or in
+another process) only the rows that changed are read again, from the audit log's new events, and
+updated where they are; a deleted row disappears, a new (or newly matching) one goes to the top,
+where newest-first puts it. Only `r` (or a filter change) reads and sorts the list again.
+
 Keys: enter opens the highlighted example in the editor (e too), n asks for a kind and opens a new
 example of it (linked to the clause in the clause filter when that is a current clause id), h shows
 the history, r reloads, / focuses the free-text filter, c clears the filters, escape returns to
@@ -33,10 +38,10 @@ from textual.worker import get_current_worker
 
 from curator.errors import CuratorError
 from curator.models import KINDS, STATUSES
-from curator.store.audit import latest_event_id
+from curator.store.audit import examples_changed, latest_event_id
 from curator.store.clauses import current_clause_hashes
 from curator.store.db import WorkspaceDB
-from curator.store.examples import Summary, all_tags, authors, count, page
+from curator.store.examples import Summary, all_tags, authors, count, page, summaries_of
 from curator.tui.safe import clipped, content, join, plain
 from curator.tui.screens.help import ScreenBindingCommands
 
@@ -50,6 +55,8 @@ NEAR_END = 50
 DEBOUNCE = 0.2
 """Seconds of quiet after a filter edit before the list reloads."""
 MAX_SUGGESTIONS = 1000
+MAX_CHANGED_ROWS = 500
+"""More changed records than this (a big import) since the list was read: read it again instead."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +167,27 @@ class ExamplesScreen(Screen[None]):
             self.tags = tags
             self.clauses = clauses
 
+    class RowsChanged(Message):
+        """The records changed since the list was read: `live` holds the summaries of those still
+        live, `matching` the ids among them that the filters select; `None` means too many changed."""
+
+        def __init__(
+            self,
+            generation: int,
+            token: int,
+            changed: list[str] | None,
+            live: dict[str, Summary],
+            matching: set[str],
+            total: int,
+        ) -> None:
+            super().__init__()
+            self.generation = generation
+            self.token = token
+            self.changed = changed
+            self.live = live
+            self.matching = matching
+            self.total = total
+
     class ChangeToken(Message):
         """The workspace's newest audit id, read when the screen is shown again: a change means reload."""
 
@@ -228,14 +256,18 @@ class ExamplesScreen(Screen[None]):
         self.exhausted = False
         self.error = None
         self.total = None
+        self._token = None
         self._after = None
         self._keep_id = keep_id
         self._update_status()
         self.fetch(self._generation, self.filters, None)
 
     def refresh_data(self) -> None:
-        """Called by the app after a save or a review: same filters, from the start."""
-        self.reload(keep_id=self.highlighted_id())
+        """Called by the app after a save or a review: the changed rows are updated where they are."""
+        if self._token is None:  # the list has not been read yet: read it (again)
+            self.reload(keep_id=self.highlighted_id())
+        else:
+            self.fetch_changes(self._generation, self.filters, self._token)
         self.load_choices()
 
     @work(thread=True, exclusive=True, group="examples-page")
@@ -254,6 +286,26 @@ class ExamplesScreen(Screen[None]):
                     self.post_message(self.CountLoaded(generation, total, token))
         except (sqlite3.Error, CuratorError) as err:
             self.post_message(self.LoadFailed(generation, str(err)))
+
+    @work(thread=True, exclusive=True, group="examples-changes")
+    def fetch_changes(self, generation: int, filters: Filters, after: int) -> None:
+        """Read the records changed since audit event `after`, for `on_examples_screen_rows_changed`."""
+        worker = get_current_worker()
+        db = self.curator.workspace.db
+        try:
+            token = latest_event_id(db)
+            changed = examples_changed(db, after, token, limit=MAX_CHANGED_ROWS)
+            live: dict[str, Summary] = {}
+            matching: set[str] = set()
+            if changed:
+                live = summaries_of(db, changed)
+                matching = set(summaries_of(db, changed, **filters.kwargs())) if filters.describe() else set(live)
+            total = count(db, **filters.kwargs())
+        except (sqlite3.Error, CuratorError) as err:
+            self.post_message(self.LoadFailed(generation, str(err)))
+            return
+        if not worker.is_cancelled:
+            self.post_message(self.RowsChanged(generation, token, changed, live, matching, total))
 
     @work(thread=True, exclusive=True, group="examples-choices")
     def load_choices(self) -> None:
@@ -277,17 +329,8 @@ class ExamplesScreen(Screen[None]):
         if message.first:
             table.clear()
         for s in message.rows:
-            if s.id in table.rows:
-                continue
-            table.add_row(
-                clipped(s.title),
-                plain(s.kind),
-                plain(s.status, _STATUS_STYLE.get(s.status, "")),
-                plain(s.author),
-                plain(_short_time(s.updated_at)),
-                plain(s.id, "dim"),
-                key=s.id,
-            )
+            if s.id not in table.rows:
+                table.add_row(*_cells(s), key=s.id)
         if message.rows:
             last = message.rows[-1]
             self._after = (last.updated_at, last.id)
@@ -310,6 +353,40 @@ class ExamplesScreen(Screen[None]):
             self.fetching = False
             self.error = message.error
             self._update_status()
+
+    def on_examples_screen_rows_changed(self, message: RowsChanged) -> None:
+        if message.generation != self._generation or self._token is None or message.token < self._token:
+            return  # a newer load or a newer refresh has answered already
+        if message.changed is None:
+            self.reload(keep_id=self.highlighted_id())
+            return
+        table = self.table
+        keep = self.highlighted_id()
+        added: list[Summary] = []
+        for example_id in message.changed:
+            summary = message.live.get(example_id)
+            if example_id in table.rows:
+                if summary is None:  # deleted (or purged)
+                    table.remove_row(example_id)
+                else:  # kept where it is, even if it no longer matches the filters: `r` re-reads
+                    for column, cell in zip(COLUMNS, _cells(summary), strict=True):
+                        table.update_cell(example_id, column, cell)
+            elif summary is not None and example_id in message.matching:
+                added.append(summary)
+        if added:
+            for summary in added:
+                table.add_row(*_cells(summary), key=summary.id)
+            added.sort(key=lambda s: (s.updated_at, s.id), reverse=True)
+            order = [s.id for s in added] + [str(row.key.value) for row in table.ordered_rows]
+            rank: dict[str, int] = {}
+            for example_id in order:
+                rank.setdefault(example_id, len(rank))
+            table.sort("id", key=lambda cell: rank[cell.plain])
+        if keep is not None and keep in table.rows:
+            table.move_cursor(row=table.get_row_index(keep))
+        self._token = message.token
+        self.total = message.total
+        self._update_status()
 
     def on_examples_screen_choices_loaded(self, message: ChoicesLoaded) -> None:
         select: Select[str] = self.query_one("#f-author", Select)
@@ -467,6 +544,21 @@ class ExamplesScreen(Screen[None]):
 
 
 _STATUS_STYLE = {"approved": "green", "review": "yellow", "rejected": "red", "draft": ""}
+
+COLUMNS = ("title", "kind", "status", "author", "updated", "id")
+"""The list's column keys, in the order of `_cells`."""
+
+
+def _cells(s: Summary) -> tuple[Text, ...]:
+    """One row of the list, every value shown literally."""
+    return (
+        clipped(s.title),
+        plain(s.kind),
+        plain(s.status, _STATUS_STYLE.get(s.status, "")),
+        plain(s.author),
+        plain(_short_time(s.updated_at)),
+        plain(s.id, "dim"),
+    )
 
 
 def _short_time(iso: str) -> str:

@@ -1,5 +1,11 @@
 """The Review screen: the queue of examples waiting for review, the highlighted one read-only
-beside it with the reasons it could not be approved yet, and approve / reject with a comment.
+beside it with the reasons it could not be approved yet, and one key per decision.
+
+`a` approves and moves on, `x` asks for the reason and rejects, `s` (or space) skips. The queue
+holds still while a reviewer works through it: a decided example stays in its row, marked and
+dimmed, and the cursor moves to the next undecided row; rows are dropped only when `r` reads the
+queue again. The rules are the core's (`curator.review`); the screen only asks before approving
+an example with overlaps.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from curator.errors import CuratorError
 from curator.models import Example, TextBlock, ToolUseBlock
 from curator.review import ReviewRow, Verdict, approval_problems, decide, introduced_by, queue, reviews_of
 from curator.store import examples
+from curator.store.examples import summaries_of
 from curator.tui.messages import WorkspaceChanged
 from curator.tui.safe import clipped, content, join, plain
 from curator.tui.screens.comment import CommentScreen
@@ -126,9 +133,14 @@ def overlap_lines(rows: list[DupRow], warnings: list[EvalWarning]) -> list[str]:
     return lines
 
 
-def problems_text(problems: list[str], reviews: list[ReviewRow], overlaps: list[str] | None = None) -> Text:
-    """Why the example cannot be approved, or that it can; `overlaps` None while they are being checked."""
+def problems_text(
+    problems: list[str], reviews: list[ReviewRow], overlaps: list[str] | None = None, decided: str | None = None
+) -> Text:
+    """Why the example cannot be approved, or that it can; `overlaps` None while they are being checked;
+    `decided` the row's mark once it is no longer waiting."""
     parts: list[Part] = []
+    if decided:
+        parts.append((f"{decided}: no longer waiting (r reloads the queue)\n", "bold"))
     if problems:
         parts.append(("Cannot approve yet:\n", "bold yellow"))
         for problem in problems:
@@ -139,7 +151,7 @@ def problems_text(problems: list[str], reviews: list[ReviewRow], overlaps: list[
             parts.append(("  ⚠ " + line + "\n", "yellow"))
     elif overlaps is None:
         parts.append(("Checking for near-duplicates and eval overlaps…\n", "dim"))
-    else:
+    elif not decided:
         parts.append(("Ready to approve: no near-duplicates, no eval overlaps.\n", "green"))
     for r in reviews:
         parts.append((f"Earlier review (version {r.example_version}): ", "dim"))
@@ -153,25 +165,58 @@ def problems_text(problems: list[str], reviews: list[ReviewRow], overlaps: list[
     return join(*parts)
 
 
+MARKS: dict[str, tuple[str, str]] = {
+    "approved": ("✓ approved", "green"),
+    "rejected": ("✗ rejected", "red"),
+    "deleted": ("– deleted", ""),
+}
+"""How a row that is no longer waiting is marked in the status column, by its status now."""
+
+
+def row_cells(row: dict[str, Any], state: str | None) -> tuple[Text, ...]:
+    """A queue row: empty status while it waits; marked and dimmed once decided (`state`: its status now)."""
+    dim = "dim" if state else ""
+    mark, colour = MARKS.get(state, (f"– {state}", "")) if state else ("", "")
+    return (
+        plain(mark, f"{colour} {dim}".strip()),
+        clipped(row["title"], dim),
+        plain(row["kind"], dim),
+        plain(row["author"], dim),
+        plain(row["updated_at"][:10], dim),
+        plain(row["id"], "dim"),
+    )
+
+
+COLUMNS = ("status", "title", "kind", "author", "since", "id")
+"""The queue's column keys, in the order of `row_cells`."""
+
+
 class ReviewScreen(Screen[None]):
-    """Approve or reject what others submitted."""
+    """Approve or reject what others submitted, one key per decision."""
 
     CSS_PATH = "lists.tcss"
     AUTO_FOCUS = "#review-table"
     HELP_NAME = "Review"
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {ScreenBindingCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "approve", "Approve", tooltip="Approve the highlighted example (with an optional comment)"),
-        Binding("x", "reject", "Reject", tooltip="Reject the highlighted example (a comment is required)"),
+        Binding("a", "approve", "Approve", tooltip="Approve the highlighted example and move to the next"),
+        Binding(
+            "A,shift+a", "approve(True)", "Approve with comment", show=False, tooltip="Approve with a comment, move on"
+        ),
+        Binding("x", "reject", "Reject", tooltip="Reject with a comment (required), then move to the next"),
+        Binding("s,space", "skip", "Skip", tooltip="Move to the next undecided example without deciding"),
         Binding("e", "edit", "Edit"),
         Binding("h", "history", "History"),
-        Binding("r", "reload", "Reload"),
+        Binding("r", "reload", "Reload", tooltip="Read the queue again: decided examples leave it"),
     ]
 
     class QueueLoaded(Message):
-        def __init__(self, rows: list[dict[str, Any]]) -> None:
+        def __init__(self, rows: list[dict[str, Any]], gone: dict[str, str], *, full: bool) -> None:
             super().__init__()
             self.rows = rows
+            self.gone = gone
+            """Shown rows no longer waiting, elsewhere decided (or deleted): id -> their status now."""
+            self.full = full
 
     class DetailLoaded(Message):
         def __init__(
@@ -197,12 +242,20 @@ class ReviewScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.example: Example | None = None
-        self.introducer: str | None = None  # who imported the shown example, when it names no author
         """The highlighted example as last read (its version is the one a decision expects)."""
+        self.introducer: str | None = None  # who imported the shown example, when it names no author
         self.reviews: list[ReviewRow] = []
         self.deciding = False
         self.loaded = False
         """The queue was read at least once."""
+        self.rows: dict[str, dict[str, Any]] = {}
+        """The shown rows' data (id, title, kind, author, updated_at), by id."""
+        self.states: dict[str, str] = {}
+        """Rows no longer waiting: id -> status now (decided here, elsewhere, or deleted)."""
+        self.decided_here: set[str] = set()
+        """Rows decided on this screen since the last reload: their marks hold until `r`."""
+        self.more = False
+        """The queue was cut at QUEUE_LIMIT."""
 
     @property
     def curator(self) -> CuratorApp:
@@ -222,19 +275,21 @@ class ReviewScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.table
+        table.add_column("Status", width=10, key="status")
         table.add_column("Title", width=30, key="title")
         table.add_column("Kind", key="kind")
         table.add_column("Author", key="author")
         table.add_column("Waiting since", key="since")
         table.add_column("Id", key="id")
         self.query_one("#review-status", Static).update(content("Loading the review queue…"))
-        self.load_queue()
+        self.load_queue(full=True)
 
     @property
     def table(self) -> DataTable[Text]:
         return self.query_one("#review-table", DataTable)
 
     def refresh_data(self) -> None:
+        """After a change anywhere: new submissions join at the end, nothing moves or leaves."""
         self.load_queue()
 
     def on_screen_resume(self) -> None:
@@ -243,45 +298,78 @@ class ReviewScreen(Screen[None]):
 
     # -- loading -----------------------------------------------------------------------------
 
+    def load_queue(self, *, full: bool = False) -> None:
+        """Read the queue; `full` rebuilds the list from it (decided rows leave), else it is merged in."""
+        shown = () if full else tuple(self.rows)
+        self._load_queue(shown, full)
+
     @work(thread=True, exclusive=True, group="review-queue")
-    def load_queue(self) -> None:
+    def _load_queue(self, shown: tuple[str, ...], full: bool) -> None:
+        db = self.curator.workspace.db
         try:
-            rows = queue(self.curator.workspace.db, limit=QUEUE_LIMIT)
+            rows = queue(db, limit=QUEUE_LIMIT)
+            waiting = {row["id"] for row in rows}
+            left = [example_id for example_id in shown if example_id not in waiting]
+            live = summaries_of(db, left) if left else {}
         except sqlite3.Error as err:
             self.app.call_from_thread(self.notify, f"Could not read the queue: {err}", severity="error", markup=False)
             return
+        gone = {example_id: live[example_id].status if example_id in live else "deleted" for example_id in left}
         if not get_current_worker().is_cancelled:
-            self.post_message(self.QueueLoaded(rows))
+            self.post_message(self.QueueLoaded(rows, gone, full=full))
 
     def on_review_screen_queue_loaded(self, message: QueueLoaded) -> None:
         self.loaded = True
+        self.more = len(message.rows) >= QUEUE_LIMIT
         table = self.table
         keep = self.highlighted_id()
         index = table.cursor_row
-        table.clear()
+        if message.full:
+            table.clear()
+            self.rows.clear()
+            self.states.clear()
+            self.decided_here.clear()
+        for example_id, status in message.gone.items():
+            if example_id in self.rows and example_id not in self.decided_here:
+                self.states[example_id] = status
+                self._render_row(example_id)
         for row in message.rows:
-            table.add_row(
-                clipped(row["title"]),
-                plain(row["kind"]),
-                plain(row["author"]),
-                plain(row["updated_at"][:10]),
-                plain(row["id"], "dim"),
-                key=row["id"],
-            )
+            example_id = row["id"]
+            if example_id in self.rows:
+                self.rows[example_id] = row  # its title may have changed
+                if example_id not in self.decided_here:
+                    self.states.pop(example_id, None)  # back in the queue (resubmitted)
+                self._render_row(example_id)
+            else:  # a new submission joins at the end
+                self.rows[example_id] = row
+                table.add_row(*row_cells(row, None), key=example_id)
         if keep is not None and keep in table.rows:
             table.move_cursor(row=table.get_row_index(keep))
         elif table.row_count:
             table.move_cursor(row=min(index, table.row_count - 1))
-        n = len(message.rows)
-        more = " (showing the oldest)" if n >= QUEUE_LIMIT else ""
-        self.query_one("#review-status", Static).update(
-            join((f"{n} waiting for review{more}", "bold"), ("   you are ", "dim"), self.curator.user)
-        )
-        if not n:
+        self.show_progress()
+        if not table.row_count:
             self.show_detail(None, [])
             self.query_one("#review-heading", Static).update(content("Nothing is waiting for review."))
-        else:
+        elif message.full or self.example is None or self.example.id != self.highlighted_id():
             self.load_detail(self.highlighted_id() or "")
+
+    def _render_row(self, example_id: str) -> None:
+        cells = row_cells(self.rows[example_id], self.states.get(example_id))
+        for column, cell in zip(COLUMNS, cells, strict=True):
+            self.table.update_cell(example_id, column, cell)
+
+    def show_progress(self) -> None:
+        """How far through the queue the reviewer is, and how many still wait."""
+        total = len(self.rows)
+        decided = len(self.states)
+        more = " (showing the oldest)" if self.more else ""
+        parts: list[Part] = [(f"{decided} of {total} decided", "bold")]
+        parts.append(f" · {total - decided} waiting for review{more}")
+        if total and decided == total:
+            parts.append(("   all decided: r reloads the queue", "green"))
+        parts += [("   you are ", "dim"), self.curator.user]
+        self.query_one("#review-status", Static).update(join(*parts))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key.value is not None:
@@ -338,9 +426,11 @@ class ReviewScreen(Screen[None]):
         if ex is None:
             return
         found = approval_problems(ex, self.curator.user, self.introducer)
+        state = self.states.get(ex.id)
+        decided = MARKS.get(state, (f"– {state}", ""))[0] if state else None
         problems = self.query_one("#review-problems", Static)
         problems.set_class(bool(found or overlaps), "has-problems")
-        problems.update(problems_text(found, self.reviews, overlaps))
+        problems.update(problems_text(found, self.reviews, overlaps, decided))
 
     def on_dup_panel_updated(self, message: DupPanel.Updated) -> None:
         message.stop()
@@ -352,6 +442,18 @@ class ReviewScreen(Screen[None]):
         if table.row_count == 0:
             return None
         return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def next_undecided(self, after: str) -> str | None:
+        """The first waiting row below `after`, wrapping round to the top; None when none waits."""
+        ids = [str(row.key.value) for row in self.table.ordered_rows]
+        start = ids.index(after) + 1 if after in ids else 0
+        for example_id in ids[start:] + ids[:start]:
+            if example_id != after and example_id not in self.states:
+                return example_id
+        return None
+
+    def move_to(self, example_id: str) -> None:
+        self.table.move_cursor(row=self.table.get_row_index(example_id))
 
     # -- decisions ---------------------------------------------------------------------------
 
@@ -365,22 +467,31 @@ class ReviewScreen(Screen[None]):
             return None
         return ex
 
-    def action_approve(self) -> None:
+    def action_approve(self, with_comment: bool = False) -> None:
+        """Approve the highlighted example (after confirming its overlaps), asking for a comment only
+        with `with_comment`."""
         ex = self._current()
         if ex is None:
             return
         if approval_problems(ex, self.curator.user, self.introducer):
-            # the rules refuse it anyway: let the core say why, without asking for a comment first
+            # the rules refuse it anyway: let the core say why, without asking anything first
             self.decide(ex.id, "approve", "", ex.version)
             return
+
+        def approve() -> None:
+            if with_comment:
+                self.ask_approval_comment(ex)
+            else:
+                self.decide(ex.id, "approve", "", ex.version)
+
         question = self.overlap_question(ex)
         if question is None:
-            self.ask_approval_comment(ex)
+            approve()
             return
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.ask_approval_comment(ex)
+                approve()
 
         self.app.push_screen(ConfirmScreen(question, yes="Approve anyway", no="Cancel"), confirmed)
 
@@ -423,6 +534,17 @@ class ReviewScreen(Screen[None]):
             done,
         )
 
+    def action_skip(self) -> None:
+        """On to the next undecided row, deciding nothing."""
+        current = self.highlighted_id()
+        if current is None:
+            return
+        following = self.next_undecided(current)
+        if following is None:
+            self.notify("Nothing else is waiting: r reloads the queue.", markup=False)
+        else:
+            self.move_to(following)
+
     def decide(self, example_id: str, verdict: Verdict, comment: str, version: int) -> None:
         """Record the decision in a worker; the core checks the rules and the version."""
         self.deciding = True
@@ -445,9 +567,22 @@ class ReviewScreen(Screen[None]):
             self.post_message(self.Decided(updated, verdict))
 
     def on_review_screen_decided(self, message: Decided) -> None:
+        """Mark the row where it is and, if the cursor is still on it, move to the next undecided one."""
         self.deciding = False
+        ex = message.example
         word = "Approved" if message.verdict == "approve" else "Rejected"
-        self.notify(f"{word} {message.example.id}: {message.example.title}", markup=False)
+        self.notify(f"{word} {ex.id}: {ex.title}", markup=False)
+        if ex.id in self.rows:
+            self.states[ex.id] = ex.status
+            self.decided_here.add(ex.id)
+            self._render_row(ex.id)
+            self.show_progress()
+            if self.highlighted_id() == ex.id:
+                following = self.next_undecided(ex.id)
+                if following is not None:
+                    self.move_to(following)
+                else:
+                    self.load_detail(ex.id)  # nothing else waits: show this one as decided
         self.app.post_message(WorkspaceChanged())
 
     def on_review_screen_decision_failed(self, message: DecisionFailed) -> None:
@@ -467,4 +602,5 @@ class ReviewScreen(Screen[None]):
             self.curator.open_history(example_id)
 
     def action_reload(self) -> None:
-        self.load_queue()
+        """Read the queue again: decided rows leave it, the order is the queue's."""
+        self.load_queue(full=True)

@@ -63,6 +63,8 @@ class EvalWarning:
 class DupCompareScreen(ModalScreen[None]):
     """The draft and one near-duplicate side by side (read-only)."""
 
+    HELP_NAME = "Compare"
+
     DEFAULT_CSS = """
     DupCompareScreen {
         align: center middle;
