@@ -57,11 +57,13 @@ class CuratorApp(App[None]):
     def get_driver_class(self) -> type[Driver]:
         """Textual's choice, except that its Linux/macOS driver becomes the one whose parser keeps a
         bracketed paste whole (`tui/terminal_input.py`)."""
+        driver = super().get_driver_class()
+        if driver.__module__ != "textual.drivers.linux_driver":  # Windows, or TEXTUAL_DRIVER names another
+            return driver
         from textual.drivers.linux_driver import LinuxDriver
 
         from curator.tui.terminal_input import ExactLinuxDriver
 
-        driver = super().get_driver_class()
         return ExactLinuxDriver if driver is LinuxDriver else driver
 
     def get_default_screen(self):  # type: ignore[no-untyped-def]

@@ -7,13 +7,11 @@ from __future__ import annotations
 import ast
 import inspect
 import os
-import sys
 import textwrap
 import threading
 from pathlib import Path
 from typing import Any
 
-import pytest
 from textual import events
 from textual.app import App, ComposeResult
 from textual.drivers.linux_driver import LinuxDriver
@@ -117,12 +115,10 @@ def test_typed_zwj_emoji_arrives_as_one_key_per_code_point() -> None:
     ]
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="the Linux/macOS driver")
 def test_the_app_reads_the_terminal_with_the_exact_driver(demo_db: Path) -> None:
     assert make_app(demo_db).get_driver_class() is ExactLinuxDriver
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="the Linux/macOS driver")
 def test_the_driver_turns_terminal_bytes_into_one_paste() -> None:
     """The driver's input thread, reading the bytes a terminal writes (UTF-8, split mid-character)."""
     received: list[Message] = []
