@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.driver import Driver
 
 from curator.errors import CuratorError
 from curator.identity import check_user_name
@@ -52,6 +53,18 @@ class CuratorApp(App[None]):
         """The HTTP client handed to the anthropic SDK (tests set one over a mock transport); None: the SDK's."""
         self._assist: tuple[Anthropic, Settings] | None = None
         self._assist_lock = threading.Lock()
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's choice, except that its Linux/macOS driver becomes the one whose parser keeps a
+        bracketed paste whole (`tui/terminal_input.py`)."""
+        driver = super().get_driver_class()
+        if driver.__module__ != "textual.drivers.linux_driver":  # Windows, or TEXTUAL_DRIVER names another
+            return driver
+        from textual.drivers.linux_driver import LinuxDriver
+
+        from curator.tui.terminal_input import ExactLinuxDriver
+
+        return ExactLinuxDriver if driver is LinuxDriver else driver
 
     def get_default_screen(self):  # type: ignore[no-untyped-def]
         from curator.tui.screens.constitution import ConstitutionScreen

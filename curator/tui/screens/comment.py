@@ -11,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from curator.tui.safe import content
+from curator.tui.widgets.exact_text import ExactInput
 
 
 class CommentScreen(ModalScreen[str | None]):
@@ -36,7 +37,7 @@ class CommentScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="comment-dialog"):
             yield Static(content(self.heading), id="comment-heading")
-            yield Input(placeholder=self.placeholder, id="comment-input")
+            yield ExactInput(placeholder=self.placeholder, id="comment-input")
             yield Static(id="comment-error")
             with Horizontal(id="comment-buttons"):
                 yield Button(content(self.ok_label), variant="primary", id="comment-ok")

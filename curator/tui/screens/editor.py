@@ -68,6 +68,7 @@ from curator.tui.screens.conflict import ConflictScreen, Resolution
 from curator.tui.screens.help import ScreenBindingCommands
 from curator.tui.widgets.assist_panel import AssistPanel
 from curator.tui.widgets.dup_panel import DEBOUNCE_SECONDS, DupPanel
+from curator.tui.widgets.exact_text import ExactInput, ExactTextArea
 from curator.tui.widgets.turns import TurnEditor, show_error, syntax_language
 
 if TYPE_CHECKING:
@@ -242,29 +243,31 @@ class EditorScreen(Screen[None]):
                 yield Static(content(""), id="meta")
                 yield Static(content(review_feedback(self.last_review)), id="review-feedback")
                 yield Static(content(""), id="error-form", classes="error")
-                yield from self._field("Title", Input(id="title", placeholder="a short title"), "title")
+                yield from self._field("Title", ExactInput(id="title", placeholder="a short title"), "title")
                 yield from self._field(
                     "Tags (comma-separated)",
-                    Input(id="tags", suggester=TagSuggester(self._tags), placeholder="tag, tag"),
+                    ExactInput(id="tags", suggester=TagSuggester(self._tags), placeholder="tag, tag"),
                     "tags",
                 )
                 yield from self._field(
-                    "Group (scenario family for held-out splits)", Input(id="group", placeholder="optional"), "group"
+                    "Group (scenario family for held-out splits)",
+                    ExactInput(id="group", placeholder="optional"),
+                    "group",
                 )
                 yield from self._field("Clauses (ctrl+l links, delete unlinks)", LinkList(id="clauses"), "clauses")
                 if self.kind in TEXT_KINDS:
                     yield from self._field(
-                        "Text", TextArea(id="text", language=syntax_language("markdown"), classes="body"), "text"
+                        "Text", ExactTextArea(id="text", language=syntax_language("markdown"), classes="body"), "text"
                     )
                     yield from self._field(
-                        "Rationale: what principle this teaches and why", TextArea(id="rationale"), "rationale"
+                        "Rationale: what principle this teaches and why", ExactTextArea(id="rationale"), "rationale"
                     )
                 else:
-                    yield from self._field("System prompt (optional)", TextArea(id="system"), "system")
+                    yield from self._field("System prompt (optional)", ExactTextArea(id="system"), "system")
                     if self.kind == "agentic":
                         yield from self._field(
                             "Tools (JSON array)",
-                            TextArea(id="tools", language=syntax_language("json"), placeholder=TOOLS_PLACEHOLDER),
+                            ExactTextArea(id="tools", language=syntax_language("json"), placeholder=TOOLS_PLACEHOLDER),
                             "tools",
                         )
                     label = "Turns (ctrl+t adds a pair, ctrl+n a turn, ctrl+delete removes, alt+↑/↓ moves)"

@@ -44,6 +44,7 @@ from curator.store.db import WorkspaceDB
 from curator.store.examples import Summary, all_tags, authors, count, page, summaries_of
 from curator.tui.safe import clipped, content, join, plain
 from curator.tui.screens.help import ScreenBindingCommands
+from curator.tui.widgets.exact_text import ExactInput
 
 if TYPE_CHECKING:
     from curator.tui.app import CuratorApp
@@ -223,10 +224,10 @@ class ExamplesScreen(Screen[None]):
         with Horizontal(id="examples-filters"):
             yield Select[str]([(plain(k), k) for k in KINDS], prompt="kind", id="f-kind")
             yield Select[str]([(plain(s), s) for s in STATUSES], prompt="status", id="f-status")
-            yield Input(placeholder="tag", id="f-tag")
-            yield Input(placeholder="clause id", id="f-clause")
+            yield ExactInput(placeholder="tag", id="f-tag")
+            yield ExactInput(placeholder="clause id", id="f-clause")
             yield Select[str]([], prompt="author", id="f-author")
-            yield Input(placeholder="search text  ( / )", id="f-text")
+            yield ExactInput(placeholder="search text  ( / )", id="f-text")
         yield ExampleTable(cursor_type="row", zebra_stripes=True, id="examples-table")
         yield Static(id="examples-status")
         yield Footer()

@@ -10,6 +10,7 @@ from textual.widgets import Label, Static, TextArea
 
 from curator.tui.form import turn_label
 from curator.tui.safe import content
+from curator.tui.widgets.exact_text import ExactTextArea
 
 
 @functools.cache
@@ -70,11 +71,11 @@ class TurnEditor(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(content(self.turn_role), classes="turn-role")
-        yield TextArea(self._initial_text, language=self._language, classes="turn-content")
+        yield ExactTextArea(self._initial_text, language=self._language, classes="turn-content")
         yield Static(content(""), classes="error turn-content-error")
         if self.turn_role == "assistant":
             yield Label(content("Rationale: why this answer is right"), classes="field-label")
-            yield TextArea(self._initial_rationale, classes="turn-rationale")
+            yield ExactTextArea(self._initial_rationale, classes="turn-rationale")
             yield Static(content(""), classes="error turn-rationale-error")
 
     def on_mount(self) -> None:
