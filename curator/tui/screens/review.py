@@ -30,6 +30,7 @@ from curator.tui.screens.comment import CommentScreen
 from curator.tui.screens.confirm import ConfirmScreen
 from curator.tui.screens.help import ScreenBindingCommands
 from curator.tui.widgets.dup_panel import DupPanel, DupRow, EvalWarning
+from curator.tui.widgets.fit_table import FitTable
 
 if TYPE_CHECKING:
     from curator.tui.app import CuratorApp
@@ -165,7 +166,7 @@ class ReviewScreen(Screen[None]):
         Binding("x", "reject", "Reject", tooltip="Reject the highlighted example (a comment is required)"),
         Binding("e", "edit", "Edit"),
         Binding("h", "history", "History"),
-        Binding("r", "reload", "Reload"),
+        Binding("r", "reload", "Reload", show=False),
     ]
 
     class QueueLoaded(Message):
@@ -211,7 +212,7 @@ class ReviewScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="review-main"):
-            yield DataTable[Text](cursor_type="row", zebra_stripes=True, id="review-table")
+            yield FitTable(cursor_type="row", zebra_stripes=True, id="review-table", flex="title")
             with VerticalScroll(id="review-detail"):
                 yield Static(id="review-heading")
                 yield Static(id="review-problems")
