@@ -24,6 +24,12 @@ if TYPE_CHECKING:
 from curator.tui.commands import CuratorCommands
 from curator.tui.messages import ExampleSaved, WorkspaceChanged
 
+SCREENS = Binding.Group("screens")
+"""The number keys of the main screens, shown together in the footer."""
+NARROW_BELOW = 110
+"""Terminal width (columns) under which screens use their narrow layout (the Examples filters take
+two rows, the Coverage panes stack)."""
+
 
 class CuratorApp(App[None]):
     """curator's terminal UI over one workspace database."""
@@ -31,15 +37,21 @@ class CuratorApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "curator"
     COMMANDS = App.COMMANDS | {CuratorCommands}
+    # The footer must fit 80 columns beside each screen's own keys: the screen keys show as one
+    # group ("1 2 3 4 5 screens", each named on hover), and quit, like in every Textual app, is
+    # ctrl+q without a footer entry (F1 and the palette list it).
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("ctrl+q", "quit", "Quit", priority=True, show=False),
         Binding("f1", "show_help", "Help"),
-        Binding("1", "switch_mode('constitution')", "Constitution"),
-        Binding("2", "switch_mode('examples')", "Examples"),
-        Binding("3", "switch_mode('review')", "Review"),
-        Binding("4", "switch_mode('coverage')", "Coverage"),
-        Binding("5", "switch_mode('export')", "Export"),
+        Binding("1", "switch_mode('constitution')", "Constitution", group=SCREENS),
+        Binding("2", "switch_mode('examples')", "Examples", group=SCREENS),
+        Binding("3", "switch_mode('review')", "Review", group=SCREENS),
+        Binding("4", "switch_mode('coverage')", "Coverage", group=SCREENS),
+        Binding("5", "switch_mode('export')", "Export", group=SCREENS),
     ]
+    # not a ClassVar to mypy: Textual annotates it `ClassVar[...] | None`, an instance variable
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW_BELOW, "-wide")]  # noqa: RUF012
+    """Screens get `-narrow` below NARROW_BELOW columns: their styles stack or wrap panes there."""
 
     def __init__(self, db_path: Path | str, *, user: str) -> None:
         super().__init__()

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -24,6 +25,7 @@ from curator.store.db import WorkspaceDB
 from curator.store.links import LinkedExample, linked_examples, orphaned_link_count
 from curator.tui.safe import clipped, content, join, plain
 from curator.tui.screens.help import ScreenBindingCommands
+from curator.tui.widgets.fit_table import FitTable
 
 EXPANDED_NODES = 400
 """Clauses shown expanded on opening, at most (breadth first, down to depth 2): the rest wait for
@@ -79,6 +81,23 @@ def clause_body(clause: Clause) -> str:
     return "(no text of its own: see the clauses below it)"
 
 
+class ClauseTree(Tree[str]):
+    """The clause tree, each line cut with "…" at the pane's edge: a long clause title never makes
+    the pane scroll sideways (the detail pane beside it shows the whole clause)."""
+
+    def render_label(self, node: TreeNode[str], base_style: Style, style: Style) -> Text:
+        label = super().render_label(node, base_style, style)
+        depth = 0
+        parent = node.parent
+        while parent is not None and (parent is not self.root or self.show_root):
+            depth += 1
+            parent = parent.parent
+        room = self.scrollable_content_region.width - depth * self.guide_depth
+        if room > 0 and label.cell_len > room:
+            label.truncate(room, overflow="ellipsis")
+        return label
+
+
 class ConstitutionScreen(Screen[None]):
     """Browse the constitution's sections and clauses, see what teaches each one."""
 
@@ -86,9 +105,9 @@ class ConstitutionScreen(Screen[None]):
 
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {ScreenBindingCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("n", "new_example", "New example for clause"),
+        Binding("n", "new_example", "New example", tooltip="Write a new example linked to the highlighted clause"),
         Binding("enter", "open_example", "Open example", show=False),
-        Binding("r", "reload", "Reload", tooltip="Re-read the constitution from the workspace"),
+        Binding("r", "reload", "Reload", tooltip="Re-read the constitution from the workspace", show=False),
         Binding("e", "expand_all", "Expand all"),
         Binding("c", "collapse_all", "Collapse all"),
         Binding("tab", "focus_next", "Switch pane", show=False),
@@ -120,19 +139,20 @@ class ConstitutionScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal():
-            yield Tree(plain("Constitution"), id="clause-tree")
+            yield ClauseTree(plain("Constitution"), id="clause-tree")
             with Vertical(id="clause-side"):
                 with VerticalScroll(id="clause-detail"):
                     yield Static(id="clause-heading")
                     yield Static(id="clause-context")
                     yield Static(id="clause-text")
                 yield Static(content("Linked examples"), id="links-title")
-                yield DataTable(id="clause-links", cursor_type="row", zebra_stripes=True)
+                yield FitTable(id="clause-links", cursor_type="row", zebra_stripes=True, flex="title")
         yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one("#clause-links", DataTable)
-        table.add_columns("id", "kind", "status", "link", "title")
+        for name in ("id", "kind", "status", "link", "title"):
+            table.add_column(name, key=name)
         self.query_one("#clause-tree", Tree).loading = True
         self.load()
 
@@ -160,6 +180,9 @@ class ConstitutionScreen(Screen[None]):
             self.clause_children.setdefault(clause.parent or "", []).append(clause)
         title = (data.version or {}).get("title") or "Constitution"
         tree.root.set_label(join((str(title), "bold")))
+        # a document with one top-level heading is that heading: showing the root too would show
+        # its title twice, on two lines
+        tree.show_root = len(self.clause_children.get("", [])) != 1
         # nodes are added level by level as they are expanded: a 10,000-clause document would
         # otherwise take half a minute to build before the first paint
         self._add_clause_nodes(tree.root, "")

@@ -19,6 +19,7 @@ from curator import coverage
 from curator.models import KINDS
 from curator.tui.safe import clipped, content, join, plain
 from curator.tui.screens.help import ScreenBindingCommands
+from curator.tui.widgets.fit_table import FitTable
 
 
 def heat_cell(approved: int, linked: int, target: int) -> Text:
@@ -49,8 +50,8 @@ def bars(rows: list[tuple[str, str, int]], width: int = 64) -> Text:
     return out
 
 
-CLAUSE_WIDTH = 34
-"""Cells of the clause column: longer labels are cut, so the kind columns fit beside it at 120 columns."""
+CLAUSE_MIN = 16
+"""Cells the clause column keeps at least; it takes what the kind columns leave, longer labels are cut."""
 
 
 class CoverageScreen(Screen[None]):
@@ -60,10 +61,10 @@ class CoverageScreen(Screen[None]):
 
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {ScreenBindingCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("g", "sort_gap", "Sort by gap"),
-        Binding("o", "sort_document", "Document order"),
-        Binding("w", "write", "Write for this gap"),
-        Binding("r", "reload", "Reload"),
+        Binding("g", "sort_gap", "Sort by gap", tooltip="Largest gap (target minus approved) first"),
+        Binding("o", "sort_document", "Doc order", tooltip="Clauses in document order"),
+        Binding("w", "write", "New example", tooltip="Write an example of the highlighted cell's kind for its clause"),
+        Binding("r", "reload", "Reload", show=False),
     ]
 
     class Loaded(Message):
@@ -83,24 +84,30 @@ class CoverageScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Horizontal():
+        # side by side; below 110 columns (the screen's -narrow class) the heat map takes the width
+        # and the section chart and the drill-down sit under it, side by side
+        with Horizontal(id="coverage-main"):
             with Vertical(id="heat-side"):
                 yield Static(content("Coverage: approved/linked per clause (descendants included)"), id="heat-title")
-                yield DataTable(id="heat", cursor_type="cell", zebra_stripes=False)
+                yield FitTable(id="heat", cursor_type="cell", zebra_stripes=False, flex="clause", flex_min=CLAUSE_MIN)
             with Vertical(id="chart-side"):
-                yield Static(content("Approved tokens per section (estimated)"), id="chart-title")
-                yield Static(id="chart")
-                yield Static(content("Examples in the selected cell"), id="drill-title")
-                yield DataTable(id="drill", cursor_type="row")
+                with Vertical(id="chart-box"):
+                    yield Static(content("Approved tokens per section (estimated)"), id="chart-title")
+                    yield Static(id="chart")
+                with Vertical(id="drill-box"):
+                    yield Static(content("Examples in the selected cell"), id="drill-title")
+                    yield FitTable(id="drill", cursor_type="row", flex="title")
         yield Footer()
 
     def on_mount(self) -> None:
         heat = self.query_one("#heat", DataTable)
-        heat.add_column("clause", key="clause", width=CLAUSE_WIDTH)
+        heat.add_column("clause", key="clause")
         for kind in KINDS:
             heat.add_column(kind, key=kind)
         heat.add_column("gap", key="gap")
-        self.query_one("#drill", DataTable).add_columns("id", "kind", "status", "title")
+        drill = self.query_one("#drill", DataTable)
+        for name in ("id", "kind", "status", "title"):
+            drill.add_column(name, key=name)
         heat.loading = True
         self.load()
 
@@ -140,7 +147,8 @@ class CoverageScreen(Screen[None]):
                 heat_cell(r.total[k]["approved"], sum(r.total[k].values()), r.target if r.depth > 1 else 0)
                 for k in KINDS
             ]
-            label = join(("  " * (r.depth - 1)) + r.id, (f"  {r.title[:40]}", "dim"))
+            label = join(("  " * (r.depth - 1)) + r.id, (f"  {r.title}", "dim"))
+            label.no_wrap, label.overflow = True, "ellipsis"  # cut at the column's edge
             heat.add_row(label, *cells, plain(str(gap) if gap else "", "bold red"), key=r.id)
 
     @on(DataTable.CellHighlighted, "#heat")

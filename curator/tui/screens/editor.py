@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.command import Provider
@@ -26,7 +26,7 @@ from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Input, Label, OptionList, Static, TextArea
+from textual.widgets import Button, Footer, Header, Input, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from curator.constitution.diff import diff_constitutions
@@ -67,6 +67,7 @@ from curator.tui.screens.confirm import ConfirmScreen
 from curator.tui.screens.conflict import ConflictScreen, Resolution
 from curator.tui.screens.help import ScreenBindingCommands
 from curator.tui.widgets.assist_panel import AssistPanel
+from curator.tui.widgets.chips import Chip, ClauseChips
 from curator.tui.widgets.dup_panel import DEBOUNCE_SECONDS, DupPanel
 from curator.tui.widgets.exact_text import ExactInput, ExactTextArea
 from curator.tui.widgets.turns import TurnEditor, show_error, syntax_language
@@ -81,6 +82,7 @@ TOOLS_PLACEHOLDER = (
 SLOW_SAVE_SECONDS = 0.4
 """After this long a save says it is waiting for the database lock (someone else is writing)."""
 
+CLAUSES_HINT = "delete unlinks · ctrl+l links more"
 BLOCKS_HINT = (
     "Plain text, or a JSON array of blocks: "
     '{"type": "text", "text": …}, {"type": "tool_use", "id", "name", "input"}, '
@@ -104,10 +106,12 @@ class TagSuggester(SuggestFromList):
 
 
 class LinkList(OptionList):
-    """The clauses linked to the example; delete removes the highlighted link."""
+    """The clauses linked to the example, one per line while it has the focus (the chips line
+    stands for it otherwise); delete removes the highlighted link."""
 
+    # named in the line above the list while it has the focus (CLAUSES_HINT), not in the footer
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("delete,backspace", "unlink", "Unlink clause"),
+        Binding("delete,backspace", "unlink", "Unlink clause", show=False),
     ]
 
     class Unlink(TextualMessage):
@@ -115,10 +119,18 @@ class LinkList(OptionList):
             super().__init__()
             self.clause_id = clause_id
 
+    def on_focus(self) -> None:
+        if self.highlighted is None and self.option_count:
+            self.highlighted = 0  # delete acts on the first link straight away
+
     def action_unlink(self) -> None:
         option = self.highlighted_option
         if option is not None and option.id:
             self.post_message(self.Unlink(option.id))
+
+
+ASSIST_KEYS = Binding.Group("AI")
+"""f2-f5 in the footer: LLM assistance."""
 
 
 class EditorScreen(Screen[None]):
@@ -157,12 +169,13 @@ class EditorScreen(Screen[None]):
     HELP_NAME = "Editor"
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {ScreenBindingCommands}
 
-    # the footer shows what is used on every example; the turn, history and compare keys are named
-    # in the form itself (turn and duplicate panels), in help (F1) and in the palette
+    # the footer shows what is used on every example, in 80 columns (the assistance keys as one
+    # group, each named on hover); the turn, history and compare keys are named in the form
+    # itself (turn and duplicate panels), and every key is in help (F1) and in the palette
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save", "Save", priority=True),
         Binding("ctrl+l", "link_clauses", "Link clauses", priority=True),
-        Binding("ctrl+r", "submit_review", "Submit for review"),
+        Binding("ctrl+r", "submit_review", "Submit", tooltip="Save and submit for review"),
         # not ctrl+h: most terminals send it as Backspace
         Binding("f6", "history", "History", show=False),
         Binding("ctrl+d", "compare_duplicate", "Compare duplicate", priority=True, show=False),
@@ -171,11 +184,11 @@ class EditorScreen(Screen[None]):
         Binding("ctrl+delete", "remove_turn", "Remove turn", show=False),
         Binding("alt+up", "move_turn(-1)", "Turn up", show=False),
         Binding("alt+down", "move_turn(1)", "Turn down", show=False),
-        Binding("f2", "assist('draft')", "Draft (AI)"),
-        Binding("f3", "assist('critique')", "Critique (AI)"),
-        Binding("f4", "assist('explain_why')", "Explain why (AI)"),
-        Binding("f5", "assist('suggest_links')", "Suggest links (AI)"),
-        Binding("escape", "leave", "Back"),
+        Binding("f2", "assist('draft')", "Draft (AI)", group=ASSIST_KEYS),
+        Binding("f3", "assist('critique')", "Critique (AI)", group=ASSIST_KEYS),
+        Binding("f4", "assist('explain_why')", "Explain why (AI)", group=ASSIST_KEYS),
+        Binding("f5", "assist('suggest_links')", "Suggest links (AI)", group=ASSIST_KEYS),
+        Binding("escape", "leave", "Back", show=False),
     ]
 
     def __init__(self, example_id: str | None = None, *, kind: str = "story", clauses: tuple[str, ...] = ()) -> None:
@@ -243,18 +256,22 @@ class EditorScreen(Screen[None]):
                 yield Static(content(""), id="meta")
                 yield Static(content(review_feedback(self.last_review)), id="review-feedback")
                 yield Static(content(""), id="error-form", classes="error")
-                yield from self._field("Title", ExactInput(id="title", placeholder="a short title"), "title")
-                yield from self._field(
-                    "Tags (comma-separated)",
-                    ExactInput(id="tags", suggester=TagSuggester(self._tags), placeholder="tag, tag"),
+                yield from self._row("Title", ExactInput(id="title", placeholder="a short title"), "title")
+                yield from self._row(
+                    "Tags",
+                    ExactInput(
+                        id="tags",
+                        suggester=TagSuggester(self._tags),
+                        placeholder="comma-separated, completed from the tags in use",
+                    ),
                     "tags",
                 )
-                yield from self._field(
-                    "Group (scenario family for held-out splits)",
-                    ExactInput(id="group", placeholder="optional"),
+                yield from self._row(
+                    "Group",
+                    ExactInput(id="group", placeholder="scenario family for held-out splits (optional)"),
                     "group",
                 )
-                yield from self._field("Clauses (ctrl+l links, delete unlinks)", LinkList(id="clauses"), "clauses")
+                yield from self._clause_row()
                 if self.kind in TEXT_KINDS:
                     yield from self._field(
                         "Text", ExactTextArea(id="text", language=syntax_language("markdown"), classes="body"), "text"
@@ -263,10 +280,12 @@ class EditorScreen(Screen[None]):
                         "Rationale: what principle this teaches and why", ExactTextArea(id="rationale"), "rationale"
                     )
                 else:
-                    yield from self._field("System prompt (optional)", ExactTextArea(id="system"), "system")
+                    yield from self._row(
+                        "System", ExactTextArea(id="system", placeholder="system prompt (optional)"), "system"
+                    )
                     if self.kind == "agentic":
-                        yield from self._field(
-                            "Tools (JSON array)",
+                        yield from self._row(
+                            "Tools",
                             ExactTextArea(id="tools", language=syntax_language("json"), placeholder=TOOLS_PLACEHOLDER),
                             "tools",
                         )
@@ -281,9 +300,45 @@ class EditorScreen(Screen[None]):
         yield Footer()
 
     def _field(self, label: str, widget: Widget, name: str) -> ComposeResult:
+        """A field of several lines: its label above it, its error under it."""
         yield Label(content(label), classes="field-label")
         yield widget
         yield Static(content(""), id=f"error-{name}", classes="error")
+
+    def _row(self, label: str, widget: Widget, name: str) -> ComposeResult:
+        """A short field on one row, its label to the left (a fixed column), its error under it: the
+        one-line fields take a line each, so the text or the dialogue starts near the top."""
+        yield Horizontal(Label(content(label), classes="row-label"), widget, classes="field-row", id=f"row-{name}")
+        yield Static(content(""), id=f"error-{name}", classes="error row-error")
+
+    def _clause_row(self) -> ComposeResult:
+        """The linked clauses as one line of chips. Tab opens the list under them (delete unlinks),
+        then reaches the button that opens the clause picker (as ctrl+l does)."""
+        box = Vertical(
+            ClauseChips(id="clause-chips"),
+            Static(content(CLAUSES_HINT), id="clause-hint"),
+            LinkList(id="clauses"),
+            id="clause-box",
+        )
+        button = Button(content("Link ^l"), id="link-clauses", compact=True)
+        label = Label(content("Clauses"), classes="row-label")
+        yield Horizontal(label, box, button, classes="field-row", id="row-clauses")
+        yield Static(content(""), id="error-clauses", classes="error row-error")
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        # the list of links opens where the chips were (a class: the styles of the list's
+        # siblings do not follow a :focus-within of their parent)
+        if event.widget.id == "clauses":
+            self.query_one("#clause-box").add_class("-open")
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        if event.widget.id == "clauses":
+            self.query_one("#clause-box").remove_class("-open")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "link-clauses":
+            event.stop()
+            self.action_link_clauses()
 
     async def on_mount(self) -> None:
         if self.load_error is not None:
@@ -356,6 +411,10 @@ class EditorScreen(Screen[None]):
         self.refresh_bindings()
 
     def _render_links(self) -> None:
+        self.query_one("#clause-chips", ClauseChips).chips = tuple(
+            Chip(cid, clause.title if (clause := self._clauses_by_id.get(cid)) is not None else None)
+            for cid in self.clause_ids
+        )
         links = self.query_one("#clauses", LinkList)
         highlighted = links.highlighted
         links.clear_options()

@@ -45,6 +45,7 @@ from curator.store.examples import Summary, all_tags, authors, count, page, summ
 from curator.tui.safe import clipped, content, join, plain
 from curator.tui.screens.help import ScreenBindingCommands
 from curator.tui.widgets.exact_text import ExactInput
+from curator.tui.widgets.fit_table import FitTable
 
 if TYPE_CHECKING:
     from curator.tui.app import CuratorApp
@@ -85,7 +86,7 @@ def fetch_page(
     return page(db, after=after, limit=limit, **filters.kwargs())
 
 
-class ExampleTable(DataTable[Text]):
+class ExampleTable(FitTable):
     """The list; Enter opens the highlighted example (shown in the footer)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -133,8 +134,8 @@ class ExamplesScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "new", "New", tooltip="Create an example (pick its kind)"),
         Binding("e", "open", "Edit", show=False),
-        Binding("h", "history", "History", tooltip="The highlighted example's changes"),
-        Binding("r", "reload", "Reload"),
+        Binding("h", "history", "History", tooltip="The highlighted example's changes", show=False),
+        Binding("r", "reload", "Reload", show=False),
         Binding("slash", "search", "Search", tooltip="Focus the free-text filter"),
         Binding("c", "clear_filters", "Clear filters"),
         Binding("escape", "focus_list", "List", show=False),
@@ -228,7 +229,7 @@ class ExamplesScreen(Screen[None]):
             yield ExactInput(placeholder="clause id", id="f-clause")
             yield Select[str]([], prompt="author", id="f-author")
             yield ExactInput(placeholder="search text  ( / )", id="f-text")
-        yield ExampleTable(cursor_type="row", zebra_stripes=True, id="examples-table")
+        yield ExampleTable(cursor_type="row", zebra_stripes=True, id="examples-table", flex="title", flex_max=48)
         yield Static(id="examples-status")
         yield Footer()
 

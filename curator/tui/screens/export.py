@@ -14,7 +14,7 @@ from textual.command import Provider
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, ProgressBar, Static, TextArea
+from textual.widgets import Footer, Header, Input, Label, ProgressBar, Static, TextArea
 from textual.worker import get_current_worker
 
 from curator import paths
@@ -31,12 +31,18 @@ class ExportScreen(Screen[None]):
 
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {ScreenBindingCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+o", "open_spec", "Open spec"),
-        Binding("ctrl+s", "save_spec", "Save spec"),
-        Binding("f5", "preview", "Preview allocation"),
+        Binding("ctrl+o", "open_spec", "Open spec", tooltip="Re-read the spec file named above", show=False),
+        Binding("ctrl+s", "save_spec", "Save", tooltip="Save the spec to the path above"),
+        Binding("f5", "preview", "Preview", tooltip="Preview the allocation (writes nothing)"),
         # priority: TextArea binds f6/f7 (select line/all), which would swallow them in the spec editor
         Binding("f6", "export", "Export", priority=True),
-        Binding("f7", "export(True)", "Export, replacing an earlier one", priority=True),
+        Binding(
+            "f7",
+            "export(True)",
+            "Replace",
+            tooltip="Export, replacing an earlier export of the same name",
+            priority=True,
+        ),
         # leaves the spec editor or an input, so that 1-5 switch screens again instead of typing
         Binding("escape", "leave_field", "Leave the field", show=False),
     ]
@@ -55,8 +61,11 @@ class ExportScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        # one row, each input named on its left (a placeholder is gone once there is a value)
         with Horizontal(id="export-top"):
+            yield Label(content("Spec"), classes="row-label")
             yield Input(str(self._default_spec()), id="spec-path", placeholder="spec file (TOML)")
+            yield Label(content("Output"), classes="row-label")
             yield Input("exports", id="out-dir", placeholder="output folder")
         with Horizontal():
             with Vertical(id="spec-side"):

@@ -37,6 +37,7 @@ from curator.tui.screens.comment import CommentScreen
 from curator.tui.screens.confirm import ConfirmScreen
 from curator.tui.screens.help import ScreenBindingCommands
 from curator.tui.widgets.dup_panel import DupPanel, DupRow, EvalWarning
+from curator.tui.widgets.fit_table import FitTable
 
 if TYPE_CHECKING:
     from curator.tui.app import CuratorApp
@@ -207,7 +208,7 @@ class ReviewScreen(Screen[None]):
         Binding("s,space", "skip", "Skip", tooltip="Move to the next undecided example without deciding"),
         Binding("e", "edit", "Edit"),
         Binding("h", "history", "History"),
-        Binding("r", "reload", "Reload", tooltip="Read the queue again: decided examples leave it"),
+        Binding("r", "reload", "Reload", show=False, tooltip="Read the queue again: decided examples leave it"),
     ]
 
     class QueueLoaded(Message):
@@ -264,7 +265,7 @@ class ReviewScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="review-main"):
-            yield DataTable[Text](cursor_type="row", zebra_stripes=True, id="review-table")
+            yield FitTable(cursor_type="row", zebra_stripes=True, id="review-table", flex="title")
             with VerticalScroll(id="review-detail"):
                 yield Static(id="review-heading")
                 yield Static(id="review-problems")

@@ -57,8 +57,15 @@ class TurnEditor(Vertical):
     }
     TurnEditor TextArea {
         height: auto;
-        min-height: 5;
+        min-height: 3;
         max-height: 16;
+        scrollbar-size-vertical: 1;
+    }
+    TurnEditor .turn-rationale {
+        min-height: 2;
+    }
+    TurnEditor .turn-rationale-label {
+        color: $text-muted;
     }
     """
 
@@ -74,7 +81,7 @@ class TurnEditor(Vertical):
         yield ExactTextArea(self._initial_text, language=self._language, classes="turn-content")
         yield Static(content(""), classes="error turn-content-error")
         if self.turn_role == "assistant":
-            yield Label(content("Rationale: why this answer is right"), classes="field-label")
+            yield Label(content("Rationale: why this answer is right"), classes="turn-rationale-label")
             yield ExactTextArea(self._initial_rationale, classes="turn-rationale")
             yield Static(content(""), classes="error turn-rationale-error")
 
