@@ -310,19 +310,17 @@ class Workspace:
 
         A connection closed while another thread runs a statement on it crashes the process
         (SQLite frees what the statement uses), and the TUI closes its workspace while thread
-        workers may still be running (a save waiting for the lock). Those connections are
-        interrupted and let go of: each closes when its thread drops it, and a write still
-        waiting for the lock gives up without writing.
+        workers may still be running (a save waiting for the lock). Those connections are let go
+        of: each closes when its thread drops it (a running read finishes first), and a write
+        still waiting for the lock gives up without writing (`closing`).
         """
         self._closing.set()
         me = threading.current_thread()
         with self._lock:
             for owner, db in self._all:
-                with contextlib.suppress(sqlite3.Error):
-                    if owner is me or not owner.is_alive():
+                if owner is me or not owner.is_alive():
+                    with contextlib.suppress(sqlite3.Error):
                         db.conn.close()
-                    else:
-                        db.conn.interrupt()
             self._all.clear()
         self._closing = threading.Event()  # connections opened after this (a reopen) start afresh
         self._local = threading.local()
