@@ -15,11 +15,13 @@ running are removed, and a previous folder that was moved aside but never replac
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -83,6 +85,21 @@ def aside_dir(target: Path) -> Path:
         return Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent))
     except OSError as err:  # name the folder the user asked for, not the hidden one
         raise OSError(err.errno, err.strerror, str(target)) from None
+
+
+@contextlib.contextmanager
+def naming(target: Path, aside: Path) -> Iterator[None]:
+    """OS errors raised while writing into `aside` name `target`, the folder the user asked for.
+
+    A full disk fails inside `write()`, whose error carries no file name at all, and an error
+    naming the hidden folder points at something the user never saw.
+    """
+    try:
+        yield
+    except OSError as err:
+        if err.filename is None or str(err.filename).startswith(str(aside)):
+            raise OSError(err.errno, err.strerror, str(target)) from err
+        raise
 
 
 def replace_dir(new: Path, target: Path) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from curator import jsonl
-from curator.atomic import aside_dir, pid_alive, recover, replace_dir
+from curator.atomic import aside_dir, naming, pid_alive, recover, replace_dir
 from curator.errors import ImportFailed, RecordError, StoreError, UsageError
 from curator.files import open_bytes, read_text
 from curator.models import parse_example
@@ -82,7 +82,8 @@ def dump(ws: Workspace, target: Path, *, force: bool = False) -> dict[str, int]:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = aside_dir(target)  # also cleans up after a dump of this target that was killed
     try:
-        counts = _write_dump(ws, tmp)
+        with naming(target, tmp):
+            counts = _write_dump(ws, tmp)
         replace_dir(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

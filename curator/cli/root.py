@@ -142,6 +142,8 @@ def _database_error(err: sqlite3.Error) -> str:
 _OS_ADVICE = {
     errno.ENOSPC: "the disk is full; free some space (or choose another folder) and retry",
     errno.EDQUOT: "the disk quota is used up; free some space (or choose another folder) and retry",
+    errno.EFBIG: "the file outgrew what this system allows (a file-size limit or a full disk); free some space "
+    "or choose another folder, and retry",
     errno.EROFS: "the file system is read-only; choose a folder you can write to",
     errno.EACCES: "check the permissions of the file and its folder",
     errno.EPERM: "check the permissions of the file and its folder",

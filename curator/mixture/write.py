@@ -26,7 +26,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from curator import __version__
-from curator.atomic import aside_dir, recover, replace_dir
+from curator.atomic import aside_dir, naming, recover, replace_dir
 from curator.errors import CuratorError
 from curator.mixture.counters import counter_for
 from curator.mixture.formats import RENDERERS, Row, training_text
@@ -504,7 +504,8 @@ def write_export(
     tmp = aside_dir(plan.target)  # also cleans up after an export of this target that was killed
     try:
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; an export is meant to be shared
-        manifest = _write_folder(plan, tmp, report)
+        with naming(plan.target, tmp):
+            manifest = _write_folder(plan, tmp, report)
         _check_target(plan, force, db_path)
         replace_dir(tmp, plan.target)
     except BaseException:

@@ -185,7 +185,10 @@ def describe(err: sqlite3.Error | OSError, path: str) -> str:
             "(and, to change it, write) the file and its folder"
         )
     if "disk i/o error" in low:
-        return f"{path}: disk I/O error ({text}); check the disk and the file's permissions, then retry"
+        return (
+            f"{path}: cannot read or write ({text}): the disk may be full, failing or gone, or the file's "
+            "permissions changed; nothing was changed. Free some space or check the disk, then retry"
+        )
     return f"{path}: {text}"
 
 
