@@ -56,3 +56,18 @@ async def test_submit_for_review_saves_then_submits_in_one_worker(demo_db: Path)
         await wait_for(pilot, lambda: editor.loaded is not None and editor.loaded.status == "review", "the submit")
         assert stored(demo_db, editor.loaded.id).status == "review"  # type: ignore[union-attr]
         assert not editor.dirty
+
+
+async def test_after_a_save_the_form_shows_what_the_store_kept(demo_db: Path) -> None:
+    """Records drop control characters: after saving, the form must not go on showing an ESC that
+    exists nowhere (a re-open would show different text than the form did)."""
+    app = CuratorApp(demo_db, user="ana")
+    async with app.run_test(size=(150, 50)) as pilot:
+        editor = await open_editor(pilot, "ex_demo_001")
+        title = editor.query_one("#title", Input)
+        title.value = "Red \x1b[31malert"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: stored(demo_db, "ex_demo_001").title == "Red [31malert", "the save")
+        await wait_for(pilot, lambda: title.value == "Red [31malert", "the form to show the stored title")
+        assert not editor.dirty
+        assert any("stored differently from the form (title)" in n.message for n in app._notifications)

@@ -11,6 +11,7 @@ LLM assistance (f2-f5) lives in `editor_assist.py` and its panel in `widgets/ass
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, cast
@@ -21,6 +22,7 @@ from textual.binding import Binding, BindingType
 from textual.command import Provider
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.message import Message as TextualMessage
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
@@ -79,6 +81,8 @@ TOOLS_PLACEHOLDER = (
     'e.g. [{"name": "search_email", "description": "Search the mailbox",\n'
     '  "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}}}]'
 )
+_CLEANING = "control characters are dropped, line ends become LF, spaces around names are trimmed"
+
 SLOW_SAVE_SECONDS = 0.4
 """After this long a save says it is waiting for the database lock (someone else is writing)."""
 
@@ -588,7 +592,7 @@ class EditorScreen(Screen[None]):
         except CuratorError as err:
             return None, f"not submitted: {err}"
 
-    def on_editor_screen_written(self, message: Written) -> None:
+    async def on_editor_screen_written(self, message: Written) -> None:
         message.stop()
         self.saving = self._save_waiting = False
         if self._slow_save_timer is not None:
@@ -612,6 +616,7 @@ class EditorScreen(Screen[None]):
             self._saved(message.saved, f"saved as a copy: {message.saved.id}")
         else:
             self._saved(message.saved, self.assist.after_save(self.loaded, message.saved))
+            await self._show_what_was_stored(message.saved)
         if message.submitted is not None:
             self.loaded = message.submitted
             self._show_meta()
@@ -619,6 +624,34 @@ class EditorScreen(Screen[None]):
             self.notify("submitted for review", markup=False)
         elif message.submit_error is not None:
             self.notify(message.submit_error, severity="error", markup=False)
+
+    async def _show_what_was_stored(self, saved: Example) -> None:
+        """When the store cleaned the text (control characters dropped, CRLF made LF), the form
+        shows the stored record instead of text that no longer exists anywhere, and says so.
+        Edits typed while the save ran are never overwritten: then it only says so."""
+        stored = form_values(self.kind, saved).state()
+        if stored == self._writing_state:
+            return
+        cleaned = sorted(k for k in stored if stored[k] != self._writing_state.get(k))
+        if self.form_state() != self._writing_state:
+            self.notify(
+                f"saved, but stored differently from the form ({', '.join(cleaned)}): {_CLEANING}. "
+                "Your newer edits are not saved yet, so the form keeps showing what you typed",
+                severity="warning",
+                markup=False,
+            )
+            return
+        focused = self.app.focused.id if self.app.focused is not None else None
+        await self._fill_form(saved)
+        if focused:
+            with contextlib.suppress(NoMatches):
+                self.query_one(f"#{focused}").focus()
+        self.notify(
+            f"saved, but stored differently from the form ({', '.join(cleaned)}): {_CLEANING}. "
+            "The form now shows what is stored",
+            severity="warning",
+            markup=False,
+        )
 
     def _show_waiting(self) -> None:
         self._slow_save_timer = None
