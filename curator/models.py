@@ -11,7 +11,7 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -160,16 +160,55 @@ class ToolResultBlock(_Strict):
 Block = Annotated[TextBlock | ToolUseBlock | ToolResultBlock, Field(discriminator="type")]
 
 
+def _plain_text(content: str | list[Any]) -> str:
+    """Every piece of text in a turn's content (tool inputs as JSON), for search and dedup."""
+    if isinstance(content, str):
+        return content
+    parts: list[str] = []
+    for block in content:
+        if isinstance(block, TextBlock):
+            parts.append(block.text)
+        elif isinstance(block, ToolUseBlock):
+            parts.append(json.dumps(block.input, ensure_ascii=False, sort_keys=True))
+        elif isinstance(block.content, str):
+            parts.append(block.content)
+        else:
+            parts.extend(b.text for b in block.content)
+    return "\n".join(p for p in parts if p)
+
+
+class Alternative(_Strict):
+    """An answer that must not be given at this assistant turn, and why it would be wrong.
+
+    Contrastive material: the turn is the chosen answer, each alternative a rejected one (a
+    preference pair). `why_not` is required before the record can be approved, like a rationale;
+    an import that has no reason (a chosen/rejected corpus) leaves it empty for a reviewer.
+    """
+
+    content: CleanStr | list[Block]
+    why_not: CleanStr | None = None
+    """Why this answer is wrong here, citing the principle."""
+    source: CleanStr | None = None
+    """Where the alternative came from (e.g. `model-spec-2025-09-12#chain_of_command BAD 2`), if not typed."""
+
+    def plain_text(self) -> str:
+        return _plain_text(self.content)
+
+
 class Message(_Strict):
     role: Literal["user", "assistant"]
     content: CleanStr | list[Block]
     rationale: CleanStr | None = None
     """Why this assistant turn is right, citing the principle (assistant turns only)."""
+    alternatives: list[Alternative] | None = None
+    """Answers that must not be given here, each with why not (assistant turns only)."""
 
     @model_validator(mode="after")
     def _rationale_only_on_assistant(self) -> Message:
         if self.rationale is not None and self.role != "assistant":
             raise ValueError("rationale is only allowed on assistant turns")
+        if self.alternatives is not None and self.role != "assistant":
+            raise ValueError("alternatives are only allowed on assistant turns")
         return self
 
     def blocks(self) -> list[TextBlock | ToolUseBlock | ToolResultBlock]:
@@ -179,20 +218,8 @@ class Message(_Strict):
         return list(self.content)
 
     def plain_text(self) -> str:
-        """Every piece of text in this turn, for search and duplicate detection."""
-        if isinstance(self.content, str):
-            return self.content
-        parts: list[str] = []
-        for block in self.blocks():
-            if isinstance(block, TextBlock):
-                parts.append(block.text)
-            elif isinstance(block, ToolUseBlock):
-                parts.append(json.dumps(block.input, ensure_ascii=False, sort_keys=True))
-            elif isinstance(block.content, str):
-                parts.append(block.content)
-            else:
-                parts.extend(b.text for b in block.content)
-        return "\n".join(p for p in parts if p)
+        """Every piece of text in this turn, for search and duplicate detection (not alternatives)."""
+        return _plain_text(self.content)
 
 
 class Tool(_Strict):
@@ -292,6 +319,8 @@ class Example(_Strict):
                     f"messages[{i}].role",
                     f"turns must alternate user/assistant; expected {expected}, got {msg.role}",
                 )
+            for k, alt in enumerate(msg.alternatives or []):
+                self._check_alternative(alt, f"messages[{i}].alternatives[{k}]", allow_tools, tool_names)
             if isinstance(msg.content, str):
                 continue
             for j, block in enumerate(msg.content):
@@ -320,6 +349,29 @@ class Example(_Strict):
                         raise _field_error(f"{where}.tool_use_id", f"tool_use {block.tool_use_id!r} answered twice")
                     answered.add(block.tool_use_id)
 
+    @staticmethod
+    def _check_alternative(alt: Alternative, where: str, allow_tools: bool, tool_names: set[str]) -> None:
+        """An alternative is an assistant answer: text and (agentic) calls of defined tools, no results."""
+        if isinstance(alt.content, str):
+            if not alt.content.strip():
+                raise _field_error(f"{where}.content", "an alternative answer cannot be empty")
+            return
+        if not alt.content:
+            raise _field_error(f"{where}.content", "an alternative answer cannot be empty")
+        ids: set[str] = set()
+        for j, block in enumerate(alt.content):
+            at = f"{where}.content[{j}]"
+            if isinstance(block, ToolResultBlock):
+                raise _field_error(at, "an alternative is an assistant answer: no tool_result")
+            if isinstance(block, ToolUseBlock):
+                if not allow_tools:
+                    raise _field_error(at, "tool_use is only allowed in agentic examples")
+                if block.name not in tool_names:
+                    raise _field_error(f"{at}.name", f"tool {block.name!r} is not defined in tools")
+                if block.id in ids:
+                    raise _field_error(f"{at}.id", f"duplicate tool_use id {block.id!r}")
+                ids.add(block.id)
+
     # -- derived views -----------------------------------------------------
 
     def searchable_text(self) -> str:
@@ -329,12 +381,14 @@ class Example(_Strict):
             parts.append(self.text)
         for msg in self.messages or []:
             parts.append(msg.plain_text())
+            parts.extend(alt.plain_text() for alt in msg.alternatives or [])
         return "\n".join(parts)
 
     def training_text(self) -> str:
         """Everything a trainer would see: system prompt, content and rationales (for token estimates)."""
         parts = [self.system or "", self.searchable_text(), self.rationale or ""]
         parts += [m.rationale or "" for m in self.messages or []]
+        parts += [a.why_not or "" for m in self.messages or [] for a in m.alternatives or []]
         parts += [f"{t.name} {t.description} {json.dumps(t.input_schema)}" for t in self.tools or []]
         return "\n".join(p for p in parts if p)
 
@@ -373,25 +427,29 @@ def content_text(record: Mapping[str, Any]) -> str:
     if text:
         parts.append(text)
     for msg in record.get("messages") or []:
-        content = msg.get("content")
-        if isinstance(content, str):
-            parts.append(content)
-            continue
-        pieces: list[str] = []
-        for block in content or []:
-            kind = block.get("type")
-            if kind == "text":
-                pieces.append(block.get("text", ""))
-            elif kind == "tool_use":
-                pieces.append(json.dumps(block.get("input", {}), ensure_ascii=False, sort_keys=True))
-            else:
-                inner = block.get("content", "")
-                if isinstance(inner, str):
-                    pieces.append(inner)
-                else:
-                    pieces.extend(b.get("text", "") for b in inner)
-        parts.append("\n".join(p for p in pieces if p))
+        parts.append(_content_plain(msg.get("content")))
+        parts.extend(_content_plain(alt.get("content")) for alt in msg.get("alternatives") or [])
     return "\n".join(parts)
+
+
+def _content_plain(content: Any) -> str:
+    """`_plain_text` of a turn's JSON content."""
+    if isinstance(content, str):
+        return content
+    pieces: list[str] = []
+    for block in content or []:
+        kind = block.get("type")
+        if kind == "text":
+            pieces.append(block.get("text", ""))
+        elif kind == "tool_use":
+            pieces.append(json.dumps(block.get("input", {}), ensure_ascii=False, sort_keys=True))
+        else:
+            inner = block.get("content", "")
+            if isinstance(inner, str):
+                pieces.append(inner)
+            else:
+                pieces.extend(b.get("text", "") for b in inner)
+    return "\n".join(p for p in pieces if p)
 
 
 def record_text_fields(record: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -426,28 +484,37 @@ def record_text_fields(record: Mapping[str, Any]) -> list[tuple[str, str]]:
     for i, msg in enumerate(messages if isinstance(messages, list) else []):
         if not isinstance(msg, Mapping):
             continue
-        content = msg.get("content")
-        if isinstance(content, str):
-            add(f"messages[{i}].content", content)
-        elif isinstance(content, list):
-            for j, block in enumerate(content):
-                if not isinstance(block, Mapping):
-                    continue
-                where = f"messages[{i}].content[{j}]"
-                kind = block.get("type")
-                if kind == "text":
-                    add(where, block.get("text"))
-                elif kind == "tool_use":
-                    add(f"{where}.name", block.get("name"))
-                    add(f"{where}.input", block.get("input") if block.get("input") is not None else {})
-                elif kind == "tool_result":
-                    result = block.get("content")
-                    if isinstance(result, list):
-                        texts = [b.get("text") for b in result if isinstance(b, Mapping)]
-                        result = "\n\n".join(t for t in texts if isinstance(t, str) and t)
-                    add(f"{where}.content", result)
+        add_content(f"messages[{i}].content", msg.get("content"), add)
         add(f"messages[{i}].rationale", msg.get("rationale"))
+        alternatives = msg.get("alternatives")
+        for k, alt in enumerate(alternatives if isinstance(alternatives, list) else []):
+            if isinstance(alt, Mapping):
+                add_content(f"messages[{i}].alternatives[{k}].content", alt.get("content"), add)
+                add(f"messages[{i}].alternatives[{k}].why_not", alt.get("why_not"))
     return out
+
+
+def add_content(path: str, content: Any, add: Callable[[str, Any], None]) -> None:
+    """The strings of one turn's (or alternative's) content, per block, for `record_text_fields`."""
+    if isinstance(content, str):
+        add(path, content)
+    elif isinstance(content, list):
+        for j, block in enumerate(content):
+            if not isinstance(block, Mapping):
+                continue
+            where = f"{path}[{j}]"
+            kind = block.get("type")
+            if kind == "text":
+                add(where, block.get("text"))
+            elif kind == "tool_use":
+                add(f"{where}.name", block.get("name"))
+                add(f"{where}.input", block.get("input") if block.get("input") is not None else {})
+            elif kind == "tool_result":
+                result = block.get("content")
+                if isinstance(result, list):
+                    texts = [b.get("text") for b in result if isinstance(b, Mapping)]
+                    result = "\n\n".join(t for t in texts if isinstance(t, str) and t)
+                add(f"{where}.content", result)
 
 
 class _FieldError(ValueError):

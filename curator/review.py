@@ -69,6 +69,18 @@ def approval_problems(example: Example, reviewer: str, introducer: str | None = 
                 + ", ".join(str(i + 1) for i in missing)
                 + ")"
             )
+        unexplained = [
+            f"{i + 1}.{k + 1}"
+            for i, m in enumerate(example.messages or [])
+            for k, alt in enumerate(m.alternatives or [])
+            if not (alt.why_not or "").strip()
+        ]
+        if unexplained:
+            problems.append(
+                "every rejected alternative needs its why-not (missing on turn.alternative "
+                + ", ".join(unexplained)
+                + ")"
+            )
     return problems
 
 
