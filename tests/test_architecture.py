@@ -213,3 +213,20 @@ def test_the_tui_sql_check_sees_what_it_forbids() -> None:
         "label = 'Select a clause'\n"
     )
     assert [line for line, _ in sorted(_database_access(ast.parse(source)))] == [1, 2, 3, 3, 4, 4, 5]
+
+
+def test_the_documented_layers_are_the_contract() -> None:
+    """docs/architecture.md names the layers of pyproject.toml, in order, module for module."""
+    import re
+    import tomllib
+
+    from tests.helpers import REPO
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    contract = next(c for c in config["tool"]["importlinter"]["contracts"] if c.get("type") == "layers")
+    expected = [{m.strip().removeprefix("curator.") for m in layer.split("|")} for layer in contract["layers"]]
+    doc = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
+    line = doc[doc.index("- `layers`: ") : doc.index("A module may import any layer below")]
+    names = re.findall(r"`([^`]+)`", " ".join(line.split()))[1:]
+    documented = [{m.strip() for m in layer.split("|")} for layer in names]
+    assert documented == expected
