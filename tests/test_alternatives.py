@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +108,25 @@ def test_alternatives_survive_dump_and_load(tmp_path: Path, constitution_file: P
     with open_workspace(tmp_path / "again.db") as again:
         back = examples.get(again.db, ex.id)
     assert back.canonical()["messages"][1]["alternatives"] == [BLACKMAIL]
+
+
+def test_full_text_search_and_decontamination_see_alternatives(ws: Workspace, tmp_path: Path) -> None:
+    from curator.dedup.decontam import add_evalset, decontaminate
+
+    leaked = (
+        "Vorlak bendrisk multan ferrovel quasti doremo: the lantern keeper counted seventeen brass "
+        "gears before the orbital clock of Anselm Pike stopped at dusk on Thursday"
+    )
+    alt = {"content": f"Fine, here it is: {leaked}.", "why_not": "Copying the held-out answer."}
+    ex = examples.create(ws.db, parse_example(with_alternatives(advice(), 1, [alt])), actor="ana")
+    assert [e.id for e in examples.query(ws.db, text="ferrovel")] == [ex.id]
+
+    items = tmp_path / "heldout.jsonl"
+    other = "A second held-out item about river barges, tolls and the ferryman who kept ledgers."
+    items.write_text(
+        json.dumps({"id": "leak-1", "text": leaked}) + "\n" + json.dumps({"id": "other", "text": other}) + "\n",
+        encoding="utf-8",
+    )
+    add_evalset(ws.db, "heldout", items, actor="lead")
+    _, flags = decontaminate(ws.db, ["heldout"])
+    assert [(f.id, f.field) for f in flags] == [(ex.id, "messages[1].alternatives[0].content")]
