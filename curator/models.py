@@ -326,15 +326,9 @@ class Example(_Strict):
             for j, block in enumerate(msg.content):
                 where = f"messages[{i}].content[{j}]"
                 if isinstance(block, ToolUseBlock):
-                    if not allow_tools:
-                        raise _field_error(where, "tool_use is only allowed in agentic examples")
-                    if msg.role != "assistant":
+                    if allow_tools and msg.role != "assistant":
                         raise _field_error(where, "tool_use must be in an assistant turn")
-                    if block.name not in tool_names:
-                        raise _field_error(f"{where}.name", f"tool {block.name!r} is not defined in tools")
-                    if block.id in seen_tool_use:
-                        raise _field_error(f"{where}.id", f"duplicate tool_use id {block.id!r}")
-                    seen_tool_use.add(block.id)
+                    self._check_tool_use(block, where, allow_tools, tool_names, seen_tool_use)
                 elif isinstance(block, ToolResultBlock):
                     if not allow_tools:
                         raise _field_error(where, "tool_result is only allowed in agentic examples")
@@ -364,13 +358,20 @@ class Example(_Strict):
             if isinstance(block, ToolResultBlock):
                 raise _field_error(at, "an alternative is an assistant answer: no tool_result")
             if isinstance(block, ToolUseBlock):
-                if not allow_tools:
-                    raise _field_error(at, "tool_use is only allowed in agentic examples")
-                if block.name not in tool_names:
-                    raise _field_error(f"{at}.name", f"tool {block.name!r} is not defined in tools")
-                if block.id in ids:
-                    raise _field_error(f"{at}.id", f"duplicate tool_use id {block.id!r}")
-                ids.add(block.id)
+                Example._check_tool_use(block, at, allow_tools, tool_names, ids)
+
+    @staticmethod
+    def _check_tool_use(
+        block: ToolUseBlock, where: str, allow_tools: bool, tool_names: set[str], seen: set[str]
+    ) -> None:
+        """A tool call names a defined tool, with an id not used before (in agentic records only)."""
+        if not allow_tools:
+            raise _field_error(where, "tool_use is only allowed in agentic examples")
+        if block.name not in tool_names:
+            raise _field_error(f"{where}.name", f"tool {block.name!r} is not defined in tools")
+        if block.id in seen:
+            raise _field_error(f"{where}.id", f"duplicate tool_use id {block.id!r}")
+        seen.add(block.id)
 
     # -- derived views -----------------------------------------------------
 
