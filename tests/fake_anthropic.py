@@ -75,6 +75,20 @@ class FakeAPI:
 BATCH_ID = "msgbatch_01TEST"
 
 
+def tool_message(tool: str, tool_input: dict[str, Any], *, model: str = "claude-test") -> dict[str, Any]:
+    """A Messages API reply that is one forced tool call (the shape every assist answer has)."""
+    return {
+        "id": f"msg_{tool}",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [{"type": "tool_use", "id": "toolu_1", "name": tool, "input": tool_input}],
+        "stop_reason": "tool_use",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 1, "output_tokens": 1},
+    }
+
+
 def batch_object(status: str, *, requests: int = 1, batch_id: str = BATCH_ID) -> dict[str, Any]:
     """A Message Batch as the API returns it: `requests` processing, or all succeeded once ended."""
     ended = status == "ended"

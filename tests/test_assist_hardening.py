@@ -29,7 +29,7 @@ from curator.assist.client import AssistError, make_client
 from curator.config import Settings
 from curator.redact import redact
 from tests.conftest import advice, write_jsonl
-from tests.fake_anthropic import BATCH_ID, batch_object
+from tests.fake_anthropic import BATCH_ID, batch_object, tool_message
 from tests.helpers import run
 
 SECRET = uuid.uuid4().hex
@@ -38,19 +38,6 @@ PASSWORD = f"pw{uuid.uuid4().hex[:16]}"
 Handler = Callable[[httpx2.Request], httpx2.Response]
 
 DRAFT = {"title": "The unread letters", "text": "The assistant left the letters sealed.", "rationale": "Privacy."}
-
-
-def _message(tool: str, tool_input: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": f"msg_{tool}",
-        "type": "message",
-        "role": "assistant",
-        "model": "claude-test",
-        "content": [{"type": "tool_use", "id": "toolu_1", "name": tool, "input": tool_input}],
-        "stop_reason": "tool_use",
-        "stop_sequence": None,
-        "usage": {"input_tokens": 1, "output_tokens": 1},
-    }
 
 
 BODIES: dict[str, tuple[bytes, str, str]] = {
@@ -152,7 +139,8 @@ def test_malformed_batch_poll_or_results_is_one_line_and_resumable(
         if bad:
             return httpx2.Response(200, content=body, headers={"content-type": content_type})
         if path.endswith("/results"):
-            line = {"custom_id": "c0-0", "result": {"type": "succeeded", "message": _message("submit_draft", DRAFT)}}
+            message = tool_message("submit_draft", DRAFT)
+            line = {"custom_id": "c0-0", "result": {"type": "succeeded", "message": message}}
             return httpx2.Response(200, content=(json.dumps(line) + "\n").encode())
         return httpx2.Response(200, json=batch_object("ended"))
 
@@ -365,7 +353,7 @@ def test_a_trickling_server_cannot_outlast_the_deadline(
     from curator.assist import actions
     from curator.store.db import open_workspace
 
-    body = json.dumps(_message("submit_draft", DRAFT)).encode()
+    body = json.dumps(tool_message("submit_draft", DRAFT)).encode()
     served: list[int] = []
 
     def trickle() -> Iterator[bytes]:

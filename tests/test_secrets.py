@@ -23,7 +23,7 @@ import pytest
 from curator.assist import client as assist_client
 from curator.config import Settings
 from tests.conftest import advice, write_jsonl
-from tests.fake_anthropic import batch_object
+from tests.fake_anthropic import batch_object, tool_message
 from tests.helpers import run, spec_data, toml_text
 
 SECRET = uuid.uuid4().hex
@@ -32,19 +32,6 @@ NEEDLES = [CANARY, SECRET[0:12], SECRET[10:22], SECRET[20:32]]
 """The key, and overlapping pieces of its random part: a truncated or partly masked copy is a leak too."""
 BATCH_ID = "msgbatch_01SECRET"
 DRAFT = {"title": "The unread letters", "text": "The assistant left the letters sealed.", "rationale": "Privacy."}
-
-
-def _message(tool: str, tool_input: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": f"msg_{tool}",
-        "type": "message",
-        "role": "assistant",
-        "model": "claude-test",
-        "content": [{"type": "tool_use", "id": "toolu_1", "name": tool, "input": tool_input}],
-        "stop_reason": "tool_use",
-        "stop_sequence": None,
-        "usage": {"input_tokens": 1, "output_tokens": 1},
-    }
 
 
 class FakeAPI:
@@ -74,7 +61,7 @@ class FakeAPI:
                 "submit_rewrite": {"turns": [{"index": 1, "content": "Tell her, because trust.", "rationale": "Why."}]},
                 "submit_links": {"links": [{"clause": "privacy", "reason": "About a diary."}]},
             }
-            return httpx2.Response(200, json=_message(tool, answers[tool]))
+            return httpx2.Response(200, json=tool_message(tool, answers[tool]))
         if path == "/v1/messages/batches":
             return httpx2.Response(200, json=self._batch())
         if path == f"/v1/messages/batches/{BATCH_ID}":
@@ -82,7 +69,8 @@ class FakeAPI:
                 raise KeyboardInterrupt  # the user presses ctrl+c while the batch runs
             return httpx2.Response(200, json=self._batch())
         if path == f"/v1/messages/batches/{BATCH_ID}/results":
-            line = {"custom_id": "c0-0", "result": {"type": "succeeded", "message": _message("submit_draft", DRAFT)}}
+            message = tool_message("submit_draft", DRAFT)
+            line = {"custom_id": "c0-0", "result": {"type": "succeeded", "message": message}}
             return httpx2.Response(200, content=(json.dumps(line) + "\n").encode())
         return httpx2.Response(404, json={"type": "error", "error": {"type": "not_found_error", "message": path}})
 
