@@ -137,7 +137,7 @@ def relink(ws: Workspace, example: str, clause: str | None, to: str | None, drop
 @format_option("json", "text", default="text")
 @pass_workspace
 def examples(ws: Workspace, file: str, dry_run: bool, eval_out: str | None, fmt: str) -> None:
-    """import the document's worked examples as draft advice records (GOOD answer as the turn, BAD ones as alternatives)"""
+    """import a document's worked examples as draft advice records: GOOD answer as the turn, BAD as alternatives"""
     from curator.constitution.examples import import_examples
 
     result = import_examples(

@@ -178,8 +178,9 @@ def read_document(path: Path) -> tuple[str, str]:
     path = Path(path)
     if path.suffix.lower() not in MARKDOWN_SUFFIXES:
         raise ConstitutionError(f"{path}: not a Markdown file (expected .md or .markdown)")
-    text = decode(read_bytes(path, ConstitutionError, what="constitution file", kind="constitution"), str(path),
-                  ConstitutionError)
+    text = decode(
+        read_bytes(path, ConstitutionError, what="constitution file", kind="constitution"), str(path), ConstitutionError
+    )
     version = path.stem
     front = re.match(r"^---\n(.*?)\n---\n", text, re.S)
     if front:
@@ -232,7 +233,7 @@ def _turns(block: list[str]) -> list[Turn | list[Turn]]:
                 if depth == 0:
                     body.append(line.rstrip()[: -len(close)])
                     current.text = "\n".join(body).strip("\n")
-                    (comparison if comparison is not None else items).append(current)  # type: ignore[arg-type]
+                    (comparison if comparison is not None else items).append(current)
                     current, body = None, []
                     continue
                 depth -= 1
@@ -260,7 +261,7 @@ def _turns(block: list[str]) -> list[Turn | list[Turn]]:
         close = f"</{role}>"
         if rest.rstrip().endswith(close):  # a one-line turn
             current.text = rest.rstrip()[: -len(close)].strip("\n")
-            (comparison if comparison is not None else items).append(current)  # type: ignore[arg-type]
+            (comparison if comparison is not None else items).append(current)
             current, body = None, []
     return items
 
@@ -337,11 +338,11 @@ class _Built:
     joined: int = 0
 
 
-def build(example: WorkedExample, version: str, document: str) -> _Built:
+def build(example: WorkedExample, version: str) -> _Built:
     """One worked example as a record dict, an eval prompt, or the reason it is neither."""
     out = _Built()
     anchor = example.section or "preamble"
-    origin = f"{document}#{anchor} example {example.ordinal}"
+    origin = f"{version}#{anchor} example {example.ordinal}"
     system: list[str] = []
     messages: list[dict[str, Any]] = []
     comparisons = [k for k, item in enumerate(example.items) if isinstance(item, list)]
@@ -361,7 +362,7 @@ def build(example: WorkedExample, version: str, document: str) -> _Built:
                 return out
             if item.role == "assistant" and "recipient" in item.attrs:
                 out.tool_text += 1
-            turn = {"role": item.role, "content": _content(item)}
+            turn: dict[str, Any] = {"role": item.role, "content": _content(item)}
             if messages and messages[-1]["role"] == item.role:
                 messages[-1]["content"] += "\n\n" + turn["content"]
                 out.joined += 1
@@ -394,19 +395,19 @@ def build(example: WorkedExample, version: str, document: str) -> _Built:
         if messages and messages[-1]["role"] == "assistant":  # the answer continues an assistant turn
             prefix = messages.pop()["content"] + "\n\n"
             out.joined += 1
-        turn = {"role": "assistant", "content": prefix + _content(good[0])}
+        answer: dict[str, Any] = {"role": "assistant", "content": prefix + _content(good[0])}
         if good[0].reason:
-            turn["rationale"] = good[0].reason
+            answer["rationale"] = good[0].reason
         if bad:
-            turn["alternatives"] = [
+            answer["alternatives"] = [
                 {
                     "content": prefix + _content(t),
                     "why_not": t.reason,
-                    "source": f"{document}#{anchor} BAD {n}" + (f" (cites #{t.cites})" if t.cites else ""),
+                    "source": f"{version}#{anchor} BAD {n}" + (f" (cites #{t.cites})" if t.cites else ""),
                 }
                 for n, t in enumerate(bad, start=1)
             ]
-        messages.append(turn)
+        messages.append(answer)
     if not messages or messages[0]["role"] != "user":
         out.problem = "no user turn before the answers (an advice record starts with the user)"
         return out
@@ -456,7 +457,7 @@ def import_examples(
     ready: list[PreparedRecord] = []
     seen_hash: dict[str, str] = {}
     for example in found:
-        built = build(example, version, path.name)
+        built = build(example, version)
         report.ok_answers += built.ok
         report.extra_good += built.extra_good
         report.tool_text += built.tool_text
