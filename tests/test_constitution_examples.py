@@ -15,6 +15,7 @@ from curator.models import Example
 from curator.review import ReviewRuleError, decide, submit
 from curator.store import examples
 from curator.store.db import Workspace, open_workspace
+from curator.targets import TargetRefused
 from tests.conftest import FIXTURES
 from tests.helpers import run
 
@@ -248,3 +249,28 @@ def test_cli_counts_and_one_line_errors(capsys: pytest.CaptureFixture[str], tmp_
     for bad in (tmp_path / "missing.md", FIXTURES.parent.parent.parent / "pyproject.toml"):
         code, out, err = run(capsys, "--db", db, "constitution", "examples", str(bad))
         assert code == 1 and err.count("\n") == 1 and err.startswith("curator: error: "), err
+
+
+@pytest.mark.parametrize("spec_ws", [FEB], indirect=True)
+def test_eval_out_never_replaces_a_file_curator_did_not_write(spec_ws: Workspace, tmp_path: Path) -> None:
+    mine = tmp_path / "notes.jsonl"
+    mine.write_text("my notes\n")
+    with pytest.raises(TargetRefused, match="curator did not write it"):
+        import_examples(spec_ws.db, FEB, actor="tester", eval_out=mine)
+    assert mine.read_text() == "my notes\n" and examples.count(spec_ws.db) == 0
+    import_examples(spec_ws.db, FEB, actor="tester", eval_out=tmp_path / "eval.jsonl")
+    import_examples(spec_ws.db, FEB, actor="tester", eval_out=tmp_path / "eval.jsonl")  # its own file: replaced
+
+
+def test_an_example_before_any_heading_is_reported_unlinked(tmp_path: Path) -> None:
+    doc = tmp_path / "pre.md"
+    preamble = "Intro.\n\n**Example**: before any heading\n\n~~~xml\n<user>\nHi\n</user>\n<comparison>\n"
+    preamble += "<assistant> <!-- GOOD -->\nHello.\n</assistant>\n</comparison>\n~~~\n\n"
+    doc.write_text(preamble + MINI, encoding="utf-8")
+    ws = open_workspace(":memory:")
+    import_constitution(ws.db, doc, actor="tester")
+    report = import_examples(ws.db, doc, actor="tester")
+    assert [(p.title, p.reason) for p in report.unlinked] == [("before any heading", "its section maps to no clause")]
+    assert sorted(ex.clauses for ex in examples.query(ws.db)) == [[], ["honesty"]]
+    assert "unlinked: line 5 'before any heading'" in report.summary()
+    ws.close()

@@ -141,6 +141,11 @@ def examples(ws: Workspace, file: str, dry_run: bool, eval_out: str | None, fmt:
     from curator.constitution.examples import import_examples
 
     result = import_examples(
-        ws.db, Path(file), actor=acting_user(), dry_run=dry_run, eval_out=Path(eval_out) if eval_out else None
+        ws.db,
+        Path(file),
+        actor=acting_user(),
+        dry_run=dry_run,
+        eval_out=Path(eval_out) if eval_out else None,
+        db_path=ws.path,
     )
     emit(fmt, json=result.to_json, text=lambda: lines([result.summary()]))

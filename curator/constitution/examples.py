@@ -23,7 +23,6 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from curator.atomic import write_text
 from curator.clausetext import parse_markdown
 from curator.errors import ConstitutionError, RecordError
 from curator.files import decode, read_bytes
@@ -31,6 +30,7 @@ from curator.models import Clause, Example, parse_example
 from curator.store import examples as store_examples
 from curator.store.clauses import current_clause_hashes, current_clauses
 from curator.store.examples import PreparedRecord, prepare
+from curator.targets import check_file_target, write_file
 
 EVAL_TAG = "eval-prompt"
 MARKDOWN_SUFFIXES = (".md", ".markdown")
@@ -433,14 +433,18 @@ def import_examples(
     actor: str,
     dry_run: bool = False,
     eval_out: Path | None = None,
+    db_path: str | None = None,
 ) -> ExamplesImport:
     """Turn the worked examples of `path` into draft records in one transaction (none on error).
 
     The document must be the workspace's current constitution (`curator constitution import` it
     first), so each record links the clause of its section. Records whose id exists are left
-    alone; `dry_run` reads and counts, writes nothing (no eval file either).
+    alone; `dry_run` reads and counts, writes nothing (no eval file either). `eval_out` may only
+    be a new file or one curator wrote (`curator.targets`; `db_path` is the workspace's file).
     """
     path = Path(path)
+    if eval_out is not None and not dry_run:
+        check_file_target(eval_out, db_path=db_path)
     text, version = read_document(path)
     parsed = parse_markdown(text, filename=path.name)
     if db is not None:
@@ -503,6 +507,7 @@ def import_examples(
     with db.atomic():
         store_examples.insert_prepared(db, new, actor=actor, action="import", clause_hashes=hashes)
     if eval_out is not None:
-        write_text(eval_out, "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in report.eval_prompts))
+        data = "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in report.eval_prompts)
+        write_file(eval_out, data.encode("utf-8"), db_path=db_path)
         report.eval_out = str(eval_out)
     return report
