@@ -4,8 +4,10 @@ Formats, detected per file with `auto`:
 - `curator`: one canonical record per line (docs/record.md);
 - `messages`: chat records `{"messages": [...]}` (OpenAI / Hugging Face style; the system
   prompt as a field or as the first message; OpenAI tool calls become an agentic record);
-- `hh`: hh-rlhf pairs `{"chosen": "\\n\\nHuman: ...\\n\\nAssistant: ..."}`, imported as an
-  advice draft from the chosen transcript.
+- `hh`: hh-rlhf pairs `{"chosen": "\\n\\nHuman: ...\\n\\nAssistant: ...", "rejected": ...}`, imported
+  as an advice draft from the chosen transcript; the rejected final answer becomes an alternative
+  of the chosen final answer (no why-not yet) when both transcripts share the turns before it,
+  else it is left out with a warning.
 
 All or nothing: every line is parsed and validated before anything is written.
 
@@ -76,6 +78,8 @@ class ImportReport:
     imported: list[str] = field(default_factory=list)
     duplicates: list[dict[str, Any]] = field(default_factory=list)
     invalid: list[LineProblem] = field(default_factory=list)
+    warnings: list[LineProblem] = field(default_factory=list)
+    """Imported lines of which something was left out (an hh rejected answer that could not be kept)."""
 
     def to_json(self, filename: str) -> dict[str, Any]:
         return {
@@ -86,6 +90,9 @@ class ImportReport:
             "invalid": [
                 {"line": p.line, "field": p.field, "message": p.message, "error": p.describe(filename)}
                 for p in self.invalid
+            ],
+            "warnings": [
+                {"line": p.line, "message": p.message, "warning": p.describe(filename)} for p in self.warnings
             ],
         }
 
@@ -369,12 +376,11 @@ def _record_rationale(obj: dict[str, Any], turns: list[dict[str, Any]]) -> None:
 _HH_TURN = re.compile(r"\n\n(Human|Assistant):[ ]?")
 
 
-def from_hh(obj: dict[str, Any], origin: str) -> dict[str, Any]:
-    """An hh-rlhf pair as an advice draft built from the chosen transcript."""
-    chosen = obj.get("chosen")
-    if not isinstance(chosen, str) or not chosen.strip():
-        raise RecordError("must be a non-empty transcript string", field="chosen")
-    text = chosen if chosen.startswith("\n\n") else "\n\n" + chosen
+def _hh_turns(transcript: Any, key: str) -> list[dict[str, Any]]:
+    """The turns of one hh-rlhf transcript (consecutive turns of one speaker joined)."""
+    if not isinstance(transcript, str) or not transcript.strip():
+        raise RecordError("must be a non-empty transcript string", field=key)
+    text = transcript if transcript.startswith("\n\n") else "\n\n" + transcript
     parts = _HH_TURN.split(text)
     turns: list[dict[str, Any]] = []
     for speaker, content in zip(parts[1::2], parts[2::2], strict=True):
@@ -384,7 +390,49 @@ def from_hh(obj: dict[str, Any], origin: str) -> dict[str, Any]:
         else:
             turns.append({"role": role, "content": content.strip()})
     if not turns:
-        raise RecordError("no 'Human:' / 'Assistant:' turns found", field="chosen")
+        raise RecordError("no 'Human:' / 'Assistant:' turns found", field=key)
+    return turns
+
+
+HH_REJECTED_SOURCE = "hh rejected"
+
+
+def _hh_rejected(obj: dict[str, Any], chosen: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, str | None]:
+    """The rejected transcript's final answer as an alternative of the chosen final answer, or why not.
+
+    Only when both transcripts hold the same turns before their last answer: a rejected answer
+    given to another dialogue would be a reason-less "don't" attached to the wrong question.
+    """
+    if obj.get("rejected") is None:
+        return None, None
+    rejected = _hh_turns(obj["rejected"], "rejected")
+    if chosen[-1]["role"] != "assistant" or rejected[-1]["role"] != "assistant":
+        return None, "rejected answer not kept: a transcript does not end with an assistant answer"
+    if rejected[:-1] != chosen[:-1]:
+        return None, (
+            "rejected transcript's turns before its last answer differ from the chosen one's "
+            f"({len(rejected) - 1} vs {len(chosen) - 1} turns): rejected answer not kept"
+        )
+    answer = rejected[-1]["content"]
+    if answer == chosen[-1]["content"]:
+        return None, "rejected answer is the same as the chosen one: nothing to keep"
+    if not answer.strip():
+        return None, "rejected answer is empty: nothing to keep"
+    return {"content": answer, "why_not": None, "source": HH_REJECTED_SOURCE}, None
+
+
+def from_hh(obj: dict[str, Any], origin: str, warnings: list[str] | None = None) -> dict[str, Any]:
+    """An hh-rlhf pair as an advice draft: the chosen transcript, its rejected final answer as an alternative.
+
+    A rejected answer that cannot be kept (another dialogue before it, the same text) is left out
+    and said in `warnings`.
+    """
+    turns = _hh_turns(obj.get("chosen"), "chosen")
+    alternative, warning = _hh_rejected(obj, turns)
+    if alternative is not None:
+        turns[-1]["alternatives"] = [alternative]
+    if warning is not None and warnings is not None:
+        warnings.append(warning)
     _record_rationale(obj, turns)
     record: dict[str, Any] = {
         "kind": "advice",
@@ -404,7 +452,7 @@ def from_hh(obj: dict[str, Any], origin: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 
 
-def _parse_line(line: str, fmt: str, origin: str) -> Example:
+def _parse_line(line: str, fmt: str, origin: str, warnings: list[str] | None = None) -> Example:
     if fmt == "curator":
         try:
             return _normalized_tools(Example.model_validate_json(line))
@@ -416,7 +464,7 @@ def _parse_line(line: str, fmt: str, origin: str) -> Example:
     obj = _loads(line)
     if not isinstance(obj, dict):
         raise RecordError(f"expected a JSON object, got {type(obj).__name__}")
-    converted = from_messages(obj, origin) if fmt == "messages" else from_hh(obj, origin)
+    converted = from_messages(obj, origin) if fmt == "messages" else from_hh(obj, origin, warnings)
     return parse_example(converted)
 
 
@@ -436,7 +484,8 @@ def _problem(number: int, err: RecordError) -> LineProblem:
     return LineProblem(number, err.field, message)
 
 
-ParsedLine = tuple[int, PreparedRecord | None, LineProblem | None]
+ParsedLine = tuple[int, PreparedRecord | None, LineProblem | None, list[str]]
+"""A line's number, its record or its problem, and warnings about a record that was kept."""
 
 
 def parse_chunk(lines: list[tuple[int, str]], fmt: str, name: str, status: str | None = None) -> list[ParsedLine]:
@@ -449,14 +498,15 @@ def parse_chunk(lines: list[tuple[int, str]], fmt: str, name: str, status: str |
         try:
             if line == _TOO_LONG or len(line) > MAX_LINE_BYTES:
                 raise RecordError(f"line longer than {MAX_LINE_BYTES:,} bytes")
-            ex = _parse_line(line, fmt, f"{name}:{number}")
+            warnings: list[str] = []
+            ex = _parse_line(line, fmt, f"{name}:{number}", warnings)
             if status is not None and ex.status != status:
                 ex = ex.model_copy(update={"status": status})
-            out.append((number, prepare(ex), None))
+            out.append((number, prepare(ex), None, warnings))
         except RecordError as err:
-            out.append((number, None, _problem(number, err)))
+            out.append((number, None, _problem(number, err), []))
         except RecursionError:  # a structure deeper than any check above expected
-            out.append((number, None, LineProblem(number, None, "nested too deeply")))
+            out.append((number, None, LineProblem(number, None, "nested too deeply"), []))
     return out
 
 
@@ -577,11 +627,11 @@ def import_file(
     with db.atomic():
         chunks = _chunks(all_lines, CHUNK_LINES)
         for parsed in _parsed_chunks(chunks, detected, path.name, parallel=parallel, status=status):
-            ready = [p for _, p, _ in parsed if p is not None]
+            ready = [p for _, p, _, _ in parsed if p is not None]
             taken = set(store_examples.existing_ids(db, [p.id for p in ready]))
             stored = store_examples.existing_hashes(db, [p.norm_hash for p in ready])
             batch: list[PreparedRecord] = []
-            for number, prep, problem in parsed:
+            for number, prep, problem, warned in parsed:
                 if prep is None:
                     assert problem is not None
                     fail(problem)
@@ -605,6 +655,7 @@ def import_file(
                 seen_hash[prep.norm_hash] = prep.id
                 seen_ids.add(prep.id)
                 batch.append(prep)
+                report.warnings.extend(LineProblem(number, None, w) for w in warned)
             store_examples.insert_prepared(
                 db, batch, actor=actor, action="import", clause_hashes=clause_hashes, keep_status=keep_status
             )

@@ -123,3 +123,29 @@ def relink(ws: Workspace, example: str, clause: str | None, to: str | None, drop
     write(f"{example}: confirmed {len(done.confirmed)} stale link(s){confirmed}\n")
     if done.orphaned:
         write(f"still orphaned: {', '.join(done.orphaned)} (use --clause ID --to NEW or --drop)\n")
+
+
+@constitution.command("examples")
+@common_options
+@click.argument("file", help="a Model-Spec-style Markdown document, already imported as the current constitution")
+@click.option("--dry-run", is_flag=True, help="count what would be imported; write nothing")
+@click.option(
+    "--eval-out",
+    metavar="FILE",
+    help="write the examples without a GOOD answer as eval-set JSON lines (for curator evalset add)",
+)
+@format_option("json", "text", default="text")
+@pass_workspace
+def examples(ws: Workspace, file: str, dry_run: bool, eval_out: str | None, fmt: str) -> None:
+    """import a document's worked examples as draft advice records: GOOD answer as the turn, BAD as alternatives"""
+    from curator.constitution.examples import import_examples
+
+    result = import_examples(
+        ws.db,
+        Path(file),
+        actor=acting_user(),
+        dry_run=dry_run,
+        eval_out=Path(eval_out) if eval_out else None,
+        db_path=ws.path,
+    )
+    emit(fmt, json=result.to_json, text=lambda: lines([result.summary()]))

@@ -110,6 +110,7 @@ def import_(
             [
                 f"imported {len(report.imported)} records ({report.format} format) from {file}, {landed}",
                 *(f"skipped {file}:{d['line']}: exact duplicate of {d['duplicate_of']}" for d in report.duplicates),
+                *(f"warning {w.describe(file)}" for w in report.warnings),
             ]
         ),
     )
