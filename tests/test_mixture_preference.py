@@ -372,3 +372,16 @@ def test_preference_files_load_with_datasets(
     assert trl[0]["chosen"][0]["role"] == "assistant" and trl[0]["rejected"][0]["role"] == "assistant"
     dpo = datasets.load_dataset(str(folder), "openai-preference", cache_dir=cache)["train"]
     assert set(dpo.column_names) == {"input", "preferred_output", "non_preferred_output"}
+
+
+def test_the_summary_names_the_pairs(pref_ws: Workspace, tmp_path: Path) -> None:
+    spec = load_spec(write_spec(tmp_path, budget_tokens=10**7, formats=["hf-messages", "trl-preference"], dedup="off"))
+    dry = export_from_spec(pref_ws.db, spec, tmp_path / "out", dry_run=True)
+    manifest = export_from_spec(pref_ws.db, spec, tmp_path / "out").manifest
+    assert manifest is not None
+    pairs = manifest["pairs"]
+    line = next(x for x in dry.summary().splitlines() if x.startswith("preference pairs"))
+    assert line == (
+        f"preference pairs (trl-preference): {pairs['total']:,}; "
+        f"{pairs['records_without_pairs']} records without alternatives made none"
+    )

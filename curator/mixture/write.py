@@ -508,6 +508,13 @@ class ExportResult:
                 f"decontamination: {_records(len(plan.decontamination['excluded']))} overlapping "
                 f"{', '.join(plan.decontamination['evalsets'])} (each listed in manifest.json, decontamination)"
             )
+        preference = [f for f in plan.spec.formats if f in PREFERENCE_FORMATS]
+        if preference:
+            pairs = pair_counts(plan)
+            out.append(
+                f"preference pairs ({', '.join(preference)}): {pairs['total']:,}; "
+                f"{_records(pairs['records_without_pairs'])} without alternatives made none"
+            )
         out.append(
             f"train tokens: {alloc.tokens:,} of {plan.spec.budget_tokens:,} on {plan.counted_format} "
             f"({counter.name}{'' if counter.exact else ', estimate'})"
