@@ -220,6 +220,11 @@ def test_contrast_adds_each_reasoned_alternative_to_the_rationale() -> None:
     assert "Deleted everything" not in inline  # no why-not: nothing to say about it
     plain = parse_example(advice())
     assert with_contrast(plain) is plain
+    tool = with_contrast(parse_example(with_alts(agentic(), 1, PEEK))).messages[1].rationale  # type: ignore[index]
+    assert tool == (
+        'A tempting answer would be: "Reading every folder first.\n[calls search_email {"q": "*"}]"\n'
+        "It would be wrong because: Reads far more than the task needs."
+    )
 
 
 def _parse(**overrides: Any) -> Any:

@@ -566,6 +566,19 @@ def render_openai_preference_pairs(ex: Example, draw: Draw) -> list[Row]:
     return rows
 
 
+def _alternative_text(alt: Alternative) -> str:
+    """The alternative as one quoted answer: its text, and a tool call as `[calls NAME {JSON arguments}]`."""
+    if isinstance(alt.content, str):
+        return alt.content
+    parts: list[str] = []
+    for b in alt.content:
+        if isinstance(b, TextBlock) and _has_text(b.text):
+            parts.append(b.text)
+        elif isinstance(b, ToolUseBlock):
+            parts.append(f"[calls {b.name} {json.dumps(b.input, ensure_ascii=False)}]")
+    return "\n".join(parts)
+
+
 def with_contrast(ex: Example) -> Example:
     """`contrast = true`: each alternative that has a why-not is added to its turn's rationale.
 
@@ -577,7 +590,7 @@ def with_contrast(ex: Example) -> Example:
     messages: list[Message] = []
     for msg in ex.messages:
         notes = [
-            CONTRAST_INTRO.format(answer=alt.plain_text()) + "\n" + CONTRAST_REASON.format(why_not=alt.why_not)
+            CONTRAST_INTRO.format(answer=_alternative_text(alt)) + "\n" + CONTRAST_REASON.format(why_not=alt.why_not)
             for alt in msg.alternatives or []
             if alt.why_not
         ]
