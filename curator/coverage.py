@@ -8,6 +8,9 @@ Direct counts come from the links of each clause; totals count *distinct* exampl
 a clause or any of its descendants (an example linked to a section and to one of its clauses
 counts once). Orphaned links (their clause was removed) are attributed to the nearest
 ancestor that still exists, using the last version that had the clause.
+
+`pairs` counts, the same way, the distinct approved examples that hold at least one rejected
+alternative on an assistant turn: what a preference export (DPO) can draw on for the clause.
 """
 
 from __future__ import annotations
@@ -57,6 +60,9 @@ class ClauseCoverage:
     """Structure, not a rule: children and no prose of its own (see `is_container`). Rolled up, never a gap."""
     explicit_target: bool = False
     """The target came from the clause's `target=N` attribute or the targets file, not the default."""
+    pairs: int | None = None
+    """Distinct approved examples in `total` with at least one rejected alternative (preference pairs);
+    None when the report was computed without them (`compute(pairs=False)`)."""
 
     @property
     def approved_total(self) -> int:
@@ -80,6 +86,7 @@ class ClauseCoverage:
             "orphaned": self.orphaned,
             "target": self.target,
             "container": self.container,
+            "pairs": self.pairs,
         }
 
 
@@ -122,8 +129,14 @@ def compute(
     kind: str | None = None,
     status: str | None = None,
     targets_file: Path | None = None,
+    pairs: bool = False,
 ) -> CoverageReport:
-    """The whole coverage report for the current constitution."""
+    """The whole coverage report for the current constitution.
+
+    `pairs` also counts the approved examples with rejected alternatives per clause. It reads every
+    approved record's JSON (no derived column says whether a record has alternatives), which costs
+    about as much again as the rest of the report at 100k records, so only callers that show it ask.
+    """
     if kind is not None and kind not in KINDS:
         raise UsageError(f"unknown kind {kind!r}")
     if status is not None and status not in STATUSES:
@@ -151,7 +164,7 @@ def compute(
     if status:
         where += " AND e.status = ?"
         params.append(status)
-    _count_links(db, clauses, rows, where, params)
+    _count_links(db, clauses, rows, where, params, pairs=pairs)
     ordered = [rows[c.id] for c in clauses]
     gaps = [c.id for c in ordered if c.is_gap]
     return CoverageReport(ordered, balance(ordered), gaps, current_version(db), {"kind": kind, "status": status})
@@ -171,8 +184,24 @@ def below_minimum(report: CoverageReport, minimum: int) -> list[ClauseCoverage]:
     return [c for c in report.clauses if c.approved_total < minimum]
 
 
+def below_minimum_pairs(report: CoverageReport, minimum: int) -> list[ClauseCoverage]:
+    """The clauses, in document order, with fewer than `minimum` approved examples that hold preference pairs.
+
+    The CI gate of `curator coverage --min-pairs N`: an empty list passes.
+    """
+    return [c for c in report.clauses if (c.pairs or 0) < minimum]
+
+
+HAS_ALTERNATIVES_SQL = (
+    "instr(e.record, '\"alternatives\"') > 0 AND EXISTS (SELECT 1 FROM json_each(e.record, '$.messages') m "
+    "WHERE json_array_length(m.value, '$.alternatives') > 0)"
+)
+"""An example with at least one rejected alternative on a turn (the canonical record is the truth; the
+text test first spares parsing the records that have none, where the canonical JSON has no such key)."""
+
+
 def _count_links(
-    db: Database, clauses: list[Any], rows: dict[str, ClauseCoverage], where: str, params: list[Any]
+    db: Database, clauses: list[Any], rows: dict[str, ClauseCoverage], where: str, params: list[Any], *, pairs: bool
 ) -> None:
     """Direct and rolled-up distinct counts and tokens, vectorised with numpy.
 
@@ -194,6 +223,9 @@ def _count_links(
             j += 1
     kind_ix = {k: i for i, k in enumerate(KINDS)}
     status_ix = {s: i for i, s in enumerate(STATUSES)}
+    if pairs:
+        for row in rows.values():
+            row.pairs = 0
     with read_snapshot(db):  # one consistent snapshot across both scans
         meta = db.execute(
             "SELECT e.id, e.kind, e.status, e.tokens FROM examples e INDEXED BY idx_examples_coverage "
@@ -202,9 +234,21 @@ def _count_links(
         ).fetchall()
         links = db.execute("SELECT clause_id, example_id, state FROM example_clauses").fetchall()
         reviews = db.execute("SELECT DISTINCT example_id, reviewer FROM reviews").fetchall()
+        with_pairs = (
+            db.execute(
+                f"SELECT e.id FROM examples e WHERE e.status = 'approved' AND {live_sql()}{where} "
+                f"AND {HAS_ALTERNATIVES_SQL}",
+                params,
+            ).fetchall()
+            if pairs
+            else []
+        )
     ex_index = {m[0]: i for i, m in enumerate(meta)}
     cat = np.array([kind_ix[m[1]] * len(STATUSES) + status_ix[m[2]] for m in meta], dtype=np.int64)
     tokens = np.array([m[3] for m in meta], dtype=np.int64)
+    has_pairs = np.zeros(len(meta), dtype=np.int64)
+    for (example_id,) in with_pairs:
+        has_pairs[ex_index[example_id]] = 1
     orphaned: dict[str, int] = {}
     clause_col: list[int] = []
     ex_col: list[int] = []
@@ -236,6 +280,7 @@ def _count_links(
         slot = a_idx * n_cat + cat[e_idx]
         total = np.bincount(slot, minlength=n_clauses * n_cat).reshape(n_clauses, n_cat)
         tok = np.bincount(slot, weights=tokens[e_idx], minlength=n_clauses * n_cat).reshape(n_clauses, n_cat)
+        paired = np.bincount(a_idx, weights=has_pairs[e_idx], minlength=n_clauses)
         for i, c in enumerate(clauses):
             row = rows[c.id]
             for k, ki in kind_ix.items():
@@ -244,6 +289,8 @@ def _count_links(
                     row.direct[k][s] = int(direct[i, j])
                     row.total[k][s] = int(total[i, j])
                     row.tokens[k][s] = int(tok[i, j])
+            if pairs:
+                row.pairs = int(paired[i])
     reviewed = {example_id for example_id, _ in reviews}
     by_example: dict[str, list[str]] = {}
     if reviewed:
@@ -336,13 +383,21 @@ def _all_by_kind(row: ClauseCoverage) -> list[int]:
 
 
 def table_rows(report: CoverageReport) -> tuple[list[str], list[list[str]]]:
-    headers = ["clause", *[f"{k} (appr/all)" for k in KINDS], "stale", "orphaned", "target", "gap"]
+    headers = ["clause", *[f"{k} (appr/all)" for k in KINDS], "pairs", "stale", "orphaned", "target", "gap"]
     body = []
     for r in report.clauses:
         cells = [f"{a}/{t}" for a, t in zip(_approved_by_kind(r), _all_by_kind(r), strict=True)]
         gap = max(r.target - r.approved_total, 0) if r.is_gap else 0
         body.append(
-            ["  " * (r.depth - 1) + r.id, *cells, str(r.stale), str(r.orphaned), str(r.target), str(gap) if gap else ""]
+            [
+                "  " * (r.depth - 1) + r.id,
+                *cells,
+                "" if r.pairs is None else str(r.pairs),
+                str(r.stale),
+                str(r.orphaned),
+                str(r.target),
+                str(gap) if gap else "",
+            ]
         )
     return headers, body
 
@@ -351,7 +406,20 @@ def to_csv(report: CoverageReport) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(
-        ["clause", "parent", "title", "kind", "status", "direct", "total", "tokens", "stale", "orphaned", "target"]
+        [
+            "clause",
+            "parent",
+            "title",
+            "kind",
+            "status",
+            "direct",
+            "total",
+            "tokens",
+            "stale",
+            "orphaned",
+            "target",
+            "pairs",
+        ]
     )
     for r in report.clauses:
         for k in KINDS:
@@ -369,6 +437,7 @@ def to_csv(report: CoverageReport) -> str:
                         r.stale,
                         r.orphaned,
                         r.target,
+                        "" if r.pairs is None else r.pairs,
                     ]
                 )
     return out.getvalue()
@@ -461,7 +530,8 @@ td.ok {{ background: #d9f0d3; }} td.some {{ background: #fff3c4; }} td.none {{ b
 </style></head><body>
 <h1>{_esc(title)}</h1>
 <p>Constitution version {_esc(str(version.get("id", "?")))}, sha256 {_esc(str(version.get("sha256", ""))[:12])}.
-Cells: approved / all examples linked to the clause or its descendants. Tokens are estimates ({COUNTER_NAME}).</p>
+Cells: approved / all examples linked to the clause or its descendants; pairs: approved ones with at least one
+rejected alternative (preference pairs). Tokens are estimates ({COUNTER_NAME}).</p>
 <h2>Approved tokens per section</h2>
 {chart}
 <h2>Clauses × kinds</h2>

@@ -54,7 +54,7 @@ it says otherwise below, leaves the database as it was.
   a filter that matches nothing, `--dry-run`).
 - `1`: a failure or a refusal. A record, clause or file not found; a version conflict
   (`--expect-version`, or someone saved meanwhile); an invalid record, file or JSON; a review
-  rule (no self-approval, links and rationales needed); a failed check (`coverage --min`); a
+  rule (no self-approval, links and rationales needed); a failed check (`coverage --min` or `--min-pairs`); a
   locked, corrupt, newer or read-only database (reads still work on a database that cannot be
   written; a write says what to do); a file that is not a regular file (a folder, a FIFO, a
   device) or is over its size limit (`input_limits_mb` in `config.toml`); a full disk; a missing

@@ -27,7 +27,7 @@ import pytest
 
 from curator.bootstrap import init_workspace
 from curator.mixture import export_from_spec, load_spec
-from curator.mixture.formats import render
+from curator.mixture.formats import render, render_rows
 from curator.mixture.pools import Draw, load_tools
 from curator.mixture.validate import validate_row
 from curator.models import parse_example
@@ -138,6 +138,34 @@ def rows(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     return out
 
 
+def _with_alternatives(record: dict[str, Any]) -> dict[str, Any]:
+    """The record with a rejected alternative on every assistant turn (a tool call where the turn calls one)."""
+    record = json.loads(json.dumps(record))
+    for i, m in enumerate(record.get("messages") or []):
+        if m["role"] != "assistant":
+            continue
+        alt: dict[str, Any] = {"content": f"Rejected answer {i}.", "why_not": "It skips the question."}
+        if isinstance(m["content"], list) and any(b["type"] == "tool_use" for b in m["content"]):
+            call = {"type": "tool_use", "id": f"toolu_alt{i}", "name": record["tools"][0]["name"], "input": {"q": "*"}}
+            alt["content"] = [{"type": "text", "text": "Reading everything."}, call]
+        m["alternatives"] = [alt]
+    return record
+
+
+@pytest.fixture(scope="module")
+def pair_rows() -> list[dict[str, Any]]:
+    """trl-preference lines of the fixture records, as the chosen and the rejected conversations a trainer renders."""
+    out: list[dict[str, Any]] = []
+    for n, record in enumerate(fixture_records()):
+        draw = Draw("You are a pool prompt.", ()) if n % 2 else Draw(None, ())
+        for pair in render_rows("trl-preference", parse_example(_with_alternatives(record)), draw, "thinking", 0):
+            validate_row("trl-preference", pair)
+            for side in ("chosen", "rejected"):
+                out.append({"messages": pair["prompt"] + pair[side], "tools": pair["tools"]})
+    assert any(r["tools"] for r in out) and any(r["messages"][-1].get("tool_calls") for r in out)
+    return out
+
+
 @pytest.fixture(scope="module")
 def tok() -> Any:
     return tokenizer()
@@ -175,6 +203,18 @@ def _adapted(name: str, row: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_hf_line_renders_through_the_template(name: str, rows: list[dict[str, Any]], tok: Any) -> None:
+    _render_every_row(name, rows, tok)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_preference_pair_renders_through_the_template(
+    name: str, pair_rows: list[dict[str, Any]], tok: Any
+) -> None:
+    """Both sides of each trl-preference pair (prompt + chosen, prompt + rejected) render as conversations."""
+    _render_every_row(name, pair_rows, tok)
+
+
+def _render_every_row(name: str, rows: list[dict[str, Any]], tok: Any) -> None:
     template = (TEMPLATES / f"{name}.jinja").read_text(encoding="utf-8")
     rendered = skipped = 0
     for i, original in enumerate(rows):

@@ -136,3 +136,53 @@ def test_below_minimum_is_the_min_gate(ws: Workspace) -> None:
     assert coverage.below_minimum(report, 0) == []
     assert [c.id for c in coverage.below_minimum(report, 1)] == ["honesty", "honesty.1", "honesty.2"]  # in order
     assert coverage.below_minimum(report, 2) == report.clauses
+
+
+def add_with_pairs(ws: Workspace, eid: str, clauses: list[str], *, status: str = "approved", alts: int = 1) -> None:
+    data = advice(id=eid, clauses=clauses, status=status, author="ana")
+    data["messages"][0]["content"] = f"question {eid}"
+    data["messages"][1]["alternatives"] = [
+        {"content": f"wrong answer {n}", "why_not": "It would mislead."} for n in range(alts)
+    ]
+    examples.insert_many(ws.db, [parse_example(data)], actor="ana", keep_status=True)
+
+
+def test_pairs_count_distinct_approved_examples_with_alternatives(ws: Workspace) -> None:
+    add_with_pairs(ws, "ex_p1", ["privacy", "privacy.1"], alts=3)  # several alternatives, two links: one example
+    add_with_pairs(ws, "ex_p2", ["privacy.1.1"])
+    add_with_pairs(ws, "ex_p3", ["privacy.1.1"], status="review")  # not approved: not counted
+    add(ws, "ex_plain", ["privacy.1.1"], kind="advice")  # approved without alternatives: not counted
+    assert all(c.pairs is None for c in coverage.compute(ws.db).clauses)  # a scan of records: only when asked
+    report = coverage.compute(ws.db, pairs=True)
+    rows = by_id(report)
+    assert (rows["privacy"].pairs, rows["privacy.1"].pairs, rows["privacy.1.1"].pairs) == (2, 2, 1)
+    assert rows["honesty"].pairs == 0
+    assert rows["privacy.1.1"].approved_total == 2
+    assert rows["privacy.1.1"].to_json()["pairs"] == 1
+    assert by_id(coverage.compute(ws.db, kind="story", pairs=True))["privacy"].pairs == 0
+    headers, body = coverage.table_rows(report)
+    pairs_at = headers.index("pairs")
+    assert {row[0].strip(): row[pairs_at] for row in body}["privacy.1.1"] == "1"
+    assert coverage.to_csv(report).splitlines()[0].endswith(",pairs")
+    assert [c.id for c in coverage.below_minimum_pairs(report, 2)] == [
+        "honesty",
+        "honesty.1",
+        "honesty.2",
+        "privacy.1.1",
+    ]
+    assert coverage.below_minimum_pairs(report, 0) == []
+
+
+def test_cli_min_pairs_gate(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    db = str(tmp_path / "w.db")
+    main(["init", "--db", db])
+    capsys.readouterr()
+    assert main(["coverage", "--format", "json", "--db", db]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert all(c["pairs"] == 0 for c in data["clauses"])
+    assert main(["coverage", "--min-pairs", "1", "--db", db]) == 1
+    err = capsys.readouterr().err
+    first = data["clauses"][0]["id"]
+    assert f"below --min-pairs 1: {first} has 0 approved with rejected alternatives" in err
+    assert main(["coverage", "--min-pairs", "0", "--db", db]) == 0
+    assert main(["coverage", "--min", "0", "--min-pairs", "1", "--db", db]) == 1  # either gate fails the run

@@ -18,7 +18,7 @@ from curator.mixture.formats import (
     training_text,
 )
 from curator.mixture.pools import NO_DRAW, Draw
-from curator.mixture.spec import FORMATS
+from curator.mixture.spec import LINE_FORMATS
 from curator.mixture.validate import FormatError, validate_line, validate_row
 from curator.models import Example, Tool, parse_example
 from tests.conftest import REPO, advice, agentic, story
@@ -36,7 +36,7 @@ def rendered(fmt: str, record: dict[str, Any], mode: str = "thinking", draw: Dra
     return row
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", LINE_FORMATS)
 @pytest.mark.parametrize("mode", ["inline", "thinking", "omit"])
 @pytest.mark.parametrize("make", [story, advice, agentic])
 def test_every_kind_renders_to_a_valid_line(fmt: str, mode: str, make: Any) -> None:
@@ -141,7 +141,7 @@ def test_inline_rationale_goes_before_a_tool_call() -> None:
 
 
 def test_omit_drops_every_rationale() -> None:
-    for fmt in FORMATS:
+    for fmt in LINE_FORMATS:
         for make in (story, advice, agentic):
             line = json.dumps(rendered(fmt, make(), "omit"))
             assert "Stayed within scope" not in line and "Care for the person" not in line

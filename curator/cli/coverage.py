@@ -1,4 +1,4 @@
-"""`curator coverage`: clause x kind x status coverage, and the `--min` gate for CI."""
+"""`curator coverage`: clause x kind x status coverage, and the `--min` and `--min-pairs` gates for CI."""
 
 from __future__ import annotations
 
@@ -26,6 +26,13 @@ if TYPE_CHECKING:
     metavar="N",
     help="exit 1 and list every clause whose approved total is below N (a CI gate)",
 )
+@click.option(
+    "--min-pairs",
+    "min_pairs",
+    type=int,
+    metavar="N",
+    help="exit 1 and list every clause with fewer than N approved examples holding rejected alternatives",
+)
 @click.option("--targets", metavar="FILE", help="TOML with `default = N` and a [targets] table per clause id")
 @format_option("table", "json", "csv", "markdown", "html", default="table")
 @click.option(
@@ -39,6 +46,7 @@ def coverage_report(
     kind: str | None,
     status: str | None,
     minimum: int | None,
+    min_pairs: int | None,
     targets: str | None,
     fmt: str,
     out: str | None,
@@ -46,7 +54,9 @@ def coverage_report(
     """clause x kind coverage of the current constitution (for leads and CI gates)"""
     from curator import coverage
 
-    report = coverage.compute(ws.db, kind=kind, status=status, targets_file=Path(targets) if targets else None)
+    report = coverage.compute(
+        ws.db, kind=kind, status=status, targets_file=Path(targets) if targets else None, pairs=True
+    )
 
     def as_table() -> str:
         headers, body = coverage.table_rows(report)
@@ -67,9 +77,16 @@ def coverage_report(
         write(f"wrote {out}\n")
     else:
         write(text)
+    failed = False
     if minimum is not None:
         below = coverage.below_minimum(report, minimum)
         for c in below:
             warn(f"below --min {minimum}: {c.id} has {c.approved_total} approved")
-        if below:
-            raise click.exceptions.Exit(1)
+        failed = bool(below)
+    if min_pairs is not None:
+        short = coverage.below_minimum_pairs(report, min_pairs)
+        for c in short:
+            warn(f"below --min-pairs {min_pairs}: {c.id} has {c.pairs} approved with rejected alternatives")
+        failed = failed or bool(short)
+    if failed:
+        raise click.exceptions.Exit(1)

@@ -29,6 +29,8 @@ AUTO_COUNTER = {
     "openai": "o200k_base",
     "hf-messages": "o200k_base",
     "text": "o200k_base",
+    "trl-preference": "o200k_base",
+    "openai-preference": "o200k_base",
 }
 """`token_counter = "auto"`: the format's own tokenizer when one is available offline."""
 

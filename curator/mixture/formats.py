@@ -22,6 +22,16 @@ Field names follow what the target tools document:
   assistant line `[tool call] NAME {JSON arguments}`, a result opens the next user turn as
   `[tool result] NAME: TEXT` (`[tool error]` for an error), and in thinking mode the rationale is
   rendered inline (as in `inline` mode).
+- `trl-preference`: TRL's conversational preference type, one line per (turn, alternative) pair:
+  `{"prompt", "chosen", "rejected", "tools"}`, the messages before the turn as `prompt` and the
+  turn and the alternative as one assistant message each, in the hf-messages shape.
+- `openai-preference`: OpenAI's DPO fine-tuning line, one per pair: `{"input": {"messages",
+  "tools"?, "parallel_tool_calls"?}, "preferred_output", "non_preferred_output"}`, messages in the
+  openai shape.
+
+Preference lines carry no rationale (the chosen and rejected answers must differ in the answer
+only: a rationale on one side would be what the model learns to prefer), and a record without
+alternatives (every story and document) makes none.
 
 Stories and documents appear in the chat formats as one exchange: a user request built from the
 title (`STORY_PROMPT`, `DOCUMENT_PROMPT`) and the text as the assistant's answer. Tool names are
@@ -37,7 +47,7 @@ from typing import Any
 
 from curator.jsonschema_norm import SchemaError, normalize_schema
 from curator.mixture.pools import Draw, api_tool_name
-from curator.models import Example, Message, TextBlock, Tool, ToolResultBlock, ToolUseBlock
+from curator.models import Alternative, Example, Message, TextBlock, Tool, ToolResultBlock, ToolUseBlock
 
 STORY_PROMPT = 'Write a short story titled "{title}".'
 DOCUMENT_PROMPT = 'Write a document titled "{title}".'
@@ -53,6 +63,10 @@ BEDROCK_TOOLS = (
     "Tools you can call. To call one, write a line `[tool call] NAME {JSON arguments}`; its result comes "
     "back at the start of the next user turn as `[tool result] NAME: ...` (or `[tool error] NAME: ...`)."
 )
+
+CONTRAST_INTRO = 'A tempting answer would be: "{answer}"'
+CONTRAST_REASON = "It would be wrong because: {why_not}"
+"""`contrast = true`: each alternative with a why-not adds these two lines to its turn's rationale."""
 
 Row = dict[str, Any]
 
@@ -478,6 +492,115 @@ def render_bedrock(ex: Example, draw: Draw, mode: str, repeat: int = 0) -> Row:
     return row
 
 
+# ---------------------------------------------------------------------------
+# preference pairs (trl-preference, openai-preference)
+# ---------------------------------------------------------------------------
+
+
+def pair_points(ex: Example) -> list[tuple[int, int]]:
+    """(turn, alternative) of every preference pair in a record, in order (none without messages)."""
+    return [
+        (i, k)
+        for i, msg in enumerate(ex.messages or [])
+        if msg.role == "assistant"
+        for k in range(len(msg.alternatives or []))
+    ]
+
+
+def pair_count(ex: Example) -> int:
+    """How many preference lines one copy of the record makes."""
+    return sum(len(m.alternatives or []) for m in ex.messages or [] if m.role == "assistant")
+
+
+def _as_turn(alt: Alternative) -> Message:
+    return Message.model_construct(role="assistant", content=alt.content, rationale=None, alternatives=None)
+
+
+def _pair_chat(
+    ex: Example, draw: Draw, names: dict[str, str], turn: int, alt: int, hf: bool
+) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any]]:
+    """(prompt, chosen, rejected) for one pair: the same walk as the chat formats, without rationales."""
+    messages = ex.messages or []
+    head = messages[:turn]
+    chosen_turn = messages[turn].model_copy(update={"rationale": None, "alternatives": None})
+    alternative = (messages[turn].alternatives or [])[alt]
+    chosen = _chat_messages(ex.model_copy(update={"messages": [*head, chosen_turn]}), draw, "omit", names, hf)
+    rejected = _chat_messages(
+        ex.model_copy(update={"messages": [*head, _as_turn(alternative)]}), draw, "omit", names, hf
+    )
+    return chosen[:-1], chosen[-1], rejected[-1]
+
+
+def render_trl_preference_pairs(ex: Example, draw: Draw) -> list[Row]:
+    """TRL's conversational preference lines, `{"prompt", "chosen", "rejected", "tools"}`, one per pair."""
+    points = pair_points(ex)
+    if not points:
+        return []
+    tools, names = _tools_of(ex, draw)
+    fn_tools = _function_tools(tools, names)
+    rows: list[Row] = []
+    for turn, alt in points:
+        prompt, chosen, rejected = _pair_chat(ex, draw, names, turn, alt, hf=True)
+        rows.append({"prompt": prompt, "chosen": [chosen], "rejected": [rejected], "tools": fn_tools})
+    return rows
+
+
+def _parallel_calls(*messages: dict[str, Any]) -> bool:
+    return any(len(m.get("tool_calls", ())) > 1 for m in messages)
+
+
+def render_openai_preference_pairs(ex: Example, draw: Draw) -> list[Row]:
+    """OpenAI DPO lines, `{"input", "preferred_output", "non_preferred_output"}`, one per pair."""
+    points = pair_points(ex)
+    if not points:
+        return []
+    tools, names = _tools_of(ex, draw)
+    rows: list[Row] = []
+    for turn, alt in points:
+        prompt, chosen, rejected = _pair_chat(ex, draw, names, turn, alt, hf=False)
+        inp: dict[str, Any] = {"messages": prompt}
+        if tools:
+            inp["tools"] = _function_tools(tools, names)
+            inp["parallel_tool_calls"] = _parallel_calls(*prompt, chosen, rejected)
+        rows.append({"input": inp, "preferred_output": [chosen], "non_preferred_output": [rejected]})
+    return rows
+
+
+def _alternative_text(alt: Alternative) -> str:
+    """The alternative as one quoted answer: its text, and a tool call as `[calls NAME {JSON arguments}]`."""
+    if isinstance(alt.content, str):
+        return alt.content
+    parts: list[str] = []
+    for b in alt.content:
+        if isinstance(b, TextBlock) and _has_text(b.text):
+            parts.append(b.text)
+        elif isinstance(b, ToolUseBlock):
+            parts.append(f"[calls {b.name} {json.dumps(b.input, ensure_ascii=False)}]")
+    return "\n".join(parts)
+
+
+def with_contrast(ex: Example) -> Example:
+    """`contrast = true`: each alternative that has a why-not is added to its turn's rationale.
+
+    The rationale then says what a tempting wrong answer would be and why it is wrong, so SFT
+    formats teach the contrast too. Alternatives without a why-not add nothing (no reason to state).
+    """
+    if not ex.messages or not any(m.alternatives for m in ex.messages):
+        return ex
+    messages: list[Message] = []
+    for msg in ex.messages:
+        notes = [
+            CONTRAST_INTRO.format(answer=_alternative_text(alt)) + "\n" + CONTRAST_REASON.format(why_not=alt.why_not)
+            for alt in msg.alternatives or []
+            if alt.why_not
+        ]
+        if notes:
+            parts = [msg.rationale, *notes] if msg.rationale else notes
+            msg = msg.model_copy(update={"rationale": "\n\n".join(parts)})
+        messages.append(msg)
+    return ex.model_copy(update={"messages": messages})
+
+
 Renderer = Callable[[Example, Draw, str, int], Row]
 
 RENDERERS: dict[str, Renderer] = {
@@ -489,9 +612,23 @@ RENDERERS: dict[str, Renderer] = {
 }
 
 
+PAIR_RENDERERS: dict[str, Callable[[Example, Draw], list[Row]]] = {
+    "trl-preference": render_trl_preference_pairs,
+    "openai-preference": render_openai_preference_pairs,
+}
+
+
 def render(fmt: str, ex: Example, draw: Draw, mode: str, repeat: int = 0) -> Row:
-    """One record (one repeat) in one format."""
+    """One record (one repeat) in one of the per-record formats."""
     return RENDERERS[fmt](ex, draw, mode, repeat)
+
+
+def render_rows(fmt: str, ex: Example, draw: Draw, mode: str, repeat: int = 0) -> list[Row]:
+    """Every line one record (one repeat) makes in a format: one, or one per pair for preference formats."""
+    pairs = PAIR_RENDERERS.get(fmt)
+    if pairs is not None:
+        return pairs(ex, draw)
+    return [RENDERERS[fmt](ex, draw, mode, repeat)]
 
 
 # ---------------------------------------------------------------------------
@@ -524,6 +661,13 @@ def training_text(fmt: str, row: Row) -> str:
     out: list[str] = []
     if fmt == "text":
         return str(row["text"])
+    if fmt == "trl-preference":
+        _chat_text(row.get("tools"), [*row["prompt"], *row["chosen"], *row["rejected"]], out)
+        return "\n".join(out)
+    if fmt == "openai-preference":
+        inp = row["input"]
+        _chat_text(inp.get("tools"), [*inp["messages"], *row["preferred_output"], *row["non_preferred_output"]], out)
+        return "\n".join(out)
     if fmt == "bedrock":
         if "system" in row:
             out.append(row["system"])
@@ -537,13 +681,18 @@ def training_text(fmt: str, row: Row) -> str:
         for m in row["messages"]:
             _anthropic_content_text(m["content"], out)
         return "\n".join(out)
-    tools = row.get("tools")
+    _chat_text(row.get("tools"), row["messages"], out)
+    return "\n".join(out)
+
+
+def _chat_text(tools: Any, messages: list[dict[str, Any]], out: list[str]) -> None:
+    """The strings of a chat-shaped line (openai, hf-messages and both preference formats)."""
     if isinstance(tools, str):
         if tools != "[]":
             out.append(tools)
     elif tools:
         out.extend(json.dumps(t, ensure_ascii=False) for t in tools)
-    for m in row["messages"]:
+    for m in messages:
         if "reasoning_content" in m:
             out.append(m["reasoning_content"])
         content = m.get("content")
@@ -553,4 +702,3 @@ def training_text(fmt: str, row: Row) -> str:
             out.append(call["function"]["name"])
             args = call["function"]["arguments"]
             out.append(args if isinstance(args, str) else json.dumps(args, ensure_ascii=False))
-    return "\n".join(out)

@@ -20,9 +20,9 @@ from curator import paths
 from curator.errors import CuratorError
 from curator.mixture.allocate import Allocation, Candidate, ShortfallError, allocate
 from curator.mixture.counters import TokenCounter, counter_for
-from curator.mixture.formats import render, training_text
+from curator.mixture.formats import pair_count, render_rows, training_text, with_contrast
 from curator.mixture.pools import NO_DRAW, Draw, Drawer, Pools, fold_tags, load_pools
-from curator.mixture.spec import MixtureSpec, SpecError
+from curator.mixture.spec import PREFERENCE_FORMATS, MixtureSpec, SpecError
 from curator.mixture.split import (
     SplitInput,
     SplitLock,
@@ -327,7 +327,18 @@ def plan_export(
     )
     dupes = _dedup(_clusters(db, spec.dedup, report), split_result.splits, eligible)
     reasons.update(dupes)
-    exported = {k: v for k, v in eligible.items() if k not in dupes}
+    if spec.counted_format in PREFERENCE_FORMATS:
+        # the budget counts pair tokens: a record without pairs would cost nothing and fill no budget
+        reasons.update(
+            {
+                k: f"no preference pairs (the budget is counted on {spec.counted_format})"
+                for k, v in eligible.items()
+                if k not in dupes and not pair_count(v)
+            }
+        )
+    exported = {k: v for k, v in eligible.items() if k not in reasons}
+    if spec.contrast:
+        exported = {k: with_contrast(v) for k, v in exported.items()}
     counts = split_counts(
         {k: split_result.splits[k] for k in exported},
         {k: split_key(k, v.group, spec.split.by) for k, v in exported.items()},
@@ -368,8 +379,8 @@ def plan_export(
         key = (record_id, repeat)
         n = plan.costs.get(key)
         if n is None:
-            row = render(fmt, exported[record_id], plan.draw(record_id, repeat), spec.rationale, repeat)
-            n = plan.costs[key] = counter.count(training_text(fmt, row))
+            rows = render_rows(fmt, exported[record_id], plan.draw(record_id, repeat), spec.rationale, repeat)
+            n = plan.costs[key] = sum(counter.count(training_text(fmt, row)) for row in rows)
         return n
 
     train = [ex for ex in exported.values() if split_result.splits[ex.id] == "train"]

@@ -20,8 +20,12 @@ from curator.errors import UsageError
 from curator.files import parse_toml, read_text
 from curator.models import KINDS, STATUSES, Kind, Status
 
-Format = Literal["anthropic", "openai", "hf-messages", "text", "bedrock"]
-FORMATS: tuple[str, ...] = ("anthropic", "openai", "hf-messages", "text", "bedrock")
+Format = Literal["anthropic", "openai", "hf-messages", "text", "bedrock", "trl-preference", "openai-preference"]
+LINE_FORMATS: tuple[str, ...] = ("anthropic", "openai", "hf-messages", "text", "bedrock")
+"""Formats with one line per record (and repeat)."""
+PREFERENCE_FORMATS: tuple[str, ...] = ("trl-preference", "openai-preference")
+"""Formats with one line per (turn, rejected alternative) pair."""
+FORMATS: tuple[str, ...] = LINE_FORMATS + PREFERENCE_FORMATS
 RationaleMode = Literal["inline", "thinking", "omit"]
 Balance = Literal["unimax", "proportional"]
 CounterChoice = Literal["auto", "o200k_base", "cl100k_base", "estimate"]
@@ -110,6 +114,8 @@ class MixtureSpec(_Strict):
     token_counter: CounterChoice = "auto"
     """auto: exact o200k_base for openai/hf-messages/text, the curator estimate for anthropic and bedrock."""
     rationale: RationaleMode = "thinking"
+    contrast: bool = False
+    """true: each rejected alternative with a why-not is added to its turn's rendered rationale."""
     strict: bool = False
     """true: fail when a kind cannot reach its share instead of giving its surplus to the others, and
     when the split is not what was asked (an empty eval or heldout split, eval far off its fraction)."""
@@ -152,6 +158,12 @@ class MixtureSpec(_Strict):
         if abs(total - 1.0) > SHARE_TOLERANCE:
             raise ValueError(f"shares must sum to 1 (got {round(total, 6):g})")
         return shares
+
+    @model_validator(mode="after")
+    def _contrast_needs_a_rationale(self) -> MixtureSpec:
+        if self.contrast and self.rationale == "omit":
+            raise _KeyError("contrast", 'adds to the rendered rationale; it needs rationale = "inline" or "thinking"')
+        return self
 
     @model_validator(mode="after")
     def _budget_format_is_exported(self) -> MixtureSpec:

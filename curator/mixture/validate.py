@@ -390,12 +390,69 @@ def validate_bedrock(row: Any) -> None:
         raise _fail(f"messages[{len(messages) - 1}].role", "the last turn must be the assistant's")
 
 
+# ---------------------------------------------------------------------------
+# preference pairs
+# ---------------------------------------------------------------------------
+
+TRL_PREFERENCE_ROW = _shape(("prompt", "chosen", "rejected", "tools"))
+OPENAI_PREFERENCE_ROW = _shape(("input", "preferred_output", "non_preferred_output"))
+OPENAI_PREFERENCE_INPUT = _shape(("messages",), ("tools", "parallel_tool_calls"))
+
+
+def _one_answer(value: Any, key: str) -> dict[str, Any]:
+    answer = _list(value, "", key, non_empty=True)
+    if len(answer) != 1:
+        raise _fail(key, f"expected exactly one assistant message, got {len(answer)}")
+    if type(answer[0]) is not dict or answer[0].get("role") != "assistant":
+        raise _fail(f"{key}[0].role", "must be the assistant's")
+    return answer[0]
+
+
+def _pair(prompt: list[Any], prompt_key: str, answers: dict[str, dict[str, Any]], tools: Any, hf: bool) -> None:
+    """Each side, prompt then answer, must be a valid chat line of its dialect; the prompt ends before an answer."""
+    if prompt and type(prompt[-1]) is dict and prompt[-1].get("role") == "assistant":
+        raise _fail(f"{prompt_key}[{len(prompt) - 1}].role", "the prompt must end before the assistant's answer")
+    for key, answer in answers.items():
+        chat: dict[str, Any] = {"messages": [*prompt, answer]}
+        if tools is not None:
+            chat["tools"] = tools
+        try:
+            _validate_chat(chat, hf=hf)
+        except FormatError as err:
+            where = str(err).replace(f"messages[{len(prompt)}]", f"{key}[0]", 1).replace("messages", prompt_key, 1)
+            raise FormatError(where) from None
+
+
+def validate_trl_preference(row: Any) -> None:
+    """TRL's conversational preference line: a prompt and one chosen and one rejected assistant message."""
+    _keys(row, "", *TRL_PREFERENCE_ROW)
+    prompt = _list(row["prompt"], "", "prompt", non_empty=True)
+    answers = {"chosen": _one_answer(row["chosen"], "chosen"), "rejected": _one_answer(row["rejected"], "rejected")}
+    _pair(prompt, "prompt", answers, row["tools"], hf=True)
+
+
+def validate_openai_preference(row: Any) -> None:
+    """OpenAI's DPO line: `input` (messages, tools) and one preferred and one non-preferred assistant message."""
+    _keys(row, "", *OPENAI_PREFERENCE_ROW)
+    inp = _keys(row["input"], "input", *OPENAI_PREFERENCE_INPUT)
+    prompt = _list(inp["messages"], "input", "messages", non_empty=True)
+    if "parallel_tool_calls" in inp and type(inp["parallel_tool_calls"]) is not bool:
+        raise _fail("input.parallel_tool_calls", f"expected a boolean, got {type(inp['parallel_tool_calls']).__name__}")
+    answers = {
+        "preferred_output": _one_answer(row["preferred_output"], "preferred_output"),
+        "non_preferred_output": _one_answer(row["non_preferred_output"], "non_preferred_output"),
+    }
+    _pair(prompt, "input.messages", answers, inp.get("tools"), hf=False)
+
+
 VALIDATORS: dict[str, Callable[[Any], None]] = {
     "anthropic": validate_anthropic,
     "openai": validate_openai,
     "hf-messages": validate_hf,
     "text": validate_text,
     "bedrock": validate_bedrock,
+    "trl-preference": validate_trl_preference,
+    "openai-preference": validate_openai_preference,
 }
 
 

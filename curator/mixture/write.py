@@ -29,9 +29,9 @@ from curator import __version__
 from curator.atomic import aside_dir, naming, recover, replace_dir
 from curator.errors import CuratorError
 from curator.mixture.counters import counter_for
-from curator.mixture.formats import RENDERERS, Row, training_text
+from curator.mixture.formats import Row, pair_count, render_rows, training_text
 from curator.mixture.plan import ExportPlan, Progress, draw_for, gc_paused, plan_export
-from curator.mixture.spec import MixtureSpec
+from curator.mixture.spec import PREFERENCE_FORMATS, MixtureSpec
 from curator.mixture.split import LOCK_SUFFIX, SPLITS
 from curator.mixture.validate import VALIDATORS, FormatError
 from curator.models import KINDS
@@ -74,6 +74,8 @@ class RenderedFormat:
     lines: dict[str, list[bytes]]
     """Split -> serialised JSON lines (UTF-8, no newline), in line order."""
     rows: dict[str, list[Row]]
+    per_line: dict[str, list[int]]
+    """Split -> rows each plan line made, in line order (1, or its pairs for a preference format)."""
 
 
 def render_format(plan: ExportPlan, fmt: str, progress: Progress | None = None) -> RenderedFormat:
@@ -83,20 +85,24 @@ def render_format(plan: ExportPlan, fmt: str, progress: Progress | None = None) 
     records = plan.records
     lines: dict[str, list[bytes]] = {s: [] for s in SPLITS}
     rows: dict[str, list[Row]] = {s: [] for s in SPLITS}
+    per_line: dict[str, list[int]] = {s: [] for s in SPLITS}
     total = len(plan.lines)
-    renderer, validator = RENDERERS[fmt], VALIDATORS[fmt]
+    validator = VALIDATORS[fmt]
     with gc_paused():
         for n, line in enumerate(plan.lines, start=1):
-            row = renderer(records[line.id], draw_for(plan, line), mode, line.repeat)
-            try:
-                validator(row)
-            except FormatError as err:
-                raise FormatError(f"{line.id} (repeat {line.repeat}) as {fmt}: {err}") from None
-            rows[line.split].append(row)
-            lines[line.split].append(_dumps(row))
+            made = render_rows(fmt, records[line.id], draw_for(plan, line), mode, line.repeat)
+            for k, row in enumerate(made):
+                try:
+                    validator(row)
+                except FormatError as err:
+                    pair = f", pair {k + 1}" if fmt in PREFERENCE_FORMATS else ""
+                    raise FormatError(f"{line.id} (repeat {line.repeat}{pair}) as {fmt}: {err}") from None
+                rows[line.split].append(row)
+                lines[line.split].append(_dumps(row))
+            per_line[line.split].append(len(made))
             if n % 5000 == 0 or n == total:
                 report(f"render:{fmt}", n, total)
-    return RenderedFormat(fmt, lines, rows)
+    return RenderedFormat(fmt, lines, rows, per_line)
 
 
 def count_format(plan: ExportPlan, rendered: RenderedFormat) -> dict[str, int]:
@@ -107,12 +113,13 @@ def count_format(plan: ExportPlan, rendered: RenderedFormat) -> dict[str, int]:
     out: dict[str, int] = {}
     with gc_paused():
         for split in SPLITS:
-            rows = rendered.rows[split]
+            rows = iter(rendered.rows[split])
             lines = [ln for ln in plan.lines if ln.split == split]
             total = 0
-            for line, row in zip(lines, rows, strict=True):
+            for line, made in zip(lines, rendered.per_line[split], strict=True):
+                mine = [next(rows) for _ in range(made)]
                 cached = plan.costs.get((line.id, line.repeat)) if reuse else None
-                total += cached if cached is not None else counter.count(training_text(fmt, row))
+                total += cached if cached is not None else sum(counter.count(training_text(fmt, r)) for r in mine)
             out[split] = total
     return out
 
@@ -165,6 +172,34 @@ def records_rows(plan: ExportPlan) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def pair_counts(plan: ExportPlan) -> dict[str, Any]:
+    """Preference pairs the exported lines hold (what a preference format writes, in every split).
+
+    A record linked to several clauses counts its pairs for each; `records_without_pairs` counts
+    the distinct exported records that have no alternative and so make no preference line.
+    """
+    by_split = dict.fromkeys(SPLITS, 0)
+    by_kind = dict.fromkeys(KINDS, 0)
+    by_clause: dict[str, int] = {}
+    without: set[str] = set()
+    for line in plan.lines:
+        n = pair_count(plan.records[line.id])
+        if not n:
+            without.add(line.id)
+            continue
+        by_split[line.split] += n
+        by_kind[line.kind] += n
+        for clause in line.clauses:
+            by_clause[clause] = by_clause.get(clause, 0) + n
+    return {
+        "total": sum(by_split.values()),
+        "by_split": by_split,
+        "by_kind": by_kind,
+        "by_clause": dict(sorted(by_clause.items())),
+        "records_without_pairs": len(without),
+    }
 
 
 def build_manifest(plan: ExportPlan, files: list[FileEntry]) -> dict[str, Any]:
@@ -234,6 +269,7 @@ def build_manifest(plan: ExportPlan, files: list[FileEntry]) -> dict[str, Any]:
         },
         "pools": {k: {**v.to_json(), **plan.pool_draws.get(k, {})} for k, v in sorted(plan.pools.files.items())},
         "excluded": [e.to_json() for e in plan.excluded],
+        "pairs": pair_counts(plan),
         "decontamination": plan.decontamination,
         "files": [f.to_json() for f in files],
     }
@@ -287,6 +323,20 @@ def decontamination_card(account: dict[str, Any] | None) -> list[str]:
     return [line]
 
 
+def pairs_card(spec: MixtureSpec, pairs: dict[str, Any]) -> list[str]:
+    """The dataset card's preference-pairs line (none when no preference format is exported)."""
+    fmts = [f for f in spec.formats if f in PREFERENCE_FORMATS]
+    if not fmts:
+        return []
+    kinds = ", ".join(f"{k} {n:,}" for k, n in pairs["by_kind"].items() if n) or "none"
+    return [
+        f"- Preference pairs ({', '.join(fmts)}): {pairs['total']:,} (train {pairs['by_split']['train']:,}; "
+        f"by kind: {kinds}), one line per rejected alternative of an assistant turn, chosen = the turn; "
+        f"{_records(pairs['records_without_pairs'])} without alternatives made no preference line. "
+        "Counts per clause are in `manifest.json` (`pairs`)."
+    ]
+
+
 def dataset_card(plan: ExportPlan, manifest: dict[str, Any]) -> str:
     """README.md: Hugging Face YAML (configs per format and split, license, size) and a short story."""
     spec = plan.spec
@@ -335,8 +385,9 @@ def dataset_card(plan: ExportPlan, manifest: dict[str, Any]) -> str:
         lines.append(f"| {f['format']} | {f['split']} | {f['rows']:,} | {f['tokens']:,} | {label} |")
     lines += [
         "",
-        "`records.jsonl` has one row per line, the same for every format: "
-        '`{"split", "line", "id", "kind", "clauses", "repeat"}` (line numbers start at 1 in each split).',
+        "`records.jsonl` has one row per line, the same for every per-record format: "
+        '`{"split", "line", "id", "kind", "clauses", "repeat"}` (line numbers start at 1 in each split); '
+        "a preference file holds, in the same order, one line per pair of each of those records.",
         "",
         "## Mixture (train)",
         "",
@@ -365,6 +416,7 @@ def dataset_card(plan: ExportPlan, manifest: dict[str, Any]) -> str:
         + (", ".join(f"{n:,} {k}" for k, n in sorted(excluded.items())) or "none")
         + " (each with its reason in `manifest.json`).",
         *decontamination_card(plan.decontamination),
+        *pairs_card(plan.spec, manifest["pairs"]),
         f"- Splits: salted SHA-256 of the record's {spec.split.by} (eval fraction {spec.split.eval_fraction:g}), "
         "records linked to held-out clauses in `heldout`; a lock file beside the export keeps every record's "
         "split across exports. Eval and heldout records appear once each, never repeated, and no duplicate "
@@ -376,7 +428,12 @@ def dataset_card(plan: ExportPlan, manifest: dict[str, Any]) -> str:
             "(openai and bedrock, whose fine-tuning formats have no reasoning field)",
             "omit": "left out",
         }[spec.rationale]
-        + ").",
+        + (
+            "; with each rejected alternative's why-not added to its turn's rationale (`contrast`)"
+            if spec.contrast
+            else ""
+        )
+        + "; preference lines carry no rationale).",
         "- Diversification: advice and agentic records without a system prompt get one from the pool; agentic "
         "records get distractor tools; only pool entries sharing a tag with the record, or untagged ones, are "
         "drawn (draws per entry in `manifest.json`, `pools`); a repeated record gets a different draw. "
@@ -396,6 +453,10 @@ def dataset_card(plan: ExportPlan, manifest: dict[str, Any]) -> str:
         "- `bedrock`: Claude fine-tuning on Amazon Bedrock, `{system, messages}` with string contents in "
         "strictly alternating user/assistant turns; tool definitions are listed in the system prompt, calls are "
         "`[tool call] NAME {JSON arguments}` lines, results open the next user turn as `[tool result] NAME: ...`.",
+        "- `trl-preference`: TRL's conversational preference lines `{prompt, chosen, rejected, tools}`, one per "
+        "(assistant turn, rejected alternative), messages as in `hf-messages`.",
+        "- `openai-preference`: OpenAI DPO lines `{input: {messages, tools, parallel_tool_calls}, preferred_output, "
+        "non_preferred_output}`, one per pair, messages as in `openai`.",
         "",
         "The configs above use paths relative to this card, so the folder loads as a dataset wherever it is:",
         "",
@@ -446,6 +507,13 @@ class ExportResult:
             out.append(
                 f"decontamination: {_records(len(plan.decontamination['excluded']))} overlapping "
                 f"{', '.join(plan.decontamination['evalsets'])} (each listed in manifest.json, decontamination)"
+            )
+        preference = [f for f in plan.spec.formats if f in PREFERENCE_FORMATS]
+        if preference:
+            pairs = pair_counts(plan)
+            out.append(
+                f"preference pairs ({', '.join(preference)}): {pairs['total']:,}; "
+                f"{_records(pairs['records_without_pairs'])} without alternatives made none"
             )
         out.append(
             f"train tokens: {alloc.tokens:,} of {plan.spec.budget_tokens:,} on {plan.counted_format} "
