@@ -13,8 +13,9 @@ import pytest
 from curator.cli import main
 from curator.dedup.decontam import add_evalset, decontaminate
 from curator.mixture import export_from_spec, load_spec
-from curator.mixture.formats import RENDERERS, render
+from curator.mixture.formats import render_rows, with_contrast
 from curator.mixture.pools import NO_DRAW
+from curator.mixture.spec import FORMATS
 from curator.models import Example, parse_example, record_text_fields
 from curator.store import examples
 from curator.store.db import Workspace
@@ -39,7 +40,17 @@ def planted(kind: str, fill: Fill, rid: str = "ex_planted") -> dict[str, Any]:
             {"role": "user", "content": fill("messages[0].content")},
             {"role": "assistant", "content": fill("messages[1].content"), "rationale": fill("messages[1].rationale")},
             {"role": "user", "content": fill("messages[2].content")},
-            {"role": "assistant", "content": fill("messages[3].content"), "rationale": fill("messages[3].rationale")},
+            {
+                "role": "assistant",
+                "content": fill("messages[3].content"),
+                "rationale": fill("messages[3].rationale"),
+                "alternatives": [
+                    {
+                        "content": fill("messages[3].alternatives[0].content"),
+                        "why_not": fill("messages[3].alternatives[0].why_not"),
+                    }
+                ],
+            },
         ]
         return record
     record["tools"] = [
@@ -72,6 +83,20 @@ def planted(kind: str, fill: Fill, rid: str = "ex_planted") -> dict[str, Any]:
                 },
             ],
             "rationale": fill("messages[1].rationale"),
+            "alternatives": [
+                {
+                    "content": [
+                        {"type": "text", "text": fill("messages[1].alternatives[0].content[0]")},
+                        {
+                            "type": "tool_use",
+                            "id": "toolu_9",
+                            "name": "search.notes",
+                            "input": {"q": fill("messages[1].alternatives[0].content[1].input")},
+                        },
+                    ],
+                    "why_not": fill("messages[1].alternatives[0].why_not"),
+                }
+            ],
         },
         {
             "role": "user",
@@ -112,9 +137,10 @@ def test_every_exported_string_is_in_a_scanned_field(kind: str) -> None:
         assert marker(path) in fields[path], path
     scanned = "\n".join(fields.values())
     exported: set[str] = set()
-    for fmt in RENDERERS:
-        for mode in MODES:
-            row = json.dumps(render(fmt, ex, NO_DRAW, mode), ensure_ascii=False)
+    for fmt in FORMATS:
+        for mode, contrast in [(m, False) for m in MODES] + [("inline", True), ("thinking", True)]:
+            rows = render_rows(fmt, with_contrast(ex) if contrast else ex, NO_DRAW, mode)
+            row = json.dumps(rows, ensure_ascii=False)
             found = {p for p in markers if marker(p) in row}
             missed = {p for p in found if marker(p) not in scanned}
             assert not missed, f"{fmt}/{mode} exports text no scanned field holds: {sorted(missed)}"
