@@ -173,7 +173,8 @@ class FormValues:
             if self.kind == "agentic":
                 state["tools"] = self.tools
             state["turns"] = [
-                (t.role, t.text, t.rationale, [a.state() for a in t.alternatives]) for t in self.turns
+                (t.role, t.text, t.rationale) + ((tuple(a.state() for a in t.alternatives),) if t.alternatives else ())
+                for t in self.turns
             ]
         return state
 
