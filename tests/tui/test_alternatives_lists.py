@@ -73,14 +73,11 @@ async def test_review_marks_and_lists_rejected_answers_and_says_why_it_cannot_ap
         await wait_for(pilot, lambda: screen.loaded and screen.table.row_count > 0, "the queue")
         assert cell(screen.table, "ex_alt_review", "title").startswith("2 rejected · Job abroad")
         screen.table.move_cursor(row=screen.table.get_row_index("ex_alt_review"))
-        await wait_for(
-            pilot, lambda: screen.example is not None and screen.example.id == "ex_alt_review", "the detail"
-        )
+        await wait_for(pilot, lambda: screen.example is not None and screen.example.id == "ex_alt_review", "the detail")
         body = str(screen.query_one("#review-body", Static).render())
         assert "Rejected answer 1\nRejected answer number 0.\n   Why not: It decides for them." in body
-        assert "Rejected answer 2\nRejected answer number 1.\n   Why not: missing (needs a why-not before approval)" in (
-            body
-        )
+        missing = "Rejected answer 2\nRejected answer number 1.\n   Why not: missing (needs a why-not before approval)"
+        assert missing in body
         problems = str(screen.query_one("#review-problems", Static).render())
         assert "Cannot approve yet" in problems and "why-not (missing on turn.alternative 2.2)" in problems
         await pilot.press("a")
