@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.app import App
 from textual.widgets import Input, Static
 
@@ -170,3 +171,21 @@ async def test_problems_of_a_rejected_answer_are_shown_on_it(demo_db: Path) -> N
         assert app.focused is alternative.content_area
         assert not turn.query_one(".turn-content-error", Static).display
         assert stored(demo_db, example_id).version == 1
+
+
+async def test_a_new_form_with_only_a_rejected_answer_is_not_empty_for_a_draft(
+    demo_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-not-a-real-key")
+    app = make_app(demo_db)
+    seen: list[str] = []
+    original = app.notify
+    monkeypatch.setattr(app, "notify", lambda message, **kw: (seen.append(message), original(message, **kw)))
+    async with app.run_test(size=(120, 40)) as pilot:
+        editor = await open_editor(pilot, None, kind="advice")
+        assistant = editor.turn_editors()[1]
+        await focus(pilot, assistant.content_area)
+        await add_alternative(pilot, editor, assistant)
+        await pilot.press("f2")  # a draft would replace the form: it refuses instead
+        await wait_for(pilot, lambda: any("draft fills a new, empty form" in m for m in seen), "the refusal")
+        assert len(assistant.alternative_editors()) == 1
