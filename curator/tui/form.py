@@ -397,6 +397,18 @@ def live_problems(tools: str, turn_texts: Sequence[str]) -> tuple[str | None, li
     return tools_problem, turn_problems
 
 
+def live_alternative_problems(turn: int, texts: Sequence[str]) -> list[str | None]:
+    """The inline JSON problems of an agentic turn's rejected answers while they are typed (None: fine)."""
+    found: list[str | None] = []
+    for k, text in enumerate(texts):
+        try:
+            parse_turn_content(text, blocks_allowed=True)
+            found.append(None)
+        except FormError as err:
+            found.append(in_form_words(f"messages[{turn}].alternatives[{k}].content: {err.message}"))
+    return found
+
+
 def eval_fields(values: FormValues) -> list[tuple[str, str]]:
     """The draft's text per field, as an export would emit it (`record_text_fields`), for the
     eval-overlap warning; tools JSON that does not parse yet is scanned as typed."""

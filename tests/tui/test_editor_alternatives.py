@@ -162,6 +162,8 @@ async def test_problems_of_a_rejected_answer_are_shown_on_it(demo_db: Path) -> N
         turn = editor.turn_editors()[1]
         alternative = turn.alternative_editors()[0]
         alternative.content_area.load_text('[{"type": "tool_use", "id": "t1", "name": "send_email", "input": {}}]')
+        await pilot.pause()
+        await wait_for(pilot, lambda: editor._validate_timer is None, "the inline check (valid JSON)")
         await pilot.press("ctrl+s")
         error = alternative.query_one(".alt-content-error", Static)
         await wait_for(pilot, lambda: bool(error.display), "the error on the rejected answer")
@@ -189,3 +191,17 @@ async def test_a_new_form_with_only_a_rejected_answer_is_not_empty_for_a_draft(
         await pilot.press("f2")  # a draft would replace the form: it refuses instead
         await wait_for(pilot, lambda: any("draft fills a new, empty form" in m for m in seen), "the refusal")
         assert len(assistant.alternative_editors()) == 1
+
+
+async def test_a_rejected_answer_with_broken_json_is_flagged_while_typing(demo_db: Path) -> None:
+    record = agentic(author="ana", clauses=["honesty"])
+    record["messages"][1]["alternatives"] = [{"content": "Reading everything.", "why_not": "Out of scope."}]
+    example_id = add_record(demo_db, record)
+    app = make_app(demo_db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        editor = await open_editor(pilot, example_id)
+        alternative = editor.turn_editors()[1].alternative_editors()[0]
+        await paste_into(pilot, alternative.content_area, '[{"type": "text", ')
+        error = alternative.query_one(".alt-content-error", Static)
+        await wait_for(pilot, lambda: bool(error.display), "the inline error")
+        assert str(error.render()).startswith("Turn 2, rejected answer 1: invalid JSON block list")

@@ -52,6 +52,7 @@ from curator.tui.form import (
     focus_after_removal,
     follow_renames,
     form_values,
+    live_alternative_problems,
     live_problems,
     move_target,
     next_turn_role,
@@ -1026,7 +1027,8 @@ class EditorScreen(Screen[None]):
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         area = event.text_area
         self._schedule_dup()  # every text area holds exported text: all of it is checked against eval sets
-        if area.id == "tools" or (self.kind == "agentic" and area.has_class("turn-content")):
+        blocks = area.has_class("turn-content") or area.has_class("alt-content")
+        if area.id == "tools" or (self.kind == "agentic" and blocks):
             if self._validate_timer is not None:
                 self._validate_timer.stop()
             self._validate_timer = self.set_timer(DEBOUNCE_SECONDS, self._live_validate)
@@ -1041,8 +1043,12 @@ class EditorScreen(Screen[None]):
             self.query_one("#tools", TextArea).text, [turn.text for turn in turns]
         )
         show_error(self.query_one("#error-tools", Static), tools_problem)
-        for turn, problem in zip(turns, turn_problems, strict=True):
+        for i, (turn, problem) in enumerate(zip(turns, turn_problems, strict=True)):
             turn.show_content_error(problem)
+            alternatives = turn.alternative_editors()
+            found = live_alternative_problems(i, [a.read().text for a in alternatives])
+            for alternative, alt_problem in zip(alternatives, found, strict=True):
+                alternative.show_error(alt_problem)
 
     def _schedule_dup(self, delay: float = DEBOUNCE_SECONDS) -> None:
         if self.load_error is not None or not self.query(DupPanel):

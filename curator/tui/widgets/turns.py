@@ -142,6 +142,9 @@ class TurnEditor(Vertical):
     TurnEditor .turn-rationale-label {
         color: $text-muted;
     }
+    TurnEditor .turn-alternatives {
+        height: auto;
+    }
     """
 
     def __init__(
