@@ -205,3 +205,19 @@ async def test_a_rejected_answer_with_broken_json_is_flagged_while_typing(demo_d
         error = alternative.query_one(".alt-content-error", Static)
         await wait_for(pilot, lambda: bool(error.display), "the inline error")
         assert str(error.render()).startswith("Turn 2, rejected answer 1: invalid JSON block list")
+
+
+async def test_a_rejected_answer_stays_compact_at_80_columns(demo_db: Path) -> None:
+    record = advice(author="ana")
+    record["messages"][1]["alternatives"] = [{"content": "Quit.", "why_not": "It decides for them."}]
+    example_id = add_record(demo_db, record)
+    app = make_app(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        editor = await open_editor(pilot, example_id)
+        alternative = editor.turn_editors()[1].alternative_editors()[0]
+        await focus(pilot, alternative.why_not_area)
+        await pilot.pause()
+        for area in (alternative.content_area, alternative.why_not_area):
+            assert area.region.right <= 80 and area.region.width >= 20, area.region
+        assert alternative.why_not_area.region.height == 1
+        assert alternative.outer_size.height <= 7  # label, answer (2), why-not label, why-not

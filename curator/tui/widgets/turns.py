@@ -62,7 +62,7 @@ class AlternativeEditor(Vertical):
     }
     AlternativeEditor TextArea.alt-why-not {
         min-height: 1;
-        max-height: 4;
+        max-height: 2;
     }
     """
 
