@@ -710,9 +710,20 @@ def all_records_json(db: Database) -> Iterable[str]:
         yield rec
 
 
+REJECTED_COUNT_SQL = (
+    "(CASE WHEN instr(e.record, '\"alternatives\"') THEN (SELECT count(*) FROM json_each(e.record, '$.messages') m,"
+    " json_each(m.value, '$.alternatives')) ELSE 0 END)"
+)
+"""How many rejected alternatives the row's record holds, read from its JSON by SQLite (no column,
+no migration); the JSON is walked only for the few records that mention alternatives at all."""
+
+_SUMMARY_SELECT = f"SELECT e.id, e.kind, e.status, e.title, e.author, e.updated_at, {REJECTED_COUNT_SQL} FROM"
+
+
 @dataclass(slots=True)
 class Summary:
-    """What a list row shows: read from indexed columns, without parsing the record."""
+    """What a list row shows: read from indexed columns (and the count of rejected alternatives)
+    without parsing the record in Python."""
 
     id: str
     kind: str
@@ -720,6 +731,8 @@ class Summary:
     title: str
     author: str
     updated_at: str
+    rejected: int = 0
+    """Rejected alternatives over all turns (the list marks "2 rejected")."""
 
 
 def page(
@@ -734,7 +747,7 @@ def page(
     Keyset paging: each page is an index range scan, as fast on page 1,000 as on page 1.
     """
     sql, params = _filter_sql(**filters)
-    sql = sql.replace("SELECT e.record FROM", "SELECT e.id, e.kind, e.status, e.title, e.author, e.updated_at FROM", 1)
+    sql = sql.replace("SELECT e.record FROM", _SUMMARY_SELECT, 1)
     if after is not None:
         sql += " AND (e.updated_at, e.id) < (?, ?)"
         params.extend(after)
@@ -750,13 +763,24 @@ def summaries_of(db: Database, example_ids: Sequence[str], **filters: str | None
     just the records that changed.
     """
     sql, params = _filter_sql(**filters)
-    sql = sql.replace("SELECT e.record FROM", "SELECT e.id, e.kind, e.status, e.title, e.author, e.updated_at FROM", 1)
+    sql = sql.replace("SELECT e.record FROM", _SUMMARY_SELECT, 1)
     found: dict[str, Summary] = {}
     for start in range(0, len(example_ids), 500):
         chunk = list(example_ids[start : start + 500])
         marks = ",".join("?" * len(chunk))
         for row in db.execute(f"{sql} AND e.id IN ({marks})", [*params, *chunk]):
             found[row[0]] = Summary(*row)
+    return found
+
+
+def rejected_counts(db: Database, example_ids: Sequence[str]) -> dict[str, int]:
+    """id -> number of rejected alternatives, for those of `example_ids` that have any."""
+    found: dict[str, int] = {}
+    for start in range(0, len(example_ids), 500):
+        chunk = list(example_ids[start : start + 500])
+        marks = ",".join("?" * len(chunk))
+        sql = f"SELECT e.id, {REJECTED_COUNT_SQL} FROM examples e WHERE e.id IN ({marks})"
+        found.update({row[0]: row[1] for row in db.execute(sql, chunk) if row[1]})
     return found
 
 

@@ -108,7 +108,8 @@ class EditorAssist:
             if key == "clauses":
                 continue
             if key == "turns":
-                if any(text.strip() or rationale.strip() for _, text, rationale in value):
+                # (role, text, rationale), then the rejected answers when the turn has any
+                if any(turn[1].strip() or turn[2].strip() or len(turn) > 3 for turn in value):
                     return False
             elif str(value).strip():
                 return False

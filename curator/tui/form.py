@@ -11,14 +11,22 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
 from curator.errors import RecordError
-from curator.models import Example, Message, Tool, parse_example, record_error_from, record_text_fields
+from curator.models import (
+    Alternative,
+    Example,
+    Message,
+    Tool,
+    parse_example,
+    record_error_from,
+    record_text_fields,
+)
 
 TEXT_KINDS = ("story", "document")
 DIALOGUE_KINDS = ("advice", "agentic")
@@ -28,8 +36,10 @@ FORM_ORDER = ("title", "tags", "group", "clauses", "text", "rationale", "system"
 TURN_PAIR = ("user", "assistant")
 """The turns a new dialogue starts with, and what ctrl+t adds."""
 EMPTY_TURN = "must not be empty (write the turn or remove it)"
+EMPTY_ALTERNATIVE = "must not be empty (write the rejected answer or remove it)"
 
 _MESSAGE_FIELD = re.compile(r"^messages\[(\d+)\](.*)$")
+_ALTERNATIVE_FIELD = re.compile(r"^\.alternatives\[(\d+)\](.*)$")
 _BLOCK_START = re.compile(r"^\s*\[\s*(\{|\]\s*$)")
 """A turn is a block list when it starts like one (`[{`) or is exactly `[]`; anything else is text."""
 
@@ -92,8 +102,8 @@ def parse_turn_content(text: str, *, blocks_allowed: bool) -> str | list[Any]:
     return value
 
 
-def turn_display_text(msg: Message) -> tuple[str, bool]:
-    """How a stored turn is edited: (text, is_json)."""
+def turn_display_text(msg: Message | Alternative) -> tuple[str, bool]:
+    """How a stored turn (or rejected alternative) is edited: (text, is_json)."""
     if isinstance(msg.content, str):
         return msg.content, False
     blocks = [b.model_dump(mode="json", exclude_none=True) for b in msg.content]
@@ -104,14 +114,30 @@ def turn_display_text(msg: Message) -> tuple[str, bool]:
 
 
 @dataclass
+class AlternativeValues:
+    """One rejected answer of an assistant turn as typed: its content and why not."""
+
+    text: str = ""
+    """Plain text, or (agentic) a JSON array of blocks, as a turn's content."""
+    why_not: str = ""
+    source: str | None = None
+    """Where it came from: not shown in the form, written back unchanged (it moves with the answer)."""
+    is_json: bool = field(default=False, compare=False)
+
+    def state(self) -> tuple[str, str, str | None]:
+        return (self.text, self.why_not, self.source)
+
+
+@dataclass
 class TurnValues:
-    """One turn as typed: its role, content and (assistant turns) rationale."""
+    """One turn as typed: its role, content, (assistant turns) rationale and rejected alternatives."""
 
     role: str
     text: str = ""
     rationale: str = ""
     is_json: bool = field(default=False, compare=False)
     """The content is a stored block list shown as JSON (highlighted as JSON; not part of the state)."""
+    alternatives: list[AlternativeValues] = field(default_factory=list)
 
 
 @dataclass
@@ -146,7 +172,10 @@ class FormValues:
             state["system"] = self.system
             if self.kind == "agentic":
                 state["tools"] = self.tools
-            state["turns"] = [(t.role, t.text, t.rationale) for t in self.turns]
+            state["turns"] = [
+                (t.role, t.text, t.rationale) + ((tuple(a.state() for a in t.alternatives),) if t.alternatives else ())
+                for t in self.turns
+            ]
         return state
 
 
@@ -166,7 +195,11 @@ def form_values(kind: str, ex: Example | None = None, clauses: Sequence[str] = (
         values.tools = json.dumps(tools, indent=2, ensure_ascii=False) if tools else ""
     for msg in ex.messages or []:
         text, is_json = turn_display_text(msg)
-        values.turns.append(TurnValues(msg.role, text, msg.rationale or "", is_json=is_json))
+        turn = TurnValues(msg.role, text, msg.rationale or "", is_json=is_json)
+        for alt in msg.alternatives or []:
+            alt_text, alt_json = turn_display_text(alt)
+            turn.alternatives.append(AlternativeValues(alt_text, alt.why_not or "", alt.source, is_json=alt_json))
+        values.turns.append(turn)
     return values
 
 
@@ -232,10 +265,35 @@ def build_record(values: FormValues, base: dict[str, Any], problems: list[FormEr
         msg: dict[str, Any] = {"role": turn.role, "content": body}
         if turn.role == "assistant" and turn.rationale.strip():
             msg["rationale"] = turn.rationale
+        if turn.role == "assistant" and turn.alternatives:
+            msg["alternatives"] = [
+                build_alternative(alt, f"messages[{i}].alternatives[{k}]", values.kind == "agentic", problem)
+                for k, alt in enumerate(turn.alternatives)
+            ]
         messages.append(msg)
     if messages:
         record["messages"] = messages
     return record
+
+
+def build_alternative(
+    alt: AlternativeValues, where: str, blocks_allowed: bool, problem: Callable[[FormError], None]
+) -> dict[str, Any]:
+    """One rejected answer in the record shape; unreadable JSON or an empty answer go to `problem`."""
+    body: str | list[Any]
+    try:
+        body = parse_turn_content(alt.text, blocks_allowed=blocks_allowed)
+    except FormError as err:
+        problem(FormError(f"{where}.content", err.message))
+        body = alt.text
+    if isinstance(body, str) and not body.strip():
+        problem(FormError(f"{where}.content", EMPTY_ALTERNATIVE))
+    out: dict[str, Any] = {"content": body}
+    if alt.why_not.strip():
+        out["why_not"] = alt.why_not
+    if alt.source is not None:
+        out["source"] = alt.source
+    return out
 
 
 def form_position(field: str) -> tuple[int, int]:
@@ -277,12 +335,26 @@ def review_reopened_by(loaded: Example | None, values: FormValues, base: dict[st
     return [] if edited is None else content_changes(loaded, edited)
 
 
-_RECORD_TURN = re.compile(r"messages\[(\d+)\](?:\.(content|rationale))?")
+_RECORD_TURN = re.compile(
+    r"messages\[(\d+)\](?:\.alternatives\[(\d+)\](?:\.(content|why_not))?|\.(content|rationale))?"
+)
+
+
+def _turn_words(m: re.Match[str]) -> str:
+    words = f"Turn {int(m.group(1)) + 1}"
+    if m.group(2) is not None:
+        words += f", rejected answer {int(m.group(2)) + 1}"
+        if m.group(3) == "why_not":
+            return words + " why-not"
+        blocks = m.group(3) == "content" and m.string[m.end() : m.end() + 1] == "["
+        return words + (" content" if blocks else "")
+    return words + (f" {m.group(4)}" if m.group(4) else "")
 
 
 def in_form_words(text: str) -> str:
-    """Record paths as the form names them: `messages[4].content` is "Turn 5 content"."""
-    return _RECORD_TURN.sub(lambda m: f"Turn {int(m.group(1)) + 1}" + (f" {m.group(2)}" if m.group(2) else ""), text)
+    """Record paths as the form names them: `messages[4].content` is "Turn 5 content",
+    `messages[1].alternatives[0].why_not` "Turn 2, rejected answer 1 why-not"."""
+    return _RECORD_TURN.sub(_turn_words, text)
 
 
 def follow_renames(clause_ids: Sequence[str], renamed: dict[str, str]) -> tuple[list[tuple[str, str]], list[str]]:
@@ -325,6 +397,18 @@ def live_problems(tools: str, turn_texts: Sequence[str]) -> tuple[str | None, li
     return tools_problem, turn_problems
 
 
+def live_alternative_problems(turn: int, texts: Sequence[str]) -> list[str | None]:
+    """The inline JSON problems of an agentic turn's rejected answers while they are typed (None: fine)."""
+    found: list[str | None] = []
+    for k, text in enumerate(texts):
+        try:
+            parse_turn_content(text, blocks_allowed=True)
+            found.append(None)
+        except FormError as err:
+            found.append(in_form_words(f"messages[{turn}].alternatives[{k}].content: {err.message}"))
+    return found
+
+
 def eval_fields(values: FormValues) -> list[tuple[str, str]]:
     """The draft's text per field, as an export would emit it (`record_text_fields`), for the
     eval-overlap warning; tools JSON that does not parse yet is scanned as typed."""
@@ -341,11 +425,13 @@ def dedup_text(values: FormValues) -> str:
         return values.text
     parts = []
     for turn in values.turns:
-        try:
-            body = parse_turn_content(turn.text, blocks_allowed=values.kind == "agentic")
-            parts.append(Message.model_validate({"role": turn.role, "content": body}).plain_text())
-        except (FormError, ValidationError):
-            parts.append(turn.text)
+        texts = [turn.text] + ([a.text for a in turn.alternatives] if turn.role == "assistant" else [])
+        for text in texts:
+            try:
+                body = parse_turn_content(text, blocks_allowed=values.kind == "agentic")
+                parts.append(Message.model_validate({"role": "assistant", "content": body}).plain_text())
+            except (FormError, ValidationError):
+                parts.append(text)
     return "\n".join(parts)
 
 
@@ -372,6 +458,10 @@ class ErrorPlace:
     """A turn's index: the problem is shown on that turn instead of under a field."""
     rationale: bool = False
     """On the turn's rationale (assistant turns) rather than its content."""
+    alternative: int | None = None
+    """A rejected answer's index within the turn: the problem is shown on that answer."""
+    why_not: bool = False
+    """On the rejected answer's why-not rather than its content."""
     focus: bool = False
     """Focus the field (`messages`: the first turn) or the turn's content / rationale."""
 
@@ -388,6 +478,10 @@ def error_place(field: str | None, message: str, kind: str, roles: Sequence[str]
         if index >= len(roles):
             return ErrorPlace(text, "messages")
         rationale = rest.startswith(".rationale") and roles[index] == "assistant"
+        alt = _ALTERNATIVE_FIELD.match(rest)
+        if alt and roles[index] == "assistant":
+            why_not = alt.group(2).startswith(".why_not")
+            return ErrorPlace(text, "messages", turn=index, alternative=int(alt.group(1)), why_not=why_not, focus=True)
         return ErrorPlace(text, "messages", turn=index, rationale=rationale, focus=True)
     name = re.split(r"[.\[]", field, maxsplit=1)[0]
     if name not in form_fields(kind):
@@ -401,6 +495,16 @@ def error_place(field: str | None, message: str, kind: str, roles: Sequence[str]
 def turn_label(index: int, role: str) -> str:
     """A turn's heading: its 1-based position and role."""
     return f"Turn {index + 1} · {role}"
+
+
+def alternative_label(index: int) -> str:
+    """A rejected answer's heading, its 1-based position within its turn."""
+    return f"Rejected answer {index + 1}"
+
+
+def why_not_label(index: int) -> str:
+    """The label over a rejected answer's why-not."""
+    return f"Rejected answer {index + 1} — why not:"
 
 
 def next_turn_role(roles: Sequence[str]) -> str:

@@ -43,6 +43,7 @@ from curator.tui.form import (
     DIALOGUE_KINDS,
     TEXT_KINDS,
     TURN_PAIR,
+    AlternativeValues,
     FormValues,
     TurnValues,
     dedup_text,
@@ -51,6 +52,7 @@ from curator.tui.form import (
     focus_after_removal,
     follow_renames,
     form_values,
+    live_alternative_problems,
     live_problems,
     move_target,
     next_turn_role,
@@ -72,7 +74,7 @@ from curator.tui.widgets.assist_panel import AssistPanel
 from curator.tui.widgets.chips import Chip, ClauseChips
 from curator.tui.widgets.dup_panel import DEBOUNCE_SECONDS, DupPanel
 from curator.tui.widgets.exact_text import ExactInput, ExactTextArea
-from curator.tui.widgets.turns import TurnEditor, show_error, syntax_language
+from curator.tui.widgets.turns import AlternativeEditor, TurnEditor, show_error, syntax_language
 
 if TYPE_CHECKING:
     from curator.tui.app import CuratorApp
@@ -188,6 +190,11 @@ class EditorScreen(Screen[None]):
         Binding("ctrl+delete", "remove_turn", "Remove turn", show=False),
         Binding("alt+up", "move_turn(-1)", "Turn up", show=False),
         Binding("alt+down", "move_turn(1)", "Turn down", show=False),
+        # rejected alternatives of the focused assistant turn; TextArea binds none of these
+        Binding("f8", "add_alternative", "Add rejected answer", show=False),
+        Binding("f9", "remove_alternative", "Remove rejected answer", show=False),
+        Binding("ctrl+shift+up", "move_alternative(-1)", "Rejected answer up", show=False),
+        Binding("ctrl+shift+down", "move_alternative(1)", "Rejected answer down", show=False),
         Binding("f2", "assist('draft')", "Draft (AI)", group=ASSIST_KEYS),
         Binding("f3", "assist('critique')", "Critique (AI)", group=ASSIST_KEYS),
         Binding("f4", "assist('explain_why')", "Explain why (AI)", group=ASSIST_KEYS),
@@ -378,7 +385,16 @@ class EditorScreen(Screen[None]):
             if self.kind == "agentic":
                 self.query_one("#tools", TextArea).load_text(values.tools)
             turns = [
-                TurnEditor(t.role, t.text, t.rationale, language=syntax_language("json") if t.is_json else None)
+                TurnEditor(
+                    t.role,
+                    t.text,
+                    t.rationale,
+                    language=syntax_language("json") if t.is_json else None,
+                    alternatives=[
+                        AlternativeEditor(a, language=syntax_language("json") if a.is_json else None)
+                        for a in t.alternatives
+                    ],
+                )
                 for t in values.turns
             ]
             container = self.query_one("#turns", Vertical)
@@ -466,7 +482,9 @@ class EditorScreen(Screen[None]):
             values.system = self.query_one("#system", TextArea).text
             if self.kind == "agentic":
                 values.tools = self.query_one("#tools", TextArea).text
-            values.turns = [TurnValues(t.turn_role, t.text, t.rationale) for t in self.turn_editors()]
+            values.turns = [
+                TurnValues(t.turn_role, t.text, t.rationale, alternatives=t.alternatives) for t in self.turn_editors()
+            ]
         return values
 
     def form_state(self) -> dict[str, Any]:
@@ -496,7 +514,12 @@ class EditorScreen(Screen[None]):
         turns = self.turn_editors()
         place = error_place(field, message, self.kind, [t.turn_role for t in turns])
         target: Widget | None = None
-        if place.turn is not None:
+        alternatives = turns[place.turn].alternative_editors() if place.turn is not None else []
+        if place.turn is not None and place.alternative is not None and place.alternative < len(alternatives):
+            alternative = alternatives[place.alternative]
+            alternative.show_error(place.text, why_not=place.why_not)
+            target = alternative.why_not_area if place.why_not else alternative.content_area
+        elif place.turn is not None:
             turn = turns[place.turn]
             if place.rationale:
                 turn.show_rationale_error(place.text)
@@ -746,7 +769,15 @@ class EditorScreen(Screen[None]):
     # -- other actions ---------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("add_turn_pair", "add_turn", "remove_turn", "move_turn"):
+        if action in (
+            "add_turn_pair",
+            "add_turn",
+            "remove_turn",
+            "move_turn",
+            "add_alternative",
+            "remove_alternative",
+            "move_alternative",
+        ):
             return self.is_dialogue and self.load_error is None
         if action == "history":
             return True if self.loaded is not None else None
@@ -911,6 +942,82 @@ class EditorScreen(Screen[None]):
         turn.scroll_visible()
         self._schedule_dup()
 
+    # -- rejected alternatives -------------------------------------------------------------------
+
+    def _focused_alternative(self) -> AlternativeEditor | None:
+        node = self.focused
+        while node is not None:
+            if isinstance(node, AlternativeEditor):
+                return node
+            parent = node.parent
+            node = parent if isinstance(parent, Widget) else None
+        return None
+
+    async def action_add_alternative(self) -> None:
+        """A new rejected answer at the end of the focused assistant turn's, focused."""
+        turn = self._focused_turn()
+        if turn is None or turn.turn_role != "assistant" or turn.alternatives_box is None:
+            self.notify("focus an assistant turn first: rejected answers belong to an answer", markup=False)
+            return
+        alternative = AlternativeEditor(AlternativeValues())
+        await turn.alternatives_box.mount(alternative)
+        turn.renumber_alternatives()
+        alternative.content_area.focus()
+        alternative.scroll_visible()
+        self._schedule_dup()
+
+    def action_remove_alternative(self) -> None:
+        """Remove the focused rejected answer; one with text in it asks first."""
+        alternative = self._focused_alternative()
+        turn = self._focused_turn()
+        if alternative is None or turn is None:
+            self.notify("focus a rejected answer first", markup=False)
+            return
+        values = alternative.read()
+        if not removal_asks_first(values.text, values.why_not):
+            self._remove_alternative(turn, alternative)
+            return
+        position = turn.alternative_editors().index(alternative) + 1
+        turn_position = self.turn_editors().index(turn) + 1
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._remove_alternative(turn, alternative)
+
+        self.app.push_screen(ConfirmScreen(f"Remove rejected answer {position} of turn {turn_position}?"), answered)
+
+    def _remove_alternative(self, turn: TurnEditor, alternative: AlternativeEditor) -> None:
+        alternatives = turn.alternative_editors()
+        neighbours = [a for a in alternatives if a is not alternative]
+        focus = focus_after_removal(len(alternatives), alternatives.index(alternative))
+        for k, other in enumerate(neighbours):
+            other.set_position(k)
+        alternative.remove()
+        if focus is not None:
+            neighbours[focus].content_area.focus()
+        else:
+            turn.content_area.focus()
+        self._schedule_dup()
+
+    def action_move_alternative(self, step: int) -> None:
+        """Move the focused rejected answer up or down among its turn's."""
+        alternative = self._focused_alternative()
+        turn = self._focused_turn()
+        if alternative is None or turn is None or turn.alternatives_box is None:
+            self.notify("focus a rejected answer first", markup=False)
+            return
+        alternatives = turn.alternative_editors()
+        target = move_target(len(alternatives), alternatives.index(alternative), step)
+        if target is None:
+            return
+        if step < 0:
+            turn.alternatives_box.move_child(alternative, before=alternatives[target])
+        else:
+            turn.alternatives_box.move_child(alternative, after=alternatives[target])
+        turn.renumber_alternatives()
+        alternative.scroll_visible()
+        self._schedule_dup()
+
     # -- live checks -------------------------------------------------------------------------------
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -920,7 +1027,8 @@ class EditorScreen(Screen[None]):
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         area = event.text_area
         self._schedule_dup()  # every text area holds exported text: all of it is checked against eval sets
-        if area.id == "tools" or (self.kind == "agentic" and area.has_class("turn-content")):
+        blocks = area.has_class("turn-content") or area.has_class("alt-content")
+        if area.id == "tools" or (self.kind == "agentic" and blocks):
             if self._validate_timer is not None:
                 self._validate_timer.stop()
             self._validate_timer = self.set_timer(DEBOUNCE_SECONDS, self._live_validate)
@@ -935,8 +1043,12 @@ class EditorScreen(Screen[None]):
             self.query_one("#tools", TextArea).text, [turn.text for turn in turns]
         )
         show_error(self.query_one("#error-tools", Static), tools_problem)
-        for turn, problem in zip(turns, turn_problems, strict=True):
+        for i, (turn, problem) in enumerate(zip(turns, turn_problems, strict=True)):
             turn.show_content_error(problem)
+            alternatives = turn.alternative_editors()
+            found = live_alternative_problems(i, [a.read().text for a in alternatives])
+            for alternative, alt_problem in zip(alternatives, found, strict=True):
+                alternative.show_error(alt_problem)
 
     def _schedule_dup(self, delay: float = DEBOUNCE_SECONDS) -> None:
         if self.load_error is not None or not self.query(DupPanel):

@@ -551,10 +551,25 @@ COLUMNS = ("title", "kind", "status", "author", "updated", "id")
 """The list's column keys, in the order of `_cells`."""
 
 
+def rejected_badge(count: int) -> str:
+    """The marker of a record with rejected alternatives ("2 rejected"); empty without any."""
+    return f"{count} rejected" if count > 0 else ""
+
+
+def title_cell(title: str, rejected: int, style: str = "") -> Text:
+    """A list's title cell: the rejected-alternatives marker first (a cut title never hides it)."""
+    cell = clipped(title, style)
+    badge = rejected_badge(rejected)
+    if badge:
+        cell = Text.assemble((badge, f"bold magenta {style}".strip()), (" · ", "dim"), cell)
+        cell.no_wrap, cell.overflow, cell.end = True, "ellipsis", ""
+    return cell
+
+
 def _cells(s: Summary) -> tuple[Text, ...]:
     """One row of the list, every value shown literally."""
     return (
-        clipped(s.title),
+        title_cell(s.title, s.rejected),
         plain(s.kind),
         plain(s.status, _STATUS_STYLE.get(s.status, "")),
         plain(s.author),

@@ -30,11 +30,12 @@ from curator.errors import CuratorError
 from curator.models import Example, TextBlock, ToolUseBlock
 from curator.review import ReviewRow, Verdict, approval_problems, decide, introduced_by, queue, reviews_of
 from curator.store import examples
-from curator.store.examples import summaries_of
+from curator.store.examples import rejected_counts, summaries_of
 from curator.tui.messages import WorkspaceChanged
-from curator.tui.safe import clipped, content, join, plain
+from curator.tui.safe import content, join, plain
 from curator.tui.screens.comment import CommentScreen
 from curator.tui.screens.confirm import ConfirmScreen
+from curator.tui.screens.examples import title_cell
 from curator.tui.screens.help import ScreenBindingCommands
 from curator.tui.widgets.dup_panel import DupPanel, DupRow, EvalWarning
 from curator.tui.widgets.fit_table import FitTable
@@ -97,6 +98,15 @@ def example_body(ex: Example) -> Text:
                 parts.append("\n")
             else:
                 parts.append(("   Rationale: missing\n", "yellow"))
+            for k, alt in enumerate(msg.alternatives or []):
+                parts.append((f"   ✗ Rejected answer {k + 1}\n", "bold red"))
+                parts.extend(_message_parts(alt.content))
+                if (alt.why_not or "").strip():
+                    parts.append(("   Why not: ", "bold italic"))
+                    parts.append((alt.why_not or "", "italic"))
+                    parts.append("\n")
+                else:
+                    parts.append(("   Why not: missing (needs a why-not before approval)\n", "yellow"))
     if ex.rationale:
         parts.append(("\nRationale\n", "bold underline"))
         parts.append(ex.rationale + "\n")
@@ -180,7 +190,7 @@ def row_cells(row: dict[str, Any], state: str | None) -> tuple[Text, ...]:
     mark, colour = MARKS.get(state, (f"– {state}", "")) if state else ("", "")
     return (
         plain(mark, f"{colour} {dim}".strip()),
-        clipped(row["title"], dim),
+        title_cell(row["title"], row.get("rejected", 0), dim),
         plain(row["kind"], dim),
         plain(row["author"], dim),
         plain(row["updated_at"][:10], dim),
@@ -309,6 +319,9 @@ class ReviewScreen(Screen[None]):
         db = self.curator.workspace.db
         try:
             rows = queue(db, limit=QUEUE_LIMIT)
+            rejected = rejected_counts(db, [row["id"] for row in rows])
+            for row in rows:
+                row["rejected"] = rejected.get(row["id"], 0)
             waiting = {row["id"] for row in rows}
             left = [example_id for example_id in shown if example_id not in waiting]
             live = summaries_of(db, left) if left else {}
