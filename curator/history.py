@@ -5,7 +5,7 @@ command: not-found when the id has no record and no events, with `to_json()` and
 A purged record keeps its history.
 
 A change is reported per field, labelled as the editor form names it (`title`, `Turn 3 content`,
-`Turn 3 tool calls`), with a word-level diff cut to a few words around each change
+`Turn 3 tool calls`, `Turn 2 rejected answer 1 why-not`), with a word-level diff cut to a few words around each change
 (`curator.worddiff`): one word edited in a long text is one short line, never the whole field.
 Bookkeeping (`id`, `version`, `created_at`, `updated_at`) is not a change anyone made.
 """
@@ -217,6 +217,16 @@ def _turn_fields(index: int, msg: Mapping[str, Any]) -> dict[str, str]:
         out[f"{turn} content"] = _as_text(content)
     if msg.get("rationale") is not None:
         out[f"{turn} rationale"] = _as_text(msg["rationale"])
+    alternatives = msg.get("alternatives")
+    for k, alt in enumerate(alternatives if isinstance(alternatives, list) else []):
+        if not isinstance(alt, Mapping):
+            continue
+        answer = f"{turn} rejected answer {k + 1}"
+        for label, text in _turn_fields(index, {"content": alt.get("content")}).items():
+            part = label.removeprefix(turn)  # " content", " tool calls"
+            out[answer + ("" if part == " content" else part)] = text
+        if alt.get("why_not") is not None:
+            out[f"{answer} why-not"] = _as_text(alt["why_not"])
     return out
 
 

@@ -122,6 +122,27 @@ def test_turn_fields_are_named_as_the_form_names_them(ws: Workspace) -> None:
     assert "Turn 1 content: … I take the job [-abroad?-]{+in Oslo?+}" in entry.diff
 
 
+def test_rejected_answers_are_named_as_the_form_names_them(ws: Workspace) -> None:
+    data = advice()
+    data["messages"][1]["alternatives"] = [{"content": "Just quit the job.", "why_not": "It decides for them."}]
+    ex_id = create(ws, data)
+    records.set_fields(
+        ws.db,
+        ex_id,
+        {"messages.1.alternatives.0.why_not": "It decides for them instead of helping."},
+        expected_version=None,
+        actor="ben",
+    )
+    entry = last(ws, ex_id)
+    assert entry.name == "edited turn 2"
+    assert entry.diff == ["Turn 2 rejected answer 1 why-not: It decides for [-them.-]{+them instead of helping.+}"]
+    ex = examples.get(ws.db, ex_id)
+    record = ex.canonical()
+    record["messages"][1]["alternatives"].append({"content": "Stay; duty first."})
+    examples.update(ws.db, parse_example(record), expected_version=ex.version, actor="ben")
+    assert [c.field for c in last(ws, ex_id).changes] == ["Turn 2 rejected answer 2"]
+
+
 def test_agentic_tool_calls_and_tools(ws: Workspace) -> None:
     ex_id = create(ws, agentic())
     ex = examples.get(ws.db, ex_id)
