@@ -203,6 +203,11 @@ class Message(_Strict):
     alternatives: list[Alternative] | None = None
     """Answers that must not be given here, each with why not (assistant turns only)."""
 
+    @field_validator("alternatives")
+    @classmethod
+    def _no_empty_list(cls, value: list[Alternative] | None) -> list[Alternative] | None:
+        return value or None  # `[]` and absent mean the same: the canonical form has one spelling
+
     @model_validator(mode="after")
     def _rationale_only_on_assistant(self) -> Message:
         if self.rationale is not None and self.role != "assistant":
@@ -321,6 +326,8 @@ class Example(_Strict):
                 )
             for k, alt in enumerate(msg.alternatives or []):
                 self._check_alternative(alt, f"messages[{i}].alternatives[{k}]", allow_tools, tool_names)
+                if alt.content == msg.content:
+                    raise _field_error(f"messages[{i}].alternatives[{k}].content", "is the answer itself (must differ)")
             if isinstance(msg.content, str):
                 continue
             for j, block in enumerate(msg.content):

@@ -130,3 +130,11 @@ def test_full_text_search_and_decontamination_see_alternatives(ws: Workspace, tm
     add_evalset(ws.db, "heldout", items, actor="lead")
     _, flags = decontaminate(ws.db, ["heldout"])
     assert [(f.id, f.field) for f in flags] == [(ex.id, "messages[1].alternatives[0].content")]
+
+
+def test_an_alternative_equal_to_the_answer_is_refused_and_an_empty_list_is_absent() -> None:
+    same = with_alternatives(advice(), 1, [{"content": advice()["messages"][1]["content"], "why_not": "x"}])
+    with pytest.raises(RecordError, match="is the answer itself"):
+        parse_example(same)
+    ex = parse_example(with_alternatives(advice(), 1, []))
+    assert "alternatives" not in ex.canonical()["messages"][1]
