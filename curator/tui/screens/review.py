@@ -177,17 +177,18 @@ def problems_text(
 
 
 MARKS: dict[str, tuple[str, str]] = {
-    "approved": ("✓ approved", "green"),
-    "rejected": ("✗ rejected", "red"),
-    "deleted": ("– deleted", ""),
+    "approved": ("✓", "green"),
+    "rejected": ("✗", "red"),
+    "deleted": ("–", ""),
 }
-"""How a row that is no longer waiting is marked in the status column, by its status now."""
+"""How a row that is no longer waiting is marked in its first column, by its status now: one
+character, so the titles keep the width (the detail pane and the status line say the rest)."""
 
 
 def row_cells(row: dict[str, Any], state: str | None) -> tuple[Text, ...]:
     """A queue row: empty status while it waits; marked and dimmed once decided (`state`: its status now)."""
     dim = "dim" if state else ""
-    mark, colour = MARKS.get(state, (f"– {state}", "")) if state else ("", "")
+    mark, colour = MARKS.get(state, ("–", "")) if state else ("", "")
     return (
         plain(mark, f"{colour} {dim}".strip()),
         title_cell(row["title"], row.get("rejected", 0), dim),
@@ -286,7 +287,7 @@ class ReviewScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.table
-        table.add_column("Status", width=10, key="status")
+        table.add_column("", width=1, key="status")
         table.add_column("Title", width=30, key="title")
         table.add_column("Kind", key="kind")
         table.add_column("Author", key="author")
