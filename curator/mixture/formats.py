@@ -361,6 +361,25 @@ def render_hf(ex: Example, draw: Draw, mode: str, repeat: int = 0) -> Row:
 # ---------------------------------------------------------------------------
 
 
+def _answer_parts(
+    msg: Message, names: dict[str, str], call_names: dict[str, str], write_call: Callable[[str, str], str]
+) -> tuple[list[str], list[str]]:
+    """An assistant turn's texts and its tool calls as lines (`write_call(name, JSON arguments)`), for
+    the formats that flatten tool use into text; each call's exported name is kept in `call_names`
+    so that its result can name the tool."""
+    texts: list[str] = []
+    calls: list[str] = []
+    for b in _blocks(msg):
+        if isinstance(b, TextBlock):
+            if _has_text(b.text):
+                texts.append(b.text)
+        elif isinstance(b, ToolUseBlock):
+            name = names.get(b.name, b.name)
+            call_names[b.id] = name
+            calls.append(write_call(name, json.dumps(b.input, ensure_ascii=False)))
+    return texts, calls
+
+
 def _plain_dialogue(ex: Example, draw: Draw, mode: str) -> str:
     paras: list[str] = []
     system = _system_of(ex, draw)
@@ -385,16 +404,7 @@ def _plain_dialogue(ex: Example, draw: Draw, mode: str) -> str:
             continue
         if msg.rationale is not None and mode == "thinking":
             paras.append(f"Assistant (thinking): {msg.rationale}")
-        parts: list[str] = []
-        calls: list[str] = []
-        for b in _blocks(msg):
-            if isinstance(b, TextBlock):
-                if _has_text(b.text):
-                    parts.append(b.text)
-            elif isinstance(b, ToolUseBlock):
-                name = names.get(b.name, b.name)
-                call_names[b.id] = name
-                calls.append(f"[calls {name} {json.dumps(b.input, ensure_ascii=False)}]")
+        parts, calls = _answer_parts(msg, names, call_names, lambda name, args: f"[calls {name} {args}]")
         content = "\n\n".join(parts)
         if msg.rationale is not None and mode == "inline":
             content = _inline(content, msg.rationale)
@@ -449,16 +459,7 @@ def _bedrock_turn(msg: Message, mode: str, names: dict[str, str], call_names: di
             elif isinstance(b, TextBlock) and _has_text(b.text):
                 parts.append(b.text)
         return "\n\n".join(parts)
-    texts: list[str] = []
-    calls: list[str] = []
-    for b in _blocks(msg):
-        if isinstance(b, TextBlock):
-            if _has_text(b.text):
-                texts.append(b.text)
-        elif isinstance(b, ToolUseBlock):
-            name = names.get(b.name, b.name)
-            call_names[b.id] = name
-            calls.append(f"{TOOL_CALL}{name} {json.dumps(b.input, ensure_ascii=False)}")
+    texts, calls = _answer_parts(msg, names, call_names, lambda name, args: f"{TOOL_CALL}{name} {args}")
     content = "\n\n".join(texts)
     if msg.rationale is not None and mode == "inline":
         content = _inline(content, msg.rationale)
