@@ -387,26 +387,22 @@ def live_problems(tools: str, turn_texts: Sequence[str]) -> tuple[str | None, li
         tools_problem = None
     except FormError as err:
         tools_problem = f"{err.field}: {err.message}"
-    turn_problems: list[str | None] = []
-    for i, text in enumerate(turn_texts):
-        try:
-            parse_turn_content(text, blocks_allowed=True)
-            turn_problems.append(None)
-        except FormError as err:
-            turn_problems.append(in_form_words(f"messages[{i}].content: {err.message}"))
+    turn_problems = [_blocks_problem(text, f"messages[{i}].content") for i, text in enumerate(turn_texts)]
     return tools_problem, turn_problems
+
+
+def _blocks_problem(text: str, where: str) -> str | None:
+    """Why `text` (turn or rejected-answer content as typed) does not read, in form words; None if it does."""
+    try:
+        parse_turn_content(text, blocks_allowed=True)
+    except FormError as err:
+        return in_form_words(f"{where}: {err.message}")
+    return None
 
 
 def live_alternative_problems(turn: int, texts: Sequence[str]) -> list[str | None]:
     """The inline JSON problems of an agentic turn's rejected answers while they are typed (None: fine)."""
-    found: list[str | None] = []
-    for k, text in enumerate(texts):
-        try:
-            parse_turn_content(text, blocks_allowed=True)
-            found.append(None)
-        except FormError as err:
-            found.append(in_form_words(f"messages[{turn}].alternatives[{k}].content: {err.message}"))
-    return found
+    return [_blocks_problem(text, f"messages[{turn}].alternatives[{k}].content") for k, text in enumerate(texts)]
 
 
 def eval_fields(values: FormValues) -> list[tuple[str, str]]:

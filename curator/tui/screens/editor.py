@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from textual import events, work
 from textual.app import ComposeResult
@@ -84,6 +84,8 @@ TOOLS_PLACEHOLDER = (
     '  "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}}}]'
 )
 _CLEANING = "control characters are dropped, line ends become LF, spaces around names are trimmed"
+
+W = TypeVar("W", bound=Widget)
 
 SLOW_SAVE_SECONDS = 0.4
 """After this long a save says it is waiting for the database lock (someone else is writing)."""
@@ -875,14 +877,18 @@ class EditorScreen(Screen[None]):
 
     # -- turns -------------------------------------------------------------------------------------
 
-    def _focused_turn(self) -> TurnEditor | None:
+    def _focused_in(self, kind: type[W]) -> W | None:
+        """The `kind` widget holding the focus (the focused widget itself or an ancestor), if any."""
         node = self.focused
         while node is not None:
-            if isinstance(node, TurnEditor):
+            if isinstance(node, kind):
                 return node
             parent = node.parent
             node = parent if isinstance(parent, Widget) else None
         return None
+
+    def _focused_turn(self) -> TurnEditor | None:
+        return self._focused_in(TurnEditor)
 
     async def _append_turns(self, roles: Sequence[str]) -> None:
         new = [TurnEditor(role) for role in roles]
@@ -945,13 +951,7 @@ class EditorScreen(Screen[None]):
     # -- rejected alternatives -------------------------------------------------------------------
 
     def _focused_alternative(self) -> AlternativeEditor | None:
-        node = self.focused
-        while node is not None:
-            if isinstance(node, AlternativeEditor):
-                return node
-            parent = node.parent
-            node = parent if isinstance(parent, Widget) else None
-        return None
+        return self._focused_in(AlternativeEditor)
 
     async def action_add_alternative(self) -> None:
         """A new rejected answer at the end of the focused assistant turn's, focused."""
