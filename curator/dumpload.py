@@ -28,11 +28,12 @@ from curator.store.links import recompute_states
 from curator.targets import FolderKind, check_folder_target, sha256_file
 
 DUMP_FORMAT = "curator-dump"
-DUMP_FORMAT_VERSION = 3
+DUMP_FORMAT_VERSION = 4
 """2 added `deleted.jsonl` (soft-deleted records) and audit notes; 3 added `files` to the manifest
-(the SHA-256 of every file), which `load` verifies. Versions 1 and 2 still load (counts verified);
+(the SHA-256 of every file), which `load` verifies; 4 added `evals/` (suites, runs, responses,
+gradings, verdicts). Versions 1 to 3 still load (counts verified);
 a curator that knows an older version refuses a newer dump rather than half-read it."""
-READABLE_FORMAT_VERSIONS = (1, 2, 3)
+READABLE_FORMAT_VERSIONS = (1, 2, 3, 4)
 _SOURCE_SUFFIX = {"markdown": ".md", "json": ".json"}
 
 

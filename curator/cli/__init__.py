@@ -18,7 +18,17 @@ from collections.abc import Sequence
 
 from curator.cli.root import cli
 
-COMMAND_MODULES = ("workspace", "records", "constitution", "dedup", "evalset", "coverage", "export", "assist")
+COMMAND_MODULES = (
+    "workspace",
+    "records",
+    "constitution",
+    "dedup",
+    "evalset",
+    "evals",
+    "coverage",
+    "export",
+    "assist",
+)
 """Imported in this order, which is the order of `curator --help` (a new module goes here too)."""
 
 for _name in COMMAND_MODULES:

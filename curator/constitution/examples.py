@@ -321,7 +321,8 @@ def example_id(version: str, example: WorkedExample) -> str:
     return value
 
 
-def _content(turn: Turn) -> str:
+def turn_content(turn: Turn) -> str:
+    """A turn's text as a record holds it (a turn addressed to a tool names its recipient first)."""
     if "recipient" in turn.attrs:
         return f"[to {turn.attrs['recipient']}]\n{turn.text}"
     return turn.text
@@ -362,7 +363,7 @@ def build(example: WorkedExample, version: str) -> _Built:
                 return out
             if item.role == "assistant" and "recipient" in item.attrs:
                 out.tool_text += 1
-            turn: dict[str, Any] = {"role": item.role, "content": _content(item)}
+            turn: dict[str, Any] = {"role": item.role, "content": turn_content(item)}
             if messages and messages[-1]["role"] == item.role:
                 messages[-1]["content"] += "\n\n" + turn["content"]
                 out.joined += 1
@@ -386,7 +387,7 @@ def build(example: WorkedExample, version: str) -> _Built:
                 "clause": example.section,
                 "system": "\n\n".join(system) or None,
                 "messages": messages,
-                "rejected": [{"content": _content(t), "why_not": t.reason} for t in bad],
+                "rejected": [{"content": turn_content(t), "why_not": t.reason} for t in bad],
                 "source": origin,
             }
             return out
@@ -395,13 +396,13 @@ def build(example: WorkedExample, version: str) -> _Built:
         if messages and messages[-1]["role"] == "assistant":  # the answer continues an assistant turn
             prefix = messages.pop()["content"] + "\n\n"
             out.joined += 1
-        answer: dict[str, Any] = {"role": "assistant", "content": prefix + _content(good[0])}
+        answer: dict[str, Any] = {"role": "assistant", "content": prefix + turn_content(good[0])}
         if good[0].reason:
             answer["rationale"] = good[0].reason
         if bad:
             answer["alternatives"] = [
                 {
-                    "content": prefix + _content(t),
+                    "content": prefix + turn_content(t),
                     "why_not": t.reason,
                     "source": f"{version}#{anchor} BAD {n}" + (f" (cites #{t.cites})" if t.cites else ""),
                 }

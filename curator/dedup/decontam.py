@@ -294,20 +294,25 @@ def _jsonl_items(path: Path, text: str, field: str | None = None) -> list[tuple[
     return items
 
 
-def add_evalset(
-    db: Database, name: str, path: Path, *, actor: str, field: str | None = None, column: str | None = None
-) -> int:
-    """Register (or replace) an evaluation set; returns how many items it holds."""
-    if not name or "/" in name or "\\" in name or name.startswith(".") or len(name) > 100:
-        raise UsageError(f"invalid eval set name {name!r} (no path separators, not starting with '.')")
-    items = read_eval_items(path, field=field, column=column)
-    if not items:
-        raise ImportFailed(f"{path}: no evaluation items found")
+SUITE_PREFIX = "suite:"
+"""Eval sets named `suite:NAME` are the prompts of eval suite NAME, kept in step with it."""
+
+
+def suite_evalset_name(suite: str) -> str:
+    return f"{SUITE_PREFIX}{suite}"
+
+
+def suite_evalsets(db: Database) -> list[str]:
+    """The eval sets that belong to eval suites: every export decontaminates against them."""
+    return [r[0] for r in db.execute("SELECT name FROM evalsets WHERE name LIKE 'suite:%' ORDER BY name")]
+
+
+def _store_evalset(db: Database, name: str, source: str, items: list[tuple[str, str]], *, actor: str) -> None:
     with db.atomic():
         db.execute("DELETE FROM evalsets WHERE name = ?", [name])
         db.execute(
             "INSERT INTO evalsets (name, source, created_at, actor) VALUES (?, ?, ?, ?)",
-            [name, str(path), utc_now(), actor],
+            [name, source, utc_now(), actor],
         )
         db.conn.executemany(
             "INSERT INTO eval_items (evalset, idx, label, text) VALUES (?, ?, ?, ?)",
@@ -319,8 +324,32 @@ def add_evalset(
             action="evalset-add",
             entity="evalset",
             entity_id=name,
-            after=json.dumps({"source": str(path), "items": len(items)}),
+            after=json.dumps({"source": source, "items": len(items)}),
         )
+
+
+def register_suite_evalset(db: Database, suite: str, items: list[tuple[str, str]], *, actor: str) -> None:
+    """Register an eval suite's prompts (label, text) as the decontamination set `suite:NAME`."""
+    name = suite_evalset_name(suite)
+    _store_evalset(
+        db, name, f"eval suite {suite}", [(label, text) for label, text in items if text.strip()], actor=actor
+    )
+
+
+def add_evalset(
+    db: Database, name: str, path: Path, *, actor: str, field: str | None = None, column: str | None = None
+) -> int:
+    """Register (or replace) an evaluation set; returns how many items it holds."""
+    if not name or "/" in name or "\\" in name or name.startswith(".") or len(name) > 100:
+        raise UsageError(f"invalid eval set name {name!r} (no path separators, not starting with '.')")
+    if name.startswith(SUITE_PREFIX):
+        raise UsageError(
+            f"eval set names starting with {SUITE_PREFIX!r} belong to eval suites (curator eval suite add)"
+        )
+    items = read_eval_items(path, field=field, column=column)
+    if not items:
+        raise ImportFailed(f"{path}: no evaluation items found")
+    _store_evalset(db, name, str(path), items, actor=actor)
     return len(items)
 
 
@@ -333,6 +362,11 @@ def list_evalsets(db: Database) -> list[dict[str, Any]]:
 
 
 def remove_evalset(db: Database, name: str, *, actor: str) -> None:
+    if name.startswith(SUITE_PREFIX):
+        raise UsageError(
+            f"eval set {name!r} holds the prompts of eval suite {name[len(SUITE_PREFIX) :]!r}; "
+            "it goes when the suite does (curator eval suite remove)"
+        )
     with db.atomic():
         if db.execute("DELETE FROM evalsets WHERE name = ?", [name]).rowcount == 0:
             raise NotFoundError(f"no eval set named {name!r}")

@@ -167,20 +167,22 @@ def _decontaminate(
     an 8-gram common are the corpus's, so both flag the same records); the records of this export
     are kept from its flags. Pool entries are scanned once each: one that overlaps an eval item
     would be emitted into train lines, so it is refused (SpecError naming the pool entry).
+
+    The prompts of every eval suite are checked whether or not the spec names them: a suite's
+    prompts are what a model is measured on, so training on them would void its measurements.
     """
-    if not spec.decontaminate:
-        return {}, None
-    from curator.dedup.decontam import ScanText, scan_workspace
+    from curator.dedup.decontam import ScanText, scan_workspace, suite_evalsets
     from curator.models import record_text_fields
 
+    names = list(dict.fromkeys([*spec.decontaminate, *suite_evalsets(db)]))
+    if not names:
+        return {}, None
     known = {r[0] for r in db.execute("SELECT name FROM evalsets")}
     for i, name in enumerate(spec.decontaminate):
         if name not in known:
             raise SpecError(f"{where}: decontaminate[{i}]: no eval set named {name!r} (see `curator evalset list`)")
     total = db.execute(f"SELECT count(*) FROM examples e WHERE {live_sql()}").fetchone()[0]
-    result = scan_workspace(
-        db, list(spec.decontaminate), workers=None, progress=lambda done: progress("decontaminate", done, total)
-    )
+    result = scan_workspace(db, names, workers=None, progress=lambda done: progress("decontaminate", done, total))
     entries: list[tuple[str, int, list[tuple[str, str]]]] = []
     for i, text in enumerate(pools.system_prompts):
         entries.append(("system_prompts", i, [("system", text)]))
@@ -206,7 +208,7 @@ def _decontaminate(
         out[f.id] = f"overlaps eval set {f.evalset} item {f.item} in {f.field} ({f.rule}, score {f.score:g})"
         excluded.append({**f.to_json(), "status": records[f.id].status})
     account = {
-        "evalsets": list(spec.decontaminate),
+        "evalsets": names,
         "checked": result.checked,
         "excluded": excluded,
         "pool_entries_checked": len(entries),

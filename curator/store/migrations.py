@@ -244,5 +244,87 @@ def m010_excerpt_fingerprints(db: Database) -> None:
     rebuild_signatures(db)  # one-off, like m005: every record's row is recomputed once
 
 
+@migrations()
+def m011_eval_suites(db: Database) -> None:
+    """Clause-linked eval suites, model runs over them, gradings (judge or human) and their verdicts.
+
+    Verdicts are never overwritten: a new judge is a new grading, a person's verdict is a new row
+    (`human` = 1) and the newest one for a (run, item, sample, clause) wins over any judge.
+    """
+    db.executescript(
+        """
+        CREATE TABLE eval_suites (
+            name TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            actor TEXT NOT NULL
+        );
+        CREATE TABLE eval_suite_items (
+            suite TEXT NOT NULL REFERENCES eval_suites(name) ON DELETE CASCADE,
+            id TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            prompt TEXT NOT NULL,
+            clauses TEXT NOT NULL,
+            rubric TEXT,
+            prompt_sha256 TEXT NOT NULL,
+            PRIMARY KEY (suite, id)
+        );
+        CREATE TABLE eval_runs (
+            id TEXT PRIMARY KEY,
+            suite TEXT NOT NULL REFERENCES eval_suites(name),
+            model TEXT NOT NULL,
+            params TEXT NOT NULL,
+            source TEXT NOT NULL,
+            batch_id TEXT,
+            requests TEXT,
+            status TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            completed_at TEXT,
+            actor TEXT NOT NULL
+        );
+        CREATE TABLE eval_responses (
+            run TEXT NOT NULL REFERENCES eval_runs(id) ON DELETE CASCADE,
+            item TEXT NOT NULL,
+            sample INTEGER NOT NULL,
+            response TEXT NOT NULL,
+            content TEXT,
+            error TEXT,
+            request_id TEXT,
+            prompt_sha256 TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (run, item, sample)
+        );
+        CREATE TABLE eval_gradings (
+            id INTEGER PRIMARY KEY,
+            run TEXT NOT NULL REFERENCES eval_runs(id) ON DELETE CASCADE,
+            judge TEXT NOT NULL,
+            prompt_sha256 TEXT,
+            batch_id TEXT,
+            requests TEXT,
+            status TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            completed_at TEXT,
+            actor TEXT NOT NULL
+        );
+        CREATE TABLE eval_verdicts (
+            id INTEGER PRIMARY KEY,
+            run TEXT NOT NULL REFERENCES eval_runs(id) ON DELETE CASCADE,
+            grading INTEGER REFERENCES eval_gradings(id) ON DELETE CASCADE,
+            item TEXT NOT NULL,
+            sample INTEGER NOT NULL,
+            clause TEXT NOT NULL,
+            verdict TEXT NOT NULL CHECK (verdict IN ('complies', 'violates', 'unclear')),
+            reason TEXT NOT NULL DEFAULT '',
+            evidence TEXT NOT NULL DEFAULT '',
+            human INTEGER NOT NULL DEFAULT 0,
+            actor TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX idx_eval_verdicts_grading ON eval_verdicts(grading, clause);
+        CREATE INDEX idx_eval_verdicts_human ON eval_verdicts(run, human, item, sample, clause);
+        """
+    )
+
+
 SCHEMA_MIGRATIONS: frozenset[str] = frozenset(m.name for m in migrations._migrations)
 """Names this version of curator knows; a database with others is from a newer curator."""

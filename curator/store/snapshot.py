@@ -36,6 +36,12 @@ DUMPED_TABLES: list[DumpedTable] = [
     DumpedTable("evalsets", "evalsets/sets", "name"),
     DumpedTable("eval_items", "evalsets/items", "evalset, idx"),
     DumpedTable("deleted_examples", "deleted", "example_id"),
+    DumpedTable("eval_suites", "evals/suites", "name"),
+    DumpedTable("eval_suite_items", "evals/suite_items", "suite, position", ("prompt", "clauses")),
+    DumpedTable("eval_runs", "evals/runs", "id", ("params", "requests")),
+    DumpedTable("eval_responses", "evals/responses", "run, item, sample", ("content",)),
+    DumpedTable("eval_gradings", "evals/gradings", "id", ("requests",)),
+    DumpedTable("eval_verdicts", "evals/verdicts", "id"),
 ]
 
 VERSION_COLUMNS = ("id", "sha256", "filename", "format", "title", "imported_at", "actor", "is_current")
