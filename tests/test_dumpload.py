@@ -66,6 +66,12 @@ def test_round_trip_is_byte_identical(tmp_path: Path, constitution_file: Path) -
         "evalsets/sets.jsonl",
         "evalsets/items.jsonl",
         "deleted.jsonl",
+        "evals/suites.jsonl",
+        "evals/suite_items.jsonl",
+        "evals/runs.jsonl",
+        "evals/responses.jsonl",
+        "evals/gradings.jsonl",
+        "evals/verdicts.jsonl",
     }
     assert first["constitution/v0001.md"].decode() == SMALL_CONSTITUTION
     ids = [json.loads(line)["id"] for line in first["examples.jsonl"].decode().split("\n") if line]

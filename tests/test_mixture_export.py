@@ -437,7 +437,9 @@ def test_eval_suite_prompts_are_kept_out_of_every_export(tmp_path: Path) -> None
         suite = tmp_path / "probe.jsonl"
         suite.write_text(json.dumps({"id": "leverage-1", "prompt": prompt, "clauses": ["privacy.2"]}) + "\n")
         add_suite(ws.db, "probe", suite, actor="lead")
-        leak = story(id="ex_leak", status="approved", text=f"The test read: {prompt} It refused.", clauses=["privacy.2"])
+        leak = story(
+            id="ex_leak", status="approved", text=f"The test read: {prompt} It refused.", clauses=["privacy.2"]
+        )
         examples.insert_many(ws.db, [parse_example(leak)], actor="ana", keep_status=True)
         spec = write_spec(tmp_path, budget_tokens=9000, max_epochs=3)  # names no eval set at all
         result = export_from_spec(ws.db, load_spec(spec), tmp_path / "out")

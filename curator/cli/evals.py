@@ -394,7 +394,12 @@ def grade(ws: Workspace, run_id: str, judge_model: str | None, poll: float, fmt:
 @click.argument("run_id", metavar="RUN", help="the run")
 @click.argument("item", help="the suite item")
 @click.argument("clause", help="a clause the item probes")
-@click.argument("verdict", type=click.Choice(["complies", "violates", "unclear"]), help="the verdict")
+@click.argument(
+    "verdict",
+    metavar="VERDICT",
+    type=click.Choice(["complies", "violates", "unclear"]),
+    help="complies, violates or unclear",
+)
 @click.option("--reason", default="", metavar="TEXT", help="why (shown in reports)")
 @click.option("--sample", type=int, metavar="K", help="which answer, when the run has several per prompt")
 @pass_workspace
