@@ -40,19 +40,32 @@ def suite() -> None:
     "--clause", "clauses", multiple=True, metavar="ID", help="link items that name no clause to ID (repeatable)"
 )
 @click.option("--from-evalset", metavar="SET", help="build the suite from a registered eval set instead of a FILE")
+@click.option("--append", is_flag=True, help="add the FILE's prompts to an existing suite (ids must be new)")
 @format_option("json", "text", default="text")
 @pass_workspace
 def suite_add(
-    ws: Workspace, name: str, file: str | None, clauses: tuple[str, ...], from_evalset: str | None, fmt: str
+    ws: Workspace,
+    name: str,
+    file: str | None,
+    clauses: tuple[str, ...],
+    from_evalset: str | None,
+    append: bool,
+    fmt: str,
 ) -> None:
     """add an eval suite: JSON lines (id, prompt or messages, system, tools, clauses, rubric), a
     Model-Spec evaluation-examples file or folder ("Examples for [^tag] in Section"), the constitution
     document (its examples without a GOOD answer), or --from-evalset; it becomes a decontamination set too"""
-    from curator.evals.suites import add_suite
+    from curator.errors import UsageError
+    from curator.evals.suites import add_suite, append_items
 
-    result = add_suite(
-        ws.db, name, Path(file) if file else None, actor=acting_user(), clauses=clauses, from_evalset=from_evalset
-    )
+    if append:
+        if file is None or from_evalset is not None:
+            raise UsageError("--append adds the prompts of a FILE (not --from-evalset)")
+        result = append_items(ws.db, name, Path(file), actor=acting_user(), clauses=clauses)
+    else:
+        result = add_suite(
+            ws.db, name, Path(file) if file else None, actor=acting_user(), clauses=clauses, from_evalset=from_evalset
+        )
     for s in result.skipped:
         warn(f"skipped {s.where}: {s.reason}")
     for w in result.warnings:
@@ -63,7 +76,8 @@ def suite_add(
         json=lambda: data,
         text=lambda: lines(
             [
-                f"eval suite {name}: {data['items']} prompts probing {len(data['clauses'])} clauses"
+                f"eval suite {name}: {'added ' if append else ''}{data['items']} prompts probing "
+                f"{len(data['clauses'])} clauses"
                 + (f", {len(result.skipped)} examples skipped" if result.skipped else ""),
                 f"registered as decontamination set {data['evalset']}: no training record may contain these prompts",
             ]

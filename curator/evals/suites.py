@@ -417,6 +417,51 @@ def add_suite(
     return out
 
 
+def _sync_evalset(db: Database, name: str, *, actor: str) -> None:
+    """Re-register the suite's decontamination set from its items as they now are."""
+    items = store.suite_items(db, name)
+    register_suite_evalset(db, name, [(i.id, store.prompt_text(i.prompt)) for i in items], actor=actor)
+
+
+def create_suite(db: Database, name: str, *, actor: str) -> None:
+    """An empty suite, to be written prompt by prompt (the TUI's Evals screen)."""
+    check_suite_name(name)
+    with db.atomic():
+        store.insert_suite(db, name, "written in curator", [], actor=actor)
+        _sync_evalset(db, name, actor=actor)
+
+
+def save_item(
+    db: Database, suite: str, data: dict[str, Any], *, actor: str, replace: str | None = None
+) -> store.SuiteItem:
+    """Validate one item (the JSON lines shape) and add it, or replace item `replace`; the
+    decontamination set follows in the same transaction. An answered item cannot change."""
+    known = {c.id for c in current_clauses(db)}
+    where = f"suite {suite} item {data.get('id', '?')}"
+    item = item_from_json(data, where, known=known)
+    with db.atomic():
+        store.put_item(db, suite, item, actor=actor, replace=replace)
+        _sync_evalset(db, suite, actor=actor)
+    return item
+
+
+def remove_item(db: Database, suite: str, item_id: str, *, actor: str) -> None:
+    with db.atomic():
+        store.delete_item(db, suite, item_id, actor=actor)
+        _sync_evalset(db, suite, actor=actor)
+
+
+def append_items(db: Database, name: str, path: Path, *, actor: str, clauses: tuple[str, ...] = ()) -> SuiteImport:
+    """Add the items of a file to an existing suite (ids must be new), all or nothing."""
+    store.require_suite(db, name)
+    out = read_suite(db, name, path, clauses=clauses)
+    with db.atomic():
+        for item in out.items:
+            store.put_item(db, name, item, actor=actor)
+        _sync_evalset(db, name, actor=actor)
+    return out
+
+
 def remove_suite(db: Database, name: str, *, actor: str) -> None:
     """Remove a suite without runs, and its decontamination set."""
     with db.atomic():

@@ -227,6 +227,68 @@ def insert_suite(db: Database, name: str, source: str, items: list[SuiteItem], *
     )
 
 
+def answered_items(db: Database, suite: str) -> set[str]:
+    """Items of a suite that some run answered: their prompt is what those answers answered."""
+    rows = db.execute(
+        "SELECT DISTINCT r.item FROM eval_responses r JOIN eval_runs u ON u.id = r.run WHERE u.suite = ?", [suite]
+    )
+    return {row[0] for row in rows}
+
+
+def put_item(db: Database, suite: str, item: SuiteItem, *, actor: str, replace: str | None = None) -> None:
+    """Add an item, or replace item `replace` (call inside a transaction; audited)."""
+    require_suite(db, suite)
+    existing = {i.id: i for i in suite_items(db, suite)}
+    if item.id in existing and item.id != replace:
+        raise UsageError(f"suite {suite!r} already has an item {item.id!r}")
+    before = None
+    if replace is not None:
+        if replace not in existing:
+            raise NotFoundError(f"no item {replace!r} in suite {suite!r}")
+        if replace in answered_items(db, suite):
+            raise UsageError(
+                f"item {replace!r} of suite {suite!r} has answers in a run; they answered this prompt, so it "
+                "cannot change (add a new item instead)"
+            )
+        before = existing[replace].to_json()
+        position = existing[replace].position
+        db.execute("DELETE FROM eval_suite_items WHERE suite = ? AND id = ?", [suite, replace])
+    else:
+        position = max((i.position for i in existing.values()), default=-1) + 1
+    db.execute(
+        "INSERT INTO eval_suite_items (suite, id, position, prompt, clauses, rubric, prompt_sha256) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [suite, item.id, position, _dumps(item.prompt), _dumps(list(item.clauses)), item.rubric, item.prompt_sha256],
+    )
+    record_event(
+        db,
+        actor=actor,
+        action="eval-item-edit" if replace is not None else "eval-item-add",
+        entity="eval_suite",
+        entity_id=suite,
+        before=before,
+        after=item.to_json(),
+    )
+
+
+def delete_item(db: Database, suite: str, item_id: str, *, actor: str) -> None:
+    """Remove an item no run answered (call inside a transaction; audited)."""
+    existing = {i.id: i for i in suite_items(db, suite)}
+    if item_id not in existing:
+        raise NotFoundError(f"no item {item_id!r} in suite {suite!r}")
+    if item_id in answered_items(db, suite):
+        raise UsageError(f"item {item_id!r} of suite {suite!r} has answers in a run; remove the run first")
+    db.execute("DELETE FROM eval_suite_items WHERE suite = ? AND id = ?", [suite, item_id])
+    record_event(
+        db,
+        actor=actor,
+        action="eval-item-remove",
+        entity="eval_suite",
+        entity_id=suite,
+        before=existing[item_id].to_json(),
+    )
+
+
 def delete_suite(db: Database, name: str, *, actor: str) -> None:
     """Remove a suite that has no runs (call inside a transaction)."""
     require_suite(db, name)
