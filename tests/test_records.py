@@ -449,7 +449,7 @@ def test_dump_and_load_carry_soft_deletions(tmp_path: Path, constitution_file: P
         dump(ws, tmp_path / "d1")
     deleted_lines = (tmp_path / "d1" / "deleted.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(x)["example_id"] for x in deleted_lines] == ["ex_gone"]
-    assert json.loads((tmp_path / "d1" / "manifest.json").read_text())["format_version"] == 3
+    assert json.loads((tmp_path / "d1" / "manifest.json").read_text())["format_version"] == 4
     load(tmp_path / "d1", tmp_path / "b.db")
     with open_workspace(tmp_path / "b.db") as ws:
         assert [e.id for e in examples.query(ws.db)] == ["ex_live"]

@@ -32,6 +32,7 @@ def test_migrations_on_a_blank_database_create_the_columns(tmp_path: Path) -> No
             "m008_audit_note",
             "m009_clause_model",
             "m010_excerpt_fingerprints",
+            "m011_eval_suites",
         ]
         assert set(db["examples"].columns_dict) >= {
             "id",
@@ -78,7 +79,7 @@ def test_migrations_on_a_blank_database_create_the_columns(tmp_path: Path) -> No
 def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
     open_workspace(tmp_path / "x.db").close()
     with open_workspace(tmp_path / "x.db") as ws:
-        assert len(migrations.applied(ws.db)) == 10
+        assert len(migrations.applied(ws.db)) == 11
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
