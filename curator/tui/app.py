@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 from curator.tui.commands import CuratorCommands
 from curator.tui.messages import ExampleSaved, WorkspaceChanged
 
-SCREENS = Binding.Group("screens")
+SCREENS = Binding.Group("screens", compact=True)
 """The number keys of the main screens, shown together in the footer."""
 NARROW_BELOW = 110
 """Terminal width (columns) under which screens use their narrow layout (the Examples filters take
@@ -38,7 +38,7 @@ class CuratorApp(App[None]):
     TITLE = "curator"
     COMMANDS = App.COMMANDS | {CuratorCommands}
     # The footer must fit 80 columns beside each screen's own keys: the screen keys show as one
-    # group ("1 2 3 4 5 6 screens", each named on hover), and quit, like in every Textual app, is
+    # compact group ("123456 screens", each named on hover), and quit, like in every Textual app, is
     # ctrl+q without a footer entry (F1 and the palette list it).
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", priority=True, show=False),
