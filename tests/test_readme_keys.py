@@ -59,6 +59,8 @@ WIDGETS: dict[str, tuple[type[Widget], ...]] = {
     "Editor": (LinkList, SuggestionList),
     "Review": (DataTable,),
     "Coverage": (DataTable,),
+    "Evals": (DataTable,),
+    "Pick a run": (OptionList,),
     "Comment": (Input,),
 }
 """Widgets whose keys a screen's table lists: ours (their shown keys must be there too) and

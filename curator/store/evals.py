@@ -689,3 +689,48 @@ def prompt_text(prompt: dict[str, Any]) -> str:
                 else:
                     parts.extend(b.get("text", "") for b in inner or [])
     return "\n".join(p for p in parts if p)
+
+
+def response_slots(db: Database, run_id: str) -> list[tuple[str, int, str | None]]:
+    """(item, sample, error) of every response of a run, in suite order, without the texts."""
+    rows = db.execute(
+        "SELECT r.item, r.sample, r.error FROM eval_responses r JOIN eval_runs u ON u.id = r.run "
+        "LEFT JOIN eval_suite_items i ON i.suite = u.suite AND i.id = r.item "
+        "WHERE r.run = ? ORDER BY i.position, r.item, r.sample",
+        [run_id],
+    ).fetchall()
+    return [(str(item), int(sample), error) for item, sample, error in rows]
+
+
+def get_response(db: Database, run_id: str, item: str, sample: int) -> Response:
+    row = db.execute(
+        "SELECT response, content, error, request_id, prompt_sha256 FROM eval_responses "
+        "WHERE run = ? AND item = ? AND sample = ?",
+        [run_id, item, sample],
+    ).fetchone()
+    if row is None:
+        raise NotFoundError(f"run {run_id} has no sample {sample} of item {item!r}")
+    text, content, error, request_id, sha = row
+    return Response(run_id, item, sample, text, json.loads(content) if content else None, error, request_id, sha)
+
+
+def clause_verdicts(db: Database, run_id: str, clause: str, grading_id: int) -> list[Verdict]:
+    """The effective verdicts of one clause (`grading_id` -1: people's verdicts only)."""
+    rows = db.execute(
+        f"SELECT * FROM ({_EFFECTIVE_SQL}) WHERE clause = :clause",
+        {"run": run_id, "grading": grading_id, "clause": clause},
+    ).fetchall()
+    return [Verdict(i, s, c, v, r, e, bool(h), a, t, g) for i, s, c, v, r, e, h, a, t, g in rows]
+
+
+def grading_verdict(db: Database, grading_id: int, item: str, sample: int, clause: str) -> Verdict | None:
+    """What one grading (a judge's) said about one response and clause, whatever a person said since."""
+    row = db.execute(
+        "SELECT item, sample, clause, verdict, reason, evidence, human, actor, created_at, grading "
+        "FROM eval_verdicts WHERE grading = ? AND item = ? AND sample = ? AND clause = ? ORDER BY id DESC LIMIT 1",
+        [grading_id, item, sample, clause],
+    ).fetchone()
+    if row is None:
+        return None
+    i, s, c, v, r, e, h, a, t, g = row
+    return Verdict(i, s, c, v, r, e, bool(h), a, t, g)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 from curator.tui.commands import CuratorCommands
 from curator.tui.messages import ExampleSaved, WorkspaceChanged
 
-SCREENS = Binding.Group("screens")
+SCREENS = Binding.Group("screens", compact=True)
 """The number keys of the main screens, shown together in the footer."""
 NARROW_BELOW = 110
 """Terminal width (columns) under which screens use their narrow layout (the Examples filters take
@@ -38,7 +38,7 @@ class CuratorApp(App[None]):
     TITLE = "curator"
     COMMANDS = App.COMMANDS | {CuratorCommands}
     # The footer must fit 80 columns beside each screen's own keys: the screen keys show as one
-    # group ("1 2 3 4 5 screens", each named on hover), and quit, like in every Textual app, is
+    # compact group ("123456 screens", each named on hover), and quit, like in every Textual app, is
     # ctrl+q without a footer entry (F1 and the palette list it).
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", priority=True, show=False),
@@ -48,6 +48,7 @@ class CuratorApp(App[None]):
         Binding("3", "switch_mode('review')", "Review", group=SCREENS),
         Binding("4", "switch_mode('coverage')", "Coverage", group=SCREENS),
         Binding("5", "switch_mode('export')", "Export", group=SCREENS),
+        Binding("6", "switch_mode('evals')", "Evals", group=SCREENS),
     ]
     # not a ClassVar to mypy: Textual annotates it `ClassVar[...] | None`, an instance variable
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW_BELOW, "-wide")]  # noqa: RUF012
@@ -89,6 +90,7 @@ class CuratorApp(App[None]):
         sys.setswitchinterval(0.001)
         from curator.tui.screens.constitution import ConstitutionScreen
         from curator.tui.screens.coverage import CoverageScreen
+        from curator.tui.screens.evals import EvalsScreen
         from curator.tui.screens.examples import ExamplesScreen
         from curator.tui.screens.export import ExportScreen
         from curator.tui.screens.review import ReviewScreen
@@ -98,6 +100,7 @@ class CuratorApp(App[None]):
         self.add_mode("review", ReviewScreen)
         self.add_mode("coverage", CoverageScreen)
         self.add_mode("export", ExportScreen)
+        self.add_mode("evals", EvalsScreen)
         self.switch_mode("constitution")
         # after the first paint: loading the index in parallel would compete for the GIL with it
         self.set_timer(0.5, self.load_dedup)

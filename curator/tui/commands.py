@@ -25,6 +25,7 @@ SCREENS = {
     "review": "Review queue",
     "coverage": "Coverage",
     "export": "Export",
+    "evals": "Evals",
 }
 
 

@@ -19,9 +19,11 @@ from textual.widgets import DataTable, Footer, Input, Tree
 from curator.tui.app import CuratorApp
 from curator.tui.screens.constitution import ConstitutionScreen
 from curator.tui.screens.coverage import CoverageScreen
+from curator.tui.screens.evals import EvalsScreen
 from curator.tui.screens.examples import ExamplesScreen
 from curator.tui.screens.export import ExportScreen
 from curator.tui.screens.review import ReviewScreen
+from tests.helpers import add_eval_data
 from tests.tui.conftest import open_editor, wait_for
 
 SCREENSHOT = (120, 36)
@@ -35,6 +37,7 @@ LIST_PANES: dict[str, tuple[str, ...]] = {
     "review": ("#review-table",),
     "coverage": ("#heat", "#drill"),
     "export": (),
+    "evals": ("#suites", "#runs", "#clauses", "#responses"),
     "editor": ("#dup-panel",),
 }
 
@@ -108,6 +111,7 @@ async def visit_main_screens(pilot: Pilot[Any]) -> list[str]:
         ("review", ReviewScreen),
         ("coverage", CoverageScreen),
         ("export", ExportScreen),
+        ("evals", EvalsScreen),
     ]
     for name, kind in screens:
         await app.switch_mode(name)
@@ -116,6 +120,9 @@ async def visit_main_screens(pilot: Pilot[Any]) -> list[str]:
         if name == "review":
             table = app.screen.query_one("#review-table", DataTable)
             await wait_for(pilot, lambda table=table: table.row_count > 0, "the review queue")  # type: ignore[misc]
+        if name == "evals":
+            table = app.screen.query_one("#clauses", DataTable)
+            await wait_for(pilot, lambda table=table: table.row_count > 0, "the eval report")  # type: ignore[misc]
         problems += layout_problems(app, name)
     await app.switch_mode("examples")
     await open_editor(pilot, "ex_demo_014")  # an advice dialogue with a system prompt
@@ -125,7 +132,8 @@ async def visit_main_screens(pilot: Pilot[Any]) -> list[str]:
 
 
 @pytest.mark.parametrize("size", [SCREENSHOT, SMALL], ids=["120x36", "80x24"])
-async def test_every_main_screen_fits(demo_db: Path, size: tuple[int, int]) -> None:
+async def test_every_main_screen_fits(demo_db: Path, tmp_path: Path, size: tuple[int, int]) -> None:
+    add_eval_data(demo_db, tmp_path)
     app = make_app(demo_db)
     async with app.run_test(size=size) as pilot:
         problems = await visit_main_screens(pilot)

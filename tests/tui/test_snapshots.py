@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from curator.tui.app import CuratorApp
-from tests.helpers import MAIN_SCREENS, load_docs_script
+from tests.helpers import MAIN_SCREENS, add_eval_data, load_docs_script
 from tests.tui.conftest import HOSTILE
 
 SHOTS = load_docs_script("screenshots")
@@ -101,3 +101,21 @@ def test_hostile_strings(snap_compare: Any, shot_workspace: Path, screen: str, s
     steps = {"examples": hostile_examples, "editor": hostile_editor}[screen]
     app = CuratorApp(shot_workspace, user=SHOTS.USER)
     assert snap_compare(app, terminal_size=SIZES[size], run_before=still(steps))
+
+
+async def evals_drilled(pilot: Any) -> None:
+    """The Evals screen on the graded run, honesty.1's responses listed."""
+    await pilot.press("6")
+    await SHOTS.settle(pilot)
+    screen = pilot.app.screen
+    clauses = screen.query_one("#clauses")
+    clauses.focus()
+    clauses.move_cursor(row=clauses.get_row_index("honesty.1"))
+    await pilot.press("enter")
+    await SHOTS.settle(pilot)
+
+
+def test_evals_screen(snap_compare: Any, shot_workspace: Path) -> None:
+    add_eval_data(shot_workspace, shot_workspace.parent)
+    app = CuratorApp(shot_workspace, user=SHOTS.USER)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=still(evals_drilled))
