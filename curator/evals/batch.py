@@ -111,6 +111,10 @@ class Failure:
     sample: int
     error: str
 
+    def where(self) -> str:
+        """`i1-s0 (item ID, sample 0)`: the request and what it asked."""
+        return f"{self.custom_id} (item {self.item}, sample {self.sample})" if self.item else self.custom_id
+
     def to_json(self) -> dict[str, Any]:
         return {"custom_id": self.custom_id, "item": self.item, "sample": self.sample, "error": self.error}
 
