@@ -39,16 +39,7 @@ class FakeAPI:
         return [json.loads(r.content) for r in self.requests]
 
     def _message(self, content: list[dict[str, Any]], stop_reason: str, msg_id: str) -> dict[str, Any]:
-        return {
-            "id": msg_id,
-            "type": "message",
-            "role": "assistant",
-            "model": MODEL,
-            "content": content,
-            "stop_reason": stop_reason,
-            "stop_sequence": None,
-            "usage": {"input_tokens": 10, "output_tokens": 20},
-        }
+        return message_body(content, stop_reason=stop_reason, msg_id=msg_id)
 
     def tool(self, name: str, tool_input: dict[str, Any], msg_id: str = "msg_01TEST") -> None:
         """One forced tool call answering the request."""
@@ -117,9 +108,9 @@ Answer = Callable[[str, dict[str, Any]], dict[str, Any]]
 """(custom_id, the request's params) -> that request's batch `result` object."""
 
 
-def message_result(content: list[dict[str, Any]], *, msg_id: str, stop_reason: str = "end_turn") -> dict[str, Any]:
-    """A `succeeded` batch result holding a Messages reply with these content blocks."""
-    message = {
+def message_body(content: list[dict[str, Any]], *, stop_reason: str, msg_id: str) -> dict[str, Any]:
+    """A Messages API reply holding these content blocks."""
+    return {
         "id": msg_id,
         "type": "message",
         "role": "assistant",
@@ -127,9 +118,13 @@ def message_result(content: list[dict[str, Any]], *, msg_id: str, stop_reason: s
         "content": content,
         "stop_reason": stop_reason,
         "stop_sequence": None,
-        "usage": {"input_tokens": 1, "output_tokens": 1},
+        "usage": {"input_tokens": 10, "output_tokens": 20},
     }
-    return {"type": "succeeded", "message": message}
+
+
+def message_result(content: list[dict[str, Any]], *, msg_id: str, stop_reason: str = "end_turn") -> dict[str, Any]:
+    """A `succeeded` batch result holding a Messages reply with these content blocks."""
+    return {"type": "succeeded", "message": message_body(content, stop_reason=stop_reason, msg_id=msg_id)}
 
 
 def tool_result_of(tool: str, tool_input: dict[str, Any], *, msg_id: str) -> dict[str, Any]:

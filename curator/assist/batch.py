@@ -131,6 +131,17 @@ def wait_for_batch(
         sleep(poll_interval)
 
 
+def ended_results(
+    client: anthropic.Anthropic,
+    batch_id: str,
+    progress: Progress | None,
+    poll_interval: float,
+    sleep: Callable[[float], None],
+) -> list[dict[str, Any]]:
+    """Wait for a batch to end (`wait_for_batch`), then its result lines (`batch_results`)."""
+    return batch_results(client, wait_for_batch(client, batch_id, progress, poll_interval, sleep))
+
+
 def batches_dir() -> Path:
     return paths.home_dir() / "batches"
 
@@ -222,8 +233,7 @@ def run_batch(
                 "requests": meta,
             }
             _write_state(state_path, state)
-        batch = wait_for_batch(client, state["batch_id"], progress, poll_interval, sleep)
-        results = batch_results(client, batch)
+        results = ended_results(client, state["batch_id"], progress, poll_interval, sleep)
     except anthropic.AnthropicError as err:
         raise assist_error_from(client, err) from None
     report = _import_results(db, settings, state, results, resumed=resumed, actor=actor)

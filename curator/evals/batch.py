@@ -22,7 +22,7 @@ import anthropic
 from anthropic.types.messages.batch_create_params import Request
 from sqlite_utils import Database
 
-from curator.assist.batch import Progress, batch_results, check_poll_interval, create_batch, wait_for_batch
+from curator.assist.batch import Progress, check_poll_interval, create_batch, ended_results
 from curator.assist.client import assist_error_from, is_message
 from curator.config import Settings
 from curator.evals.runs import content_text
@@ -274,16 +274,14 @@ def run_suite(
                     batch_id=batch["id"],
                     requests=meta,
                 )
-        batch_id = str(run.batch_id)
-        ended = wait_for_batch(client, batch_id, progress, poll_interval, sleep)
-        results = batch_results(client, ended)
+        results = ended_results(client, str(run.batch_id), progress, poll_interval, sleep)
     except anthropic.AnthropicError as err:
         raise assist_error_from(client, err) from None
     rows, failed = responses_from_results(run.requests or {}, results)
     with db.atomic():
         store.insert_responses(db, run.id, rows)
         store.complete_run(db, run.id, actor=actor)
-    return BatchRun(run.id, batch_id, resumed, sum(r.error is None for r in rows), failed)
+    return BatchRun(run.id, str(run.batch_id), resumed, sum(r.error is None for r in rows), failed)
 
 
 def result_error(result: dict[str, Any]) -> str:

@@ -27,7 +27,7 @@ from anthropic.types.messages.batch_create_params import Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlite_utils import Database
 
-from curator.assist.batch import Progress, batch_results, check_poll_interval, create_batch, wait_for_batch
+from curator.assist.batch import Progress, check_poll_interval, create_batch, ended_results
 from curator.assist.client import AssistError, assist_error_from, is_message, tool_input_of, validate_output
 from curator.assist.prompts import clause_paths, render_clause, tool_schema
 from curator.config import Settings
@@ -299,12 +299,12 @@ def grade_run(
                     batch_id=batch["id"],
                     requests=meta,
                 )
-        batch_id = str(grading.batch_id)
-        ended = wait_for_batch(client, batch_id, progress, poll_interval, sleep)
-        results = batch_results(client, ended)
+        results = ended_results(client, str(grading.batch_id), progress, poll_interval, sleep)
     except anthropic.AnthropicError as err:
         raise assist_error_from(client, err) from None
-    result = GradeResult(grading.id, run_id, judge, batch_id, resumed, skipped=len(responses) - len(usable))
+    result = GradeResult(
+        grading.id, run_id, judge, str(grading.batch_id), resumed, skipped=len(responses) - len(usable)
+    )
     items = {i.id: i for i in store.suite_items(db, run.suite)}
     texts = {(r.item, r.sample): r.response for r in usable}
     verdicts = _read_verdicts(grading.requests or {}, results, items, texts, result)
