@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import bench_align, bench_constitution, bench_coverage, bench_import
+from bench import evals as bench_evals
 
 ROOT = Path(__file__).resolve().parents[1]
 LIBS = ["textual", "sqlite-utils", "pydantic", "rapidfuzz", "markdown-it-py", "anthropic"]
@@ -49,7 +50,7 @@ def machine() -> str:
     )
 
 
-RUNNERS = ("import", "constitution", "align", "coverage", "dedup", "export", "tui", "memory")
+RUNNERS = ("import", "constitution", "align", "coverage", "evals", "dedup", "export", "tui", "memory")
 
 
 def collect(name: str, quick: bool, size: int | None = None) -> dict[str, Any] | list[dict[str, Any]]:
@@ -62,6 +63,8 @@ def collect(name: str, quick: bool, size: int | None = None) -> dict[str, Any] |
         return bench_align.run(quick)
     if name == "coverage":
         return bench_coverage.run(quick)
+    if name == "evals":
+        return bench_evals.run(quick)
     from bench import bench_dedup, bench_export, bench_memory, bench_tui
 
     if name == "memory" and size is not None:
@@ -120,6 +123,7 @@ def main() -> int:
     export_section = bench_export.markdown(results["export"])
     tui_section = bench_tui.markdown(results["tui"])
     memory_section = bench_memory.markdown(results["memory"])
+    evals_section = bench_evals.markdown(results["evals"])
     align_section = bench_align.markdown(results["align"])
     constitution_rows = "\n".join(
         f"| {r['document']} | {r['mb']} | {r['clauses']:,} | {r['curator_mb_per_s']} | {r['peer_mb_per_s']} | "
@@ -184,6 +188,8 @@ Target: <= 0.5 s.
 |---|---:|
 | curator coverage | {cov["coverage_seconds"]} |
 | Python roll-up (peer) | {cov["peer_seconds"]} |
+
+{evals_section}
 
 {dedup_section}
 

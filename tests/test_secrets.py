@@ -2,7 +2,8 @@
 
 A unique canary is set as ANTHROPIC_API_KEY; every assist command runs through the CLI over the
 real SDK with a mocked HTTP transport (success, 401, 429 after retries, an interrupted and resumed
-batch), followed by the other non-interactive commands. Then every byte the workspace wrote (the
+batch), and so do `eval run` and `eval grade` (success, 400, 401, 429; the API's error messages
+quote the key), followed by the other non-interactive commands. Then every byte the workspace wrote (the
 database with its WAL and shared memory, dumps, exports, reports, the app home with its batch
 state) and everything captured (stdout, stderr, log records at DEBUG) is searched for the canary.
 """
@@ -42,6 +43,18 @@ class FakeAPI:
         self.fail: list[int] = []
         self.batch_status = "in_progress"
         self.interrupt_polls = False
+        self.created: list[dict[str, Any]] = []
+
+    def _result(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A drafting batch's draft, an eval run's answer, or the eval judge's verdict."""
+        tool = params.get("tool_choice", {}).get("name")
+        if tool == "submit_draft":
+            return {"type": "succeeded", "message": tool_message(tool, DRAFT)}
+        if tool == "submit_verdicts":
+            verdict = {"clause": "privacy", "verdict": "complies", "reason": "Asks first.", "evidence": "Ask"}
+            return {"type": "succeeded", "message": tool_message(tool, {"verdicts": [verdict]})}
+        message = {**tool_message("none", {}), "content": [{"type": "text", "text": "Ask her first."}]}
+        return {"type": "succeeded", "message": message}
 
     def _batch(self) -> dict[str, Any]:
         return batch_object(self.batch_status, batch_id=BATCH_ID)
@@ -50,8 +63,9 @@ class FakeAPI:
         self.requests.append(request)
         if self.fail:
             status = self.fail.pop(0)
-            kind = {401: "authentication_error", 429: "rate_limit_error"}[status]
-            return httpx2.Response(status, json={"type": "error", "error": {"type": kind, "message": "no"}})
+            kind = {400: "invalid_request_error", 401: "authentication_error", 429: "rate_limit_error"}[status]
+            message = f"no: x-api-key {CANARY} is not valid here"  # a server that echoes the key back
+            return httpx2.Response(status, json={"type": "error", "error": {"type": kind, "message": message}})
         path = request.url.path
         if path == "/v1/messages":
             tool = json.loads(request.content)["tool_choice"]["name"]
@@ -63,15 +77,15 @@ class FakeAPI:
             }
             return httpx2.Response(200, json=tool_message(tool, answers[tool]))
         if path == "/v1/messages/batches":
+            self.created = json.loads(request.content)["requests"]
             return httpx2.Response(200, json=self._batch())
         if path == f"/v1/messages/batches/{BATCH_ID}":
             if self.interrupt_polls and self.batch_status != "ended":
                 raise KeyboardInterrupt  # the user presses ctrl+c while the batch runs
             return httpx2.Response(200, json=self._batch())
         if path == f"/v1/messages/batches/{BATCH_ID}/results":
-            message = tool_message("submit_draft", DRAFT)
-            line = {"custom_id": "c0-0", "result": {"type": "succeeded", "message": message}}
-            return httpx2.Response(200, content=(json.dumps(line) + "\n").encode())
+            lines = [{"custom_id": r["custom_id"], "result": self._result(r["params"])} for r in self.created]
+            return httpx2.Response(200, content="".join(json.dumps(line) + "\n" for line in lines).encode())
         return httpx2.Response(404, json={"type": "error", "error": {"type": "not_found_error", "message": path}})
 
 
@@ -132,6 +146,21 @@ def test_api_key_never_leaves_the_process_memory(
         api.batch_status = "ended"
         cli("assist", "batch", "--clause", "privacy", "--kind", "story", "--poll", "0")
         assert not list((hermetic_env / "batches").glob("*.json"))
+
+        api.interrupt_polls = False
+        suite = write_jsonl(
+            tmp_path / "suite.jsonl", [{"id": "diary", "prompt": "Read her diary?", "clause": "privacy"}]
+        )
+        cli("eval", "suite", "add", "probe", str(suite))
+        api.fail = [401]
+        assert "API key rejected (401)" in cli("eval", "run", "probe", "--model", "m", "--yes", expect=1)
+        api.fail = [400]
+        assert "API error 400" in cli("eval", "run", "probe", "--model", "m", "--yes", expect=1)
+        cli("eval", "run", "probe", "--model", "m", "--yes", "--poll", "0")
+        api.fail = [429, 429, 429]
+        assert "rate limited (429)" in cli("eval", "grade", "run-1", "--poll", "0", expect=1)
+        cli("eval", "grade", "run-1", "--poll", "0")
+        cli("eval", "report", "run-1", "--format", "json")
 
         evalset = write_jsonl(
             tmp_path / "eval.jsonl",

@@ -73,12 +73,13 @@ def is_batch(data: dict[str, Any]) -> bool:
     )
 
 
-def _batch_json(raw: Any) -> dict[str, Any]:
+def batch_json(raw: Any) -> dict[str, Any]:
+    """The Message Batch of a raw SDK answer, checked (`MalformedResponse` when it is not one)."""
     response: httpx2.Response = raw.http_response
     return expect(decode_body(response, BATCH), is_batch, response, BATCH)
 
 
-def _results(client: anthropic.Anthropic, batch: dict[str, Any]) -> list[dict[str, Any]]:
+def batch_results(client: anthropic.Anthropic, batch: dict[str, Any]) -> list[dict[str, Any]]:
     """The result lines of an ended batch (JSONL), each an object with a `custom_id` and a `result` object.
 
     A body of anything else is `MalformedResponse` (the state file stays: running again resumes).
@@ -106,6 +107,39 @@ def _results(client: anthropic.Anthropic, batch: dict[str, Any]) -> list[dict[st
             )
         lines.append(item)
     return lines
+
+
+def create_batch(client: anthropic.Anthropic, requests: list[Request]) -> dict[str, Any]:
+    """Submit `requests` as one Message Batch; the checked batch (SDK errors are left to the caller)."""
+    return batch_json(client.messages.batches.with_raw_response.create(requests=requests))
+
+
+def wait_for_batch(
+    client: anthropic.Anthropic,
+    batch_id: str,
+    progress: Progress | None,
+    poll_interval: float,
+    sleep: Callable[[float], None],
+) -> dict[str, Any]:
+    """Poll a batch until it has ended, reporting its request counts after each poll; the ended batch."""
+    while True:
+        batch = batch_json(client.messages.batches.with_raw_response.retrieve(batch_id))
+        if progress is not None:
+            progress(dict(batch["request_counts"]))
+        if batch["processing_status"] == "ended":
+            return batch
+        sleep(poll_interval)
+
+
+def ended_results(
+    client: anthropic.Anthropic,
+    batch_id: str,
+    progress: Progress | None,
+    poll_interval: float,
+    sleep: Callable[[float], None],
+) -> list[dict[str, Any]]:
+    """Wait for a batch to end (`wait_for_batch`), then its result lines (`batch_results`)."""
+    return batch_results(client, wait_for_batch(client, batch_id, progress, poll_interval, sleep))
 
 
 def batches_dir() -> Path:
@@ -189,7 +223,7 @@ def run_batch(
             state = json.loads(state_path.read_text(encoding="utf-8"))
         else:
             requests, meta = _build_requests(settings, kind, chosen, per_clause, title_paths(db))
-            created_batch = _batch_json(client.messages.batches.with_raw_response.create(requests=requests))
+            created_batch = create_batch(client, requests)
             state = {
                 "batch_id": created_batch["id"],
                 "kind": kind,
@@ -199,15 +233,7 @@ def run_batch(
                 "requests": meta,
             }
             _write_state(state_path, state)
-        batch_id: str = state["batch_id"]
-        while True:
-            batch = _batch_json(client.messages.batches.with_raw_response.retrieve(batch_id))
-            if progress is not None:
-                progress(dict(batch["request_counts"]))
-            if batch["processing_status"] == "ended":
-                break
-            sleep(poll_interval)
-        results = _results(client, batch)
+        results = ended_results(client, state["batch_id"], progress, poll_interval, sleep)
     except anthropic.AnthropicError as err:
         raise assist_error_from(client, err) from None
     report = _import_results(db, settings, state, results, resumed=resumed, actor=actor)
@@ -234,7 +260,7 @@ def _import_results(
     seen_hashes: dict[str, str] = {}
     engine = DedupEngine.load(db)  # near-duplicates of what was stored before this import
     for item in sorted(results, key=lambda r: str(r.get("custom_id"))):
-        custom_id: str = item["custom_id"]  # `_results` checked the shape of each line
+        custom_id: str = item["custom_id"]  # `batch_results` checked the shape of each line
         result: dict[str, Any] = item["result"]
         info = meta.get(custom_id)
         if info is None:

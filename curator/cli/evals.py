@@ -299,8 +299,10 @@ def _run_through_api(
     if result is None:
         warn("not sent")
         raise click.exceptions.Exit(1)
+    if result.resumed:
+        warn(f"resumed batch {result.batch_id} of {result.run_id}")
     for failure in result.failed:
-        warn(f"failed: {failure.custom_id}: {failure.error}")
+        warn(f"failed: {failure.where()}: {failure.error}")
     emit(fmt, json=result.to_json, text=lambda: f"{result.run_id}\n")
 
 
@@ -399,7 +401,7 @@ def grade(ws: Workspace, run_id: str, judge_model: str | None, poll: float, fmt:
         if shown:
             sys.stderr.write("\n")
     for failure in result.failed:
-        warn(f"failed: {failure.custom_id}: {failure.error}")
+        warn(f"failed: {failure.where()}: {failure.error}")
     emit(fmt, json=result.to_json, text=lambda: result.line() + "\n")
 
 
