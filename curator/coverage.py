@@ -280,8 +280,8 @@ def _add_violations(db: Database, rows: dict[str, ClauseCoverage], eval_run: str
 
 
 def gap_order(clauses: list[ClauseCoverage]) -> list[ClauseCoverage]:
-    """Largest gap (target minus approved) first; equal gaps, and clauses that are no gap, in document order."""
-    return sorted(clauses, key=lambda c: -c.gap)  # sorted is stable: ties keep the order given
+    """Largest gap (target minus approved) first; equal gaps, and clauses that are no gap, by clause id."""
+    return sorted(clauses, key=lambda c: (-c.gap, c.id))
 
 
 def priority_order(clauses: list[ClauseCoverage]) -> list[ClauseCoverage]:
@@ -291,8 +291,8 @@ def priority_order(clauses: list[ClauseCoverage]) -> list[ClauseCoverage]:
     Wilson 95% *lower* bound of their violation rate, highest first: a rate is ranked by what the
     sample shows at least, so 1 violation out of 1 (lower bound 0.21) does not outrank 40 out of 50
     (0.67). Equal bounds go by approved total (descendants included), fewest first, then document
-    order. Clauses without eval data follow in gap order (`gap_order`). `clauses` must be in
-    document order.
+    order. Clauses without eval data follow in gap order (`gap_order`: largest gap first, then by
+    id). `clauses` must be in document order.
     """
     graded = [c for c in clauses if c.has_eval_data]
     rest = [c for c in clauses if not c.has_eval_data]

@@ -82,8 +82,8 @@ def test_priority_order_against_a_hand_worked_example(ws: Workspace, tmp_path: P
         "privacy.1.1",  # low 0, 1 approved
         "privacy.1",  # low 0, 2 approved
         "honesty",  # no eval data: gap order (a gap of 1)
-        "test-constitution",  # containers are never gaps: then document order
-        "privacy",  # only an unclear verdict is no eval data
+        "privacy",  # only an unclear verdict is no eval data; no gap (a container): by id
+        "test-constitution",
     ]
     assert [c.id for c in coverage.sort_clauses(report.clauses, "document")] == [c.id for c in report.clauses]
     assert [c.id for c in coverage.sort_clauses(report.clauses, "gap")][:3] == ["honesty", "honesty.1", "honesty.2"]
