@@ -40,17 +40,16 @@ if TYPE_CHECKING:
     "eval_run",
     metavar="RUN|latest|none",
     default="latest",
-    show_default=True,
-    help="add each clause's violation rate in this eval run (latest: the newest run with verdicts, "
-    "if any; none: no violations column)",
+    help="add each clause's own violation rate in this eval run (default: latest, the newest run with "
+    "verdicts, if any; none: no violations column)",
 )
 @click.option(
     "--sort",
     "order",
     type=click.Choice(["document", "gap", "priority"]),
     default="document",
-    show_default=True,
-    help="clause order: document, largest gap first, or priority (violated most, least approved first)",
+    help="clause order (default: document): largest gap first, or priority (violated most by the Wilson "
+    "lower bound, then fewest approved; clauses without eval data after, by gap)",
 )
 @format_option("table", "json", "csv", "markdown", "html", default="table")
 @click.option(
