@@ -25,10 +25,7 @@ async def test_heat_map_sort_drill_down_and_write(tmp_path: Path) -> None:
         screen = app.screen
         assert isinstance(screen, CoverageScreen)
         heat = screen.query_one("#heat", DataTable)
-        for _ in range(100):
-            await pilot.pause(0.02)
-            if heat.row_count:
-                break
+        await wait_for(pilot, lambda: heat.row_count > 0, "the heat map")
         assert heat.row_count == 45  # every clause of the demo constitution
         assert "Honesty" in str(screen.query_one("#chart", Static).render())
         await pilot.press("g")  # largest gap first
@@ -40,11 +37,8 @@ async def test_heat_map_sort_drill_down_and_write(tmp_path: Path) -> None:
         await pilot.press("o")
         heat.move_cursor(row=0, column=1)
         drill = screen.query_one("#drill", DataTable)
-        for _ in range(100):
-            await pilot.pause(0.02)
-            if drill.row_count:
-                break
-        assert drill.row_count == 11  # the demo's story examples linked somewhere
+        # the demo's story examples linked somewhere (the root's all-kinds list may show first)
+        await wait_for(pilot, lambda: drill.row_count == 11, "the story examples of the root")
         await pilot.press("w")
         assert opened and opened[-1][1]["clauses"] == (heat.coordinate_to_cell_key((0, 1)).row_key.value,)
         assert opened[-1][1]["kind"] == "story"
