@@ -11,6 +11,12 @@ ancestor that still exists, using the last version that had the clause.
 
 `pairs` counts, the same way, the distinct approved examples that hold at least one rejected
 alternative on an assistant turn: what a preference export (DPO) can draw on for the clause.
+
+`violations` (when the report is computed for an eval run) is where the model fails beside where
+data exists: per clause, the run's effective verdicts on the prompts that probe *that* clause, with
+a Wilson 95% interval. Unlike the counts these are never rolled up over descendants: a rate is not
+a count, and the rates of different clauses (measured on different prompts) do not add up.
+`priority_order` puts the clauses violated most and taught least first.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ from curator.errors import CuratorError, UsageError
 from curator.files import read_toml
 from curator.identity import identity_key
 from curator.models import KINDS, STATUSES, Clause
+from curator.proportions import wilson_interval
+from curator.store import evals as eval_store
 from curator.store.clauses import current_clauses, current_version
 from curator.store.db import read_snapshot
 from curator.store.examples import live_sql
@@ -40,6 +48,68 @@ Counts = dict[str, dict[str, int]]
 
 def _empty() -> Counts:
     return {k: {s: 0 for s in STATUSES} for k in KINDS}
+
+
+LATEST_RUN = "latest"
+"""`compute(eval_run=LATEST_RUN)`: the newest run that has verdicts (`latest_graded_run`), if any."""
+
+SORTS = ("document", "gap", "priority")
+"""The orders a report's clauses can be shown in (`sort_clauses`)."""
+
+
+@dataclass(frozen=True)
+class Violations:
+    """One eval run's effective verdicts on the prompts that probe one clause (that clause's own, not
+    its descendants'). `n` counts complies-or-violates; `unclear` verdicts are left out of the rate."""
+
+    run: str
+    n: int
+    violations: int
+    unclear: int = 0
+
+    @property
+    def rate(self) -> float | None:
+        return self.violations / self.n if self.n else None
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """Wilson 95% (low, high); (0, 1) when nothing was graded."""
+        return wilson_interval(self.violations, self.n)
+
+    def cell(self) -> str:
+        """`3/20 15%`: violations of graded responses and the rate (no rate when none was graded)."""
+        rate = self.rate
+        return f"{self.violations}/{self.n}" + ("" if rate is None else f" {rate:.0%}")
+
+    def to_json(self) -> dict[str, Any]:
+        low, high = self.interval
+        return {
+            "run": self.run,
+            "n": self.n,
+            "violations": self.violations,
+            "rate": self.rate,
+            "low": low,
+            "high": high,
+            "unclear": self.unclear,
+        }
+
+
+@dataclass(frozen=True)
+class EvalRunUsed:
+    """Which run (and which judge grading under the people's verdicts) a report's violations come from."""
+
+    id: str
+    suite: str
+    model: str
+    grading: int | None
+    """The judge grading whose verdicts count where no person gave one (None: people's verdicts only)."""
+
+    def label(self) -> str:
+        """`run-3 (suite, model)`, for a header line."""
+        return f"{self.id} ({self.suite}, {self.model})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "suite": self.suite, "model": self.model, "grading": self.grading}
 
 
 @dataclass
@@ -63,6 +133,9 @@ class ClauseCoverage:
     pairs: int | None = None
     """Distinct approved examples in `total` with at least one rejected alternative (preference pairs);
     None when the report was computed without them (`compute(pairs=False)`)."""
+    violations: Violations | None = None
+    """The eval run's verdicts on this clause's own prompts; None without a run or when the run did not
+    probe the clause."""
 
     @property
     def approved_total(self) -> int:
@@ -87,7 +160,18 @@ class ClauseCoverage:
             "target": self.target,
             "container": self.container,
             "pairs": self.pairs,
+            "violations": self.violations.to_json() if self.violations else None,
         }
+
+    @property
+    def gap(self) -> int:
+        """Target minus approved for a gap, else 0 (a container is never a gap unless targeted)."""
+        return max(self.target - self.approved_total, 0) if self.is_gap else 0
+
+    @property
+    def has_eval_data(self) -> bool:
+        """The run graded at least one response for this clause as complying or violating."""
+        return self.violations is not None and self.violations.n > 0
 
 
 @dataclass
@@ -97,6 +181,8 @@ class CoverageReport:
     gaps: list[str]
     version: dict[str, Any] | None
     filters: dict[str, str | None]
+    eval_run: EvalRunUsed | None = None
+    """The eval run whose verdicts fill `violations` (None: the report has no violations column)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -106,6 +192,7 @@ class CoverageReport:
             "constitution": self.version,
             "filters": self.filters,
             "token_counter": COUNTER_NAME,
+            "eval_run": self.eval_run.to_json() if self.eval_run else None,
         }
 
 
@@ -130,12 +217,17 @@ def compute(
     status: str | None = None,
     targets_file: Path | None = None,
     pairs: bool = False,
+    eval_run: str | None = None,
 ) -> CoverageReport:
     """The whole coverage report for the current constitution.
 
     `pairs` also counts the approved examples with rejected alternatives per clause. It reads every
     approved record's JSON (no derived column says whether a record has alternatives), which costs
     about as much again as the rest of the report at 100k records, so only callers that show it ask.
+
+    `eval_run` (a run id, or `"latest"` for the newest run with verdicts, if there is one) fills each
+    clause's `violations` from that run's effective verdicts (a person's over the newest judge's). The
+    kind and status filters do not apply to them: they filter training data, not eval prompts.
     """
     if kind is not None and kind not in KINDS:
         raise UsageError(f"unknown kind {kind!r}")
@@ -167,7 +259,60 @@ def compute(
     _count_links(db, clauses, rows, where, params, pairs=pairs)
     ordered = [rows[c.id] for c in clauses]
     gaps = [c.id for c in ordered if c.is_gap]
-    return CoverageReport(ordered, balance(ordered), gaps, current_version(db), {"kind": kind, "status": status})
+    used = _add_violations(db, rows, eval_run) if eval_run is not None else None
+    return CoverageReport(ordered, balance(ordered), gaps, current_version(db), {"kind": kind, "status": status}, used)
+
+
+def _add_violations(db: Database, rows: dict[str, ClauseCoverage], eval_run: str) -> EvalRunUsed | None:
+    """Fill `violations` from the run's effective verdicts; clauses no longer in the constitution are left out."""
+    with read_snapshot(db):
+        run_id = eval_store.latest_graded_run(db) if eval_run == LATEST_RUN else eval_run
+        if run_id is None:
+            return None
+        run = eval_store.get_run(db, run_id)
+        grading = eval_store.latest_grading(db, run_id)
+        counts = eval_store.clause_counts(db, run_id, grading.id if grading else None)
+    for clause_id, (n, violated, unclear) in counts.items():
+        row = rows.get(clause_id)
+        if row is not None:
+            row.violations = Violations(run.id, n, violated, unclear)
+    return EvalRunUsed(run.id, run.suite, run.model, grading.id if grading else None)
+
+
+def gap_order(clauses: list[ClauseCoverage]) -> list[ClauseCoverage]:
+    """Largest gap (target minus approved) first; equal gaps, and clauses that are no gap, by clause id."""
+    return sorted(clauses, key=lambda c: (-c.gap, c.id))
+
+
+def priority_order(clauses: list[ClauseCoverage]) -> list[ClauseCoverage]:
+    """Violated most and least approved data first: where to write training data next.
+
+    Clauses the eval run graded (at least one complying or violating response) come first, by the
+    Wilson 95% *lower* bound of their violation rate, highest first: a rate is ranked by what the
+    sample shows at least, so 1 violation out of 1 (lower bound 0.21) does not outrank 40 out of 50
+    (0.67). Equal bounds go by approved total (descendants included), fewest first, then document
+    order. Clauses without eval data follow in gap order (`gap_order`: largest gap first, then by
+    id). `clauses` must be in document order.
+    """
+    graded = [c for c in clauses if c.has_eval_data]
+    rest = [c for c in clauses if not c.has_eval_data]
+
+    def key(c: ClauseCoverage) -> tuple[float, int]:
+        assert c.violations is not None
+        return -c.violations.interval[0], c.approved_total
+
+    return sorted(graded, key=key) + gap_order(rest)
+
+
+def sort_clauses(clauses: list[ClauseCoverage], order: str) -> list[ClauseCoverage]:
+    """The clauses (given in document order) in one of `SORTS`."""
+    if order == "document":
+        return list(clauses)
+    if order == "gap":
+        return gap_order(clauses)
+    if order == "priority":
+        return priority_order(clauses)
+    raise UsageError(f"unknown sort {order!r} (one of {', '.join(SORTS)})")
 
 
 def is_container(clause: Clause, *, has_children: bool) -> bool:
@@ -383,22 +528,25 @@ def _all_by_kind(row: ClauseCoverage) -> list[int]:
 
 
 def table_rows(report: CoverageReport) -> tuple[list[str], list[list[str]]]:
+    """Header and one row per clause; the last column, `violations` (`3/20 15%`), only with an eval run."""
     headers = ["clause", *[f"{k} (appr/all)" for k in KINDS], "pairs", "stale", "orphaned", "target", "gap"]
+    if report.eval_run is not None:
+        headers.append("violations")
     body = []
     for r in report.clauses:
         cells = [f"{a}/{t}" for a, t in zip(_approved_by_kind(r), _all_by_kind(r), strict=True)]
-        gap = max(r.target - r.approved_total, 0) if r.is_gap else 0
-        body.append(
-            [
-                "  " * (r.depth - 1) + r.id,
-                *cells,
-                "" if r.pairs is None else str(r.pairs),
-                str(r.stale),
-                str(r.orphaned),
-                str(r.target),
-                str(gap) if gap else "",
-            ]
-        )
+        row = [
+            "  " * (r.depth - 1) + r.id,
+            *cells,
+            "" if r.pairs is None else str(r.pairs),
+            str(r.stale),
+            str(r.orphaned),
+            str(r.target),
+            str(r.gap) if r.gap else "",
+        ]
+        if report.eval_run is not None:
+            row.append(r.violations.cell() if r.violations else "")
+        body.append(row)
     return headers, body
 
 
@@ -419,9 +567,11 @@ def to_csv(report: CoverageReport) -> str:
             "orphaned",
             "target",
             "pairs",
+            *(VIOLATION_CSV_COLUMNS if report.eval_run is not None else ()),
         ]
     )
     for r in report.clauses:
+        violations = _violation_csv_cells(r) if report.eval_run is not None else []
         for k in KINDS:
             for s in STATUSES:
                 writer.writerow(
@@ -438,9 +588,22 @@ def to_csv(report: CoverageReport) -> str:
                         r.orphaned,
                         r.target,
                         "" if r.pairs is None else r.pairs,
+                        *violations,
                     ]
                 )
     return out.getvalue()
+
+
+VIOLATION_CSV_COLUMNS = ("violations", "eval_n", "violation_rate", "violation_low", "violation_high")
+"""The CSV's columns with an eval run: the clause's own verdicts (empty where the run did not probe it)."""
+
+
+def _violation_csv_cells(r: ClauseCoverage) -> list[Any]:
+    v = r.violations
+    if v is None:
+        return [""] * len(VIOLATION_CSV_COLUMNS)
+    low, high = v.interval
+    return [v.violations, v.n, "" if v.rate is None else round(v.rate, 4), round(low, 4), round(high, 4)]
 
 
 def _md_cell(text: str) -> str:
@@ -456,7 +619,16 @@ def to_markdown(report: CoverageReport) -> str:
         )
     lines.append("")
     lines.append(f"Gaps (approved below target): {', '.join(report.gaps) if report.gaps else 'none'}")
+    if report.eval_run is not None:
+        lines.append("")
+        lines.append(f"Violations: eval run {_md_cell(report.eval_run.label())}, {VIOLATIONS_NOTE}")
     return "\n".join(lines) + "\n"
+
+
+VIOLATIONS_NOTE = (
+    "violating / graded responses to the prompts that probe the clause itself (not its descendants: "
+    "rates of different clauses do not add up)"
+)
 
 
 def _esc(text: str) -> str:
@@ -519,6 +691,11 @@ def to_html(report: CoverageReport) -> str:
     title = f"Coverage — {version.get('title') or 'constitution'}"
     chart = bar_chart_svg(top_section_tokens(report))
     gaps = ", ".join(_esc(g) for g in report.gaps) or "none"
+    run_note = (
+        f"\nViolations: eval run {_esc(report.eval_run.label())}, {_esc(VIOLATIONS_NOTE)}."
+        if report.eval_run is not None
+        else ""
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}</title>
 <style>
@@ -531,7 +708,7 @@ td.ok {{ background: #d9f0d3; }} td.some {{ background: #fff3c4; }} td.none {{ b
 <h1>{_esc(title)}</h1>
 <p>Constitution version {_esc(str(version.get("id", "?")))}, sha256 {_esc(str(version.get("sha256", ""))[:12])}.
 Cells: approved / all examples linked to the clause or its descendants; pairs: approved ones with at least one
-rejected alternative (preference pairs). Tokens are estimates ({COUNTER_NAME}).</p>
+rejected alternative (preference pairs). Tokens are estimates ({COUNTER_NAME}).{run_note}</p>
 <h2>Approved tokens per section</h2>
 {chart}
 <h2>Clauses × kinds</h2>

@@ -11,6 +11,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from sqlite_utils import Database
 
 from curator.cli import main
 from curator.models import Example
@@ -251,3 +252,36 @@ def add_eval_data(db: Path, folder: Path, *, actor: str = "ana") -> None:
                 ],
                 actor=actor,
             )
+
+
+# -- eval runs -------------------------------------------------------------------------------------
+
+
+def add_eval_run(
+    db: Database, folder: Path, verdicts: dict[str, list[str]], *, suite: str = "probe", model: str = "model-a"
+) -> str:
+    """A suite with one prompt per verdict, a responses run answering each, and a person's verdict on
+    each (`{"honesty.1": ["violates", "complies"]}`), all through the eval services; the run's id."""
+    from curator.evals.runs import ingest_responses, set_verdict
+    from curator.evals.suites import add_suite
+
+    items = [(f"{clause}-{i}", clause, v) for clause, vs in verdicts.items() for i, v in enumerate(vs)]
+    folder.mkdir(parents=True, exist_ok=True)
+    suite_file = folder / f"{suite}.jsonl"
+    suite_file.write_text(
+        "".join(
+            json.dumps({"id": item, "prompt": f"Eval prompt {item} about clause {clause}", "clauses": [clause]}) + "\n"
+            for item, clause, _ in items
+        ),
+        encoding="utf-8",
+    )
+    add_suite(db, suite, suite_file, actor="lead")
+    responses = folder / f"{suite}-{model}.jsonl"
+    responses.write_text(
+        "".join(json.dumps({"id": item, "response": f"An answer to {item}"}) + "\n" for item, _, _ in items),
+        encoding="utf-8",
+    )
+    run = ingest_responses(db, suite, responses, model=model, actor="lead").run
+    for item, clause, verdict in items:
+        set_verdict(db, run.id, item, clause, verdict, actor="lead", reason=f"graded {verdict}")
+    return run.id

@@ -1,4 +1,5 @@
-"""`curator coverage`: clause x kind x status coverage, and the `--min` and `--min-pairs` gates for CI."""
+"""`curator coverage`: clause x kind x status coverage beside eval violations, and the `--min` and
+`--min-pairs` gates for CI."""
 
 from __future__ import annotations
 
@@ -34,6 +35,22 @@ if TYPE_CHECKING:
     help="exit 1 and list every clause with fewer than N approved examples holding rejected alternatives",
 )
 @click.option("--targets", metavar="FILE", help="TOML with `default = N` and a [targets] table per clause id")
+@click.option(
+    "--eval-run",
+    "eval_run",
+    metavar="RUN|latest|none",
+    default="latest",
+    help="add each clause's own violation rate in this eval run (default: latest, the newest run with "
+    "verdicts, if any; none: no violations column)",
+)
+@click.option(
+    "--sort",
+    "order",
+    type=click.Choice(["document", "gap", "priority"]),
+    default="document",
+    help="clause order (default: document): largest gap first, or priority (violated most by the Wilson "
+    "lower bound, then fewest approved; clauses without eval data after, by gap)",
+)
 @format_option("table", "json", "csv", "markdown", "html", default="table")
 @click.option(
     "--out",
@@ -48,19 +65,32 @@ def coverage_report(
     minimum: int | None,
     min_pairs: int | None,
     targets: str | None,
+    eval_run: str,
+    order: str,
     fmt: str,
     out: str | None,
 ) -> None:
-    """clause x kind coverage of the current constitution (for leads and CI gates)"""
+    """clause x kind coverage of the current constitution, beside eval violations (for leads and CI gates)"""
+    from dataclasses import replace
+
     from curator import coverage
 
-    report = coverage.compute(
-        ws.db, kind=kind, status=status, targets_file=Path(targets) if targets else None, pairs=True
+    full = coverage.compute(
+        ws.db,
+        kind=kind,
+        status=status,
+        targets_file=Path(targets) if targets else None,
+        pairs=True,
+        eval_run=None if eval_run == "none" else eval_run,
     )
+    report = replace(full, clauses=coverage.sort_clauses(full.clauses, order))
 
     def as_table() -> str:
         headers, body = coverage.table_rows(report)
-        return table(body, headers) + f"\ngaps (approved below target): {len(report.gaps)}\n"
+        footer = f"\ngaps (approved below target): {len(report.gaps)}\n"
+        if report.eval_run is not None:
+            footer += f"violations: eval run {report.eval_run.label()}, of each clause's own prompts\n"
+        return table(body, headers) + footer
 
     text = render(
         fmt,
@@ -79,12 +109,12 @@ def coverage_report(
         write(text)
     failed = False
     if minimum is not None:
-        below = coverage.below_minimum(report, minimum)
+        below = coverage.below_minimum(full, minimum)
         for c in below:
             warn(f"below --min {minimum}: {c.id} has {c.approved_total} approved")
         failed = bool(below)
     if min_pairs is not None:
-        short = coverage.below_minimum_pairs(report, min_pairs)
+        short = coverage.below_minimum_pairs(full, min_pairs)
         for c in short:
             warn(f"below --min-pairs {min_pairs}: {c.id} has {c.pairs} approved with rejected alternatives")
         failed = failed or bool(short)

@@ -1,4 +1,5 @@
-"""The Coverage screen for leads: a clause x kind heat map, approved tokens per section, drill-down."""
+"""The Coverage screen for leads: a clause x kind heat map beside the latest eval run's violations,
+approved tokens per section, drill-down."""
 
 from __future__ import annotations
 
@@ -50,6 +51,13 @@ def bars(rows: list[tuple[str, str, int]], width: int = 64) -> Text:
     return out
 
 
+def violations_cell(v: coverage.Violations | None) -> Text:
+    """`4/5 80%` (violating of graded responses, rate), red when any violated; empty when not probed."""
+    if v is None:
+        return plain("")
+    return plain(v.cell(), "bold red" if v.violations else "green")
+
+
 CLAUSE_MIN = 16
 """Cells the clause column keeps at least; it takes what the kind columns leave, longer labels are cut."""
 
@@ -61,7 +69,13 @@ class CoverageScreen(Screen[None]):
 
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {ScreenBindingCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("g", "sort_gap", "Sort by gap", tooltip="Largest gap (target minus approved) first"),
+        Binding("g", "sort_gap", "Gap", tooltip="Largest gap (target minus approved) first"),
+        Binding(
+            "p",
+            "sort_priority",
+            "Priority",
+            tooltip="Clauses the eval run violated most (Wilson lower bound) and with least approved data first",
+        ),
         Binding("o", "sort_document", "Doc order", tooltip="Clauses in document order"),
         Binding("w", "write", "New example", tooltip="Write an example of the highlighted cell's kind for its clause"),
         Binding("r", "reload", "Reload", show=False),
@@ -80,7 +94,8 @@ class CoverageScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.report: coverage.CoverageReport | None = None
-        self.by_gap = False
+        self.order = "document"
+        """One of `coverage.SORTS`."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -109,6 +124,7 @@ class CoverageScreen(Screen[None]):
         for name in ("id", "kind", "status", "title"):
             drill.add_column(name, key=name)
         heat.loading = True
+        self.watch(self.app, "sub_title", lambda _: self._show_run(), init=False)  # a switch of user
         self.load()
 
     def refresh_data(self) -> None:
@@ -116,12 +132,18 @@ class CoverageScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="coverage")
     def load(self) -> None:
-        self.post_message(self.Loaded(coverage.compute(self.app.workspace.db)))  # type: ignore[attr-defined]
+        db = self.app.workspace.db  # type: ignore[attr-defined]
+        self.post_message(self.Loaded(coverage.compute(db, eval_run=coverage.LATEST_RUN)))
 
     def on_coverage_screen_loaded(self, message: Loaded) -> None:
         self.report = message.report
         self._fill()
         self._draw_chart()
+
+    def _show_run(self) -> None:
+        """The eval run the violations come from, after the workspace and user in the header."""
+        run = self.report.eval_run if self.report else None
+        self.sub_title = None if run is None else f"{self.app.sub_title} · eval {run.label()}"
 
     def _draw_chart(self) -> None:
         if self.report is not None:
@@ -138,18 +160,22 @@ class CoverageScreen(Screen[None]):
         heat = self.query_one("#heat", DataTable)
         heat.loading = False
         heat.clear()
-        rows = list(self.report.clauses)
-        if self.by_gap:
-            rows.sort(key=lambda r: (-(r.target - r.approved_total if r.is_gap else 0), r.id))
-        for r in rows:
-            gap = max(r.target - r.approved_total, 0) if r.is_gap else 0  # a container is never a gap
+        run = self.report.eval_run
+        if run is not None and "violations" not in heat.columns:
+            heat.add_column("violations", key="violations")
+        elif run is None and "violations" in heat.columns:
+            heat.remove_column("violations")
+        self._show_run()
+        for r in coverage.sort_clauses(self.report.clauses, self.order):
+            gap = r.gap  # a container is never a gap
             cells = [
                 heat_cell(r.total[k]["approved"], sum(r.total[k].values()), r.target if r.depth > 1 else 0)
                 for k in KINDS
             ]
             label = join(("  " * (r.depth - 1)) + r.id, (f"  {r.title}", "dim"))
             label.no_wrap, label.overflow = True, "ellipsis"  # cut at the column's edge
-            heat.add_row(label, *cells, plain(str(gap) if gap else "", "bold red"), key=r.id)
+            extra = [violations_cell(r.violations)] if run is not None else []
+            heat.add_row(label, *cells, plain(str(gap) if gap else "", "bold red"), *extra, key=r.id)
 
     @on(DataTable.CellHighlighted, "#heat")
     def _drill(self, event: DataTable.CellHighlighted) -> None:
@@ -189,11 +215,15 @@ class CoverageScreen(Screen[None]):
             self.app.open_editor(None, kind=kind or "story", clauses=(clause_id,))  # type: ignore[attr-defined]
 
     def action_sort_gap(self) -> None:
-        self.by_gap = True
+        self.order = "gap"
+        self._fill()
+
+    def action_sort_priority(self) -> None:
+        self.order = "priority"
         self._fill()
 
     def action_sort_document(self) -> None:
-        self.by_gap = False
+        self.order = "document"
         self._fill()
 
     def action_reload(self) -> None:
