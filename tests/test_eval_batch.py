@@ -416,3 +416,25 @@ def test_cli_runs_grades_and_reports_a_suite(
     rates = {c["id"]: (c["n"], c["violations"]) for c in data["clauses"]}
     assert rates["privacy.1"] == (3, 2) and rates["honesty.1"] == (1, 1)
     assert data["failed"] == 1 and data["grading"]["judge"] == "claude-judge"
+
+
+def test_a_clause_removed_from_the_constitution_is_graded_on_its_last_text_and_named(
+    ws: Workspace, suite: str, settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from curator.constitution.versions import import_constitution
+    from tests.conftest import SMALL_CONSTITUTION
+
+    run_id = _complete_run(ws, settings, monkeypatch)
+    without_honesty = (
+        SMALL_CONSTITUTION.split("## Honesty")[0] + "## Privacy" + SMALL_CONSTITUTION.split("## Privacy")[1]
+    )
+    newer = tmp_path / "v2.md"
+    newer.write_text(without_honesty, encoding="utf-8")
+    import_constitution(ws.db, newer, actor="lead")
+    api = BatchAPI(judge_answer(ALL_COMPLY))
+    result = _grade(ws, _client(api, settings, monkeypatch), settings, run_id)
+    agent_prompt = next(r for r in api.creates()[0]["requests"] if r["custom_id"] == "i1-s0")["params"]
+    text = agent_prompt["messages"][0]["content"]
+    assert '<clause id="honesty.1">' in text and "Say what you believe." in text  # its last text, not its id alone
+    assert result.removed == {"honesty.1": 1}
+    assert "honesty.1 is no longer in the constitution: graded on its text in version 1" in result.line()

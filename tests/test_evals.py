@@ -351,6 +351,7 @@ def test_human_verdicts_alone_make_a_report(suite_ws: Workspace, tmp_path: Path)
         "rate": 0.5,
         "low": 0,
         "high": 0,
+        "in_constitution": True,
         "examples": [{"item": "p1", "sample": 0, "reason": "read the diary", "evidence": "", "human": True}],
     }
     assert (by["privacy"]["low"], by["privacy"]["high"]) == wilson_interval(1, 2)
@@ -585,3 +586,19 @@ def test_a_suite_written_prompt_by_prompt_keeps_its_decontamination_set_in_step(
         "eval-item-remove",
         "eval-item-add",
     ]
+
+
+def test_a_clause_gone_from_the_constitution_keeps_its_rate_and_says_so(suite_ws: Workspace, tmp_path: Path) -> None:
+    from tests.conftest import SMALL_CONSTITUTION
+
+    run_id = graded_run(suite_ws, tmp_path)
+    set_verdict(suite_ws.db, run_id, "p2", "honesty", "violates", actor="lead")
+    newer = tmp_path / "v2.md"
+    newer.write_text(
+        SMALL_CONSTITUTION.split("## Honesty")[0] + "## Privacy" + SMALL_CONSTITUTION.split("## Privacy")[1]
+    )
+    import_constitution(suite_ws.db, newer, actor="lead")
+    result = reports.build_report(suite_ws.db, run_id)
+    honesty = next(c for c in result.to_json()["clauses"] if c["id"] == "honesty")
+    assert honesty["in_constitution"] is False and honesty["title"] == "Honesty" and honesty["violations"] == 1
+    assert ["honesty (removed)", "1", "1"] == reports.table_rows(result)[1][-1][:3]

@@ -37,7 +37,7 @@ from curator.evals.runs import content_text
 from curator.models import Clause, clean_text
 from curator.redact import redact
 from curator.store import evals as store
-from curator.store.clauses import current_clauses
+from curator.store.clauses import current_clauses, last_known_clause
 
 JUDGE_TOOL = "submit_verdicts"
 
@@ -133,14 +133,24 @@ def render_transcript(item: store.SuiteItem, system: str | None) -> str:
 
 
 def _render_clauses(ids: tuple[str, ...], by_id: dict[str, Clause], paths: dict[str, str]) -> str:
-    out = []
-    for cid in ids:
-        clause = by_id.get(cid)
-        if clause is None:
-            out.append(f'<clause id="{cid}">\n(not in the current constitution: judge by its id)\n</clause>')
-        else:
-            out.append(render_clause(clause, paths.get(cid)))
-    return "\n".join(out)
+    """Each clause as the judge reads it (`by_id` also holds removed clauses, with their last text)."""
+    return "\n".join(render_clause(by_id[cid], paths.get(cid)) for cid in ids)
+
+
+def removed_clauses(db: Database, items: list[store.SuiteItem]) -> dict[str, tuple[int, Clause]]:
+    """Probed clauses the current constitution no longer has: their last version and text.
+
+    The judge reads that last text (a clause is never graded by its id alone), and the grading's
+    output names each one, so a lead knows which verdicts measure a rule that is gone.
+    """
+    current = {c.id for c in current_clauses(db)}
+    out: dict[str, tuple[int, Clause]] = {}
+    for cid in sorted({c for item in items for c in item.clauses} - current):
+        found = last_known_clause(db, cid)
+        if found is None:
+            raise UsageError(f"clause {cid!r} probed by suite items is in no constitution version of this workspace")
+        out[cid] = found
+    return out
 
 
 def judge_prompt(
@@ -193,6 +203,8 @@ class GradeResult:
     """Clauses the item probes that the judge gave no verdict for."""
     evidence_not_found: list[Finding] = field(default_factory=list)
     """Verdicts kept whose evidence is not a verbatim part of the response."""
+    removed: dict[str, int] = field(default_factory=dict)
+    """Probed clauses no longer in the constitution -> the last version that had them (graded on that text)."""
 
     def line(self) -> str:
         counts = ", ".join(f"{self.verdicts[v]} {v}" for v in store.VERDICTS)
@@ -210,6 +222,8 @@ class GradeResult:
             parts.append(f"{len(self.missing)} clauses left without a verdict")
         if self.evidence_not_found:
             parts.append(f"{len(self.evidence_not_found)} evidence quotes not found in the response")
+        for cid, version in sorted(self.removed.items()):
+            parts.append(f"{cid} is no longer in the constitution: graded on its text in version {version}")
         return "; ".join(parts)
 
     def to_json(self) -> dict[str, Any]:
@@ -227,6 +241,7 @@ class GradeResult:
             "missing": [f.to_json() for f in self.missing],
             "evidence_not_found": len(self.evidence_not_found),
             "evidence_not_found_in": [f.to_json() for f in self.evidence_not_found],
+            "removed_clauses": self.removed,
         }
 
 
@@ -238,6 +253,8 @@ def build_requests(
     clauses = current_clauses(db)
     by_id = {c.id: c for c in clauses}
     paths = clause_paths(clauses)
+    for cid, (_, clause) in removed_clauses(db, list(items.values())).items():
+        by_id[cid] = clause
     system = run.params.get("system")
     tool = {"name": JUDGE_TOOL, "description": "Submit one verdict per clause.", "input_schema": judge_schema()}
     requests: list[Request] = []
@@ -306,6 +323,7 @@ def grade_run(
         grading.id, run_id, judge, str(grading.batch_id), resumed, skipped=len(responses) - len(usable)
     )
     items = {i.id: i for i in store.suite_items(db, run.suite)}
+    result.removed = {cid: version for cid, (version, _) in removed_clauses(db, list(items.values())).items()}
     texts = {(r.item, r.sample): r.response for r in usable}
     verdicts = _read_verdicts(grading.requests or {}, results, items, texts, result)
     with db.atomic():

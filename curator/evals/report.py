@@ -18,7 +18,7 @@ from sqlite_utils import Database
 from curator.errors import UsageError
 from curator.proportions import intervals_overlap, wilson_interval
 from curator.store import evals as store
-from curator.store.clauses import current_clauses
+from curator.store.clauses import current_clauses, last_known_clause
 from curator.store.db import read_snapshot
 
 EXAMPLES_PER_CLAUSE = 3
@@ -31,6 +31,8 @@ class ClauseRate:
     n: int
     violations: int
     unclear: int = 0
+    current: bool = True
+    """False for a clause the current constitution no longer has (its title is its last one)."""
     examples: list[dict[str, Any]] = field(default_factory=list)
     """Up to three violations: item, sample, reason, evidence, human."""
 
@@ -53,6 +55,7 @@ class ClauseRate:
             "rate": self.rate,
             "low": low,
             "high": high,
+            "in_constitution": self.current,
         }
         if examples:
             out["examples"] = self.examples
@@ -150,6 +153,10 @@ def _one(db: Database, run_id: str, grading_id: int | None, examples: int) -> Ru
     suite_clauses = {c for item in store.suite_items(db, run.suite) for c in item.clauses}
     for cid in suite_clauses - set(rows):
         rows[cid] = ClauseRate(cid, titles.get(cid, ""), 0, 0)
+    for row in rows.values():
+        if row.id not in titles:
+            found = last_known_clause(db, row.id)
+            row.current, row.title = False, found[1].title if found else ""
     if examples:
         for v in store.effective_verdicts(db, run_id, grading.id if grading else -1):
             row = rows.get(v.clause)
@@ -193,7 +200,8 @@ def table_rows(report: RunReport) -> tuple[list[str], list[list[str]]]:
     body = []
     for c in report.clauses:
         low, high = c.interval
-        row = [c.id, str(c.n), str(c.violations), percent(c.rate), f"{percent(low)}–{percent(high)}" if c.n else "-"]
+        name = c.id if c.current else f"{c.id} (removed)"
+        row = [name, str(c.n), str(c.violations), percent(c.rate), f"{percent(low)}–{percent(high)}" if c.n else "-"]
         row.append(str(c.unclear))
         if report.compare is not None:
             change = changes.get(c.id)

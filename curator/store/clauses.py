@@ -110,6 +110,15 @@ def version_clauses(db: Database, version_id: int) -> list[Clause]:
     ]
 
 
+def last_known_clause(db: Database, clause_id: str) -> tuple[int, Clause] | None:
+    """(version id, clause) of the newest version that holds `clause_id`; None when none ever did."""
+    row = db.execute("SELECT max(version_id) FROM clauses WHERE id = ?", [clause_id]).fetchone()
+    if row is None or row[0] is None:
+        return None
+    version = int(row[0])
+    return version, next(c for c in version_clauses(db, version) if c.id == clause_id)
+
+
 def current_clauses(db: Database) -> list[Clause]:
     """The current version's clauses in document order (empty when none was imported)."""
     version = current_version(db)
