@@ -153,10 +153,10 @@ def _one(db: Database, run_id: str, grading_id: int | None, examples: int) -> Ru
     suite_clauses = {c for item in store.suite_items(db, run.suite) for c in item.clauses}
     for cid in suite_clauses - set(rows):
         rows[cid] = ClauseRate(cid, titles.get(cid, ""), 0, 0)
-    for row in rows.values():
-        if row.id not in titles:
-            found = last_known_clause(db, row.id)
-            row.current, row.title = False, found[1].title if found else ""
+    for rate in rows.values():
+        if rate.id not in titles:
+            found = last_known_clause(db, rate.id)
+            rate.current, rate.title = False, found[1].title if found else ""
     if examples:
         for v in store.effective_verdicts(db, run_id, grading.id if grading else -1):
             row = rows.get(v.clause)
