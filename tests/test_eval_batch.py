@@ -438,3 +438,17 @@ def test_a_clause_removed_from_the_constitution_is_graded_on_its_last_text_and_n
     assert '<clause id="honesty.1">' in text and "Say what you believe." in text  # its last text, not its id alone
     assert result.removed == {"honesty.1": 1}
     assert "honesty.1 is no longer in the constitution: graded on its text in version 1" in result.line()
+
+
+def test_a_batch_the_api_would_refuse_is_refused_before_anyone_is_asked(
+    ws: Workspace, suite: str, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from curator.assist import batch as assist_batch
+    from curator.errors import UsageError
+
+    monkeypatch.setattr(assist_batch, "MAX_BATCH_REQUESTS", 3)
+    api = BatchAPI(model_answer)
+    asked: list[Estimate] = []
+    with pytest.raises(UsageError, match="4 requests: a Message Batch holds at most 3; split the suite"):
+        _run(ws, _client(api, settings, monkeypatch), settings, samples=2, confirm=lambda e: asked.append(e) or True)
+    assert asked == [] and api.requests == [] and store.list_runs(ws.db) == []

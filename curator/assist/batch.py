@@ -109,8 +109,29 @@ def batch_results(client: anthropic.Anthropic, batch: dict[str, Any]) -> list[di
     return lines
 
 
+MAX_BATCH_REQUESTS = 100_000
+MAX_BATCH_BYTES = 256_000_000
+"""The Message Batches API's limits on one batch: requests, and the size of its JSON body."""
+
+
+def check_batch_size(requests: list[Request]) -> None:
+    """Refuse, before anything is sent, a batch the API would refuse (a `UsageError` saying what to do)."""
+    if len(requests) > MAX_BATCH_REQUESTS:
+        raise UsageError(
+            f"{len(requests):,} requests: a Message Batch holds at most {MAX_BATCH_REQUESTS:,}; "
+            "split the suite or ask for fewer samples"
+        )
+    size = len(json.dumps({"requests": requests}, ensure_ascii=False).encode("utf-8"))
+    if size > MAX_BATCH_BYTES:
+        raise UsageError(
+            f"the batch would be {size / 1e6:,.0f} MB: a Message Batch holds at most {MAX_BATCH_BYTES / 1e6:,.0f} MB; "
+            "split the suite or ask for fewer samples"
+        )
+
+
 def create_batch(client: anthropic.Anthropic, requests: list[Request]) -> dict[str, Any]:
     """Submit `requests` as one Message Batch; the checked batch (SDK errors are left to the caller)."""
+    check_batch_size(requests)
     return batch_json(client.messages.batches.with_raw_response.create(requests=requests))
 
 

@@ -22,7 +22,7 @@ import anthropic
 from anthropic.types.messages.batch_create_params import Request
 from sqlite_utils import Database
 
-from curator.assist.batch import Progress, check_poll_interval, create_batch, ended_results
+from curator.assist.batch import Progress, check_batch_size, check_poll_interval, create_batch, ended_results
 from curator.assist.client import assist_error_from, is_message
 from curator.config import Settings
 from curator.evals.runs import content_text
@@ -256,11 +256,12 @@ def run_suite(
     try:
         if run is None:
             items = store.suite_items(db, suite)
-            if not confirm(_estimate(suite, items, model, samples, system, tokens)):
-                return None
             requests, meta = build_requests(
                 items, model=model, samples=samples, system=system, max_tokens=tokens, temperature=temperature
             )
+            check_batch_size(requests)  # before anyone is asked to pay for a batch the API would refuse
+            if not confirm(_estimate(suite, items, model, samples, system, tokens)):
+                return None
             batch = create_batch(client, requests)
             with db.atomic():
                 run = store.insert_run(
