@@ -150,7 +150,7 @@ def _one(db: Database, run_id: str, grading_id: int | None, examples: int) -> Ru
         cid: ClauseRate(cid, titles.get(cid, ""), n, violations, unclear)
         for cid, (n, violations, unclear) in counts.items()
     }
-    suite_clauses = {c for item in store.suite_items(db, run.suite) for c in item.clauses}
+    suite_clauses = store.suite_clauses(db, run.suite)
     for cid in suite_clauses - set(rows):
         rows[cid] = ClauseRate(cid, titles.get(cid, ""), 0, 0)
     for rate in rows.values():
@@ -158,9 +158,9 @@ def _one(db: Database, run_id: str, grading_id: int | None, examples: int) -> Ru
             found = last_known_clause(db, rate.id)
             rate.current, rate.title = False, found[1].title if found else ""
     if examples:
-        for v in store.effective_verdicts(db, run_id, grading.id if grading else -1):
+        for v in store.effective_verdicts(db, run_id, grading.id if grading else -1, only="violates"):
             row = rows.get(v.clause)
-            if v.verdict == "violates" and row is not None and len(row.examples) < examples:
+            if row is not None and len(row.examples) < examples:
                 row.examples.append(
                     {"item": v.item, "sample": v.sample, "reason": v.reason, "evidence": v.evidence, "human": v.human}
                 )

@@ -177,7 +177,7 @@ def list_suites(db: Database) -> list[dict[str, Any]]:
     ).fetchall()
     out = []
     for name, source, created_at, actor, items, runs in rows:
-        clauses = {c for i in suite_items(db, name) for c in i.clauses}
+        clauses = suite_clauses(db, name)
         out.append(
             {
                 "name": name,
@@ -190,6 +190,15 @@ def list_suites(db: Database) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def suite_clauses(db: Database, name: str) -> set[str]:
+    """Every clause some item of the suite probes (without reading the prompts)."""
+    return {
+        c
+        for (raw,) in db.execute("SELECT clauses FROM eval_suite_items WHERE suite = ?", [name])
+        for c in json.loads(raw)
+    }
 
 
 def suite_items(db: Database, name: str) -> list[SuiteItem]:
@@ -624,12 +633,16 @@ WHERE NOT EXISTS (
 """
 
 
-def effective_verdicts(db: Database, run_id: str, grading_id: int | None = None) -> list[Verdict]:
-    """Per (item, sample, clause): the newest person's verdict, else the grading's (default: newest finished)."""
+def effective_verdicts(
+    db: Database, run_id: str, grading_id: int | None = None, *, only: str | None = None
+) -> list[Verdict]:
+    """Per (item, sample, clause): the newest person's verdict, else the grading's (default: newest finished);
+    `only` keeps one verdict value (filtered in SQL: a report wants its violations, not every verdict)."""
     if grading_id is None:
         latest = latest_grading(db, run_id)
         grading_id = latest.id if latest else -1
-    rows = db.execute(_EFFECTIVE_SQL, {"run": run_id, "grading": grading_id}).fetchall()
+    sql = _EFFECTIVE_SQL if only is None else f"SELECT * FROM ({_EFFECTIVE_SQL}) WHERE verdict = :only"
+    rows = db.execute(sql, {"run": run_id, "grading": grading_id, "only": only}).fetchall()
     out = [Verdict(i, s, c, v, r, e, bool(h), a, t, g) for i, s, c, v, r, e, h, a, t, g in rows]
     out.sort(key=lambda v: (v.item, v.sample, v.clause))
     return out
