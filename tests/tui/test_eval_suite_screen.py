@@ -18,7 +18,7 @@ from curator.store.db import open_workspace
 from curator.tui.app import CuratorApp
 from curator.tui.screens.clause_picker import ClausePicker
 from curator.tui.screens.confirm import ConfirmScreen
-from curator.tui.screens.eval_suite import NewSuiteDialog, PromptForm, SuiteScreen
+from curator.tui.screens.eval_suite import NewSuiteDialog, PromptForm, SuiteScreen, fields_refusal, item_data
 from curator.tui.screens.evals import EvalsScreen
 from curator.tui.widgets.chips import ClauseChips
 from curator.tui.widgets.exact_text import ExactTextArea
@@ -289,3 +289,17 @@ async def test_hostile_ids_and_prompts_are_shown_literally(demo_db: Path) -> Non
         form = await wait_screen(pilot, PromptForm)
         assert form.query_one("#p-id", Input).value == f"{HOSTILE[0]}0"
         assert text_of(form, "#prompt-heading") == f"Prompt {HOSTILE[0]}0 of suite hostile"
+
+
+def test_only_one_user_text_turn_without_tools_goes_into_the_fields() -> None:
+    single = store.SuiteItem("a", {"messages": [{"role": "user", "content": "hi"}]}, ("x",), None, "")
+    assert item_data(single) == {"id": "a", "prompt": "hi", "clauses": ["x"]}
+    assert fields_refusal(item_data(single)) is None
+    turns = store.SuiteItem(
+        "b", {"messages": EVAL_ITEMS[1]["messages"], "tools": EVAL_ITEMS[1]["tools"]}, ("x",), None, ""
+    )
+    assert item_data(turns)["messages"] == EVAL_ITEMS[1]["messages"]
+    assert "turn" in (fields_refusal(item_data(turns)) or "")
+    assert "rejected" in (fields_refusal({"id": "c", "prompt": "p", "rejected": [{"content": "no"}]}) or "")
+    blocks = {"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]}
+    assert "messages" in item_data(store.SuiteItem("d", blocks, ("x",), None, ""))

@@ -71,9 +71,10 @@ def fields_refusal(data: Any) -> str | None:
     extra = sorted(k for k in data if k not in FIELD_KEYS and data[k] not in (None, [], ""))
     if extra:
         return f"{extra[0]}: the fields cannot hold it; it stays JSON"
-    for key in ("id", "prompt", "system", "rubric"):
-        value = data.get(key)
-        if value is not None and not isinstance(value, str | int) or isinstance(value, bool):
+    if isinstance(data.get("id"), bool) or not isinstance(data.get("id", ""), str | int):
+        return "id: not text; it stays JSON"
+    for key in ("prompt", "system", "rubric"):
+        if not isinstance(data.get(key) or "", str):
             return f"{key}: not text; it stays JSON"
     clauses = data.get("clauses", [])
     if not isinstance(clauses, list) or not all(isinstance(c, str) for c in clauses):
@@ -171,9 +172,7 @@ class PromptForm(ModalScreen[bool]):
         self.item = item
         self.clauses = list(clauses)
         self._titles = {c.id: c.title for c in self.clauses}
-        self.baseline: dict[str, Any] = (
-            item_data(item) if item is not None else {"id": "", "prompt": "", "clauses": []}
-        )
+        self.baseline: dict[str, Any] = item_data(item) if item is not None else {"id": "", "prompt": "", "clauses": []}
         self.json_mode = fields_refusal(self.baseline) is not None
         self.clause_ids: list[str] = list(self.baseline.get("clauses") or [])
         self.saving = False
