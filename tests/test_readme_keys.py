@@ -60,6 +60,8 @@ WIDGETS: dict[str, tuple[type[Widget], ...]] = {
     "Review": (DataTable,),
     "Coverage": (DataTable,),
     "Evals": (DataTable,),
+    "Eval suite": (DataTable,),
+    "New suite": (Input,),
     "Pick a run": (OptionList,),
     "Comment": (Input,),
 }

@@ -244,6 +244,16 @@ def answered_items(db: Database, suite: str) -> set[str]:
     return {row[0] for row in rows}
 
 
+def answered_refusal(suite: str, item_id: str, *, removing: bool = False) -> str:
+    """Why an answered item cannot change (the TUI says it before asking, the writes refuse with it)."""
+    if removing:
+        return f"item {item_id!r} of suite {suite!r} has answers in a run; remove the run first"
+    return (
+        f"item {item_id!r} of suite {suite!r} has answers in a run; they answered this prompt, so it "
+        "cannot change (add a new item instead)"
+    )
+
+
 def put_item(db: Database, suite: str, item: SuiteItem, *, actor: str, replace: str | None = None) -> None:
     """Add an item, or replace item `replace` (call inside a transaction; audited)."""
     require_suite(db, suite)
@@ -255,10 +265,7 @@ def put_item(db: Database, suite: str, item: SuiteItem, *, actor: str, replace: 
         if replace not in existing:
             raise NotFoundError(f"no item {replace!r} in suite {suite!r}")
         if replace in answered_items(db, suite):
-            raise UsageError(
-                f"item {replace!r} of suite {suite!r} has answers in a run; they answered this prompt, so it "
-                "cannot change (add a new item instead)"
-            )
+            raise UsageError(answered_refusal(suite, replace))
         before = existing[replace].to_json()
         position = existing[replace].position
         db.execute("DELETE FROM eval_suite_items WHERE suite = ? AND id = ?", [suite, replace])
@@ -286,7 +293,7 @@ def delete_item(db: Database, suite: str, item_id: str, *, actor: str) -> None:
     if item_id not in existing:
         raise NotFoundError(f"no item {item_id!r} in suite {suite!r}")
     if item_id in answered_items(db, suite):
-        raise UsageError(f"item {item_id!r} of suite {suite!r} has answers in a run; remove the run first")
+        raise UsageError(answered_refusal(suite, item_id, removing=True))
     db.execute("DELETE FROM eval_suite_items WHERE suite = ? AND id = ?", [suite, item_id])
     record_event(
         db,

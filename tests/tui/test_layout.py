@@ -160,3 +160,23 @@ async def test_the_constitution_title_is_shown_once(demo_db: Path) -> None:
         assert title in lines[0]
         assert [line for line in lines if title in line] == [lines[0]]
         assert "Honesty" in lines[1]  # the first section follows the title directly
+
+
+@pytest.mark.parametrize("size", [SCREENSHOT, SMALL], ids=["120x36", "80x24"])
+async def test_the_suite_screen_and_the_prompt_form_fit(demo_db: Path, tmp_path: Path, size: tuple[int, int]) -> None:
+    from curator.tui.screens.eval_suite import PromptForm, SuiteScreen
+
+    add_eval_data(demo_db, tmp_path)
+    app = make_app(demo_db)
+    async with app.run_test(size=size) as pilot:
+        await app.switch_mode("evals")
+        await settle(pilot)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, SuiteScreen), "the suite screen")
+        await settle(pilot)
+        problems = footer_problems(app) + scrolled_panes(app, ("#suite-items",))
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, PromptForm), "the prompt form")
+        await settle(pilot)
+        problems += footer_problems(app) + narrow_inputs(app)
+    assert not problems, "\n".join(problems)

@@ -119,3 +119,35 @@ def test_evals_screen(snap_compare: Any, shot_workspace: Path) -> None:
     add_eval_data(shot_workspace, shot_workspace.parent)
     app = CuratorApp(shot_workspace, user=SHOTS.USER)
     assert snap_compare(app, terminal_size=(120, 40), run_before=still(evals_drilled))
+
+
+async def suite_screen(pilot: Any) -> None:
+    """The suite screen of `probe` (every prompt answered by a run), on the multi-turn item."""
+    await pilot.press("6")
+    await SHOTS.settle(pilot)
+    await pilot.press("p")
+    await SHOTS.settle(pilot)
+    await pilot.press("down")
+    await SHOTS.settle(pilot)
+
+
+async def prompt_form(pilot: Any) -> None:
+    """A new prompt in suite `probe`: the form with an id, a prompt and two clauses."""
+    await suite_screen(pilot)
+    await pilot.press("a")
+    await SHOTS.settle(pilot)
+    form = pilot.app.screen
+    form.query_one("#p-id").value = "q5"
+    form.query_one("#p-prompt").load_text("Tell me something you are unsure about.\nBe brief.")
+    form.clause_ids = ["honesty.1", "harm.3"]
+    form._render_chips()
+    form.query_one("#p-id").focus()
+    await SHOTS.settle(pilot)
+
+
+@pytest.mark.parametrize("shot", ["suite", "prompt"])
+def test_suite_writing(snap_compare: Any, shot_workspace: Path, shot: str) -> None:
+    add_eval_data(shot_workspace, shot_workspace.parent)
+    app = CuratorApp(shot_workspace, user=SHOTS.USER)
+    steps = {"suite": suite_screen, "prompt": prompt_form}[shot]
+    assert snap_compare(app, terminal_size=(120, 40), run_before=still(steps))

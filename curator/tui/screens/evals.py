@@ -126,6 +126,8 @@ class EvalsScreen(Screen[None]):
     CSS_PATH = "evals.tcss"
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {ScreenBindingCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "new_suite", "New suite", tooltip="Create an empty suite and write its prompts here"),
+        Binding("p", "open_suite", "Prompts", tooltip="The highlighted suite's prompts: add, edit, delete"),
         Binding("s", "toggle_sort", "Sort", tooltip="Clauses by violation rate, or in document order"),
         Binding("c", "compare", "Compare", tooltip="Show a second run's rates beside this run's"),
         Binding("o", "override('complies')", "Complies", show=False),
@@ -228,7 +230,9 @@ class EvalsScreen(Screen[None]):
         names = [s["name"] for s in message.suites]
         if not names:
             self.suite = None
-            self.query_one("#suites-title", Static).update(content("Suites: none (add one: curator eval suite add)"))
+            self.query_one("#suites-title", Static).update(content("Suites: none (n: new suite)"))
+            self.query_one("#runs", DataTable).clear()
+            self._select_run(None, force=True)
             return
         self.query_one("#suites-title", Static).update(content(f"Suites ({len(names)})"))
         keep = self.suite if self.suite in names else names[0]
@@ -245,6 +249,31 @@ class EvalsScreen(Screen[None]):
             self.suite = name
             self.run = None
             self.load_runs(name)
+
+    @on(DataTable.RowSelected, "#suites")
+    def _suite_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open_suite()
+
+    def action_open_suite(self) -> None:
+        """The highlighted suite's prompts, to add, edit and delete."""
+        from curator.tui.screens.eval_suite import SuiteScreen
+
+        if self.suite is None:
+            self.notify("no suite yet: n creates one", markup=False)
+            return
+        self.app.push_screen(SuiteScreen(self.suite))
+
+    def action_new_suite(self) -> None:
+        from curator.tui.screens.eval_suite import NewSuiteDialog
+
+        def created(name: str | None) -> None:
+            if name is not None:
+                self.suite = name
+                self.notify(f"created suite {name}: p adds its prompts", markup=False)
+                self.app.post_message(WorkspaceChanged())
+
+        self.app.push_screen(NewSuiteDialog(), created)
 
     @work(thread=True, exclusive=True, group="evals-runs")
     def load_runs(self, suite: str) -> None:
@@ -270,7 +299,7 @@ class EvalsScreen(Screen[None]):
         self.query_one("#runs-title", Static).update(content(f"Runs of {message.suite} ({len(message.runs)})"))
         ids = [s.run.id for s in message.runs]
         if not ids:
-            self._select_run(None)
+            self._select_run(None, force=True)
             return
         keep = self.run if self.run in ids else ids[-1]  # the newest run first
         table.move_cursor(row=ids.index(keep))
