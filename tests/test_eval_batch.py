@@ -398,7 +398,7 @@ def test_cli_runs_grades_and_reports_a_suite(
     cli("constitution", "import", str(constitution_file))
     cli("eval", "suite", "add", "probe", str(write_jsonl(tmp_path / "s.jsonl", ITEMS)))
     out, err = cli("eval", "run", "probe", "--model", MODEL, "--dry-run")
-    assert out.startswith("2 requests (2 prompts x 1 samples)") and api.requests == []
+    assert out.startswith("2 requests (2 prompts x 1 sample)") and api.requests == []
 
     out, err = cli("eval", "run", "probe", "--model", MODEL, "--samples", "2", "--yes", "--poll", "0")
     assert out == "run-1\n"

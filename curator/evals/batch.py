@@ -83,7 +83,7 @@ class Estimate:
             else f"cost unknown for model {self.model}"
         )
         return (
-            f"{self.requests:,} requests ({self.items:,} prompts x {self.samples} samples) to {self.model}: "
+            f"{self.requests:,} requests ({self.items:,} prompts x {self.samples} sample{'s' if self.samples != 1 else ''}) to {self.model}: "
             f"~{self.input_tokens:,} input tokens (estimated), at most {self.max_output_tokens:,} output tokens; "
             + cost
         )
