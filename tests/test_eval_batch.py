@@ -452,3 +452,19 @@ def test_a_batch_the_api_would_refuse_is_refused_before_anyone_is_asked(
     with pytest.raises(UsageError, match="4 requests: a Message Batch holds at most 3; split the suite"):
         _run(ws, _client(api, settings, monkeypatch), settings, samples=2, confirm=lambda e: asked.append(e) or True)
     assert asked == [] and api.requests == [] and store.list_runs(ws.db) == []
+
+
+def test_each_judge_request_is_recorded_with_the_hash_of_its_exact_prompt(
+    ws: Workspace, suite: str, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from curator.assist.prompts import prompt_sha256
+    from curator.evals.judge import JUDGE_SYSTEM
+
+    run_id = _complete_run(ws, settings, monkeypatch)
+    api = BatchAPI(judge_answer(ALL_COMPLY))
+    result = _grade(ws, _client(api, settings, monkeypatch), settings, run_id)
+    sent = {r["custom_id"]: r["params"] for r in api.creates()[0]["requests"]}
+    recorded = store.get_grading(ws.db, result.grading_id).requests or {}
+    assert set(recorded) == set(sent)
+    for cid, params in sent.items():
+        assert recorded[cid]["prompt_sha256"] == prompt_sha256(JUDGE_SYSTEM, params["messages"][0]["content"])

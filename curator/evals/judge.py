@@ -29,7 +29,7 @@ from sqlite_utils import Database
 
 from curator.assist.batch import Progress, check_poll_interval, create_batch, ended_results
 from curator.assist.client import AssistError, assist_error_from, is_message, tool_input_of, validate_output
-from curator.assist.prompts import clause_paths, render_clause, tool_schema
+from curator.assist.prompts import clause_paths, prompt_sha256, render_clause, tool_schema
 from curator.config import Settings
 from curator.errors import UsageError
 from curator.evals.batch import Failure, custom_id, result_error, system_of
@@ -248,7 +248,7 @@ class GradeResult:
 def build_requests(
     db: Database, run: store.Run, responses: list[store.Response], *, judge: str, max_tokens: int
 ) -> tuple[list[Request], dict[str, dict[str, Any]]]:
-    """One judge request per response, and the map custom id -> {item, sample}."""
+    """One judge request per response, and the map custom id -> {item, sample, prompt_sha256}."""
     items = {i.id: i for i in store.suite_items(db, run.suite)}
     clauses = current_clauses(db)
     by_id = {c.id: c for c in clauses}
@@ -272,7 +272,8 @@ def build_requests(
             "tool_choice": {"type": "tool", "name": JUDGE_TOOL},
         }
         requests.append({"custom_id": cid, "params": params})  # type: ignore[typeddict-item]
-        meta[cid] = {"item": item.id, "sample": r.sample}
+        # the exact prompt the judge read, recorded by hash: the clause text it quotes may change later
+        meta[cid] = {"item": item.id, "sample": r.sample, "prompt_sha256": prompt_sha256(JUDGE_SYSTEM, user)}
     return requests, meta
 
 
