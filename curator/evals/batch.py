@@ -82,8 +82,9 @@ class Estimate:
             if self.cost_usd is not None
             else f"cost unknown for model {self.model}"
         )
+        samples = f"{self.samples} sample" + ("s" if self.samples != 1 else "")
         return (
-            f"{self.requests:,} requests ({self.items:,} prompts x {self.samples} sample{'s' if self.samples != 1 else ''}) to {self.model}: "
+            f"{self.requests:,} requests ({self.items:,} prompts x {samples}) to {self.model}: "
             f"~{self.input_tokens:,} input tokens (estimated), at most {self.max_output_tokens:,} output tokens; "
             + cost
         )
