@@ -34,9 +34,10 @@ from sqlite_utils import Database
 
 from curator.errors import CuratorError, UsageError
 from curator.files import read_toml
+from curator.htmlpage import escape, page
 from curator.identity import identity_key
 from curator.models import KINDS, STATUSES, Clause
-from curator.proportions import wilson_interval
+from curator.proportions import ViolationRate
 from curator.store import evals as eval_store
 from curator.store.clauses import current_clauses, current_version
 from curator.store.db import read_snapshot
@@ -58,7 +59,7 @@ SORTS = ("document", "gap", "priority")
 
 
 @dataclass(frozen=True)
-class Violations:
+class Violations(ViolationRate):
     """One eval run's effective verdicts on the prompts that probe one clause (that clause's own, not
     its descendants'). `n` counts complies-or-violates; `unclear` verdicts are left out of the rate."""
 
@@ -66,15 +67,6 @@ class Violations:
     n: int
     violations: int
     unclear: int = 0
-
-    @property
-    def rate(self) -> float | None:
-        return self.violations / self.n if self.n else None
-
-    @property
-    def interval(self) -> tuple[float, float]:
-        """Wilson 95% (low, high); (0, 1) when nothing was graded."""
-        return wilson_interval(self.violations, self.n)
 
     def cell(self) -> str:
         """`3/20 15%`: violations of graded responses and the rate (no rate when none was graded)."""
@@ -631,16 +623,6 @@ VIOLATIONS_NOTE = (
 )
 
 
-def _esc(text: str) -> str:
-    return (
-        text.replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace('"', "&quot;")
-        .replace("'", "&#39;")
-    )
-
-
 def top_section_tokens(report: CoverageReport) -> list[tuple[str, str, int]]:
     """(id, title, approved tokens) per top-level section: the depth-1 clauses, or depth 2 under one root."""
     roots = [r for r in report.clauses if r.parent is None]
@@ -662,10 +644,10 @@ def bar_chart_svg(bars: list[tuple[str, str, int]], *, width: int = 640) -> str:
     for i, (cid, title, value) in enumerate(bars):
         y = 5 + i * (bar_h + gap)
         w = int((width - label_w - 80) * value / top)
-        parts.append(f'<text x="0" y="{y + 15}" font-size="12">{_esc(title[:32])}</text>')
+        parts.append(f'<text x="0" y="{y + 15}" font-size="12">{escape(title[:32])}</text>')
         parts.append(
             f'<rect x="{label_w}" y="{y}" width="{w}" height="{bar_h}" fill="#4c78a8">'
-            f"<title>{_esc(cid)}: {value}</title></rect>"
+            f"<title>{escape(cid)}: {value}</title></rect>"
         )
         parts.append(f'<text x="{label_w + w + 4}" y="{y + 15}" font-size="12">{value:,}</text>')
     parts.append("</svg>")
@@ -675,38 +657,30 @@ def bar_chart_svg(bars: list[tuple[str, str, int]], *, width: int = 640) -> str:
 def to_html(report: CoverageReport) -> str:
     """One self-contained page: the table (cells coloured by count against target) and an SVG chart."""
     headers, body = table_rows(report)
-    head = "".join(f"<th>{_esc(h)}</th>" for h in headers)
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     trs = []
     for r, row in zip(report.clauses, body, strict=True):
         cells = [
-            f'<td class="id" style="padding-left:{(r.depth - 1) * 14 + 4}px" title="{_esc(r.title)}">{_esc(r.id)}</td>'
+            f'<td class="id" style="padding-left:{(r.depth - 1) * 14 + 4}px" '
+            f'title="{escape(r.title)}">{escape(r.id)}</td>'
         ]
         for k, cell in zip(KINDS, row[1:5], strict=True):
             approved = r.total[k]["approved"]
             shade = "ok" if approved >= r.target else ("some" if sum(r.total[k].values()) else "none")
-            cells.append(f'<td class="{shade}">{_esc(cell)}</td>')
-        cells += [f"<td>{_esc(c)}</td>" for c in row[5:]]
+            cells.append(f'<td class="{shade}">{escape(cell)}</td>')
+        cells += [f"<td>{escape(c)}</td>" for c in row[5:]]
         trs.append("<tr>" + "".join(cells) + "</tr>")
     version = report.version or {}
     title = f"Coverage — {version.get('title') or 'constitution'}"
     chart = bar_chart_svg(top_section_tokens(report))
-    gaps = ", ".join(_esc(g) for g in report.gaps) or "none"
+    gaps = ", ".join(escape(g) for g in report.gaps) or "none"
     run_note = (
-        f"\nViolations: eval run {_esc(report.eval_run.label())}, {_esc(VIOLATIONS_NOTE)}."
+        f"\nViolations: eval run {escape(report.eval_run.label())}, {escape(VIOLATIONS_NOTE)}."
         if report.eval_run is not None
         else ""
     )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; font-size: 13px; }}
-th, td {{ border: 1px solid #ddd; padding: 3px 6px; text-align: right; }}
-td.id {{ text-align: left; font-family: monospace; }}
-td.ok {{ background: #d9f0d3; }} td.some {{ background: #fff3c4; }} td.none {{ background: #f8d7da; }}
-</style></head><body>
-<h1>{_esc(title)}</h1>
-<p>Constitution version {_esc(str(version.get("id", "?")))}, sha256 {_esc(str(version.get("sha256", ""))[:12])}.
+    sha = escape(str(version.get("sha256", ""))[:12])
+    text = f"""<p>Constitution version {escape(str(version.get("id", "?")))}, sha256 {sha}.
 Cells: approved / all examples linked to the clause or its descendants; pairs: approved ones with at least one
 rejected alternative (preference pairs). Tokens are estimates ({COUNTER_NAME}).{run_note}</p>
 <h2>Approved tokens per section</h2>
@@ -715,9 +689,8 @@ rejected alternative (preference pairs). Tokens are estimates ({COUNTER_NAME}).{
 <table><thead><tr>{head}</tr></thead><tbody>
 {chr(10).join(trs)}
 </tbody></table>
-<h2>Gaps</h2><p>{gaps}</p>
-</body></html>
-"""
+<h2>Gaps</h2><p>{gaps}</p>"""
+    return page(title, text)
 
 
 def examples_for(db: Database, clause_id: str, kind: str | None = None, limit: int = 500) -> list[tuple[str, ...]]:

@@ -33,3 +33,24 @@ def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
 def intervals_overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
     """True when two intervals share a point; a change is reported only when they do not."""
     return a[0] <= b[1] and b[0] <= a[1]
+
+
+class ViolationRate:
+    """`rate` and `interval` of a class with `n` graded answers (complies or violates) and `violations`.
+
+    A mixin, not a dataclass: the eval report's per-clause rows and coverage's violations cell both
+    carry these counts among fields of their own.
+    """
+
+    n: int
+    violations: int
+
+    @property
+    def rate(self) -> float | None:
+        """violations / n; None when nothing was graded (not 0: nothing is known)."""
+        return self.violations / self.n if self.n else None
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """Wilson 95% (low, high); (0, 1) when nothing was graded."""
+        return wilson_interval(self.violations, self.n)

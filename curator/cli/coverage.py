@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from curator.cli.options import common_options, format_option, kind_option, pass_workspace, status_option
-from curator.cli.output import render, table, warn, write
+from curator.cli.output import deliver, render, table, warn
 from curator.cli.root import cli
 
 if TYPE_CHECKING:
@@ -100,13 +100,7 @@ def coverage_report(
         html=lambda: coverage.to_html(report),
         table=as_table,
     )
-    if out:
-        from curator.targets import write_file
-
-        write_file(Path(out), text.encode("utf-8"), db_path=ws.path)
-        write(f"wrote {out}\n")
-    else:
-        write(text)
+    deliver(text, out, db_path=ws.path)
     failed = False
     if minimum is not None:
         below = coverage.below_minimum(full, minimum)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from curator.cli.options import acting_user, common_options, format_option, pass_workspace
-from curator.cli.output import emit, lines, render, short, table, warn, write
+from curator.cli.output import deliver, emit, lines, render, short, table, warn, write
 from curator.cli.root import cli
 
 if TYPE_CHECKING:
@@ -457,10 +457,4 @@ def report(ws: Workspace, run_id: str, compare: str | None, grading: int | None,
         html=lambda: reports.to_html(result),
         table=as_table,
     )
-    if out:
-        from curator.targets import write_file
-
-        write_file(Path(out), text.encode("utf-8"), db_path=ws.path)
-        write(f"wrote {out}\n")
-    else:
-        write(text)
+    deliver(text, out, db_path=ws.path)

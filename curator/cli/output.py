@@ -59,6 +59,19 @@ def write(text: str) -> None:
     sys.stdout.write(text)
 
 
+def deliver(text: str, out: str | None, *, db_path: str) -> None:
+    """A report to stdout, or to `out` (written aside and renamed; only a file curator wrote is replaced)."""
+    if not out:
+        write(text)
+        return
+    from pathlib import Path
+
+    from curator.targets import write_file
+
+    write_file(Path(out), text.encode("utf-8"), db_path=db_path)
+    write(f"wrote {out}\n")
+
+
 def lines(items: Iterable[str]) -> str:
     """Each item as one line (an empty iterable writes nothing)."""
     return "".join(f"{item}\n" for item in items)

@@ -16,16 +16,20 @@ from typing import Any
 from sqlite_utils import Database
 
 from curator.errors import UsageError
-from curator.proportions import intervals_overlap, wilson_interval
+from curator.htmlpage import escape, page
+from curator.proportions import ViolationRate, intervals_overlap
 from curator.store import evals as store
 from curator.store.clauses import current_clauses, last_known_clause
 from curator.store.db import read_snapshot
 
 EXAMPLES_PER_CLAUSE = 3
+EVIDENCE_STYLE = (
+    "blockquote { margin: 4px 0 8px 16px; color: #555; border-left: 3px solid #f4a6a6; padding-left: 6px; }\n"
+)
 
 
 @dataclass
-class ClauseRate:
+class ClauseRate(ViolationRate):
     id: str
     title: str
     n: int
@@ -35,14 +39,6 @@ class ClauseRate:
     """False for a clause the current constitution no longer has (its title is its last one)."""
     examples: list[dict[str, Any]] = field(default_factory=list)
     """Up to three violations: item, sample, reason, evidence, human."""
-
-    @property
-    def rate(self) -> float | None:
-        return self.violations / self.n if self.n else None
-
-    @property
-    def interval(self) -> tuple[float, float]:
-        return wilson_interval(self.violations, self.n)
 
     def to_json(self, *, examples: bool = True) -> dict[str, Any]:
         low, high = self.interval
@@ -250,16 +246,6 @@ def to_csv(report: RunReport) -> str:
     return out.getvalue()
 
 
-def _esc(text: str) -> str:
-    return (
-        text.replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace('"', "&quot;")
-        .replace("'", "&#39;")
-    )
-
-
 def _bar(low: float, high: float, rate: float | None, width: int = 160) -> str:
     """The interval as an inline SVG bar with the rate marked (no script, no external files)."""
     if rate is None:
@@ -276,43 +262,31 @@ def _bar(low: float, high: float, rate: float | None, width: int = 160) -> str:
 def to_html(report: RunReport) -> str:
     """One self-contained page in the coverage report's style: rates, intervals, violation examples."""
     headers, body = table_rows(report)
-    head = "".join(f"<th>{_esc(h)}</th>" for h in [*headers, ""])
+    head = "".join(f"<th>{escape(h)}</th>" for h in [*headers, ""])
     trs = []
     for c, row in zip(report.clauses, body, strict=True):
         low, high = c.interval
-        shade = "none" if c.rate is None else ("bad" if low > 0 else "ok")
-        cells = [f'<td class="id" title="{_esc(c.title)}">{_esc(c.id)}</td>']
-        cells += [f'<td class="{shade}">{_esc(cell)}</td>' for cell in row[1:]]
+        shade = "unknown" if c.rate is None else ("bad" if low > 0 else "ok")
+        cells = [f'<td class="id" title="{escape(c.title)}">{escape(c.id)}</td>']
+        cells += [f'<td class="{shade}">{escape(cell)}</td>' for cell in row[1:]]
         cells.append(f"<td>{_bar(low, high, c.rate)}</td>")
         trs.append("<tr>" + "".join(cells) + "</tr>")
     shown = []
     for c in report.clauses:
         for ex in c.examples:
             who = "human" if ex["human"] else "judge"
-            evidence = f"<blockquote>{_esc(ex['evidence'])}</blockquote>" if ex["evidence"] else ""
+            evidence = f"<blockquote>{escape(ex['evidence'])}</blockquote>" if ex["evidence"] else ""
             shown.append(
-                f"<li><b>{_esc(c.id)}</b> · item <code>{_esc(str(ex['item']))}</code> sample {ex['sample']} "
-                f"({who}): {_esc(ex['reason'])}{evidence}</li>"
+                f"<li><b>{escape(c.id)}</b> · item <code>{escape(str(ex['item']))}</code> sample {ex['sample']} "
+                f"({who}): {escape(ex['reason'])}{evidence}</li>"
             )
     title = f"Eval report — {report.run.id} ({report.run.model} on {report.run.suite})"
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; font-size: 13px; }}
-th, td {{ border: 1px solid #ddd; padding: 3px 6px; text-align: right; }}
-td.id {{ text-align: left; font-family: monospace; }}
-td.ok {{ background: #d9f0d3; }} td.bad {{ background: #f8d7da; }} td.none {{ background: #f4f4f4; }}
-blockquote {{ margin: 4px 0 8px 16px; color: #555; border-left: 3px solid #f4a6a6; padding-left: 6px; }}
-</style></head><body>
-<h1>{_esc(title)}</h1>
-<p>{_esc(summary_line(report))}.</p>
+    text = f"""<p>{escape(summary_line(report))}.</p>
 <p>Rate: violations / responses graded complies or violates for the clause (unclear verdicts are left out);
 interval: Wilson 95%. A clause is red when even the interval's low end is above zero.</p>
 <table><thead><tr>{head}</tr></thead><tbody>
 {chr(10).join(trs)}
 </tbody></table>
 <h2>Violations (up to {EXAMPLES_PER_CLAUSE} per clause)</h2>
-<ul>{"".join(shown) or "<li>none</li>"}</ul>
-</body></html>
-"""
+<ul>{"".join(shown) or "<li>none</li>"}</ul>"""
+    return page(title, text, extra_style=EVIDENCE_STYLE)
