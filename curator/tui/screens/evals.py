@@ -192,8 +192,15 @@ class EvalsScreen(Screen[None]):
         for name in ("suite", "prompts", "clauses", "runs"):
             suites.add_column(name, key=name)
         runs = self.query_one("#runs", DataTable)
-        for name in ("run", "model", "status", "responses", "gradings"):
-            runs.add_column(name, key=name)
+        # short labels: the left pane is narrow and the report beside it needs the room
+        for name, label in (
+            ("run", "run"),
+            ("model", "model"),
+            ("status", "status"),
+            ("responses", "answers"),
+            ("gradings", "graded"),
+        ):
+            runs.add_column(label, key=name)
         responses = self.query_one("#responses", DataTable)
         for name in ("item", "sample", "verdict", "by", "reason"):
             responses.add_column(name, key=name)
