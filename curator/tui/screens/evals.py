@@ -194,9 +194,9 @@ class EvalsScreen(Screen[None]):
                 yield FitTable(id="suites", cursor_type="row", flex="suite", flex_min=8)
                 yield Static(content("Runs"), id="runs-title", classes="pane-title")
                 yield FitTable(id="runs", cursor_type="row", flex="model", flex_min=8)
-                with Horizontal(id="batch"):
-                    yield ProgressBar(id="batch-bar", show_eta=False)
+                with Vertical(id="batch"):
                     yield Static(content(""), id="batch-line")
+                    yield ProgressBar(id="batch-bar", show_eta=False)
             with Vertical(id="evals-right"):
                 yield Static(content("No run selected"), id="report-title", classes="pane-title")
                 yield FitTable(id="clauses", cursor_type="row", flex="clause", flex_min=12)
@@ -650,7 +650,7 @@ class EvalsScreen(Screen[None]):
         self.query_one("#batch-bar", ProgressBar).update(total=message.total or None, progress=message.done)
         label = self.job.label() if self.job.kind == "grade" else f"{message.run_id or 'new run'} {self.job.model}"
         self.query_one("#batch-line", Static).update(
-            join((label, "bold"), f": {message.done}/{message.total} done", (" (polling the batch)", "dim"))
+            join((label, "bold"), f": {message.done}/{message.total} done")
         )
         if first_sight:
             self.app.post_message(WorkspaceChanged())  # the new submitted run appears in the list
