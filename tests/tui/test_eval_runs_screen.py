@@ -158,7 +158,9 @@ async def test_a_run_started_in_the_dialog_shows_its_estimate_then_its_progress_
         assert store.response_count(ws.db, "run-3") == (8, 0)
 
 
-async def test_escape_in_the_run_dialog_sends_nothing(eval_db: Path, env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_escape_in_the_run_dialog_sends_nothing(
+    eval_db: Path, env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     api = BatchAPI(answer)
     app, _ = make_app(eval_db, api, monkeypatch)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -237,6 +239,7 @@ async def test_a_submitted_run_resumes_its_own_batch_without_a_second_one(
         await wait_for(pilot, lambda: cells(runs, "run-3")[2:4] == ["complete", "4"], "the resumed run")
         assert not isinstance(app.screen, RunDialog)
         assert "resumed batch msgbatch_1" in text_of(screen, "#batch-line")
+        assert any("resuming run-3" in m and "nothing new is sent" in m for _, m in seen)
     assert api.creates() == []  # no second batch
     assert len(api.batches) == 1
 
@@ -264,7 +267,9 @@ async def test_an_api_error_is_one_line_without_the_key_and_nothing_is_stored(
 ) -> None:
     def refuse(request: httpx2.Request) -> httpx2.Response:
         message = f"invalid x-api-key {KEY}\nTraceback (most recent call last): ..."
-        return httpx2.Response(401, json={"type": "error", "error": {"type": "authentication_error", "message": message}})
+        return httpx2.Response(
+            401, json={"type": "error", "error": {"type": "authentication_error", "message": message}}
+        )
 
     app, seen = make_app(eval_db, refuse, monkeypatch)
     async with app.run_test(size=(120, 40)) as pilot:

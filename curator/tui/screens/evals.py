@@ -5,7 +5,7 @@ followed here (`eval_run.py`)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from rich.text import Text
 from textual import on, work
@@ -649,15 +649,13 @@ class EvalsScreen(Screen[None]):
         self.job_done = (message.done, message.total)
         self.query_one("#batch-bar", ProgressBar).update(total=message.total or None, progress=message.done)
         label = self.job.label() if self.job.kind == "grade" else f"{message.run_id or 'new run'} {self.job.model}"
-        self.query_one("#batch-line", Static).update(
-            join((label, "bold"), f": {message.done}/{message.total} done")
-        )
+        self.query_one("#batch-line", Static).update(join((label, "bold"), f": {message.done}/{message.total} done"))
         if first_sight:
             self.app.post_message(WorkspaceChanged())  # the new submitted run appears in the list
             return
         status = self._job_status(message.run_id or "")
         table = self.query_one("#runs", DataTable)
-        if status is not None and message.run_id in table.rows:
+        if status is not None and message.run_id is not None and message.run_id in table.rows:
             table.update_cell(message.run_id, "status", status)
 
     def on_job_ended(self, message: JobEnded) -> None:
@@ -667,7 +665,9 @@ class EvalsScreen(Screen[None]):
         self.query_one("#batch-bar").display = False
         style = "bold red" if message.error else ("yellow" if message.warn else "green")
         self.query_one("#batch-line", Static).update(plain(message.line, style))
-        severity = "error" if message.error else ("warning" if message.warn else "information")
+        severity: Literal["information", "warning", "error"] = (
+            "error" if message.error else ("warning" if message.warn else "information")
+        )
         self.notify(message.line, severity=severity, markup=False, timeout=15 if message.error else 10)
         if not message.error and message.run_id is not None:
             self.run = message.run_id  # the run just stored or graded is the one shown
