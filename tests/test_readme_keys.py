@@ -62,6 +62,7 @@ WIDGETS: dict[str, tuple[type[Widget], ...]] = {
     "Evals": (DataTable,),
     "Eval suite": (DataTable,),
     "New suite": (Input,),
+    "Grade run": (Input,),
     "Pick a run": (OptionList,),
     "Comment": (Input,),
 }

@@ -151,3 +151,21 @@ def test_suite_writing(snap_compare: Any, shot_workspace: Path, shot: str) -> No
     app = CuratorApp(shot_workspace, user=SHOTS.USER)
     steps = {"suite": suite_screen, "prompt": prompt_form}[shot]
     assert snap_compare(app, terminal_size=(120, 40), run_before=still(steps))
+
+
+async def run_dialog(pilot: Any) -> None:
+    """`R` on the suite `probe`: the run dialog with two samples and its estimate."""
+    await pilot.press("6")
+    await SHOTS.settle(pilot)
+    await pilot.press("R")
+    await SHOTS.settle(pilot)
+    pilot.app.screen.query_one("#run-samples").value = "2"
+    await SHOTS.settle(pilot)
+
+
+def test_run_dialog(snap_compare: Any, shot_workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-snapshot-0123456789")
+    monkeypatch.setenv("CURATOR_MODEL", "claude-sonnet-5-5")
+    add_eval_data(shot_workspace, shot_workspace.parent)
+    app = CuratorApp(shot_workspace, user=SHOTS.USER)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=still(run_dialog))

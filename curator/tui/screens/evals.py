@@ -1,10 +1,11 @@
 """The Evals screen: suites and their runs, a run's per-clause violation rates (beside a second run's),
-a clause's responses, and people's verdicts that override the judge."""
+a clause's responses, and people's verdicts that override the judge; runs and gradings started and
+followed here (`eval_run.py`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from rich.text import Text
 from textual import on, work
@@ -14,7 +15,7 @@ from textual.command import Provider
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Header, OptionList, Static
+from textual.widgets import DataTable, Footer, Header, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
@@ -23,6 +24,7 @@ from curator.evals import browse, report
 from curator.store import evals as store
 from curator.tui.messages import WorkspaceChanged
 from curator.tui.safe import clipped, content, join, plain
+from curator.tui.screens.eval_run import BatchJob, JobEnded, JobProgress, follow_job, resume_job
 from curator.tui.screens.help import ScreenBindingCommands
 from curator.tui.widgets.fit_table import FitTable
 
@@ -130,6 +132,15 @@ class EvalsScreen(Screen[None]):
         Binding("p", "open_suite", "Prompts", tooltip="The highlighted suite's prompts: add, edit, delete"),
         Binding("s", "toggle_sort", "Sort", tooltip="Clauses by violation rate, or in document order"),
         Binding("c", "compare", "Compare", tooltip="Show a second run's rates beside this run's"),
+        Binding(
+            "R",
+            "run_suite",
+            "Run suite…",
+            show=False,
+            tooltip="Run a model over the suite (asks model, samples, max tokens; shows the estimate); "
+            "on a run in progress: resume polling its batch",
+        ),
+        Binding("G", "grade_run", "Grade run", show=False, tooltip="Grade the highlighted run with a judge model"),
         Binding("o", "override('complies')", "Complies", show=False),
         Binding("v", "override('violates')", "Violates", show=False),
         Binding("u", "override('unclear')", "Unclear", show=False),
@@ -169,6 +180,11 @@ class EvalsScreen(Screen[None]):
         self.responses: list[browse.ResponseRow] = []
         self._focus_responses = False
         """Enter on a clause moves to its responses once they arrive (a refresh leaves the focus alone)."""
+        self.job: BatchJob | None = None
+        """The run or grading a worker is sending and polling (one at a time)."""
+        self.job_run: str | None = None
+        self.job_done: tuple[int, int] | None = None
+        """(requests done, all requests) after the last poll."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -178,6 +194,9 @@ class EvalsScreen(Screen[None]):
                 yield FitTable(id="suites", cursor_type="row", flex="suite", flex_min=8)
                 yield Static(content("Runs"), id="runs-title", classes="pane-title")
                 yield FitTable(id="runs", cursor_type="row", flex="model", flex_min=8)
+                with Vertical(id="batch"):
+                    yield Static(content(""), id="batch-line")
+                    yield ProgressBar(id="batch-bar", show_eta=False)
             with Vertical(id="evals-right"):
                 yield Static(content("No run selected"), id="report-title", classes="pane-title")
                 yield FitTable(id="clauses", cursor_type="row", flex="clause", flex_min=12)
@@ -205,6 +224,8 @@ class EvalsScreen(Screen[None]):
         for name in ("item", "sample", "verdict", "by", "reason"):
             responses.add_column(name, key=name)
         self._clause_columns()
+        self.query_one("#batch").display = False
+        self.query_one("#batch-bar").display = False
         suites.loading = True
         self.load_suites()
 
@@ -298,7 +319,7 @@ class EvalsScreen(Screen[None]):
             table.add_row(
                 plain(s.run.id),
                 clipped(s.run.model),
-                run_status(s),
+                self._job_status(s.run.id) or run_status(s),
                 plain(str(s.responses)),
                 plain(str(s.gradings)),
                 key=s.run.id,
@@ -522,6 +543,142 @@ class EvalsScreen(Screen[None]):
 
     def on_verdict_written(self, message: VerdictWritten) -> None:
         verdict_written(self, message)
+
+    # -- runs and gradings through the Message Batches API -----------------------------------------
+
+    POLL_INTERVAL: ClassVar[float] = 15.0
+    """Seconds between polls of a batch (as `eval run --poll`'s default)."""
+
+    def _api_ready(self) -> bool:
+        """No key: the editor's notice; a batch already followed here: say so. True when one may start."""
+        from curator.assist.env import KEY_VAR, api_key_from_env
+        from curator.tui.editor_assist import NO_KEY
+
+        try:
+            api_key_from_env()
+        except CuratorError:
+            self.notify(NO_KEY, title=f"{KEY_VAR} is not set", severity="warning", markup=False, timeout=12)
+            return False
+        if self.job is not None:
+            self.notify(f"{self.job.label()} is being followed: wait for it to end", severity="warning", markup=False)
+            return False
+        return True
+
+    def _summary(self) -> browse.RunSummary | None:
+        return next((s for s in self.runs if s.run.id == self.run), None)
+
+    def action_run_suite(self) -> None:
+        """A new run of the highlighted suite (the dialog), or the highlighted run in progress resumed."""
+        from curator.config import load_settings
+        from curator.tui.screens.eval_run import RunDialog
+
+        if self.suite is None:
+            self.notify("no suite yet: n creates one", markup=False)
+            return
+        if not self._api_ready():
+            return
+        summary = self._summary()
+        if summary is not None and summary.in_progress:
+            job = resume_job(summary.run)
+            if isinstance(job, str):
+                self.notify(job, severity="warning", markup=False)
+                return
+            self.notify(f"resuming {job.run_id}: polling its batch, nothing new is sent", markup=False)
+            self._start(job)
+            return
+        try:
+            settings = load_settings()
+        except CuratorError as err:
+            self.notify(str(err), severity="error", markup=False)
+            return
+
+        def chosen(job: BatchJob | None) -> None:
+            if job is not None:
+                self._start(job)
+
+        self.app.push_screen(RunDialog(self.suite, settings.assist_model, settings.assist_max_tokens), chosen)
+
+    def action_grade_run(self) -> None:
+        """Grade the highlighted run with a judge model (asked, the settings' model to start with)."""
+        from curator.config import load_settings
+        from curator.tui.screens.eval_run import JudgeDialog
+
+        summary = self._summary()
+        if summary is None or self.suite is None:
+            self.notify("highlight a run to grade", markup=False)
+            return
+        if summary.in_progress:
+            self.notify(f"{summary.run.id} has no results yet: R resumes it", severity="warning", markup=False)
+            return
+        if not self._api_ready():
+            return
+        try:
+            settings = load_settings()
+        except CuratorError as err:
+            self.notify(str(err), severity="error", markup=False)
+            return
+        run, suite = summary.run, self.suite
+
+        def chosen(judge: str | None) -> None:
+            if judge is not None:
+                self._start(BatchJob("grade", suite, judge, run_id=run.id))
+
+        self.app.push_screen(JudgeDialog(run.id, settings.assist_model), chosen)
+
+    def _start(self, job: BatchJob) -> None:
+        if self.job is not None:  # a second dialog answered while the first job runs
+            self.notify(f"{self.job.label()} is being followed: wait for it to end", severity="warning", markup=False)
+            return
+        self.job, self.job_run, self.job_done = job, job.run_id if job.kind != "grade" else None, None
+        self.query_one("#batch").display = True
+        bar = self.query_one("#batch-bar", ProgressBar)
+        bar.update(total=None, progress=0)
+        bar.display = True
+        self.query_one("#batch-line", Static).update(join((job.label(), "bold"), ": sending…"))
+        self.follow(job, self.POLL_INTERVAL)
+
+    @work(thread=True, group="evals-batch", exit_on_error=False)
+    def follow(self, job: BatchJob, poll_interval: float) -> None:
+        follow_job(self, job, poll_interval)
+
+    def _job_status(self, run_id: str) -> Text | None:
+        """A run followed here: `12/264 done` in its status cell."""
+        if self.job is None or self.job.kind == "grade" or run_id != self.job_run or self.job_done is None:
+            return None
+        done, total = self.job_done
+        return plain(f"{done}/{total} done", "bold yellow")
+
+    def on_job_progress(self, message: JobProgress) -> None:
+        if message.job is not self.job:
+            return
+        first_sight = message.run_id is not None and self.job_run is None
+        self.job_run = message.run_id if self.job.kind != "grade" else None
+        self.job_done = (message.done, message.total)
+        self.query_one("#batch-bar", ProgressBar).update(total=message.total or None, progress=message.done)
+        label = self.job.label() if self.job.kind == "grade" else f"{message.run_id or 'new run'} {self.job.model}"
+        self.query_one("#batch-line", Static).update(join((label, "bold"), f": {message.done}/{message.total} done"))
+        if first_sight:
+            self.app.post_message(WorkspaceChanged())  # the new submitted run appears in the list
+            return
+        status = self._job_status(message.run_id or "")
+        table = self.query_one("#runs", DataTable)
+        if status is not None and message.run_id is not None and message.run_id in table.rows:
+            table.update_cell(message.run_id, "status", status)
+
+    def on_job_ended(self, message: JobEnded) -> None:
+        if message.job is not self.job:
+            return
+        self.job, self.job_run, self.job_done = None, None, None
+        self.query_one("#batch-bar").display = False
+        style = "bold red" if message.error else ("yellow" if message.warn else "green")
+        self.query_one("#batch-line", Static).update(plain(message.line, style))
+        severity: Literal["information", "warning", "error"] = (
+            "error" if message.error else ("warning" if message.warn else "information")
+        )
+        self.notify(message.line, severity=severity, markup=False, timeout=15 if message.error else 10)
+        if not message.error and message.run_id is not None:
+            self.run = message.run_id  # the run just stored or graded is the one shown
+        self.app.post_message(WorkspaceChanged())
 
 
 def write_verdict(
