@@ -131,7 +131,7 @@ async def test_a_run_started_in_the_dialog_shows_its_estimate_then_its_progress_
         dialog = await open_run_dialog(pilot)
         assert dialog.query_one("#run-model", Input).value == MODEL  # the settings' model
         estimate = text_of(dialog, "#run-estimate")
-        assert f"4 requests (4 prompts x 1 samples) to {MODEL}" in estimate and "input tokens" in estimate
+        assert f"4 requests (4 prompts x 1 sample) to {MODEL}" in estimate and "input tokens" in estimate
         samples = dialog.query_one("#run-samples", Input)
         samples.value = ""
         await paste_into(pilot, samples, "2")
