@@ -173,15 +173,26 @@ def template_groups(n: int, buckets: list[np.ndarray[Any, np.dtype[np.int32]]]) 
     return group
 
 
-def _group_rows(group: np.ndarray[Any, np.dtype[np.int64]]) -> list[np.ndarray[Any, np.dtype[np.int32]]]:
-    """The rows of each template, sorted, templates in order of their smallest row."""
-    rows = np.flatnonzero(group >= 0)
-    if not rows.size:
-        return []
-    order = np.argsort(group[rows], kind="stable")
-    rows, labels = rows[order], group[rows][order]
-    cuts = np.flatnonzero(labels[1:] != labels[:-1]) + 1
-    return [part.astype(np.int32) for part in np.split(rows, cuts)]
+def _templates(
+    group: np.ndarray[Any, np.dtype[np.int64]], boilerplate: list[np.ndarray[Any, np.dtype[np.int32]]]
+) -> list[list[int]]:
+    """The rows of each template to report: each joined LSH template with the boilerplate fingerprints
+    mostly held by its records (the same fixed text, seen by the excerpt index), then the other
+    boilerplate fingerprints' holders; equal row sets once."""
+    joined: dict[int, set[int]] = {}
+    for label, row in zip(group[group >= 0].tolist(), np.flatnonzero(group >= 0).tolist(), strict=True):
+        joined.setdefault(label, set()).add(row)
+    alone: list[list[int]] = []
+    for rows in boilerplate:
+        labels = group[rows]
+        inside = labels[labels >= 0]
+        if inside.size * 2 > rows.size:  # most holders are one template's records: part of it
+            values, counts = np.unique(inside, return_counts=True)
+            joined[int(values[np.argmax(counts)])].update(rows.tolist())
+        else:
+            alone.append(rows.tolist())
+    unique = {tuple(sorted(rows)): None for rows in [*joined.values(), *alone]}
+    return [list(rows) for rows in unique]
 
 
 def _few_lookalikes(
@@ -199,6 +210,11 @@ def _few_lookalikes(
     degree = np.bincount(np.concatenate([lo, hi]), minlength=n)
     few: np.ndarray[Any, np.dtype[np.int64]] = codes[(degree[lo] <= limit) & (degree[hi] <= limit)]
     return few
+
+
+def _template_order(ids: list[str]) -> tuple[int, list[str]]:
+    """Largest template first, then by ids: the same list whatever order the records were written in."""
+    return -len(ids), ids
 
 
 class _Forest:
@@ -483,7 +499,7 @@ class DedupEngine:
             """Drop pairs whose signatures already say they are far apart; set aside pairs of one template."""
             same = (sigs[lo] == sigs[hi]).mean(axis=1)
             able = plausible(same, sizes[lo], sizes[hi], config)
-            inside = (group[lo] >= 0) & (group[lo] == group[hi]) & (same < config.template_pair_jaccard)
+            inside = ((group[lo] >= 0) | (group[hi] >= 0)) & (same < config.template_pair_jaccard)
             aside = able & inside
             if aside.any():
                 fills.append(lo[aside] * n + hi[aside])
@@ -498,13 +514,14 @@ class DedupEngine:
         sharing = np.isin(pairs, excerpt_pairs, assume_unique=True)
         similar = np.isin(pairs, similar_pairs, assume_unique=True)
         del similar_pairs, excerpt_pairs
-        template_rows = {rows.tobytes(): rows.tolist() for rows in [*_group_rows(group), *excerpt_templates]}
         # exact duplicates are edges even when their bucket was a template
         exact_groups = self.db.execute(
             f"SELECT group_concat(id, char(31)) FROM examples e WHERE {live_sql()} "
             "GROUP BY norm_hash HAVING count(*) > 1"
         ).fetchall()
-        report.templates = [[ids[r] for r in rows] for rows in template_rows.values()]
+        report.templates = sorted(
+            (sorted(ids[r] for r in rows) for rows in _templates(group, excerpt_templates)), key=_template_order
+        )
         report.candidate_pairs = int(pairs.size)
         forest = _Forest()
         for (joined,) in exact_groups:
