@@ -71,7 +71,12 @@ def _where(field: str) -> str:
 @format_option("json", "text", default="text")
 @pass_workspace
 def clusters(ws: Workspace, fmt: str) -> None:
-    """cluster the whole corpus over verified near-duplicate pairs"""
+    """cluster the whole corpus over verified near-duplicate pairs
+
+    Records joined through LSH buckets of more than 200 are one template, listed once and not
+    paired with each other (unless nearly identical, or few of them look alike). On a terminal,
+    a progress line on stderr shows the bands being paired, then the pairs being verified.
+    """
     from curator.dedup.engine import DedupEngine
 
     progress, shown = _progress_on_terminal()
