@@ -167,6 +167,7 @@ def template_groups(n: int, buckets: list[np.ndarray[Any, np.dtype[np.int32]]]) 
         lowest = np.minimum.reduceat(label[rows], starts)
         before = label.copy()
         np.minimum.at(label, rows, lowest[owner])
+        label[rows] = label[label[rows]]  # pointer jumping: a long chain of buckets takes a few passes, not its length
         if np.array_equal(before, label):
             break
     group[rows] = label[rows]
@@ -198,8 +199,8 @@ def _templates(
 def _few_lookalikes(
     parts: list[np.ndarray[Any, np.dtype[np.int64]]], n: int, limit: int
 ) -> np.ndarray[Any, np.dtype[np.int64]]:
-    """The pairs (codes `lo * n + hi`) of one template whose two records each have at most `limit`
-    such pairs: a real pair inside a template, not two of its many fills."""
+    """The pairs (codes `lo * n + hi`) touching a template whose two records each have at most `limit`
+    such pairs: a real pair inside or beside a template, not two of its many fills."""
     if not parts:
         return np.zeros(0, dtype=np.int64)
     codes = np.concatenate(parts)
@@ -481,10 +482,12 @@ class DedupEngine:
 
         Candidate pairs: records sharing an LSH band (dropped when their signatures say no rule could
         pass) or an excerpt fingerprint (kept: a shared run says nothing about the whole texts).
-        LSH buckets above `template_bucket` that share records are one template, reported once; two
-        records of one template are a candidate only when their signatures estimate a Jaccard of at
-        least `template_pair_jaccard` (an edited copy of a fill). Pairs are made and filtered band by
-        band as numpy arrays; records with the same normalised text are verified once.
+        LSH buckets above `template_bucket` that share records are one template, reported once. A pair
+        touching a template is a candidate only when their signatures estimate a Jaccard of at least
+        `template_pair_jaccard` (an edited copy of a fill) or when neither record has more than
+        `template_fill_candidates` such pairs (a real pair, not two of a prompt's many fills). Pairs
+        are made and filtered band by band as numpy arrays; records with the same normalised text
+        are verified once.
         """
         report = ClusterReport()
         ids = self.index.ids
@@ -493,10 +496,10 @@ class DedupEngine:
         group = template_groups(len(ids), self.index.template_buckets(config.template_bucket))
         sigs, sizes = self.index.signatures, self.index.sizes
 
-        fills: list[np.ndarray[Any, np.dtype[np.int64]]] = []  # plausible pairs of one template, not yet kept
+        fills: list[np.ndarray[Any, np.dtype[np.int64]]] = []  # plausible pairs touching a template, not yet kept
 
         def keep(lo: np.ndarray[Any, np.dtype[np.int64]], hi: np.ndarray[Any, np.dtype[np.int64]]) -> Any:
-            """Drop pairs whose signatures already say they are far apart; set aside pairs of one template."""
+            """Drop pairs whose signatures already say they are far apart; set aside pairs touching a template."""
             same = (sigs[lo] == sigs[hi]).mean(axis=1)
             able = plausible(same, sizes[lo], sizes[hi], config)
             inside = ((group[lo] >= 0) | (group[hi] >= 0)) & (same < config.template_pair_jaccard)
