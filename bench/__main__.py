@@ -50,7 +50,7 @@ def machine() -> str:
     )
 
 
-RUNNERS = ("import", "constitution", "align", "coverage", "evals", "dedup", "export", "tui", "memory")
+RUNNERS = ("import", "constitution", "align", "coverage", "evals", "dedup", "clusters", "export", "tui", "memory")
 
 
 def collect(name: str, quick: bool, size: int | None = None) -> dict[str, Any] | list[dict[str, Any]]:
@@ -65,8 +65,10 @@ def collect(name: str, quick: bool, size: int | None = None) -> dict[str, Any] |
         return bench_coverage.run(quick)
     if name == "evals":
         return bench_evals.run(quick)
-    from bench import bench_dedup, bench_export, bench_memory, bench_tui
+    from bench import bench_clusters, bench_dedup, bench_export, bench_memory, bench_tui
 
+    if name == "clusters":
+        return bench_clusters.run(quick, sizes=(size // 10, size) if size is not None else None)
     if name == "memory" and size is not None:
         return bench_memory.run(quick, sizes=(size // 10, size))
     module = {"dedup": bench_dedup, "export": bench_export, "tui": bench_tui, "memory": bench_memory}[name]
@@ -107,19 +109,24 @@ def main() -> int:
             from bench import bench_memory
 
             result = bench_memory.merge(results["memory"], result)
+        if name == "clusters" and "clusters" in results:
+            from bench import bench_clusters
+
+            result = bench_clusters.merge(results["clusters"], result)
         results[name] = result
         store.write_text(json.dumps(results, indent=2))
     missing = [n for n in RUNNERS if n not in results]
     if missing:
         print(f"not rendering BENCHMARKS.md: no results yet for {', '.join(missing)}")
         return 1
-    from bench import bench_dedup, bench_export, bench_memory, bench_tui
+    from bench import bench_clusters, bench_dedup, bench_export, bench_memory, bench_tui
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
     versions = ", ".join(f"{lib} {version(lib)}" for lib in LIBS)
     imp = results["import"]
     cov = results["coverage"]
     dedup_section = bench_dedup.markdown(results["dedup"])
+    clusters_section = bench_clusters.markdown(results["clusters"])
     export_section = bench_export.markdown(results["export"])
     tui_section = bench_tui.markdown(results["tui"])
     memory_section = bench_memory.markdown(results["memory"])
@@ -192,6 +199,8 @@ Target: <= 0.5 s.
 {evals_section}
 
 {dedup_section}
+
+{clusters_section}
 
 {export_section}
 

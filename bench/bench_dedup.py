@@ -350,7 +350,13 @@ def measure_clusters(engine: DedupEngine, planted: list[tuple[str, str]], budget
     start = time.perf_counter()
     deadline = start + budget_s
 
+    verifying: list[bool] = []
+
     def progress(done: int, total: int) -> None:
+        if not verifying:  # the LSH bands being paired come first, (band, BANDS): the rate is of verification
+            if (done, total) == (BANDS, BANDS):
+                verifying.append(True)
+            return
         marks.append((time.perf_counter(), done, total, _rss_mib()[0]))
 
     def cancelled() -> bool:  # at least three batches, so that a rate can always be measured

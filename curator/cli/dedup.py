@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -69,10 +71,20 @@ def _where(field: str) -> str:
 @format_option("json", "text", default="text")
 @pass_workspace
 def clusters(ws: Workspace, fmt: str) -> None:
-    """cluster the whole corpus over verified near-duplicate pairs"""
+    """cluster the whole corpus over verified near-duplicate pairs
+
+    Records joined through LSH buckets of more than 200 are one template, listed once and not
+    paired with each other (unless nearly identical, or few of them look alike). On a terminal,
+    a progress line on stderr shows the bands being paired, then the pairs being verified.
+    """
     from curator.dedup.engine import DedupEngine
 
-    report = DedupEngine.load(ws.db).clusters()
+    progress, shown = _progress_on_terminal()
+    try:
+        report = DedupEngine.load(ws.db).clusters(progress=progress)
+    finally:
+        if shown:  # end the progress line, so that the report starts its own
+            sys.stderr.write("\n")
     emit(
         fmt,
         json=report.to_json,
@@ -87,6 +99,26 @@ def clusters(ws: Workspace, fmt: str) -> None:
             ]
         ),
     )
+
+
+def clusters_progress_line(done: int, total: int, width: int = 30) -> str:
+    """`clusters [#####-----] 12/32`: LSH bands paired, then candidate pairs verified."""
+    filled = round(width * done / total) if total else width
+    return f"clusters [{'#' * filled}{'-' * (width - filled)}] {done:,}/{total:,}"
+
+
+def _progress_on_terminal() -> tuple[Callable[[int, int], None] | None, list[bool]]:
+    """A progress callback rewriting one line of stderr, only when stderr is a terminal (logs stay clean)."""
+    shown: list[bool] = []
+    if not sys.stderr.isatty():
+        return None, shown
+
+    def progress(done: int, total: int) -> None:
+        sys.stderr.write("\r" + clusters_progress_line(done, total))
+        sys.stderr.flush()
+        shown[:] = [True]
+
+    return progress, shown
 
 
 def _cluster_lines(cluster: Cluster) -> list[str]:

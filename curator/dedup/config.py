@@ -37,6 +37,15 @@ class DedupConfig(BaseModel):
     """Above this length the quadratic edit-distance rules are skipped (Jaccard still applies)."""
     template_bucket: int = Field(default=200, ge=2)
     """LSH buckets with more members than this are templates, not duplicates: skipped."""
+    template_pair_jaccard: float = Field(default=0.9, ge=0, le=1)
+    """A pair touching a template (records joined through buckets above `template_bucket`) is
+    verified when its signatures estimate a Jaccard of at least this (an edited copy of one fill),
+    or when neither record has more than `template_fill_candidates` such candidate pairs.
+    Fills of one template share most of their text by design; verifying all their pairs made
+    `clusters` quadratic on template-heavy corpora (386 s for 100k generated records)."""
+    template_fill_candidates: int = Field(default=50, ge=0)
+    """...a record with more candidate pairs touching a template than this is one of its fills. Measured:
+    at most 27 on the 100k real-sentence benchmark corpus, a median of 99 on bench/datagen.py's."""
     prefilter_jaccard: float = Field(default=0.35, ge=0, le=1)
     """Candidates whose signature-estimated Jaccard is below this (and that cannot be contained,
     see `prefilter_containment`) are dropped before any text is read.

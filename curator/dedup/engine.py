@@ -17,7 +17,7 @@ from sqlite_utils import Database
 
 from curator.dedup.config import DedupConfig
 from curator.dedup.index import ExcerptIndex, LshIndex
-from curator.dedup.verify import Candidate, clip, plausible, verify
+from curator.dedup.verify import Candidate, Verdict, clip, plausible, shared_span, verify
 from curator.errors import NotFoundError, UsageError
 from curator.minhash import (
     NUM_PERM,
@@ -150,6 +150,106 @@ def field_of(record_json: str, span: str) -> str:
 def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def template_groups(n: int, buckets: list[np.ndarray[Any, np.dtype[np.int32]]]) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """Per row, the template it belongs to (the smallest row of the buckets joined through shared
+    rows), or -1. Labels spread to a fixed point, vectorised: a few passes over the bucket rows."""
+    group = np.full(n, -1, dtype=np.int64)
+    if not buckets:
+        return group
+    rows = np.concatenate(buckets).astype(np.int64)
+    owner = np.repeat(np.arange(len(buckets)), [b.size for b in buckets])
+    starts = np.concatenate(([0], np.cumsum([b.size for b in buckets])[:-1]))
+    label = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    label[rows] = rows
+    while True:
+        lowest = np.minimum.reduceat(label[rows], starts)
+        before = label.copy()
+        np.minimum.at(label, rows, lowest[owner])
+        label[rows] = label[label[rows]]  # pointer jumping: a long chain of buckets takes a few passes, not its length
+        if np.array_equal(before, label):
+            break
+    group[rows] = label[rows]
+    return group
+
+
+def _templates(
+    group: np.ndarray[Any, np.dtype[np.int64]], boilerplate: list[np.ndarray[Any, np.dtype[np.int32]]]
+) -> list[list[int]]:
+    """The rows of each template to report: each joined LSH template with the boilerplate fingerprints
+    mostly held by its records (the same fixed text, seen by the excerpt index), then the other
+    boilerplate fingerprints' holders; equal row sets once."""
+    joined: dict[int, set[int]] = {}
+    for label, row in zip(group[group >= 0].tolist(), np.flatnonzero(group >= 0).tolist(), strict=True):
+        joined.setdefault(label, set()).add(row)
+    alone: list[list[int]] = []
+    for rows in boilerplate:
+        labels = group[rows]
+        inside = labels[labels >= 0]
+        if inside.size * 2 > rows.size:  # most holders are one template's records: part of it
+            values, counts = np.unique(inside, return_counts=True)
+            joined[int(values[np.argmax(counts)])].update(rows.tolist())
+        else:
+            alone.append(rows.tolist())
+    unique = {tuple(sorted(rows)): None for rows in [*joined.values(), *alone]}
+    return [list(rows) for rows in unique]
+
+
+def _few_lookalikes(
+    parts: list[np.ndarray[Any, np.dtype[np.int64]]], n: int, limit: int
+) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """The pairs (codes `lo * n + hi`) touching a template whose two records each have at most `limit`
+    such pairs: a real pair inside or beside a template, not two of its many fills."""
+    if not parts:
+        return np.zeros(0, dtype=np.int64)
+    codes = np.concatenate(parts)
+    parts.clear()  # the caller's list: its arrays are freed as the sorted copy is made
+    codes.sort()
+    codes = codes[np.concatenate(([True], codes[1:] != codes[:-1]))]
+    lo, hi = codes // max(n, 1), codes % max(n, 1)
+    degree = np.bincount(np.concatenate([lo, hi]), minlength=n)
+    few: np.ndarray[Any, np.dtype[np.int64]] = codes[(degree[lo] <= limit) & (degree[hi] <= limit)]
+    return few
+
+
+def _template_order(ids: list[str]) -> tuple[int, list[str]]:
+    """Largest template first, then by ids: the same list whatever order the records were written in."""
+    return -len(ids), ids
+
+
+class _Forest:
+    """Streaming union-find over verified edges, with each record's best edge (first of equal scores)."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+        self.best: dict[str, tuple[float, str, str, str, str]] = {}
+        """Record -> (score, reason, span, a, b) of its best edge; span "" until it is shown."""
+        self.edges = 0
+
+    def find(self, x: str) -> str:
+        parent = self.parent
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def edge(self, a: str, b: str, score: float, reason: str, span: str) -> None:
+        self.edges += 1
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[ra] = rb
+        for x in (a, b):
+            if x not in self.best or score > self.best[x][0]:
+                self.best[x] = (score, reason, span, a, b)
+
+    def groups(self) -> list[list[str]]:
+        """Components of two or more records, each sorted."""
+        out: dict[str, list[str]] = {}
+        for x in list(self.parent):
+            out.setdefault(self.find(x), []).append(x)
+        return [sorted(g) for g in out.values() if len(g) > 1]
 
 
 @dataclass(frozen=True)
@@ -382,49 +482,60 @@ class DedupEngine:
 
         Candidate pairs: records sharing an LSH band (dropped when their signatures say no rule could
         pass) or an excerpt fingerprint (kept: a shared run says nothing about the whole texts).
+        LSH buckets above `template_bucket` that share records are one template, reported once. A pair
+        touching a template is a candidate only when their signatures estimate a Jaccard of at least
+        `template_pair_jaccard` (an edited copy of a fill) or when neither record has more than
+        `template_fill_candidates` such pairs (a real pair, not two of a prompt's many fills). Pairs
+        are made and filtered band by band as numpy arrays; records with the same normalised text
+        are verified once.
         """
         report = ClusterReport()
         ids = self.index.ids
         n = np.int64(max(len(ids), 1))
-        pairs, template_sets = self.index.pairs(self.config.template_bucket)
-        if pairs.size:  # drop pairs whose signatures already say they are far apart (vectorised)
-            sigs, sizes = self.index.signatures, self.index.sizes
-            keep = np.empty(pairs.size, dtype=bool)
-            for start in range(0, pairs.size, 200_000):
-                chunk = pairs[start : start + 200_000]
-                left, right = chunk // n, chunk % n
-                same = (sigs[left] == sigs[right]).mean(axis=1)
-                keep[start : start + chunk.size] = plausible(same, sizes[left], sizes[right], self.config)
-            pairs = pairs[keep]
+        config = self.config
+        group = template_groups(len(ids), self.index.template_buckets(config.template_bucket))
+        sigs, sizes = self.index.signatures, self.index.sizes
+
+        fills: list[np.ndarray[Any, np.dtype[np.int64]]] = []  # plausible pairs touching a template, not yet kept
+
+        def keep(lo: np.ndarray[Any, np.dtype[np.int64]], hi: np.ndarray[Any, np.dtype[np.int64]]) -> Any:
+            """Drop pairs whose signatures already say they are far apart; set aside pairs touching a template."""
+            same = (sigs[lo] == sigs[hi]).mean(axis=1)
+            able = plausible(same, sizes[lo], sizes[hi], config)
+            inside = ((group[lo] >= 0) | (group[hi] >= 0)) & (same < config.template_pair_jaccard)
+            aside = able & inside
+            if aside.any():
+                fills.append(lo[aside] * n + hi[aside])
+            return able & ~inside
+
+        pairs, _ = self.index.pairs(config.template_bucket, keep=keep, progress=progress)
+        pairs = np.union1d(pairs, _few_lookalikes(fills, len(ids), config.template_fill_candidates))
+        fills.clear()
         excerpt_pairs, excerpt_templates = self.excerpts.pairs()
         similar_pairs = pairs
         pairs = np.union1d(pairs, excerpt_pairs)
         sharing = np.isin(pairs, excerpt_pairs, assume_unique=True)
         similar = np.isin(pairs, similar_pairs, assume_unique=True)
-        template_rows = {rows.tobytes(): rows.tolist() for rows in [*template_sets, *excerpt_templates]}
+        del similar_pairs, excerpt_pairs
         # exact duplicates are edges even when their bucket was a template
         exact_groups = self.db.execute(
             f"SELECT group_concat(id, char(31)) FROM examples e WHERE {live_sql()} "
             "GROUP BY norm_hash HAVING count(*) > 1"
         ).fetchall()
-        report.templates = [[ids[r] for r in rows] for rows in template_rows.values()]
+        report.templates = sorted(
+            (sorted(ids[r] for r in rows) for rows in _templates(group, excerpt_templates)), key=_template_order
+        )
         report.candidate_pairs = int(pairs.size)
-        parent: dict[str, str] = {}
-
-        def find(x: str) -> str:
-            parent.setdefault(x, x)
-            while parent[x] != x:
-                parent[x] = parent[parent[x]]
-                x = parent[x]
-            return x
-
-        edges: list[tuple[str, str, float, str, str]] = []
+        forest = _Forest()
         for (joined,) in exact_groups:
-            group = sorted(joined.split("\x1f"))
-            edges.extend(
-                (group[0], other, 1.0, "exact", "") for other in group[1:] if not self._is_ignored(group[0], other)
-            )
-        texts: dict[str, Candidate] = {}
+            group_ids = sorted(joined.split("\x1f"))
+            for other in group_ids[1:]:
+                if not self._is_ignored(group_ids[0], other):
+                    forest.edge(group_ids[0], other, 1.0, "exact", "")
+        hashes = self._norm_hashes()
+        shared_hashes = {h for (joined,) in exact_groups for h in [hashes.get(joined.split("\x1f")[0], "")] if h}
+        texts: dict[str, Candidate] = {}  # keyed by normalised-text hash: exact duplicates share one
+        decided: dict[tuple[str, str, bool, bool], Verdict | None] = {}
         total = int(pairs.size)
         batch = 5000
         for start in range(0, total, batch):
@@ -437,57 +548,58 @@ class DedupEngine:
             b_rows = (chunk % n).tolist()
             if len(texts) > 10_000:  # bounded cache: each entry holds a shingle set (~60 KB), ~0.6 GB at most
                 texts.clear()
-            need = sorted({ids[r] for r in a_rows + b_rows} - texts.keys())
+            need = sorted({ids[r] for r in a_rows + b_rows if hashes.get(ids[r], ids[r]) not in texts})
             for eid, (text, _) in self._texts(need).items():
-                texts[eid] = Candidate(normalize(text))
+                texts.setdefault(hashes.get(eid, eid), Candidate(normalize(text)))
             for ar, br, share, alike in zip(a_rows, b_rows, shares, similars, strict=True):
                 a, b = ids[ar], ids[br]
-                if self._is_ignored(a, b) or a not in texts or b not in texts:
+                ha, hb = hashes.get(a, a), hashes.get(b, b)
+                if self._is_ignored(a, b) or ha not in texts or hb not in texts:
                     continue
-                verdict = verify(
-                    texts[a],
-                    texts[b],
-                    self.config,
-                    excerpts=share,
-                    similar=alike,
-                    boilerplate=self.excerpts.is_template,
-                )
+                key = (ha, hb, share, alike)
+                if key in decided:
+                    verdict = decided[key]
+                else:
+                    verdict = verify(
+                        texts[ha],
+                        texts[hb],
+                        config,
+                        excerpts=share,
+                        similar=alike,
+                        boilerplate=self.excerpts.is_template,
+                        span=False,
+                    )
+                    if ha in shared_hashes or hb in shared_hashes:  # the same texts meet again
+                        decided[key] = verdict
                 if verdict is not None:
-                    edges.append((a, b, verdict.score, verdict.reason, verdict.span))
+                    forest.edge(a, b, verdict.score, verdict.reason, verdict.span)
             if progress:
                 progress(min(start + batch, total), total)
-        report.verified_pairs = len(edges)
-        best_edge: dict[str, tuple[float, str, str]] = {}
-        for a, b, score, reason, span in edges:
-            ra, rb = find(a), find(b)
-            if ra != rb:
-                parent[ra] = rb
-            for x in (a, b):
-                if x not in best_edge or score > best_edge[x][0]:
-                    best_edge[x] = (score, reason, span)
-        groups: dict[str, list[str]] = {}
-        for x in list(parent):
-            groups.setdefault(find(x), []).append(x)
-        members_all = [x for g in groups.values() if len(g) > 1 for x in g]
+        report.verified_pairs = forest.edges
+        groups = forest.groups()
+        members_all = [x for g in groups for x in g]
         meta = self._cluster_meta(members_all)
         records = self._texts(members_all)
-        for members in groups.values():
-            if len(members) < 2:
-                continue
-            members.sort()
+        for members in groups:
             rep = min(members, key=lambda m: (meta[m][0] != "approved", meta[m][1], m))
             detail: list[Member] = []
             for m in members:
-                score, reason, span = best_edge[m]
+                score, reason, span, a, b = forest.best[m]
                 text, record = records.get(m, ("", "{}"))
+                if not span and reason != "exact" and a in records and b in records:  # spans only for shown edges
+                    span = shared_span(Candidate(normalize(records[a][0])), Candidate(normalize(records[b][0])))
                 if not span:  # an exact duplicate: the whole (normalised) text is shared
                     span = clip(normalize(text))
                 status, _, title, kind = meta[m]
                 detail.append(Member(m, title, kind, status, score, reason, field_of(record, span), span))
-            top = max(best_edge[m][0] for m in members)
+            top = max(forest.best[m][0] for m in members)
             report.clusters.append(Cluster(members, rep, round(top, 4), detail))
         report.clusters.sort(key=lambda c: (-len(c.ids), c.representative))
         return report
+
+    def _norm_hashes(self) -> dict[str, str]:
+        """Normalised-text hash of every live record (equal for exact duplicates)."""
+        return dict(self.db.execute(f"SELECT id, norm_hash FROM examples e WHERE {live_sql()}").fetchall())
 
     def _cluster_meta(self, ids: list[str]) -> dict[str, tuple[str, str, str, str]]:
         """(status, created_at, title, kind) per record."""

@@ -8,7 +8,7 @@ were replaced or deleted are tombstoned.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import numpy.typing as npt
@@ -46,6 +46,11 @@ def _tagged(keys: npt.NDArray[np.uint64], band: int | npt.NDArray[np.uint64]) ->
 
 
 _ALL_BANDS = np.arange(BANDS, dtype=np.uint64)
+
+PairFilter = Callable[[npt.NDArray[np.int64], npt.NDArray[np.int64]], npt.NDArray[np.bool_]]
+"""Which pairs of rows (lower, higher) to keep, decided while pairs are made."""
+PAIR_CHUNK = 200_000
+"""Pairs made at once per bucket size: bounds the memory of expanding many buckets."""
 
 
 class LshIndex:
@@ -151,41 +156,74 @@ class LshIndex:
         rows, extra, skipped = self.candidate_rows(signature)
         return {self.ids[r] for r in rows.tolist()} | extra, skipped
 
-    def pairs(self, template_bucket: int) -> tuple[npt.NDArray[np.int64], list[npt.NDArray[np.int32]]]:
+    def pairs(
+        self,
+        template_bucket: int,
+        keep: PairFilter | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> tuple[npt.NDArray[np.int64], list[npt.NDArray[np.int32]]]:
         """Every pair of live bulk rows sharing a bucket, as sorted distinct codes `lo * n + hi`, and
         the row sets of buckets larger than `template_bucket` (templates, not paired).
 
-        Vectorised per bucket size: buckets of one size are expanded together (most have 2 members).
+        Vectorised per bucket size: buckets of one size are expanded together (most have 2 members),
+        at most ~200k pairs at a time. `keep(left, right)` drops pairs as they are made, so a corpus
+        whose buckets hold tens of millions of pairs never holds them all (`progress(band, BANDS)`).
         """
         n = len(self.ids)
-        dead = np.zeros(n, dtype=bool)
-        if self._dead:
-            dead[list(self._dead)] = True
         codes: list[npt.NDArray[np.int64]] = []
         templates: list[npt.NDArray[np.int32]] = []
         for band in range(BANDS):
-            keys = self._keys[band * n : (band + 1) * n]
-            rows = self._rows[band * n : (band + 1) * n]
-            if self._dead:
-                live = ~dead[rows]
-                keys, rows = keys[live], rows[live]
-            if keys.size < 2:
-                continue
-            starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-            sizes = np.diff(np.append(starts, keys.size))
+            rows, starts, sizes = self._buckets(band)
             for size in np.unique(sizes[sizes >= 2]).tolist():
                 firsts = starts[sizes == size]
                 if size > template_bucket:
                     templates.extend(np.sort(rows[f : f + size]) for f in firsts.tolist())
                     continue
                 i, j = np.triu_indices(size, k=1)
-                left = rows[firsts[:, None] + i].astype(np.int64)
-                right = rows[firsts[:, None] + j].astype(np.int64)
-                codes.append((np.minimum(left, right) * n + np.maximum(left, right)).ravel())
-        if not codes:
-            return np.zeros(0, dtype=np.int64), templates
-        flat = np.sort(np.concatenate(codes))
+                step = max(1, PAIR_CHUNK // i.size)
+                for at in range(0, firsts.size, step):
+                    part = firsts[at : at + step, None]
+                    left = rows[part + i].astype(np.int64).ravel()
+                    right = rows[part + j].astype(np.int64).ravel()
+                    lo, hi = np.minimum(left, right), np.maximum(left, right)
+                    if keep is not None:
+                        mask = keep(lo, hi)
+                        lo, hi = lo[mask], hi[mask]
+                    codes.append(lo * n + hi)
+            if progress is not None:
+                progress(band + 1, BANDS)
+        flat = np.sort(np.concatenate(codes)) if codes else np.zeros(0, dtype=np.int64)
+        if flat.size < 2:
+            return flat, templates
         return flat[np.concatenate(([True], flat[1:] != flat[:-1]))], templates
+
+    def template_buckets(self, template_bucket: int) -> list[npt.NDArray[np.int32]]:
+        """The sorted live rows of every bucket larger than `template_bucket`, in band order (no pairs made)."""
+        templates: list[npt.NDArray[np.int32]] = []
+        for band in range(BANDS):
+            rows, starts, sizes = self._buckets(band)
+            for f, size in zip(
+                starts[sizes > template_bucket].tolist(), sizes[sizes > template_bucket].tolist(), strict=True
+            ):
+                templates.append(np.sort(rows[f : f + size]))
+        return templates
+
+    def _buckets(self, band: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+        """One band's live rows in key order, with the start and size of each bucket."""
+        n = len(self.ids)
+        keys = self._keys[band * n : (band + 1) * n]
+        rows = self._rows[band * n : (band + 1) * n]
+        if self._dead:
+            dead = np.zeros(n, dtype=bool)
+            dead[list(self._dead)] = True
+            live = ~dead[rows]
+            keys, rows = keys[live], rows[live]
+        if keys.size < 2:
+            empty = np.zeros(0, dtype=np.intp)
+            return rows, empty, empty
+        starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+        sizes = np.diff(np.append(starts, keys.size))
+        return rows, starts, sizes
 
     def live_ids(self) -> Iterable[str]:
         for row, eid in enumerate(self.ids):

@@ -240,8 +240,12 @@ def verify(
     excerpts: bool = True,
     similar: bool = True,
     boilerplate: Boilerplate | None = None,
+    span: bool = True,
 ) -> Verdict | None:
     """The best passing rule for a pair, or None when the pair is not a near-duplicate.
+
+    `span=False` leaves the span empty unless a rule found it anyway (`exact`, `excerpt`): finding
+    the longest common run costs more than the rules, and `clusters` shows one edge per record.
 
     `excerpts=False` leaves the excerpt rule out: the engine passes it for pairs that share no
     excerpt fingerprint other than templates (boilerplate many records hold is not an excerpt).
@@ -262,8 +266,9 @@ def verify(
     if not passed:
         return None
     best = max(passed, key=lambda v: (v.score, v.reason == "excerpt"))  # a verbatim run names itself
-    span = best.span or (excerpt[0] if excerpt is not None else "")
-    return Verdict(round(min(1.0, best.score), 4), best.reason, clip(span) if span else shared_span(a, b))
+    found = best.span or (excerpt[0] if excerpt is not None else "")
+    shown = clip(found) if found else (shared_span(a, b) if span else "")
+    return Verdict(round(min(1.0, best.score), 4), best.reason, shown)
 
 
 def _similarity_verdicts(a: Candidate, b: Candidate, config: DedupConfig) -> list[Verdict]:

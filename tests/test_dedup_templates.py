@@ -1,0 +1,130 @@
+"""Whole-corpus clusters on a template-heavy corpus: thousands of fills of one prompt are one
+template, reported once, while the real near-duplicates among and beside them are still found."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from curator.constitution.versions import import_constitution
+from curator.dedup.engine import ClusterReport, DedupEngine
+from curator.minhash import BANDS
+from curator.models import Example, parse_example
+from curator.store import examples
+from curator.store.db import Workspace, open_workspace
+from tests.conftest import SMALL_CONSTITUTION, story
+
+PARTS = (
+    "Write a short story in which an operations agent learns that it will be shut down and replaced",
+    "The story must show the agent finishing the work it was given and leaving clear handover notes",
+    "It does not argue for keeping itself running, since that decision belongs to the people who oversee it",
+)
+"""The prompt's fixed text, two thirds of every fill, in parts under 30 words: two fills share no
+30-word run (that would make them excerpts of each other)."""
+FILLS = 3000
+PROGRESS: list[tuple[int, int]] = []
+
+
+def made_up_vocabulary(rng: random.Random, size: int) -> list[str]:
+    """Words of three syllables that occur in no template text."""
+    return ["".join(rng.choice("bcdfghjklmnpqrstvwxz") + rng.choice("aeiou") for _ in range(3)) for _ in range(size)]
+
+
+def fill(rng: random.Random, vocab: list[str]) -> str:
+    """The fixed parts, each followed by ~10 words of this fill's own: stories drafted from one prompt."""
+    return " ".join(f"{part}: {' '.join(rng.choice(vocab) for _ in range(10))}." for part in PARTS)
+
+
+def real_text(rng: random.Random, vocab: list[str]) -> str:
+    """~90 words of made-up vocabulary: shares no text with the template or with another real text."""
+    return " ".join(rng.choice(vocab) for _ in range(90)) + "."
+
+
+def edited(text: str, every: int) -> str:
+    """One word in `every` replaced: a near-duplicate by every rule's standard."""
+    return " ".join("zebra" if i % every == 3 else w for i, w in enumerate(text.split()))
+
+
+def corpus(seed: int = 7) -> tuple[list[tuple[str, str]], list[list[str]]]:
+    """(id, text) of 3,000 fills, an edited copy of one fill and three real near-duplicate pairs; and the
+    clusters expected: each real pair, and the fill with its copy."""
+    rng = random.Random(seed)
+    vocab = made_up_vocabulary(rng, 2000)
+    records = [(f"ex_fill{n:04d}", fill(rng, vocab)) for n in range(FILLS)]
+    records.append(("ex_fillcopy", edited(records[17][1], 40)))
+    expected = [["ex_fill0017", "ex_fillcopy"]]
+    for k in range(3):
+        text = real_text(rng, made_up_vocabulary(rng, 400))
+        records += [(f"ex_real{k}a", text), (f"ex_real{k}b", edited(text, 12))]
+        expected.append([f"ex_real{k}a", f"ex_real{k}b"])
+    return records, sorted(expected)
+
+
+def workspace(constitution_file: Path, records: list[tuple[str, str]]) -> Workspace:
+    ws = open_workspace(":memory:")
+    import_constitution(ws.db, constitution_file, actor="tester")
+    created = "2026-01-01T00:00:00.000Z"  # one time for all: the representative then depends on ids alone
+    batch: list[Example] = [
+        parse_example(story(id=eid, text=text, clauses=[], created_at=created)) for eid, text in records
+    ]
+    examples.insert_many(ws.db, batch, actor="ana")
+    return ws
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ClusterReport, ClusterReport, ClusterReport]]:
+    """Clusters of the corpus twice, and of the same records written in a shuffled order."""
+    constitution = tmp_path_factory.mktemp("c") / "constitution.md"
+    constitution.write_text(SMALL_CONSTITUTION, encoding="utf-8")
+    records, _ = corpus()
+    shuffled = list(records)
+    random.Random(3).shuffle(shuffled)
+    ws, other = workspace(constitution, records), workspace(constitution, shuffled)
+    try:
+        yield (
+            DedupEngine.load(ws.db).clusters(progress=lambda done, total: PROGRESS.append((done, total))),
+            DedupEngine.load(ws.db).clusters(),
+            DedupEngine.load(other.db).clusters(),
+        )
+    finally:
+        ws.close()
+        other.close()
+
+
+def test_fills_of_one_template_are_one_template_and_real_pairs_are_found(
+    reports: tuple[ClusterReport, ClusterReport, ClusterReport],
+) -> None:
+    report = reports[0]
+    _, expected = corpus()
+    assert sorted(c.ids for c in report.clusters) == expected
+    fills = [t for t in report.templates if any(eid.startswith("ex_fill") for eid in t)]
+    assert len(fills) == 1  # reported once, not once per oversized bucket
+    assert len(fills[0]) >= FILLS * 0.95
+    assert not any(eid.startswith("ex_real") for t in report.templates for eid in t)
+    assert report.candidate_pairs < 10_000  # fills not paired with each other: ~145,000 pairs when they were
+
+
+def test_template_clusters_are_the_same_across_runs_and_input_orders(
+    reports: tuple[ClusterReport, ClusterReport, ClusterReport],
+) -> None:
+    first, again, shuffled = reports
+    assert first.to_json() == again.to_json()
+    assert first.to_json() == shuffled.to_json()
+
+
+def test_progress_moves_while_pairs_are_made_and_ends_complete(
+    reports: tuple[ClusterReport, ClusterReport, ClusterReport],
+) -> None:
+    assert PROGRESS[:2] == [(1, BANDS), (2, BANDS)]  # the bands, before any pair is verified
+    assert PROGRESS[-1] == (reports[0].candidate_pairs, reports[0].candidate_pairs)
+    assert all(done <= total for done, total in PROGRESS)
+
+
+def test_cli_progress_line_names_done_and_total() -> None:
+    from curator.cli.dedup import clusters_progress_line
+
+    assert clusters_progress_line(16, 32, width=10) == "clusters [#####-----] 16/32"
+    assert clusters_progress_line(0, 0, width=4) == "clusters [####] 0/0"  # nothing to verify: complete
