@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlite_utils import Database
@@ -23,6 +23,11 @@ VERDICTS = ("complies", "violates", "unclear")
 RUN_SUBMITTED = "submitted"
 """A run whose batch was sent and whose results are not in yet (running the command again resumes it)."""
 RUN_COMPLETE = "complete"
+
+
+def _public(row: Any) -> dict[str, Any]:
+    """A row's fields as JSON, in field order, without the batch bookkeeping (`requests`)."""
+    return {k: v for k, v in asdict(row).items() if k != "requests"}
 
 
 def _dumps(value: Any) -> str:
@@ -65,18 +70,7 @@ class Run:
     actor: str
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "suite": self.suite,
-            "model": self.model,
-            "params": self.params,
-            "source": self.source,
-            "batch_id": self.batch_id,
-            "status": self.status,
-            "created_at": self.created_at,
-            "completed_at": self.completed_at,
-            "actor": self.actor,
-        }
+        return _public(self)
 
 
 @dataclass(frozen=True)
@@ -106,17 +100,7 @@ class Grading:
     actor: str
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "run": self.run,
-            "judge": self.judge,
-            "prompt_sha256": self.prompt_sha256,
-            "batch_id": self.batch_id,
-            "status": self.status,
-            "created_at": self.created_at,
-            "completed_at": self.completed_at,
-            "actor": self.actor,
-        }
+        return _public(self)
 
 
 @dataclass(frozen=True)
@@ -133,18 +117,7 @@ class Verdict:
     grading: int | None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "item": self.item,
-            "sample": self.sample,
-            "clause": self.clause,
-            "verdict": self.verdict,
-            "reason": self.reason,
-            "evidence": self.evidence,
-            "human": self.human,
-            "actor": self.actor,
-            "created_at": self.created_at,
-            "grading": self.grading,
-        }
+        return _public(self)
 
 
 # ---------------------------------------------------------------------------
