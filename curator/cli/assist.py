@@ -5,9 +5,10 @@ The SDK is imported only when one of these commands runs (through `curator.assis
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
@@ -161,10 +162,30 @@ def suggest_links(ws: Workspace, api: Api, example_id: str, fmt: str) -> None:
     )
 
 
-def batch_progress_line(done: int, total: int, width: int = 30) -> str:
+def batch_progress_line(done: int, total: int, width: int = 30, label: str = "batch") -> str:
     """`batch [########------] 12/30 requests done`: one line, rewritten in place after each poll."""
     filled = round(width * done / total) if total else 0
-    return f"batch [{'#' * filled}{'-' * (width - filled)}] {done}/{total} requests done"
+    return f"{label} [{'#' * filled}{'-' * (width - filled)}] {done}/{total} requests done"
+
+
+@contextlib.contextmanager
+def batch_progress(label: str = "batch") -> Iterator[Callable[[dict[str, int]], None]]:
+    """The progress callback of a Message Batch command (assist batch, eval run, eval grade): one line on
+    stderr rewritten after each poll, ended when the block ends, so that what follows (the report or
+    an error) starts its own line."""
+    shown: list[bool] = []
+
+    def progress(counts: dict[str, int]) -> None:
+        done = sum(v for k, v in counts.items() if k != "processing")
+        sys.stderr.write("\r" + batch_progress_line(done, done + counts.get("processing", 0), label=label))
+        sys.stderr.flush()
+        shown.append(True)
+
+    try:
+        yield progress
+    finally:
+        if shown:
+            sys.stderr.write("\n")
 
 
 def _poll_seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
@@ -178,19 +199,23 @@ def _poll_seconds(ctx: click.Context, param: click.Parameter, value: float) -> f
         raise click.BadParameter(str(err).removeprefix("--poll must be "), ctx=ctx, param=param) from None
 
 
-@assist.command("batch")
-@common_options
-@clause_option
-@kind_option("kind of example", required=True)
-@click.option("--per-clause", type=int, default=1, metavar="N", help="drafts per clause (default 1, at most 20)")
-@click.option(
+poll_option = click.option(
     "--poll",
     type=float,
     default=15.0,
     metavar="SECONDS",
     callback=_poll_seconds,
-    help="seconds between polls (default 15, from 0 to 3600)",
+    help="seconds between polls of the batch (default 15, from 0 to 3600)",
 )
+"""`--poll` of every command that waits for a Message Batch."""
+
+
+@assist.command("batch")
+@common_options
+@clause_option
+@kind_option("kind of example", required=True)
+@click.option("--per-clause", type=int, default=1, metavar="N", help="drafts per clause (default 1, at most 20)")
+@poll_option
 @format_option("json", "text", default="text")
 @pass_api
 @pass_workspace
@@ -198,15 +223,7 @@ def batch(ws: Workspace, api: Api, clause: tuple[str, ...], kind: str, per_claus
     """draft in bulk through the Message Batches API; run the same command again to resume"""
     from curator.assist.batch import run_batch
 
-    shown: list[bool] = []
-
-    def progress(counts: dict[str, int]) -> None:
-        done = sum(v for k, v in counts.items() if k != "processing")
-        sys.stderr.write("\r" + batch_progress_line(done, done + counts.get("processing", 0)))
-        sys.stderr.flush()
-        shown.append(True)
-
-    try:
+    with batch_progress() as progress:
         report = run_batch(
             ws.db,
             api.client,
@@ -219,9 +236,6 @@ def batch(ws: Workspace, api: Api, clause: tuple[str, ...], kind: str, per_claus
             progress=progress,
             poll_interval=poll,
         )
-    finally:
-        if shown:  # end the progress line, so that what follows (the report or an error) starts its own
-            sys.stderr.write("\n")
     emit(
         fmt,
         json=report.to_json,

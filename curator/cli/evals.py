@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from curator.cli.assist import batch_progress, poll_option
 from curator.cli.options import acting_user, common_options, format_option, pass_workspace
 from curator.cli.output import deliver, emit, lines, render, short, table, warn, write
 from curator.cli.root import cli
@@ -148,41 +149,6 @@ def suite_remove(ws: Workspace, name: str) -> None:
     write(f"eval suite {name} removed\n")
 
 
-def _poll_seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
-    from curator.assist.batch import check_poll_interval
-    from curator.errors import UsageError
-
-    try:
-        return check_poll_interval(value)
-    except UsageError as err:
-        raise click.BadParameter(str(err).removeprefix("--poll must be "), ctx=ctx, param=param) from None
-
-
-poll_option = click.option(
-    "--poll",
-    type=float,
-    default=15.0,
-    metavar="SECONDS",
-    callback=_poll_seconds,
-    help="seconds between polls of the batch (default 15, from 0 to 3600)",
-)
-
-
-def _progress_printer(label: str) -> tuple[Any, list[bool]]:
-    from curator.cli.assist import batch_progress_line
-
-    shown: list[bool] = []
-
-    def progress(counts: dict[str, int]) -> None:
-        done = sum(v for k, v in counts.items() if k != "processing")
-        line = batch_progress_line(done, done + counts.get("processing", 0))
-        sys.stderr.write("\r" + line.replace("batch", label, 1))
-        sys.stderr.flush()
-        shown.append(True)
-
-    return progress, shown
-
-
 @eval_group.command("run")
 @common_options
 @click.argument("suite_name", metavar="SUITE", help="the suite to run")
@@ -275,8 +241,7 @@ def _run_through_api(
             return True
         return click.confirm("send this batch?", default=False, err=True)
 
-    progress, shown = _progress_printer("run")
-    try:
+    with batch_progress("run") as progress:
         result = run_suite(
             ws.db,
             client,
@@ -293,9 +258,6 @@ def _run_through_api(
             poll_interval=poll,
             confirm=confirm,
         )
-    finally:
-        if shown:
-            sys.stderr.write("\n")
     if result is None:
         warn("not sent")
         raise click.exceptions.Exit(1)
@@ -385,8 +347,7 @@ def grade(ws: Workspace, run_id: str, judge_model: str | None, poll: float, fmt:
 
     settings = load_settings()
     client = make_client(settings)
-    progress, shown = _progress_printer("grade")
-    try:
+    with batch_progress("grade") as progress:
         result = grade_run(
             ws.db,
             client,
@@ -397,9 +358,6 @@ def grade(ws: Workspace, run_id: str, judge_model: str | None, poll: float, fmt:
             progress=progress,
             poll_interval=poll,
         )
-    finally:
-        if shown:
-            sys.stderr.write("\n")
     for failure in result.failed:
         warn(f"failed: {failure.where()}: {failure.error}")
     emit(fmt, json=result.to_json, text=lambda: result.line() + "\n")
