@@ -5,7 +5,7 @@ followed here (`eval_run.py`)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from rich.text import Text
 from textual import on, work
@@ -27,6 +27,9 @@ from curator.tui.safe import clipped, content, join, plain
 from curator.tui.screens.eval_run import BatchJob, JobEnded, JobProgress, follow_job, resume_job
 from curator.tui.screens.help import ScreenBindingCommands
 from curator.tui.widgets.fit_table import FitTable
+
+if TYPE_CHECKING:
+    from curator.config import Settings
 
 VERDICT_STYLES = {"complies": "green", "violates": "bold red", "unclear": "yellow"}
 VERDICT_KEYS = {"o": "complies", "v": "violates", "u": "unclear"}
@@ -564,12 +567,21 @@ class EvalsScreen(Screen[None]):
             return False
         return True
 
+    def _settings(self) -> Settings | None:
+        """The settings (default models, max tokens); a broken config file is one notice and None."""
+        from curator.config import load_settings
+
+        try:
+            return load_settings()
+        except CuratorError as err:
+            self.notify(str(err), severity="error", markup=False)
+            return None
+
     def _summary(self) -> browse.RunSummary | None:
         return next((s for s in self.runs if s.run.id == self.run), None)
 
     def action_run_suite(self) -> None:
         """A new run of the highlighted suite (the dialog), or the highlighted run in progress resumed."""
-        from curator.config import load_settings
         from curator.tui.screens.eval_run import RunDialog
 
         if self.suite is None:
@@ -586,10 +598,8 @@ class EvalsScreen(Screen[None]):
             self.notify(f"resuming {job.run_id}: polling its batch, nothing new is sent", markup=False)
             self._start(job)
             return
-        try:
-            settings = load_settings()
-        except CuratorError as err:
-            self.notify(str(err), severity="error", markup=False)
+        settings = self._settings()
+        if settings is None:
             return
 
         def chosen(job: BatchJob | None) -> None:
@@ -600,7 +610,6 @@ class EvalsScreen(Screen[None]):
 
     def action_grade_run(self) -> None:
         """Grade the highlighted run with a judge model (asked, the settings' model to start with)."""
-        from curator.config import load_settings
         from curator.tui.screens.eval_run import JudgeDialog
 
         summary = self._summary()
@@ -612,10 +621,8 @@ class EvalsScreen(Screen[None]):
             return
         if not self._api_ready():
             return
-        try:
-            settings = load_settings()
-        except CuratorError as err:
-            self.notify(str(err), severity="error", markup=False)
+        settings = self._settings()
+        if settings is None:
             return
         run, suite = summary.run, self.suite
 
