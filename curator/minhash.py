@@ -205,10 +205,9 @@ def dedup_row(text: str) -> tuple[bytes, int, bytes]:
     MinHash signature blob, the distinct-shingle count and the excerpt fingerprints (little-endian
     uint64 blob, ~2 per 19 words)."""
     normalized = normalize(text)
-    hashes = shingle_hashes(normalized)
-    count = int(distinct(hashes).size)
-    sig = signature_of_hashes(hashes).astype("<u4").tobytes()
-    return sig, count, excerpt_fingerprints(normalized).astype("<u8").tobytes()
+    unique = distinct(shingle_hashes(normalized))  # the minima of a multiset are those of its set
+    sig = signature_of_hashes(unique).astype("<u4").tobytes()
+    return sig, int(unique.size), excerpt_fingerprints(normalized).astype("<u8").tobytes()
 
 
 def fingerprints_from_bytes(blob: bytes) -> npt.NDArray[np.uint64]:

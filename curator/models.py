@@ -392,9 +392,12 @@ class Example(_Strict):
             parts.extend(alt.plain_text() for alt in msg.alternatives or [])
         return "\n".join(parts)
 
-    def training_text(self) -> str:
-        """Everything a trainer would see: system prompt, content and rationales (for token estimates)."""
-        parts = [self.system or "", self.searchable_text(), self.rationale or ""]
+    def training_text(self, content: str | None = None) -> str:
+        """Everything a trainer would see: system prompt, content and rationales (for token estimates).
+
+        `content` is this record's `searchable_text()` when the caller has it already.
+        """
+        parts = [self.system or "", self.searchable_text() if content is None else content, self.rationale or ""]
         parts += [m.rationale or "" for m in self.messages or []]
         parts += [a.why_not or "" for m in self.messages or [] for a in m.alternatives or []]
         parts += [f"{t.name} {t.description} {json.dumps(t.input_schema)}" for t in self.tools or []]

@@ -18,6 +18,8 @@ import re
 _PIECES = re.compile(r"\w+|[^\w\s]")
 _WORD = 10
 _EXTRA = 8
+_LONG_WORDS = re.compile(rf"\w{{{_WORD + 1},}}")
+"""Words longer than `_WORD` (a `\\w+` run is maximal, so this finds the same runs)."""
 
 COUNTER_NAME = "curator-estimate-v2"
 """Recorded in manifests and coverage reports so a reader knows how tokens were counted."""
@@ -25,8 +27,5 @@ COUNTER_NAME = "curator-estimate-v2"
 
 def estimate_tokens(text: str) -> int:
     """Estimated tokens of `text` (0 for empty)."""
-    total = 0
-    for piece in _PIECES.findall(text):
-        size = len(piece)
-        total += 1 if size <= _WORD else 1 + (size - _WORD + _EXTRA - 1) // _EXTRA
-    return total
+    extra = sum((len(word) - _WORD + _EXTRA - 1) // _EXTRA for word in _LONG_WORDS.findall(text))
+    return len(_PIECES.findall(text)) + extra

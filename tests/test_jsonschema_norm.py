@@ -168,3 +168,15 @@ def test_import_of_an_unrepairable_tool_names_file_line_and_path(ws: Workspace, 
     path.write_text(json.dumps(line) + "\n", encoding="utf-8")
     with pytest.raises(ImportFailed, match=r"chat\.jsonl:1: tools\[0\]\.function\.parameters\.required: "):
         import_file(ws.db, path, actor="tester")
+
+
+def test_a_schema_checked_once_is_remembered_but_an_invalid_one_is_refused_every_time() -> None:
+    from curator.jsonschema_norm import check_schema
+
+    valid = {"type": "object", "properties": {"q": {"type": "string", "minLength": 1}}}
+    invalid = {"type": "object", "properties": {"q": {"type": "string", "minLength": -1}}}
+    for _ in range(3):  # a corpus repeats its tool sets: the second check is a lookup
+        check_schema(valid)
+        with pytest.raises(SchemaError) as err:
+            check_schema(invalid, "input_schema")
+        assert "minLength" in err.value.path

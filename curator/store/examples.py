@@ -156,8 +156,9 @@ def check_clauses(
             )
 
 
-def _example_row(ex: Example, record_json: str) -> tuple[Any, ...]:
-    search_text = ex.searchable_text()
+def _example_row(ex: Example, record_json: str, search_text: str | None = None) -> tuple[Any, ...]:
+    if search_text is None:
+        search_text = ex.searchable_text()
     return (
         ex.id,
         ex.kind,
@@ -171,7 +172,7 @@ def _example_row(ex: Example, record_json: str) -> tuple[Any, ...]:
         exact_hash(search_text),
         (ex.rationale + "\n" + search_text) if ex.rationale else search_text,
         record_json,
-        estimate_tokens(ex.training_text()),
+        estimate_tokens(ex.training_text(search_text)),
     )
 
 
@@ -200,8 +201,9 @@ class PreparedRecord:
 def prepare(ex: Example) -> PreparedRecord:
     """Everything the store needs to write `ex`, computed once."""
     record_json = ex.canonical_json()
-    row = _example_row(ex, record_json)
-    sig, shingles, fingerprints = dedup_row(ex.searchable_text())
+    content = ex.searchable_text()
+    row = _example_row(ex, record_json, content)
+    sig, shingles, fingerprints = dedup_row(content)
     return PreparedRecord(ex.id, list(ex.clauses), list(ex.tags), row[9], record_json, row, sig, shingles, fingerprints)
 
 
