@@ -21,6 +21,7 @@ from curator.errors import ImportFailed, RecordError, StoreError, UsageError
 from curator.files import open_bytes, read_text
 from curator.models import parse_example
 from curator.store import snapshot
+from curator.store.audit import compact_example_after_images
 from curator.store.clauses import rederive_clause_texts
 from curator.store.db import Workspace, open_workspace, read_snapshot
 from curator.store.examples import all_records_json
@@ -331,4 +332,5 @@ def _load_into(ws: Workspace, source: Path, manifest: dict[str, Any]) -> dict[st
         if legacy_clauses:
             rederive_clause_texts(db)
             recompute_states(db)
+        compact_example_after_images(db)
     return counts

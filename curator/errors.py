@@ -38,8 +38,8 @@ class ConflictError(CuratorError):
     their own transaction after the rollback, so the audit log shows both attempts.
     """
 
-    def __init__(self, message: str, *, pending_audit: list[tuple[str | None, ...]] | None = None) -> None:
-        self.pending_audit: list[tuple[str | None, ...]] = list(pending_audit or [])
+    def __init__(self, message: str, *, pending_audit: list[tuple[str | int | None, ...]] | None = None) -> None:
+        self.pending_audit: list[tuple[str | int | None, ...]] = list(pending_audit or [])
         super().__init__(message)
 
 

@@ -285,3 +285,27 @@ def add_eval_run(
     for item, clause, verdict in items:
         set_verdict(db, run.id, item, clause, verdict, actor="lead", reason=f"graded {verdict}")
     return run.id
+
+
+def insert_legacy_example(db: Database, ex: Example, link_hashes: dict[str, str] | None = None) -> None:
+    """Write a record as curator did before the compact store (a `search_text` column, the index
+    fed from it), for tests that upgrade an old workspace; links get the given clause hashes."""
+    from curator.store.examples import _example_row, search_text
+
+    row = _example_row(ex, ex.canonical_json())
+    db.execute(
+        "INSERT INTO examples (id, kind, title, status, author, group_name, created_at, updated_at, version, "
+        "norm_hash, search_text, record, tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [*row[:10], search_text(ex), *row[10:]],
+    )
+    db.execute(
+        "INSERT INTO examples_fts (rowid, title, search_text) SELECT rowid, title, search_text FROM examples "
+        "WHERE id = ?",
+        [ex.id],
+    )
+    for clause_id, clause_hash in (link_hashes or {}).items():
+        db.execute(
+            "INSERT INTO example_clauses (example_id, clause_id, clause_hash, state, linked_at) "
+            "VALUES (?, ?, ?, 'ok', '2025-01-01T00:00:00Z')",
+            [ex.id, clause_id, clause_hash],
+        )

@@ -23,6 +23,7 @@ from curator.store.clauses import current_clauses
 from curator.store.db import Workspace, open_workspace
 from curator.store.migrations import migrations
 from tests.conftest import FIXTURES, story
+from tests.helpers import insert_legacy_example
 
 SPEC = FIXTURES / "openai-model-spec"
 SPEC_FILES = [SPEC / "model_spec_2025-02-12.md", SPEC / "model_spec_2025-12-18.md"]
@@ -287,7 +288,8 @@ def test_migration_rederives_clauses_and_keeps_links_fresh(tmp_path: Path) -> No
         ],
     )
     record = parse_example({"author": "ana", **story(id="ex_1", clauses=["rules", "rules.1", "rules.2"])})
-    examples.insert_many(db, [record], actor="ana")
+    stored_hashes = dict(db.execute("SELECT id, hash FROM clauses WHERE version_id = 2").fetchall())
+    insert_legacy_example(db, record, {c: stored_hashes[c] for c in record.clauses})
     # the link to `rules` was made under version 1: the old hashing made the heading rename an edit
     db.execute(
         "UPDATE example_clauses SET clause_hash = ?, state = 'stale' WHERE clause_id = 'rules'", [linked_v1["rules"]]

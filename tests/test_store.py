@@ -14,7 +14,7 @@ from curator.store import examples
 from curator.store.audit import events_for, examples_changed, latest_event_id
 from curator.store.clauses import current_clause_hashes
 from curator.store.db import Workspace, open_workspace
-from curator.store.migrations import migrations
+from curator.store.migrations import SCHEMA_MIGRATIONS, migrations
 from tests.conftest import advice, agentic, story
 
 
@@ -33,6 +33,7 @@ def test_migrations_on_a_blank_database_create_the_columns(tmp_path: Path) -> No
             "m009_clause_model",
             "m010_excerpt_fingerprints",
             "m011_eval_suites",
+            "m012_compact_storage",
         ]
         assert set(db["examples"].columns_dict) >= {
             "id",
@@ -45,9 +46,9 @@ def test_migrations_on_a_blank_database_create_the_columns(tmp_path: Path) -> No
             "updated_at",
             "version",
             "norm_hash",
-            "search_text",
             "record",
         }
+        assert "search_text" not in db["examples"].columns_dict  # the search index keeps no copy of the text
         assert set(db["example_clauses"].columns_dict) == {
             "example_id",
             "clause_id",
@@ -65,6 +66,7 @@ def test_migrations_on_a_blank_database_create_the_columns(tmp_path: Path) -> No
             "before",
             "after",
             "note",
+            "after_ref",
         }
         assert set(db["deleted_examples"].columns_dict) == {"example_id", "deleted_at", "actor"}
         assert set(db["clauses"].columns_dict) >= {"version_id", "id", "parent", "depth", "title", "text", "hash"}
@@ -79,7 +81,7 @@ def test_migrations_on_a_blank_database_create_the_columns(tmp_path: Path) -> No
 def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
     open_workspace(tmp_path / "x.db").close()
     with open_workspace(tmp_path / "x.db") as ws:
-        assert len(migrations.applied(ws.db)) == 11
+        assert len(migrations.applied(ws.db)) == len(SCHEMA_MIGRATIONS)
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -1,4 +1,10 @@
-"""The audit log: who changed what, when, with the record before and after."""
+"""The audit log: who changed what, when, with the record before and after.
+
+An example's newest event whose after-image is exactly the stored record keeps a reference
+(`after_ref = 1`, `after` NULL) rather than a second copy of the record; a trigger copies the
+record into the event before the record changes or is removed. Every reader here resolves the
+reference, so callers always see the full after-image.
+"""
 
 from __future__ import annotations
 
@@ -47,14 +53,40 @@ def event_row(
     after: Any,
     at: str | None = None,
     note: str | None = None,
-) -> tuple[str, str, str, str, str, str | None, str | None, str | None]:
-    """The column values of one audit row (for executemany in bulk writes)."""
-    return (at or utc_now(), actor, action, entity, entity_id, _encode(before), _encode(after), note)
+    after_is_record: bool = False,
+) -> tuple[str, str, str, str, str, str | None, str | None, str | None, int]:
+    """The column values of one audit row (for executemany in bulk writes).
+
+    `after_is_record`: `after` is the example's record exactly as this write stores it, so the
+    event refers to it instead of holding a copy (only for `entity="example"`).
+    """
+    if after_is_record and entity != "example":
+        raise ValueError("only an example event can refer to its stored record")
+    stored_after = None if after_is_record else _encode(after)
+    return (
+        at or utc_now(),
+        actor,
+        action,
+        entity,
+        entity_id,
+        _encode(before),
+        stored_after,
+        note,
+        int(after_is_record),
+    )
 
 
 INSERT_SQL = (
-    "INSERT INTO audit (at, actor, action, entity, entity_id, before, after, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO audit (at, actor, action, entity, entity_id, before, after, note, after_ref) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+
+EVENT_COLUMNS_SQL = (
+    "a.id, a.at, a.actor, a.action, a.entity, a.entity_id, a.before, "
+    "CASE WHEN a.after_ref = 1 THEN (SELECT record FROM examples WHERE examples.id = a.entity_id) "
+    "ELSE a.after END AS after, a.note"
+)
+"""The event columns in their dumped order, the after-image resolved (select `FROM audit a`)."""
 
 
 def record_event(
@@ -67,12 +99,23 @@ def record_event(
     before: Any = None,
     after: Any = None,
     note: str | None = None,
+    after_is_record: bool = False,
 ) -> None:
-    """Append one event; call inside the transaction of the change it describes."""
+    """Append one event; call inside the transaction of the change it describes.
+
+    `after_is_record`: `after` is the record this transaction stored (see `event_row`).
+    """
     db.execute(
         INSERT_SQL,
         event_row(
-            actor=actor, action=action, entity=entity, entity_id=entity_id, before=before, after=after, note=note
+            actor=actor,
+            action=action,
+            entity=entity,
+            entity_id=entity_id,
+            before=before,
+            after=after,
+            note=note,
+            after_is_record=after_is_record,
         ),
     )
 
@@ -115,8 +158,7 @@ def _from_row(row: tuple[Any, ...]) -> AuditEvent:
 def events_for(db: Database, entity: str, entity_id: str) -> list[AuditEvent]:
     """An entity's history, oldest first."""
     rows = db.execute(
-        "SELECT id, at, actor, action, entity, entity_id, before, after, note FROM audit "
-        "WHERE entity = ? AND entity_id = ? ORDER BY id",
+        f"SELECT {EVENT_COLUMNS_SQL} FROM audit a WHERE a.entity = ? AND a.entity_id = ? ORDER BY a.id",
         [entity, entity_id],
     ).fetchall()
     return [_from_row(r) for r in rows]
@@ -124,7 +166,20 @@ def events_for(db: Database, entity: str, entity_id: str) -> list[AuditEvent]:
 
 def all_events(db: Database) -> list[AuditEvent]:
     """The whole log, oldest first."""
-    rows = db.execute(
-        "SELECT id, at, actor, action, entity, entity_id, before, after, note FROM audit ORDER BY id"
-    ).fetchall()
+    rows = db.execute(f"SELECT {EVENT_COLUMNS_SQL} FROM audit a ORDER BY a.id").fetchall()
     return [_from_row(r) for r in rows]
+
+
+def compact_example_after_images(db: Database) -> None:
+    """Turn each example's newest event whose after-image equals the stored record into a reference.
+
+    For workspaces written before references existed, and after a dump is loaded (a dump holds
+    every after-image in full, so a loaded workspace would otherwise be twice the size).
+    """
+    db.execute(
+        """
+        UPDATE audit SET after = NULL, after_ref = 1
+        WHERE id IN (SELECT max(id) FROM audit WHERE entity = 'example' GROUP BY entity_id)
+          AND after = (SELECT record FROM examples WHERE examples.id = audit.entity_id)
+        """
+    )

@@ -48,9 +48,11 @@ from curator.textnorm import exact_hash
 from curator.token_estimate import estimate_tokens
 
 _INSERT_EXAMPLE = (
-    "INSERT INTO examples (id, kind, title, status, author, group_name, created_at, updated_at, version, "
-    "norm_hash, search_text, record, tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO examples (rowid, id, kind, title, status, author, group_name, created_at, updated_at, version, "
+    "norm_hash, record, tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_INSERT_SEARCH = "INSERT INTO examples_fts (rowid, title, search_text) VALUES (?, ?, ?)"
+_DELETE_SEARCH = "INSERT INTO examples_fts (examples_fts, rowid, title, search_text) VALUES ('delete', ?, ?, ?)"
 _INSERT_LINK = (
     "INSERT INTO example_clauses (example_id, clause_id, clause_hash, state, linked_at) VALUES (?, ?, ?, ?, ?)"
 )
@@ -156,9 +158,28 @@ def check_clauses(
             )
 
 
-def _example_row(ex: Example, record_json: str, search_text: str | None = None) -> tuple[Any, ...]:
-    if search_text is None:
-        search_text = ex.searchable_text()
+def search_text(ex: Example, content: str | None = None) -> str:
+    """What the full-text index holds for a record besides its title: its content and rationale.
+
+    The index keeps no copy of it (contentless FTS5), so removing a record's old terms takes this
+    same text again: every write that changes a title or content goes through `_reindex`.
+    """
+    if content is None:
+        content = ex.searchable_text()
+    return (ex.rationale + "\n" + content) if ex.rationale else content
+
+
+def _reindex(db: Database, rowid: int, before: Example, after: Example | None) -> None:
+    """Replace (or with `after` None remove) a stored record's terms in the full-text index."""
+    db.execute(_DELETE_SEARCH, [rowid, before.title, search_text(before)])
+    if after is not None:
+        db.execute(_INSERT_SEARCH, [rowid, after.title, search_text(after)])
+
+
+def _example_row(ex: Example, record_json: str, content: str | None = None) -> tuple[Any, ...]:
+    """The `examples` column values after `rowid` (`content`: the record's searchable text, if known)."""
+    if content is None:
+        content = ex.searchable_text()
     return (
         ex.id,
         ex.kind,
@@ -169,10 +190,9 @@ def _example_row(ex: Example, record_json: str, search_text: str | None = None) 
         ex.created_at,
         ex.updated_at,
         ex.version,
-        exact_hash(search_text),
-        (ex.rationale + "\n" + search_text) if ex.rationale else search_text,
+        exact_hash(content),
         record_json,
-        estimate_tokens(ex.training_text(search_text)),
+        estimate_tokens(ex.training_text(content)),
     )
 
 
@@ -192,6 +212,8 @@ class PreparedRecord:
     """Distinct 5-gram shingles of the content (for containment estimates from the signature)."""
     fingerprints: bytes
     """Winnowed word 13-gram hashes of the content (the excerpt index)."""
+    search: str
+    """What the full-text index holds besides the title (`search_text`)."""
 
     @property
     def status(self) -> str:
@@ -204,7 +226,18 @@ def prepare(ex: Example) -> PreparedRecord:
     content = ex.searchable_text()
     row = _example_row(ex, record_json, content)
     sig, shingles, fingerprints = dedup_row(content)
-    return PreparedRecord(ex.id, list(ex.clauses), list(ex.tags), row[9], record_json, row, sig, shingles, fingerprints)
+    return PreparedRecord(
+        ex.id,
+        list(ex.clauses),
+        list(ex.tags),
+        row[9],
+        record_json,
+        row,
+        sig,
+        shingles,
+        fingerprints,
+        search_text(ex, content),
+    )
 
 
 def rebuild_signatures(db: Database) -> int:
@@ -269,8 +302,7 @@ def insert_prepared(
     """
     now = utc_now()
     links = [(p.id, c, clause_hashes[c], "ok", now) for p in prepared for c in p.clauses]
-    tags = [(p.id, t) for p in prepared for t in p.tags]
-    write_rows(db, [p.row for p in prepared], links, tags, allow_approved=keep_status)
+    write_rows(db, prepared, links, allow_approved=keep_status)
     write_signatures(db, [(p.id, p.signature, p.shingles, p.fingerprints) for p in prepared])
 
     def note(p: PreparedRecord) -> str | None:
@@ -290,6 +322,7 @@ def insert_prepared(
                 after=p.record_json,
                 at=now,
                 note=note(p),
+                after_is_record=True,
             )
             for p in prepared
         ],
@@ -298,34 +331,30 @@ def insert_prepared(
 
 def write_rows(
     db: Database,
-    rows: list[tuple[Any, ...]],
+    prepared: Sequence[PreparedRecord],
     links: list[tuple[Any, ...]],
-    tags: list[tuple[str, str]],
     *,
     allow_approved: bool = False,
 ) -> None:
     """Insert example rows, their links and tags, and index them for search (inside a transaction).
 
     Every new row goes through here, so this is where a row arriving `approved` is refused, unless
-    `allow_approved` (an import keeping reviewed statuses, or the restore of a dump).
+    `allow_approved` (an import keeping reviewed statuses, or the restore of a dump). Rows get
+    explicit rowids, so the full-text index is fed the same rowids from the prepared text.
     """
     if not allow_approved:
-        for row in rows:
-            if row[3] == "approved":
+        for p in prepared:
+            if p.status == "approved":
                 raise ReviewGuardError(
-                    f"example {row[0]}: cannot be stored as approved without review; store it as draft or "
+                    f"example {p.id}: cannot be stored as approved without review; store it as draft or "
                     "review and approve it through review (an import may keep_status for records already reviewed)"
                 )
     conn = db.conn
-    start = conn.execute("SELECT coalesce(max(rowid), 0) FROM examples").fetchone()[0]
-    conn.executemany(_INSERT_EXAMPLE, rows)
-    conn.execute(
-        "INSERT INTO examples_fts (rowid, title, search_text) SELECT rowid, title, search_text FROM examples "
-        "WHERE rowid > ?",
-        [start],
-    )
+    start = conn.execute("SELECT coalesce(max(rowid), 0) FROM examples").fetchone()[0] + 1
+    conn.executemany(_INSERT_EXAMPLE, [(start + i, *p.row) for i, p in enumerate(prepared)])
+    conn.executemany(_INSERT_SEARCH, [(start + i, p.row[2], p.search) for i, p in enumerate(prepared)])
     conn.executemany(_INSERT_LINK, links)
-    conn.executemany(_INSERT_TAG, tags)
+    conn.executemany(_INSERT_TAG, [(p.id, t) for p in prepared for t in p.tags])
 
 
 def existing_ids(db: Database, ids: Sequence[str]) -> list[str]:
@@ -388,10 +417,10 @@ def update(
     linked = {r[0] for r in db.execute("SELECT clause_id FROM example_clauses WHERE example_id = ?", [example.id])}
     check_clauses(example, clause_hashes, keep=linked)
     with db.atomic():
-        row = db.execute("SELECT version, record FROM examples WHERE id = ?", [example.id]).fetchone()
+        row = db.execute("SELECT version, record, rowid FROM examples WHERE id = ?", [example.id]).fetchone()
         if row is None:
             raise NotFoundError(f"no example with id {example.id!r}")
-        current_version, before = row
+        current_version, before, rowid = row
         if current_version != expected_version:
             raise ConflictError(
                 f"example {example.id} was changed by someone else (now version {current_version}, "
@@ -416,7 +445,7 @@ def update(
         row_values = _example_row(updated, record_json)
         cur = db.execute(
             "UPDATE examples SET kind=?, title=?, status=?, author=?, group_name=?, created_at=?, updated_at=?, "
-            "version=?, norm_hash=?, search_text=?, record=?, tokens=? WHERE id=? AND version=?",
+            "version=?, norm_hash=?, record=?, tokens=? WHERE id=? AND version=?",
             [*row_values[1:], updated.id, expected_version],
         )
         if cur.rowcount != 1:
@@ -424,6 +453,7 @@ def update(
                 f"example {example.id} was changed by someone else; reload and merge",
                 pending_audit=[_conflict_event(example, expected_version, before, actor)],
             )
+        _reindex(db, rowid, before_ex, updated)
         _sync_links(db, updated, clause_hashes)
         write_signatures(db, [(updated.id, *dedup_row(updated.searchable_text()))])
         db.execute("DELETE FROM example_tags WHERE example_id = ?", [updated.id])
@@ -437,6 +467,7 @@ def update(
             before=before,
             after=record_json,
             note=note,
+            after_is_record=True,
         )
     return updated
 
@@ -446,7 +477,7 @@ def _refuse_deleted(db: Database, example_id: str) -> None:
         raise NotFoundError(f"example {example_id} is deleted; restore it before changing it")
 
 
-def _conflict_event(example: Example, expected_version: int, stored: str, actor: str) -> tuple[str | None, ...]:
+def _conflict_event(example: Example, expected_version: int, stored: str, actor: str) -> tuple[str | int | None, ...]:
     """Audit row of an update that lost a race: `before` is the stored record it collided with,
     `after` the attempted record, its `version` being the version the attempt was based on."""
     attempt = example.model_copy(update={"version": expected_version}).canonical_json()
@@ -534,6 +565,7 @@ def delete(db: Database, example_id: str, *, expected_version: int | None, actor
             entity_id=example_id,
             before=before,
             after=after.canonical_json(),
+            after_is_record=True,
             note="soft delete: hidden until restored",
         )
     return after
@@ -555,6 +587,7 @@ def restore(db: Database, example_id: str, *, expected_version: int | None, acto
             entity_id=example_id,
             before=before,
             after=after.canonical_json(),
+            after_is_record=True,
         )
     return after
 
@@ -569,6 +602,8 @@ def purge(db: Database, example_id: str, *, expected_version: int | None, actor:
         _version, before = _locked_current(db, example_id, expected_version)
         if not is_deleted(db, example_id):
             raise CuratorError(f"example {example_id} is not deleted; delete it first, then purge it")
+        (rowid,) = db.execute("SELECT rowid FROM examples WHERE id = ?", [example_id]).fetchone()
+        _reindex(db, rowid, Example.model_validate_json(before), None)
         db.execute("DELETE FROM examples WHERE id = ?", [example_id])
         record_event(
             db,

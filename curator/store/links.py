@@ -82,6 +82,7 @@ def follow_renames(
             before=before,
             after=record_json,
             note="; ".join(notes),
+            after_is_record=True,
         )
         touched.append(example_id)
     return touched

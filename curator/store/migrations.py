@@ -326,5 +326,45 @@ def m011_eval_suites(db: Database) -> None:
     )
 
 
+@migrations()
+def m012_compact_storage(db: Database) -> None:
+    """A workspace about 2.5x its JSON lines instead of 6x, with the same answers.
+
+    - The search index keeps no copy of the text (a contentless FTS5 table): the writer indexes
+      each record's search text and removes the old terms itself (`store.examples`), so
+      `examples.search_text` (two thirds of a record again) is gone.
+    - An example's newest audit event whose after-image *is* the stored record keeps a reference
+      (`after_ref = 1`) instead of a second copy; a trigger writes the copy into the event the
+      moment the record changes or is removed, so history reads the same forever.
+    """
+    db.executescript(
+        """
+        DROP TRIGGER IF EXISTS examples_fts_ad;
+        DROP TRIGGER IF EXISTS examples_fts_au;
+        CREATE VIRTUAL TABLE examples_search USING fts5(title, search_text, content='');
+        INSERT INTO examples_search (rowid, title, search_text) SELECT rowid, title, search_text FROM examples;
+        DROP TABLE examples_fts;
+        ALTER TABLE examples_search RENAME TO examples_fts;
+        ALTER TABLE examples DROP COLUMN search_text;
+        ALTER TABLE audit ADD COLUMN after_ref INTEGER NOT NULL DEFAULT 0;
+        """
+    )
+    db.executescript(
+        """
+        CREATE TRIGGER audit_after_kept_on_update BEFORE UPDATE OF record ON examples BEGIN
+            UPDATE audit SET after = old.record, after_ref = 0
+            WHERE entity = 'example' AND entity_id = old.id AND after_ref = 1;
+        END;
+        CREATE TRIGGER audit_after_kept_on_delete BEFORE DELETE ON examples BEGIN
+            UPDATE audit SET after = old.record, after_ref = 0
+            WHERE entity = 'example' AND entity_id = old.id AND after_ref = 1;
+        END;
+        """
+    )
+    from curator.store.audit import compact_example_after_images
+
+    compact_example_after_images(db)
+
+
 SCHEMA_MIGRATIONS: frozenset[str] = frozenset(m.name for m in migrations._migrations)
 """Names this version of curator knows; a database with others is from a newer curator."""

@@ -14,6 +14,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from curator.models import Example
+from curator.store.audit import EVENT_COLUMNS_SQL
 from curator.store.examples import prepare, write_rows, write_signatures
 
 
@@ -25,13 +26,16 @@ class DumpedTable:
     file: str
     order_by: str
     json_columns: tuple[str, ...] = ()
+    select_from: str | None = None
+    """Columns and FROM clause when not every column of `table` is dumped as stored (the audit
+    log resolves its after-image references and leaves its internal flag out)."""
 
 
 DUMPED_TABLES: list[DumpedTable] = [
     DumpedTable("clauses", "constitution/clauses", "version_id, position", ("meta",)),
     DumpedTable("example_clauses", "links", "example_id, clause_id"),
     DumpedTable("reviews", "reviews", "id"),
-    DumpedTable("audit", "audit", "id", ("before", "after")),
+    DumpedTable("audit", "audit", "a.id", ("before", "after"), select_from=f"{EVENT_COLUMNS_SQL} FROM audit a"),
     DumpedTable("dedup_ignored", "dedup_ignored", "a, b"),
     DumpedTable("evalsets", "evalsets/sets", "name"),
     DumpedTable("eval_items", "evalsets/items", "evalset, idx"),
@@ -49,7 +53,7 @@ VERSION_COLUMNS = ("id", "sha256", "filename", "format", "title", "imported_at",
 
 def table_rows(db: Database, spec: DumpedTable) -> Iterator[dict[str, Any]]:
     """A table's rows as JSON-ready dicts (JSON columns decoded so dumps stay readable)."""
-    cursor = db.execute(f"SELECT * FROM [{spec.table}] ORDER BY {spec.order_by}")
+    cursor = db.execute(f"SELECT {spec.select_from or f'* FROM [{spec.table}]'} ORDER BY {spec.order_by}")
     names = [d[0] for d in cursor.description]
     for row in cursor:
         item = dict(zip(names, row, strict=True))
@@ -99,5 +103,5 @@ def restore_examples(db: Database, records: Iterable[Example]) -> None:
     holds the reviews and audit events that made them so.
     """
     prepared = [prepare(ex) for ex in records]
-    write_rows(db, [p.row for p in prepared], [], [(p.id, t) for p in prepared for t in p.tags], allow_approved=True)
+    write_rows(db, prepared, [], allow_approved=True)
     write_signatures(db, [(p.id, p.signature, p.shingles, p.fingerprints) for p in prepared])
