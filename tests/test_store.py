@@ -75,6 +75,7 @@ def test_migrations_on_a_blank_database_create_the_columns(tmp_path: Path) -> No
         assert set(db["dedup_ignored"].columns_dict) == {"a", "b", "actor", "at"}
         assert set(db["eval_items"].columns_dict) == {"evalset", "idx", "label", "text"}
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("PRAGMA page_size").fetchone()[0] == 16384  # big pages pack record rows tightly
         assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
 

@@ -44,6 +44,10 @@ BUSY_TIMEOUT_MS = 10_000
 LOCK_SLICE_MS = 250
 """How long one attempt at the write lock lets SQLite's busy handler wait before Python retries."""
 
+PAGE_SIZE = 16384
+"""Page size of a new workspace. A record row (~1.5 KB of JSON) fits twice in SQLite's default
+4 KB page with a quarter left empty; 16 KB pages hold ten, and the file is ~15% smaller."""
+
 LOCK_WAIT_S = 60.0
 """How long a write transaction keeps retrying for the write lock before 'database is locked' reaches a user."""
 
@@ -294,6 +298,8 @@ class Workspace:
             self._verified = True
             if self.readonly:
                 return
+            if not tables and self._memory_uri is None:
+                db.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # only takes on a new file (before WAL)
             with self._lock:
                 for _, conn in self._all:  # connections opened while checking: switch them now
                     _use_wal(conn.conn, self._memory_uri is not None)

@@ -336,6 +336,7 @@ def m012_compact_storage(db: Database) -> None:
     - An example's newest audit event whose after-image *is* the stored record keeps a reference
       (`after_ref = 1`) instead of a second copy; a trigger writes the copy into the event the
       moment the record changes or is removed, so history reads the same forever.
+    - Links and tags live in their primary-key b-tree (WITHOUT ROWID): no second index of the key.
     """
     db.executescript(
         """
@@ -347,6 +348,30 @@ def m012_compact_storage(db: Database) -> None:
         ALTER TABLE examples_search RENAME TO examples_fts;
         ALTER TABLE examples DROP COLUMN search_text;
         ALTER TABLE audit ADD COLUMN after_ref INTEGER NOT NULL DEFAULT 0;
+
+        CREATE TABLE example_clauses_new (
+            example_id TEXT NOT NULL REFERENCES examples(id) ON DELETE CASCADE,
+            clause_id TEXT NOT NULL,
+            clause_hash TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'ok',
+            linked_at TEXT NOT NULL,
+            PRIMARY KEY (example_id, clause_id)
+        ) WITHOUT ROWID;
+        INSERT INTO example_clauses_new SELECT example_id, clause_id, clause_hash, state, linked_at
+            FROM example_clauses ORDER BY example_id, clause_id;
+        DROP TABLE example_clauses;
+        ALTER TABLE example_clauses_new RENAME TO example_clauses;
+        CREATE INDEX idx_example_clauses_clause ON example_clauses(clause_id);
+
+        CREATE TABLE example_tags_new (
+            example_id TEXT NOT NULL REFERENCES examples(id) ON DELETE CASCADE,
+            tag TEXT NOT NULL,
+            PRIMARY KEY (example_id, tag)
+        ) WITHOUT ROWID;
+        INSERT INTO example_tags_new SELECT example_id, tag FROM example_tags ORDER BY example_id, tag;
+        DROP TABLE example_tags;
+        ALTER TABLE example_tags_new RENAME TO example_tags;
+        CREATE INDEX idx_example_tags_tag ON example_tags(tag);
         """
     )
     db.executescript(
