@@ -51,6 +51,8 @@ def machine() -> str:
 
 
 RUNNERS = ("import", "constitution", "align", "coverage", "evals", "dedup", "clusters", "export", "tui", "memory")
+OPTIONAL = ("scaling",)
+"""Run only when named (`python -m bench scaling --size 1000000` takes ~40 minutes); rendered when present."""
 
 
 def collect(name: str, quick: bool, size: int | None = None) -> dict[str, Any] | list[dict[str, Any]]:
@@ -69,6 +71,10 @@ def collect(name: str, quick: bool, size: int | None = None) -> dict[str, Any] |
 
     if name == "clusters":
         return bench_clusters.run(quick, sizes=(size // 10, size) if size is not None else None)
+    if name == "scaling":
+        from bench import bench_scaling
+
+        return bench_scaling.run(quick, sizes=(size // 100, size // 10, size) if size is not None else None)
     if name == "memory" and size is not None:
         return bench_memory.run(quick, sizes=(size // 10, size))
     module = {"dedup": bench_dedup, "export": bench_export, "tui": bench_tui, "memory": bench_memory}[name]
@@ -87,6 +93,24 @@ def run_isolated(name: str, quick: bool, size: int | None = None) -> Any:
         return json.loads(out.read_text())
 
 
+def _scaling_section(result: dict[str, Any] | None) -> str:
+    if result is None:
+        return "## Scaling\n\nNot measured yet: `python -m bench scaling --size 1000000`."
+    from bench import bench_scaling
+
+    sizes = " / ".join(f"{s:,}" for s in result["sizes"])
+    return f"""## Scaling
+
+Every operation a user waits on, on fresh workspaces of {sizes} records made as a user makes them
+(`curator init`, the demo constitution, `curator import --keep-status` of bench/datagen.py's
+template-heavy JSON lines), each command as its own process (wall time, peak RSS), the duplicate
+index and the TUI in a fresh interpreter. The exponent is the least-squares slope of log(value) over
+log(records): ~1 linear, ~0 flat, above 1 worse than linear. Run: `python -m bench scaling --size
+{result["sizes"][-1]}` ({result["wall_s"]:,} s in all).
+
+{bench_scaling.markdown(result)}"""
+
+
 def main() -> int:
     """`python -m bench [--quick] [--only NAME ...]`: run, store raw results, rewrite BENCHMARKS.md.
 
@@ -99,7 +123,7 @@ def main() -> int:
         name, out = sys.argv[sys.argv.index("--child") + 1 : sys.argv.index("--child") + 3]
         Path(out).write_text(json.dumps(collect(name, quick, size)))
         return 0
-    only = [a for a in sys.argv[1:] if a in RUNNERS]
+    only = [a for a in sys.argv[1:] if a in RUNNERS + OPTIONAL]
     store = ROOT / "bench" / "data" / ("results-quick.json" if quick else "results.json")
     store.parent.mkdir(exist_ok=True)
     results: dict[str, Any] = json.loads(store.read_text()) if store.exists() else {}
@@ -130,6 +154,7 @@ def main() -> int:
     export_section = bench_export.markdown(results["export"])
     tui_section = bench_tui.markdown(results["tui"])
     memory_section = bench_memory.markdown(results["memory"])
+    scaling_section = _scaling_section(results.get("scaling"))
     evals_section = bench_evals.markdown(results["evals"])
     align_section = bench_align.markdown(results["align"])
     constitution_rows = "\n".join(
@@ -207,6 +232,8 @@ Target: <= 0.5 s.
 {tui_section}
 
 {memory_section}
+
+{scaling_section}
 
 Raw results:
 
