@@ -133,6 +133,9 @@ def test_the_upgrade_moves_search_text_into_the_index_and_keeps_history(tmp_path
     conn.close()
     with open_workspace(path) as ws:
         assert "search_text" not in ws.db["examples"].columns_dict
+        # rewritten once, compactly, with a new workspace's page size, and back in WAL mode
+        assert ws.db.execute("PRAGMA page_size").fetchone()[0] == 16384
+        assert ws.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert _found(ws.db, "windmill") == ["ex_a"] and _found(ws.db, "lighthouse") == []
         assert [e.after for e in events_for(ws.db, "example", "ex_a")] == [v1.canonical(), v2.canonical()]
         assert _refs(ws.db) == {"ex_a": (1, False)}

@@ -214,6 +214,27 @@ def _use_wal(conn: sqlite3.Connection, memory: bool) -> None:
         conn.execute("PRAGMA synchronous = NORMAL")
 
 
+REPACKING_MIGRATION = "m012_compact_storage"
+"""After this upgrade an old workspace is mostly half-empty pages: it is rewritten once."""
+
+
+def _repack(db: Database) -> None:
+    """Rewrite the file compactly (VACUUM), with the page size of a new workspace when no other
+    connection has it open (a page size change needs the rollback journal for a moment).
+
+    Only the file's size depends on it: when it cannot run (another process holds the database,
+    or the disk has no room for the copy) the free pages are reused by later writes.
+    """
+    try:
+        if db.execute("PRAGMA journal_mode = DELETE").fetchone()[0] == "delete":
+            db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+        db.execute("VACUUM")
+    except sqlite3.OperationalError:
+        pass
+    finally:
+        db.execute("PRAGMA journal_mode = WAL")
+
+
 class Workspace:
     """A curator database on disk (or in memory), with one connection per thread."""
 
@@ -270,6 +291,7 @@ class Workspace:
         (some backfill every record once), so a caller can tell the person why it waits.
         """
         db = self.db
+        pending: list[str] = []
         with sqlite_errors(self.path):
             tables = set(db.table_names())
             if tables and "_sqlite_migrations" not in tables:
@@ -304,6 +326,8 @@ class Workspace:
                 for _, conn in self._all:  # connections opened while checking: switch them now
                     _use_wal(conn.conn, self._memory_uri is not None)
             migrations.apply(db)
+            if REPACKING_MIGRATION in pending and self._memory_uri is None:
+                _repack(db)
 
     def is_empty(self) -> bool:
         """True when the workspace holds no constitution and no examples."""
