@@ -30,6 +30,9 @@ _B = _rng.randint(0, 1 << 32, size=NUM_PERM, dtype=np.uint64).astype(np.uint32)
 _BASE = 1_000_003
 _POWERS = np.array([_BASE ** (SHINGLE - 1 - k) % (1 << 64) for k in range(SHINGLE)], dtype=np.uint64)
 
+_A_ROW = _A[None, :]
+_B_ROW = _B[None, :]
+
 EMPTY_SIGNATURE = np.full(NUM_PERM, np.iinfo(np.uint32).max, dtype=np.uint32)
 
 
@@ -78,9 +81,9 @@ def signature_of_hashes(hashes: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32
     if hashes.size == 0:
         return EMPTY_SIGNATURE.copy()
     with np.errstate(over="ignore"):
-        permuted = np.multiply.outer(_A, hashes)
-        permuted += _B[:, None]
-    return permuted.min(axis=1)  # type: ignore[no-any-return]
+        permuted = hashes[:, None] * _A_ROW  # one row per shingle: the minimum runs down 128-wide rows
+        permuted += _B_ROW
+    return permuted.min(axis=0)  # type: ignore[no-any-return]
 
 
 def signature(text: str) -> npt.NDArray[np.uint32]:

@@ -65,6 +65,22 @@ def test_signatures_are_stable_across_processes() -> None:
     assert len(signature_bytes(BASE)) == 512
 
 
+def test_signatures_and_token_estimates_stay_what_stored_ones_were() -> None:
+    """Signatures and token counts are stored per record: a faster computation must give the same
+    values, or every stored one would be silently incomparable (the digest is of curator 0.x's)."""
+    import hashlib
+
+    from curator import paths
+    from curator.minhash import dedup_row
+    from curator.token_estimate import estimate_tokens
+
+    text = paths.demo_constitution_file().read_text(encoding="utf-8")
+    sig, shingles, _ = dedup_row(text)
+    assert sig == signature_bytes(text)
+    assert hashlib.sha256(sig).hexdigest() == "47f8186580d3e86649e1aa22699be01effd9e2f9289ef7cafbb9d162d25fbf9d"
+    assert (shingles, estimate_tokens(text)) == (6318, 2603)
+
+
 def test_signature_estimates_jaccard() -> None:
     edited = substitute(BASE, 10)
     a, b = shingle_set(normalize(BASE)), shingle_set(normalize(edited))
