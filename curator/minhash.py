@@ -158,18 +158,41 @@ def word_hashes(normalized: str) -> npt.NDArray[np.uint64]:
     """
     if not normalized:
         return np.zeros(0, dtype=np.uint64)
-    codes = np.frombuffer(normalized.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    n = codes.size
+    raw = np.frombuffer(normalized.encode("utf-32-le"), dtype=np.uint32)
+    n = raw.size
+    powers, inverse = _powers(n)
     with np.errstate(over="ignore"):
-        one = np.ones(1, dtype=np.uint64)
-        powers = np.concatenate((one, np.cumprod(np.full(n - 1, _WORD_BASE, dtype=np.uint64))))  # B**i
-        inverse = np.concatenate((one, np.cumprod(np.full(n, _WORD_BASE_INV, dtype=np.uint64))))
-        prefix = np.concatenate(([np.uint64(0)], np.cumsum((codes + np.uint64(1)) * powers, dtype=np.uint64)))
-        spaces = np.flatnonzero(codes == 32)
-        starts = np.concatenate(([0], spaces + 1))
-        ends = np.concatenate((spaces, [n]))
-        hashes = ((prefix[ends] - prefix[starts]) * inverse[starts]).astype(np.uint64, copy=False)
+        prefix = np.empty(n + 1, dtype=np.uint64)
+        prefix[0] = 0
+        np.cumsum((raw.astype(np.uint64) + np.uint64(1)) * powers[:n], dtype=np.uint64, out=prefix[1:])
+        spaces = np.flatnonzero(raw == 32)
+        starts = np.empty(spaces.size + 1, dtype=np.intp)
+        starts[0] = 0
+        starts[1:] = spaces + 1
+        ends = np.empty(spaces.size + 1, dtype=np.intp)
+        ends[:-1] = spaces
+        ends[-1] = n
+        hashes = (prefix[ends] - prefix[starts]) * inverse[starts]
     return _mix64(hashes)
+
+
+_POWERS_CACHE: list[tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]] = []
+
+
+def _powers(n: int) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+    """B**i and B**-i (mod 2**64) for i <= n, computed once and grown when a longer text comes."""
+    if not _POWERS_CACHE or _POWERS_CACHE[0][0].size <= n:
+        size = max(n + 1, 2 * _POWERS_CACHE[0][0].size if _POWERS_CACHE else 0, 8192)
+        with np.errstate(over="ignore"):
+            one = np.ones(1, dtype=np.uint64)
+            powers: npt.NDArray[np.uint64] = np.concatenate(
+                (one, np.cumprod(np.full(size - 1, _WORD_BASE, dtype=np.uint64)))
+            ).astype(np.uint64, copy=False)
+            inverse: npt.NDArray[np.uint64] = np.concatenate(
+                (one, np.cumprod(np.full(size - 1, _WORD_BASE_INV, dtype=np.uint64)))
+            ).astype(np.uint64, copy=False)
+        _POWERS_CACHE[:] = [(powers, inverse)]  # one assignment: a reader in another thread sees old or new
+    return _POWERS_CACHE[0]
 
 
 def gram_hashes(words: npt.NDArray[np.uint64], n: int = EXCERPT_GRAM) -> npt.NDArray[np.uint64]:
@@ -192,9 +215,12 @@ def winnow(hashes: npt.NDArray[np.uint64], window: int = EXCERPT_WINDOW) -> npt.
     if hashes.size <= window:
         least: npt.NDArray[np.uint64] = hashes.min(keepdims=True)
         return least
-    minima = np.lib.stride_tricks.sliding_window_view(hashes, window).min(axis=1)
-    ordered = np.sort(minima)
-    out: npt.NDArray[np.uint64] = ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+    count = hashes.size - window + 1
+    minima = hashes[:count].copy()
+    for k in range(1, window):  # a running minimum: cheaper than a sliding-window view at these sizes
+        np.minimum(minima, hashes[k : k + count], out=minima)
+    minima.sort()
+    out: npt.NDArray[np.uint64] = minima[np.concatenate(([True], minima[1:] != minima[:-1]))]
     return out
 
 
