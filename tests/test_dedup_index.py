@@ -246,3 +246,21 @@ def test_below_the_cap_nothing_changes(workspace_file: tuple[Path, Workspace]) -
     whole = DedupEngine.load(ws.db, DedupConfig(check_candidates=10_000))
     assert [capped.check_result(t, limit=50) for t in texts] == [whole.check_result(t, limit=50) for t in texts]
     assert all(capped.check_result(t).unverified == 0 for t in texts)
+
+
+def test_cli_check_keeps_the_index_file_and_reindex_drops_it(demo_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from curator.paths import dedup_index_file
+    from tests.helpers import run
+
+    index = dedup_index_file(demo_db)
+    assert index is not None
+    code, out, _ = run(capsys, "dedup", "check", "--id", "ex_demo_001", "--format", "json", "--db", str(demo_db))
+    assert code == 0
+    answer = json.loads(out)
+    assert answer["unverified"] == 0 and "ex_demo_002" in [m["id"] for m in answer["matches"]]
+    assert index.is_file()
+    assert run(capsys, "dedup", "check", "--id", "ex_demo_001", "--format", "json", "--db", str(demo_db))[1] == out
+    assert run(capsys, "dedup", "reindex", "--db", str(demo_db))[0] == 0
+    assert not index.exists()  # signatures rewritten outside the audit log: the file goes with them
