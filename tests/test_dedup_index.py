@@ -201,42 +201,38 @@ def fill(rng: random.Random, vocab: list[str]) -> str:
     return " ".join(f"{part}: {' '.join(rng.choice(vocab) for _ in range(6))}." for part in PARTS)
 
 
+VOCAB = ["".join(random.Random(k).choice("bcdfgklmnprstvz") + "aeiou"[k % 5] for _ in range(3)) for k in range(40)]
+CHECKED = fill(random.Random(99), VOCAB)
+
+
 @pytest.fixture
 def template_ws(tmp_path: Path) -> Iterator[Workspace]:
     """150 fills of one prompt (fewer than a template bucket: every fill is an LSH candidate of the
-    others), an exact copy and a record quoting 40 words of the text checked."""
+    others, and most pass a rule against each other), an exact and an edited copy of the text checked."""
     constitution = tmp_path / "constitution.md"
     constitution.write_text(SMALL_CONSTITUTION, encoding="utf-8")
     ws = open_workspace(":memory:")
     import_constitution(ws.db, constitution, actor="tester")
     rng = random.Random(4)
-    vocab = ["".join(rng.choice("bcdfgklmnprstvz") + rng.choice("aeiou") for _ in range(3)) for _ in range(40)]
-    batch = [Example(id=f"ex_fill{n:03d}", kind="story", title="fill", text=fill(rng, vocab)) for n in range(150)]
+    batch = [Example(id=f"ex_fill{n:03d}", kind="story", title="fill", text=fill(rng, VOCAB)) for n in range(150)]
     batch.append(Example(id="ex_exact", kind="story", title="copy", text=CHECKED))
-    quoted = " ".join(CHECKED.split()[:40])
-    batch.append(Example(id="ex_quote", kind="story", title="quote", text=f"{OTHER} {quoted} {OTHER}"))
+    batch.append(Example(id="ex_edited", kind="story", title="edited", text=edited(CHECKED, random.Random(1), 0.05)))
     examples.insert_many(ws.db, batch, actor="tester")
     yield ws
     ws.close()
 
 
-CHECKED = fill(random.Random(99), ["alpha", "beta", "gamma", "delta"]) + " " + " ".join(f"word{k}" for k in range(40))
-OTHER = " ".join(f"other{k}" for k in range(60))
-
-
 def test_look_alikes_beyond_the_cap_are_counted_and_the_best_are_verified(template_ws: Workspace) -> None:
-    capped = DedupEngine.load(template_ws.db, DedupConfig(check_candidates=16))
-    whole = DedupEngine.load(template_ws.db, DedupConfig(check_candidates=10_000))
-    got = capped.check_result(CHECKED, limit=1000)
-    every = whole.check_result(CHECKED, limit=1000)
-    assert every.unverified == 0
+    engine = DedupEngine.load(template_ws.db, DedupConfig(check_candidates=8))
+    got = engine.check_result(CHECKED, limit=8)  # the panel's question: 8 rows
+    every = engine.check_result(CHECKED, limit=1000)  # as many as there are: nothing capped
+    assert every.unverified == 0 and len(every.matches) > 20
     assert got.unverified > 0  # the fills beyond the cap, counted
-    assert {"ex_exact", "ex_quote"} <= {m.id for m in got.matches}  # exact and excerpt matches: always verified
+    assert {"ex_exact", "ex_edited"} <= {m.id for m in got.matches}  # the copies are never lost to the cap
     found = {m.id: m for m in every.matches}
     assert all(found[m.id] == m for m in got.matches)  # what is returned is what verifying everything returns
-    dropped = set(found) - {m.id for m in got.matches}
-    assert len(dropped) <= got.unverified  # a match not returned is among those counted as unverified
-    assert got.matches[:3] == every.matches[:3]  # the best ones come first either way
+    assert got.matches[:2] == every.matches[:2]  # the copies come first either way
+    assert len(found) - len(got.matches) <= got.unverified  # a match not returned was counted as unverified
 
 
 def test_below_the_cap_nothing_changes(workspace_file: tuple[Path, Workspace]) -> None:
@@ -244,23 +240,5 @@ def test_below_the_cap_nothing_changes(workspace_file: tuple[Path, Workspace]) -
     texts = queries(ws, random.Random(6))
     capped = DedupEngine.load(ws.db)
     whole = DedupEngine.load(ws.db, DedupConfig(check_candidates=10_000))
-    assert [capped.check_result(t, limit=50) for t in texts] == [whole.check_result(t, limit=50) for t in texts]
+    assert [capped.check_result(t) for t in texts] == [whole.check_result(t) for t in texts]
     assert all(capped.check_result(t).unverified == 0 for t in texts)
-
-
-def test_cli_check_keeps_the_index_file_and_reindex_drops_it(demo_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    import json
-
-    from curator.paths import dedup_index_file
-    from tests.helpers import run
-
-    index = dedup_index_file(demo_db)
-    assert index is not None
-    code, out, _ = run(capsys, "dedup", "check", "--id", "ex_demo_001", "--format", "json", "--db", str(demo_db))
-    assert code == 0
-    answer = json.loads(out)
-    assert answer["unverified"] == 0 and "ex_demo_002" in [m["id"] for m in answer["matches"]]
-    assert index.is_file()
-    assert run(capsys, "dedup", "check", "--id", "ex_demo_001", "--format", "json", "--db", str(demo_db))[1] == out
-    assert run(capsys, "dedup", "reindex", "--db", str(demo_db))[0] == 0
-    assert not index.exists()  # signatures rewritten outside the audit log: the file goes with them

@@ -50,7 +50,10 @@ def check(ws: Workspace, text: str | None, file: str | None, example_id: str | N
     unverified = [f"{result.unverified} more look-alikes not verified"] if result.unverified else []
     emit(
         fmt,
-        json=lambda: {"matches": [m.to_json() for m in matches], "unverified": result.unverified},
+        json=lambda: {
+            "matches": [m.to_json() for m in matches],
+            **({"unverified": result.unverified} if result.unverified else {}),
+        },
         table=lambda: lines(
             [
                 table(

@@ -285,8 +285,9 @@ class CheckResult:
 
     matches: list[Match]
     unverified: int = 0
-    """LSH candidates beyond `check_candidates` (ranked by the signature sketch, the most alike
-    verified first) that were not verified: on a corpus of fill-in templates, the other fills."""
+    """LSH candidates beyond the cap (`check_candidates`, or `limit` when larger; ranked by the
+    signature sketch, the most alike verified first) that were not verified: on a corpus of fill-in
+    templates, the other fills."""
 
 
 CATCH_UP_LIMIT = 20_000
@@ -538,7 +539,10 @@ class DedupEngine:
                 exact.add(eid)
         with self._lock:
             similar, unverified = self._plausible_candidates(
-                signature_of_hashes(query.shingles), query.shingles.size, exclude_id
+                signature_of_hashes(query.shingles),
+                query.shingles.size,
+                exclude_id,
+                max(self.config.check_candidates, limit),
             )
             sharing = self._excerpt_candidates(excerpt_fingerprints(normalized))
         candidates = similar | sharing | exact
@@ -589,15 +593,15 @@ class DedupEngine:
         return self.check_result(_record_text(row[0]), exclude_id=example_id, limit=limit)
 
     def _plausible_candidates(
-        self, sig: np.ndarray[Any, np.dtype[np.uint32]], size: int, exclude_id: str | None = None
+        self, sig: np.ndarray[Any, np.dtype[np.uint32]], size: int, exclude_id: str | None, cap: int
     ) -> tuple[set[str], int]:
         """LSH candidates that some rule could pass, judged from signatures and shingle counts only,
-        and how many were left unverified by `check_candidates`.
+        and how many were left unverified by the cap.
 
         First the one-byte sketches: a pair's equal bytes are at least its equal values, so a
         candidate whose sketch says no rule could pass is dropped for sure. The rest are ranked by
-        equal bytes (then id), the first `check_candidates` are judged on their exact signatures,
-        the others are counted, not verified.
+        equal bytes (then id), the first `cap` are judged on their exact signatures, the others are
+        counted, not verified.
         """
         index, config = self.index, self.config
         rows, extra, _ = index.candidate_rows(sig)
@@ -613,9 +617,9 @@ class DedupEngine:
             assert index.sizes is not None
             able = plausible(equal / NUM_PERM, size, index.sizes[rows], config)
             rows, equal = rows[able], equal[able]
-            if rows.size > config.check_candidates:  # rank by equal bytes; ids only where the cut falls
+            if rows.size > cap:  # rank by equal bytes; ids only where the cut falls
                 order = np.argsort(-equal, kind="stable")
-                cut = int(equal[order[config.check_candidates - 1]])
+                cut = int(equal[order[cap - 1]])
                 above = rows[equal > cut]
                 tied = rows[equal == cut]
                 pool = [(int(e), "", int(r)) for r, e in zip(above.tolist(), equal[equal > cut].tolist(), strict=True)]
@@ -636,11 +640,11 @@ class DedupEngine:
                 pool.append((bytes_equal, eid, -1))
                 entries[eid] = entry
         unverified = rest
-        if len(pool) > config.check_candidates:
+        if len(pool) > cap:
             named = [(e, eid or index.ids[r], r) for e, eid, r in pool]
             named.sort(key=lambda p: (-p[0], p[1]))
-            unverified += len(named) - config.check_candidates
-            pool = named[: config.check_candidates]
+            unverified += len(named) - cap
+            pool = named[:cap]
         bulk = [r for _, _, r in pool if r >= 0]
         entries.update(index.entries(bulk))
         if not entries:
