@@ -152,7 +152,7 @@ def cached_workspace(n: int) -> Path:
 
 def jsonl_mb(db: Database) -> float:
     """The size of the records as JSON lines (what `curator list --format jsonl` would write, roughly)."""
-    total = db.execute("SELECT sum(length(CAST(record AS BLOB))) + count(*) FROM examples").fetchone()[0]
+    total = int(db.execute("SELECT sum(length(CAST(record AS BLOB))) + count(*) FROM examples").fetchone()[0])
     return round(total / 1e6, 1)
 
 
