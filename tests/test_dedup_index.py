@@ -242,3 +242,28 @@ def test_below_the_cap_nothing_changes(workspace_file: tuple[Path, Workspace]) -
     whole = DedupEngine.load(ws.db, DedupConfig(check_candidates=10_000))
     assert [capped.check_result(t) for t in texts] == [whole.check_result(t) for t in texts]
     assert all(capped.check_result(t).unverified == 0 for t in texts)
+
+
+def test_many_writes_elsewhere_rebuild_the_index_instead_of_piling_up(
+    workspace_file: tuple[Path, Workspace], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from curator.dedup import engine as engine_module
+
+    path, ws = workspace_file
+    index = tmp_path / "ws.db.dedup-index"
+    DedupEngine.load(ws.db, index_file=index)
+    opened = DedupEngine.load(ws.db, index_file=index)
+    assert opened.source == "file"
+    monkeypatch.setattr(engine_module, "CATCH_UP_LIMIT", 5)
+    rng = random.Random(12)
+    copies = []
+    for k in range(8):  # an import in another process: more records than the overflow takes
+        source = examples.get(ws.db, f"ex_copy_{k}").searchable_text()
+        copies.append(parse_example(story(id=f"ex_import_{k}", text=edited(source, rng), clauses=[])))
+    with open_workspace(path) as other:
+        examples.insert_many(other.db, copies, actor="tester")
+    found = opened.check(copies[2].text or "", limit=50)
+    assert "ex_import_2" in {m.id for m in found}  # the imported record itself, exact
+    assert opened.source == "table" and not opened.index.extra_ids  # built again, written again
+    assert DedupEngine.load(ws.db, index_file=index).source == "file"
+    assert DedupEngine.load(ws.db, index_file=index).seen == opened.seen

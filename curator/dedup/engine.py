@@ -18,7 +18,7 @@ import numpy as np
 from sqlite_utils import Database
 
 from curator.dedup.config import DedupConfig
-from curator.dedup.index import ExcerptIndex, IdColumn, LshIndex, sketch_of
+from curator.dedup.index import ExcerptIndex, IdColumn, LshIndex, all_query_keys, sketch_of
 from curator.dedup.persist import State, open_index, write_index
 from curator.dedup.verify import Candidate, Verdict, clip, plausible, shared_span, verify
 from curator.errors import NotFoundError, UsageError
@@ -290,8 +290,10 @@ class CheckResult:
     templates, the other fills."""
 
 
-CATCH_UP_LIMIT = 20_000
-"""Records changed since an index file was written that opening it applies; more: rebuilt from the table."""
+CATCH_UP_LIMIT = 5_000
+"""Records changed since an index file was written (or since the last check) that are applied from
+the audit log into the overflow (~0.1 ms each); more (a large import): the index is built again from
+the table."""
 
 
 class DedupEngine:
@@ -320,6 +322,8 @@ class DedupEngine:
         """Where the bulk arrays came from: `table` (built from stored signatures) or `file`."""
         self.file_bytes = 0
         """Size of the index file read or written (0: none)."""
+        self.index_file: Path | None = None
+        """The file the index is kept in (None: none), read again after a large write elsewhere."""
         if self.index.fetch is None and self.index.signatures is None:
             self.index.fetch = self._fetch_entries
 
@@ -349,8 +353,10 @@ class DedupEngine:
         if index_file is not None:
             engine = cls._from_file(source, db, config, index_file)
             if engine is not None:
+                engine.index_file = index_file
                 return engine
         engine = cls._build(source, db, config)
+        engine.index_file = index_file
         if index_file is not None:
             with contextlib.suppress(OSError):  # a read-only folder or a full disk: it works, the next load rebuilds
                 engine.write_index(index_file)
@@ -478,9 +484,19 @@ class DedupEngine:
         if latest == self.seen:
             return
         with read_snapshot(db):
-            changed = examples_changed(db, self.seen, latest, limit=1 << 62) or []
-            self._apply(db, changed)
-            self.ignored = {(a, b) for a, b in db.execute("SELECT a, b FROM dedup_ignored")}
+            changed = examples_changed(db, self.seen, latest, limit=CATCH_UP_LIMIT)
+            if changed is not None:
+                self._apply(db, changed)
+                self.ignored = {(a, b) for a, b in db.execute("SELECT a, b FROM dedup_ignored")}
+        if changed is None:  # a large import elsewhere: built again (and its file), not held in the overflow
+            fresh = type(self).load(self._db, self.config, index_file=self.index_file)
+            with self._lock:
+                self.index, self.excerpts, self.ignored = fresh.index, fresh.excerpts, fresh.ignored
+                self.state, self.source, self.file_bytes = fresh.state, fresh.source, fresh.file_bytes
+                if self.index.fetch is not None:
+                    self.index.fetch = self._fetch_entries
+                self._cache.clear()
+            latest = fresh.seen
         self.seen = latest
 
     def _apply(self, db: Database, changed: list[str]) -> None:
@@ -495,12 +511,14 @@ class DedupEngine:
                 chunk,
             ):
                 found[eid] = (sig, shingles, prints)
+        sigs = {eid: from_bytes(row[0]) for eid, row in found.items()}
+        keys = dict(zip(sigs, all_query_keys(np.stack(list(sigs.values()))), strict=True)) if sigs else {}
         with self._lock:
             for eid in changed:
                 self._cache.pop(eid, None)
                 if eid in found:
-                    sig, shingles, prints = found[eid]
-                    self.index.add(eid, from_bytes(sig), int(shingles))
+                    _, shingles, prints = found[eid]
+                    self.index.add(eid, sigs[eid], int(shingles), keys[eid])
                     self.excerpts.add(eid, fingerprints_from_bytes(prints or b""))
                 else:
                     self.index.remove(eid)

@@ -58,7 +58,12 @@ def short_keys(signatures: npt.NDArray[np.uint32], band: int) -> npt.NDArray[np.
 
 def query_keys(signature: npt.NDArray[np.uint32]) -> list[int]:
     """Every band's short key of one signature (as `short_keys` gives them band by band)."""
-    keys: list[int] = (band_keys(signature[None, :])[0] >> np.uint64(32)).astype(np.uint32).tolist()
+    return all_query_keys(signature[None, :])[0]
+
+
+def all_query_keys(signatures: npt.NDArray[np.uint32]) -> list[list[int]]:
+    """Every band's short key of each signature, in one pass."""
+    keys: list[list[int]] = (band_keys(signatures) >> np.uint64(32)).astype(np.uint32).tolist()
     return keys
 
 
@@ -83,6 +88,14 @@ class IdColumn(Sequence[str]):
     def __len__(self) -> int:
         return int(self.ends.size)
 
+    def _raw(self, row: int) -> bytes:
+        start = int(self.ends[row - 1]) if row > 0 else 0
+        return self._view[start : int(self.ends[row])].tobytes()
+
+    @property
+    def _view(self) -> memoryview:
+        return memoryview(self.blob)  # type: ignore[arg-type]
+
     @overload
     def __getitem__(self, row: int) -> str: ...
     @overload
@@ -90,20 +103,21 @@ class IdColumn(Sequence[str]):
     def __getitem__(self, row: int | slice) -> str | list[str]:
         if isinstance(row, slice):
             return [self[r] for r in range(*row.indices(len(self)))]
-        start = int(self.ends[row - 1]) if row > 0 else 0
-        return bytes(self.blob[start : int(self.ends[row])]).decode()
+        return self._raw(row).decode()
 
     def row_of(self, example_id: str) -> int | None:
         """The row holding `example_id`, or None."""
-        lo, hi = 0, int(self.by_id.size)
+        target = example_id.encode()
+        order = self.by_id
+        lo, hi = 0, int(order.size)
         while lo < hi:  # binary search in id order, comparing the UTF-8 bytes (the order of `of`)
             mid = (lo + hi) // 2
-            if self[int(self.by_id[mid])] < example_id:
+            if self._raw(int(order[mid])) < target:
                 lo = mid + 1
             else:
                 hi = mid
-        if lo < self.by_id.size and self[int(self.by_id[lo])] == example_id:
-            return int(self.by_id[lo])
+        if lo < order.size and self._raw(int(order[lo])) == target:
+            return int(order[lo])
         return None
 
 
@@ -114,12 +128,15 @@ class RowOf:
     def __init__(self, ids: Sequence[str]) -> None:
         self._column = ids if isinstance(ids, IdColumn) else None
         self._dict = None if self._column is not None else {eid: i for i, eid in enumerate(ids)}
+        self._found: dict[str, int | None] = {}
 
     def get(self, example_id: str) -> int | None:
         if self._dict is not None:
             return self._dict.get(example_id)
         assert self._column is not None
-        return self._column.row_of(example_id)
+        if example_id not in self._found:  # a written record is looked up by both indexes, often again
+            self._found[example_id] = self._column.row_of(example_id)
+        return self._found[example_id]
 
 
 PairFilter = Callable[[npt.NDArray[np.int64], npt.NDArray[np.int64]], npt.NDArray[np.bool_]]
@@ -230,11 +247,14 @@ class LshIndex:
         """Records written after the build (their entries live in the overflow dict)."""
         return list(self._extra)
 
-    def add(self, example_id: str, signature: npt.NDArray[np.uint32], size: int = 0) -> None:
-        """Index a record written after the build (replacing an older signature of it)."""
+    def add(
+        self, example_id: str, signature: npt.NDArray[np.uint32], size: int = 0, keys: list[int] | None = None
+    ) -> None:
+        """Index a record written after the build (replacing an older signature of it); `keys`: its
+        band keys when already computed (a batch of records at once)."""
         self.remove(example_id)
         self._extra[example_id] = (signature, size)
-        for band, key in enumerate(query_keys(signature)):
+        for band, key in enumerate(keys if keys is not None else query_keys(signature)):
             self._extra_bands[band].setdefault(key, set()).add(example_id)
 
     def remove(self, example_id: str) -> None:
