@@ -267,3 +267,23 @@ def test_many_writes_elsewhere_rebuild_the_index_instead_of_piling_up(
     assert opened.source == "table" and not opened.index.extra_ids  # built again, written again
     assert DedupEngine.load(ws.db, index_file=index).source == "file"
     assert DedupEngine.load(ws.db, index_file=index).seen == opened.seen
+
+
+def test_cli_check_says_how_many_look_alikes_it_did_not_verify(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from tests.helpers import run
+
+    db = tmp_path / "fills.db"
+    with open_workspace(db) as ws:
+        rng = random.Random(4)
+        fills = [Example(id=f"ex_fill{n:03d}", kind="story", title="fill", text=fill(rng, VOCAB)) for n in range(60)]
+        examples.insert_many(ws.db, fills, actor="tester")
+    code, out, _ = run(capsys, "dedup", "check", "--text", CHECKED, "--format", "json", "--db", str(db))
+    assert code == 0
+    answer = json.loads(out)
+    assert len(answer["matches"]) == 10 and answer["unverified"] > 0  # the cap is the 10 asked for
+    code, out, _ = run(capsys, "dedup", "check", "--text", CHECKED, "--db", str(db))
+    assert f"{answer['unverified']} more look-alikes not verified" in out
