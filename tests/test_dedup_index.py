@@ -287,3 +287,21 @@ def test_cli_check_says_how_many_look_alikes_it_did_not_verify(
     assert len(answer["matches"]) == 10 and answer["unverified"] > 0  # the cap is the 10 asked for
     code, out, _ = run(capsys, "dedup", "check", "--text", CHECKED, "--db", str(db))
     assert f"{answer['unverified']} more look-alikes not verified" in out
+
+
+def test_cli_check_keeps_the_index_file_and_reindex_drops_it(demo_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from curator.paths import dedup_index_file
+    from tests.helpers import run
+
+    index = dedup_index_file(demo_db)
+    assert index is not None and not index.exists()
+    code, out, _ = run(capsys, "dedup", "check", "--id", "ex_demo_001", "--format", "json", "--db", str(demo_db))
+    assert code == 0
+    answer = json.loads(out)
+    assert "unverified" not in answer and "ex_demo_002" in [m["id"] for m in answer["matches"]]
+    assert index.is_file()  # written beside the workspace
+    assert run(capsys, "dedup", "check", "--id", "ex_demo_001", "--format", "json", "--db", str(demo_db))[1] == out
+    assert run(capsys, "dedup", "reindex", "--db", str(demo_db))[0] == 0
+    assert not index.exists()  # signatures rewritten outside the audit log: the file goes with them
