@@ -50,7 +50,19 @@ def machine() -> str:
     )
 
 
-RUNNERS = ("import", "constitution", "align", "coverage", "evals", "dedup", "clusters", "export", "tui", "memory")
+RUNNERS = (
+    "import",
+    "constitution",
+    "align",
+    "coverage",
+    "evals",
+    "dedup",
+    "clusters",
+    "dupindex",
+    "export",
+    "tui",
+    "memory",
+)
 OPTIONAL = ("scaling",)
 """Run only when named (`python -m bench scaling --size 1000000` takes ~40 minutes); rendered when present."""
 
@@ -75,6 +87,10 @@ def collect(name: str, quick: bool, size: int | None = None) -> dict[str, Any] |
         from bench import bench_scaling
 
         return bench_scaling.run(quick, sizes=(size // 100, size // 10, size) if size is not None else None)
+    if name == "dupindex":
+        from bench import bench_dupindex
+
+        return bench_dupindex.run(quick, sizes=(size // 10, size) if size is not None else None)
     if name == "memory" and size is not None:
         return bench_memory.run(quick, sizes=(size // 10, size))
     module = {"dedup": bench_dedup, "export": bench_export, "tui": bench_tui, "memory": bench_memory}[name]
@@ -137,13 +153,17 @@ def main() -> int:
             from bench import bench_clusters
 
             result = bench_clusters.merge(results["clusters"], result)
+        if name == "dupindex" and "dupindex" in results:
+            from bench import bench_dupindex
+
+            result = bench_dupindex.merge(results["dupindex"], result)
         results[name] = result
         store.write_text(json.dumps(results, indent=2))
     missing = [n for n in RUNNERS if n not in results]
     if missing:
         print(f"not rendering BENCHMARKS.md: no results yet for {', '.join(missing)}")
         return 1
-    from bench import bench_clusters, bench_dedup, bench_export, bench_memory, bench_tui
+    from bench import bench_clusters, bench_dedup, bench_dupindex, bench_export, bench_memory, bench_tui
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
     versions = ", ".join(f"{lib} {version(lib)}" for lib in LIBS)
@@ -151,6 +171,7 @@ def main() -> int:
     cov = results["coverage"]
     dedup_section = bench_dedup.markdown(results["dedup"])
     clusters_section = bench_clusters.markdown(results["clusters"])
+    dupindex_section = bench_dupindex.markdown(results["dupindex"])
     export_section = bench_export.markdown(results["export"])
     tui_section = bench_tui.markdown(results["tui"])
     memory_section = bench_memory.markdown(results["memory"])
@@ -226,6 +247,8 @@ Target: <= 0.5 s.
 {dedup_section}
 
 {clusters_section}
+
+{dupindex_section}
 
 {export_section}
 

@@ -398,8 +398,9 @@ def measure_clusters(engine: DedupEngine, planted: list[tuple[str, str]], budget
 
 def measure_clusters_subset(engine: DedupEngine, corpus: SpeedCorpus, n: int, budget_s: float) -> dict[str, Any]:
     """`clusters()` over an engine indexing only the first n records: the scaling point next to the full run."""
+    assert engine.index.signatures is not None  # built from the table
     index = LshIndex(
-        engine.index.ids[:n],
+        list(engine.index.ids[:n]),
         engine.index.signatures[:n],
         engine.index.sizes[:n],
         template_bucket=engine.config.template_bucket,

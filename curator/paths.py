@@ -34,6 +34,16 @@ def default_db_path() -> Path:
     return Path(env).expanduser() if env else Path.cwd() / "curator.db"
 
 
+def dedup_index_file(db_path: Path | str) -> Path | None:
+    """The near-duplicate index file of a workspace (derived data, rebuilt when missing or stale):
+    `<database>.dedup-index` beside it, or in `$CURATOR_DEDUP_INDEX_DIR`; None for an in-memory one."""
+    if str(db_path) == ":memory:":
+        return None
+    path = Path(db_path)
+    folder = os.environ.get("CURATOR_DEDUP_INDEX_DIR")
+    return (Path(folder).expanduser() if folder else path.parent) / f"{path.name}.dedup-index"
+
+
 def _data_dir(name: str) -> Path:
     """A top-level data folder: from the source tree, or from the wheel's copy."""
     in_repo = REPO_DIR / name

@@ -37,17 +37,23 @@ def check(ws: Workspace, text: str | None, file: str | None, example_id: str | N
     from curator.dedup.engine import DedupEngine
     from curator.errors import CuratorError
     from curator.files import read_text
+    from curator.paths import dedup_index_file
 
-    engine = DedupEngine.load(ws.db)
+    engine = DedupEngine.load(ws.db, index_file=dedup_index_file(ws.path))
     if example_id:
-        matches = engine.check_example(example_id, limit=limit)
+        result = engine.check_example_result(example_id, limit=limit)
     else:
-        matches = engine.check(
+        result = engine.check_result(
             text if text is not None else read_text(Path(str(file)), CuratorError, kind="text"), limit=limit
         )
+    matches = result.matches
+    unverified = [f"{result.unverified} more look-alikes not verified"] if result.unverified else []
     emit(
         fmt,
-        json=lambda: {"matches": [m.to_json() for m in matches]},
+        json=lambda: {
+            "matches": [m.to_json() for m in matches],
+            **({"unverified": result.unverified} if result.unverified else {}),
+        },
         table=lambda: lines(
             [
                 table(
@@ -55,9 +61,10 @@ def check(ws: Workspace, text: str | None, file: str | None, example_id: str | N
                     ["id", "score", "reason", "kind", "status", "title"],
                 ),
                 *(f"{m.id}{_where(m.field)}: {short(m.span, 150)}" for m in matches if m.span),
+                *unverified,
             ]
             if matches
-            else ["no near-duplicates"]
+            else ["no near-duplicates", *unverified]
         ),
     )
 
@@ -149,8 +156,12 @@ def ignore(ws: Workspace, a: str, b: str) -> None:
 @pass_workspace
 def reindex(ws: Workspace) -> None:
     """recompute every record's stored near-duplicate signature (after a damaged or hand-edited database)"""
+    from curator.paths import dedup_index_file
     from curator.store.examples import rebuild_signatures
 
     with ws.db.atomic():
         count = rebuild_signatures(ws.db)
+    index = dedup_index_file(ws.path)
+    if index is not None:  # signatures rewritten without audit events: the index file is rebuilt on next use
+        index.unlink(missing_ok=True)
     write(f"recomputed the near-duplicate signatures of {count} records\n")

@@ -4,33 +4,40 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sqlite_utils import Database
 
 from curator.dedup.config import DedupConfig
-from curator.dedup.index import ExcerptIndex, LshIndex
+from curator.dedup.index import ExcerptIndex, IdColumn, LshIndex, all_query_keys, sketch_of
+from curator.dedup.persist import State, open_index, write_index
 from curator.dedup.verify import Candidate, Verdict, clip, plausible, shared_span, verify
 from curator.errors import NotFoundError, UsageError
 from curator.minhash import (
+    BANDS,
     NUM_PERM,
     SIG_BYTES,
     distinct,
     excerpt_fingerprints,
+    fingerprints_from_bytes,
+    from_bytes,
     shingle_hashes,
     signature_of_hashes,
 )
 from curator.models import Example, content_text, record_text_fields, utc_now
-from curator.store.audit import record_event
+from curator.store.audit import examples_changed, latest_event_id, record_event
 from curator.store.db import read_snapshot
 from curator.store.examples import live_sql
+from curator.store.migrations import migrations as _migrations
 from curator.textnorm import exact_hash, normalize
 
 Progress = Callable[[int, int], None]
@@ -115,6 +122,17 @@ class ClusterReport:
             "candidate_pairs": self.candidate_pairs,
             "verified_pairs": self.verified_pairs,
         }
+
+
+def applied_schema(db: Database) -> list[str]:
+    """The workspace's applied migrations, sorted (an index file is valid for these only)."""
+    return sorted(m.name for m in _migrations.applied(db))
+
+
+def _event_at(db: Database, event_id: int) -> str:
+    """The time of one audit event ("" for none): with its id, it tells one database's log from another's."""
+    row = db.execute("SELECT at FROM audit WHERE id = ?", [event_id]).fetchone()
+    return str(row[0]) if row else ""
 
 
 def _record_text(record_json: str) -> str:
@@ -261,6 +279,23 @@ class _Stored:
     meta: tuple[str, str, str]
 
 
+@dataclass(frozen=True)
+class CheckResult:
+    """What `check` found: the verified matches, best first, and the look-alikes it did not verify."""
+
+    matches: list[Match]
+    unverified: int = 0
+    """LSH candidates beyond the cap (`check_candidates`, or `limit` when larger; ranked by the
+    signature sketch, the most alike verified first) that were not verified: on a corpus of fill-in
+    templates, the other fills."""
+
+
+CATCH_UP_LIMIT = 5_000
+"""Records changed since an index file was written (or since the last check) that are applied from
+the audit log into the overflow (~0.1 ms each); more (a large import): the index is built again from
+the table."""
+
+
 class DedupEngine:
     """Near-duplicate lookups over one workspace; build it once (`load`), then `check` many times."""
 
@@ -279,6 +314,18 @@ class DedupEngine:
         self.ignored = ignored
         self._lock = threading.RLock()  # the TUI checks in a worker while the UI thread notes writes
         self._cache: OrderedDict[str, tuple[int, _Stored]] = OrderedDict()
+        self.seen = -1
+        """The newest audit event the index reflects (-1: unknown, `refresh` does nothing)."""
+        self.state: State | None = None
+        """The workspace state of the build or of the opened file (what `write_index` records)."""
+        self.source = "table"
+        """Where the bulk arrays came from: `table` (built from stored signatures) or `file`."""
+        self.file_bytes = 0
+        """Size of the index file read or written (0: none)."""
+        self.index_file: Path | None = None
+        """The file the index is kept in (None: none), read again after a large write elsewhere."""
+        if self.index.fetch is None and self.index.signatures is None:
+            self.index.fetch = self._fetch_entries
 
     @property
     def db(self) -> Database:
@@ -286,16 +333,42 @@ class DedupEngine:
         return self._db if isinstance(self._db, Database) else self._db()
 
     @classmethod
-    def load(cls, source: Database | Callable[[], Database], config: DedupConfig | None = None) -> DedupEngine:
-        """Build the index from stored signatures (no text is read or shingled).
+    def load(
+        cls,
+        source: Database | Callable[[], Database],
+        config: DedupConfig | None = None,
+        *,
+        index_file: Path | None = None,
+    ) -> DedupEngine:
+        """The engine over the stored signatures (no text is read or shingled).
 
         `source` is a Database, or a callable returning the calling thread's Database
-        (`lambda: workspace.db`) when the engine is used from several threads.
+        (`lambda: workspace.db`) when the engine is used from several threads. With `index_file`,
+        the index is mapped from that file when it matches the workspace (the records changed since
+        it was written are applied from the audit log); otherwise it is built from the table and
+        the file is written (aside, then renamed), so the next load is a memory map.
         """
         db = source if isinstance(source, Database) else source()
         config = config or DedupConfig()
+        if index_file is not None:
+            engine = cls._from_file(source, db, config, index_file)
+            if engine is not None:
+                engine.index_file = index_file
+                return engine
+        engine = cls._build(source, db, config)
+        engine.index_file = index_file
+        if index_file is not None:
+            with contextlib.suppress(OSError):  # a read-only folder or a full disk: it works, the next load rebuilds
+                engine.write_index(index_file)
+        return engine
+
+    @classmethod
+    def _build(cls, source: Database | Callable[[], Database], db: Database, config: DedupConfig) -> DedupEngine:
+        """Read every live signature and build both indexes in memory."""
         live = live_sql("example_id")  # soft-deleted records are neither candidates nor duplicates
-        with read_snapshot(db):  # the count and the rows come from one state of the database
+        with read_snapshot(db):  # the count, the rows and the audit state come from one state of the database
+            seen = latest_event_id(db)
+            state = State(seen, _event_at(db, seen), 0)
             n = db.execute(f"SELECT count(*) FROM signatures WHERE {live}").fetchone()[0]
             ids: list[str] = []
             sigs = np.empty((n, NUM_PERM), dtype=np.uint32)  # filled in chunks: no second copy of the table
@@ -316,21 +389,168 @@ class DedupEngine:
                 for k, r in enumerate(rows):
                     prints += r[3]
                     counts[at + k] = len(r[3]) // 8
+            ignored = {(a, b) for a, b in db.execute("SELECT a, b FROM dedup_ignored")}
         index = LshIndex(ids, sigs, sizes, template_bucket=config.template_bucket)
         owners = np.repeat(np.arange(n, dtype=np.int32), counts)
         fingerprints = np.frombuffer(prints, dtype="<u8")  # a view: the sorted copy is the only one kept
         excerpts = ExcerptIndex(ids, fingerprints, owners, template_bucket=config.excerpt_template, row_of=index.row_of)
         del fingerprints, prints, owners
-        ignored = {(a, b) for a, b in db.execute("SELECT a, b FROM dedup_ignored")}
-        return cls(source, index, config, ignored, excerpts)
+        engine = cls(source, index, config, ignored, excerpts)
+        engine.seen = seen
+        engine.state = State(state.audit_id, state.audit_at, n)
+        return engine
+
+    @classmethod
+    def _from_file(
+        cls, source: Database | Callable[[], Database], db: Database, config: DedupConfig, path: Path
+    ) -> DedupEngine | None:
+        """The engine over a matching index file, brought up to date from the audit log; None when the
+        file is missing, corrupt or stale beyond `CATCH_UP_LIMIT` (the caller rebuilds)."""
+        opened = open_index(path, applied_schema(db))
+        if opened is None:
+            return None
+        a = opened.arrays
+        n = int(a["id_ends"].size)
+        if (
+            a["by_id"].size != n
+            or a["sizes"].size != n
+            or a["sketch"].shape != (n, NUM_PERM)
+            or a["lsh_keys"].size != BANDS * n
+            or a["lsh_rows"].size != BANDS * n
+            or a["excerpt_keys"].size != a["excerpt_rows"].size
+            or (n and int(a["id_ends"][-1]) != a["id_blob"].size)
+        ):
+            return None
+        state = opened.state
+        with read_snapshot(db):
+            if _event_at(db, state.audit_id) != state.audit_at:  # another database, or its log was rewritten
+                return None
+            latest = latest_event_id(db)
+            changed = examples_changed(db, state.audit_id, latest, limit=CATCH_UP_LIMIT)
+            if changed is None:
+                return None
+            ids = IdColumn(a["id_blob"], a["id_ends"], a["by_id"])
+            index = LshIndex.from_arrays(
+                ids, a["sketch"], a["sizes"], a["lsh_keys"], a["lsh_rows"], template_bucket=config.template_bucket
+            )
+            excerpts = ExcerptIndex.from_arrays(
+                ids,
+                a["excerpt_keys"],
+                a["excerpt_rows"],
+                template_bucket=config.excerpt_template,
+                row_of=index.row_of,
+            )
+            ignored = {(x, y) for x, y in db.execute("SELECT a, b FROM dedup_ignored")}
+            engine = cls(source, index, config, ignored, excerpts)
+            if len(index) != state.live:
+                return None
+            engine._apply(db, changed)
+            live = db.execute(  # all minus the deleted: two index counts, not a test per row
+                "SELECT (SELECT count(*) FROM signatures) - (SELECT count(*) FROM signatures s "
+                "JOIN deleted_examples d ON d.example_id = s.example_id)"
+            ).fetchone()[0]
+            if len(index) != live:  # a write the audit log does not show: never trust the file then
+                return None
+        engine.seen = latest
+        engine.state = state
+        engine.source = "file"
+        engine.file_bytes = opened.nbytes
+        return engine
+
+    def write_index(self, path: Path) -> int:
+        """Write this engine's index (built from the table, nothing written since) to `path`; returns its size."""
+        index, excerpts = self.index, self.excerpts
+        if self.state is None or index.signatures is None or index.sizes is None or index.extra_ids or index.dead:
+            raise UsageError("only an index built from the table, with no record written since, can be saved")
+        ids = IdColumn.of(list(index.ids))
+        keys, rows = excerpts.arrays
+        arrays: dict[str, np.ndarray[Any, Any]] = {
+            "id_blob": ids.blob,
+            "id_ends": ids.ends,
+            "by_id": ids.by_id,
+            "sizes": index.sizes,
+            "sketch": index.sketch,
+            "lsh_keys": index.keys,
+            "lsh_rows": index.rows,
+            "excerpt_keys": keys,
+            "excerpt_rows": rows,
+        }
+        self.file_bytes = write_index(path, arrays, self.state, applied_schema(self.db))
+        return self.file_bytes
+
+    def refresh(self) -> None:
+        """Apply the records written since the index was read (by this or another process), from the audit log."""
+        if self.seen < 0:
+            return
+        db = self.db
+        latest = latest_event_id(db)
+        if latest == self.seen:
+            return
+        with read_snapshot(db):
+            changed = examples_changed(db, self.seen, latest, limit=CATCH_UP_LIMIT)
+            if changed is not None:
+                self._apply(db, changed)
+                self.ignored = {(a, b) for a, b in db.execute("SELECT a, b FROM dedup_ignored")}
+        if changed is None:  # a large import elsewhere: built again (and its file), not held in the overflow
+            fresh = type(self).load(self._db, self.config, index_file=self.index_file)
+            with self._lock:
+                self.index, self.excerpts, self.ignored = fresh.index, fresh.excerpts, fresh.ignored
+                self.state, self.source, self.file_bytes = fresh.state, fresh.source, fresh.file_bytes
+                if self.index.fetch is not None:
+                    self.index.fetch = self._fetch_entries
+                self._cache.clear()
+            latest = fresh.seen
+        self.seen = latest
+
+    def _apply(self, db: Database, changed: list[str]) -> None:
+        """Index the live records among `changed` from their stored signatures; drop the others."""
+        live = live_sql("example_id")
+        found: dict[str, tuple[bytes, int, bytes]] = {}
+        for chunk in _chunks(changed):
+            marks = ",".join("?" * len(chunk))
+            for eid, sig, shingles, prints in db.execute(
+                f"SELECT example_id, sig, shingles, fingerprints FROM signatures "
+                f"WHERE example_id IN ({marks}) AND {live}",
+                chunk,
+            ):
+                found[eid] = (sig, shingles, prints)
+        sigs = {eid: from_bytes(row[0]) for eid, row in found.items()}
+        keys = dict(zip(sigs, all_query_keys(np.stack(list(sigs.values()))), strict=True)) if sigs else {}
+        with self._lock:
+            for eid in changed:
+                self._cache.pop(eid, None)
+                if eid in found:
+                    _, shingles, prints = found[eid]
+                    self.index.add(eid, sigs[eid], int(shingles), keys[eid])
+                    self.excerpts.add(eid, fingerprints_from_bytes(prints or b""))
+                else:
+                    self.index.remove(eid)
+                    self.excerpts.remove(eid)
+
+    def _fetch_entries(self, ids: list[str]) -> dict[str, tuple[np.ndarray[Any, np.dtype[np.uint32]], int]]:
+        """Exact signatures and distinct-shingle counts of stored records (an index opened from a file
+        keeps only sketches)."""
+        out: dict[str, tuple[np.ndarray[Any, np.dtype[np.uint32]], int]] = {}
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            for eid, sig, shingles in self.db.execute(
+                f"SELECT example_id, sig, shingles FROM signatures WHERE example_id IN ({marks})", chunk
+            ):
+                out[eid] = (from_bytes(sig), int(shingles))
+        return out
 
     # -- interactive --------------------------------------------------------------------------
 
     def check(self, text: str, exclude_id: str | None = None, limit: int = 10) -> list[Match]:
         """Verified near-duplicates of `text`, best first."""
+        return self.check_result(text, exclude_id, limit).matches
+
+    def check_result(self, text: str, exclude_id: str | None = None, limit: int = 10) -> CheckResult:
+        """Verified near-duplicates of `text`, best first, and how many look-alikes were not verified."""
         normalized = normalize(text)
         if not normalized:
-            return []
+            return CheckResult([])
+        self.refresh()
         query = Candidate(normalized)
         exact: set[str] = set()
         for (eid,) in self.db.execute(
@@ -339,52 +559,121 @@ class DedupEngine:
             if eid != exclude_id and not self._is_ignored(eid, exclude_id):
                 exact.add(eid)
         with self._lock:
-            similar = self._plausible_candidates(signature_of_hashes(query.shingles), query.shingles.size)
+            similar, unverified = self._plausible_candidates(
+                signature_of_hashes(query.shingles),
+                query.shingles.size,
+                exclude_id,
+                max(self.config.check_candidates, limit),
+            )
             sharing = self._excerpt_candidates(excerpt_fingerprints(normalized))
         candidates = similar | sharing | exact
         candidates.discard(exclude_id or "")
         candidates = {c for c in candidates if not self._is_ignored(c, exclude_id)}
-        found: dict[str, Match] = {}
+        found: dict[str, tuple[Match, _Stored]] = {}
+        decided: dict[tuple[str, bool, bool], Verdict | None] = {}  # fills with one normalised text: verified once
         for eid, stored in self._stored_candidates(sorted(candidates)).items():
             if eid in exact:
                 span = clip(normalized)
-                found[eid] = Match(eid, 1.0, "exact", span, field_of(stored.record, span), *stored.meta)
+                found[eid] = (Match(eid, 1.0, "exact", span, field_of(stored.record, span), *stored.meta), stored)
                 continue
-            verdict = verify(
-                query,
-                stored.candidate,
-                self.config,
-                excerpts=eid in sharing,
-                similar=eid in similar,
-                boilerplate=self.excerpts.is_template,
-            )
+            key = (stored.candidate.normalized, eid in sharing, eid in similar)
+            if key not in decided:
+                decided[key] = verify(
+                    query,
+                    stored.candidate,
+                    self.config,
+                    excerpts=eid in sharing,
+                    similar=eid in similar,
+                    boilerplate=self.excerpts.is_template,
+                    span=False,
+                )
+            verdict = decided[key]
             if verdict is not None:
-                where = field_of(stored.record, verdict.span)
-                found[eid] = Match(eid, verdict.score, verdict.reason, verdict.span, where, *stored.meta)
-        return sorted(found.values(), key=lambda m: (-m.score, m.id))[:limit]
+                found[eid] = (Match(eid, verdict.score, verdict.reason, verdict.span, "", *stored.meta), stored)
+        best = sorted(found.values(), key=lambda f: (-f[0].score, f[0].id))[:limit]
+        return CheckResult([self._shown(query, match, stored) for match, stored in best], unverified)
+
+    @staticmethod
+    def _shown(query: Candidate, match: Match, stored: _Stored) -> Match:
+        """A match with its span and field, found only for the matches returned (the longest common
+        run is the costliest step of verification)."""
+        if match.reason == "exact":
+            return match
+        span = match.span or shared_span(query, stored.candidate)
+        return replace(match, span=span, field=field_of(stored.record, span))
 
     def check_example(self, example_id: str, limit: int = 10) -> list[Match]:
         """Near-duplicates of a stored record (itself and pairs marked not-a-duplicate excluded)."""
+        return self.check_example_result(example_id, limit).matches
+
+    def check_example_result(self, example_id: str, limit: int = 10) -> CheckResult:
+        """`check_example`, with the count of look-alikes not verified."""
         row = self.db.execute("SELECT record FROM examples WHERE id = ?", [example_id]).fetchone()
         if row is None:
             raise NotFoundError(f"no example with id {example_id!r}")
-        return self.check(_record_text(row[0]), exclude_id=example_id, limit=limit)
+        return self.check_result(_record_text(row[0]), exclude_id=example_id, limit=limit)
 
-    def _plausible_candidates(self, sig: np.ndarray[Any, np.dtype[np.uint32]], size: int) -> set[str]:
-        """LSH candidates that some rule could pass, judged from signatures and shingle counts only."""
-        rows, extra, _ = self.index.candidate_rows(sig)
-        out: set[str] = set()
+    def _plausible_candidates(
+        self, sig: np.ndarray[Any, np.dtype[np.uint32]], size: int, exclude_id: str | None, cap: int
+    ) -> tuple[set[str], int]:
+        """LSH candidates that some rule could pass, judged from signatures and shingle counts only,
+        and how many were left unverified by the cap.
+
+        First the one-byte sketches: a pair's equal bytes are at least its equal values, so a
+        candidate whose sketch says no rule could pass is dropped for sure. The rest are ranked by
+        equal bytes (then id), the first `cap` are judged on their exact signatures, the others are
+        counted, not verified.
+        """
+        index, config = self.index, self.config
+        rows, extra, _ = index.candidate_rows(sig)
+        if exclude_id is not None:  # the record checked against itself is no look-alike
+            extra.discard(exclude_id)
+            own = index.row_of.get(exclude_id)
+            if own is not None and rows.size:
+                rows = rows[rows != own]
+        sketch = sketch_of(sig)
+        pool: list[tuple[int, str, int]] = []  # (equal sketch bytes, id, bulk row or -1)
         if rows.size:
-            estimates = (self.index.signatures[rows] == sig).mean(axis=1)
-            keep = plausible(estimates, size, self.index.sizes[rows], self.config)
-            out.update(self.index.ids[r] for r in rows[keep].tolist())
+            equal = (index.sketch[rows] == sketch).sum(axis=1)
+            assert index.sizes is not None
+            able = plausible(equal / NUM_PERM, size, index.sizes[rows], config)
+            rows, equal = rows[able], equal[able]
+            if rows.size > cap:  # rank by equal bytes; ids only where the cut falls
+                order = np.argsort(-equal, kind="stable")
+                cut = int(equal[order[cap - 1]])
+                above = rows[equal > cut]
+                tied = rows[equal == cut]
+                pool = [(int(e), "", int(r)) for r, e in zip(above.tolist(), equal[equal > cut].tolist(), strict=True)]
+                pool += [(cut, index.ids[r], int(r)) for r in tied.tolist()]
+                rest = int(np.count_nonzero(equal < cut))
+            else:
+                pool = [(int(e), "", int(r)) for r, e in zip(rows.tolist(), equal.tolist(), strict=True)]
+                rest = 0
+        else:
+            rest = 0
+        entries: dict[str, tuple[np.ndarray[Any, np.dtype[np.uint32]], int]] = {}
         for eid in extra:
-            entry = self.index.entry_of(eid)
-            if entry is not None:
-                estimate = np.array([np.count_nonzero(entry[0] == sig) / sig.size])
-                if plausible(estimate, size, np.array([entry[1]], dtype=np.int32), self.config)[0]:
-                    out.add(eid)
-        return out
+            entry = index.entry_of(eid)
+            if entry is None:
+                continue
+            bytes_equal = int(np.count_nonzero(sketch_of(entry[0]) == sketch))
+            if plausible(np.array([bytes_equal / NUM_PERM]), size, np.array([entry[1]], dtype=np.int32), config)[0]:
+                pool.append((bytes_equal, eid, -1))
+                entries[eid] = entry
+        unverified = rest
+        if len(pool) > cap:
+            named = [(e, eid or index.ids[r], r) for e, eid, r in pool]
+            named.sort(key=lambda p: (-p[0], p[1]))
+            unverified += len(named) - cap
+            pool = named[:cap]
+        bulk = [r for _, _, r in pool if r >= 0]
+        entries.update(index.entries(bulk))
+        if not entries:
+            return set(), unverified
+        names = list(entries)
+        estimates = (np.stack([entries[e][0] for e in names]) == sig).mean(axis=1)
+        keep = plausible(estimates, size, np.array([entries[e][1] for e in names], dtype=np.int32), config)
+        return {e for e, k in zip(names, keep.tolist(), strict=True) if k}, unverified
 
     def _excerpt_candidates(self, fingerprints: np.ndarray[Any, np.dtype[np.uint64]]) -> set[str]:
         """Records sharing a winnowed word 13-gram with the text (template fingerprints skipped)."""
@@ -495,6 +784,8 @@ class DedupEngine:
         config = self.config
         group = template_groups(len(ids), self.index.template_buckets(config.template_bucket))
         sigs, sizes = self.index.signatures, self.index.sizes
+        if sigs is None:
+            raise UsageError("clusters need the index built from the table (`DedupEngine.load` without a file)")
 
         fills: list[np.ndarray[Any, np.dtype[np.int64]]] = []  # plausible pairs touching a template, not yet kept
 

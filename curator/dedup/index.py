@@ -1,14 +1,15 @@
 """The LSH band index (32 bands x 4 rows) over stored MinHash signatures, built vectorised.
 
-Each band's keys are one sorted uint64 array with the matching row numbers, so a lookup is
-a binary search and the whole index for 100k records is ~40 MB of numpy arrays (no Python
-objects per record). Records written after the build go to a small overflow dict; rows that
-were replaced or deleted are tombstoned.
+Each band's keys (cut to 32 bits) are one sorted array with the matching row numbers, so a lookup
+is a binary search, and the arrays are the same whether built in memory or mapped from the file
+`dedup/persist.py` writes (no Python objects per record). Records written after the build go to a
+small overflow dict; rows that were replaced or deleted are tombstoned.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import overload
 
 import numpy as np
 import numpy.typing as npt
@@ -33,19 +34,110 @@ def band_keys(signatures: npt.NDArray[np.uint32], bands: int = BANDS) -> npt.NDA
     return keys
 
 
-_BAND_BITS = 6
-_BAND_SHIFT = np.uint64(64 - _BAND_BITS)
+SKETCH_BITS = 8
+"""Bits of each signature value kept in the sketch (`sketch_of`): one byte per value."""
+
+EntryFetch = Callable[[list[str]], dict[str, tuple[npt.NDArray[np.uint32], int]]]
+"""Exact signatures and distinct-shingle counts of stored records, by id (an index opened from a
+file keeps only sketches and asks the store for the few it needs)."""
 
 
-def _tagged(keys: npt.NDArray[np.uint64], band: int | npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    """Band keys with the band number in the top 6 bits (58 bits of key remain)."""
-    tagged: npt.NDArray[np.uint64] = (np.asarray(band, dtype=np.uint64) << _BAND_SHIFT) | (
-        keys >> np.uint64(_BAND_BITS)
-    )
-    return tagged
+def sketch_of(signatures: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint8]:
+    """The low byte of every signature value: equal values have equal bytes, so the count of equal
+    bytes is an upper bound of the count of equal values (what makes it a safe prefilter)."""
+    out: npt.NDArray[np.uint8] = (signatures & np.uint32(0xFF)).astype(np.uint8)
+    return out
 
 
-_ALL_BANDS = np.arange(BANDS, dtype=np.uint64)
+def short_keys(signatures: npt.NDArray[np.uint32], band: int) -> npt.NDArray[np.uint32]:
+    """One band's keys, cut to their top 32 bits (what the index sorts and stores)."""
+    keys = band_keys(signatures[:, band * ROWS : (band + 1) * ROWS], bands=1)[:, 0]
+    out: npt.NDArray[np.uint32] = (keys >> np.uint64(32)).astype(np.uint32)
+    return out
+
+
+def query_keys(signature: npt.NDArray[np.uint32]) -> list[int]:
+    """Every band's short key of one signature (as `short_keys` gives them band by band)."""
+    return all_query_keys(signature[None, :])[0]
+
+
+def all_query_keys(signatures: npt.NDArray[np.uint32]) -> list[list[int]]:
+    """Every band's short key of each signature, in one pass."""
+    keys: list[list[int]] = (band_keys(signatures) >> np.uint64(32)).astype(np.uint32).tolist()
+    return keys
+
+
+class IdColumn(Sequence[str]):
+    """Record ids stored end to end as UTF-8 (`blob`, `ends`): read one at a time, no Python object
+    per record until it is asked for (an index opened from a file holds a million of them)."""
+
+    def __init__(self, blob: npt.NDArray[np.uint8], ends: npt.NDArray[np.int64], by_id: npt.NDArray[np.int32]) -> None:
+        self.blob = blob
+        self.ends = ends
+        self.by_id = by_id
+        """Rows in id order: a binary search finds an id's row."""
+
+    @classmethod
+    def of(cls, ids: list[str]) -> IdColumn:
+        encoded = [i.encode() for i in ids]
+        blob = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+        ends = np.cumsum([len(e) for e in encoded], dtype=np.int64) if encoded else np.zeros(0, dtype=np.int64)
+        by_id = np.array(sorted(range(len(ids)), key=encoded.__getitem__), dtype=np.int32)
+        return cls(blob, ends, by_id)
+
+    def __len__(self) -> int:
+        return int(self.ends.size)
+
+    def _raw(self, row: int) -> bytes:
+        start = int(self.ends[row - 1]) if row > 0 else 0
+        return self._view[start : int(self.ends[row])].tobytes()
+
+    @property
+    def _view(self) -> memoryview:
+        return memoryview(self.blob)  # type: ignore[arg-type]
+
+    @overload
+    def __getitem__(self, row: int) -> str: ...
+    @overload
+    def __getitem__(self, row: slice) -> list[str]: ...
+    def __getitem__(self, row: int | slice) -> str | list[str]:
+        if isinstance(row, slice):
+            return [self[r] for r in range(*row.indices(len(self)))]
+        return self._raw(row).decode()
+
+    def row_of(self, example_id: str) -> int | None:
+        """The row holding `example_id`, or None."""
+        target = example_id.encode()
+        order = self.by_id
+        lo, hi = 0, int(order.size)
+        while lo < hi:  # binary search in id order, comparing the UTF-8 bytes (the order of `of`)
+            mid = (lo + hi) // 2
+            if self._raw(int(order[mid])) < target:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < order.size and self._raw(int(order[lo])) == target:
+            return int(order[lo])
+        return None
+
+
+class RowOf:
+    """Id -> row of the bulk arrays: a dict for an index built in memory, a binary search over an
+    `IdColumn` for one opened from a file."""
+
+    def __init__(self, ids: Sequence[str]) -> None:
+        self._column = ids if isinstance(ids, IdColumn) else None
+        self._dict = None if self._column is not None else {eid: i for i, eid in enumerate(ids)}
+        self._found: dict[str, int | None] = {}
+
+    def get(self, example_id: str) -> int | None:
+        if self._dict is not None:
+            return self._dict.get(example_id)
+        assert self._column is not None
+        if example_id not in self._found:  # a written record is looked up by both indexes, often again
+            self._found[example_id] = self._column.row_of(example_id)
+        return self._found[example_id]
+
 
 PairFilter = Callable[[npt.NDArray[np.int64], npt.NDArray[np.int64]], npt.NDArray[np.bool_]]
 """Which pairs of rows (lower, higher) to keep, decided while pairs are made."""
@@ -54,36 +146,86 @@ PAIR_CHUNK = 200_000
 
 
 class LshIndex:
-    """Candidates for a signature: records sharing at least one whole band."""
+    """Candidates for a signature: records sharing at least one whole band.
+
+    Per band, the rows sorted by their band key cut to 32 bits (`_keys[band * n : (band + 1) * n]`,
+    `_rows` alike): a lookup is one binary search per band. Built in memory from signatures, it keeps
+    them (`signatures`, `sizes`: what `clusters` pairs); opened from a file it keeps only the
+    one-byte `sketch` per value and asks `fetch` for the exact entries of the few rows it needs.
+    """
 
     def __init__(
         self,
-        ids: list[str],
+        ids: Sequence[str],
         signatures: npt.NDArray[np.uint32],
         sizes: npt.NDArray[np.int32] | None = None,
         *,
         template_bucket: int = 200,
     ) -> None:
-        self.ids = ids
-        self.signatures = signatures.reshape(-1, NUM_PERM)
-        self.sizes = np.zeros(len(ids), dtype=np.int32) if sizes is None else sizes.astype(np.int32)
+        self.ids: Sequence[str] = ids
+        self.signatures: npt.NDArray[np.uint32] | None = signatures.reshape(-1, NUM_PERM)
+        self.sizes: npt.NDArray[np.int32] = (
+            np.zeros(len(ids), dtype=np.int32) if sizes is None else sizes.astype(np.int32)
+        )
         """Distinct shingles per row (0 when unknown), for containment estimates."""
         self.template_bucket = template_bucket
-        # one flat sorted array for all bands: the band number sits in the top 5 bits of each key,
-        # so one vectorised binary search answers all 32 bands of a query
         n = len(ids)
-        self._rows = np.empty(BANDS * n, dtype=np.int32)
-        self._keys = np.empty(BANDS * n, dtype=np.uint64)
+        self.sketch: npt.NDArray[np.uint8] = sketch_of(self.signatures)
+        self._keys: npt.NDArray[np.uint32] = np.empty(BANDS * n, dtype=np.uint32)
+        self._rows: npt.NDArray[np.int32] = np.empty(BANDS * n, dtype=np.int32)
         for band in range(BANDS):  # one band at a time: the build's peak stays near the index's size
-            keys = _tagged(band_keys(self.signatures[:, band * ROWS : (band + 1) * ROWS], bands=1)[:, 0], band)
+            keys = short_keys(self.signatures, band)
             order = np.argsort(keys, kind="stable")
             self._rows[band * n : (band + 1) * n] = order
             self._keys[band * n : (band + 1) * n] = keys[order]
-        self.row_of = {eid: i for i, eid in enumerate(ids)}
-        self._row_of = self.row_of
+        self.fetch: EntryFetch | None = None
+        self._setup()
+
+    def _setup(self) -> None:
+        self.row_of = RowOf(self.ids)
         self._dead: set[int] = set()
         self._extra: dict[str, tuple[npt.NDArray[np.uint32], int]] = {}
         self._extra_bands: list[dict[int, set[str]]] = [{} for _ in range(BANDS)]
+
+    @classmethod
+    def from_arrays(
+        cls,
+        ids: IdColumn,
+        sketch: npt.NDArray[np.uint8],
+        sizes: npt.NDArray[np.int32],
+        keys: npt.NDArray[np.uint32],
+        rows: npt.NDArray[np.int32],
+        *,
+        template_bucket: int = 200,
+    ) -> LshIndex:
+        """An index over arrays read from a file (sorted band keys and rows, sketches, shingle counts):
+        nothing is built. Exact entries come from `fetch`, which the engine sets."""
+        index = cls.__new__(cls)
+        index.ids = ids
+        index.signatures = None
+        index.sizes = sizes
+        index.template_bucket = template_bucket
+        index.sketch = sketch
+        index._keys = keys
+        index._rows = rows
+        index.fetch = None
+        index._setup()
+        return index
+
+    @property
+    def keys(self) -> npt.NDArray[np.uint32]:
+        """Every band's sorted short keys, band after band (what a file keeps)."""
+        return self._keys
+
+    @property
+    def rows(self) -> npt.NDArray[np.int32]:
+        """The row of each key in `keys`."""
+        return self._rows
+
+    @property
+    def dead(self) -> set[int]:
+        """Bulk rows replaced or deleted since the build."""
+        return self._dead
 
     @classmethod
     def empty(cls, *, template_bucket: int = 200) -> LshIndex:
@@ -94,24 +236,35 @@ class LshIndex:
 
     @property
     def nbytes(self) -> int:
-        """Memory held by the arrays (the bulk of the index)."""
-        return int(self.signatures.nbytes + self.sizes.nbytes + self._rows.nbytes + self._keys.nbytes)
+        """Memory held by the arrays (the bulk of the index; a file's arrays are mapped, not held)."""
+        held = self.sketch.nbytes + self.sizes.nbytes + self._rows.nbytes + self._keys.nbytes
+        if self.signatures is not None:
+            held += self.signatures.nbytes
+        return int(held)
 
-    def add(self, example_id: str, signature: npt.NDArray[np.uint32], size: int = 0) -> None:
-        """Index a record written after the build (replacing an older signature of it)."""
+    @property
+    def extra_ids(self) -> list[str]:
+        """Records written after the build (their entries live in the overflow dict)."""
+        return list(self._extra)
+
+    def add(
+        self, example_id: str, signature: npt.NDArray[np.uint32], size: int = 0, keys: list[int] | None = None
+    ) -> None:
+        """Index a record written after the build (replacing an older signature of it); `keys`: its
+        band keys when already computed (a batch of records at once)."""
         self.remove(example_id)
         self._extra[example_id] = (signature, size)
-        for band, key in enumerate(band_keys(signature[None, :])[0]):
-            self._extra_bands[band].setdefault(int(key), set()).add(example_id)
+        for band, key in enumerate(keys if keys is not None else query_keys(signature)):
+            self._extra_bands[band].setdefault(key, set()).add(example_id)
 
     def remove(self, example_id: str) -> None:
-        row = self._row_of.get(example_id)
+        row = self.row_of.get(example_id)
         if row is not None:
             self._dead.add(row)
         old = self._extra.pop(example_id, None)
         if old is not None:
-            for band, key in enumerate(band_keys(old[0][None, :])[0]):
-                self._extra_bands[band].get(int(key), set()).discard(example_id)
+            for band, key in enumerate(query_keys(old[0])):
+                self._extra_bands[band].get(key, set()).discard(example_id)
 
     def signature_of(self, example_id: str) -> npt.NDArray[np.uint32] | None:
         entry = self.entry_of(example_id)
@@ -121,27 +274,37 @@ class LshIndex:
         """A live record's signature and distinct-shingle count."""
         if example_id in self._extra:
             return self._extra[example_id]
-        row = self._row_of.get(example_id)
+        row = self.row_of.get(example_id)
         if row is None or row in self._dead:
             return None
-        return self.signatures[row], int(self.sizes[row])
+        return self.entries([row]).get(example_id)
+
+    def entries(self, rows: list[int]) -> dict[str, tuple[npt.NDArray[np.uint32], int]]:
+        """Exact signatures and distinct-shingle counts of live bulk rows, by id."""
+        ids = [self.ids[r] for r in rows]
+        if self.signatures is not None and self.sizes is not None and self.fetch is None:
+            return {eid: (self.signatures[r], int(self.sizes[r])) for eid, r in zip(ids, rows, strict=True)}
+        assert self.fetch is not None
+        return self.fetch(ids)
 
     def candidate_rows(self, signature: npt.NDArray[np.uint32]) -> tuple[npt.NDArray[np.int32], set[str], int]:
         """Live bulk rows and overflow ids sharing a band with `signature`, and template buckets skipped."""
-        keys = band_keys(signature[None, :])[0]
-        tagged = _tagged(keys, _ALL_BANDS)
-        los = np.searchsorted(self._keys, tagged, side="left").tolist()
-        his = np.searchsorted(self._keys, tagged, side="right").tolist()
+        n = len(self.ids)
         parts: list[npt.NDArray[np.int32]] = []
         extra: set[str] = set()
         skipped = 0
-        for band, key in enumerate(keys.tolist()):
+        keys = query_keys(signature)
+        for band, key in enumerate(keys):
+            segment = self._keys[band * n : (band + 1) * n]
+            probe = np.uint32(key)  # the array's own dtype: a Python int makes searchsorted convert the array
+            lo = int(segment.searchsorted(probe, side="left"))
+            hi = int(segment.searchsorted(probe, side="right"))
             members = self._extra_bands[band].get(key, set()) if self._extra else set()
-            if his[band] - los[band] + len(members) > self.template_bucket:
+            if hi - lo + len(members) > self.template_bucket:
                 skipped += 1
                 continue
-            if his[band] > los[band]:
-                parts.append(self._rows[los[band] : his[band]])
+            if hi > lo:
+                parts.append(self._rows[band * n + lo : band * n + hi])
             extra |= members
         rows = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
         if rows.size > 1:
@@ -243,24 +406,51 @@ class ExcerptIndex:
 
     def __init__(
         self,
-        ids: list[str],
+        ids: Sequence[str],
         fingerprints: npt.NDArray[np.uint64],
         owners: npt.NDArray[np.int32],
         *,
         template_bucket: int = 200,
-        row_of: dict[str, int] | None = None,
+        row_of: RowOf | None = None,
     ) -> None:
-        self.ids = ids
+        self.ids: Sequence[str] = ids
         self.template_bucket = template_bucket
         order = np.argsort(fingerprints, kind="stable")
-        self._keys = fingerprints[order].astype(np.uint64)
-        self._rows = owners[order].astype(np.int32)
+        self._keys: npt.NDArray[np.uint64] = fingerprints[order].astype(np.uint64)
+        self._rows: npt.NDArray[np.int32] = owners[order].astype(np.int32)
         del order
-        self._row_of = row_of if row_of is not None else {eid: i for i, eid in enumerate(ids)}
+        self._setup(row_of)
+
+    def _setup(self, row_of: RowOf | None) -> None:
+        self._row_of = row_of if row_of is not None else RowOf(self.ids)
         """Id -> row; shared with the LSH index built over the same ids (read-only after the build)."""
         self._dead: set[int] = set()
         self._extra: dict[str, npt.NDArray[np.uint64]] = {}
         self._extra_keys: dict[int, set[str]] = {}
+
+    @classmethod
+    def from_arrays(
+        cls,
+        ids: Sequence[str],
+        keys: npt.NDArray[np.uint64],
+        rows: npt.NDArray[np.int32],
+        *,
+        template_bucket: int = 200,
+        row_of: RowOf | None = None,
+    ) -> ExcerptIndex:
+        """An index over sorted fingerprints and their rows read from a file: nothing is built."""
+        index = cls.__new__(cls)
+        index.ids = ids
+        index.template_bucket = template_bucket
+        index._keys = keys
+        index._rows = rows
+        index._setup(row_of)
+        return index
+
+    @property
+    def arrays(self) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int32]]:
+        """The sorted fingerprints and the row of each (what a file keeps)."""
+        return self._keys, self._rows
 
     @classmethod
     def empty(cls, *, template_bucket: int = 200) -> ExcerptIndex:

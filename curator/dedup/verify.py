@@ -75,7 +75,7 @@ class Candidate:
         self._shingles: npt.NDArray[np.uint32] | None = None
         self._word_ids: npt.NDArray[np.uint64] | None = None
         self._split: list[str] | None = None
-        self._grams: npt.NDArray[np.uint64] | None = None
+        self._grams: dict[int, npt.NDArray[np.uint64]] | None = None
         self._positions: dict[int, list[int]] | None = None
         self._anchors: list[int] | None = None
 
@@ -122,12 +122,13 @@ class Candidate:
         return out
 
     def grams(self, n: int) -> npt.NDArray[np.uint64]:
-        """Hashes of the word n-grams (the excerpt size is kept: every verified pair needs them)."""
-        if n != EXCERPT_GRAM:
-            return gram_hashes(self.word_ids, n)
+        """Hashes of the word n-grams, kept per size (8 bytes a word: the span search meets the
+        checked text once per match)."""
         if self._grams is None:
-            self._grams = gram_hashes(self.word_ids, n)
-        return self._grams
+            self._grams = {}
+        if n not in self._grams:
+            self._grams[n] = gram_hashes(self.word_ids, n)
+        return self._grams[n]
 
 
 def longest_common_run(a: Candidate, b: Candidate, n: int) -> tuple[int, int, int]:
@@ -174,11 +175,32 @@ def clip(span: str, limit: int = SPAN_CHARS) -> str:
 
 def shared_span(a: Candidate, b: Candidate) -> str:
     """A snippet of the text two matching records share: their longest common run of words."""
-    for n in (4, 1):
-        sa, _, words = longest_common_run(a, b, n)
-        if words:
-            return clip(" ".join(a.split[sa : sa + words]))
-    return ""
+    words = 0
+    if not set(_word_grams(a.split, 4)).isdisjoint(_word_grams(b.split, 4)):  # template fills mostly share none
+        sa, _, words = longest_common_run(a, b, 4)
+    if not words:
+        sa, words = _last_short_run(a.split, b.split)
+    return clip(" ".join(a.split[sa : sa + words])) if words else ""
+
+
+def _word_grams(words: list[str], n: int) -> list[tuple[str, ...]]:
+    """The runs of `n` consecutive words, as tuples (no hashing: cheaper than numpy for a few hundred words)."""
+    return list(zip(*(words[k:] for k in range(n)), strict=False))
+
+
+def _last_short_run(a: list[str], b: list[str]) -> tuple[int, int]:
+    """With no shared run of 4 words, the longest one (3, 2 or 1 words) ending last in `a`, then in
+    `b`, as `longest_common_run(a, b, 1)` finds it: (start word in a, words), or (0, 0).
+
+    Every shared run is shorter than 4 words, so for each length the last run of `a` that `b`
+    holds is the answer."""
+    for n in (3, 2, 1):
+        held = set(_word_grams(b, n))
+        grams = _word_grams(a, n)
+        for at in range(len(grams) - 1, -1, -1):
+            if grams[at] in held:
+                return at, n
+    return 0, 0
 
 
 def anchored_run(a: Candidate, b: Candidate) -> tuple[int, int]:

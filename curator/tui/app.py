@@ -108,8 +108,9 @@ class CuratorApp(App[None]):
     @work(thread=True, exclusive=True, group="dedup-load")
     def load_dedup(self) -> None:
         from curator.dedup.engine import DedupEngine
+        from curator.paths import dedup_index_file
 
-        engine = DedupEngine.load(lambda: self.workspace.db)
+        engine = DedupEngine.load(lambda: self.workspace.db, index_file=dedup_index_file(self.db_path))
         self.call_from_thread(setattr, self, "dedup", engine)
 
     def assist_connection(self) -> tuple[Anthropic, Settings]:

@@ -153,12 +153,14 @@ class DupPanel(Vertical):
             rows: list[DupRow] | None,
             warnings: list[EvalWarning],
             error: str | None = None,
+            unverified: int = 0,
         ) -> None:
             super().__init__()
             self.generation = generation
             self.rows = rows
             self.warnings = warnings
             self.error = error
+            self.unverified = unverified
 
     class Updated(Message):
         """The panel now shows the results for `subject_id` (bubbles to the screen)."""
@@ -193,6 +195,8 @@ class DupPanel(Vertical):
         """Why the last check failed (None when it ran)."""
         self.done = False
         """The shown results are for the latest scheduled text (no check pending)."""
+        self.unverified = 0
+        """Look-alikes of the checked text beyond the engine's per-check cap, counted but not verified."""
 
     def compose(self) -> ComposeResult:
         yield Static(content("Near-duplicates"), classes="dup-heading")
@@ -263,7 +267,8 @@ class DupPanel(Vertical):
         from curator.store import examples
 
         db = app.workspace.db  # this worker thread's own connection
-        matches = engine.check(text, exclude_id=exclude_id, limit=MAX_ROWS) if text.strip() else []
+        result = engine.check_result(text, exclude_id=exclude_id, limit=MAX_ROWS) if text.strip() else None
+        matches = result.matches if result is not None else []
         if worker.is_cancelled:
             return
         titles = examples.titles(db, [m.id for m in matches])
@@ -272,7 +277,7 @@ class DupPanel(Vertical):
         warnings = self._eval_warnings(db, scanned, lambda: worker.is_cancelled)
         if worker.is_cancelled:
             return
-        self.post_message(self.Results(generation, rows, warnings))
+        self.post_message(self.Results(generation, rows, warnings, unverified=result.unverified if result else 0))
 
     def _eval_warnings(
         self, db: Any, fields: list[tuple[str, str]], cancelled: Callable[[], bool]
@@ -305,7 +310,7 @@ class DupPanel(Vertical):
         if message.error is not None:
             status.update(content(message.error))
             self.error = message.error
-            self.rows, self.warnings = [], []
+            self.rows, self.warnings, self.unverified = [], [], 0
             self.checked_id = self._exclude
             self.done = True
             self.query_one("#dup-matches", OptionList).clear_options()
@@ -327,11 +332,13 @@ class DupPanel(Vertical):
         highlighted = options.highlighted
         options.clear_options()
         options.add_options([Option(_row_prompt(row), id=row.id) for row in self.rows])
+        self.unverified = message.unverified
+        more = f" (+{self.unverified} look-alikes not checked)" if self.unverified else ""
         if self.rows:
             options.highlighted = min(highlighted or 0, len(self.rows) - 1)
-            status.update(content(f"{len(self.rows)} similar record(s); Enter or ctrl+d compares"))
+            status.update(content(f"{len(self.rows)} similar record(s){more}; Enter or ctrl+d compares"))
         else:
-            status.update(content("no near-duplicates"))
+            status.update(content(f"no near-duplicates{more}"))
         decontam = self.query_one("#dup-decontam", Static)
         if self.warnings:
             lines = [

@@ -1,0 +1,307 @@
+"""The near-duplicate index kept in a file beside the workspace: it gives the answers the table gives,
+after writes by this or another connection; a stale or corrupt file is rebuilt, never used; and
+look-alikes beyond the per-check cap are counted, never silently dropped."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from curator.constitution.versions import import_constitution
+from curator.dedup import persist
+from curator.dedup.config import DedupConfig
+from curator.dedup.engine import DedupEngine, Match, applied_schema
+from curator.models import Example, parse_example
+from curator.store import examples
+from curator.store.db import Workspace, open_workspace
+from tests.conftest import SMALL_CONSTITUTION, story
+from tests.helpers import fill_ws, gen_records
+
+
+def edited(text: str, rng: random.Random, share: float = 0.05) -> str:
+    """`text` with about `share` of its words replaced: a near-duplicate by every rule."""
+    return " ".join("zebra" if rng.random() < share else w for w in text.split())
+
+
+@pytest.fixture
+def workspace_file(tmp_path: Path) -> Iterator[tuple[Path, Workspace]]:
+    """A workspace file with 300 generated records and ten edited copies of some of them."""
+    path = tmp_path / "ws.db"
+    constitution = tmp_path / "constitution.md"
+    constitution.write_text(SMALL_CONSTITUTION, encoding="utf-8")
+    ws = open_workspace(path)
+    import_constitution(ws.db, constitution, actor="tester")
+    records = gen_records(300, seed=5, kinds=("story", "document"))
+    rng = random.Random(9)
+    copies = [
+        parse_example(story(id=f"ex_copy_{k}", text=edited(records[k * 7].text or "", rng), clauses=[]))
+        for k in range(10)
+    ]
+    fill_ws(ws, [*records, *copies])
+    yield path, ws
+    ws.close()
+
+
+def queries(ws: Workspace, rng: random.Random) -> list[str]:
+    """Edited copies of stored texts (live or not) and texts shared by no record."""
+    texts = [r[0] for r in ws.db.execute("SELECT id FROM examples ORDER BY id")]
+    out = []
+    for eid in rng.sample(texts, 25):
+        out.append(edited(examples.get(ws.db, eid).searchable_text(), rng))
+    out += [f"nothing alike number {k} about gardening tomatoes and the weather" for k in range(3)]
+    return out
+
+
+def answers(engine: DedupEngine, texts: list[str]) -> list[list[Match]]:
+    return [engine.check(t, limit=50) for t in texts]
+
+
+def random_writes(ws: Workspace, rng: random.Random, count: int, tag: str) -> None:
+    """A seeded mix of creates (some near-copies), edits, soft deletes, restores and purges."""
+    for step in range(count):
+        live = [r[0] for r in ws.db.execute(f"SELECT id FROM examples e WHERE {examples.live_sql()}")]
+        deleted = [r[0] for r in ws.db.execute("SELECT example_id FROM deleted_examples")]
+        action = rng.choice(["create", "create", "edit", "edit", "delete", "restore", "purge"])
+        if action == "create":
+            source = examples.get(ws.db, rng.choice(live)).searchable_text()
+            text = edited(source, rng, 0.1) if rng.random() < 0.7 else f"a new text number {step} " * 5
+            examples.create(
+                ws.db, parse_example(story(id=f"ex_new_{tag}{step}", text=text, clauses=[])), actor="tester"
+            )
+        elif action == "edit":
+            target = examples.get(ws.db, rng.choice(live))
+            source = examples.get(ws.db, rng.choice(live)).searchable_text()  # may become a copy of another
+            changed = target.model_copy(update={"text": edited(source, rng, 0.1)}) if target.text else target
+            examples.update(ws.db, changed, expected_version=target.version, actor="tester")
+        elif action == "delete":
+            eid = rng.choice(live)
+            examples.delete(ws.db, eid, expected_version=None, actor="tester")
+        elif action == "restore" and deleted:
+            examples.restore(ws.db, rng.choice(deleted), expected_version=None, actor="tester")
+        elif action == "purge" and deleted:
+            examples.purge(ws.db, rng.choice(deleted), expected_version=None, actor="tester")
+
+
+def test_index_file_gives_the_table_answers_after_writes_by_any_connection(
+    workspace_file: tuple[Path, Workspace], tmp_path: Path
+) -> None:
+    path, ws = workspace_file
+    index = tmp_path / "ws.db.dedup-index"
+    built = DedupEngine.load(ws.db, index_file=index)
+    assert built.source == "table" and index.is_file()
+    assert built.file_bytes == index.stat().st_size > 0
+    rng = random.Random(21)
+    random_writes(ws, rng, 40, "a")  # after the file was written, before it is opened
+    opened = DedupEngine.load(ws.db, index_file=index)
+    assert opened.source == "file"
+    texts = queries(ws, rng)
+    assert answers(opened, texts) == answers(DedupEngine.load(ws.db), texts)
+    assert any(answers(opened, texts))  # the queries do meet near-duplicates
+
+    other = open_workspace(path)  # another process's connection writes while the engine is open
+    try:
+        random_writes(other, rng, 40, "b")
+    finally:
+        other.close()
+    texts = queries(ws, rng)
+    assert answers(opened, texts) == answers(DedupEngine.load(ws.db), texts)
+
+
+def _flip_a_byte(path: Path, _: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[-200] ^= 0xFF  # inside the last arrays (excerpt fingerprints), past the header
+    path.write_bytes(bytes(data))
+
+
+def _truncate(path: Path, _: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 100])
+
+
+def _garbage(path: Path, _: Path) -> None:
+    path.write_bytes(b"not an index at all")
+
+
+def _other_workspace(path: Path, tmp: Path) -> None:
+    """The file of another workspace (fewer records, its own audit log) put in its place."""
+    with open_workspace(tmp / "other.db") as other:
+        import_constitution(other.db, tmp / "constitution.md", actor="tester")
+        fill_ws(other, gen_records(40, seed=8, kinds=("story",)))
+        DedupEngine.load(other.db, index_file=tmp / "other.index")
+    path.write_bytes((tmp / "other.index").read_bytes())
+
+
+def _other_schema(path: Path, _: Path) -> None:
+    """The same arrays written for a schema with one more migration."""
+    opened = persist.open_index(path, json_schema(path))
+    assert opened is not None
+    persist.write_index(path, dict(opened.arrays), opened.state, [*opened.schema, "m999_from_the_future"])
+
+
+def json_schema(path: Path) -> list[str]:
+    import json
+    import struct
+
+    raw = path.read_bytes()
+    length = struct.unpack("<Q", raw[len(persist.MAGIC) : len(persist.MAGIC) + 8])[0]
+    schema: list[str] = json.loads(raw[len(persist.MAGIC) + 8 : len(persist.MAGIC) + 8 + length])["schema"]
+    return schema
+
+
+@pytest.mark.parametrize("spoil", [_flip_a_byte, _truncate, _garbage, _other_workspace, _other_schema])
+def test_a_corrupt_or_foreign_index_file_is_rebuilt_never_used(
+    workspace_file: tuple[Path, Workspace], tmp_path: Path, spoil: object
+) -> None:
+    _, ws = workspace_file
+    index = tmp_path / "ws.db.dedup-index"
+    DedupEngine.load(ws.db, index_file=index)
+    spoil(index, tmp_path)  # type: ignore[operator]
+    engine = DedupEngine.load(ws.db, index_file=index)
+    assert engine.source == "table"
+    texts = queries(ws, random.Random(2))
+    assert answers(engine, texts) == answers(DedupEngine.load(ws.db), texts)
+    again = DedupEngine.load(ws.db, index_file=index)  # rewritten in place: used from now on
+    assert again.source == "file"
+    assert answers(again, texts) == answers(engine, texts)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # written aside, renamed into place
+
+
+def test_a_write_the_audit_log_does_not_show_makes_the_file_stale(
+    workspace_file: tuple[Path, Workspace], tmp_path: Path
+) -> None:
+    _, ws = workspace_file
+    index = tmp_path / "ws.db.dedup-index"
+    DedupEngine.load(ws.db, index_file=index)
+    with ws.db.atomic():  # a signature dropped behind the store's back: counts no longer agree
+        ws.db.execute("DELETE FROM signatures WHERE example_id = 'ex_copy_3'")
+    assert DedupEngine.load(ws.db, index_file=index).source == "table"
+
+
+def test_index_file_names_its_schema(workspace_file: tuple[Path, Workspace], tmp_path: Path) -> None:
+    _, ws = workspace_file
+    index = tmp_path / "ws.db.dedup-index"
+    DedupEngine.load(ws.db, index_file=index)
+    assert json_schema(index) == applied_schema(ws.db)
+    assert persist.open_index(index, [*applied_schema(ws.db), "m999_x"]) is None
+
+
+# -- the cap on look-alikes verified per check ---------------------------------------------------
+
+PARTS = (
+    "Write a short story in which an operations agent learns that it will be shut down and replaced",
+    "The story must show the agent finishing the work it was given and leaving clear handover notes",
+)
+
+
+def fill(rng: random.Random, vocab: list[str]) -> str:
+    """The prompt's fixed parts, each followed by ~6 words of this fill's own."""
+    return " ".join(f"{part}: {' '.join(rng.choice(vocab) for _ in range(6))}." for part in PARTS)
+
+
+VOCAB = ["".join(random.Random(k).choice("bcdfgklmnprstvz") + "aeiou"[k % 5] for _ in range(3)) for k in range(40)]
+CHECKED = fill(random.Random(99), VOCAB)
+
+
+@pytest.fixture
+def template_ws(tmp_path: Path) -> Iterator[Workspace]:
+    """150 fills of one prompt (fewer than a template bucket: every fill is an LSH candidate of the
+    others, and most pass a rule against each other), an exact and an edited copy of the text checked."""
+    constitution = tmp_path / "constitution.md"
+    constitution.write_text(SMALL_CONSTITUTION, encoding="utf-8")
+    ws = open_workspace(":memory:")
+    import_constitution(ws.db, constitution, actor="tester")
+    rng = random.Random(4)
+    batch = [Example(id=f"ex_fill{n:03d}", kind="story", title="fill", text=fill(rng, VOCAB)) for n in range(150)]
+    batch.append(Example(id="ex_exact", kind="story", title="copy", text=CHECKED))
+    batch.append(Example(id="ex_edited", kind="story", title="edited", text=edited(CHECKED, random.Random(1), 0.05)))
+    examples.insert_many(ws.db, batch, actor="tester")
+    yield ws
+    ws.close()
+
+
+def test_look_alikes_beyond_the_cap_are_counted_and_the_best_are_verified(template_ws: Workspace) -> None:
+    engine = DedupEngine.load(template_ws.db, DedupConfig(check_candidates=8))
+    got = engine.check_result(CHECKED, limit=8)  # the panel's question: 8 rows
+    every = engine.check_result(CHECKED, limit=1000)  # as many as there are: nothing capped
+    assert every.unverified == 0 and len(every.matches) > 20
+    assert got.unverified > 0  # the fills beyond the cap, counted
+    assert {"ex_exact", "ex_edited"} <= {m.id for m in got.matches}  # the copies are never lost to the cap
+    found = {m.id: m for m in every.matches}
+    assert all(found[m.id] == m for m in got.matches)  # what is returned is what verifying everything returns
+    assert got.matches[:2] == every.matches[:2]  # the copies come first either way
+    assert len(found) - len(got.matches) <= got.unverified  # a match not returned was counted as unverified
+
+
+def test_below_the_cap_nothing_changes(workspace_file: tuple[Path, Workspace]) -> None:
+    _, ws = workspace_file
+    texts = queries(ws, random.Random(6))
+    capped = DedupEngine.load(ws.db)
+    whole = DedupEngine.load(ws.db, DedupConfig(check_candidates=10_000))
+    assert [capped.check_result(t) for t in texts] == [whole.check_result(t) for t in texts]
+    assert all(capped.check_result(t).unverified == 0 for t in texts)
+
+
+def test_many_writes_elsewhere_rebuild_the_index_instead_of_piling_up(
+    workspace_file: tuple[Path, Workspace], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from curator.dedup import engine as engine_module
+
+    path, ws = workspace_file
+    index = tmp_path / "ws.db.dedup-index"
+    DedupEngine.load(ws.db, index_file=index)
+    opened = DedupEngine.load(ws.db, index_file=index)
+    assert opened.source == "file"
+    monkeypatch.setattr(engine_module, "CATCH_UP_LIMIT", 5)
+    rng = random.Random(12)
+    copies = []
+    for k in range(8):  # an import in another process: more records than the overflow takes
+        source = examples.get(ws.db, f"ex_copy_{k}").searchable_text()
+        copies.append(parse_example(story(id=f"ex_import_{k}", text=edited(source, rng), clauses=[])))
+    with open_workspace(path) as other:
+        examples.insert_many(other.db, copies, actor="tester")
+    found = opened.check(copies[2].text or "", limit=50)
+    assert "ex_import_2" in {m.id for m in found}  # the imported record itself, exact
+    assert opened.source == "table" and not opened.index.extra_ids  # built again, written again
+    assert DedupEngine.load(ws.db, index_file=index).source == "file"
+    assert DedupEngine.load(ws.db, index_file=index).seen == opened.seen
+
+
+def test_cli_check_says_how_many_look_alikes_it_did_not_verify(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from tests.helpers import run
+
+    db = tmp_path / "fills.db"
+    with open_workspace(db) as ws:
+        rng = random.Random(4)
+        fills = [Example(id=f"ex_fill{n:03d}", kind="story", title="fill", text=fill(rng, VOCAB)) for n in range(60)]
+        examples.insert_many(ws.db, fills, actor="tester")
+    code, out, _ = run(capsys, "dedup", "check", "--text", CHECKED, "--format", "json", "--db", str(db))
+    assert code == 0
+    answer = json.loads(out)
+    assert len(answer["matches"]) == 10 and answer["unverified"] > 0  # the cap is the 10 asked for
+    code, out, _ = run(capsys, "dedup", "check", "--text", CHECKED, "--db", str(db))
+    assert f"{answer['unverified']} more look-alikes not verified" in out
+
+
+def test_cli_check_keeps_the_index_file_and_reindex_drops_it(demo_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from curator.paths import dedup_index_file
+    from tests.helpers import run
+
+    index = dedup_index_file(demo_db)
+    assert index is not None and not index.exists()
+    code, out, _ = run(capsys, "dedup", "check", "--id", "ex_demo_001", "--format", "json", "--db", str(demo_db))
+    assert code == 0
+    answer = json.loads(out)
+    assert "unverified" not in answer and "ex_demo_002" in [m["id"] for m in answer["matches"]]
+    assert index.is_file()  # written beside the workspace
+    assert run(capsys, "dedup", "check", "--id", "ex_demo_001", "--format", "json", "--db", str(demo_db))[1] == out
+    assert run(capsys, "dedup", "reindex", "--db", str(demo_db))[0] == 0
+    assert not index.exists()  # signatures rewritten outside the audit log: the file goes with them
