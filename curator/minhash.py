@@ -233,7 +233,11 @@ def dedup_row(text: str) -> tuple[bytes, int, bytes]:
     """Everything the store keeps per record for near-duplicates, from one normalisation: the
     MinHash signature blob, the distinct-shingle count and the excerpt fingerprints (little-endian
     uint64 blob, ~2 per 19 words)."""
-    normalized = normalize(text)
+    return dedup_row_normalized(normalize(text))
+
+
+def dedup_row_normalized(normalized: str) -> tuple[bytes, int, bytes]:
+    """`dedup_row` of a text already normalised."""
     unique = distinct(shingle_hashes(normalized))  # the minima of a multiset are those of its set
     sig = signature_of_hashes(unique).astype("<u4").tobytes()
     return sig, int(unique.size), excerpt_fingerprints(normalized).astype("<u8").tobytes()

@@ -23,4 +23,9 @@ def normalize(text: str) -> str:
 
 def exact_hash(text: str) -> str:
     """A 64-bit hash (16 hex digits) of the normalised text: equal for exact duplicates."""
-    return hashlib.blake2b(normalize(text).encode("utf-8"), digest_size=8).hexdigest()
+    return hash_normalized(normalize(text))
+
+
+def hash_normalized(normalized: str) -> str:
+    """`exact_hash` of a text already normalised (a writer that has it spares normalising twice)."""
+    return hashlib.blake2b(normalized.encode("utf-8"), digest_size=8).hexdigest()

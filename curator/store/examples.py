@@ -39,12 +39,12 @@ from sqlite_utils import Database
 
 from curator.errors import ConflictError, CuratorError, NotFoundError, RecordError, ReviewGuardError, UsageError
 from curator.identity import same_user
-from curator.minhash import dedup_row
+from curator.minhash import dedup_row, dedup_row_normalized
 from curator.models import Example, Status, parse_example, utc_now
 from curator.store.audit import INSERT_SQL as AUDIT_INSERT
 from curator.store.audit import event_row, record_event
 from curator.store.clauses import current_clause_hashes
-from curator.textnorm import exact_hash
+from curator.textnorm import exact_hash, hash_normalized, normalize
 from curator.token_estimate import estimate_tokens
 
 _INSERT_EXAMPLE = (
@@ -176,8 +176,11 @@ def _reindex(db: Database, rowid: int, before: Example, after: Example | None) -
         db.execute(_INSERT_SEARCH, [rowid, after.title, search_text(after)])
 
 
-def _example_row(ex: Example, record_json: str, content: str | None = None) -> tuple[Any, ...]:
-    """The `examples` column values after `rowid` (`content`: the record's searchable text, if known)."""
+def _example_row(
+    ex: Example, record_json: str, content: str | None = None, norm_hash: str | None = None
+) -> tuple[Any, ...]:
+    """The `examples` column values after `rowid` (`content`: the record's searchable text and
+    `norm_hash` its exact hash, when the caller has them)."""
     if content is None:
         content = ex.searchable_text()
     return (
@@ -190,7 +193,7 @@ def _example_row(ex: Example, record_json: str, content: str | None = None) -> t
         ex.created_at,
         ex.updated_at,
         ex.version,
-        exact_hash(content),
+        exact_hash(content) if norm_hash is None else norm_hash,
         record_json,
         estimate_tokens(ex.training_text(content)),
     )
@@ -224,8 +227,9 @@ def prepare(ex: Example) -> PreparedRecord:
     """Everything the store needs to write `ex`, computed once."""
     record_json = ex.canonical_json()
     content = ex.searchable_text()
-    row = _example_row(ex, record_json, content)
-    sig, shingles, fingerprints = dedup_row(content)
+    normalized = normalize(content)
+    row = _example_row(ex, record_json, content, hash_normalized(normalized))
+    sig, shingles, fingerprints = dedup_row_normalized(normalized)
     return PreparedRecord(
         ex.id,
         list(ex.clauses),
