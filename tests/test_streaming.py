@@ -17,10 +17,17 @@ from curator.cli.output import short
 from curator.constitution.versions import import_constitution
 from curator.store import examples
 from curator.store.db import open_workspace
-from tests.conftest import SMALL_CONSTITUTION
-from tests.helpers import fill_ws, gen_records, run
+from tests.conftest import REPO, SMALL_CONSTITUTION
+from tests.helpers import fill_ws, gen_records, run, write_spec
 
 GENERATED = 5_000
+
+EXPORT_SUMS = {
+    "demo": "189d13f305ff70d03bc12120a72c0fe254791d344efb6dcca8fbbfbc5bbd35d1",
+    "demo-preference": "e0ae6d2a6e2d0746f748833f241d0b119ffbd1f6d1d39d900a4d512b4a9e5a71",
+    "generated": "f3d778e96e769f3dc01d21ac39f02e084d051cd560f12737a60aa5a767119d04",
+}
+"""SHA256SUMS of each export as written before exports streamed (the bytes must not change)."""
 
 
 @pytest.fixture(scope="module")
@@ -137,3 +144,92 @@ def test_list_holds_one_record_at_a_time(generated_db: Path, monkeypatch: pytest
     held = _records_held(generated_db)
     peak, _ = _peak(["list", "--db", str(generated_db), "--format", fmt], monkeypatch)
     assert peak < held / 10, (peak, held)
+
+
+# -- export -------------------------------------------------------------------------------------------
+
+DEMO_SPEC = REPO / "corpora" / "specs" / "demo.toml"
+
+
+def _export_sums(capsys: pytest.CaptureFixture[str], db: Path, spec: Path, out: Path) -> str:
+    """The export's SHA256SUMS (a checksum of every file it wrote), after checking them."""
+    code, _, err = run(capsys, "export", "--db", str(db), "--spec", str(spec), "--out", str(out))
+    assert code == 0, err
+    folder = out / spec_name(spec)
+    sums = (folder / "SHA256SUMS").read_text(encoding="utf-8")
+    for line in sums.splitlines():
+        digest, name = line.split("  ", 1)
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, name
+    return hashlib.sha256(sums.encode("utf-8")).hexdigest()
+
+
+def spec_name(spec: Path) -> str:
+    import tomllib
+
+    return str(tomllib.loads(spec.read_text(encoding="utf-8"))["name"])
+
+
+def _generated_spec(folder: Path) -> Path:
+    return write_spec(
+        folder,
+        name="gen-mix",
+        budget_tokens=1_500_000,
+        max_epochs=3,
+        statuses=["approved", "draft"],
+        formats=["openai", "anthropic", "text", "bedrock"],
+        dedup="exact",
+        split={"eval_fraction": 0.1, "by": "group", "salt": "s1", "heldout_clauses": ["privacy.1.1"]},
+    )
+
+
+def _demo_preference_spec(folder: Path) -> Path:
+    text = DEMO_SPEC.read_text(encoding="utf-8")
+    text = text.replace('name = "demo-mix"', 'name = "demo-pref"').replace("max_epochs = 2", "max_epochs = 3")
+    text = text.replace('statuses = ["approved"]', 'statuses = ["approved", "review", "draft"]\ncontrast = true')
+    text = text.replace(
+        'formats = ["openai", "anthropic", "hf-messages", "text", "bedrock"]',
+        'formats = ["text", "trl-preference", "openai-preference"]',
+    )
+    spec = folder / "pref.toml"
+    spec.write_text(text, encoding="utf-8")
+    return spec
+
+
+def _demo_spec(folder: Path) -> Path:
+    spec = folder / "demo.toml"
+    spec.write_text(DEMO_SPEC.read_text(encoding="utf-8"), encoding="utf-8")
+    return spec
+
+
+def _with_alternatives(db: Path) -> None:
+    """Rejected answers (one with a why-not, one without) on every third advice record of the demo."""
+    from curator.models import Alternative
+
+    with open_workspace(db) as ws:
+        advice = [ex for ex in examples.query(ws.db, kind="advice") if ex.messages][::3]
+        for i, ex in enumerate(advice):
+            messages = list(ex.messages or [])
+            last = messages[-1]
+            alternatives = [Alternative(content=f"A tempting wrong answer {i}.", why_not="It breaks the rule.")]
+            alternatives.append(Alternative(content=f"Another wrong answer {i}."))
+            messages[-1] = last.model_copy(update={"alternatives": alternatives})
+            examples.update(
+                ws.db, ex.model_copy(update={"messages": messages}), expected_version=ex.version, actor="bo"
+            )
+
+
+def test_export_writes_the_same_files_as_before(
+    capsys: pytest.CaptureFixture[str], generated_db: Path, demo_db: Path, tmp_path: Path
+) -> None:
+    sums = {
+        "generated": _export_sums(capsys, generated_db, _generated_spec(tmp_path), tmp_path / "out"),
+        "demo": _export_sums(capsys, demo_db, _demo_spec(tmp_path), tmp_path / "out"),
+        "demo-preference": _with_alternatives(demo_db)
+        or _export_sums(capsys, demo_db, _demo_preference_spec(tmp_path), tmp_path / "out"),
+    }
+    assert sums == EXPORT_SUMS
+    manifest = json.loads((tmp_path / "out" / "gen-mix" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["splits"]["heldout"]["rows"] and manifest["splits"]["eval"]["rows"]
+    assert any('"repeat":1' in line for line in (tmp_path / "out" / "gen-mix" / "records.jsonl").open())
+    pref = json.loads((tmp_path / "out" / "demo-pref" / "manifest.json").read_text(encoding="utf-8"))
+    assert pref["pairs"]["total"] and all(f["rows"] for f in pref["files"] if f["split"] == "train")
