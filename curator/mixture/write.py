@@ -640,8 +640,8 @@ def _write_format(plan: ExportPlan, fmt: str, folder: Path, report: Progress) ->
         if "train" not in files:
             files["train"] = _SplitFile(folder, f"{fmt}/train.jsonl")
     finally:
-        for f in files.values():
-            f.close()
+        for opened in files.values():
+            opened.close()
     return [
         FileEntry(f.rel, fmt, split, f.rows, f.bytes, tokens[split], f.sha.hexdigest())
         for split in SPLITS
