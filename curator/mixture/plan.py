@@ -82,17 +82,22 @@ class Meta:
     pairs: int
 
 
-def _meta(ex: Example) -> Meta:
+def _meta(ex: Example, shared: dict[Any, Any]) -> Meta:
+    """`ex`'s Meta; equal clause tuples, tag and tool sets are one object in `shared` (a million
+    records hold a few thousand distinct ones)."""
     intern = sys.intern
+    clauses = tuple(intern(c) for c in ex.clauses)
+    tools = frozenset(t.name for t in ex.tools or [])
+    tags = fold_tags(ex.tags)
     return Meta(
         intern(ex.kind),
         intern(ex.status),
         intern(ex.group) if ex.group else ex.group,
-        tuple(intern(c) for c in ex.clauses),
+        shared.setdefault(clauses, clauses),
         ex.created_at,
         bool(ex.system),
-        frozenset(t.name for t in ex.tools or []),
-        fold_tags(ex.tags),
+        shared.setdefault(tools, tools),
+        shared.setdefault(tags, tags),
         pair_count(ex),
     )
 
@@ -231,9 +236,10 @@ def _load_records(db: Database, statuses: list[str], progress: Progress) -> tupl
     """
     meta: dict[str, Meta] = {}
     unusable: dict[str, str] = {}
+    shared: dict[Any, Any] = {}
     for i, status in enumerate(statuses):
         for ex in iter_query(db, status=status):
-            meta[ex.id] = _meta(ex)
+            meta[ex.id] = _meta(ex, shared)
             why = _unusable(ex)
             if why:
                 unusable[ex.id] = why
@@ -246,7 +252,8 @@ def _status_exclusions(db: Database, statuses: list[str]) -> list[Excluded]:
     rows = db.execute(
         f"SELECT id, status FROM examples e WHERE status NOT IN ({marks}) AND {live_sql()} ORDER BY id", statuses
     )
-    return [Excluded(eid, f"status {status} is not in statuses") for eid, status in rows]
+    reasons: dict[str, str] = {}  # one reason string per status, not per record
+    return [Excluded(eid, reasons.setdefault(status, f"status {status} is not in statuses")) for eid, status in rows]
 
 
 def _decontaminate(
