@@ -158,13 +158,20 @@ def markdown(r: dict[str, Any]) -> str:
 
 Peak resident memory (MiB, the process's own rusage) of each command as its own process, on
 workspaces of {", ".join(f"{n:,}" for n in sizes)} generated records (the demo constitution, 1-3 links each).
-`list` streams record by record and `load` reads and inserts 2,000 rows at a time, so their
-peak should not grow with the workspace; the peer streams rows without validating them.
-Target: flat (growth near 1x from the smallest to the largest size). What growth remains is
-SQLite's page cache, which curator caps at 64 MiB per connection, not records held. `make bench`
-measures 10k and 100k; the 1M column comes from `python -m bench memory --size 1000000` (building
-that workspace takes ~15 minutes, beyond `make bench`'s budget). Before streaming, `load` of
-100,000 records peaked at 857 MiB.
+`list` streams record by record (`table` in two passes: column widths, then rows), `dump` and
+`decontam` read in batches and `load` inserts 2,000 rows at a time, so their peak should not
+grow with the workspace; the peer streams rows without validating them. Target: flat (growth
+near 1x from the smallest to the largest size). What growth remains there is SQLite's page cache,
+which curator caps at 64 MiB per connection, not records held. `export` reads records again a
+chunk at a time to count and write them, but its plan keeps a few fields per loaded record (kind,
+status, group, clauses, creation time, flags, pair count), each train candidate's token cost, the
+lines, one exclusion per record left out (the manifest lists them) and the split lock: ~1 KB per
+record at 1M (500k approved, 500k excluded). `make bench` measures 10k and 100k; the 1M column
+comes from `python -m bench memory --size 1000000` (`BENCH_MEMORY_ONLY=export,...` for some
+commands; the others keep their latest numbers: at 1M, `list` json and jsonl, `dump`, `load` and
+the peer come from an earlier run, their code unchanged since). Before streaming, at 100,000 records: `load` peaked at
+857 MiB, `list --format table` at 663 MiB (27 s) and `export` at 800 MiB; at 1M the export's
+first version of streaming peaked at 1,326 MiB.
 
 | command | {size_columns} | growth {small:,} to {large:,} | seconds at {large:,} |
 |---|{rules}|---:|---:|
