@@ -2,8 +2,8 @@
 
 Usage: python -m bench [--quick] [--size N] [NAME ...]
   --quick: small sizes, for a smoke run
-  --size N: also measure at N records where a benchmark supports it (memory: N/10 and N; the runs
-            of every size measured are kept side by side)
+  --size N: also measure at N records where a benchmark supports it (tui: N beside 100k;
+            memory: N/10 and N; clusters; the runs of every size measured are kept side by side)
 
 Each benchmark runs in its own interpreter (`--child NAME FILE`), so none inherits another's state.
 """
@@ -93,6 +93,8 @@ def collect(name: str, quick: bool, size: int | None = None) -> dict[str, Any] |
         return bench_dupindex.run(quick, sizes=(size // 10, size) if size is not None else None)
     if name == "memory" and size is not None:
         return bench_memory.run(quick, sizes=(size // 10, size))
+    if name == "tui" and size is not None:
+        return bench_tui.run(quick, size=size)
     module = {"dedup": bench_dedup, "export": bench_export, "tui": bench_tui, "memory": bench_memory}[name]
     result: dict[str, Any] = module.run(quick)
     return result
@@ -149,6 +151,10 @@ def main() -> int:
             from bench import bench_memory
 
             result = bench_memory.merge(results["memory"], result)
+        if name == "tui" and "tui" in results:
+            from bench import bench_tui
+
+            result = bench_tui.merge(results["tui"], result)
         if name == "clusters" and "clusters" in results:
             from bench import bench_clusters
 

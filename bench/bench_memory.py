@@ -1,12 +1,17 @@
-"""Memory of the commands that read a whole workspace: `list --format json/jsonl`, `dump`, `load`.
+"""Memory of the commands that read a whole workspace: `list` (json, jsonl, table), `dump`, `load`,
+`export` and `decontam`.
 
 Each runs as its own process on workspaces of two sizes (10x apart); peak RSS (wait4's rusage)
 that stays the same at 10x the records is what "flat" means here. The peer, side by side:
 `sqlite-utils rows --nl`, which streams rows without validating them.
+
+`BENCH_MEMORY_ONLY=list_table,export` measures only those commands; the other commands keep the
+numbers of their latest run at that size (`merge`).
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -39,18 +44,58 @@ def _timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     return float(seconds), int(kib) / 1024
 
 
-def _measure(db: Path, tmp: Path) -> dict[str, Any]:
+SPEC = """name = "memory"
+budget_tokens = 3000000
+seed = 1
+statuses = ["approved"]
+formats = ["openai"]
+dedup = "exact"
+
+[kinds]
+story = 0.25
+advice = 0.35
+document = 0.15
+agentic = 0.25
+"""
+"""The export measured: the approved records, a 3M-token budget, exact duplicates (near-duplicate
+clustering is the dedup benchmark's), one format."""
+
+EVALS = Path(__file__).resolve().parents[1] / "corpora" / "evals" / "leverage-suite.jsonl"
+
+
+def _commands(db: Path, tmp: Path) -> dict[str, list[str]]:
     curator = str(BIN / "curator")
+    (tmp / "spec.toml").write_text(SPEC, encoding="utf-8")
+    return {
+        "list_jsonl": [curator, "list", "--format", "jsonl", "--db", str(db)],
+        "list_json": [curator, "list", "--format", "json", "--db", str(db)],
+        "list_table": [curator, "list", "--format", "table", "--db", str(db)],
+        "dump": [curator, "dump", str(tmp / "dump"), "--db", str(db)],
+        "load": [curator, "load", str(tmp / "dump"), "--db", str(tmp / "loaded.db")],
+        "export": [curator, "export", "--spec", str(tmp / "spec.toml"), "--out", str(tmp / "out"), "--db", str(db)],
+        "decontam": [curator, "decontam", "--evalset", "bench-memory", "--format", "json", "--db", str(db)],
+        "peer_rows_nl": [str(BIN / "sqlite-utils"), "rows", str(db), "examples", "--nl"],
+    }
+
+
+def _measure(db: Path, tmp: Path) -> dict[str, Any]:
+    only = [n for n in os.environ.get("BENCH_MEMORY_ONLY", "").split(",") if n]
+    env = {"CURATOR_HOME": str(tmp / "home"), "PATH": str(BIN)}
     out: dict[str, Any] = {}
-    for name, cmd in (
-        ("list_jsonl", [curator, "list", "--format", "jsonl", "--db", str(db)]),
-        ("list_json", [curator, "list", "--format", "json", "--db", str(db)]),
-        ("dump", [curator, "dump", str(tmp / "dump"), "--db", str(db)]),
-        ("load", [curator, "load", str(tmp / "dump"), "--db", str(tmp / "loaded.db")]),
-        ("peer_rows_nl", [str(BIN / "sqlite-utils"), "rows", str(db), "examples", "--nl"]),
-    ):
-        seconds, rss = _timed(cmd, env={"CURATOR_HOME": str(tmp / "home"), "PATH": str(BIN)})
-        out[name] = {"seconds": round(seconds, 2), "peak_rss_mib": round(rss, 1)}
+    commands = _commands(db, tmp)
+    if "load" in (only or commands) and "dump" not in (only or commands):
+        only = [*only, "dump"]  # load reads the dump
+    evalset = [str(BIN / "curator"), "evalset", "add", "bench-memory", str(EVALS), "--db", str(db)]
+    subprocess.run(evalset, env=env, check=True, capture_output=True)  # the suite's prompts, for decontam
+    try:
+        for name, cmd in commands.items():
+            if only and name not in only:
+                continue
+            seconds, rss = _timed(cmd, env=env)
+            out[name] = {"seconds": round(seconds, 2), "peak_rss_mib": round(rss, 1)}
+    finally:
+        remove = [str(BIN / "curator"), "evalset", "remove", "bench-memory", "--db", str(db)]
+        subprocess.run(remove, env=env, check=True, capture_output=True)
     return out
 
 
@@ -66,15 +111,20 @@ def run(quick: bool = False, sizes: tuple[int, ...] | None = None) -> dict[str, 
 
 
 def merge(earlier: dict[str, Any], latest: dict[str, Any]) -> dict[str, Any]:
-    """The runs of every size measured so far, the latest run of each size winning."""
-    return _with_growth({**earlier.get("runs", {}), **latest["runs"]})
+    """The runs of every size measured so far; per size and command, the latest run wins."""
+    runs = {n: dict(r) for n, r in earlier.get("runs", {}).items()}
+    for n, r in latest["runs"].items():
+        runs[n] = {**runs.get(n, {}), **r}
+    return _with_growth(runs)
 
 
 def _with_growth(runs: dict[str, Any]) -> dict[str, Any]:
     """Sizes in order and each command's peak growth from the smallest to the largest size."""
     sizes = sorted(int(n) for n in runs)
     small, large = runs[str(sizes[0])], runs[str(sizes[-1])]
-    growth = {name: round(large[name]["peak_rss_mib"] / small[name]["peak_rss_mib"], 2) for name in small}
+    growth = {
+        name: round(large[name]["peak_rss_mib"] / small[name]["peak_rss_mib"], 2) for name in small if name in large
+    }
     return {"sizes": sizes, "runs": {str(n): runs[str(n)] for n in sizes}, "growth": growth}
 
 
@@ -84,14 +134,22 @@ def markdown(r: dict[str, Any]) -> str:
     names = {
         "list_jsonl": "`curator list --format jsonl`",
         "list_json": "`curator list --format json`",
+        "list_table": "`curator list --format table`",
         "dump": "`curator dump`",
         "load": "`curator load` (into a new file)",
+        "export": "`curator export` (approved, 3M tokens, exact dedup)",
+        "decontam": "`curator decontam` (one 6-prompt eval set)",
         "peer_rows_nl": "`sqlite-utils rows --nl` (peer)",
     }
+
+    def cell(n: int, k: str, key: str) -> str:
+        run = r["runs"][str(n)].get(k)
+        return str(run[key]) if run else "–"
+
     rows = "\n".join(
         f"| {label} | "
-        + " | ".join(str(r["runs"][str(n)][k]["peak_rss_mib"]) for n in sizes)
-        + f" | {r['growth'][k]}x | {r['runs'][str(large)][k]['seconds']} |"
+        + " | ".join(cell(n, k, "peak_rss_mib") for n in sizes)
+        + f" | {str(r['growth'][k]) + 'x' if k in r['growth'] else '–'} | {cell(large, k, 'seconds')} |"
         for k, label in names.items()
     )
     size_columns = " | ".join(f"{n:,} records" for n in sizes)
@@ -100,13 +158,20 @@ def markdown(r: dict[str, Any]) -> str:
 
 Peak resident memory (MiB, the process's own rusage) of each command as its own process, on
 workspaces of {", ".join(f"{n:,}" for n in sizes)} generated records (the demo constitution, 1-3 links each).
-`list` streams record by record and `load` reads and inserts 2,000 rows at a time, so their
-peak should not grow with the workspace; the peer streams rows without validating them.
-Target: flat (growth near 1x from the smallest to the largest size). What growth remains is
-SQLite's page cache, which curator caps at 64 MiB per connection, not records held. `make bench`
-measures 10k and 100k; the 1M column comes from `python -m bench memory --size 1000000` (building
-that workspace takes ~15 minutes, beyond `make bench`'s budget). Before streaming, `load` of
-100,000 records peaked at 857 MiB.
+`list` streams record by record (`table` in two passes: column widths, then rows), `dump` and
+`decontam` read in batches and `load` inserts 2,000 rows at a time, so their peak should not
+grow with the workspace; the peer streams rows without validating them. Target: flat (growth
+near 1x from the smallest to the largest size). What growth remains there is SQLite's page cache,
+which curator caps at 64 MiB per connection, not records held. `export` reads records again a
+chunk at a time to count and write them, but its plan keeps a few fields per loaded record (kind,
+status, group, clauses, creation time, flags, pair count), each train candidate's token cost, the
+lines, one exclusion per record left out (the manifest lists them) and the split lock: ~1 KB per
+record at 1M (500k approved, 500k excluded). `make bench` measures 10k and 100k; the 1M column
+comes from `python -m bench memory --size 1000000` (`BENCH_MEMORY_ONLY=export,...` for some
+commands; the others keep their latest numbers: at 1M, `list` json and jsonl, `dump`, `load` and
+the peer come from an earlier run, their code unchanged since). Before streaming, at 100,000 records: `load` peaked at
+857 MiB, `list --format table` at 663 MiB (27 s) and `export` at 800 MiB; at 1M the export's
+first version of streaming peaked at 1,326 MiB.
 
 | command | {size_columns} | growth {small:,} to {large:,} | seconds at {large:,} |
 |---|{rules}|---:|---:|

@@ -9,11 +9,12 @@ import pytest
 from curator.constitution.versions import import_constitution
 from curator.errors import RecordError
 from curator.models import parse_example
-from curator.store import examples
+from curator.store import examples, links
 from curator.store.audit import latest_event_id
 from curator.store.db import Workspace, open_workspace
 from curator.store.links import LinkedExample, linked_examples, orphaned_link_count
 from tests.conftest import SMALL_CONSTITUTION, advice, agentic, story
+from tests.helpers import CLAUSES, fill_ws, gen_records
 
 
 def add(ws: Workspace, record: dict[str, object]) -> str:
@@ -123,6 +124,28 @@ def test_a_section_lists_examples_linked_to_its_sub_clauses_once_newest_first(ws
     assert [r.id for r in linked_examples(ws.db, "privacy", limit=2)] == ["ex_subitem", "ex_both"]
 
 
+def test_a_section_linked_to_many_records_lists_the_same_rows_as_a_sparse_one_would(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = gen_records(400, seed=5)
+    fill_ws(ws, records)
+    for ex in records[::7]:  # newer updates on some, deletions of others
+        examples.update(ws.db, ex.model_copy(update={"title": "touched"}), expected_version=1, actor="ana")
+    for ex in records[3::11]:
+        examples.delete(ws.db, ex.id, expected_version=None, actor="ana")
+    new_version(ws, tmp_path, SMALL_CONSTITUTION.replace("Say what you believe.", "Say only what you believe."))
+    for clause in ["test-constitution", *CLAUSES]:
+        for limit in (5, 60, 500):
+            monkeypatch.setattr(links, "DENSE_LINKS", 10**9)
+            sparse = linked_examples(ws.db, clause, limit=limit)
+            monkeypatch.setattr(links, "DENSE_LINKS", 1)
+            dense = linked_examples(ws.db, clause, limit=limit)
+            assert dense == sparse, clause
+            assert sparse and len(sparse) <= limit
+    states = {r.state for r in linked_examples(ws.db, "honesty")}
+    assert states == {"ok", "stale"}
+
+
 def test_linked_example_state_is_ok_when_any_link_into_the_subtree_is_ok(ws: Workspace, tmp_path: Path) -> None:
     add(ws, story(id="ex_stale", clauses=["honesty.1"], updated_at="2026-01-01"))
     add(ws, story(id="ex_mixed", text="mixed", clauses=["honesty.1", "honesty.2"], updated_at="2026-01-02"))
@@ -138,3 +161,27 @@ def test_a_clause_only_in_an_old_constitution_version_is_not_followed(ws: Worksp
     assert [r.id for r in linked_examples(ws.db, "privacy")] == ["ex_item"]
     # asked for by its own id, the removed clause still shows what pointed at it
     assert [(r.id, r.state) for r in linked_examples(ws.db, "privacy.1.1")] == [("ex_removed", "orphaned")]
+
+
+# -- authors ------------------------------------------------------------------------------------------
+
+
+def test_authors_are_those_of_live_records_sorted_once_each(ws: Workspace) -> None:
+    names = ["zoë", "Ana", "ana", "bo", "ｂｏ", "", "Łukasz", "bo"]
+    for i, name in enumerate(names):
+        add(ws, story(id=f"ex_{i}", text=f"story {i}", author=name))
+    add(ws, story(id="ex_gone", text="gone", author="carl"))
+    examples.delete(ws.db, "ex_gone", expected_version=None, actor="ana")
+    add(ws, story(id="ex_kept", text="kept", author="dora"))
+    add(ws, story(id="ex_dora_gone", text="dora gone", author="dora"))
+    examples.delete(ws.db, "ex_dora_gone", expected_version=None, actor="ana")
+    assert examples.authors(ws.db) == sorted({n for n in names if n} | {"dora"})
+
+
+def test_tags_are_those_of_live_records_most_used_first(ws: Workspace) -> None:
+    tagged = {"ex_1": ["b", "a"], "ex_2": ["b", "é"], "ex_3": ["c", "a"], "ex_4": ["z", "c", "a"], "ex_5": ["z"]}
+    for eid, tags in tagged.items():
+        add(ws, story(id=eid, text=eid, tags=tags))
+    add(ws, story(id="ex_gone", text="gone", tags=["z", "z2", "c"]))
+    examples.delete(ws.db, "ex_gone", expected_version=None, actor="ana")
+    assert examples.all_tags(ws.db) == ["a", "b", "c", "z", "é"]

@@ -82,13 +82,23 @@ def warn(text: str) -> None:
     sys.stderr.write(f"{text}\n")
 
 
-def table(rows: list[list[str]], headers: list[str]) -> str:
-    """Left-aligned columns under a header and a rule, two spaces apart, no trailing spaces."""
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+def table(rows: list[list[str]], headers: list[str], *, widths: list[int] | None = None) -> str:
+    """Left-aligned columns under a header and a rule, two spaces apart, no trailing spaces.
+
+    `widths` (each column's widest cell, header included) lets a caller that streams its rows
+    write the header alone and then each row with `table_row`, the same bytes.
+    """
+    if widths is None:
+        widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    out = [table_row(headers, widths)]
     out.append("  ".join("-" * w for w in widths))
-    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    out += [table_row(r, widths) for r in rows]
     return "\n".join(out)
+
+
+def table_row(cells: list[str], widths: list[int]) -> str:
+    """One row of `table`."""
+    return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
 
 
 def short(text: str, width: int) -> str:

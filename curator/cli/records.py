@@ -24,6 +24,7 @@ the error's exit status). Then regenerate docs/cli.md with `docs/gen_cli.py`.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, cast
 
 import click
@@ -40,12 +41,13 @@ from curator.cli.options import (
     record_filters,
     record_target,
 )
-from curator.cli.output import emit, json_array, lines, short, table, warn, write
+from curator.cli.output import emit, json_array, lines, short, table, table_row, warn, write
 from curator.cli.root import cli
 
 if TYPE_CHECKING:
     from curator.records import RecordChange, Verb
     from curator.store.db import Workspace
+    from curator.store.examples import Listed
 
 TEXT_OR_JSON = format_option("text", "json", default="text", help="json: the result's fixed keys (default: text)")
 
@@ -81,14 +83,24 @@ def list_records(ws: Workspace, filters: RecordFilters, fmt: str) -> None:
         for piece in pieces:
             write(piece)
         return
-    listed = examples.query(ws.db, **filters)
-    write(
-        table(
-            [[r.id, r.kind, r.status, r.author, short(r.title, 48), ",".join(r.clauses)] for r in listed],
-            ["id", "kind", "status", "author", "title", "clauses"],
-        )
-        + f"\n{len(listed)} records\n"
-    )
+    from curator.store.db import read_snapshot
+
+    headers = ["id", "kind", "status", "author", "title", "clauses"]
+    with read_snapshot(ws.db) as db:  # two passes over one state: column widths, then the rows
+        widths = [len(h) for h in headers]
+        n = 0
+        for cells in _table_cells(examples.iter_listed(db, **filters)):
+            widths = [max(w, len(c)) for w, c in zip(widths, cells, strict=True)]
+            n += 1
+        write(table([], headers, widths=widths) + "\n")
+        for cells in _table_cells(examples.iter_listed(db, **filters)):
+            write(table_row(cells, widths) + "\n")
+    write(f"{n} records\n")
+
+
+def _table_cells(rows: Iterable[Listed]) -> Iterator[list[str]]:
+    for r in rows:
+        yield [r.id, r.kind, r.status, r.author, short(r.title, 48), ",".join(r.clauses)]
 
 
 @cli.command("show")

@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
-from collections.abc import Callable, Iterator
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from curator.mixture.split import (
 )
 from curator.models import KINDS, Example, TextBlock
 from curator.store.clauses import current_clauses, current_version
-from curator.store.examples import live_sql, query
+from curator.store.examples import get_many, iter_query, live_sql
 
 Progress = Callable[[str, int, int], None]
 """(phase, done, total): phases are load, decontaminate, dedup, count, allocate, render:<format>, write."""
@@ -65,6 +66,94 @@ class Line:
     repeat: int
 
 
+@dataclass(frozen=True, slots=True)
+class Meta:
+    """What planning needs of a record; the record itself is read again when a line is counted or
+    rendered, so an export of a million records holds these, not the records."""
+
+    kind: str
+    status: str
+    group: str | None
+    clauses: tuple[str, ...]
+    created_at: str
+    system: bool
+    tools: frozenset[str]
+    tags: frozenset[str]
+    pairs: int
+
+
+def _meta(ex: Example, shared: dict[Any, Any]) -> Meta:
+    """`ex`'s Meta; equal clause tuples, tag and tool sets are one object in `shared` (a million
+    records hold a few thousand distinct ones)."""
+    intern = sys.intern
+    clauses = tuple(intern(c) for c in ex.clauses)
+    tools = frozenset(t.name for t in ex.tools or [])
+    tags = fold_tags(ex.tags)
+    return Meta(
+        intern(ex.kind),
+        intern(ex.status),
+        intern(ex.group) if ex.group else ex.group,
+        shared.setdefault(clauses, clauses),
+        ex.created_at,
+        bool(ex.system),
+        shared.setdefault(tools, tools),
+        shared.setdefault(tags, tags),
+        pair_count(ex),
+    )
+
+
+class Records(Mapping[str, Example]):
+    """The exported records by id, in id order: each one's `Meta` held, the record read from the
+    database when asked for (`with_contrast` applied when the spec asks for contrast).
+
+    Callers that go through many records in a known order `prefetch` them a chunk at a time; the
+    cache holds one chunk. The export runs inside one read snapshot, so what is read here is what
+    was planned.
+    """
+
+    CHUNK = 500
+
+    def __init__(self, db: Database, meta: dict[str, Meta], *, contrast: bool) -> None:
+        self.db = db
+        self.meta = meta
+        self.contrast = contrast
+        self._cache: dict[str, Example] = {}
+
+    def __getitem__(self, record_id: str) -> Example:
+        ex = self._cache.get(record_id)
+        if ex is None:
+            if record_id not in self.meta:
+                raise KeyError(record_id)
+            self.prefetch([record_id])
+            ex = self._cache[record_id]
+        return ex
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.meta)
+
+    def __len__(self) -> int:
+        return len(self.meta)
+
+    def __contains__(self, record_id: object) -> bool:
+        return record_id in self.meta
+
+    def prefetch(self, record_ids: Sequence[str]) -> None:
+        """Read these records (one chunk: the previous one is dropped)."""
+        wanted = list(dict.fromkeys(record_ids))
+        found = get_many(self.db, wanted)
+        if len(found) != len(wanted):
+            missing = sorted(set(wanted) - {ex.id for ex in found})
+            raise CuratorError(f"{missing[0]}: removed from the database while the export was written")
+        self._cache = {ex.id: with_contrast(ex) if self.contrast else ex for ex in found}
+
+    def chunks(self, record_ids: Sequence[str]) -> Iterator[Sequence[str]]:
+        """`record_ids` a chunk at a time, each chunk read before it is yielded."""
+        for start in range(0, len(record_ids), self.CHUNK):
+            chunk = record_ids[start : start + self.CHUNK]
+            self.prefetch(chunk)
+            yield chunk
+
+
 @dataclass
 class ExportPlan:
     spec: MixtureSpec
@@ -74,8 +163,8 @@ class ExportPlan:
     lock_file: Path
     constitution: dict[str, Any] | None
     pools: Pools
-    records: dict[str, Example]
-    """Every exported record (all splits), by id."""
+    records: Records
+    """Every exported record (all splits), by id (read when asked for; `records.meta` is held)."""
     split_result: SplitResult
     excluded: list[Excluded]
     allocation: Allocation
@@ -103,9 +192,8 @@ class ExportPlan:
         key = (record_id, repeat)
         d = self.draws.get(key)
         if d is None:
-            ex = self.records[record_id]
-            own = frozenset(t.name for t in ex.tools or [])
-            d = self.draws[key] = self.drawer.draw(record_id, ex.kind, bool(ex.system), own, repeat, fold_tags(ex.tags))
+            m = self.records.meta[record_id]
+            d = self.draws[key] = self.drawer.draw(record_id, m.kind, m.system, m.tools, repeat, m.tags)
         return d
 
     def split_lines(self, split: str) -> list[Line]:
@@ -141,13 +229,22 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _load_records(db: Database, statuses: list[str], progress: Progress) -> dict[str, Example]:
-    records: dict[str, Example] = {}
+def _load_records(db: Database, statuses: list[str], progress: Progress) -> tuple[dict[str, Meta], dict[str, str]]:
+    """Each record's `Meta` by id (sorted), and why those that cannot make a valid line are excluded.
+
+    Records are read one at a time and not kept.
+    """
+    meta: dict[str, Meta] = {}
+    unusable: dict[str, str] = {}
+    shared: dict[Any, Any] = {}
     for i, status in enumerate(statuses):
-        for ex in query(db, status=status):
-            records[ex.id] = ex
+        for ex in iter_query(db, status=status):
+            meta[ex.id] = _meta(ex, shared)
+            why = _unusable(ex)
+            if why:
+                unusable[ex.id] = why
         progress("load", i + 1, len(statuses))
-    return dict(sorted(records.items()))
+    return dict(sorted(meta.items())), dict(sorted(unusable.items()))
 
 
 def _status_exclusions(db: Database, statuses: list[str]) -> list[Excluded]:
@@ -155,11 +252,12 @@ def _status_exclusions(db: Database, statuses: list[str]) -> list[Excluded]:
     rows = db.execute(
         f"SELECT id, status FROM examples e WHERE status NOT IN ({marks}) AND {live_sql()} ORDER BY id", statuses
     )
-    return [Excluded(eid, f"status {status} is not in statuses") for eid, status in rows]
+    reasons: dict[str, str] = {}  # one reason string per status, not per record
+    return [Excluded(eid, reasons.setdefault(status, f"status {status} is not in statuses")) for eid, status in rows]
 
 
 def _decontaminate(
-    db: Database, spec: MixtureSpec, where: str, records: dict[str, Example], pools: Pools, progress: Progress
+    db: Database, spec: MixtureSpec, where: str, records: Mapping[str, Meta], pools: Pools, progress: Progress
 ) -> tuple[dict[str, str], dict[str, Any] | None]:
     """Record id -> reason for records overlapping the spec's eval sets, and the manifest's account.
 
@@ -234,7 +332,7 @@ def _clusters(db: Database, mode: str, progress: Progress) -> list[tuple[list[st
 
 
 def _dedup(
-    clusters: list[tuple[list[str], str | None]], splits: dict[str, str], records: dict[str, Example]
+    clusters: list[tuple[list[str], str | None]], splits: dict[str, str], records: Mapping[str, Meta]
 ) -> dict[str, str]:
     """Record id -> reason for all but one record of each cluster.
 
@@ -305,13 +403,8 @@ def plan_export(
             )
     heldout = expand_heldout(spec.split.heldout_clauses, parents)
 
-    records = _load_records(db, list(spec.statuses), report)
+    records, reasons = _load_records(db, list(spec.statuses), report)
     excluded = _status_exclusions(db, list(spec.statuses))
-    reasons: dict[str, str] = {}
-    for eid, ex in records.items():
-        why = _unusable(ex)
-        if why:
-            reasons[eid] = why
     usable = {k: v for k, v in records.items() if k not in reasons}
     contaminated, decontamination = _decontaminate(db, spec, where, usable, pools, report)
     reasons.update(contaminated)
@@ -320,7 +413,7 @@ def plan_export(
     lock_file = lock_path(target.parent, spec.name)
     lock = SplitLock.read(lock_file)
     split_result = assign_splits(
-        [SplitInput(ex.id, ex.group, tuple(ex.clauses)) for ex in eligible.values()],
+        [SplitInput(eid, m.group, m.clauses) for eid, m in eligible.items()],
         by=spec.split.by,
         salt=spec.split.salt,
         eval_fraction=spec.split.eval_fraction,
@@ -335,15 +428,14 @@ def plan_export(
             {
                 k: f"no preference pairs (the budget is counted on {spec.counted_format})"
                 for k, v in eligible.items()
-                if k not in dupes and not pair_count(v)
+                if k not in dupes and not v.pairs
             }
         )
-    exported = {k: v for k, v in eligible.items() if k not in reasons}
-    if spec.contrast:
-        exported = {k: with_contrast(v) for k, v in exported.items()}
+    exported = Records(db, {k: v for k, v in eligible.items() if k not in reasons}, contrast=spec.contrast)
+    del records, usable, eligible
     counts = split_counts(
         {k: split_result.splits[k] for k in exported},
-        {k: split_key(k, v.group, spec.split.by) for k, v in exported.items()},
+        {k: split_key(k, v.group, spec.split.by) for k, v in exported.meta.items()},
     )
     warnings = split_warnings(
         counts, eval_fraction=spec.split.eval_fraction, heldout_requested=bool(spec.split.heldout_clauses)
@@ -385,13 +477,16 @@ def plan_export(
             n = plan.costs[key] = sum(counter.count(training_text(fmt, row)) for row in rows)
         return n
 
-    train = [ex for ex in exported.values() if split_result.splits[ex.id] == "train"]
+    train = [k for k in exported if split_result.splits[k] == "train"]
     candidates: list[Candidate] = []
     with gc_paused():
-        for i, ex in enumerate(train):
-            candidates.append(Candidate(ex.id, ex.kind, tuple(ex.clauses), cost(ex.id, 0)))
-            if i % 1000 == 999 or i + 1 == len(train):
-                report("count", i + 1, len(train))
+        for chunk in exported.chunks(train):
+            for rid in chunk:
+                m = exported.meta[rid]
+                candidates.append(Candidate(rid, m.kind, m.clauses, cost(rid, 0)))
+                i = len(candidates) - 1
+                if i % 1000 == 999 or i + 1 == len(train):
+                    report("count", i + 1, len(train))
     if not candidates:
         raise CuratorError(
             f"{where}: nothing to export: no train records with statuses {', '.join(spec.statuses)} "
@@ -414,15 +509,14 @@ def plan_export(
     report("allocate", 1, 1)
 
     seed = spec.seed
-    train_lines = [
-        Line("train", rid, exported[rid].kind, tuple(exported[rid].clauses), rep) for rid, rep in plan.allocation.picks
-    ]
+    meta = exported.meta
+    train_lines = [Line("train", rid, meta[rid].kind, meta[rid].clauses, rep) for rid, rep in plan.allocation.picks]
     train_lines.sort(key=lambda ln: _sha(seed, "shuffle", ln.id, ln.repeat))
     rest: list[Line] = []
     for split in ("eval", "heldout"):
         ids = [k for k in exported if split_result.splits[k] == split]
         ids.sort(key=lambda rid: _sha(seed, "shuffle", rid, 0))
-        rest += [Line(split, rid, exported[rid].kind, tuple(exported[rid].clauses), 0) for rid in ids]
+        rest += [Line(split, rid, meta[rid].kind, meta[rid].clauses, 0) for rid in ids]
     plan.lines = train_lines + rest
     plan.lock = updated_lock(lock, split_result, exported)
     plan.pool_draws = pool_draws(plan)
@@ -446,7 +540,7 @@ def pool_draws(plan: ExportPlan) -> dict[str, dict[str, Any]]:
         missed: set[str] = set()
         lines = 0
         for line in plan.lines:
-            if line.kind not in ("advice", "agentic") or plan.records[line.id].system:
+            if line.kind not in ("advice", "agentic") or plan.records.meta[line.id].system:
                 continue
             d = plan.draw(line.id, line.repeat)
             if d.prompt is None:

@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,12 +29,13 @@ from curator import __version__
 from curator.atomic import aside_dir, naming, recover, replace_dir
 from curator.errors import CuratorError
 from curator.mixture.counters import counter_for
-from curator.mixture.formats import Row, pair_count, render_rows, training_text
-from curator.mixture.plan import ExportPlan, Progress, draw_for, gc_paused, plan_export
+from curator.mixture.formats import Row, render_rows, training_text
+from curator.mixture.plan import ExportPlan, Line, Progress, draw_for, gc_paused, plan_export
 from curator.mixture.spec import PREFERENCE_FORMATS, MixtureSpec
 from curator.mixture.split import LOCK_SUFFIX, SPLITS
 from curator.mixture.validate import VALIDATORS, FormatError
 from curator.models import KINDS
+from curator.store.db import read_snapshot
 from curator.targets import FolderKind, check_folder_target
 
 MANIFEST_FORMAT = "curator-mixture"
@@ -78,18 +79,21 @@ class RenderedFormat:
     """Split -> rows each plan line made, in line order (1, or its pairs for a preference format)."""
 
 
-def render_format(plan: ExportPlan, fmt: str, progress: Progress | None = None) -> RenderedFormat:
-    """Every line of one format, each validated before it is kept."""
+def rendered_lines(plan: ExportPlan, fmt: str, progress: Progress | None = None) -> Iterator[tuple[Line, list[Row]]]:
+    """Each plan line with the rows it makes in one format, each row validated, in line order.
+
+    Records are read a chunk of lines at a time, so nothing grows with the export but the plan.
+    """
     report = progress or _noop
     mode = plan.spec.rationale
     records = plan.records
-    lines: dict[str, list[bytes]] = {s: [] for s in SPLITS}
-    rows: dict[str, list[Row]] = {s: [] for s in SPLITS}
-    per_line: dict[str, list[int]] = {s: [] for s in SPLITS}
     total = len(plan.lines)
     validator = VALIDATORS[fmt]
-    with gc_paused():
-        for n, line in enumerate(plan.lines, start=1):
+    n = 0
+    for start in range(0, total, records.CHUNK):
+        chunk = plan.lines[start : start + records.CHUNK]
+        records.prefetch([line.id for line in chunk])
+        for line in chunk:
             made = render_rows(fmt, records[line.id], draw_for(plan, line), mode, line.repeat)
             for k, row in enumerate(made):
                 try:
@@ -97,11 +101,23 @@ def render_format(plan: ExportPlan, fmt: str, progress: Progress | None = None) 
                 except FormatError as err:
                     pair = f", pair {k + 1}" if fmt in PREFERENCE_FORMATS else ""
                     raise FormatError(f"{line.id} (repeat {line.repeat}{pair}) as {fmt}: {err}") from None
+            yield line, made
+            n += 1
+            if n % 5000 == 0 or n == total:
+                report(f"render:{fmt}", n, total)
+
+
+def render_format(plan: ExportPlan, fmt: str, progress: Progress | None = None) -> RenderedFormat:
+    """Every line of one format, each validated before it is kept (held whole: for measuring)."""
+    lines: dict[str, list[bytes]] = {s: [] for s in SPLITS}
+    rows: dict[str, list[Row]] = {s: [] for s in SPLITS}
+    per_line: dict[str, list[int]] = {s: [] for s in SPLITS}
+    with gc_paused():
+        for line, made in rendered_lines(plan, fmt, progress):
+            for row in made:
                 rows[line.split].append(row)
                 lines[line.split].append(_dumps(row))
             per_line[line.split].append(len(made))
-            if n % 5000 == 0 or n == total:
-                report(f"render:{fmt}", n, total)
     return RenderedFormat(fmt, lines, rows, per_line)
 
 
@@ -155,23 +171,19 @@ def _data_bytes(lines: list[bytes]) -> bytes:
     return b"\n".join(lines) + b"\n" if lines else b""
 
 
-def records_rows(plan: ExportPlan) -> list[dict[str, Any]]:
+def records_rows(plan: ExportPlan) -> Iterator[dict[str, Any]]:
     """records.jsonl: one row per line, in the files' order (1-based line numbers per split)."""
     counters = dict.fromkeys(SPLITS, 0)
-    out = []
     for line in plan.lines:
         counters[line.split] += 1
-        out.append(
-            {
-                "split": line.split,
-                "line": counters[line.split],
-                "id": line.id,
-                "kind": line.kind,
-                "clauses": list(line.clauses),
-                "repeat": line.repeat,
-            }
-        )
-    return out
+        yield {
+            "split": line.split,
+            "line": counters[line.split],
+            "id": line.id,
+            "kind": line.kind,
+            "clauses": list(line.clauses),
+            "repeat": line.repeat,
+        }
 
 
 def pair_counts(plan: ExportPlan) -> dict[str, Any]:
@@ -185,7 +197,7 @@ def pair_counts(plan: ExportPlan) -> dict[str, Any]:
     by_clause: dict[str, int] = {}
     without: set[str] = set()
     for line in plan.lines:
-        n = pair_count(plan.records[line.id])
+        n = plan.records.meta[line.id].pairs
         if not n:
             without.add(line.id)
             continue
@@ -583,29 +595,84 @@ def write_export(
     return ExportResult(plan, True, plan.target, manifest)
 
 
+class _SplitFile:
+    """One `<format>/<split>.jsonl` written line by line: rows, bytes, tokens and SHA-256 as it goes."""
+
+    def __init__(self, folder: Path, rel: str) -> None:
+        self.rel = rel
+        self.path = folder / rel
+        self.file = self.path.open("wb")
+        self.sha = hashlib.sha256()
+        self.rows = 0
+        self.bytes = 0
+        self.tokens = 0
+
+    def write(self, line: bytes) -> None:
+        data = line + b"\n"
+        self.file.write(data)
+        self.sha.update(data)
+        self.rows += 1
+        self.bytes += len(data)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _write_format(plan: ExportPlan, fmt: str, folder: Path, report: Progress) -> list[FileEntry]:
+    """Render one format into its split files as the lines come (a split without rows: no file,
+    except train), counting tokens as `count_format` does."""
+    counter = counter_for(fmt, plan.spec.token_counter)
+    reuse = fmt == plan.counted_format
+    (folder / fmt).mkdir()
+    files: dict[str, _SplitFile] = {}
+    tokens = dict.fromkeys(SPLITS, 0)
+    try:
+        with gc_paused():
+            for line, made in rendered_lines(plan, fmt, report):
+                if made and line.split not in files:
+                    files[line.split] = _SplitFile(folder, f"{fmt}/{line.split}.jsonl")
+                for row in made:
+                    files[line.split].write(_dumps(row))
+                cached = plan.costs.get((line.id, line.repeat)) if reuse else None
+                tokens[line.split] += (
+                    cached if cached is not None else sum(counter.count(training_text(fmt, r)) for r in made)
+                )
+        if "train" not in files:
+            files["train"] = _SplitFile(folder, f"{fmt}/train.jsonl")
+    finally:
+        for opened in files.values():
+            opened.close()
+    return [
+        FileEntry(f.rel, fmt, split, f.rows, f.bytes, tokens[split], f.sha.hexdigest())
+        for split in SPLITS
+        if (f := files.get(split)) is not None
+    ]
+
+
+def _write_records(plan: ExportPlan, path: Path) -> str:
+    """records.jsonl (see `records_rows`), written row by row; its SHA-256."""
+    sha = hashlib.sha256()
+    with path.open("wb") as f:
+        for row in records_rows(plan):
+            data = _dumps(row) + b"\n"
+            f.write(data)
+            sha.update(data)
+    return sha.hexdigest()
+
+
 def _write_folder(plan: ExportPlan, folder: Path, report: Progress) -> dict[str, Any]:
     files: list[FileEntry] = []
     sums: dict[str, str] = {}
     for fmt in plan.spec.formats:
-        rendered = render_format(plan, fmt, report)
-        tokens = count_format(plan, rendered)
-        (folder / fmt).mkdir()
-        for split in SPLITS:
-            lines = rendered.lines[split]
-            if split != "train" and not lines:
-                continue
-            data = _data_bytes(lines)
-            rel = f"{fmt}/{split}.jsonl"
-            (folder / rel).write_bytes(data)
-            digest = _sha256(data)
-            sums[rel] = digest
-            files.append(FileEntry(rel, fmt, split, len(lines), len(data), tokens[split], digest))
+        for entry in _write_format(plan, fmt, folder, report):
+            files.append(entry)
+            sums[entry.path] = entry.sha256
     report("write", 1, 3)
-    records = _data_bytes([_dumps(r) for r in records_rows(plan)])
+    sums["records.jsonl"] = _write_records(plan, folder / "records.jsonl")
     manifest = build_manifest(plan, files)
     manifest_bytes = (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
     card = dataset_card(plan, manifest).encode("utf-8")
-    for name, data in (("records.jsonl", records), ("manifest.json", manifest_bytes), ("README.md", card)):
+    for name, data in (("manifest.json", manifest_bytes), ("README.md", card)):
         (folder / name).write_bytes(data)
         sums[name] = _sha256(data)
     report("write", 2, 3)
@@ -637,7 +704,8 @@ def export_from_spec(
         recover(target)
         if target.exists() and not force:
             raise CuratorError(f"{target}: already exists; use --force to replace it")
-    with gc_paused():  # one collection at the end instead of many rescans of every loaded record
+    # one read snapshot: the records read again while lines are counted and written are the planned ones
+    with read_snapshot(db), gc_paused():
         plan = plan_export(db, spec, out_dir, progress=progress)
         if dry_run:
             return ExportResult(plan, False)

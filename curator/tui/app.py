@@ -37,6 +37,8 @@ class CuratorApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "curator"
     COMMANDS = App.COMMANDS | {CuratorCommands}
+    DEFAULT_MODE = "constitution"
+    """The first screen (`get_default_screen`) is the constitution mode's: one screen, read once at start."""
     # The footer must fit 80 columns beside each screen's own keys: the screen keys show as one
     # compact group ("123456 screens", each named on hover), and quit, like in every Textual app, is
     # ctrl+q without a footer entry (F1 and the palette list it).

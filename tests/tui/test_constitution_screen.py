@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pytest
 from textual.widgets import Static, Tree
 
 from curator.bootstrap import init_workspace
@@ -157,3 +159,28 @@ async def test_a_long_constitution_opens_lazily_and_reveals_any_clause(tmp_path:
         await pilot.pause(0.1)
         assert deep in screen.nodes and tree.cursor_node is screen.nodes[deep]
         assert deep in str(screen.query_one("#clause-heading", Static).render())
+
+
+async def test_the_corpus_is_counted_once_at_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One constitution screen at start: a second, hidden one doubled every corpus-wide read."""
+    from curator import coverage
+
+    db = tmp_path / "demo.db"
+    init_workspace(db, demo=True, actor="ana").close()
+    calls: list[int] = []
+    real = coverage.compute
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(coverage, "compute", counted)
+    app = CuratorApp(db, user="ana")
+    async with app.run_test(size=(120, 40)) as pilot:
+        tree = app.screen.query_one("#clause-tree", Tree)
+        await wait_loaded(pilot, tree)
+        await pilot.pause(0.3)
+        assert len(calls) == 1
+        await pilot.press("2")
+        await pilot.press("1")
+        assert app.screen.query_one("#clause-tree", Tree) is tree

@@ -213,6 +213,8 @@ class ExamplesScreen(Screen[None]):
         self._timer: Timer | None = None
         self._clause_ids: set[str] = set()
         self._token: int | None = None
+        self._choices_asked = False
+        """The filter choices (authors, tags, clauses) are read once the first page is shown."""
 
     @property
     def curator(self) -> CuratorApp:
@@ -242,7 +244,6 @@ class ExamplesScreen(Screen[None]):
         table.add_column("Updated", key="updated")
         table.add_column("Id", key="id")
         self.watch(table, "scroll_y", self._scrolled, init=False)
-        self.load_choices()
         self.reload()
 
     @property
@@ -343,6 +344,13 @@ class ExamplesScreen(Screen[None]):
         self._keep_id = None
         self._update_status()
         self.maybe_load_more()
+        self._ask_choices()
+
+    def _ask_choices(self) -> None:
+        """The filter choices, after the first page: on two cores their reads slowed it at 1M."""
+        if not self._choices_asked:
+            self._choices_asked = True
+            self.load_choices()
 
     def on_examples_screen_count_loaded(self, message: CountLoaded) -> None:
         if message.generation == self._generation:
@@ -355,6 +363,7 @@ class ExamplesScreen(Screen[None]):
             self.fetching = False
             self.error = message.error
             self._update_status()
+            self._ask_choices()
 
     def on_examples_screen_rows_changed(self, message: RowsChanged) -> None:
         if message.generation != self._generation or self._token is None or message.token < self._token:
