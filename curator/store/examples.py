@@ -41,6 +41,7 @@ from curator.errors import ConflictError, CuratorError, NotFoundError, RecordErr
 from curator.identity import same_user
 from curator.minhash import dedup_row
 from curator.models import Example, Status, parse_example, utc_now
+from curator.store import coverage_counts
 from curator.store.audit import INSERT_SQL as AUDIT_INSERT
 from curator.store.audit import event_row, record_event
 from curator.store.clauses import current_clause_hashes
@@ -316,14 +317,17 @@ def write_rows(
                 )
     conn = db.conn
     start = conn.execute("SELECT coalesce(max(rowid), 0) FROM examples").fetchone()[0]
-    conn.executemany(_INSERT_EXAMPLE, rows)
-    conn.execute(
-        "INSERT INTO examples_fts (rowid, title, search_text) SELECT rowid, title, search_text FROM examples "
-        "WHERE rowid > ?",
-        [start],
-    )
-    conn.executemany(_INSERT_LINK, links)
-    conn.executemany(_INSERT_TAG, tags)
+    with coverage_counts.adding_new_rows(db) as add_counts:  # one aggregated statement, not a trigger per link
+        conn.executemany(_INSERT_EXAMPLE, rows)
+        conn.execute(
+            "INSERT INTO examples_fts (rowid, title, search_text) SELECT rowid, title, search_text FROM examples "
+            "WHERE rowid > ?",
+            [start],
+        )
+        conn.executemany(_INSERT_LINK, links)
+        conn.executemany(_INSERT_TAG, tags)
+        if add_counts:
+            coverage_counts.add_new(db, start)
 
 
 def existing_ids(db: Database, ids: Sequence[str]) -> list[str]:

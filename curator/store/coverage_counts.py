@@ -1,0 +1,259 @@
+"""Coverage counts kept on write, so a coverage report reads a few thousand rows, not every link.
+
+`coverage_counts` holds, per (clause, kind, status), over live examples:
+
+- `direct`: links to the clause itself (not orphaned);
+- `total`: distinct examples linked to the clause or one of its descendants in the current
+  constitution (an example linking two children of a section counts once for the section);
+- `tokens`: the estimated tokens of those examples; `paired`: those of them that are approved and
+  hold a rejected alternative (preference pairs);
+- `stale`: stale links to the clause itself;
+- `orphaned`: orphaned links, keyed by the link's own clause id (the report attributes them to the
+  nearest surviving ancestor when it reads them).
+
+`coverage_closure` is (clause, ancestor) for the current constitution (a clause is its own
+ancestor). `coverage_state` says which constitution version the counts are for, and whether
+upkeep is paused.
+
+Upkeep is by SQLite triggers, so every write path keeps the counts right in its own transaction:
+a change to an example's links, kind, status, tokens or record, or to its soft deletion, takes the
+example's whole contribution out before the change and puts it back after (a handful of rows).
+Bulk writers pause the triggers instead: `write_rows` adds the contributions of its new rows in
+one aggregated statement per chunk; a new constitution version or a load of a dump pauses upkeep
+(`pause`) and the caller then rebuilds everything (`rebuild`), once per version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlite_utils import Database
+
+HAS_ALTERNATIVES_SQL = (
+    "instr(e.record, '\"alternatives\"') > 0 AND EXISTS (SELECT 1 FROM json_each(e.record, '$.messages') m "
+    "WHERE json_array_length(m.value, '$.alternatives') > 0)"
+)
+"""An example with at least one rejected alternative on a turn (the canonical record is the truth; the
+text test first spares parsing the records that have none, where the canonical JSON has no such key)."""
+
+PAIRED_SQL = f"(CASE WHEN e.status = 'approved' AND {HAS_ALTERNATIVES_SQL} THEN 1 ELSE 0 END)"
+"""1 for an approved example with rejected alternatives (the record is read only for approved ones)."""
+
+LIVE_SQL = "e.id NOT IN (SELECT example_id FROM deleted_examples)"
+
+COLUMNS = ("direct", "total", "tokens", "stale", "orphaned", "paired")
+
+_UPSERT = "ON CONFLICT (clause_id, kind, status) DO UPDATE SET " + ", ".join(
+    f"{c} = {c} + excluded.{c}" for c in COLUMNS
+)
+_INSERT = f"INSERT INTO coverage_counts (clause_id, kind, status, {', '.join(COLUMNS)}) "
+
+_NOT_IN_CLOSURE = "NOT EXISTS (SELECT 1 FROM coverage_closure k WHERE k.clause_id = l.clause_id)"
+
+
+def _linked_sql(sign: str, where: str) -> str:
+    """Counts of the examples matching `where` (one row per example and ancestor, so each counts once)."""
+    return (
+        f"{_INSERT}SELECT cc.ancestor, e.kind, e.status, {sign}sum(cc.ancestor = l.clause_id), {sign}1, "
+        f"{sign}e.tokens, {sign}sum(cc.ancestor = l.clause_id AND l.state = 'stale'), 0, {sign}{PAIRED_SQL} "
+        "FROM examples e JOIN example_clauses l ON l.example_id = e.id "
+        "JOIN coverage_closure cc ON cc.clause_id = l.clause_id "
+        f"WHERE ({where}) AND l.state != 'orphaned' AND {LIVE_SQL} GROUP BY e.id, cc.ancestor {_UPSERT}"
+    )
+
+
+def _orphaned_sql(sign: str, where: str) -> str:
+    """Orphaned links of the examples matching `where` (or links to a clause the constitution lacks)."""
+    return (
+        f"{_INSERT}SELECT l.clause_id, e.kind, e.status, 0, 0, 0, 0, {sign}count(*), 0 "
+        "FROM examples e JOIN example_clauses l ON l.example_id = e.id "
+        f"WHERE ({where}) AND (l.state = 'orphaned' OR {_NOT_IN_CLOSURE}) AND {LIVE_SQL} "
+        f"GROUP BY e.id, l.clause_id {_UPSERT}"
+    )
+
+
+def _change(sign: str, where: str) -> str:
+    return f"{_linked_sql(sign, where)};\n{_orphaned_sql(sign, where)};"
+
+
+def _bulk_sql(where: str) -> list[str]:
+    """Add the counts of every live example matching `where`, aggregated (for new rows and rebuilds)."""
+    linked = (
+        f"{_INSERT}SELECT ancestor, kind, status, sum(d), count(*), sum(tokens), sum(st), 0, sum(p) FROM ("
+        "SELECT cc.ancestor AS ancestor, e.kind AS kind, e.status AS status, e.tokens AS tokens, "
+        "sum(cc.ancestor = l.clause_id) AS d, sum(cc.ancestor = l.clause_id AND l.state = 'stale') AS st, "
+        f"{PAIRED_SQL} AS p "
+        "FROM examples e JOIN example_clauses l ON l.example_id = e.id "
+        "JOIN coverage_closure cc ON cc.clause_id = l.clause_id "
+        f"WHERE ({where}) AND l.state != 'orphaned' AND {LIVE_SQL} GROUP BY e.id, cc.ancestor"
+        f") WHERE true GROUP BY ancestor, kind, status {_UPSERT}"
+    )
+    orphaned = (
+        f"{_INSERT}SELECT l.clause_id, e.kind, e.status, 0, 0, 0, 0, count(*), 0 "
+        "FROM examples e JOIN example_clauses l ON l.example_id = e.id "
+        f"WHERE ({where}) AND (l.state = 'orphaned' OR {_NOT_IN_CLOSURE}) AND {LIVE_SQL} "
+        f"GROUP BY l.clause_id, e.kind, e.status {_UPSERT}"
+    )
+    return [linked, orphaned]
+
+
+_RUNNING = "(SELECT paused FROM coverage_state) = 0"
+
+SCHEMA = f"""
+CREATE TABLE coverage_closure (
+    clause_id TEXT NOT NULL,
+    ancestor TEXT NOT NULL,
+    PRIMARY KEY (clause_id, ancestor)
+) WITHOUT ROWID;
+CREATE TABLE coverage_counts (
+    clause_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    direct INTEGER NOT NULL DEFAULT 0,
+    total INTEGER NOT NULL DEFAULT 0,
+    tokens INTEGER NOT NULL DEFAULT 0,
+    stale INTEGER NOT NULL DEFAULT 0,
+    orphaned INTEGER NOT NULL DEFAULT 0,
+    paired INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (clause_id, kind, status)
+) WITHOUT ROWID;
+CREATE TABLE coverage_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    paused INTEGER NOT NULL DEFAULT 0,
+    version_id INTEGER
+);
+INSERT INTO coverage_state (id, paused, version_id) VALUES (1, 1, NULL);
+
+CREATE TRIGGER coverage_link_bi BEFORE INSERT ON example_clauses WHEN {_RUNNING} BEGIN
+    {_change("-", "e.id = new.example_id")}
+END;
+CREATE TRIGGER coverage_link_ai AFTER INSERT ON example_clauses WHEN {_RUNNING} BEGIN
+    {_change("", "e.id = new.example_id")}
+END;
+CREATE TRIGGER coverage_link_bd BEFORE DELETE ON example_clauses WHEN {_RUNNING} BEGIN
+    {_change("-", "e.id = old.example_id")}
+END;
+CREATE TRIGGER coverage_link_ad AFTER DELETE ON example_clauses WHEN {_RUNNING} BEGIN
+    {_change("", "e.id = old.example_id")}
+END;
+CREATE TRIGGER coverage_link_bu BEFORE UPDATE OF example_id, clause_id, state ON example_clauses
+WHEN {_RUNNING} BEGIN
+    {_change("-", "e.id IN (old.example_id, new.example_id)")}
+END;
+CREATE TRIGGER coverage_link_au AFTER UPDATE OF example_id, clause_id, state ON example_clauses
+WHEN {_RUNNING} BEGIN
+    {_change("", "e.id IN (old.example_id, new.example_id)")}
+END;
+CREATE TRIGGER coverage_example_bu BEFORE UPDATE OF kind, status, tokens, record ON examples
+WHEN {_RUNNING} AND (old.kind IS NOT new.kind OR old.status IS NOT new.status OR old.tokens IS NOT new.tokens
+    OR (old.record IS NOT new.record AND 'approved' IN (old.status, new.status))) BEGIN
+    {_change("-", "e.id = old.id")}
+END;
+CREATE TRIGGER coverage_example_au AFTER UPDATE OF kind, status, tokens, record ON examples
+WHEN {_RUNNING} AND (old.kind IS NOT new.kind OR old.status IS NOT new.status OR old.tokens IS NOT new.tokens
+    OR (old.record IS NOT new.record AND 'approved' IN (old.status, new.status))) BEGIN
+    {_change("", "e.id = new.id")}
+END;
+CREATE TRIGGER coverage_example_bd BEFORE DELETE ON examples WHEN {_RUNNING} BEGIN
+    {_change("-", "e.id = old.id")}
+END;
+CREATE TRIGGER coverage_deleted_bi BEFORE INSERT ON deleted_examples WHEN {_RUNNING} BEGIN
+    {_change("-", "e.id = new.example_id")}
+END;
+CREATE TRIGGER coverage_deleted_ad AFTER DELETE ON deleted_examples WHEN {_RUNNING} BEGIN
+    {_change("", "e.id = old.example_id")}
+END;
+"""
+"""Tables and triggers (the migration `m013_coverage_counts` creates them, then calls `rebuild`).
+
+A cascade from a purged example sees the example's row gone already, so its triggers add and take
+nothing; the example's own BEFORE DELETE trigger took its counts out if it was live."""
+
+
+def paused(db: Database) -> bool:
+    """True while a bulk writer has the triggers paused (inside its transaction)."""
+    return bool(db.execute("SELECT paused FROM coverage_state").fetchone()[0])
+
+
+def pause(db: Database) -> None:
+    """Stop upkeep and mark the counts as not current, inside the caller's transaction.
+
+    For writers that change much at once (a new constitution version, a load): they call `rebuild`
+    before they commit. Were one to commit without it, readers see counts of no version and count
+    from scratch (`is_valid` is false) until the next rebuild.
+    """
+    db.execute("UPDATE coverage_state SET paused = 1, version_id = NULL")
+
+
+@contextmanager
+def adding_new_rows(db: Database) -> Iterator[bool]:
+    """Pause the per-row triggers while new examples and their links are inserted.
+
+    Yields whether the caller must add the new rows' counts itself (`add_new`): not when upkeep was
+    paused already by an outer writer that will rebuild.
+    """
+    if paused(db):
+        yield False
+        return
+    db.execute("UPDATE coverage_state SET paused = 1")
+    try:
+        yield True
+    finally:
+        db.execute("UPDATE coverage_state SET paused = 0")
+
+
+def add_new(db: Database, after_rowid: int) -> None:
+    """Add the counts of the examples inserted after `after_rowid` (new rows: none was counted yet)."""
+    for sql in _bulk_sql("e.rowid > ?"):
+        db.execute(sql, [after_rowid])
+
+
+def closure(clauses: Sequence[tuple[str, str | None, int]]) -> list[tuple[str, str]]:
+    """(clause, ancestor) pairs of a constitution given as (id, parent, depth): each clause with itself and
+    every parent above it (at most as many steps as the deepest clause's depth)."""
+    parent = {c[0]: c[1] for c in clauses}
+    depth = max((c[2] for c in clauses), default=1)
+    pairs: list[tuple[str, str]] = []
+    for clause_id, _, _ in clauses:
+        cur: str | None = clause_id
+        steps = 0
+        while cur is not None and cur in parent and steps < depth:
+            pairs.append((clause_id, cur))
+            cur = parent[cur]
+            steps += 1
+    return pairs
+
+
+def rebuild(db: Database) -> None:
+    """Recount everything for the current constitution, from the links and examples (inside the
+    caller's transaction); then upkeep runs again. Used by the migration, a new constitution
+    version, a load and `curator coverage --recount`."""
+    version = db.execute("SELECT coalesce(max(id), 0) FROM constitution_versions WHERE is_current = 1").fetchone()[0]
+    clauses = db.execute(
+        "SELECT c.id, c.parent, c.depth FROM clauses c JOIN constitution_versions v ON v.id = c.version_id "
+        "WHERE v.is_current = 1 ORDER BY c.position"
+    ).fetchall()
+    db.execute("UPDATE coverage_state SET paused = 1")
+    db.execute("DELETE FROM coverage_closure")
+    db.execute("DELETE FROM coverage_counts")
+    db.conn.executemany("INSERT INTO coverage_closure (clause_id, ancestor) VALUES (?, ?)", closure(clauses))
+    for sql in _bulk_sql("true"):
+        db.execute(sql)
+    db.execute("DELETE FROM coverage_counts WHERE " + " AND ".join(f"{c} = 0" for c in COLUMNS))
+    db.execute("UPDATE coverage_state SET paused = 0, version_id = ?", [int(version)])
+
+
+def is_valid(db: Database) -> bool:
+    """The kept counts are those of the current constitution version (and upkeep is running)."""
+    row = db.execute(
+        "SELECT s.paused, s.version_id, (SELECT coalesce(max(id), 0) FROM constitution_versions WHERE is_current = 1) "
+        "FROM coverage_state s"
+    ).fetchone()
+    return row is not None and row[0] == 0 and row[1] is not None and row[1] == row[2]
+
+
+def read(db: Database) -> list[tuple[Any, ...]]:
+    """Every kept row: (clause id, kind, status, direct, total, tokens, stale, orphaned, paired)."""
+    return db.execute(f"SELECT clause_id, kind, status, {', '.join(COLUMNS)} FROM coverage_counts").fetchall()
