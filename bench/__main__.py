@@ -3,7 +3,8 @@
 Usage: python -m bench [--quick] [--size N] [NAME ...]
   --quick: small sizes, for a smoke run
   --size N: also measure at N records where a benchmark supports it (memory: N/10 and N; the runs
-            of every size measured are kept side by side)
+            of every size measured are kept side by side; coverage: N records x 1,000 clauses, kept
+            until the next run with --size)
 
 Each benchmark runs in its own interpreter (`--child NAME FILE`), so none inherits another's state.
 """
@@ -62,7 +63,10 @@ def collect(name: str, quick: bool, size: int | None = None) -> dict[str, Any] |
     if name == "align":
         return bench_align.run(quick)
     if name == "coverage":
-        return bench_coverage.run(quick)
+        measured = bench_coverage.run(quick)
+        if size is not None:
+            measured["million"] = bench_coverage.run_million(size)
+        return measured
     if name == "evals":
         return bench_evals.run(quick)
     from bench import bench_clusters, bench_dedup, bench_export, bench_memory, bench_tui
@@ -109,6 +113,8 @@ def main() -> int:
             from bench import bench_memory
 
             result = bench_memory.merge(results["memory"], result)
+        if name == "coverage" and "coverage" in results:
+            result = bench_coverage.merge(results["coverage"], result)
         if name == "clusters" and "clusters" in results:
             from bench import bench_clusters
 
@@ -124,7 +130,7 @@ def main() -> int:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
     versions = ", ".join(f"{lib} {version(lib)}" for lib in LIBS)
     imp = results["import"]
-    cov = results["coverage"]
+    coverage_section = bench_coverage.markdown(results["coverage"])
     dedup_section = bench_dedup.markdown(results["dedup"])
     clusters_section = bench_clusters.markdown(results["clusters"])
     export_section = bench_export.markdown(results["export"])
@@ -183,18 +189,7 @@ text (tokens only), the floor for any parser built on it. Target: >= 5 MB/s.
 
 {align_section}
 
-## Coverage
-
-The whole coverage report (`curator.coverage.compute`: direct and rolled-up distinct counts per
-clause x kind x status, estimated tokens, reviewers, stale and orphaned links, gaps, balance)
-for {cov["examples"]:,} examples linked to 1-3 of {cov["clauses"]:,} clauses. Peer, side by side:
-the obvious Python roll-up from all links with sets (counts only, no kinds, statuses or tokens).
-Target: <= 0.5 s.
-
-| | seconds |
-|---|---:|
-| curator coverage | {cov["coverage_seconds"]} |
-| Python roll-up (peer) | {cov["peer_seconds"]} |
+{coverage_section}
 
 {evals_section}
 

@@ -1,4 +1,4 @@
-"""Clause coverage for leads: clause x kind x status, rolled up over descendants, in SQL.
+"""Clause coverage for leads: clause x kind x status, rolled up over descendants, from counts kept on write.
 
 A *container* (a clause with children and no prose of its own: empty plain text, or only links) is
 rolled up like any clause but is never a gap, unless a target was set for it (its `target=N`
@@ -220,9 +220,9 @@ def compute(
     from every live record and link (the reference the kept counts are tested against); so does a
     workspace whose kept counts are not those of the current constitution (`is_valid`).
 
-    `pairs` also counts the approved examples with rejected alternatives per clause. It reads every
-    approved record's JSON (no derived column says whether a record has alternatives), which costs
-    about as much again as the rest of the report at 100k records, so only callers that show it ask.
+    `pairs` also fills the approved examples with rejected alternatives per clause (kept like the other
+    counts; counted fresh, it reads every approved record's JSON). Without it `pairs` is None, for
+    callers that do not show it.
 
     `eval_run` (a run id, or `"latest"` for the newest run with verdicts, if there is one) fills each
     clause's `violations` from that run's effective verdicts (a person's over the newest judge's). The

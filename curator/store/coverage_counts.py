@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlite_utils import Database
 
@@ -78,25 +78,42 @@ def _change(sign: str, where: str) -> str:
     return f"{_linked_sql(sign, where)};\n{_orphaned_sql(sign, where)};"
 
 
-def _bulk_sql(where: str) -> list[str]:
-    """Add the counts of every live example matching `where`, aggregated (for new rows and rebuilds)."""
+def _rebuild_sql() -> list[str]:
+    """Count every live example from scratch, aggregated: the examples through their covering index
+    (no record is read), then the preference pairs of approved records, then orphaned links."""
     linked = (
-        f"{_INSERT}SELECT ancestor, kind, status, sum(d), count(*), sum(tokens), sum(st), 0, sum(p) FROM ("
+        f"{_INSERT}SELECT ancestor, kind, status, sum(d), count(*), sum(tokens), sum(st), 0, 0 FROM ("
         "SELECT cc.ancestor AS ancestor, e.kind AS kind, e.status AS status, e.tokens AS tokens, "
-        "sum(cc.ancestor = l.clause_id) AS d, sum(cc.ancestor = l.clause_id AND l.state = 'stale') AS st, "
-        f"{PAIRED_SQL} AS p "
-        "FROM examples e JOIN example_clauses l ON l.example_id = e.id "
+        "sum(cc.ancestor = l.clause_id) AS d, sum(cc.ancestor = l.clause_id AND l.state = 'stale') AS st "
+        "FROM examples e INDEXED BY idx_examples_coverage CROSS JOIN example_clauses l ON l.example_id = e.id "
         "JOIN coverage_closure cc ON cc.clause_id = l.clause_id "
-        f"WHERE ({where}) AND l.state != 'orphaned' AND {LIVE_SQL} GROUP BY e.id, cc.ancestor"
+        f"WHERE l.state != 'orphaned' AND {LIVE_SQL} GROUP BY e.id, cc.ancestor"
         f") WHERE true GROUP BY ancestor, kind, status {_UPSERT}"
+    )
+    paired = (
+        f"{_INSERT}SELECT ancestor, kind, 'approved', 0, 0, 0, 0, 0, count(*) FROM ("
+        "SELECT DISTINCT cc.ancestor AS ancestor, e.kind AS kind, e.id FROM examples e "
+        "JOIN example_clauses l ON l.example_id = e.id JOIN coverage_closure cc ON cc.clause_id = l.clause_id "
+        f"WHERE e.status = 'approved' AND l.state != 'orphaned' AND {LIVE_SQL} AND {HAS_ALTERNATIVES_SQL}"
+        f") WHERE true GROUP BY ancestor, kind {_UPSERT}"
     )
     orphaned = (
         f"{_INSERT}SELECT l.clause_id, e.kind, e.status, 0, 0, 0, 0, count(*), 0 "
-        "FROM examples e JOIN example_clauses l ON l.example_id = e.id "
-        f"WHERE ({where}) AND (l.state = 'orphaned' OR {_NOT_IN_CLOSURE}) AND {LIVE_SQL} "
+        "FROM examples e INDEXED BY idx_examples_coverage CROSS JOIN example_clauses l ON l.example_id = e.id "
+        f"WHERE (l.state = 'orphaned' OR {_NOT_IN_CLOSURE}) AND {LIVE_SQL} "
         f"GROUP BY l.clause_id, e.kind, e.status {_UPSERT}"
     )
-    return [linked, orphaned]
+    return [linked, paired, orphaned]
+
+
+class NewExample(NamedTuple):
+    """What `add_new` needs of a new example row."""
+
+    id: str
+    kind: str
+    status: str
+    tokens: int
+    record: str
 
 
 _RUNNING = "(SELECT paused FROM coverage_state) = 0"
@@ -204,10 +221,65 @@ def adding_new_rows(db: Database) -> Iterator[bool]:
         db.execute("UPDATE coverage_state SET paused = 0")
 
 
-def add_new(db: Database, after_rowid: int) -> None:
-    """Add the counts of the examples inserted after `after_rowid` (new rows: none was counted yet)."""
-    for sql in _bulk_sql("e.rowid > ?"):
-        db.execute(sql, [after_rowid])
+def add_new(db: Database, examples: Sequence[NewExample], links: Sequence[tuple[str, str, str]]) -> None:
+    """Add the counts of new examples (none was counted yet), aggregated in Python from the values the
+    writer holds, then written as one row per (clause, kind, status): no new row is read back.
+
+    `links` are (example id, clause id, state). Rejected alternatives are looked up (in SQL, as the
+    triggers do) only for approved records whose JSON mentions them.
+    """
+    if not examples:
+        return
+    ancestors: dict[str, list[str]] = {}
+    for clause_id, ancestor in db.execute("SELECT clause_id, ancestor FROM coverage_closure"):
+        ancestors.setdefault(clause_id, []).append(ancestor)
+    maybe_paired = [e.id for e in examples if e.status == "approved" and '"alternatives"' in e.record]
+    paired: set[str] = set()
+    for start in range(0, len(maybe_paired), 500):
+        chunk = maybe_paired[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        paired.update(
+            r[0]
+            for r in db.execute(
+                f"SELECT e.id FROM examples e WHERE e.id IN ({marks}) AND {HAS_ALTERNATIVES_SQL}", chunk
+            )
+        )
+    by_id = {e.id: e for e in examples}
+    reached: dict[str, set[str]] = {}  # example -> ancestors reached by its links (each counts once)
+    counts: dict[tuple[str, str, str], list[int]] = {}
+
+    def cell(clause_id: str, ex: NewExample) -> list[int]:
+        key = (clause_id, ex.kind, ex.status)
+        found = counts.get(key)
+        if found is None:
+            found = counts[key] = [0] * len(COLUMNS)
+        return found
+
+    for example_id, clause_id, state in links:
+        ex = by_id.get(example_id)
+        if ex is None:
+            continue
+        chain = ancestors.get(clause_id)
+        if chain is None or state == "orphaned":
+            cell(clause_id, ex)[4] += 1
+            continue
+        own = cell(clause_id, ex)
+        own[0] += 1
+        if state == "stale":
+            own[3] += 1
+        reached.setdefault(example_id, set()).update(chain)
+    for example_id, reached_ancestors in reached.items():
+        ex = by_id[example_id]
+        pair = 1 if example_id in paired else 0
+        for ancestor in reached_ancestors:
+            c = cell(ancestor, ex)
+            c[1] += 1
+            c[2] += ex.tokens
+            c[5] += pair
+    db.conn.executemany(
+        f"{_INSERT}VALUES (?, ?, ?, {', '.join('?' * len(COLUMNS))}) {_UPSERT}",
+        [(*key, *values) for key, values in counts.items()],
+    )
 
 
 def closure(clauses: Sequence[tuple[str, str | None, int]]) -> list[tuple[str, str]]:
@@ -239,7 +311,7 @@ def rebuild(db: Database) -> None:
     db.execute("DELETE FROM coverage_closure")
     db.execute("DELETE FROM coverage_counts")
     db.conn.executemany("INSERT INTO coverage_closure (clause_id, ancestor) VALUES (?, ?)", closure(clauses))
-    for sql in _bulk_sql("true"):
+    for sql in _rebuild_sql():
         db.execute(sql)
     db.execute("DELETE FROM coverage_counts WHERE " + " AND ".join(f"{c} = 0" for c in COLUMNS))
     db.execute("UPDATE coverage_state SET paused = 0, version_id = ?", [int(version)])

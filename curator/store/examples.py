@@ -52,6 +52,8 @@ _INSERT_EXAMPLE = (
     "INSERT INTO examples (id, kind, title, status, author, group_name, created_at, updated_at, version, "
     "norm_hash, search_text, record, tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_EXAMPLE_COLUMNS: list[str] = _INSERT_EXAMPLE[_INSERT_EXAMPLE.index("(") + 1 : _INSERT_EXAMPLE.index(")")].split(", ")
+"""The columns of an example row as `write_rows` gets it, in order."""
 _INSERT_LINK = (
     "INSERT INTO example_clauses (example_id, clause_id, clause_hash, state, linked_at) VALUES (?, ?, ?, ?, ?)"
 )
@@ -327,7 +329,9 @@ def write_rows(
         conn.executemany(_INSERT_LINK, links)
         conn.executemany(_INSERT_TAG, tags)
         if add_counts:
-            coverage_counts.add_new(db, start)
+            at = _EXAMPLE_COLUMNS.index
+            new = [coverage_counts.NewExample(*(r[at(c)] for c in coverage_counts.NewExample._fields)) for r in rows]
+            coverage_counts.add_new(db, new, [(link[0], link[1], link[3]) for link in links])
 
 
 def existing_ids(db: Database, ids: Sequence[str]) -> list[str]:
