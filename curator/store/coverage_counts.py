@@ -25,7 +25,7 @@ one aggregated statement per chunk; a new constitution version or a load of a du
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
@@ -76,34 +76,6 @@ def _orphaned_sql(sign: str, where: str) -> str:
 
 def _change(sign: str, where: str) -> str:
     return f"{_linked_sql(sign, where)};\n{_orphaned_sql(sign, where)};"
-
-
-def _rebuild_sql() -> list[str]:
-    """Count every live example from scratch, aggregated: the examples through their covering index
-    (no record is read), then the preference pairs of approved records, then orphaned links."""
-    linked = (
-        f"{_INSERT}SELECT ancestor, kind, status, sum(d), count(*), sum(tokens), sum(st), 0, 0 FROM ("
-        "SELECT cc.ancestor AS ancestor, e.kind AS kind, e.status AS status, e.tokens AS tokens, "
-        "sum(cc.ancestor = l.clause_id) AS d, sum(cc.ancestor = l.clause_id AND l.state = 'stale') AS st "
-        "FROM examples e INDEXED BY idx_examples_coverage CROSS JOIN example_clauses l ON l.example_id = e.id "
-        "JOIN coverage_closure cc ON cc.clause_id = l.clause_id "
-        f"WHERE l.state != 'orphaned' AND {LIVE_SQL} GROUP BY e.id, cc.ancestor"
-        f") WHERE true GROUP BY ancestor, kind, status {_UPSERT}"
-    )
-    paired = (
-        f"{_INSERT}SELECT ancestor, kind, 'approved', 0, 0, 0, 0, 0, count(*) FROM ("
-        "SELECT DISTINCT cc.ancestor AS ancestor, e.kind AS kind, e.id FROM examples e "
-        "JOIN example_clauses l ON l.example_id = e.id JOIN coverage_closure cc ON cc.clause_id = l.clause_id "
-        f"WHERE e.status = 'approved' AND l.state != 'orphaned' AND {LIVE_SQL} AND {HAS_ALTERNATIVES_SQL}"
-        f") WHERE true GROUP BY ancestor, kind {_UPSERT}"
-    )
-    orphaned = (
-        f"{_INSERT}SELECT l.clause_id, e.kind, e.status, 0, 0, 0, 0, count(*), 0 "
-        "FROM examples e INDEXED BY idx_examples_coverage CROSS JOIN example_clauses l ON l.example_id = e.id "
-        f"WHERE (l.state = 'orphaned' OR {_NOT_IN_CLOSURE}) AND {LIVE_SQL} "
-        f"GROUP BY l.clause_id, e.kind, e.status {_UPSERT}"
-    )
-    return [linked, paired, orphaned]
 
 
 class NewExample(NamedTuple):
@@ -221,6 +193,50 @@ def adding_new_rows(db: Database) -> Iterator[bool]:
         db.execute("UPDATE coverage_state SET paused = 0")
 
 
+class _Tally:
+    """Counts of examples not counted yet, aggregated in Python, written as one row per (clause, kind, status)."""
+
+    def __init__(self, db: Database) -> None:
+        self.ancestors: dict[str, list[str]] = {}
+        for clause_id, ancestor in db.execute("SELECT clause_id, ancestor FROM coverage_closure"):
+            self.ancestors.setdefault(clause_id, []).append(ancestor)
+        self.counts: dict[tuple[str, str, str], list[int]] = {}
+
+    def _cell(self, clause_id: str, kind: str, status: str) -> list[int]:
+        key = (clause_id, kind, status)
+        found = self.counts.get(key)
+        if found is None:
+            found = self.counts[key] = [0] * len(COLUMNS)
+        return found
+
+    def add(self, ex: NewExample, links: Iterable[tuple[str, str]], *, paired: bool) -> None:
+        """One live example and its links as (clause id, state)."""
+        reached: set[str] = set()  # ancestors reached by its links: the example counts once for each
+        for clause_id, state in links:
+            chain = self.ancestors.get(clause_id)
+            if chain is None or state == "orphaned":
+                self._cell(clause_id, ex.kind, ex.status)[4] += 1
+                continue
+            own = self._cell(clause_id, ex.kind, ex.status)
+            own[0] += 1
+            if state == "stale":
+                own[3] += 1
+            reached.update(chain)
+        pair = 1 if paired else 0
+        for ancestor in reached:
+            cell = self._cell(ancestor, ex.kind, ex.status)
+            cell[1] += 1
+            cell[2] += ex.tokens
+            cell[5] += pair
+
+    def write(self, db: Database) -> None:
+        db.conn.executemany(
+            f"{_INSERT}VALUES (?, ?, ?, {', '.join('?' * len(COLUMNS))}) {_UPSERT}",
+            [(*key, *values) for key, values in self.counts.items()],
+        )
+        self.counts.clear()
+
+
 def add_new(db: Database, examples: Sequence[NewExample], links: Sequence[tuple[str, str, str]]) -> None:
     """Add the counts of new examples (none was counted yet), aggregated in Python from the values the
     writer holds, then written as one row per (clause, kind, status): no new row is read back.
@@ -230,56 +246,20 @@ def add_new(db: Database, examples: Sequence[NewExample], links: Sequence[tuple[
     """
     if not examples:
         return
-    ancestors: dict[str, list[str]] = {}
-    for clause_id, ancestor in db.execute("SELECT clause_id, ancestor FROM coverage_closure"):
-        ancestors.setdefault(clause_id, []).append(ancestor)
     maybe_paired = [e.id for e in examples if e.status == "approved" and '"alternatives"' in e.record]
     paired: set[str] = set()
     for start in range(0, len(maybe_paired), 500):
         chunk = maybe_paired[start : start + 500]
         marks = ",".join("?" * len(chunk))
-        paired.update(
-            r[0]
-            for r in db.execute(
-                f"SELECT e.id FROM examples e WHERE e.id IN ({marks}) AND {HAS_ALTERNATIVES_SQL}", chunk
-            )
-        )
-    by_id = {e.id: e for e in examples}
-    reached: dict[str, set[str]] = {}  # example -> ancestors reached by its links (each counts once)
-    counts: dict[tuple[str, str, str], list[int]] = {}
-
-    def cell(clause_id: str, ex: NewExample) -> list[int]:
-        key = (clause_id, ex.kind, ex.status)
-        found = counts.get(key)
-        if found is None:
-            found = counts[key] = [0] * len(COLUMNS)
-        return found
-
+        sql = f"SELECT e.id FROM examples e WHERE e.id IN ({marks}) AND {HAS_ALTERNATIVES_SQL}"
+        paired.update(r[0] for r in db.execute(sql, chunk))
+    by_example: dict[str, list[tuple[str, str]]] = {}
     for example_id, clause_id, state in links:
-        ex = by_id.get(example_id)
-        if ex is None:
-            continue
-        chain = ancestors.get(clause_id)
-        if chain is None or state == "orphaned":
-            cell(clause_id, ex)[4] += 1
-            continue
-        own = cell(clause_id, ex)
-        own[0] += 1
-        if state == "stale":
-            own[3] += 1
-        reached.setdefault(example_id, set()).update(chain)
-    for example_id, reached_ancestors in reached.items():
-        ex = by_id[example_id]
-        pair = 1 if example_id in paired else 0
-        for ancestor in reached_ancestors:
-            c = cell(ancestor, ex)
-            c[1] += 1
-            c[2] += ex.tokens
-            c[5] += pair
-    db.conn.executemany(
-        f"{_INSERT}VALUES (?, ?, ?, {', '.join('?' * len(COLUMNS))}) {_UPSERT}",
-        [(*key, *values) for key, values in counts.items()],
-    )
+        by_example.setdefault(example_id, []).append((clause_id, state))
+    tally = _Tally(db)
+    for ex in examples:
+        tally.add(ex, by_example.get(ex.id, ()), paired=ex.id in paired)
+    tally.write(db)
 
 
 def closure(clauses: Sequence[tuple[str, str | None, int]]) -> list[tuple[str, str]]:
@@ -301,7 +281,12 @@ def closure(clauses: Sequence[tuple[str, str | None, int]]) -> list[tuple[str, s
 def rebuild(db: Database) -> None:
     """Recount everything for the current constitution, from the links and examples (inside the
     caller's transaction); then upkeep runs again. Used by the migration, a new constitution
-    version, a load and `curator coverage --recount`."""
+    version, a load and `curator coverage --recount`.
+
+    One pass over the live examples through their covering index, each with its links (no record
+    is read), aggregated in Python; then the approved records that mention alternatives are read
+    for the preference pairs.
+    """
     version = db.execute("SELECT coalesce(max(id), 0) FROM constitution_versions WHERE is_current = 1").fetchone()[0]
     clauses = db.execute(
         "SELECT c.id, c.parent, c.depth FROM clauses c JOIN constitution_versions v ON v.id = c.version_id "
@@ -311,9 +296,25 @@ def rebuild(db: Database) -> None:
     db.execute("DELETE FROM coverage_closure")
     db.execute("DELETE FROM coverage_counts")
     db.conn.executemany("INSERT INTO coverage_closure (clause_id, ancestor) VALUES (?, ?)", closure(clauses))
-    for sql in _rebuild_sql():
-        db.execute(sql)
-    db.execute("DELETE FROM coverage_counts WHERE " + " AND ".join(f"{c} = 0" for c in COLUMNS))
+    paired = {
+        r[0] for r in db.execute(f"SELECT e.id FROM examples e WHERE e.status = 'approved' AND {HAS_ALTERNATIVES_SQL}")
+    }
+    tally = _Tally(db)
+    current: NewExample | None = None
+    links: list[tuple[str, str]] = []
+    for example_id, kind, status, tokens, clause_id, state in db.execute(
+        "SELECT e.id, e.kind, e.status, e.tokens, l.clause_id, l.state FROM examples e "
+        "INDEXED BY idx_examples_coverage CROSS JOIN example_clauses l ON l.example_id = e.id "
+        f"WHERE {LIVE_SQL} ORDER BY e.id"
+    ):
+        if current is None or current.id != example_id:
+            if current is not None:
+                tally.add(current, links, paired=current.id in paired)
+            current, links = NewExample(example_id, kind, status, tokens, ""), []
+        links.append((clause_id, state))
+    if current is not None:
+        tally.add(current, links, paired=current.id in paired)
+    tally.write(db)
     db.execute("UPDATE coverage_state SET paused = 0, version_id = ?", [int(version)])
 
 
