@@ -25,8 +25,8 @@ one aggregated statement per chunk; a new constitution version or a load of a du
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+import sqlite3
+from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 from sqlite_utils import Database
@@ -176,21 +176,34 @@ def pause(db: Database) -> None:
     db.execute("UPDATE coverage_state SET paused = 1, version_id = NULL")
 
 
-@contextmanager
-def adding_new_rows(db: Database) -> Iterator[bool]:
-    """Pause the per-row triggers while new examples and their links are inserted.
+def pause_for_new_rows(db: Database) -> bool:
+    """Pause the per-row triggers while new examples and their links are inserted (inside the writer's
+    transaction); True when the writer must then call `add_new_rows`, which resumes them.
 
-    Yields whether the caller must add the new rows' counts itself (`add_new`): not when upkeep was
-    paused already by an outer writer that will rebuild.
+    False when upkeep was paused already by an outer writer that will rebuild, or in a database not
+    yet migrated to `m013` (an older migration step writing rows), which counts every row when it
+    gets there. Should the writer fail in between, its rollback undoes the pause; were it to commit
+    anyway, `is_valid` says no and reports count from scratch until a rebuild.
     """
-    if paused(db):
-        yield False
-        return
-    db.execute("UPDATE coverage_state SET paused = 1")
     try:
-        yield True
-    finally:
-        db.execute("UPDATE coverage_state SET paused = 0")
+        if paused(db):
+            return False
+    except sqlite3.OperationalError as exc:
+        if "coverage_state" not in str(exc):
+            raise
+        return False
+    db.execute("UPDATE coverage_state SET paused = 1")
+    return True
+
+
+def add_new_rows(
+    db: Database, columns: Sequence[str], rows: Sequence[Sequence[Any]], links: Sequence[tuple[str, str, str]]
+) -> None:
+    """Add the counts of new example rows (their values in `columns` order) and their links as (example id,
+    clause id, state), then resume the triggers (see `pause_for_new_rows`)."""
+    at = [columns.index(name) for name in NewExample._fields]
+    add_new(db, [NewExample(*(row[i] for i in at)) for row in rows], links)
+    db.execute("UPDATE coverage_state SET paused = 0")
 
 
 class _Tally:

@@ -319,19 +319,17 @@ def write_rows(
                 )
     conn = db.conn
     start = conn.execute("SELECT coalesce(max(rowid), 0) FROM examples").fetchone()[0]
-    with coverage_counts.adding_new_rows(db) as add_counts:  # one aggregated statement, not a trigger per link
-        conn.executemany(_INSERT_EXAMPLE, rows)
-        conn.execute(
-            "INSERT INTO examples_fts (rowid, title, search_text) SELECT rowid, title, search_text FROM examples "
-            "WHERE rowid > ?",
-            [start],
-        )
-        conn.executemany(_INSERT_LINK, links)
-        conn.executemany(_INSERT_TAG, tags)
-        if add_counts:
-            at = _EXAMPLE_COLUMNS.index
-            new = [coverage_counts.NewExample(*(r[at(c)] for c in coverage_counts.NewExample._fields)) for r in rows]
-            coverage_counts.add_new(db, new, [(link[0], link[1], link[3]) for link in links])
+    add_counts = coverage_counts.pause_for_new_rows(db)  # one aggregated write below, not a trigger per link
+    conn.executemany(_INSERT_EXAMPLE, rows)
+    conn.execute(
+        "INSERT INTO examples_fts (rowid, title, search_text) SELECT rowid, title, search_text FROM examples "
+        "WHERE rowid > ?",
+        [start],
+    )
+    conn.executemany(_INSERT_LINK, links)
+    conn.executemany(_INSERT_TAG, tags)
+    if add_counts:
+        coverage_counts.add_new_rows(db, _EXAMPLE_COLUMNS, rows, [(link[0], link[1], link[3]) for link in links])
 
 
 def existing_ids(db: Database, ids: Sequence[str]) -> list[str]:
