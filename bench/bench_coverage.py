@@ -119,8 +119,9 @@ def million_workspace(n: int) -> tuple[Path, dict[str, float]]:
     """A copy of the cached `n`-record demo workspace over a 1,000-clause, three-level constitution (the
     cache itself, moved, when the disk has no room for a second copy).
 
-    Each link is moved to a generated clause (by its row number; a link that would land on a clause its
-    record already links stays where it was and is orphaned by the import) with that clause's hash, and
+    Each link is moved to a generated clause (by its position in key order; a link that would land on a
+    clause its record already links stays where it was and is orphaned by the import) with that clause's
+    hash (the records' own JSON keeps the demo ids: only the links count here), and
     the generated constitution is imported as a new version: the kept counts are rebuilt once, as a
     constitution import does. Returns the path and how long the copy's migration and the import took.
     """
@@ -147,17 +148,15 @@ def million_workspace(n: int) -> tuple[Path, dict[str, float]]:
         db = ws.db
         with db.atomic():
             coverage_counts.pause(db)  # the import below rebuilds them; no trigger per moved link
-            db.execute("CREATE TEMP TABLE bench_clauses (n INTEGER PRIMARY KEY, id TEXT, hash TEXT)")
+            pairs = db.execute("SELECT example_id, clause_id FROM example_clauses ORDER BY example_id, clause_id")
             db.conn.executemany(
-                "INSERT INTO bench_clauses (n, id, hash) VALUES (?, ?, ?)",
-                [(i, c.id, c.hash) for i, c in enumerate(clauses)],
+                "UPDATE OR IGNORE example_clauses SET clause_id = ?, clause_hash = ? "
+                "WHERE example_id = ? AND clause_id = ?",
+                [
+                    (clauses[i * 7919 % len(clauses)].id, clauses[i * 7919 % len(clauses)].hash, example_id, clause_id)
+                    for i, (example_id, clause_id) in enumerate(pairs.fetchall())
+                ],
             )
-            db.execute(
-                "UPDATE OR IGNORE example_clauses SET (clause_id, clause_hash) = "
-                "(SELECT id, hash FROM bench_clauses WHERE n = (example_clauses.rowid * 7919) % ?)",
-                [len(clauses)],
-            )
-            db.execute("DROP TABLE bench_clauses")
         t = time.perf_counter()
         import_constitution(db, text_path, actor="bench")
         timings["constitution_import_seconds"] = round(time.perf_counter() - t, 1)

@@ -199,13 +199,10 @@ def pause_for_new_rows(db: Database) -> bool:
     return True
 
 
-def add_new_rows(
-    db: Database, columns: Sequence[str], rows: Sequence[Sequence[Any]], links: Sequence[tuple[str, str, str]]
-) -> None:
-    """Add the counts of new example rows (their values in `columns` order) and their links as (example id,
-    clause id, state), then resume the triggers (see `pause_for_new_rows`)."""
-    at = [columns.index(name) for name in NewExample._fields]
-    add_new(db, [NewExample(*(row[i] for i in at)) for row in rows], links)
+def add_new_rows(db: Database, examples: Sequence[NewExample], links: Sequence[tuple[str, str, str]]) -> None:
+    """Add the counts of the new examples and their links as (example id, clause id, state), then resume
+    the triggers (see `pause_for_new_rows`)."""
+    add_new(db, examples, links)
     db.execute("UPDATE coverage_state SET paused = 0")
 
 

@@ -329,7 +329,9 @@ def write_rows(
     conn.executemany(_INSERT_LINK, links)
     conn.executemany(_INSERT_TAG, tags)
     if add_counts:
-        coverage_counts.add_new_rows(db, _EXAMPLE_COLUMNS, rows, [(link[0], link[1], link[3]) for link in links])
+        at = [_EXAMPLE_COLUMNS.index(name) for name in coverage_counts.NewExample._fields]
+        new = [coverage_counts.NewExample(*(row[i] for i in at)) for row in rows]
+        coverage_counts.add_new_rows(db, new, [(link[0], link[1], link[3]) for link in links])
 
 
 def existing_ids(db: Database, ids: Sequence[str]) -> list[str]:
