@@ -3,7 +3,8 @@
 Usage: python -m bench [--quick] [--size N] [NAME ...]
   --quick: small sizes, for a smoke run
   --size N: also measure at N records where a benchmark supports it (tui: N beside 100k;
-            memory: N/10 and N; clusters; the runs of every size measured are kept side by side)
+            memory: N/10 and N; clusters; coverage: N records x 1,000 clauses, kept until the next
+            run with --size; the runs of every size measured are kept side by side)
 
 Each benchmark runs in its own interpreter (`--child NAME FILE`), so none inherits another's state.
 """
@@ -76,7 +77,10 @@ def collect(name: str, quick: bool, size: int | None = None) -> dict[str, Any] |
     if name == "align":
         return bench_align.run(quick)
     if name == "coverage":
-        return bench_coverage.run(quick)
+        measured = bench_coverage.run(quick)
+        if size is not None:
+            measured["million"] = bench_coverage.run_million(size)
+        return measured
     if name == "evals":
         return bench_evals.run(quick)
     from bench import bench_clusters, bench_dedup, bench_export, bench_memory, bench_tui
@@ -155,6 +159,8 @@ def main() -> int:
             from bench import bench_tui
 
             result = bench_tui.merge(results["tui"], result)
+        if name == "coverage" and "coverage" in results:
+            result = bench_coverage.merge(results["coverage"], result)
         if name == "clusters" and "clusters" in results:
             from bench import bench_clusters
 
@@ -174,7 +180,7 @@ def main() -> int:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
     versions = ", ".join(f"{lib} {version(lib)}" for lib in LIBS)
     imp = results["import"]
-    cov = results["coverage"]
+    coverage_section = bench_coverage.markdown(results["coverage"])
     dedup_section = bench_dedup.markdown(results["dedup"])
     clusters_section = bench_clusters.markdown(results["clusters"])
     dupindex_section = bench_dupindex.markdown(results["dupindex"])
@@ -235,18 +241,7 @@ text (tokens only), the floor for any parser built on it. Target: >= 5 MB/s.
 
 {align_section}
 
-## Coverage
-
-The whole coverage report (`curator.coverage.compute`: direct and rolled-up distinct counts per
-clause x kind x status, estimated tokens, reviewers, stale and orphaned links, gaps, balance)
-for {cov["examples"]:,} examples linked to 1-3 of {cov["clauses"]:,} clauses. Peer, side by side:
-the obvious Python roll-up from all links with sets (counts only, no kinds, statuses or tokens).
-Target: <= 0.5 s.
-
-| | seconds |
-|---|---:|
-| curator coverage | {cov["coverage_seconds"]} |
-| Python roll-up (peer) | {cov["peer_seconds"]} |
+{coverage_section}
 
 {evals_section}
 

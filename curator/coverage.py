@@ -1,4 +1,4 @@
-"""Clause coverage for leads: clause x kind x status, rolled up over descendants, in SQL.
+"""Clause coverage for leads: clause x kind x status, rolled up over descendants, from counts kept on write.
 
 A *container* (a clause with children and no prose of its own: empty plain text, or only links) is
 rolled up like any clause but is never a gap, unless a target was set for it (its `target=N`
@@ -38,6 +38,7 @@ from curator.htmlpage import escape, page
 from curator.identity import identity_key
 from curator.models import KINDS, STATUSES, Clause
 from curator.proportions import ViolationRate
+from curator.store import coverage_counts
 from curator.store import evals as eval_store
 from curator.store.clauses import current_clauses, current_version
 from curator.store.db import read_snapshot
@@ -210,12 +211,18 @@ def compute(
     targets_file: Path | None = None,
     pairs: bool = False,
     eval_run: str | None = None,
+    fresh: bool = False,
 ) -> CoverageReport:
     """The whole coverage report for the current constitution.
 
-    `pairs` also counts the approved examples with rejected alternatives per clause. It reads every
-    approved record's JSON (no derived column says whether a record has alternatives), which costs
-    about as much again as the rest of the report at 100k records, so only callers that show it ask.
+    The counts are read from the ones the store keeps on every write (`store/coverage_counts.py`):
+    a few rows per clause, however many records there are. `fresh` counts from scratch instead,
+    from every live record and link (the reference the kept counts are tested against); so does a
+    workspace whose kept counts are not those of the current constitution (`is_valid`).
+
+    `pairs` also fills the approved examples with rejected alternatives per clause (kept like the other
+    counts; counted fresh, it reads every approved record's JSON). Without it `pairs` is None, for
+    callers that do not show it.
 
     `eval_run` (a run id, or `"latest"` for the newest run with verdicts, if there is one) fills each
     clause's `violations` from that run's effective verdicts (a person's over the newest judge's). The
@@ -226,6 +233,21 @@ def compute(
     if status is not None and status not in STATUSES:
         raise UsageError(f"unknown status {status!r}")
     default_target, targets = load_targets(targets_file)
+    with read_snapshot(db):  # clauses, counts and version from one consistent state
+        return _compute(db, kind, status, default_target, targets, pairs=pairs, eval_run=eval_run, fresh=fresh)
+
+
+def _compute(
+    db: Database,
+    kind: str | None,
+    status: str | None,
+    default_target: int,
+    targets: dict[str, int],
+    *,
+    pairs: bool,
+    eval_run: str | None,
+    fresh: bool,
+) -> CoverageReport:
     clauses = current_clauses(db)
     parents = {c.parent for c in clauses if c.parent is not None}
     rows = {
@@ -248,7 +270,10 @@ def compute(
     if status:
         where += " AND e.status = ?"
         params.append(status)
-    _count_links(db, clauses, rows, where, params, pairs=pairs)
+    if not fresh and coverage_counts.is_valid(db):
+        _read_kept_counts(db, clauses, rows, kind, status, pairs=pairs)
+    else:
+        _count_links(db, clauses, rows, where, params, pairs=pairs)
     ordered = [rows[c.id] for c in clauses]
     gaps = [c.id for c in ordered if c.is_gap]
     used = _add_violations(db, rows, eval_run) if eval_run is not None else None
@@ -329,12 +354,92 @@ def below_minimum_pairs(report: CoverageReport, minimum: int) -> list[ClauseCove
     return [c for c in report.clauses if (c.pairs or 0) < minimum]
 
 
-HAS_ALTERNATIVES_SQL = (
-    "instr(e.record, '\"alternatives\"') > 0 AND EXISTS (SELECT 1 FROM json_each(e.record, '$.messages') m "
-    "WHERE json_array_length(m.value, '$.alternatives') > 0)"
-)
-"""An example with at least one rejected alternative on a turn (the canonical record is the truth; the
-text test first spares parsing the records that have none, where the canonical JSON has no such key)."""
+HAS_ALTERNATIVES_SQL = coverage_counts.HAS_ALTERNATIVES_SQL
+
+
+def recount(db: Database) -> None:
+    """Rebuild the kept counts from every record and link, in one transaction (`coverage --recount`): for a
+    workspace whose counts were damaged by hand, or to check them."""
+    with db.atomic():
+        coverage_counts.rebuild(db)
+
+
+def _ancestors(clauses: list[Clause]) -> dict[str, list[str]]:
+    """Each current clause's chain from itself up to the root (the roll-up's ancestors)."""
+    chains: dict[str, list[str]] = {}
+    for clause_id, ancestor in coverage_counts.closure([(c.id, c.parent, c.depth) for c in clauses]):
+        chains.setdefault(clause_id, []).append(ancestor)
+    return chains
+
+
+def _read_kept_counts(
+    db: Database,
+    clauses: list[Clause],
+    rows: dict[str, ClauseCoverage],
+    kind: str | None,
+    status: str | None,
+    *,
+    pairs: bool,
+) -> None:
+    """Fill the counts from the kept ones (a few rows per clause), the reviewers from the reviewed records."""
+    kinds = {kind} if kind else set(KINDS)
+    statuses = {status} if status else set(STATUSES)
+    if pairs:
+        for row in rows.values():
+            row.pairs = 0
+    orphaned: dict[str, int] = {}
+    for clause_id, k, s, direct, total, tokens, stale, orphans, paired in coverage_counts.read(db):
+        if k not in kinds or s not in statuses:
+            continue
+        if orphans:
+            orphaned[clause_id] = orphaned.get(clause_id, 0) + orphans
+        kept = rows.get(clause_id)
+        if kept is None:
+            continue
+        kept.direct[k][s] = direct
+        kept.total[k][s] = total
+        kept.tokens[k][s] = tokens
+        kept.stale += stale
+        if pairs and s == "approved":
+            kept.pairs = (kept.pairs or 0) + paired
+    where = ""
+    params: list[Any] = []
+    if kind:
+        where += " AND e.kind = ?"
+        params.append(kind)
+    if status:
+        where += " AND e.status = ?"
+        params.append(status)
+    reviews = db.execute("SELECT DISTINCT example_id, reviewer FROM reviews").fetchall()
+    if reviews:
+        counted = {
+            r[0]
+            for r in db.execute(
+                f"SELECT e.id FROM examples e WHERE e.id IN (SELECT example_id FROM reviews) AND {live_sql()}{where}",
+                params,
+            )
+        }
+        by_example: dict[str, list[str]] = {}
+        for clause_id, example_id in db.execute(
+            "SELECT clause_id, example_id FROM example_clauses "
+            "WHERE example_id IN (SELECT example_id FROM reviews) AND state != 'orphaned'"
+        ):
+            if clause_id in rows:
+                by_example.setdefault(example_id, []).append(clause_id)
+        chains = _ancestors(clauses)
+        reviewers: dict[str, dict[str, str]] = {}  # clause -> identity -> the name as first seen
+        for example_id, reviewer in reviews:
+            if example_id not in counted:
+                continue
+            for clause_id in by_example.get(example_id, []):
+                for a in chains[clause_id]:
+                    reviewers.setdefault(a, {}).setdefault(identity_key(reviewer), reviewer)
+        for clause_id, names in reviewers.items():
+            rows[clause_id].reviewers = sorted(names.values())
+    for clause_id, n in orphaned.items():
+        home = _surviving_ancestor(db, clause_id, rows)
+        if home is not None:
+            rows[home].orphaned += n
 
 
 def _count_links(

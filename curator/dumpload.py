@@ -20,7 +20,7 @@ from curator.atomic import aside_dir, naming, pid_alive, recover, replace_dir
 from curator.errors import ImportFailed, RecordError, StoreError, UsageError
 from curator.files import open_bytes, read_text
 from curator.models import parse_example
-from curator.store import snapshot
+from curator.store import coverage_counts, snapshot
 from curator.store.audit import compact_example_after_images
 from curator.store.clauses import rederive_clause_texts
 from curator.store.db import Workspace, open_workspace, read_snapshot
@@ -294,6 +294,7 @@ def _load_into(ws: Workspace, source: Path, manifest: dict[str, Any]) -> dict[st
     db = ws.db
     counts: dict[str, int] = {}
     with db.atomic():
+        coverage_counts.pause(db)  # derived: counted once at the end, not per restored link
         versions = _read_jsonl(source / "constitution" / "versions.jsonl")
         for v in versions:
             name = str(v.get("source_file", ""))
@@ -333,4 +334,5 @@ def _load_into(ws: Workspace, source: Path, manifest: dict[str, Any]) -> dict[st
             rederive_clause_texts(db)
             recompute_states(db)
         compact_example_after_images(db)
+        coverage_counts.rebuild(db)
     return counts

@@ -34,6 +34,7 @@ def test_migrations_on_a_blank_database_create_the_columns(tmp_path: Path) -> No
             "m010_excerpt_fingerprints",
             "m011_eval_suites",
             "m012_compact_storage",
+            "m013_coverage_counts",
         ]
         assert set(db["examples"].columns_dict) >= {
             "id",

@@ -51,6 +51,12 @@ if TYPE_CHECKING:
     help="clause order (default: document): largest gap first, or priority (violated most by the Wilson "
     "lower bound, then fewest approved; clauses without eval data after, by gap)",
 )
+@click.option(
+    "--recount",
+    is_flag=True,
+    help="count again from every record and link, and keep those counts (the counts are kept on every write; "
+    "this repairs counts changed by hand)",
+)
 @format_option("table", "json", "csv", "markdown", "html", default="table")
 @click.option(
     "--out",
@@ -67,6 +73,7 @@ def coverage_report(
     targets: str | None,
     eval_run: str,
     order: str,
+    recount: bool,
     fmt: str,
     out: str | None,
 ) -> None:
@@ -75,6 +82,8 @@ def coverage_report(
 
     from curator import coverage
 
+    if recount:
+        coverage.recount(ws.db)
     full = coverage.compute(
         ws.db,
         kind=kind,

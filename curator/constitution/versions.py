@@ -22,6 +22,7 @@ from curator.constitution.parse import parse_file
 from curator.errors import ConstitutionError
 from curator.files import read_text
 from curator.models import Clause
+from curator.store import coverage_counts
 from curator.store.clauses import add_version, current_clauses, current_version
 from curator.store.links import follow_renames, link_state_counts, recompute_states
 
@@ -125,4 +126,5 @@ def import_constitution(db: Database, path: Path, *, actor: str) -> VersionImpor
             else []
         )
         links = recompute_states(db)
+        coverage_counts.rebuild(db)  # once per version: the closure and every count against the new tree
     return VersionImport(version_id, len(parsed.clauses), diff, links, moved, retired=retired)

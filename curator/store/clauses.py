@@ -25,9 +25,14 @@ def add_version(
 ) -> int:
     """Store a parsed constitution as the new current version; returns its id.
 
-    Call inside the caller's transaction when other changes (stale links) go with it.
+    Call inside the caller's transaction when other changes (stale links) go with it. The kept
+    coverage counts stop being current (`coverage_counts.pause`): the caller rebuilds them once its
+    links are up to date (`coverage_counts.rebuild`).
     """
+    from curator.store import coverage_counts
+
     with db.atomic():
+        coverage_counts.pause(db)
         db.execute("UPDATE constitution_versions SET is_current = 0 WHERE is_current = 1")
         cur = db.execute(
             "INSERT INTO constitution_versions (sha256, filename, format, title, source, imported_at, actor, "

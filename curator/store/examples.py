@@ -41,6 +41,7 @@ from curator.errors import ConflictError, CuratorError, NotFoundError, RecordErr
 from curator.identity import same_user
 from curator.minhash import dedup_row, dedup_row_normalized
 from curator.models import Example, Status, parse_example, utc_now
+from curator.store import coverage_counts
 from curator.store.audit import INSERT_SQL as AUDIT_INSERT
 from curator.store.audit import event_row, record_event
 from curator.store.clauses import current_clause_hashes
@@ -355,10 +356,14 @@ def write_rows(
                 )
     conn = db.conn
     start = conn.execute("SELECT coalesce(max(rowid), 0) FROM examples").fetchone()[0] + 1
+    add_counts = coverage_counts.pause_for_new_rows(db)  # one aggregated write below, not a trigger per link
     conn.executemany(_INSERT_EXAMPLE, [(start + i, *p.row) for i, p in enumerate(prepared)])
     conn.executemany(_INSERT_SEARCH, [(start + i, p.row[2], p.search) for i, p in enumerate(prepared)])
     conn.executemany(_INSERT_LINK, links)
     conn.executemany(_INSERT_TAG, [(p.id, t) for p in prepared for t in p.tags])
+    if add_counts:
+        new = [coverage_counts.NewExample(p.id, p.row[1], p.status, p.row[11], p.record_json) for p in prepared]
+        coverage_counts.add_new_rows(db, new, [(link[0], link[1], link[3]) for link in links])
 
 
 def existing_ids(db: Database, ids: Sequence[str]) -> list[str]:

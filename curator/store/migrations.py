@@ -391,5 +391,15 @@ def m012_compact_storage(db: Database) -> None:
     compact_example_after_images(db)
 
 
+@migrations()
+def m013_coverage_counts(db: Database) -> None:
+    """Coverage counts per (clause, kind, status) kept by triggers on every write, with the current
+    constitution's (clause, ancestor) closure; counted once here from every record and link."""
+    from curator.store import coverage_counts
+
+    db.executescript(coverage_counts.SCHEMA)
+    coverage_counts.rebuild(db)
+
+
 SCHEMA_MIGRATIONS: frozenset[str] = frozenset(m.name for m in migrations._migrations)
 """Names this version of curator knows; a database with others is from a newer curator."""
