@@ -27,7 +27,7 @@ from curator.store.db import Workspace, begin_immediate, open_workspace
 from tests import concurrency_workers
 from tests.conftest import story
 
-DURATION_S = 30.0
+DURATION_S = 20.0
 """How long (seconds) the eight processes of the soak test import and edit."""
 
 WORKERS = 8
@@ -109,7 +109,7 @@ def test_write_waits_for_a_lock_held_longer_than_sqlites_busy_timeout(db_file: P
         holder.close()
 
 
-def test_eight_processes_import_and_edit_for_thirty_seconds(db_file: Path, tmp_path: Path) -> None:
+def test_eight_processes_import_and_edit_for_twenty_seconds(db_file: Path, tmp_path: Path) -> None:
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     with ProcessPoolExecutor(max_workers=WORKERS, mp_context=SPAWN) as pool:
