@@ -32,8 +32,10 @@ from bench.datagen import records, write_jsonl
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
 KEEP = ROOT / "bench" / "data" / "scaling.db"
-OP_TIMEOUT_S = 30 * 60
+OP_TIMEOUT_S = 12 * 60
 """An operation still running after this is recorded as timed out (the table says so)."""
+PARTIAL = ROOT / "bench" / "data" / "scaling-partial.json"
+"""Each size's results as soon as it is measured (a long run cut short keeps what it measured)."""
 
 _IN_PROCESS = r"""
 import asyncio, json, random, resource, statistics, sys, time
@@ -178,6 +180,7 @@ def run(quick: bool = False, sizes: tuple[int, ...] | None = None) -> dict[str, 
     for n in sizes:
         with tempfile.TemporaryDirectory(dir=KEEP.parent) as tmp:
             runs.append(measure_size(n, Path(tmp)))
+            PARTIAL.write_text(json.dumps({"sizes": list(sizes), "runs": runs}, indent=1))
             if n == sizes[-1]:  # kept (git-ignored) for re-measuring one operation without a re-import
                 shutil.move(Path(tmp) / "curator.db", KEEP.with_name(f"scaling-{n}.db"))
     return {"sizes": list(sizes), "runs": runs, "wall_s": round(time.perf_counter() - started, 1)}
