@@ -18,8 +18,9 @@ import re
 _PIECES = re.compile(r"\w+|[^\w\s]")
 _WORD = 10
 _EXTRA = 8
-_LONG_WORDS = re.compile(rf"\w{{{_WORD + 1},}}")
-"""Words longer than `_WORD` (a `\\w+` run is maximal, so this finds the same runs)."""
+_LONG_WORDS = re.compile(rf"\b\w{{{_WORD + 1},}}")
+"""Words longer than `_WORD`: a `\\w+` run is maximal, so this finds the same runs (the `\\b` spares
+trying a match at every letter inside a word)."""
 
 COUNTER_NAME = "curator-estimate-v2"
 """Recorded in manifests and coverage reports so a reader knows how tokens were counted."""
