@@ -48,7 +48,8 @@ if what == "dupcheck":
     from curator.store.db import open_workspace
     ws = open_workspace(db)
     start = time.perf_counter()
-    engine = DedupEngine.load(lambda: ws.db)
+    from curator.paths import dedup_index_file
+    engine = DedupEngine.load(lambda: ws.db, index_file=dedup_index_file(db))  # as the TUI opens it
     load_s = time.perf_counter() - start
     texts = [Example.model_validate(r).searchable_text() for r in records(300, ["x", "y"], seed=4242)]
     times = []

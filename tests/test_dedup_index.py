@@ -305,3 +305,38 @@ def test_cli_check_keeps_the_index_file_and_reindex_drops_it(demo_db: Path, caps
     assert run(capsys, "dedup", "check", "--id", "ex_demo_001", "--format", "json", "--db", str(demo_db))[1] == out
     assert run(capsys, "dedup", "reindex", "--db", str(demo_db))[0] == 0
     assert not index.exists()  # signatures rewritten outside the audit log: the file goes with them
+
+
+def test_a_big_cli_import_leaves_the_index_file_up_to_date(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An import too big to catch up with at the next open refreshes the file itself, so the TUI's
+    duplicate panel opens on it at once instead of rebuilding it."""
+    import json
+
+    from curator.dedup import engine as engine_module
+    from curator.dedup.engine import applied_schema
+    from curator.dedup.persist import open_index
+    from curator.paths import dedup_index_file
+    from curator.store.audit import latest_event_id
+    from curator.store.db import open_workspace
+    from tests.helpers import run
+
+    monkeypatch.setattr(engine_module, "CATCH_UP_LIMIT", 10)
+    db = tmp_path / "w.db"
+    assert run(capsys, "init", "--empty", "--db", str(db))[0] == 0
+    data = tmp_path / "r.jsonl"
+    data.write_text(
+        "".join(
+            json.dumps({"kind": "document", "title": f"Note {i}", "text": f"Note number {i} about lamps and {i * 7}."})
+            + "\n"
+            for i in range(30)
+        )
+    )
+    assert run(capsys, "import", str(data), "--db", str(db))[0] == 0
+    index = dedup_index_file(db)
+    assert index is not None
+    with open_workspace(db) as ws:
+        opened = open_index(index, applied_schema(ws.db))
+        assert opened is not None and opened.state.audit_id == latest_event_id(ws.db)
+        assert opened.state.live == 30

@@ -100,6 +100,7 @@ def import_(
         submit=submit,
         keep_status=keep_status,
     )
+    _refresh_dedup_index(ws, len(report.imported))
     landed = {"draft": "as draft", "review": "in review", "kept": "with the file's statuses"}.get(
         report.statuses, report.statuses
     )
@@ -116,6 +117,17 @@ def import_(
     )
     for problem in report.invalid:
         warn(f"skipped {problem.describe(file)}")
+
+
+def _refresh_dedup_index(ws: Workspace, imported: int) -> None:
+    """Bring the near-duplicate index file up to date after an import too big to catch up with at
+    the next open, so the TUI's duplicate panel is ready at once (~9 s per million records, here)."""
+    from curator.dedup.engine import CATCH_UP_LIMIT, DedupEngine
+    from curator.paths import dedup_index_file
+
+    index_file = dedup_index_file(ws.path)
+    if imported > CATCH_UP_LIMIT and index_file is not None:
+        DedupEngine.load(ws.db, index_file=index_file)
 
 
 @cli.command("dump")
