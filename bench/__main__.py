@@ -1,6 +1,7 @@
 """`make bench`: run every benchmark and rewrite BENCHMARKS.md with the numbers, machine and versions.
 
-Usage: python -m bench [--quick] [--size N] [NAME ...]
+Usage: python -m bench [--quick] [--size N] [--render] [NAME ...]
+  --render: rewrite BENCHMARKS.md from the stored results, running nothing
   --quick: small sizes, for a smoke run
   --size N: also measure at N records where a benchmark supports it (tui: N beside 100k;
             memory: N/10 and N; clusters; coverage: N records x 1,000 clauses, kept until the next
@@ -149,7 +150,7 @@ def main() -> int:
     store = ROOT / "bench" / "data" / ("results-quick.json" if quick else "results.json")
     store.parent.mkdir(exist_ok=True)
     results: dict[str, Any] = json.loads(store.read_text()) if store.exists() else {}
-    for name in only or RUNNERS:
+    for name in [] if "--render" in sys.argv else only or RUNNERS:  # --render: the page from stored results
         result = run_isolated(name, quick, size)
         if name == "memory" and "memory" in results:
             from bench import bench_memory
