@@ -69,6 +69,15 @@ async def test_f6_exports_while_the_spec_editor_has_focus(tmp_path: Path) -> Non
         assert json.loads(await result_after(pilot, "f6", result))["name"] == "demo-mix"
 
 
+async def dedup_index_landed(app: CuratorApp, pilot: Pilot[None]) -> None:
+    """Wait (up to 15 s) for the app's duplicate index: a worker writes its file (curator's own) aside
+    beside the workspace, and a test looking for leftovers of a spec write must not see it half-way."""
+    for _ in range(300):
+        if app.dedup is not None:
+            return
+        await pilot.pause(0.05)
+
+
 def hidden_files(folder: Path) -> list[str]:
     """Leftovers of a write aside (`.spec.toml.<pid>.<random>.tmp`) and the like."""
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
@@ -88,6 +97,7 @@ async def test_preview_shows_the_edited_text_and_writes_no_file(tmp_path: Path) 
         result = screen.query_one("#result-text", TextArea)
         assert (await result_after(pilot, "f5", result)).startswith("edited-mix: budget 7,000 train tokens")
         assert editor.text == edited
+        await dedup_index_landed(app, pilot)
     assert spec.read_bytes() == saved
     assert spec.stat().st_mtime_ns == saved_stat.st_mtime_ns and spec.stat().st_ino == saved_stat.st_ino
     assert hidden_files(tmp_path) == [] and not (tmp_path / "out").exists()
@@ -138,6 +148,7 @@ async def test_ctrl_s_saves_the_edited_text_by_renaming_it_into_place(tmp_path: 
         editor.load_text(edited)
         await pilot.press("ctrl+s")
         await pilot.pause()
+        await dedup_index_landed(app, pilot)
     assert spec.read_text(encoding="utf-8") == edited
     assert spec.stat().st_ino != inode  # a new file renamed over the old one, never a half-written one
     assert hidden_files(tmp_path) == []
