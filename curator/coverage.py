@@ -262,14 +262,7 @@ def _compute(
         )
         for c in clauses
     }
-    where = ""
-    params: list[Any] = []
-    if kind:
-        where += " AND e.kind = ?"
-        params.append(kind)
-    if status:
-        where += " AND e.status = ?"
-        params.append(status)
+    where, params = _kind_status_where(kind, status)
     if not fresh and coverage_counts.is_valid(db):
         _read_kept_counts(db, clauses, rows, kind, status, pairs=pairs)
     else:
@@ -402,14 +395,7 @@ def _read_kept_counts(
         kept.stale += stale
         if pairs and s == "approved":
             kept.pairs = (kept.pairs or 0) + paired
-    where = ""
-    params: list[Any] = []
-    if kind:
-        where += " AND e.kind = ?"
-        params.append(kind)
-    if status:
-        where += " AND e.status = ?"
-        params.append(status)
+    where, params = _kind_status_where(kind, status)
     reviews = db.execute("SELECT DISTINCT example_id, reviewer FROM reviews").fetchall()
     if reviews:
         counted = {
@@ -553,6 +539,19 @@ def _count_links(
         home = _surviving_ancestor(db, clause_id, rows)
         if home is not None:
             rows[home].orphaned += n
+
+
+def _kind_status_where(kind: str | None, status: str | None) -> tuple[str, list[Any]]:
+    """SQL conditions (each `AND ...` on `e`) and parameters for the report's kind and status filters."""
+    where = ""
+    params: list[Any] = []
+    if kind:
+        where += " AND e.kind = ?"
+        params.append(kind)
+    if status:
+        where += " AND e.status = ?"
+        params.append(status)
+    return where, params
 
 
 def _meta_target(value: str | None, default: int) -> int:
