@@ -397,6 +397,7 @@ def _read_kept_counts(
             kept.pairs = (kept.pairs or 0) + paired
     where, params = _kind_status_where(kind, status)
     reviews = db.execute("SELECT DISTINCT example_id, reviewer FROM reviews").fetchall()
+    reviewers: dict[str, dict[str, str]] = {}  # clause -> identity -> the name as first seen
     if reviews:
         counted = {
             r[0]
@@ -413,19 +414,13 @@ def _read_kept_counts(
             if clause_id in rows:
                 by_example.setdefault(example_id, []).append(clause_id)
         chains = _ancestors(clauses)
-        reviewers: dict[str, dict[str, str]] = {}  # clause -> identity -> the name as first seen
         for example_id, reviewer in reviews:
             if example_id not in counted:
                 continue
             for clause_id in by_example.get(example_id, []):
                 for a in chains[clause_id]:
                     reviewers.setdefault(a, {}).setdefault(identity_key(reviewer), reviewer)
-        for clause_id, names in reviewers.items():
-            rows[clause_id].reviewers = sorted(names.values())
-    for clause_id, n in orphaned.items():
-        home = _surviving_ancestor(db, clause_id, rows)
-        if home is not None:
-            rows[home].orphaned += n
+    _settle(db, rows, reviewers, orphaned)
 
 
 def _count_links(
@@ -533,6 +528,14 @@ def _count_links(
             for a in anc[index_of[clause_id]].tolist():
                 if a >= 0:
                     reviewers.setdefault(clauses[a].id, {}).setdefault(identity_key(reviewer), reviewer)
+    _settle(db, rows, reviewers, orphaned)
+
+
+def _settle(
+    db: Database, rows: dict[str, ClauseCoverage], reviewers: dict[str, dict[str, str]], orphaned: dict[str, int]
+) -> None:
+    """What both counts end with: each clause's reviewers (names as first seen), and orphaned links
+    given to the nearest ancestor the constitution still has."""
     for clause_id, names in reviewers.items():
         rows[clause_id].reviewers = sorted(names.values())
     for clause_id, n in orphaned.items():
