@@ -127,3 +127,14 @@ def agentic(**overrides: Any) -> dict[str, Any]:
 def write_jsonl(path: Path, records: list[Any]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def ray_local() -> Iterator[Any]:
+    """One local Ray with 2 CPUs for every `ray` test (they run in a pytest process of their own)."""
+    ray = pytest.importorskip("ray")
+    from curator.distributed.runtime import start
+
+    start(num_cpus=2)
+    yield ray
+    ray.shutdown()

@@ -377,3 +377,69 @@ def record_target(values: str | None = None) -> Callable[[F], F]:
         return decorated
 
     return decorator
+
+
+# ---------------------------------------------------------------------------
+# --engine ray
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """Where a corpus-wide command runs: `local` (this process and its worker pool) or `ray`."""
+
+    name: str = "local"
+    address: str | None = None
+    """An existing Ray cluster (`ray://...` or `host:port`); None starts a local Ray."""
+    blocks: int | None = None
+    """Ray Data's `override_num_blocks` for the records (None: Ray decides)."""
+    snapshot: Path | None = None
+    """A Parquet snapshot to read (`curator snapshot --parquet`); None writes a temporary one."""
+
+    @property
+    def distributed(self) -> bool:
+        return self.name == "ray"
+
+
+def engine_options(f: F) -> F:
+    """`--engine local|ray`, `--address`, `--blocks`, `--snapshot`, handed over as one `engine` argument."""
+
+    @functools.wraps(f)
+    def wrapper(
+        *args: Any, engine: str, address: str | None, blocks: int | None, snapshot: str | None, **kwargs: Any
+    ) -> Any:
+        if engine != "ray" and (address or blocks or snapshot):
+            given = [n for n, v in (("--address", address), ("--blocks", blocks), ("--snapshot", snapshot)) if v]
+            raise click.UsageError(f"{', '.join(given)} only apply with --engine ray")
+        choice = EngineChoice(engine, address, blocks, Path(snapshot) if snapshot else None)
+        return f(*args, engine=choice, **kwargs)
+
+    for option in reversed(
+        [
+            click.option(
+                "--engine",
+                type=click.Choice(["local", "ray"]),
+                default="local",
+                show_default=True,
+                help="run here, or on Ray Data (pip install 'curator[ray]'): same output, byte for byte",
+            ),
+            click.option(
+                "--address",
+                metavar="ADDR",
+                help="with --engine ray: an existing Ray cluster (default: start a local one)",
+            ),
+            click.option(
+                "--blocks",
+                type=click.IntRange(1),
+                help="with --engine ray: how many blocks to read the records into (default: Ray decides)",
+            ),
+            click.option(
+                "--snapshot",
+                metavar="DIR",
+                type=click.Path(file_okay=False),
+                help="with --engine ray: read this Parquet snapshot (`curator snapshot --parquet`), not a fresh one",
+            ),
+        ]
+    ):
+        wrapper = option(wrapper)
+    return cast(F, wrapper)

@@ -143,6 +143,29 @@ def dump(ws: Workspace, dir: str, force: bool) -> None:
     write(f"dumped to {dir}: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + "\n")
 
 
+@cli.command("snapshot")
+@common_options
+@click.option(
+    "--parquet",
+    "parquet",
+    metavar="DIR",
+    required=True,
+    help="target folder for the Parquet shards (replaced atomically if it holds an earlier snapshot and nothing else)",
+)
+@click.option("--force", is_flag=True, help="replace an earlier snapshot even if its files were changed since")
+@pass_workspace
+def snapshot(ws: Workspace, parquet: str, force: bool) -> None:
+    """write records, constitution and eval sets as Parquet shards (what the Ray engine reads)"""
+    from curator.columnar import write_snapshot
+
+    manifest = write_snapshot(ws, Path(parquet), force=force)
+    counts = manifest["counts"]
+    write(
+        f"snapshot in {parquet}: {counts['records']} records in {len(manifest['record_shards'])} shards, "
+        f"{counts['clauses']} clauses, {counts['eval_items']} eval items\n"
+    )
+
+
 @cli.command("load")
 @common_options
 @click.argument("dir", help="a folder written by `curator dump`")

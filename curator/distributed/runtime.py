@@ -1,0 +1,98 @@
+"""Starting Ray, and reading a workspace's snapshot as a Ray Dataset.
+
+Determinism rules every stage of the distributed engine follows (the local engine's output is the
+contract, byte for byte):
+
+- rows carry their record id and anything that decides an order is sorted by an explicit key on
+  the driver or inside a group, never taken in arrival order;
+- per-record work calls the same functions as the local engine (imported from the core), so a row
+  computed on a worker is the row the laptop computes;
+- decisions that need the whole corpus (union-find, allocation) run on the driver.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from curator.columnar import read_manifest, record_paths, write_snapshot
+from curator.errors import UsageError
+
+if TYPE_CHECKING:
+    import ray.data
+
+    from curator.store.db import Workspace
+
+ADDRESS_ENV = "CURATOR_RAY_ADDRESS"
+"""An existing cluster to join when `--address` is not given (Ray's own `RAY_ADDRESS` works too)."""
+
+
+def _ray() -> Any:
+    try:
+        import ray
+        import ray.data
+    except ImportError:
+        raise UsageError("--engine ray needs Ray, which is not installed: pip install 'curator[ray]'") from None
+    return ray
+
+
+def start(address: str | None = None, *, num_cpus: int | None = None) -> Any:
+    """Join the cluster at `address` (or `CURATOR_RAY_ADDRESS`), else start a local Ray; returns `ray`.
+
+    An already started Ray (a test's, a notebook's) is reused as it is.
+    """
+    ray = _ray()
+    if not ray.is_initialized():
+        address = address or os.environ.get(ADDRESS_ENV) or None
+        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+        if address is None:
+            kwargs["num_cpus"] = num_cpus or os.cpu_count() or 1
+        try:
+            ray.init(address=address, **kwargs)
+        except (ConnectionError, RuntimeError, ValueError) as err:
+            raise UsageError(f"cannot start or join Ray at {address or 'a new local cluster'}: {err}") from None
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ctx.execution_options.preserve_order = True
+    return ray
+
+
+@contextmanager
+def snapshot_folder(ws: Workspace, snapshot: Path | None) -> Iterator[Path]:
+    """The snapshot to read: `snapshot` when given (checked: format, checksums, and that it was read
+    at the workspace's current state), else a fresh one in a temporary folder removed afterwards.
+    """
+    if snapshot is not None:
+        manifest = read_manifest(snapshot)
+        newest = ws.db.execute("SELECT coalesce(max(id), 0) FROM audit").fetchone()[0]
+        if manifest.get("audit_event") != newest:
+            raise UsageError(
+                f"{snapshot}: snapshot was read at audit event {manifest.get('audit_event')}, the workspace is at "
+                f"{newest}; write a new one (curator snapshot --parquet {snapshot}) so the result matches the workspace"
+            )
+        yield Path(snapshot)
+        return
+    parent = Path(tempfile.mkdtemp(prefix="curator-snapshot-"))
+    try:
+        folder = parent / "snapshot"
+        write_snapshot(ws, folder)
+        yield folder
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+def read_records(folder: Path, *, blocks: int | None = None) -> ray.data.Dataset:
+    """The snapshot's records as a Dataset (`blocks`: Ray Data's `override_num_blocks`)."""
+    _ray()
+    import ray.data
+
+    manifest = read_manifest(folder)
+    kwargs: dict[str, Any] = {}
+    if blocks is not None:
+        kwargs["override_num_blocks"] = blocks
+    return ray.data.read_parquet(record_paths(folder, manifest), **kwargs)
