@@ -92,7 +92,7 @@ def no_workspace_is_touched(hermetic_env: Path) -> Iterator[None]:
 def test_the_tree_is_what_the_docs_list() -> None:
     assert len(LEAVES) >= 26
     assert {name(p) for p, _ in GROUPS} == {"constitution", "dedup", "evalset", "eval", "eval suite", "assist"}
-    assert [p[0] for p, _ in COMMANDS if len(p) == 1][:6] == ["tui", "init", "import", "dump", "load", "list"]
+    assert [p[0] for p, _ in COMMANDS if len(p) == 1][:6] == ["tui", "init", "import", "dump", "load", "snapshot"]
 
 
 @pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[name(p) for p, _ in COMMANDS])

@@ -143,6 +143,18 @@ def dump(ws: Workspace, dir: str, force: bool) -> None:
     write(f"dumped to {dir}: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + "\n")
 
 
+@cli.command("load")
+@common_options
+@click.argument("dir", help="a folder written by `curator dump`")
+def load(dir: str) -> None:
+    """rebuild a workspace from a dump into a new database (--db)"""
+    from curator.dumpload import load
+
+    path = workspace_path()
+    counts = load(Path(dir), path)
+    write(f"loaded {dir} into {path}: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + "\n")
+
+
 @cli.command("snapshot")
 @common_options
 @click.option(
@@ -164,15 +176,3 @@ def snapshot(ws: Workspace, parquet: str, force: bool) -> None:
         f"snapshot in {parquet}: {counts['records']} records in {len(manifest['record_shards'])} shards, "
         f"{counts['clauses']} clauses, {counts['eval_items']} eval items\n"
     )
-
-
-@cli.command("load")
-@common_options
-@click.argument("dir", help="a folder written by `curator dump`")
-def load(dir: str) -> None:
-    """rebuild a workspace from a dump into a new database (--db)"""
-    from curator.dumpload import load
-
-    path = workspace_path()
-    counts = load(Path(dir), path)
-    write(f"loaded {dir} into {path}: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + "\n")
