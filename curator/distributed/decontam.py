@@ -63,26 +63,16 @@ def eval_items(folder: Path, evalsets: list[str] | None) -> list[tuple[str, str,
     return [(r["evalset"], r["label"], r["text"]) for r in chosen]
 
 
-_worker_index: tuple[str, EvalIndex] | None = None
-"""The broadcast index as this worker process last read it (object id, index): read once per process."""
-
-
-def _index(ref: Any) -> EvalIndex:
-    global _worker_index
-    import ray
-
-    if _worker_index is None or _worker_index[0] != ref.hex():
-        _worker_index = (ref.hex(), ray.get(ref))
-    return _worker_index[1]
-
-
 def _scan_batch(batch: pa.Table, ref: Any) -> pa.Table:
     """One batch of records -> one row: its live records, its candidates (pickled) and its sparse
     8-gram counts (rows of `EvalIndex.grams` held by at least one record, and how many)."""
     import pyarrow as pa
     import pyarrow.compute as pc
+    import ray
 
-    index = _index(ref)
+    # read per batch, not kept in the worker: its arrays are views of the object store, and a copy
+    # held by a long-lived worker would pin the broadcast there after the scan
+    index: EvalIndex = ray.get(ref)
     live = batch.filter(pc.invert(batch.column("deleted")))
     records = training_texts(zip(live.column("id").to_pylist(), live.column("record").to_pylist(), strict=True))
     found, counts = index.candidates(records)
