@@ -4,6 +4,7 @@ byte, whatever the number of blocks or the order the records arrive in."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -127,9 +128,12 @@ def test_the_scan_is_the_local_scan_under_any_blocks_and_order(ray_local: Any, w
     for blocks in (1, 7):  # 2 blocks: the CLI test below
         result, times = scan_snapshot(folder, None, blocks=blocks)
         assert as_json(result) == as_json(expected), blocks
-        assert set(times) == {"index", "scan", "decide"} and all(t >= 0 for t in times.values())
+        assert set(times) == {"index", "broadcast", "scan", "decide"} and all(t >= 0 for t in times.values())
     index = EvalIndex.build(eval_items(folder, None))
-    shuffled = read_records(folder, blocks=3).random_shuffle(seed=7)  # rows mixed across blocks and batches
+    shuffled = read_records(folder, blocks=3).random_shuffle(seed=2).materialize()  # rows mixed across blocks
+    arrived = [r["id"] for r in shuffled.select_columns(["id"]).take_all()]
+    leaks = [i for i in arrived if i in {f.id for f in expected.flags}]
+    assert leaks != sorted(leaks)  # the flagged records arrive out of order: the result must not follow
     assert as_json(scan_dataset(shuffled, index, DecontamConfig())) == as_json(expected)
 
 
@@ -147,6 +151,18 @@ def test_the_eval_items_are_the_local_ones_in_the_local_order(workspace: tuple[P
             eval_items(folder, ["heldout", "nosuch"])
     finally:
         ws.close()
+
+
+def test_a_snapshot_without_the_eval_set_names_is_refused(workspace: tuple[Path, Path], tmp_path: Path) -> None:
+    from curator.distributed.decontam import eval_items
+    from curator.errors import UsageError
+
+    _, folder = workspace
+    older = tmp_path / "older"
+    shutil.copytree(folder, older)
+    (older / "evalsets.parquet").unlink()  # as written before snapshots listed the names
+    with pytest.raises(UsageError, match=r"snapshot has no evalsets\.parquet; write a new one"):
+        eval_items(older, None)
 
 
 @pytest.mark.parametrize(

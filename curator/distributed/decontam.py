@@ -87,13 +87,17 @@ def _scan_batch(batch: pa.Table, ref: Any) -> pa.Table:
     )
 
 
-def gather(records: ray.data.Dataset, index: EvalIndex) -> tuple[int, list[Candidate], npt.NDArray[np.int64]]:
-    """The per-record step over a Dataset of snapshot records (columns id, deleted, record; any blocks,
-    any order): live records scanned, their candidates in record id then item order (numbered by
-    record, as one local pass numbers them), and the summed 8-gram counts."""
+def broadcast(index: EvalIndex) -> Any:
+    """The index in the object store, once per run: every batch's task reads this one copy."""
     import ray
 
-    ref = ray.put(index)
+    return ray.put(index)
+
+
+def gather(records: ray.data.Dataset, index: EvalIndex, ref: Any) -> tuple[int, list[Candidate], npt.NDArray[np.int64]]:
+    """The per-record step over a Dataset of snapshot records (columns id, deleted, record; any blocks,
+    any order) with the broadcast `ref` of `index`: live records scanned, their candidates in record
+    id then item order (numbered by record, as one local pass numbers them), the summed 8-gram counts."""
     scan: Any = _scan_batch  # takes the broadcast index as a second argument (`fn_args`)
     scanned = records.select_columns(_COLUMNS).map_batches(
         scan, batch_format="pyarrow", batch_size=BATCH_ROWS, fn_args=[ref]
@@ -116,22 +120,26 @@ def gather(records: ray.data.Dataset, index: EvalIndex) -> tuple[int, list[Candi
 
 def scan_dataset(records: ray.data.Dataset, index: EvalIndex, config: DecontamConfig) -> ScanResult:
     """`scan_workspace` over a Dataset of snapshot records: `gather`, then the local corpus-wide step."""
-    return decide_scan(index, *gather(records, index), config)
+    return decide_scan(index, *gather(records, index, broadcast(index)), config)
 
 
 def scan_snapshot(
     folder: Path, evalsets: list[str] | None, config: DecontamConfig | None = None, blocks: int | None = None
 ) -> tuple[ScanResult, dict[str, float]]:
     """`scan_workspace` over a snapshot on Ray (started by the caller): the same `ScanResult`, and the
-    wall time of each stage in seconds (`index`: eval items read, indexed; `scan`: the records read
-    and scanned on the workers, gathered on the driver; `decide`: the corpus-wide step)."""
+    wall time of each stage in seconds (`index`: eval items read, indexed; `broadcast`: `ray.put`;
+    `scan`: the records read and scanned on the workers, gathered on the driver; `decide`: the
+    corpus-wide step)."""
     config = config or DecontamConfig()
     clock = time.perf_counter()
     records = read_records(folder, blocks=blocks)
     index = EvalIndex.build(eval_items(folder, evalsets))
     times = {"index": time.perf_counter() - clock}
     clock = time.perf_counter()
-    checked, candidates, counts = gather(records, index)
+    ref = broadcast(index)
+    times["broadcast"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    checked, candidates, counts = gather(records, index, ref)
     times["scan"] = time.perf_counter() - clock
     clock = time.perf_counter()
     result = decide_scan(index, checked, candidates, counts, config)
