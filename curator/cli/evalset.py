@@ -121,9 +121,11 @@ def decontam(
         default.common_min_records if common_min_records is None else common_min_records,
     )
     if engine.distributed:
+        from curator.dedup.decontam import evalset_names, list_evalsets
         from curator.distributed.decontam import scan_snapshot
         from curator.distributed.runtime import snapshot_folder, start
 
+        evalset_names([s["name"] for s in list_evalsets(ws.db)], list(names) or None)  # before Ray starts
         start(engine.address)
         with snapshot_folder(ws, engine.snapshot) as folder:
             result, _ = scan_snapshot(folder, list(names) or None, config, blocks=engine.blocks)
