@@ -81,16 +81,19 @@ def _records() -> list[dict[str, Any]]:
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
     """(workspace file, its snapshot): the demo corpus, the planted records, three eval sets (one empty)."""
     tmp = tmp_path_factory.mktemp("decontam")
-    ws = init_workspace(tmp / "ws.db", demo=True, actor="ana")
-    try:
-        examples.insert_many(ws.db, [parse_example(r) for r in _records()], actor="ana")
-        examples.delete(ws.db, "ex_leak_deleted", expected_version=None, actor="ana")
-        add_evalset(ws.db, "heldout", _held_out(tmp), actor="lead")
-        add_evalset(ws.db, "other", _other(tmp), actor="lead")
-        create_suite(ws.db, "drafts", actor="lead")  # registers `suite:drafts`, which holds no item yet
-        write_snapshot(ws, tmp / "snapshot")
-    finally:
-        ws.close()
+    with pytest.MonkeyPatch.context() as env:  # set up before the per-test hermetic_env: hermetic too
+        env.setenv("CURATOR_HOME", str(tmp / "home"))
+        env.setenv("CURATOR_USER", "ana")
+        ws = init_workspace(tmp / "ws.db", demo=True, actor="ana")
+        try:
+            examples.insert_many(ws.db, [parse_example(r) for r in _records()], actor="ana")
+            examples.delete(ws.db, "ex_leak_deleted", expected_version=None, actor="ana")
+            add_evalset(ws.db, "heldout", _held_out(tmp), actor="lead")
+            add_evalset(ws.db, "other", _other(tmp), actor="lead")
+            create_suite(ws.db, "drafts", actor="lead")  # registers `suite:drafts`, which holds no item yet
+            write_snapshot(ws, tmp / "snapshot")
+        finally:
+            ws.close()
     yield tmp / "ws.db", tmp / "snapshot"
 
 
@@ -101,10 +104,10 @@ def as_json(result: ScanResult) -> str:
     )
 
 
-def local(db: Path, evalsets: list[str] | None = None) -> ScanResult:
+def local(db: Path) -> ScanResult:
     ws = open_workspace(db)
     try:
-        return scan_workspace(ws.db, evalsets, workers=1)
+        return scan_workspace(ws.db, None, workers=1)
     finally:
         ws.close()
 

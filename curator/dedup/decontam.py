@@ -1120,12 +1120,12 @@ def evalset_names(known: Iterable[str], evalsets: list[str] | None) -> list[str]
 
     Both engines ask this, so a missing or absent eval set fails the same way wherever it runs.
     """
-    known = set(known)
+    registered = set(known)
     if evalsets:
-        missing = sorted(set(evalsets) - known)
+        missing = sorted(set(evalsets) - registered)
         if missing:
             raise NotFoundError(f"no eval set named {missing[0]!r} (see `curator evalset list`)")
-    names = evalsets or sorted(known)
+    names = evalsets or sorted(registered)
     if not names:
         raise UsageError("no eval sets registered; add one with `curator evalset add NAME FILE`")
     return names
