@@ -7,6 +7,8 @@ written aside and renamed into place:
   applies the same rules as the local engine), sorted by id, `SHARD_ROWS` rows per shard;
 - `clauses.parquet`: the current constitution version's clauses in document order;
 - `eval_items.parquet`: every registered decontamination set's items;
+- `evalsets.parquet`: every registered decontamination set's name (a set may hold no items: an
+  eval suite's before its first prompt);
 - `dedup_ignored.parquet`: the pairs people marked "not a duplicate";
 - `manifest.json`: format, counts, the state it was read at (newest audit event, constitution
   version) and the SHA-256 of every file.
@@ -220,6 +222,13 @@ def _write_snapshot(ws: Workspace, folder: Path) -> dict[str, Any]:
             "SELECT evalset, idx, label, text FROM eval_items ORDER BY evalset, idx",
             item_schema,
         )
+        evalsets = _write_table(
+            folder,
+            "evalsets.parquet",
+            db,
+            "SELECT name FROM evalsets ORDER BY name",
+            pa.schema([("name", pa.string())]),
+        )
         ignored = _write_table(
             folder,
             "dedup_ignored.parquet",
@@ -235,7 +244,13 @@ def _write_snapshot(ws: Workspace, folder: Path) -> dict[str, Any]:
         "audit_event": high_water,
         "shard_rows": SHARD_ROWS,
         "record_shards": shards,
-        "counts": {"records": records, "clauses": clauses, "eval_items": items, "dedup_ignored": ignored},
+        "counts": {
+            "records": records,
+            "clauses": clauses,
+            "eval_items": items,
+            "evalsets": evalsets,
+            "dedup_ignored": ignored,
+        },
         "files": files,
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from curator.cli.options import acting_user, common_options, format_option, pass_workspace
+from curator.cli.options import acting_user, common_options, engine_options, format_option, pass_workspace
 from curator.cli.output import emit, lines, short, table, write
 from curator.cli.root import cli
 
 if TYPE_CHECKING:
+    from curator.cli.options import EngineChoice
     from curator.store.db import Workspace
 
 
@@ -93,6 +94,7 @@ def remove(ws: Workspace, name: str) -> None:
     type=int,
     help="...and in at least this many records (default 10)",
 )
+@engine_options
 @format_option("json", "table", default="table")
 @pass_workspace
 def decontam(
@@ -101,6 +103,7 @@ def decontam(
     min_words: int | None,
     common_share: float | None,
     common_min_records: int | None,
+    engine: EngineChoice,
     fmt: str,
 ) -> None:
     """flag training records that share real text with registered eval sets, in every field an export
@@ -117,7 +120,17 @@ def decontam(
         default.common_share if common_share is None else common_share,
         default.common_min_records if common_min_records is None else common_min_records,
     )
-    result = scan_workspace(ws.db, list(names) or None, config=config, workers=None)
+    if engine.distributed:
+        from curator.dedup.decontam import evalset_names, list_evalsets
+        from curator.distributed.decontam import scan_snapshot
+        from curator.distributed.runtime import snapshot_folder, start
+
+        evalset_names([s["name"] for s in list_evalsets(ws.db)], list(names) or None)  # before Ray starts
+        start(engine.address)
+        with snapshot_folder(ws, engine.snapshot) as folder:
+            result, _ = scan_snapshot(folder, list(names) or None, config, blocks=engine.blocks)
+    else:
+        result = scan_workspace(ws.db, list(names) or None, config=config, workers=None)
     flags = result.flags
     flagged = len({f.id for f in flags})
     discount = result.summary()

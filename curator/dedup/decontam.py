@@ -38,7 +38,7 @@ import json
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -1115,15 +1115,24 @@ def _snippet(words: list[str], limit: int = 60) -> str:
     return " ".join(words[:limit]) + (" …" if len(words) > limit else "")
 
 
-def _eval_items(db: Database, evalsets: list[str] | None) -> list[tuple[str, str, str]]:
-    known = {r[0] for r in db.execute("SELECT name FROM evalsets")}
+def evalset_names(known: Iterable[str], evalsets: list[str] | None) -> list[str]:
+    """The eval sets a scan reads: the named ones (each must be registered), else every registered one.
+
+    Both engines ask this, so a missing or absent eval set fails the same way wherever it runs.
+    """
+    registered = set(known)
     if evalsets:
-        missing = sorted(set(evalsets) - known)
+        missing = sorted(set(evalsets) - registered)
         if missing:
             raise NotFoundError(f"no eval set named {missing[0]!r} (see `curator evalset list`)")
-    names = evalsets or sorted(known)
+    names = evalsets or sorted(registered)
     if not names:
         raise UsageError("no eval sets registered; add one with `curator evalset add NAME FILE`")
+    return names
+
+
+def _eval_items(db: Database, evalsets: list[str] | None) -> list[tuple[str, str, str]]:
+    names = evalset_names((r[0] for r in db.execute("SELECT name FROM evalsets")), evalsets)
     marks = ",".join("?" * len(names))
     rows = db.execute(
         f"SELECT evalset, label, text FROM eval_items WHERE evalset IN ({marks}) ORDER BY evalset, idx", names
@@ -1147,7 +1156,13 @@ def iter_training_texts(db: Database, batch: int = 2000) -> Iterator[list[tuple[
         rows = cursor.fetchmany(batch)
         if not rows:
             return
-        yield [(eid, record_text_fields(json.loads(record))) for eid, record in rows]
+        yield training_texts(rows)
+
+
+def training_texts(rows: Iterable[tuple[str, str]]) -> list[tuple[str, ScanText]]:
+    """(id, fields) of stored (id, canonical JSON) rows: what a scan reads of each record, whichever
+    engine read the rows."""
+    return [(eid, record_text_fields(json.loads(record))) for eid, record in rows]
 
 
 PARALLEL_MIN_RECORDS = 20_000
@@ -1271,6 +1286,22 @@ def scan_workspace(
         checked += size
         if progress:
             progress(checked)
+    return decide_scan(index, checked, candidates, counts, config)
+
+
+def decide_scan(
+    index: EvalIndex,
+    checked: int,
+    candidates: list[Candidate],
+    counts: npt.NDArray[np.int64],
+    config: DecontamConfig,
+) -> ScanResult:
+    """The corpus-wide step of a scan: which 8-grams are common over `checked` live records (their
+    summed `counts`), then the flags of every candidate.
+
+    `candidates` must be in record id order (each record's in item order), as one pass over the
+    corpus finds them: that order is the order of the flags and of the dismissed examples.
+    """
     common = CommonNgrams.build(index, checked, counts, config)
     decided = index.decide(candidates, common, config)
     return ScanResult(checked, decided.flags, common, index, decided.dismissed, decided.dismissed_examples)
