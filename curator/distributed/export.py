@@ -136,6 +136,19 @@ def _exported(ex: Example, work: _Work) -> Example:
     return with_contrast(ex) if work.contrast else ex
 
 
+def _records(folder: Path, blocks: int | None) -> ray.data.Dataset:
+    """The columns both map stages read, in `blocks` blocks, held in the object store for both.
+
+    A snapshot of fewer shards than `blocks` reads into fewer blocks, so the records are split
+    (in order, no shuffle) into exactly `blocks`.
+    """
+    ds = read_records(folder, blocks=blocks).select_columns(["id", "status", "deleted", "record"])
+    if blocks is not None:
+        ds = ds.repartition(blocks)
+    held: ray.data.Dataset = ds.materialize()
+    return held
+
+
 # ---------------------------------------------------------------------------
 # Stage 1: count
 # ---------------------------------------------------------------------------
@@ -334,17 +347,26 @@ def _cells(counted: ray.data.Dataset, partitions: int) -> Callable[[Sequence[Can
 
     def available(candidates: Sequence[Candidate]) -> dict[tuple[str, str], float]:
         import ray
+        from ray.data.context import DataContext, ShuffleStrategy
 
         train = ray.put(frozenset(c.id for c in candidates))
-        sums = (
-            counted.map_batches(_udf(_cell_rows), batch_format="pyarrow", fn_kwargs={"train": (train,)})
-            .groupby(["kind", "clause"], num_partitions=partitions)
-            .map_groups(_sum_cell, batch_format="pyarrow")
-        )
         out: dict[tuple[str, str], float] = {}
-        for batch in _tables(sums):
-            for r in batch.to_pylist():
-                out[(r["kind"], r["clause"])] = r["available"]
+        ctx = DataContext.get_current()
+        before = ctx.shuffle_strategy
+        # a sort-based shuffle runs as tasks; the default hash shuffle starts aggregator actors that
+        # hold CPUs (and stall the next stage on a small cluster) to move a few small rows per record
+        ctx.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
+        try:
+            sums = (
+                counted.map_batches(_udf(_cell_rows), batch_format="pyarrow", fn_kwargs={"train": (train,)})
+                .groupby(["kind", "clause"], num_partitions=partitions)
+                .map_groups(_sum_cell, batch_format="pyarrow")
+            )
+            for batch in _tables(sums):
+                for r in batch.to_pylist():
+                    out[(r["kind"], r["clause"])] = r["available"]
+        finally:
+            ctx.shuffle_strategy = before
         return dict(sorted(out.items()))
 
     return available
@@ -411,9 +433,7 @@ def _render(records: ray.data.Dataset, plan: ExportPlan, work: _Work) -> dict[st
         cached = plan.costs.get((line.id, line.repeat))  # used for the counted format only, as locally
         lines.setdefault(line.id, []).append((i, line.repeat, cached))
     ref = ray.put(replace(work, lines=lines))
-    rendered = records.select_columns(["id", "record"]).map_batches(
-        _udf(_render_batch), batch_format="pyarrow", fn_kwargs={"work": (ref,)}
-    )
+    rendered = records.map_batches(_udf(_render_batch), batch_format="pyarrow", fn_kwargs={"work": (ref,)})
     got: list[tuple[int, int, list[bytes], int, str | None]] = []
     for batch in _tables(rendered):
         got += zip(
@@ -525,13 +545,11 @@ def export_on_ray(
             pools=pools,
             lines={},
         )
-        records = read_records(folder, blocks=blocks)
         with times.stage("count"):
-            counted = (
-                records.select_columns(["id", "status", "deleted", "record"])
-                .map_batches(_udf(_count_batch), batch_format="pyarrow", fn_kwargs={"work": (ray.put(work),)})
-                .materialize()
-            )
+            records = _records(folder, blocks)
+            counted = records.map_batches(
+                _udf(_count_batch), batch_format="pyarrow", fn_kwargs={"work": (ray.put(work),)}
+            ).materialize()
             inputs = _gather_counts(counted)
         cells = _cells(counted, min(blocks or GROUP_PARTITIONS, GROUP_PARTITIONS))
 
