@@ -76,10 +76,6 @@ if TYPE_CHECKING:
 
     from curator.store.db import Workspace
 
-GROUP_PARTITIONS = 4
-"""Most partitions of the cell groupby (fewer with fewer `--blocks`): it shuffles a few small
-rows per train record and clause into a few thousand cells, so a handful of partitions is plenty."""
-
 
 def _noop(_phase: str, _done: int, _total: int) -> None:
     return None
@@ -342,31 +338,24 @@ def _sum_cell(group: pa.Table) -> pa.Table:
     )
 
 
-def _cells(counted: ray.data.Dataset, partitions: int) -> Callable[[Sequence[Candidate]], dict[tuple[str, str], float]]:
+def _cells(counted: ray.data.Dataset) -> Callable[[Sequence[Candidate]], dict[tuple[str, str], float]]:
     """`PlanSteps.cell_available` on Ray: a groupby over the train candidates' stage-1 rows."""
 
     def available(candidates: Sequence[Candidate]) -> dict[tuple[str, str], float]:
         import ray
-        from ray.data.context import DataContext, ShuffleStrategy
+        from ray.data.context import ShuffleStrategy
 
         train = ray.put(frozenset(c.id for c in candidates))
-        out: dict[tuple[str, str], float] = {}
-        ctx = DataContext.get_current()
-        before = ctx.shuffle_strategy
+        rows = counted.map_batches(_udf(_cell_rows), batch_format="pyarrow", fn_kwargs={"train": (train,)})
         # a sort-based shuffle runs as tasks; the default hash shuffle starts aggregator actors that
-        # hold CPUs (and stall the next stage on a small cluster) to move a few small rows per record
-        ctx.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
-        try:
-            sums = (
-                counted.map_batches(_udf(_cell_rows), batch_format="pyarrow", fn_kwargs={"train": (train,)})
-                .groupby(["kind", "clause"], num_partitions=partitions)
-                .map_groups(_sum_cell, batch_format="pyarrow")
-            )
-            for batch in _tables(sums):
-                for r in batch.to_pylist():
-                    out[(r["kind"], r["clause"])] = r["available"]
-        finally:
-            ctx.shuffle_strategy = before
+        # hold CPUs (and stall the next stage on a small cluster) to move a few small rows per record.
+        # The context is this dataset's own copy: nothing else is changed.
+        rows.context.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
+        sums = rows.groupby(["kind", "clause"]).map_groups(_sum_cell, batch_format="pyarrow")
+        out: dict[tuple[str, str], float] = {}
+        for batch in _tables(sums):
+            for r in batch.to_pylist():
+                out[(r["kind"], r["clause"])] = r["available"]
         return dict(sorted(out.items()))
 
     return available
@@ -551,7 +540,7 @@ def export_on_ray(
                 _udf(_count_batch), batch_format="pyarrow", fn_kwargs={"work": (ray.put(work),)}
             ).materialize()
             inputs = _gather_counts(counted)
-        cells = _cells(counted, min(blocks or GROUP_PARTITIONS, GROUP_PARTITIONS))
+        cells = _cells(counted)
 
         def timed_cells(candidates: Sequence[Candidate]) -> dict[tuple[str, str], float]:
             with times.stage("cells"):
