@@ -557,12 +557,12 @@ def export_on_ray(
         with times.stage("plan"):
             plan = plan_export(db, spec, out_dir, progress=report, steps=steps)
         if dry_run:
-            return ExportResult(plan, False), times.seconds
-        with times.stage("render"):
-            rendered = _render(records, plan, work)
-        with times.stage("write"):
-            result = write_export(
-                plan, force=force, progress=report, db_path=database_file(db), encode=_encoded(rendered)
-            )
-        return result, times.seconds
-    raise AssertionError("unreachable")  # pragma: no cover (ExitStack does not swallow exceptions)
+            result = ExportResult(plan, False)
+        else:
+            with times.stage("render"):
+                rendered = _render(records, plan, work)
+            with times.stage("write"):
+                result = write_export(
+                    plan, force=force, progress=report, db_path=database_file(db), encode=_encoded(rendered)
+                )
+    return result, times.seconds
