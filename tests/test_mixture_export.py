@@ -452,3 +452,32 @@ def test_eval_suite_prompts_are_kept_out_of_every_export(tmp_path: Path) -> None
         assert "Decontamination against suite:probe" in (result.folder / "README.md").read_text(encoding="utf-8")
     finally:
         ws.close()
+
+
+def test_counting_every_repeat_up_front_gives_the_counts_of_each_repeat(demo: Workspace) -> None:
+    """An engine that counts before allocating (the Ray engine) renders a repeat again only when
+    its draw differs from an earlier one's; these must be the counts of every repeat rendered."""
+    from curator.mixture.counters import counter_for
+    from curator.mixture.formats import with_contrast
+    from curator.mixture.plan import line_cost, meta_draw, record_meta, repeat_costs
+    from curator.mixture.pools import Drawer, load_pools
+    from curator.mixture.spec import FORMATS
+
+    spec = load_spec(SMALL)
+    pools = load_pools(
+        spec.diversify.system_prompts, spec.diversify.tools, spec.diversify.extra_tools, spec.base_dir, spec.source
+    )
+    drawer = Drawer(pools, spec.seed)
+    diversified = 0
+    for ex in examples.iter_query(demo.db, status="approved"):
+        meta = record_meta(ex, {})
+        draws = {str(meta_draw(drawer, ex.id, meta, r)) for r in range(4)}
+        diversified += len(draws) > 1
+        for fmt in FORMATS:
+            counter = counter_for(fmt)
+            exported = with_contrast(ex)
+            each = [
+                line_cost(fmt, exported, meta_draw(drawer, ex.id, meta, r), "thinking", r, counter) for r in range(4)
+            ]
+            assert repeat_costs(fmt, exported, meta, drawer, "thinking", counter, 4) == each, (ex.id, fmt)
+    assert diversified >= 5  # the repeats really draw differently

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from curator.cli.options import common_options, format_option, pass_workspace
+from curator.cli.options import EngineChoice, common_options, engine_options, format_option, pass_workspace
 from curator.cli.output import emit, lines, warn
 from curator.cli.root import cli
 
@@ -22,12 +22,28 @@ if TYPE_CHECKING:
 @click.option("--dry-run", is_flag=True, help="print the allocation (kind x clause) and write nothing")
 @click.option("--force", is_flag=True, help="replace an existing export of the same name (atomically)")
 @format_option("text", "json", default="text")
+@engine_options
 @pass_workspace
-def export(ws: Workspace, spec: str, out: str, dry_run: bool, force: bool, fmt: str) -> None:
+def export(ws: Workspace, spec: str, out: str, dry_run: bool, force: bool, fmt: str, engine: EngineChoice) -> None:
     """build a token-budgeted, balanced, decontaminated mixture from a spec (TOML)"""
     from curator.mixture import allocation_json, allocation_table, export_from_spec, load_spec
 
-    result = export_from_spec(ws.db, load_spec(Path(spec)), Path(out), dry_run=dry_run, force=force)
+    mixture = load_spec(Path(spec))
+    if engine.distributed:
+        from curator.distributed.export import export_on_ray
+
+        result, _ = export_on_ray(
+            ws,
+            mixture,
+            Path(out),
+            address=engine.address,
+            blocks=engine.blocks,
+            snapshot=engine.snapshot,
+            dry_run=dry_run,
+            force=force,
+        )
+    else:
+        result = export_from_spec(ws.db, mixture, Path(out), dry_run=dry_run, force=force)
     for warning in result.plan.warnings:
         warn(f"warning: {warning}")
     excluded = result.decontamination_warning()

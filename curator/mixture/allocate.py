@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,6 +161,16 @@ def water_fill(total: float, weights: Sequence[float], caps: Sequence[float]) ->
     return parts, capped
 
 
+def cell_available(credits: Iterable[tuple[int, int]]) -> float:
+    """A cell's available tokens from its members' (cost, clauses linked) in id order: the same
+    float sum, in the same order, as `plan_cells` makes, so an engine that sums cells elsewhere
+    gets the same bits."""
+    total = 0.0
+    for cost, linked in credits:
+        total += cost / linked
+    return total
+
+
 def _order_key(seed: int, kind: str, clause: str, record_id: str) -> bytes:
     return hashlib.sha256(f"{seed}\x1f{kind}\x1f{clause}\x1f{record_id}".encode()).digest()
 
@@ -209,8 +219,13 @@ def plan_cells(
     balance: str,
     max_epochs: int,
     seed: int,
+    available: Mapping[tuple[str, str], float] | None = None,
 ) -> list[Cell]:
-    """Level 2: every cell's integer target, members in fill order."""
+    """Level 2: every cell's integer target, members in fill order.
+
+    `available`: each (kind, clause) cell's available tokens summed elsewhere (see
+    `cell_available`); it must name exactly the cells the candidates make.
+    """
     cells: dict[tuple[str, str], Cell] = {}
     for c in candidates:
         linked = c.clauses or (NO_CLAUSE,)
@@ -221,6 +236,12 @@ def plan_cells(
                 cell = cells[(c.kind, clause)] = Cell(c.kind, clause, 0.0, 0.0, 0.0)
             cell.available += credit
             cell.members.append(c.id)
+    if available is not None:
+        if set(available) != set(cells):
+            odd = sorted(set(available) ^ set(cells))[0]
+            raise CuratorError(f"cell {odd[0]} x {odd[1] or '(no clause)'}: summed tokens do not match the candidates")
+        for key, cell in cells.items():
+            cell.available = available[key]
     ordered = sorted(cells.values(), key=lambda x: (x.kind, x.clause))
     for kind, kb in kinds.items():
         mine = [x for x in ordered if x.kind == kind]
@@ -326,10 +347,11 @@ def allocate(
     balance: str,
     strict: bool,
     seed: int,
+    available: Mapping[tuple[str, str], float] | None = None,
 ) -> Allocation:
-    """Levels 1 and 2, then the fill."""
+    """Levels 1 and 2, then the fill (`available`: see `plan_cells`)."""
     budgets = plan_kinds(candidates, budget=budget, shares=shares, max_epochs=max_epochs, strict=strict, kinds=kinds)
-    cells = plan_cells(candidates, budgets, balance=balance, max_epochs=max_epochs, seed=seed)
+    cells = plan_cells(candidates, budgets, balance=balance, max_epochs=max_epochs, seed=seed, available=available)
     clauses_of = {c.id: c.clauses for c in candidates}
     picks = fill(cells, budgets, clauses_of, cost, max_epochs=max_epochs)
     return Allocation(budgets, cells, picks)

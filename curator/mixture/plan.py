@@ -10,16 +10,16 @@ import contextlib
 import gc
 import hashlib
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
 from curator import paths
 from curator.errors import CuratorError
-from curator.mixture.allocate import Allocation, Candidate, ShortfallError, allocate
+from curator.mixture.allocate import Allocation, Candidate, CostFn, ShortfallError, allocate
 from curator.mixture.counters import TokenCounter, counter_for
 from curator.mixture.formats import pair_count, render_rows, training_text, with_contrast
 from curator.mixture.pools import NO_DRAW, Draw, Drawer, Pools, fold_tags, load_pools
@@ -40,10 +40,20 @@ from curator.models import KINDS, Example, TextBlock
 from curator.store.clauses import current_clauses, current_version
 from curator.store.examples import get_many, iter_query, live_sql
 
+if TYPE_CHECKING:
+    from curator.dedup.decontam import ScanResult
+    from curator.dedup.engine import ClusterReport
+
 Progress = Callable[[str, int, int], None]
 """(phase, done, total): phases are load, decontaminate, dedup, count, allocate, render:<format>, write."""
 
 DEFAULT_OUT = Path("exports")
+
+ScanFn = Callable[[Database, list[str], Callable[[int], None]], "ScanResult"]
+"""(db, eval set names, progress(records done)) -> the decontamination pass over the live corpus."""
+ClustersFn = Callable[[Database, Callable[[int, int], None]], "ClusterReport"]
+"""(db, progress(done, total)) -> the near-duplicate clusters of the live corpus."""
+LoadFn = Callable[[Database, list[str], Progress], "tuple[dict[str, Meta], dict[str, str]]"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +92,9 @@ class Meta:
     pairs: int
 
 
-def _meta(ex: Example, shared: dict[Any, Any]) -> Meta:
+def record_meta(ex: Example, shared: dict[Any, Any]) -> Meta:
     """`ex`'s Meta; equal clause tuples, tag and tool sets are one object in `shared` (a million
-    records hold a few thousand distinct ones)."""
+    records hold a few thousand distinct ones). Both engines call it on every loaded record."""
     intern = sys.intern
     clauses = tuple(intern(c) for c in ex.clauses)
     tools = frozenset(t.name for t in ex.tools or [])
@@ -100,6 +110,40 @@ def _meta(ex: Example, shared: dict[Any, Any]) -> Meta:
         shared.setdefault(tags, tags),
         pair_count(ex),
     )
+
+
+def meta_draw(drawer: Drawer, record_id: str, meta: Meta, repeat: int) -> Draw:
+    """The diversification of one (record, repeat) from what the plan holds of the record."""
+    return drawer.draw(record_id, meta.kind, meta.system, meta.tools, repeat, meta.tags)
+
+
+def line_cost(fmt: str, ex: Example, draw: Draw, mode: str, repeat: int, counter: TokenCounter) -> int:
+    """Tokens one (record, repeat) takes in the counted format: what the budget is counted on.
+
+    `ex` is the record as exported (`with_contrast` applied when the spec asks for contrast).
+    """
+    return sum(counter.count(training_text(fmt, row)) for row in render_rows(fmt, ex, draw, mode, repeat))
+
+
+def repeat_costs(
+    fmt: str, ex: Example, meta: Meta, drawer: Drawer, mode: str, counter: TokenCounter, repeats: int
+) -> list[int]:
+    """`line_cost` at repeats 0 .. repeats-1, for an engine that counts before allocating.
+
+    A repeat only changes what is counted through its draw (the text format's `#<repeat>` id and
+    metadata are not training text), so a repeat whose draw equals an earlier one's is not
+    rendered again; records that are not diversified are rendered once.
+    """
+    out: list[int] = []
+    seen: list[tuple[Draw, int]] = []  # a Draw holds pydantic tools: compared, not hashed
+    for repeat in range(repeats):
+        draw = meta_draw(drawer, ex.id, meta, repeat)
+        n = next((cost for earlier, cost in seen if earlier == draw), None)
+        if n is None:
+            n = line_cost(fmt, ex, draw, mode, repeat, counter)
+            seen.append((draw, n))
+        out.append(n)
+    return out
 
 
 class Records(Mapping[str, Example]):
@@ -192,8 +236,7 @@ class ExportPlan:
         key = (record_id, repeat)
         d = self.draws.get(key)
         if d is None:
-            m = self.records.meta[record_id]
-            d = self.draws[key] = self.drawer.draw(record_id, m.kind, m.system, m.tools, repeat, m.tags)
+            d = self.draws[key] = meta_draw(self.drawer, record_id, self.records.meta[record_id], repeat)
         return d
 
     def split_lines(self, split: str) -> list[Line]:
@@ -239,8 +282,8 @@ def _load_records(db: Database, statuses: list[str], progress: Progress) -> tupl
     shared: dict[Any, Any] = {}
     for i, status in enumerate(statuses):
         for ex in iter_query(db, status=status):
-            meta[ex.id] = _meta(ex, shared)
-            why = _unusable(ex)
+            meta[ex.id] = record_meta(ex, shared)
+            why = unusable_reason(ex)
             if why:
                 unusable[ex.id] = why
         progress("load", i + 1, len(statuses))
@@ -252,12 +295,27 @@ def _status_exclusions(db: Database, statuses: list[str]) -> list[Excluded]:
     rows = db.execute(
         f"SELECT id, status FROM examples e WHERE status NOT IN ({marks}) AND {live_sql()} ORDER BY id", statuses
     )
+    return status_exclusions(rows, statuses)
+
+
+def status_exclusions(rows: Iterable[tuple[str, str]], statuses: Sequence[str]) -> list[Excluded]:
+    """The live records (id, status) whose status the spec does not export, by id."""
     reasons: dict[str, str] = {}  # one reason string per status, not per record
-    return [Excluded(eid, reasons.setdefault(status, f"status {status} is not in statuses")) for eid, status in rows]
+    return [
+        Excluded(eid, reasons.setdefault(status, f"status {status} is not in statuses"))
+        for eid, status in sorted(rows)
+        if status not in statuses
+    ]
 
 
 def _decontaminate(
-    db: Database, spec: MixtureSpec, where: str, records: Mapping[str, Meta], pools: Pools, progress: Progress
+    db: Database,
+    spec: MixtureSpec,
+    where: str,
+    records: Mapping[str, Meta],
+    pools: Pools,
+    progress: Progress,
+    scan: ScanFn,
 ) -> tuple[dict[str, str], dict[str, Any] | None]:
     """Record id -> reason for records overlapping the spec's eval sets, and the manifest's account.
 
@@ -269,7 +327,7 @@ def _decontaminate(
     The prompts of every eval suite are checked whether or not the spec names them: a suite's
     prompts are what a model is measured on, so training on them would void its measurements.
     """
-    from curator.dedup.decontam import ScanText, scan_workspace, suite_evalsets
+    from curator.dedup.decontam import ScanText, suite_evalsets
     from curator.models import record_text_fields
 
     names = list(dict.fromkeys([*spec.decontaminate, *suite_evalsets(db)]))
@@ -280,7 +338,7 @@ def _decontaminate(
         if name not in known:
             raise SpecError(f"{where}: decontaminate[{i}]: no eval set named {name!r} (see `curator evalset list`)")
     total = db.execute(f"SELECT count(*) FROM examples e WHERE {live_sql()}").fetchone()[0]
-    result = scan_workspace(db, names, workers=None, progress=lambda done: progress("decontaminate", done, total))
+    result = scan(db, names, lambda done: progress("decontaminate", done, total))
     entries: list[tuple[str, int, list[tuple[str, str]]]] = []
     for i, text in enumerate(pools.system_prompts):
         entries.append(("system_prompts", i, [("system", text)]))
@@ -315,7 +373,7 @@ def _decontaminate(
     return out, account
 
 
-def _clusters(db: Database, mode: str, progress: Progress) -> list[tuple[list[str], str | None]]:
+def _clusters(db: Database, mode: str, progress: Progress, near: ClustersFn) -> list[tuple[list[str], str | None]]:
     """Duplicate clusters as (member ids, representative or None)."""
     if mode == "off":
         return []
@@ -325,9 +383,7 @@ def _clusters(db: Database, mode: str, progress: Progress) -> list[tuple[list[st
             "GROUP BY norm_hash HAVING count(*) > 1"
         ).fetchall()
         return [(sorted(r[0].split("\x1f")), None) for r in rows]
-    from curator.dedup.engine import DedupEngine
-
-    report = DedupEngine.load(db).clusters(progress=lambda done, total: progress("dedup", done, total))
+    report = near(db, lambda done, total: progress("dedup", done, total))
     return [(list(c.ids), c.representative) for c in report.clusters]
 
 
@@ -359,7 +415,7 @@ def _dedup(
     return out
 
 
-def _unusable(ex: Example) -> str | None:
+def unusable_reason(ex: Example) -> str | None:
     """Why a stored record cannot become a valid line in every format (None when it can)."""
     if ex.messages is None:
         return None
@@ -375,16 +431,58 @@ def _unusable(ex: Example) -> str | None:
     return None
 
 
+def local_scan(db: Database, evalsets: list[str], progress: Callable[[int], None]) -> ScanResult:
+    """The local decontamination pass over the whole live corpus (`curator decontam`'s)."""
+    from curator.dedup.decontam import scan_workspace
+
+    return scan_workspace(db, evalsets, workers=None, progress=progress)
+
+
+def local_clusters(db: Database, progress: Callable[[int, int], None]) -> ClusterReport:
+    """The local near-duplicate clusters (`curator dedup clusters`')."""
+    from curator.dedup.engine import DedupEngine
+
+    return DedupEngine.load(db).clusters(progress=progress)
+
+
+@dataclass(frozen=True)
+class PlanSteps:
+    """Where the plan's corpus-wide steps run: the local engine's by default.
+
+    Another engine (the distributed one) passes its own steps, each returning exactly what the
+    local one returns, so the decisions made from them on this side are the same code.
+    """
+
+    load: LoadFn = _load_records
+    """(db, statuses, progress) -> each loaded record's Meta by id (sorted), unusable ones' reasons."""
+    excluded_by_status: Callable[[Database, list[str]], list[Excluded]] = _status_exclusions
+    scan: ScanFn = local_scan
+    """The decontamination pass (`ScanResult`) over the live corpus for the named eval sets."""
+    clusters: ClustersFn = local_clusters
+    """The near-duplicate clusters (`ClusterReport`) of `dedup = "near"`."""
+    cost: CostFn | None = None
+    """Counted-format tokens of (record, repeat), counted beforehand; None: rendered and counted
+    here, from records read from the database."""
+    cell_available: Callable[[Sequence[Candidate]], dict[tuple[str, str], float]] | None = None
+    """Each kind x clause cell's available tokens over the train candidates; None: summed by
+    `allocate` itself."""
+
+
+LOCAL = PlanSteps()
+
+
 def plan_export(
     db: Database,
     spec: MixtureSpec,
     out_dir: Path | None = None,
     *,
     progress: Progress | None = None,
+    steps: PlanSteps = LOCAL,
 ) -> ExportPlan:
     """Decide everything about an export (reads only).
 
-    Pool paths resolve against `spec.base_dir`; errors name `spec.source` and the key.
+    Pool paths resolve against `spec.base_dir`; errors name `spec.source` and the key. `steps`
+    says where the corpus-wide steps run (see `PlanSteps`).
     """
     report = progress or _noop
     where = spec.source
@@ -403,10 +501,10 @@ def plan_export(
             )
     heldout = expand_heldout(spec.split.heldout_clauses, parents)
 
-    records, reasons = _load_records(db, list(spec.statuses), report)
-    excluded = _status_exclusions(db, list(spec.statuses))
+    records, reasons = steps.load(db, list(spec.statuses), report)
+    excluded = steps.excluded_by_status(db, list(spec.statuses))
     usable = {k: v for k, v in records.items() if k not in reasons}
-    contaminated, decontamination = _decontaminate(db, spec, where, usable, pools, report)
+    contaminated, decontamination = _decontaminate(db, spec, where, usable, pools, report, steps.scan)
     reasons.update(contaminated)
     eligible = {k: v for k, v in records.items() if k not in reasons}
 
@@ -420,7 +518,7 @@ def plan_export(
         heldout=heldout,
         lock=lock,
     )
-    dupes = _dedup(_clusters(db, spec.dedup, report), split_result.splits, eligible)
+    dupes = _dedup(_clusters(db, spec.dedup, report, steps.clusters), split_result.splits, eligible)
     reasons.update(dupes)
     if spec.counted_format in PREFERENCE_FORMATS:
         # the budget counts pair tokens: a record without pairs would cost nothing and fill no budget
@@ -469,18 +567,24 @@ def plan_export(
         decontamination=decontamination,
     )
 
+    counted = steps.cost
+
     def cost(record_id: str, repeat: int) -> int:
         key = (record_id, repeat)
         n = plan.costs.get(key)
         if n is None:
-            rows = render_rows(fmt, exported[record_id], plan.draw(record_id, repeat), spec.rationale, repeat)
-            n = plan.costs[key] = sum(counter.count(training_text(fmt, row)) for row in rows)
+            if counted is not None:
+                n = plan.costs[key] = counted(record_id, repeat)
+            else:
+                draw = plan.draw(record_id, repeat)
+                n = plan.costs[key] = line_cost(fmt, exported[record_id], draw, spec.rationale, repeat, counter)
         return n
 
     train = [k for k in exported if split_result.splits[k] == "train"]
     candidates: list[Candidate] = []
     with gc_paused():
-        for chunk in exported.chunks(train):
+        # the local engine reads the records a chunk at a time; counted costs need no record
+        for chunk in exported.chunks(train) if counted is None else [train]:
             for rid in chunk:
                 m = exported.meta[rid]
                 candidates.append(Candidate(rid, m.kind, m.clauses, cost(rid, 0)))
@@ -503,6 +607,7 @@ def plan_export(
             balance=spec.balance,
             strict=spec.strict,
             seed=spec.seed,
+            available=steps.cell_available(candidates) if steps.cell_available is not None else None,
         )
     except ShortfallError as err:
         raise SpecError(f"{where}: kinds.{err.kind}: {err}") from None

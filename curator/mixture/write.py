@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,13 +28,14 @@ from sqlite_utils import Database
 from curator import __version__
 from curator.atomic import aside_dir, naming, recover, replace_dir
 from curator.errors import CuratorError
-from curator.mixture.counters import counter_for
+from curator.mixture.counters import TokenCounter, counter_for
 from curator.mixture.formats import Row, render_rows, training_text
 from curator.mixture.plan import ExportPlan, Line, Progress, draw_for, gc_paused, plan_export
+from curator.mixture.pools import Draw
 from curator.mixture.spec import PREFERENCE_FORMATS, MixtureSpec
 from curator.mixture.split import LOCK_SUFFIX, SPLITS
 from curator.mixture.validate import VALIDATORS, FormatError
-from curator.models import KINDS
+from curator.models import KINDS, Example
 from curator.store.db import read_snapshot
 from curator.targets import FolderKind, check_folder_target
 
@@ -79,6 +80,49 @@ class RenderedFormat:
     """Split -> rows each plan line made, in line order (1, or its pairs for a preference format)."""
 
 
+def render_line(fmt: str, ex: Example, draw: Draw, mode: str, repeat: int) -> list[Row]:
+    """The rows one (record, repeat) makes in one format, each validated: what both engines write.
+
+    `ex` is the record as exported (`with_contrast` applied when the spec asks for it). An invalid
+    row is a FormatError naming the record, the repeat, the pair and the format.
+    """
+    made = render_rows(fmt, ex, draw, mode, repeat)
+    validator = VALIDATORS[fmt]
+    for k, row in enumerate(made):
+        try:
+            validator(row)
+        except FormatError as err:
+            pair = f", pair {k + 1}" if fmt in PREFERENCE_FORMATS else ""
+            raise FormatError(f"{ex.id} (repeat {repeat}{pair}) as {fmt}: {err}") from None
+    return made
+
+
+def encode_line(fmt: str, rows: list[Row], counter: TokenCounter, cached: int | None) -> tuple[list[bytes], int]:
+    """A line's rows as the bytes written (no newline) and their tokens with the format's counter
+    (`cached`: the plan's count of this line, which is the same number, counted once)."""
+    data = [_dumps(row) for row in rows]
+    return data, cached if cached is not None else sum(counter.count(training_text(fmt, r)) for r in rows)
+
+
+def cached_tokens(plan: ExportPlan, fmt: str, line: Line) -> int | None:
+    """The plan's token count of a line in the counted format (train lines; None otherwise)."""
+    return plan.costs.get((line.id, line.repeat)) if fmt == plan.counted_format else None
+
+
+Encoded = tuple[Line, list[bytes], int]
+"""A plan line, the bytes of the rows it makes in one format, their tokens."""
+EncodeFn = Callable[["ExportPlan", str, Progress], Iterable[Encoded]]
+"""(plan, format, progress) -> every plan line encoded in that format, in plan order."""
+
+
+def encoded_lines(plan: ExportPlan, fmt: str, progress: Progress | None = None) -> Iterator[Encoded]:
+    """The local engine's `EncodeFn`: each line rendered, validated, encoded and counted here."""
+    counter = counter_for(fmt, plan.spec.token_counter)
+    for line, made in rendered_lines(plan, fmt, progress):
+        data, tokens = encode_line(fmt, made, counter, cached_tokens(plan, fmt, line))
+        yield line, data, tokens
+
+
 def rendered_lines(plan: ExportPlan, fmt: str, progress: Progress | None = None) -> Iterator[tuple[Line, list[Row]]]:
     """Each plan line with the rows it makes in one format, each row validated, in line order.
 
@@ -88,20 +132,12 @@ def rendered_lines(plan: ExportPlan, fmt: str, progress: Progress | None = None)
     mode = plan.spec.rationale
     records = plan.records
     total = len(plan.lines)
-    validator = VALIDATORS[fmt]
     n = 0
     for start in range(0, total, records.CHUNK):
         chunk = plan.lines[start : start + records.CHUNK]
         records.prefetch([line.id for line in chunk])
         for line in chunk:
-            made = render_rows(fmt, records[line.id], draw_for(plan, line), mode, line.repeat)
-            for k, row in enumerate(made):
-                try:
-                    validator(row)
-                except FormatError as err:
-                    pair = f", pair {k + 1}" if fmt in PREFERENCE_FORMATS else ""
-                    raise FormatError(f"{line.id} (repeat {line.repeat}{pair}) as {fmt}: {err}") from None
-            yield line, made
+            yield line, render_line(fmt, records[line.id], draw_for(plan, line), mode, line.repeat)
             n += 1
             if n % 5000 == 0 or n == total:
                 report(f"render:{fmt}", n, total)
@@ -573,9 +609,18 @@ def _check_target(plan: ExportPlan, force: bool, db_path: str | Path | None) -> 
 
 
 def write_export(
-    plan: ExportPlan, *, force: bool = False, progress: Progress | None = None, db_path: str | Path | None = None
+    plan: ExportPlan,
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
+    db_path: str | Path | None = None,
+    encode: EncodeFn = encoded_lines,
 ) -> ExportResult:
-    """Write the planned export aside and rename it into place (an existing folder only with force)."""
+    """Write the planned export aside and rename it into place (an existing folder only with force).
+
+    `encode` gives each format's lines, rendered and counted (here by default; the distributed
+    engine hands over lines its workers rendered, in plan order).
+    """
     report = progress or _noop
     recover(plan.target)  # an export of this target that was killed: remove its leftovers, restore a moved-aside one
     _check_target(plan, force, db_path)
@@ -585,7 +630,7 @@ def write_export(
     try:
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; an export is meant to be shared
         with naming(plan.target, tmp):
-            manifest = _write_folder(plan, tmp, report)
+            manifest = _write_folder(plan, tmp, report, encode)
         _check_target(plan, force, db_path)
         replace_dir(tmp, plan.target)
     except BaseException:
@@ -618,25 +663,20 @@ class _SplitFile:
         self.file.close()
 
 
-def _write_format(plan: ExportPlan, fmt: str, folder: Path, report: Progress) -> list[FileEntry]:
-    """Render one format into its split files as the lines come (a split without rows: no file,
-    except train), counting tokens as `count_format` does."""
-    counter = counter_for(fmt, plan.spec.token_counter)
-    reuse = fmt == plan.counted_format
+def _write_format(plan: ExportPlan, fmt: str, folder: Path, encoded: Iterable[Encoded]) -> list[FileEntry]:
+    """Write one format's encoded lines into its split files as they come (a split without rows:
+    no file, except train), adding up their tokens as `count_format` does."""
     (folder / fmt).mkdir()
     files: dict[str, _SplitFile] = {}
     tokens = dict.fromkeys(SPLITS, 0)
     try:
         with gc_paused():
-            for line, made in rendered_lines(plan, fmt, report):
-                if made and line.split not in files:
+            for line, data, n in encoded:
+                if data and line.split not in files:
                     files[line.split] = _SplitFile(folder, f"{fmt}/{line.split}.jsonl")
-                for row in made:
-                    files[line.split].write(_dumps(row))
-                cached = plan.costs.get((line.id, line.repeat)) if reuse else None
-                tokens[line.split] += (
-                    cached if cached is not None else sum(counter.count(training_text(fmt, r)) for r in made)
-                )
+                for row in data:
+                    files[line.split].write(row)
+                tokens[line.split] += n
         if "train" not in files:
             files["train"] = _SplitFile(folder, f"{fmt}/train.jsonl")
     finally:
@@ -660,11 +700,11 @@ def _write_records(plan: ExportPlan, path: Path) -> str:
     return sha.hexdigest()
 
 
-def _write_folder(plan: ExportPlan, folder: Path, report: Progress) -> dict[str, Any]:
+def _write_folder(plan: ExportPlan, folder: Path, report: Progress, encode: EncodeFn) -> dict[str, Any]:
     files: list[FileEntry] = []
     sums: dict[str, str] = {}
     for fmt in plan.spec.formats:
-        for entry in _write_format(plan, fmt, folder, report):
+        for entry in _write_format(plan, fmt, folder, encode(plan, fmt, report)):
             files.append(entry)
             sums[entry.path] = entry.sha256
     report("write", 1, 3)
@@ -682,6 +722,17 @@ def _write_folder(plan: ExportPlan, folder: Path, report: Progress) -> dict[str,
     return manifest
 
 
+def refuse_existing(spec: MixtureSpec, out_dir: Path | None, *, force: bool) -> None:
+    """Refuse early, before minutes of work, when the export folder exists and force was not given."""
+    from curator import paths
+    from curator.mixture.plan import DEFAULT_OUT
+
+    target = paths.safe_child(Path(out_dir) if out_dir is not None else DEFAULT_OUT, spec.name)
+    recover(target)
+    if target.exists() and not force:
+        raise CuratorError(f"{target}: already exists; use --force to replace it")
+
+
 def export_from_spec(
     db: Database,
     spec: MixtureSpec,
@@ -696,14 +747,7 @@ def export_from_spec(
     The spec is already parsed (`load_spec` for a file, `parse_spec_text` for text not in a file).
     """
     if not dry_run:
-        # refuse early, before minutes of work, when the folder exists and force was not given
-        from curator import paths
-        from curator.mixture.plan import DEFAULT_OUT
-
-        target = paths.safe_child(Path(out_dir) if out_dir is not None else DEFAULT_OUT, spec.name)
-        recover(target)
-        if target.exists() and not force:
-            raise CuratorError(f"{target}: already exists; use --force to replace it")
+        refuse_existing(spec, out_dir, force=force)
     # one read snapshot: the records read again while lines are counted and written are the planned ones
     with read_snapshot(db), gc_paused():
         plan = plan_export(db, spec, out_dir, progress=progress)
