@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from curator.columnar import read_manifest
+from curator.dedup.decontam import ScanResult
+from curator.distributed.decontam import scan_snapshot
 from curator.distributed.runtime import read_records, snapshot_folder, start
 from curator.errors import CuratorError
 from curator.mixture.allocate import Candidate, cell_available
@@ -45,7 +47,6 @@ from curator.mixture.plan import (
     ScanFn,
     gc_paused,
     local_clusters,
-    local_scan,
     meta_draw,
     plan_export,
     record_meta,
@@ -495,14 +496,16 @@ def export_on_ray(
     dry_run: bool = False,
     force: bool = False,
     progress: Progress | None = None,
-    scan: ScanFn = local_scan,
+    scan: ScanFn | None = None,
     clusters: ClustersFn = local_clusters,
 ) -> tuple[ExportResult, dict[str, float]]:
     """`export_from_spec` on Ray Data: the same plan and, unless `dry_run`, the same folder.
 
-    `scan` and `clusters` are the decontamination pass and the near-duplicate clusters (the local
-    engine's, on the driver, unless given). Returns the result and wall seconds per stage
-    (`snapshot`, `count`, `plan` (with `cells`, the groupby), `render`, `write`).
+    `scan` and `clusters` are the decontamination pass and the near-duplicate clusters: by
+    default on Ray over the same snapshot (`decontam --engine ray`'s and `dedup clusters --engine
+    ray`'s), or the functions given (e.g. the local engine's, on the driver). Returns the result
+    and wall seconds per stage (`snapshot`, `count`, `plan` (with `cells`, the groupby, and
+    `decontam`), `render`, `write`).
     """
     report = progress or _noop
     db = ws.db
@@ -546,10 +549,15 @@ def export_on_ray(
             with times.stage("cells"):
                 return cells(candidates)
 
+        def ray_scan(_db: Database, evalsets: list[str], _progress: Callable[[int], None]) -> ScanResult:
+            with times.stage("decontam"):
+                result, _ = scan_snapshot(folder, evalsets, None, blocks)
+            return result
+
         steps = PlanSteps(
             load=inputs.load,
             excluded_by_status=inputs.excluded_by_status,
-            scan=scan,
+            scan=scan or ray_scan,
             clusters=clusters,
             cost=inputs.cost,
             cell_available=timed_cells,
