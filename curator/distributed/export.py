@@ -134,14 +134,8 @@ def _exported(ex: Example, work: _Work) -> Example:
 
 
 def _records(folder: Path, blocks: int | None) -> ray.data.Dataset:
-    """The columns both map stages read, in `blocks` blocks, held in the object store for both.
-
-    A snapshot of fewer shards than `blocks` reads into fewer blocks, so the records are split
-    (in order, no shuffle) into exactly `blocks`.
-    """
+    """The columns both map stages read, in `blocks` blocks, held in the object store for both."""
     ds = read_records(folder, blocks=blocks).select_columns(["id", "status", "deleted", "record"])
-    if blocks is not None:
-        ds = ds.repartition(blocks)
     held: ray.data.Dataset = ds.materialize()
     return held
 

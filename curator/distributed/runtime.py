@@ -87,7 +87,11 @@ def snapshot_folder(ws: Workspace, snapshot: Path | None) -> Iterator[Path]:
 
 
 def read_records(folder: Path, *, blocks: int | None = None) -> ray.data.Dataset:
-    """The snapshot's records as a Dataset (`blocks`: Ray Data's `override_num_blocks`)."""
+    """The snapshot's records as a Dataset in exactly `blocks` blocks when given.
+
+    Ray reads a snapshot of fewer shards than `blocks` into fewer blocks (`override_num_blocks`
+    is a hint), so the records are then split, in order and without a shuffle, into `blocks`.
+    """
     _ray()
     import ray.data
 
@@ -95,4 +99,5 @@ def read_records(folder: Path, *, blocks: int | None = None) -> ray.data.Dataset
     kwargs: dict[str, Any] = {}
     if blocks is not None:
         kwargs["override_num_blocks"] = blocks
-    return ray.data.read_parquet(record_paths(folder, manifest), **kwargs)
+    ds = ray.data.read_parquet(record_paths(folder, manifest), **kwargs)
+    return ds if blocks is None else ds.repartition(blocks)
