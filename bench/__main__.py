@@ -65,7 +65,7 @@ RUNNERS = (
     "tui",
     "memory",
 )
-OPTIONAL = ("scaling",)
+OPTIONAL = ("scaling", "ray")
 """Run only when named (`python -m bench scaling --size 1000000` takes ~40 minutes); rendered when present."""
 
 
@@ -92,6 +92,10 @@ def collect(name: str, quick: bool, size: int | None = None) -> dict[str, Any] |
         from bench import bench_scaling
 
         return bench_scaling.run(quick, sizes=(size // 100, size // 10, size) if size is not None else None)
+    if name == "ray":
+        from bench import bench_ray
+
+        return bench_ray.run(quick, size)
     if name == "dupindex":
         from bench import bench_dupindex
 
@@ -189,6 +193,9 @@ def main() -> int:
     tui_section = bench_tui.markdown(results["tui"])
     memory_section = bench_memory.markdown(results["memory"])
     scaling_section = _scaling_section(results.get("scaling"))
+    from bench import bench_ray
+
+    ray_section = bench_ray.markdown(results.get("ray"))
     evals_section = bench_evals.markdown(results["evals"])
     align_section = bench_align.markdown(results["align"])
     constitution_rows = "\n".join(
@@ -259,6 +266,8 @@ text (tokens only), the floor for any parser built on it. Target: >= 5 MB/s.
 {memory_section}
 
 {scaling_section}
+
+{ray_section}
 
 Raw results:
 

@@ -1,0 +1,243 @@
+"""Local engine vs Ray engine: `dedup clusters`, `decontam` and `export`, side by side, same outputs.
+
+The workspace is the scaling benchmark's (bench/data/scaling-N.db, template-heavy generated
+records; built here the same way when missing) with a registered eval set of 500 generated
+prompts. The local engine runs each command as a user does (its own process: wall time, peak
+RSS, its JSON or export folder kept). The Ray engine runs in this process on a local Ray with
+this machine's CPUs, reading one Parquet snapshot (written first, timed on its own), and reports
+the wall time of each stage; its outputs are compared with the local ones (JSON equal, export
+folders byte for byte) and the comparison is part of the result: a benchmark of a wrong answer
+is worthless.
+
+Run: `python -m bench ray` (100k records) or `python -m bench ray --size 1000000`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "bench" / "data"
+
+_WRAPPER = """
+import resource, subprocess, sys, time
+start = time.perf_counter()
+with open(sys.argv[1], "wb") as out:
+    done = subprocess.run(sys.argv[2:], stdout=out, stderr=subprocess.PIPE)
+if done.returncode:
+    sys.exit(done.stderr.decode()[-500:])
+print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+SPEC = """\
+name = "bench-ray"
+budget_tokens = {budget}
+seed = 1
+max_epochs = 1
+formats = ["openai", "anthropic", "hf-messages", "text"]
+rationale = "thinking"
+dedup = "exact"
+decontaminate = ["bench-evals"]
+
+[kinds]
+story = 0.25
+advice = 0.35
+document = 0.15
+agentic = 0.25
+
+[split]
+eval_fraction = 0.02
+
+[diversify]
+system_prompts = "corpora/pools/system_prompts.jsonl"
+tools = "corpora/pools/tools.jsonl"
+extra_tools = 2
+"""
+
+
+def _timed(cmd: list[str], out: Path, env: dict[str, str]) -> dict[str, float]:
+    """Wall seconds and peak RSS of `cmd` as its own process, its stdout kept in `out`."""
+    done = subprocess.run(
+        [sys.executable, "-c", _WRAPPER, str(out), *cmd], env=env, capture_output=True, text=True, cwd=ROOT
+    )
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(cmd[:3])}: {done.stderr.strip()[-500:]}")
+    seconds, kib = done.stdout.split()
+    return {"seconds": round(float(seconds), 2), "peak_rss_mib": round(int(kib) / 1024, 1)}
+
+
+def _tree(folder: Path) -> dict[str, str]:
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _workspace(n: int, tmp: Path, env: dict[str, str]) -> Path:
+    """The scaling benchmark's workspace of `n` records (built and kept when missing), with the eval set."""
+    from bench.bench_scaling import _eval_file
+    from bench.datagen import write_jsonl
+    from curator import paths
+    from curator.constitution.parse import parse_file
+
+    db = DATA / f"scaling-{n}.db"
+    curator = str(BIN / "curator")
+    if not db.exists():
+        clause_ids = [c.id for c in parse_file(paths.demo_constitution_file()).clauses]
+        data = write_jsonl(tmp / "records.jsonl", n, clause_ids)
+        building = tmp / "curator.db"
+        for cmd in (
+            [curator, "init", "--empty", "--db", str(building)],
+            [curator, "constitution", "import", str(paths.demo_constitution_file()), "--db", str(building)],
+            [curator, "import", str(data), "--keep-status", "--db", str(building)],
+        ):
+            subprocess.run(cmd, check=True, env=env, capture_output=True)
+        shutil.move(building, db)
+    have = subprocess.run(
+        [curator, "evalset", "list", "--format", "json", "--db", str(db)], env=env, capture_output=True, text=True
+    )
+    if "bench-evals" not in have.stdout:
+        evals = _eval_file(tmp / "evals.jsonl", 500)
+        subprocess.run([curator, "evalset", "add", "bench-evals", str(evals), "--db", str(db)], check=True, env=env)
+    return db
+
+
+def run(quick: bool = False, size: int | None = None) -> dict[str, Any]:
+    n = size or (10_000 if quick else 100_000)
+    DATA.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=DATA) as tmp_name:
+        tmp = Path(tmp_name)
+        env = {**os.environ, "CURATOR_HOME": str(tmp / "home"), "CURATOR_USER": "bench"}
+        env["PATH"] = f"{BIN}:{env.get('PATH', '/usr/bin:/bin')}"
+        os.environ.update({"CURATOR_HOME": env["CURATOR_HOME"], "CURATOR_USER": "bench"})
+        db = _workspace(n, tmp, env)
+        (tmp / "spec.toml").write_text(SPEC.format(budget=max(30_000, n * 30)), encoding="utf-8")
+        shutil.copytree(ROOT / "corpora" / "pools", tmp / "corpora" / "pools")
+        curator = str(BIN / "curator")
+        local: dict[str, Any] = {}
+        local["clusters"] = _timed(
+            [curator, "dedup", "clusters", "--format", "json", "--db", str(db)], tmp / "clusters.json", env
+        )
+        local["decontam"] = _timed(
+            [curator, "decontam", "--format", "json", "--db", str(db)], tmp / "decontam.json", env
+        )
+        local["export"] = _timed(
+            [curator, "export", "--spec", str(tmp / "spec.toml"), "--out", str(tmp / "local"), "--db", str(db)],
+            tmp / "export.txt",
+            env,
+        )
+        snapshot = _timed(
+            [curator, "snapshot", "--parquet", str(tmp / "snap"), "--db", str(db)], tmp / "snapshot.txt", env
+        )
+        snapshot["mb"] = round(sum(p.stat().st_size for p in (tmp / "snap").iterdir()) / 1e6, 1)
+        ray_side = _ray_side(db, tmp)
+        same = {
+            "clusters": json.loads((tmp / "clusters.json").read_text()) == ray_side.pop("clusters_json"),
+            "decontam": json.loads((tmp / "decontam.json").read_text()) == ray_side.pop("decontam_json"),
+            "export": _tree(_only_folder(tmp / "local")) == _tree(_only_folder(tmp / "ray")),
+        }
+    return {
+        "records": n,
+        "cpus": os.cpu_count(),
+        "snapshot": snapshot,
+        "local": local,
+        "ray": ray_side,
+        "identical": same,
+    }
+
+
+def _only_folder(parent: Path) -> Path:
+    (folder,) = [p for p in parent.iterdir() if p.is_dir()]
+    return folder
+
+
+def _ray_side(db: Path, tmp: Path) -> dict[str, Any]:
+    """The three commands on a local Ray over the snapshot: totals, stages, outputs."""
+    from curator.dedup.decontam import DecontamConfig
+    from curator.distributed.clusters import clusters_snapshot
+    from curator.distributed.decontam import scan_snapshot
+    from curator.distributed.export import export_on_ray
+    from curator.distributed.runtime import start
+    from curator.mixture.spec import load_spec
+    from curator.store.db import open_workspace
+
+    out: dict[str, Any] = {}
+    clock = time.perf_counter()
+    start(num_cpus=os.cpu_count())
+    out["ray_start_s"] = round(time.perf_counter() - clock, 2)
+    folder = tmp / "snap"
+    ws = open_workspace(db)
+    try:
+        clock = time.perf_counter()
+        report, stages = clusters_snapshot(folder, None, None)
+        out["clusters"] = {"seconds": round(time.perf_counter() - clock, 2), "stages": _rounded(stages)}
+        out["clusters_json"] = json.loads(json.dumps(report.to_json()))
+        clock = time.perf_counter()
+        result, stages = scan_snapshot(folder, None, DecontamConfig(), None)
+        out["decontam"] = {"seconds": round(time.perf_counter() - clock, 2), "stages": _rounded(stages)}
+        out["decontam_json"] = json.loads(
+            json.dumps(
+                {
+                    "checked": result.checked,
+                    "flagged": len({f.id for f in result.flags}),
+                    "flags": [f.to_json() for f in result.flags],
+                    "discount": result.summary(),
+                }
+            )
+        )
+        clock = time.perf_counter()
+        _, stages = export_on_ray(ws, load_spec(tmp / "spec.toml"), tmp / "ray", snapshot=folder)
+        out["export"] = {"seconds": round(time.perf_counter() - clock, 2), "stages": _rounded(stages)}
+    finally:
+        ws.close()
+    out["driver_peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return out
+
+
+def _rounded(stages: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 2) for k, v in stages.items()}
+
+
+def markdown(result: dict[str, Any] | None) -> str:
+    if result is None:
+        return "## Local engine vs Ray\n\nNot measured yet: `python -m bench ray --size 1000000`."
+    n = result["records"]
+    rows = []
+    for cmd, label in (("clusters", "`dedup clusters`"), ("decontam", "`decontam`"), ("export", "`export`")):
+        loc, ray = result["local"][cmd], result["ray"][cmd]
+        stages = ", ".join(f"{k} {v:,.1f}" for k, v in ray["stages"].items())
+        ratio = ray["seconds"] / loc["seconds"] if loc["seconds"] else float("nan")
+        same = "yes" if result["identical"][cmd] else "**NO**"
+        rows.append(
+            f"| {label} | {loc['seconds']:,.1f} | {loc['peak_rss_mib']:,.0f} | {ray['seconds']:,.1f} | "
+            f"{ratio:.2f}x | {stages} | {same} |"
+        )
+    snap = result["snapshot"]
+    return f"""## Local engine vs Ray
+
+{n:,} template-heavy generated records (the scaling benchmark's workspace) and an eval set of 500
+generated prompts, on this machine's {result["cpus"]} CPUs. Local: each command as its own process.
+Ray: a local Ray started in the benchmark's process ({result["ray"]["ray_start_s"]} s to start),
+reading one Parquet snapshot (`curator snapshot --parquet`: {snap["seconds"]:,.1f} s,
+{snap["peak_rss_mib"]:,.0f} MiB peak, {snap["mb"]:,.0f} MB on disk, not included in the Ray
+column). Stages in seconds as `--engine ray` reports them. "Same output": the JSON equal to the
+local command's, the export folder equal file by file. Run: `python -m bench ray --size {n}`.
+
+| command | local (s) | local peak RSS (MiB) | Ray (s) | Ray / local | Ray stages (s) | same output |
+|---|---:|---:|---:|---:|---|---|
+{chr(10).join(rows)}
+
+The Ray driver's peak RSS was {result["ray"]["driver_peak_rss_mib"]:,.0f} MiB (the workers are
+processes of their own, not counted)."""
