@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from curator.columnar import read_manifest, record_paths
 from curator.dedup.config import DedupConfig
 from curator.dedup.engine import (
     ClusterReport,
@@ -49,7 +50,7 @@ from curator.dedup.engine import (
 )
 from curator.dedup.index import TemplatePrints, all_short_keys, bucket_pairs
 from curator.dedup.verify import Candidate, Verdict
-from curator.distributed.runtime import read_records, start
+from curator.distributed.runtime import start
 from curator.errors import UsageError
 from curator.minhash import BANDS, NUM_PERM, SIG_BYTES, fingerprints_from_bytes
 from curator.textnorm import normalize
@@ -162,10 +163,16 @@ def bucket_group(group: Batch, limits: tuple[int, int]) -> Batch:
     return {"kind": np.full(lo.size, kind, np.int8), "lo": lo, "hi": hi, "bucket": bucket}
 
 
-def select(batch: Batch, kind: int, templates: bool) -> Batch:
-    """The pairs (`templates` False) or template rows of one kind of bucket."""
-    keep = (batch["kind"] == kind) & ((batch["lo"] < 0) == templates)
-    return {"lo": batch["lo"][keep], "hi": batch["hi"][keep], "bucket": batch["bucket"][keep]}
+def lsh_pairs(batch: Batch) -> Batch:
+    """The pairs of LSH buckets (what the judge stage reads)."""
+    keep = (batch["kind"] == LSH) & (batch["lo"] >= 0)
+    return {"lo": batch["lo"][keep], "hi": batch["hi"][keep]}
+
+
+def for_driver(batch: Batch) -> Batch:
+    """Template rows of both kinds and the excerpt pairs (the driver labels templates and merges pairs)."""
+    keep = (batch["kind"] == EXCERPT) | (batch["lo"] < 0)
+    return {k: batch[k][keep] for k in ("kind", "lo", "hi", "bucket")}
 
 
 @dataclass(frozen=True)
@@ -296,8 +303,25 @@ def _map(ds: ray.data.Dataset, fn: Any, **kwargs: Any) -> ray.data.Dataset:
     return ds.map_batches(fn, **kwargs)
 
 
-def _select(ds: ray.data.Dataset, kind: int, *, templates: bool) -> ray.data.Dataset:
-    return _map(ds, select, batch_format="numpy", fn_kwargs={"kind": kind, "templates": templates})
+def read_shard(batch: pa.Table) -> pa.Table:
+    """Record shards (their paths) -> their rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    return pa.concat_tables([pq.read_table(path) for path in batch.column("path").to_pylist()])
+
+
+def _read(folder: Path, blocks: int | None) -> ray.data.Dataset:
+    """The snapshot's records, one read task per shard, split into `blocks` blocks when given.
+
+    Not `ray.data.read_parquet`: its file listing costs ~1.5 s a pipeline even for one small shard,
+    and it reads a small shard as one block whatever `override_num_blocks` asks.
+    """
+    import ray.data
+
+    paths = record_paths(folder, read_manifest(folder))
+    ds = ray.data.from_items([{"path": p} for p in paths]).map_batches(read_shard, batch_format="pyarrow", batch_size=1)
+    return ds.repartition(blocks) if blocks is not None else ds
 
 
 def _template_rows(table: pa.Table, rows: npt.NDArray[np.int64]) -> dict[int, npt.NDArray[np.int32]]:
@@ -360,10 +384,7 @@ def _clusters_report(
             progress(stage, len(times), len(STAGES))
 
     # read
-    source = read_records(folder, blocks=blocks)
-    if blocks is not None:  # a small shard is read as one block whatever is asked: split it
-        source = source.repartition(blocks)
-    records = _map(source, live_only, batch_format="pyarrow").materialize()
+    records = _map(_read(folder, blocks), live_only, batch_format="pyarrow").materialize()
     table = _arrow(
         records.select_columns(
             ["id", "signature_row", "signature", "shingles", "norm_hash", "status", "created_at", "title", "kind"]
@@ -413,11 +434,13 @@ def _clusters_report(
     )
     buckets = grouped.materialize()
     del keyed
-    lsh_templates = _template_rows(_arrow(_select(buckets, LSH, templates=True)), rows)
-    excerpt_table = _arrow(_select(buckets, EXCERPT, templates=True))
+    listed = _arrow(_map(buckets, for_driver, batch_format="numpy"))  # templates and excerpt pairs
+    kinds, los = _column(listed, "kind", np.int8), _column(listed, "lo", _I64)
+    lsh_templates = _template_rows(listed.filter((kinds == LSH) & (los < 0)), rows)
+    excerpt_table = listed.filter((kinds == EXCERPT) & (los < 0))
     excerpt_templates = _template_rows(excerpt_table, rows)
     template_prints = TemplatePrints(_column(excerpt_table, "bucket", _I64).view(np.uint64))
-    pair_table = _arrow(_select(buckets, EXCERPT, templates=False))
+    pair_table = listed.filter((kinds == EXCERPT) & (los >= 0))
     lo = np.searchsorted(rows, _column(pair_table, "lo", _I64)).astype(_I64)
     hi = np.searchsorted(rows, _column(pair_table, "hi", _I64)).astype(_I64)
     excerpt_pairs = np.unique(lo * _I64(n) + hi)
@@ -428,7 +451,7 @@ def _clusters_report(
     judged_ref = ray.put(_Judged(rows, sigs, sizes, group, config))
     judged = _arrow(
         _map(
-            _select(buckets, LSH, templates=False),
+            _map(buckets, lsh_pairs, batch_format="numpy"),
             stages.judge,
             batch_format="numpy",
             fn_kwargs={"shared": Shared(judged_ref)},
