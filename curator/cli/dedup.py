@@ -143,7 +143,8 @@ def _progress_on_terminal() -> tuple[Callable[..., None] | None, list[bool]]:
         return None, shown
 
     def progress(done: int, total: int, stage: str = "") -> None:
-        sys.stderr.write("\r" + clusters_progress_line(done, total, stage=stage).ljust(60))
+        line = clusters_progress_line(done, total, stage=stage)
+        sys.stderr.write("\r" + (line.ljust(60) if stage else line))  # stage names differ in length: pad
         sys.stderr.flush()
         shown[:] = [True]
 
