@@ -18,12 +18,14 @@ import pytest
 from curator import columnar
 from curator.bootstrap import init_workspace
 from curator.dedup.config import DedupConfig
-from curator.dedup.engine import DedupEngine
+from curator.dedup.engine import DedupEngine, record_text
+from curator.dedup.verify import Candidate, verify
 from curator.distributed.clusters import STAGES, Batch, Shared, Stages, clusters_report, verify_pairs
 from curator.models import parse_example
 from curator.store import examples
 from curator.store.db import Workspace
 from curator.targets import sha256_file
+from curator.textnorm import normalize
 from tests.conftest import story
 from tests.helpers import run
 
@@ -65,12 +67,22 @@ def _build(path: Path) -> Workspace:
     prompt = _words(rng, 60)
     records += [(f"ex_t{k}fill", f"{prompt} {_words(rng, 12)}.") for k in range(6)]
     rng.shuffle(records)
+    records += _tie(rng)
     for eid, text in records:
         example = parse_example(story(id=eid, text=text, clauses=[], title=f"about {eid}"))
         examples.insert_many(ws.db, [example], actor="ana")
     examples.delete(ws.db, "ex_d1gone", expected_version=None, actor="tester")
     DedupEngine.load(ws.db).ignore("ex_i1x", "ex_i2y", actor="tester")
     return ws
+
+
+def _tie(rng: random.Random) -> list[tuple[str, str]]:
+    """A record with two copies, each with one word replaced, of equal scores: its best edge is the
+    first in the store's numbering (written B, X, A: the edge with B), not in id order (with A)."""
+    words = _words(rng, 80).split()
+    a, b = list(words), list(words)
+    a[20], b[60] = "zebrax", "zebrax"
+    return [("ex_k3b", " ".join(b) + "."), ("ex_k1x", " ".join(words) + "."), ("ex_k2a", " ".join(a) + ".")]
 
 
 def _shuffled_copy(folder: Path, target: Path, seed: int) -> Path:
@@ -102,6 +114,10 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, ray_local: Any) -> Iterator
             "shuffled": _shuffled_copy(root / "snap", root / "shuffled", seed=11),
             "local": DedupEngine.load(ws.db).clusters().to_json(),
             "templated": DedupEngine.load(ws.db, TEMPLATED).clusters().to_json(),
+            "tie": {
+                eid: Candidate(normalize(record_text(record)))
+                for eid, record in ws.db.execute("SELECT id, record FROM examples WHERE id LIKE 'ex_k%'")
+            },
         }
     finally:
         ws.close()
@@ -117,6 +133,16 @@ def test_the_corpus_exercises_every_rule(corpus: dict[str, Any]) -> None:
     assert "ex_d1gone" not in clustered  # soft-deleted
     assert not {"ex_i1x", "ex_i2y"} <= clustered  # marked not a duplicate
     assert templated["templates"] and templated["clusters"] != local["clusters"]
+
+
+def test_equal_scores_are_decided_by_the_store_numbering(corpus: dict[str, Any]) -> None:
+    """What the snapshot's `signature_row` is for: numbered by id, the tie below would go the other way."""
+    with_b = verify(corpus["tie"]["ex_k3b"], corpus["tie"]["ex_k1x"], DedupConfig(), span=False)
+    with_a = verify(corpus["tie"]["ex_k1x"], corpus["tie"]["ex_k2a"], DedupConfig(), span=False)
+    assert with_a is not None and with_b is not None
+    assert with_a.score == with_b.score and with_a.span != with_b.span
+    member = next(m for c in corpus["local"]["clusters"] for m in c["members"] if m["id"] == "ex_k1x")
+    assert member["span"] == with_b.span
 
 
 @pytest.mark.parametrize(("folder", "blocks"), [("snap", 1), ("snap", 7), ("shuffled", 2)])
