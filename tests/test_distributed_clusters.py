@@ -107,7 +107,10 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, ray_local: Any) -> Iterator
     root = tmp_path_factory.mktemp("clusters")
     ws = _build(root / "ws.db")
     try:
-        columnar.write_snapshot(ws, root / "snap")
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(columnar, "SHARD_ROWS", 25)  # several shards, read by several tasks
+            manifest = columnar.write_snapshot(ws, root / "snap")
+        assert len(manifest["record_shards"]) > 2
         yield {
             "db": ws.path,
             "snap": root / "snap",

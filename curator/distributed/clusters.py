@@ -65,7 +65,7 @@ Progress = Callable[[str, int, int], None]
 
 STAGES = ("read", "band keys", "buckets", "judge", "texts", "verify", "report")
 PARTITIONS = 4
-"""Hash partitions of each bucket shuffle: enough for a few workers; more blocks than this are merged."""
+"""Partitions of the bucket shuffle (each a sorted range of buckets, grouped by one task)."""
 _I64 = np.int64
 
 
@@ -320,7 +320,8 @@ def _read(folder: Path, blocks: int | None) -> ray.data.Dataset:
     import ray.data
 
     paths = record_paths(folder, read_manifest(folder))
-    ds = ray.data.from_items([{"path": p} for p in paths]).map_batches(read_shard, batch_format="pyarrow", batch_size=1)
+    listed = ray.data.from_items([{"path": p} for p in paths], override_num_blocks=max(1, len(paths)))
+    ds = listed.map_batches(read_shard, batch_format="pyarrow", batch_size=1)  # a task per shard
     return ds.repartition(blocks) if blocks is not None else ds
 
 
@@ -349,7 +350,8 @@ def clusters_report(
     stages: Stages | None = None,
 ) -> tuple[ClusterReport, dict[str, float]]:
     """The report `DedupEngine.clusters` gives for the workspace the snapshot `folder` was read from,
-    computed on Ray Data, and the wall time of each stage in seconds (keys: `STAGES`).
+    computed on Ray Data, and the wall time of each stage in seconds (keys: `STAGES`). Joins the
+    Ray at `address` (or starts a local one; a running one is reused).
 
     `blocks`: how many blocks the records are read into (and candidate pairs verified in).
     """
