@@ -152,9 +152,11 @@ def test_equal_scores_are_decided_by_the_store_numbering(corpus: dict[str, Any])
 def test_ray_gives_the_local_report_whatever_the_blocks_and_row_order(
     corpus: dict[str, Any], folder: str, blocks: int
 ) -> None:
-    report, times = clusters_report(corpus[folder], TEMPLATED, blocks)
+    steps: list[tuple[str, int, int]] = []
+    report, times = clusters_report(corpus[folder], TEMPLATED, blocks, progress=lambda *step: steps.append(step))
     assert json.dumps(report.to_json()) == json.dumps(corpus["templated"])
     assert list(times) == list(STAGES) and all(t >= 0 for t in times.values())
+    assert steps == [(stage, k + 1, len(STAGES)) for k, stage in enumerate(STAGES)]  # each stage as it ends
 
 
 def test_the_cli_on_ray_prints_what_the_local_engine_prints(
