@@ -353,7 +353,8 @@ def clusters_report(
     computed on Ray Data, and the wall time of each stage in seconds (keys: `STAGES`). Joins the
     Ray at `address` (or starts a local one; a running one is reused).
 
-    `blocks`: how many blocks the records are read into (and candidate pairs verified in).
+    `blocks`: how many blocks the records are read into and candidate pairs verified in (default:
+    a block per shard, and as many slices of pairs as the cluster has CPUs).
     """
     ray = start(address)
     context = ray.data.DataContext.get_current()
@@ -499,7 +500,7 @@ def _clusters_report(
         config,
     )
     verifying_ref = ray.put(verifying)
-    parts = max(1, blocks or 1)
+    parts = blocks or max(1, int(ray.cluster_resources().get("CPU", 1)))  # the order of edges never depends on it
     step = max(1, -(-int(pairs.size) // parts))
     slices = [
         pa.table(
