@@ -4,7 +4,9 @@
 written aside and renamed into place:
 
 - `records-00000.parquet`, ...: every record (deleted ones marked, never dropped, so a reader
-  applies the same rules as the local engine), sorted by id, `SHARD_ROWS` rows per shard;
+  applies the same rules as the local engine), sorted by id, `SHARD_ROWS` rows per shard; each
+  row carries its signature's row number in the store (`signature_row`, 0 for none): the order
+  the local dedup engine numbers records in, which decides its ties;
 - `clauses.parquet`: the current constitution version's clauses in document order;
 - `eval_items.parquet`: every registered decontamination set's items;
 - `evalsets.parquet`: every registered decontamination set's name (a set may hold no items: an
@@ -89,6 +91,7 @@ def record_schema() -> pa.Schema:
             ("signature", pa.binary()),
             ("shingles", pa.int64()),
             ("fingerprints", pa.binary()),
+            ("signature_row", pa.int64()),
         ]
     )
 
@@ -99,7 +102,7 @@ SELECT e.id, e.kind, e.status, e.title, e.author, e.group_name, e.created_at, e.
        (SELECT json_group_array(json_array(l.clause_id, l.state))
           FROM (SELECT clause_id, state FROM example_clauses WHERE example_id = e.id ORDER BY clause_id) l),
        (SELECT json_group_array(t.tag) FROM (SELECT tag FROM example_tags WHERE example_id = e.id ORDER BY tag) t),
-       e.record, s.sig, s.shingles, s.fingerprints
+       e.record, s.sig, s.shingles, s.fingerprints, s.rowid
 FROM examples e
 LEFT JOIN deleted_examples d ON d.example_id = e.id
 LEFT JOIN signatures s ON s.example_id = e.id
@@ -132,6 +135,7 @@ def _record_chunks(db: Database) -> Iterator[dict[str, list[Any]]]:
                 row[15] or b"",
                 row[16] or 0,
                 row[17] or b"",
+                row[18] or 0,
             ]
             for name, value in zip(names, values, strict=True):
                 cols[name].append(value)

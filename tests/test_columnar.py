@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -88,6 +89,12 @@ def test_snapshot_never_replaces_a_folder_it_did_not_write(demo: Workspace, tmp_
     assert code == 0, "an earlier, unchanged snapshot is replaced"
 
 
+def _no_tmp_env(tmp_path: Path) -> dict[str, str]:
+    """The environment with a temporary folder of the test's own (to see that nothing was left in it)."""
+    (tmp_path / "tmp").mkdir()
+    return {**os.environ, "TMPDIR": str(tmp_path / "tmp")}
+
+
 def test_the_core_runs_without_ray(demo: Workspace, tmp_path: Path) -> None:
     script = f"""
 import sys
@@ -98,3 +105,19 @@ sys.exit(main(["dedup", "clusters", "--db", {str(demo.path)!r}, "--format", "jso
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["clusters"] is not None
+
+
+def test_the_ray_engine_without_ray_fails_in_one_line(demo: Workspace, tmp_path: Path) -> None:
+    script = f"""
+import sys
+sys.modules["ray"] = None  # as if Ray were not installed
+from curator.cli import main
+sys.exit(main(["dedup", "clusters", "--db", {str(demo.path)!r}, "--engine", "ray", "--blocks", "2"]))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=120, env=_no_tmp_env(tmp_path)
+    )
+    assert done.returncode != 0 and done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and "pip install 'curator[ray]'" in lines[0], done.stderr
+    assert not list((tmp_path / "tmp").iterdir())  # no snapshot was begun

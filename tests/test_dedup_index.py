@@ -340,3 +340,52 @@ def test_a_big_cli_import_leaves_the_index_file_up_to_date(
         opened = open_index(index, applied_schema(ws.db))
         assert opened is not None and opened.state.audit_id == latest_event_id(ws.db)
         assert opened.state.live == 30
+
+
+def test_one_bucket_at_a_time_gives_the_pairs_and_templates_of_the_whole_index() -> None:
+    """`bucket_pairs` (what the Ray engine runs per bucket) applies the size rule `LshIndex.pairs` and
+    `ExcerptIndex.pairs` apply vectorised: the same pairs, the same template buckets."""
+    import numpy as np
+
+    from curator.dedup.index import ExcerptIndex, LshIndex, all_short_keys, bucket_pairs
+    from curator.minhash import BANDS, excerpt_fingerprints, signature
+    from curator.textnorm import normalize
+
+    rng = random.Random(4)
+    base = [
+        " ".join(rng.choice(["alpha", "beta", "gamma", "delta", "omega", "sigma"]) for _ in range(60)) for _ in range(4)
+    ]
+    texts = [edited(base[k % 4], rng, share) for k in range(40) for share in [0.02 * (k % 5)]]
+    sigs = np.stack([signature(t) for t in texts])
+    ids = [f"ex_{k:02d}" for k in range(len(texts))]
+    limit = 5
+
+    def each_bucket(keys: np.ndarray, owners: np.ndarray) -> tuple[set[int], list[tuple[int, ...]]]:
+        codes: set[int] = set()
+        templates: list[tuple[int, ...]] = []
+        for key in np.unique(keys).tolist():
+            lo, hi, template = bucket_pairs(owners[keys == key].astype(np.int64), limit)
+            codes |= set((lo * len(ids) + hi).tolist())
+            if template is not None:
+                templates.append(tuple(template.tolist()))
+        return codes, sorted(templates)
+
+    pairs, templates = LshIndex(ids, sigs, template_bucket=limit).pairs(limit)
+    keys = all_short_keys(sigs)
+    expected_codes: set[int] = set()
+    expected_templates: list[tuple[int, ...]] = []
+    for band in range(BANDS):
+        codes, band_templates = each_bucket(keys[:, band], np.arange(len(ids)))
+        expected_codes |= codes
+        expected_templates += band_templates
+    assert templates and pairs.size
+    assert set(pairs.tolist()) == expected_codes
+    assert sorted(tuple(t.tolist()) for t in templates) == sorted(expected_templates)
+
+    prints = [excerpt_fingerprints(normalize(t)) for t in texts]
+    owners = np.repeat(np.arange(len(ids)), [p.size for p in prints]).astype(np.int32)
+    flat = np.concatenate(prints)
+    excerpt_pairs, excerpt_templates = ExcerptIndex(ids, flat, owners, template_bucket=limit).pairs()
+    codes, per_bucket_templates = each_bucket(flat, owners)
+    assert excerpt_templates and set(excerpt_pairs.tolist()) == codes
+    assert sorted(tuple(t.tolist()) for t in excerpt_templates) == per_bucket_templates

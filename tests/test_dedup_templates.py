@@ -128,3 +128,4 @@ def test_cli_progress_line_names_done_and_total() -> None:
 
     assert clusters_progress_line(16, 32, width=10) == "clusters [#####-----] 16/32"
     assert clusters_progress_line(0, 0, width=4) == "clusters [####] 0/0"  # nothing to verify: complete
+    assert clusters_progress_line(3, 7, width=7, stage="judge") == "clusters [###----] 3/7 judge"  # Ray's stages

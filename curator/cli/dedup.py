@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from curator.cli.options import acting_user, common_options, exclusive, format_option, limit_option, pass_workspace
+from curator.cli.options import (
+    EngineChoice,
+    acting_user,
+    common_options,
+    engine_options,
+    exclusive,
+    format_option,
+    limit_option,
+    pass_workspace,
+)
 from curator.cli.output import emit, lines, short, table, write
 from curator.cli.root import cli
 
@@ -76,19 +85,30 @@ def _where(field: str) -> str:
 @dedup.command("clusters")
 @common_options
 @format_option("json", "text", default="text")
+@engine_options
 @pass_workspace
-def clusters(ws: Workspace, fmt: str) -> None:
+def clusters(ws: Workspace, fmt: str, engine: EngineChoice) -> None:
     """cluster the whole corpus over verified near-duplicate pairs
 
     Records joined through LSH buckets of more than 200 are one template, listed once and not
     paired with each other (unless nearly identical, or few of them look alike). On a terminal,
-    a progress line on stderr shows the bands being paired, then the pairs being verified.
+    a progress line on stderr shows the bands being paired, then the pairs being verified (with
+    --engine ray: the stages done).
     """
     from curator.dedup.engine import DedupEngine
 
     progress, shown = _progress_on_terminal()
     try:
-        report = DedupEngine.load(ws.db).clusters(progress=progress)
+        if engine.distributed:
+            from curator.distributed.clusters import clusters_report
+            from curator.distributed.runtime import snapshot_folder, start
+
+            start(engine.address)  # before any snapshot is written: a missing Ray fails first
+            staged = None if progress is None else lambda stage, done, total: progress(done, total, stage)
+            with snapshot_folder(ws, engine.snapshot) as folder:
+                report, _ = clusters_report(folder, blocks=engine.blocks, address=engine.address, progress=staged)
+        else:
+            report = DedupEngine.load(ws.db).clusters(progress=progress)
     finally:
         if shown:  # end the progress line, so that the report starts its own
             sys.stderr.write("\n")
@@ -108,20 +128,23 @@ def clusters(ws: Workspace, fmt: str) -> None:
     )
 
 
-def clusters_progress_line(done: int, total: int, width: int = 30) -> str:
-    """`clusters [#####-----] 12/32`: LSH bands paired, then candidate pairs verified."""
+def clusters_progress_line(done: int, total: int, width: int = 30, stage: str = "") -> str:
+    """`clusters [#####-----] 12/32`: LSH bands paired, then candidate pairs verified (on Ray: the
+    stages done, and the last one's name)."""
     filled = round(width * done / total) if total else width
-    return f"clusters [{'#' * filled}{'-' * (width - filled)}] {done:,}/{total:,}"
+    named = f" {stage}" if stage else ""
+    return f"clusters [{'#' * filled}{'-' * (width - filled)}] {done:,}/{total:,}{named}"
 
 
-def _progress_on_terminal() -> tuple[Callable[[int, int], None] | None, list[bool]]:
+def _progress_on_terminal() -> tuple[Callable[..., None] | None, list[bool]]:
     """A progress callback rewriting one line of stderr, only when stderr is a terminal (logs stay clean)."""
     shown: list[bool] = []
     if not sys.stderr.isatty():
         return None, shown
 
-    def progress(done: int, total: int) -> None:
-        sys.stderr.write("\r" + clusters_progress_line(done, total))
+    def progress(done: int, total: int, stage: str = "") -> None:
+        line = clusters_progress_line(done, total, stage=stage)
+        sys.stderr.write("\r" + (line.ljust(60) if stage else line))  # stage names differ in length: pad
         sys.stderr.flush()
         shown[:] = [True]
 

@@ -9,7 +9,7 @@ import json
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from sqlite_utils import Database
 from curator.dedup.config import DedupConfig
 from curator.dedup.index import ExcerptIndex, IdColumn, LshIndex, all_query_keys, sketch_of
 from curator.dedup.persist import State, open_index, write_index
-from curator.dedup.verify import Candidate, Verdict, clip, plausible, shared_span, verify
+from curator.dedup.verify import Boilerplate, Candidate, Verdict, clip, plausible, shared_span, verify
 from curator.errors import NotFoundError, UsageError
 from curator.minhash import (
     BANDS,
@@ -135,7 +135,7 @@ def _event_at(db: Database, event_id: int) -> str:
     return str(row[0]) if row else ""
 
 
-def _record_text(record_json: str) -> str:
+def record_text(record_json: str) -> str:
     """The content a stored record is compared by (stored records were validated when written)."""
     return content_text(json.loads(record_json))
 
@@ -236,7 +236,7 @@ def _template_order(ids: list[str]) -> tuple[int, list[str]]:
     return -len(ids), ids
 
 
-class _Forest:
+class Forest:
     """Streaming union-find over verified edges, with each record's best edge (first of equal scores)."""
 
     def __init__(self) -> None:
@@ -268,6 +268,132 @@ class _Forest:
         for x in list(self.parent):
             out.setdefault(self.find(x), []).append(x)
         return [sorted(g) for g in out.values() if len(g) > 1]
+
+
+Rows = np.ndarray[Any, np.dtype[np.int64]]
+Edge = tuple[str, str, float, str, str]
+"""A verified edge: (a, b, score, reason, span), `a` the record numbered first."""
+PairJob = tuple[str, str, bool, bool]
+"""A candidate pair to verify: (a, b, shares an excerpt fingerprint, similar by signature)."""
+
+
+def judge_pairs(
+    lo: Rows,
+    hi: Rows,
+    sigs: np.ndarray[Any, np.dtype[np.uint32]],
+    sizes: np.ndarray[Any, np.dtype[np.int32]],
+    group: Rows,
+    config: DedupConfig,
+) -> tuple[np.ndarray[Any, np.dtype[np.bool_]], np.ndarray[Any, np.dtype[np.bool_]]]:
+    """Pairs of LSH rows sharing a bucket -> (kept, set aside): pairs whose signatures say no rule could
+    pass are neither; a plausible pair touching a template (`group`) whose signatures estimate a
+    Jaccard below `template_pair_jaccard` is set aside for `merge_candidates`, the rest are kept."""
+    same = (sigs[lo] == sigs[hi]).mean(axis=1)
+    able = plausible(same, sizes[lo], sizes[hi], config)
+    inside = ((group[lo] >= 0) | (group[hi] >= 0)) & (same < config.template_pair_jaccard)
+    return able & ~inside, able & inside
+
+
+@dataclass(frozen=True)
+class CandidatePairs:
+    """Every pair to verify, as sorted distinct codes `lo * n + hi`, with what made each a candidate."""
+
+    pairs: Rows
+    sharing: np.ndarray[Any, np.dtype[np.bool_]]
+    """The pair shares an excerpt fingerprint (the excerpt rule applies)."""
+    similar: np.ndarray[Any, np.dtype[np.bool_]]
+    """The pair shares an LSH band and passed `judge_pairs` (the whole-text rules apply)."""
+
+
+def merge_candidates(
+    kept: Rows, fills: list[Rows], excerpt_pairs: Rows, rows: int, config: DedupConfig
+) -> CandidatePairs:
+    """The candidates of the whole corpus from the kept LSH pairs (codes, any order, repeats allowed),
+    the set-aside ones (`fills`, emptied) and the distinct excerpt pairs; `rows`: the records numbered."""
+    pairs = np.union1d(kept, _few_lookalikes(fills, rows, config.template_fill_candidates))
+    fills.clear()
+    similar_pairs = pairs
+    pairs = np.union1d(pairs, excerpt_pairs)
+    sharing = np.isin(pairs, excerpt_pairs, assume_unique=True)
+    similar = np.isin(pairs, similar_pairs, assume_unique=True)
+    return CandidatePairs(pairs, sharing, similar)
+
+
+def template_lists(group: Rows, boilerplate: list[np.ndarray[Any, np.dtype[np.int32]]], ids: Any) -> list[list[str]]:
+    """The templates a report lists, as sorted ids (`ids[row]`), largest first."""
+    return sorted((sorted(ids[r] for r in rows) for rows in _templates(group, boilerplate)), key=_template_order)
+
+
+def exact_edges(forest: Forest, groups: Iterable[list[str]], ignored: set[tuple[str, str]]) -> None:
+    """Exact duplicates (each group's ids sorted) are edges, even when their bucket was a template:
+    each record joined to its group's first."""
+    for group_ids in groups:
+        for other in group_ids[1:]:
+            if (min(group_ids[0], other), max(group_ids[0], other)) not in ignored:
+                forest.edge(group_ids[0], other, 1.0, "exact", "")
+
+
+def verify_batch(
+    jobs: Iterable[PairJob],
+    hashes: Mapping[str, str],
+    texts: Mapping[str, Candidate],
+    config: DedupConfig,
+    *,
+    boilerplate: Boilerplate,
+    ignored: set[tuple[str, str]],
+    decided: dict[tuple[str, str, bool, bool], Verdict | None],
+    repeated: set[str],
+) -> list[Edge]:
+    """The verified edges among candidate pairs, in the order given (no span unless a rule found one).
+
+    `texts` is keyed by normalised-text hash (`hashes`: id -> hash), so exact duplicates share one
+    text; verdicts of texts that meet again (`repeated` hashes) are kept in `decided`.
+    """
+    out: list[Edge] = []
+    for a, b, share, alike in jobs:
+        ha, hb = hashes.get(a, a), hashes.get(b, b)
+        if (min(a, b), max(a, b)) in ignored or ha not in texts or hb not in texts:
+            continue
+        key = (ha, hb, share, alike)
+        if key in decided:
+            verdict = decided[key]
+        else:
+            verdict = verify(
+                texts[ha], texts[hb], config, excerpts=share, similar=alike, boilerplate=boilerplate, span=False
+            )
+            if ha in repeated or hb in repeated:  # the same texts meet again
+                decided[key] = verdict
+        if verdict is not None:
+            out.append((a, b, verdict.score, verdict.reason, verdict.span))
+    return out
+
+
+def cluster_report(
+    forest: Forest,
+    meta: Mapping[str, tuple[str, str, str, str]],
+    records: Mapping[str, tuple[str, str]],
+    templates: list[list[str]],
+    candidate_pairs: int,
+) -> ClusterReport:
+    """The report of the verified edges' components: `meta` (status, created_at, title, kind) and
+    `records` (content text, record JSON) of every member (`forest.groups()`)."""
+    report = ClusterReport(templates=templates, candidate_pairs=candidate_pairs, verified_pairs=forest.edges)
+    for members in forest.groups():
+        rep = min(members, key=lambda m: (meta[m][0] != "approved", meta[m][1], m))
+        detail: list[Member] = []
+        for m in members:
+            score, reason, span, a, b = forest.best[m]
+            text, record = records.get(m, ("", "{}"))
+            if not span and reason != "exact" and a in records and b in records:  # spans only for shown edges
+                span = shared_span(Candidate(normalize(records[a][0])), Candidate(normalize(records[b][0])))
+            if not span:  # an exact duplicate: the whole (normalised) text is shared
+                span = clip(normalize(text))
+            status, _, title, kind = meta[m]
+            detail.append(Member(m, title, kind, status, score, reason, field_of(record, span), span))
+        top = max(forest.best[m][0] for m in members)
+        report.clusters.append(Cluster(members, rep, round(top, 4), detail))
+    report.clusters.sort(key=lambda c: (-len(c.ids), c.representative))
+    return report
 
 
 @dataclass(frozen=True)
@@ -611,7 +737,7 @@ class DedupEngine:
         row = self.db.execute("SELECT record FROM examples WHERE id = ?", [example_id]).fetchone()
         if row is None:
             raise NotFoundError(f"no example with id {example_id!r}")
-        return self.check_result(_record_text(row[0]), exclude_id=example_id, limit=limit)
+        return self.check_result(record_text(row[0]), exclude_id=example_id, limit=limit)
 
     def _plausible_candidates(
         self, sig: np.ndarray[Any, np.dtype[np.uint32]], size: int, exclude_id: str | None, cap: int
@@ -691,7 +817,7 @@ class DedupEngine:
         for chunk in _chunks(ids):
             marks = ",".join("?" * len(chunk))
             for eid, rec in self.db.execute(f"SELECT id, record FROM examples WHERE id IN ({marks})", chunk):
-                out[eid] = (_record_text(rec), rec)
+                out[eid] = (record_text(rec), rec)
         return out
 
     def _stored_candidates(self, ids: list[str]) -> dict[str, _Stored]:
@@ -715,7 +841,7 @@ class DedupEngine:
                         self._cache.move_to_end(eid)
                         out[eid] = cached[1]
                         continue
-                stored = _Stored(Candidate(normalize(_record_text(rec))), rec, (title, kind, status))
+                stored = _Stored(Candidate(normalize(record_text(rec))), rec, (title, kind, status))
                 out[eid] = stored
                 with self._lock:
                     self._cache[eid] = (version, stored)
@@ -778,7 +904,6 @@ class DedupEngine:
         are made and filtered band by band as numpy arrays; records with the same normalised text
         are verified once.
         """
-        report = ClusterReport()
         ids = self.index.ids
         n = np.int64(max(len(ids), 1))
         config = self.config
@@ -787,44 +912,32 @@ class DedupEngine:
         if sigs is None:
             raise UsageError("clusters need the index built from the table (`DedupEngine.load` without a file)")
 
-        fills: list[np.ndarray[Any, np.dtype[np.int64]]] = []  # plausible pairs touching a template, not yet kept
+        fills: list[Rows] = []  # plausible pairs touching a template, not yet kept
 
-        def keep(lo: np.ndarray[Any, np.dtype[np.int64]], hi: np.ndarray[Any, np.dtype[np.int64]]) -> Any:
+        def keep(lo: Rows, hi: Rows) -> Any:
             """Drop pairs whose signatures already say they are far apart; set aside pairs touching a template."""
-            same = (sigs[lo] == sigs[hi]).mean(axis=1)
-            able = plausible(same, sizes[lo], sizes[hi], config)
-            inside = ((group[lo] >= 0) | (group[hi] >= 0)) & (same < config.template_pair_jaccard)
-            aside = able & inside
+            kept, aside = judge_pairs(lo, hi, sigs, sizes, group, config)
             if aside.any():
                 fills.append(lo[aside] * n + hi[aside])
-            return able & ~inside
+            return kept
 
-        pairs, _ = self.index.pairs(config.template_bucket, keep=keep, progress=progress)
-        pairs = np.union1d(pairs, _few_lookalikes(fills, len(ids), config.template_fill_candidates))
-        fills.clear()
+        lsh_pairs, _ = self.index.pairs(config.template_bucket, keep=keep, progress=progress)
         excerpt_pairs, excerpt_templates = self.excerpts.pairs()
-        similar_pairs = pairs
-        pairs = np.union1d(pairs, excerpt_pairs)
-        sharing = np.isin(pairs, excerpt_pairs, assume_unique=True)
-        similar = np.isin(pairs, similar_pairs, assume_unique=True)
-        del similar_pairs, excerpt_pairs
-        # exact duplicates are edges even when their bucket was a template
-        exact_groups = self.db.execute(
-            f"SELECT group_concat(id, char(31)) FROM examples e WHERE {live_sql()} "
-            "GROUP BY norm_hash HAVING count(*) > 1"
-        ).fetchall()
-        report.templates = sorted(
-            (sorted(ids[r] for r in rows) for rows in _templates(group, excerpt_templates)), key=_template_order
-        )
-        report.candidate_pairs = int(pairs.size)
-        forest = _Forest()
-        for (joined,) in exact_groups:
-            group_ids = sorted(joined.split("\x1f"))
-            for other in group_ids[1:]:
-                if not self._is_ignored(group_ids[0], other):
-                    forest.edge(group_ids[0], other, 1.0, "exact", "")
+        found = merge_candidates(lsh_pairs, fills, excerpt_pairs, len(ids), config)
+        del lsh_pairs, excerpt_pairs
+        pairs, sharing, similar = found.pairs, found.sharing, found.similar
+        exact_groups = [
+            sorted(joined.split("\x1f"))
+            for (joined,) in self.db.execute(
+                f"SELECT group_concat(id, char(31)) FROM examples e WHERE {live_sql()} "
+                "GROUP BY norm_hash HAVING count(*) > 1"
+            ).fetchall()
+        ]
+        templates = template_lists(group, excerpt_templates, ids)
+        forest = Forest()
+        exact_edges(forest, exact_groups, self.ignored)
         hashes = self._norm_hashes()
-        shared_hashes = {h for (joined,) in exact_groups for h in [hashes.get(joined.split("\x1f")[0], "")] if h}
+        shared_hashes = {h for g in exact_groups for h in [hashes.get(g[0], "")] if h}
         texts: dict[str, Candidate] = {}  # keyed by normalised-text hash: exact duplicates share one
         decided: dict[tuple[str, str, bool, bool], Verdict | None] = {}
         total = int(pairs.size)
@@ -833,8 +946,6 @@ class DedupEngine:
             if cancelled is not None and cancelled():
                 break
             chunk = pairs[start : start + batch]
-            shares = sharing[start : start + batch].tolist()
-            similars = similar[start : start + batch].tolist()
             a_rows = (chunk // n).tolist()
             b_rows = (chunk % n).tolist()
             if len(texts) > 10_000:  # bounded cache: each entry holds a shingle set (~60 KB), ~0.6 GB at most
@@ -842,51 +953,30 @@ class DedupEngine:
             need = sorted({ids[r] for r in a_rows + b_rows if hashes.get(ids[r], ids[r]) not in texts})
             for eid, (text, _) in self._texts(need).items():
                 texts.setdefault(hashes.get(eid, eid), Candidate(normalize(text)))
-            for ar, br, share, alike in zip(a_rows, b_rows, shares, similars, strict=True):
-                a, b = ids[ar], ids[br]
-                ha, hb = hashes.get(a, a), hashes.get(b, b)
-                if self._is_ignored(a, b) or ha not in texts or hb not in texts:
-                    continue
-                key = (ha, hb, share, alike)
-                if key in decided:
-                    verdict = decided[key]
-                else:
-                    verdict = verify(
-                        texts[ha],
-                        texts[hb],
-                        config,
-                        excerpts=share,
-                        similar=alike,
-                        boilerplate=self.excerpts.is_template,
-                        span=False,
-                    )
-                    if ha in shared_hashes or hb in shared_hashes:  # the same texts meet again
-                        decided[key] = verdict
-                if verdict is not None:
-                    forest.edge(a, b, verdict.score, verdict.reason, verdict.span)
+            jobs = zip(
+                [ids[r] for r in a_rows],
+                [ids[r] for r in b_rows],
+                sharing[start : start + batch].tolist(),
+                similar[start : start + batch].tolist(),
+                strict=True,
+            )
+            for edge in verify_batch(
+                jobs,
+                hashes,
+                texts,
+                config,
+                boilerplate=self.excerpts.is_template,
+                ignored=self.ignored,
+                decided=decided,
+                repeated=shared_hashes,
+            ):
+                forest.edge(*edge)
             if progress:
                 progress(min(start + batch, total), total)
-        report.verified_pairs = forest.edges
-        groups = forest.groups()
-        members_all = [x for g in groups for x in g]
-        meta = self._cluster_meta(members_all)
-        records = self._texts(members_all)
-        for members in groups:
-            rep = min(members, key=lambda m: (meta[m][0] != "approved", meta[m][1], m))
-            detail: list[Member] = []
-            for m in members:
-                score, reason, span, a, b = forest.best[m]
-                text, record = records.get(m, ("", "{}"))
-                if not span and reason != "exact" and a in records and b in records:  # spans only for shown edges
-                    span = shared_span(Candidate(normalize(records[a][0])), Candidate(normalize(records[b][0])))
-                if not span:  # an exact duplicate: the whole (normalised) text is shared
-                    span = clip(normalize(text))
-                status, _, title, kind = meta[m]
-                detail.append(Member(m, title, kind, status, score, reason, field_of(record, span), span))
-            top = max(forest.best[m][0] for m in members)
-            report.clusters.append(Cluster(members, rep, round(top, 4), detail))
-        report.clusters.sort(key=lambda c: (-len(c.ids), c.representative))
-        return report
+        members_all = [x for g in forest.groups() for x in g]
+        return cluster_report(
+            forest, self._cluster_meta(members_all), self._texts(members_all), templates, int(pairs.size)
+        )
 
     def _norm_hashes(self) -> dict[str, str]:
         """Normalised-text hash of every live record (equal for exact duplicates)."""

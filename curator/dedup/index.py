@@ -63,8 +63,39 @@ def query_keys(signature: npt.NDArray[np.uint32]) -> list[int]:
 
 def all_query_keys(signatures: npt.NDArray[np.uint32]) -> list[list[int]]:
     """Every band's short key of each signature, in one pass."""
-    keys: list[list[int]] = (band_keys(signatures) >> np.uint64(32)).astype(np.uint32).tolist()
+    keys: list[list[int]] = all_short_keys(signatures).tolist()
     return keys
+
+
+def all_short_keys(signatures: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+    """(n, BANDS) short keys: column `band` is `short_keys(signatures, band)` (a record's buckets)."""
+    out: npt.NDArray[np.uint32] = (band_keys(signatures) >> np.uint64(32)).astype(np.uint32)
+    return out
+
+
+def is_template_bucket(size: int, template_bucket: int) -> bool:
+    """A bucket (LSH band key or excerpt fingerprint) held by more than `template_bucket` entries is
+    a template: its members are listed, never paired."""
+    return size > template_bucket
+
+
+def bucket_pairs(
+    rows: npt.NDArray[np.int64], template_bucket: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64] | None]:
+    """One bucket's entries (row numbers, any order, a row may repeat) -> its pairs of distinct rows
+    as (lower, higher) arrays, or, for a template bucket, no pairs and its sorted distinct rows.
+
+    The rule `LshIndex.pairs` and `ExcerptIndex.pairs` apply vectorised over every bucket of one size.
+    """
+    empty = np.zeros(0, dtype=np.int64)
+    if is_template_bucket(int(rows.size), template_bucket):
+        return empty, empty, np.unique(rows)
+    if rows.size < 2:
+        return empty, empty, None
+    i, j = np.triu_indices(int(rows.size), k=1)
+    lo, hi = np.minimum(rows[i], rows[j]), np.maximum(rows[i], rows[j])
+    distinct = lo != hi
+    return lo[distinct], hi[distinct], None
 
 
 class IdColumn(Sequence[str]):
@@ -137,6 +168,17 @@ class RowOf:
         if example_id not in self._found:  # a written record is looked up by both indexes, often again
             self._found[example_id] = self._column.row_of(example_id)
         return self._found[example_id]
+
+
+class TemplatePrints:
+    """`ExcerptIndex.is_template` for a worker without the index: the fingerprints held by more than
+    `excerpt_template` records (the template buckets `bucket_pairs` reports) are the templates."""
+
+    def __init__(self, prints: npt.NDArray[np.uint64]) -> None:
+        self.prints: npt.NDArray[np.uint64] = np.unique(prints.astype(np.uint64))
+
+    def __call__(self, fingerprints: npt.NDArray[np.uint64]) -> bool:
+        return bool(fingerprints.size) and bool(np.all(np.isin(fingerprints, self.prints)))
 
 
 PairFilter = Callable[[npt.NDArray[np.int64], npt.NDArray[np.int64]], npt.NDArray[np.bool_]]
@@ -339,7 +381,7 @@ class LshIndex:
             rows, starts, sizes = self._buckets(band)
             for size in np.unique(sizes[sizes >= 2]).tolist():
                 firsts = starts[sizes == size]
-                if size > template_bucket:
+                if is_template_bucket(size, template_bucket):
                     templates.extend(np.sort(rows[f : f + size]) for f in firsts.tolist())
                     continue
                 i, j = np.triu_indices(size, k=1)
@@ -537,7 +579,7 @@ class ExcerptIndex:
         codes: list[npt.NDArray[np.int64]] = []
         for size in np.unique(sizes[sizes >= 2]).tolist():
             firsts = starts[sizes == size]
-            if size > self.template_bucket:
+            if is_template_bucket(size, self.template_bucket):
                 templates.extend(np.unique(rows[f : f + size]) for f in firsts.tolist())
                 continue
             i, j = np.triu_indices(size, k=1)
