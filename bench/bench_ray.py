@@ -166,7 +166,7 @@ def _only_folder(parent: Path) -> Path:
 def _ray_side(db: Path, tmp: Path) -> dict[str, Any]:
     """The three commands on a local Ray over the snapshot: totals, stages, outputs."""
     from curator.dedup.decontam import DecontamConfig
-    from curator.distributed.clusters import clusters_snapshot
+    from curator.distributed.clusters import clusters_report
     from curator.distributed.decontam import scan_snapshot
     from curator.distributed.export import export_on_ray
     from curator.distributed.runtime import start
@@ -181,7 +181,7 @@ def _ray_side(db: Path, tmp: Path) -> dict[str, Any]:
     ws = open_workspace(db)
     try:
         clock = time.perf_counter()
-        report, stages = clusters_snapshot(folder, None, None)
+        report, stages = clusters_report(folder)
         out["clusters"] = {"seconds": round(time.perf_counter() - clock, 2), "stages": _rounded(stages)}
         out["clusters_json"] = json.loads(json.dumps(report.to_json()))
         clock = time.perf_counter()

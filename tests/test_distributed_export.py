@@ -179,7 +179,7 @@ def test_ray_export_is_the_local_folder_byte_for_byte(setup: Setup, blocks: int,
     assert sorted(got) == sorted(setup.local)
     for name, data in setup.local.items():
         assert got[name] == data, f"{name} differs (blocks={blocks}, shuffled={shuffled})"
-    assert set(times) == {"snapshot", "count", "cells", "decontam", "plan", "render", "write"}
+    assert set(times) == {"snapshot", "count", "cells", "decontam", "clusters", "plan", "render", "write"}
     lock = result.plan.lock_file
     assert lock.is_file() and lock.read_bytes() == (setup.tmp / "local" / lock.name).read_bytes()
 

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from curator.columnar import read_manifest
 from curator.dedup.decontam import ScanResult
+from curator.dedup.engine import ClusterReport
+from curator.distributed.clusters import clusters_report
 from curator.distributed.decontam import scan_snapshot
 from curator.distributed.runtime import read_records, snapshot_folder, start
 from curator.errors import CuratorError
@@ -46,7 +48,6 @@ from curator.mixture.plan import (
     Progress,
     ScanFn,
     gc_paused,
-    local_clusters,
     meta_draw,
     plan_export,
     record_meta,
@@ -491,7 +492,7 @@ def export_on_ray(
     force: bool = False,
     progress: Progress | None = None,
     scan: ScanFn | None = None,
-    clusters: ClustersFn = local_clusters,
+    clusters: ClustersFn | None = None,
 ) -> tuple[ExportResult, dict[str, float]]:
     """`export_from_spec` on Ray Data: the same plan and, unless `dry_run`, the same folder.
 
@@ -548,11 +549,16 @@ def export_on_ray(
                 result, _ = scan_snapshot(folder, evalsets, None, blocks)
             return result
 
+        def ray_clusters(_db: Database, _progress: Callable[[int, int], None]) -> ClusterReport:
+            with times.stage("clusters"):
+                report, _ = clusters_report(folder, None, blocks)
+            return report
+
         steps = PlanSteps(
             load=inputs.load,
             excluded_by_status=inputs.excluded_by_status,
             scan=scan or ray_scan,
-            clusters=clusters,
+            clusters=clusters or ray_clusters,
             cost=inputs.cost,
             cell_available=timed_cells,
         )
