@@ -12,6 +12,7 @@ contract, byte for byte):
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -30,6 +31,17 @@ if TYPE_CHECKING:
 
 ADDRESS_ENV = "CURATOR_RAY_ADDRESS"
 """An existing cluster to join when `--address` is not given (Ray's own `RAY_ADDRESS` works too)."""
+
+
+class _QuietAuthNotice(logging.Filter):
+    """Ray turns token authentication on for a new local cluster (good) and says so on stderr on
+    every run; the command's stderr is for the command's own messages."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Token authentication is enabled for this Ray cluster" not in record.getMessage()
+
+
+_QUIET_AUTH = _QuietAuthNotice()
 
 
 def _ray() -> Any:
@@ -52,12 +64,18 @@ def start(address: str | None = None, *, num_cpus: int | None = None) -> Any:
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
         if address is None:
             kwargs["num_cpus"] = num_cpus or os.cpu_count() or 1
+            logging.getLogger("ray._private.authentication.authentication_token_setup").addFilter(_QUIET_AUTH)
         try:
             ray.init(address=address, **kwargs)
         except (ConnectionError, RuntimeError, ValueError) as err:
-            raise UsageError(f"cannot start or join Ray at {address or 'a new local cluster'}: {err}") from None
+            detail = " ".join(str(err).split())
+            detail = detail if len(detail) <= 300 else detail[:300] + "..."
+            raise UsageError(f"cannot start or join Ray at {address or 'a new local cluster'}: {detail}") from None
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
+    from ray.util.debug import log_once
+
+    log_once("ray_data_progress_manager_disabled")  # Ray Data's warning that they are off: they are, on purpose
     ctx.execution_options.preserve_order = True
     return ray
 
