@@ -38,3 +38,18 @@ def test_a_snapshot_of_an_earlier_state_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="snapshot was read at audit event"), snapshot_folder(ws, tmp_path / "snap"):
         pass
     ws.close()
+
+
+def test_a_snapshot_of_many_shards_reads_whole_and_in_order(
+    ray_local: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from curator import columnar
+    from curator.distributed.runtime import read_records
+
+    monkeypatch.setattr(columnar, "SHARD_ROWS", 5)
+    ws = init_workspace(tmp_path / "ws.db", demo=True, actor="ana")
+    manifest = columnar.write_snapshot(ws, tmp_path / "snap")
+    assert len(manifest["record_shards"]) == 10
+    ids = [row["id"] for row in read_records(tmp_path / "snap").select_columns(["id"]).iter_rows()]
+    assert ids == sorted(ids) and len(ids) == 48
+    ws.close()
