@@ -92,25 +92,30 @@ def encode(rows: Iterable[tuple[str, str, Iterable[str]]]) -> Encoded:
     An annotator listed twice for one record, or an empty link set (MASI is undefined between
     two empty sets), is a `ValueError` naming the record: the store never holds either.
     """
-    raw: list[tuple[str, str, tuple[str, ...]]] = []
-    seen: set[tuple[str, str]] = set()
+    rec_ix: dict[str, int] = {}
+    ann_ix: dict[str, int] = {}
+    value_ix: dict[tuple[str, ...], int] = {}
+    item_l: list[int] = []
+    coder_l: list[int] = []
+    value_l: list[int] = []
     for record, annotator, clause_ids in rows:
         labels = tuple(sorted(set(clause_ids)))
         if not labels:
             raise ValueError(f"{record}: {annotator}'s annotation links no clause")
-        if (record, annotator) in seen:
-            raise ValueError(f"{record}: {annotator} has two annotations")
-        seen.add((record, annotator))
-        raw.append((record, annotator, labels))
-    raw.sort(key=lambda r: (r[0], r[1]))
-    records = tuple(sorted({r[0] for r in raw}))
-    annotators = tuple(sorted({r[1] for r in raw}))
-    rec_ix = {r: i for i, r in enumerate(records)}
-    ann_ix = {a: i for i, a in enumerate(annotators)}
-    value_ix: dict[tuple[str, ...], int] = {}
-    item = np.fromiter((rec_ix[r[0]] for r in raw), dtype=np.int64, count=len(raw))
-    coder = np.fromiter((ann_ix[r[1]] for r in raw), dtype=np.int64, count=len(raw))
-    value = np.fromiter((value_ix.setdefault(r[2], len(value_ix)) for r in raw), dtype=np.int64, count=len(raw))
+        item_l.append(rec_ix.setdefault(record, len(rec_ix)))
+        coder_l.append(ann_ix.setdefault(annotator, len(ann_ix)))
+        value_l.append(value_ix.setdefault(labels, len(value_ix)))
+    # every index in sorted order of what it names, so the input's order changes nothing
+    records, item = _sorted_codes(rec_ix, item_l)
+    annotators, coder = _sorted_codes(ann_ix, coder_l)
+    labelsets, value = _sorted_codes(value_ix, value_l)
+    order = np.lexsort((coder, item))
+    item, coder, value = item[order], coder[order], value[order]
+    twice = np.flatnonzero((np.diff(item) == 0) & (np.diff(coder) == 0))
+    if twice.size:
+        k = int(twice[0])
+        raise ValueError(f"{records[int(item[k])]}: {annotators[int(coder[k])]} has two annotations")
+    value_ix = {labels: v for v, labels in enumerate(labelsets)}
     clauses = tuple(sorted({c for labels in value_ix for c in labels}))
     cl_ix = {c: i for i, c in enumerate(clauses)}
     width = max((len(labels) for labels in value_ix), default=0)
@@ -119,6 +124,14 @@ def encode(rows: Iterable[tuple[str, str, Iterable[str]]]) -> Encoded:
         padded[v, : len(labels)] = [cl_ix[c] for c in labels]
     sizes = (padded >= 0).sum(axis=1, dtype=np.int64)
     return Encoded(records, annotators, clauses, item, coder, value, padded, sizes)
+
+
+def _sorted_codes(index: dict[Any, int], codes: list[int]) -> tuple[tuple[Any, ...], IntArray]:
+    """The keys of `index` sorted, and `codes` (first-seen positions) renumbered to that order."""
+    keys = sorted(index)
+    rank = np.empty(len(keys), dtype=np.int64)
+    rank[np.fromiter((index[k] for k in keys), dtype=np.int64, count=len(keys))] = np.arange(len(keys))
+    return tuple(keys), rank[np.asarray(codes, dtype=np.int64)] if codes else np.zeros(0, dtype=np.int64)
 
 
 def _intersections(enc: Encoded, va: IntArray, vb: IntArray) -> IntArray:

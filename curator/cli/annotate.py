@@ -38,7 +38,7 @@ def _team() -> list[str]:
 
 @cli.command("assign")
 @common_options
-@click.argument("ids", nargs=-1, metavar="[IDS]...")
+@click.argument("ids", nargs=-1, metavar="[IDS]...", help="record ids (or filters instead)")
 @click.option(
     "--to",
     "to",
@@ -132,8 +132,8 @@ def queue(ws: Workspace, include_done: bool, fmt: str) -> None:
 
 @cli.command("annotate")
 @common_options
-@click.argument("example_id", metavar="ID")
-@click.argument("clauses", nargs=-1, required=True, metavar="CLAUSE...")
+@click.argument("example_id", metavar="ID", help="a record assigned to you")
+@click.argument("clauses", nargs=-1, required=True, metavar="CLAUSE...", help="the clause ids you link to it")
 @click.option(
     "--confirm-changed",
     "confirm",
@@ -184,7 +184,9 @@ def agreement(ws: Workspace, clause: str | None, seed: int, replicates: int, fmt
 
 @cli.command("adjudicate")
 @common_options
-@click.argument("words", nargs=-1, metavar="[ID CLAUSE...]")
+@click.argument(
+    "words", nargs=-1, metavar="[ID CLAUSE...]", help="a record id and the final clause ids (not with --list/--agreed)"
+)
 @click.option("--list", "listing", is_flag=True, help="list the records whose annotators disagree, side by side")
 @click.option("--agreed", is_flag=True, help="make the set every annotator gave the links of each such record")
 @exclusive("listing", "agreed")
