@@ -301,3 +301,36 @@ def test_small_cases_worked_by_hand() -> None:
     assert perfect.alpha == 1.0 and perfect.jaccard == 1.0 and perfect.disagreements == 0
     alone = agreement.compute([("r1", "x", ["a"]), ("r2", "y", ["a"])])
     assert alone.alpha is None and alone.n_records == 0 and alone.interval is None
+
+
+def test_the_report_does_not_depend_on_the_order_of_the_rows() -> None:
+    rows = generated(4)
+    shuffled = list(rows)
+    random.Random(9).shuffle(shuffled)
+    assert agreement.compute(shuffled, seed=2).to_json() == agreement.compute(rows, seed=2).to_json()
+
+
+def test_clause_option_html_and_unknown_clause(capsys: pytest.CaptureFixture[str], demo_db: Path, team: None) -> None:
+    code, _, err = cli(capsys, demo_db, "lee", "assign", "--to", "eve,finn", "ex_demo_001", "ex_demo_003")
+    assert code == 0, err
+    for record, eve, finn in (
+        ("ex_demo_001", ["privacy.1", "coercion.2"], ["privacy.1"]),
+        ("ex_demo_003", ["honesty.1"], ["honesty.2"]),
+    ):
+        assert cli(capsys, demo_db, "eve", "annotate", record, *eve)[0] == 0
+        assert cli(capsys, demo_db, "finn", "annotate", record, *finn)[0] == 0
+    code, out, err = cli(capsys, demo_db, "lee", "agreement", "--clause", "honesty.1", "--format", "json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert [c["id"] for c in report["clauses"]] == ["honesty.1"]
+    assert report["confusions"] == [{"clauses": ["honesty.1", "honesty.2"], "count": 1}]
+    assert report["n_records"] == 2 and report["disagreements"] == 2
+    code, out, err = cli(capsys, demo_db, "lee", "agreement", "--format", "html")
+    assert code == 0 and out.startswith("<!doctype html>") and "honesty.1" in out
+    code, out, err = cli(capsys, demo_db, "lee", "agreement", "--clause", "no.such", "--format", "json")
+    assert code == 2 and err.count("\n") == 1 and "unknown clause id 'no.such'" in err and out == ""
+    # a user already assigned is left as they are; nothing new is written
+    before = written_state(demo_db)
+    code, out, err = cli(capsys, demo_db, "lee", "assign", "--to", "eve", "ex_demo_001", "--format", "json")
+    assert code == 0 and json.loads(out)["unchanged"] == 1
+    assert written_state(demo_db) == before
