@@ -38,6 +38,12 @@ FloatArray = npt.NDArray[np.float64]
 BOOTSTRAP_REPLICATES = 200
 """Resamples of the records for the 95% interval (percentiles 2.5 and 97.5)."""
 
+SUBSET_LIMIT = 8
+"""Largest link set whose subsets `_Expected` enumerates (2**8 each); larger sets compare pairwise."""
+
+_BLOCK = 512
+"""Distinct sets compared at a time when comparing pairwise (memory stays flat)."""
+
 CONFUSIONS_SHOWN = 50
 """Clause pairs a report keeps, most frequent first (`confusions_total` counts them all)."""
 
@@ -207,13 +213,19 @@ class _Expected:
     J * M depends only on (|a|, |b|, |a & b|). For each subset T of a value (|T| = j) the sums
     F_s(T) = sum of N_v over values of size s holding T give G_j(s, t) = sum over T of
     F_s(T) F_t(T) = sum over value pairs of sizes (s, t) of N_a N_b C(|a & b|, j); binomial
-    inversion turns G into the weight of each intersection size. Exact, in integers, and linear
-    in the values times their subsets (link sets are small), so a bootstrap replicate is cheap.
+    inversion turns G into the weight of each intersection size. Linear in the values times their
+    subsets (link sets are small), so a bootstrap replicate is cheap; exact in float64 while the
+    sums stay below 2**53, which sets of up to `SUBSET_LIMIT` clauses keep far from. A set larger
+    than that (2**n subsets) makes every total a blockwise comparison of the distinct sets instead.
     """
 
     def __init__(self, enc: Encoded) -> None:
+        self.enc = enc
         rows = enc.padded
         sizes = enc.sizes
+        self.pairwise = bool(sizes.size) and int(sizes.max()) > SUBSET_LIMIT
+        if self.pairwise:
+            sizes = sizes[:0]
         self.size_values = np.unique(sizes)
         size_of = np.searchsorted(self.size_values, sizes)
         self.n_sizes = int(self.size_values.size)
@@ -259,12 +271,29 @@ class _Expected:
 
     def total(self, counts: FloatArray) -> float:
         """Sum over ordered pairs of the annotations, given each distinct value's count, of J * M."""
+        if self.pairwise:
+            return self._pairwise_total(counts)
         g = np.zeros((self.top + 1, self.n_sizes, self.n_sizes), dtype=np.float64)
         for j, (pos, cells, n_cells) in enumerate(self.levels, start=1):
             f = np.bincount(cells, weights=counts[pos], minlength=n_cells).reshape(-1, self.n_sizes)
-            g[j] = f.T @ f
+            g[j] = np.einsum("ns,nt->st", f, f)
         weight = np.tensordot(self.inversion, g, axes=1)
         return float((weight * self.sim).sum())
+
+    def _pairwise_total(self, counts: FloatArray) -> float:
+        present = np.flatnonzero(counts)
+        enc = self.enc
+        members = np.zeros((present.size, len(enc.clauses)), dtype=np.float32)
+        rows, cols = np.nonzero(enc.padded[present] >= 0)
+        members[rows, enc.padded[present][rows, cols]] = 1.0
+        sizes, weights = enc.sizes[present], counts[present]
+        total = 0.0
+        for start in range(0, present.size, _BLOCK):
+            inter = np.rint(members[start : start + _BLOCK] @ members.T).astype(np.int64)
+            block = slice(start, start + _BLOCK)
+            sim = _masi_similarity(inter, sizes[block, None], sizes[None, :])
+            total += float(weights[block] @ sim @ weights)
+        return total
 
 
 def _alpha_masi(enc: Encoded, s: _Sample, expected_of: _Expected) -> float | None:
@@ -302,8 +331,8 @@ def _bootstrap(
     mf = s.m.astype(np.float64)
     for r in range(replicates):
         w = np.bincount(rng.integers(0, items, size=items), minlength=items).astype(np.float64)
-        n = float(w @ mf)
-        observed = float(w @ per_item) / n
+        n = float((w * mf).sum())
+        observed = float((w * per_item).sum()) / n
         big_n: FloatArray = np.bincount(kv_value, weights=w[kv_item] * counts, minlength=nv).astype(np.float64)
         expected = (n * n - expected_of.total(big_n)) / (n * (n - 1))
         alphas[r] = 1.0 - observed / expected if expected > 0 else 1.0

@@ -334,3 +334,20 @@ def test_clause_option_html_and_unknown_clause(capsys: pytest.CaptureFixture[str
     code, out, err = cli(capsys, demo_db, "lee", "assign", "--to", "eve", "ex_demo_001", "--format", "json")
     assert code == 0 and json.loads(out)["unchanged"] == 1
     assert written_state(demo_db) == before
+
+
+def test_sets_larger_than_the_subset_limit_still_match_nltk() -> None:
+    rng = random.Random(11)
+    clauses = [f"c{i}" for i in range(14)]
+    rows = []
+    for r in range(30):
+        truth = rng.sample(clauses, rng.randint(1, agreement.SUBSET_LIMIT + 4))
+        for user in "xyz":
+            labels = set(truth)
+            if rng.random() < 0.5:
+                labels ^= {rng.choice(clauses)}
+            rows.append((f"r{r}", user, sorted(labels or {"c0"})))
+    assert max(len(r[2]) for r in rows) > agreement.SUBSET_LIMIT
+    triples = [(user, record, frozenset(labels)) for record, user, labels in rows]
+    report = agreement.compute(rows, replicates=20)
+    assert report.alpha == pytest.approx(AnnotationTask(triples, distance=nltk_masi).alpha(), abs=1e-12)
