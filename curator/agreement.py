@@ -104,8 +104,12 @@ def encode(rows: Iterable[tuple[str, str, Iterable[str]]]) -> Encoded:
     item_l: list[int] = []
     coder_l: list[int] = []
     value_l: list[int] = []
+    canonical: dict[tuple[str, ...], tuple[str, ...]] = {}
     for record, annotator, clause_ids in rows:
-        labels = tuple(sorted(set(clause_ids)))
+        if isinstance(clause_ids, tuple):  # a set given again (the store shares them): sorted once
+            labels = canonical.get(clause_ids) or canonical.setdefault(clause_ids, tuple(sorted(set(clause_ids))))
+        else:
+            labels = tuple(sorted(set(clause_ids)))
         if not labels:
             raise ValueError(f"{record}: {annotator}'s annotation links no clause")
         item_l.append(rec_ix.setdefault(record, len(rec_ix)))

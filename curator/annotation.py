@@ -555,12 +555,13 @@ def _stale_in(anns: list[store.Annotation], hashes: dict[str, str]) -> str | Non
 
 
 def _rows(db: Database) -> list[tuple[str, str, tuple[str, ...]]]:
-    """(record, annotator, clauses) of every annotation of a live record; one display name per identity."""
-    anns = list(store.iter_annotations(db))
+    """(record, annotator, clauses) of every annotation of a live record; one display name per identity
+    (the smallest of the names it was typed as)."""
+    found = list(store.link_sets(db))
     names: dict[str, str] = {}
-    for a in anns:
-        names[a.annotator_key] = min(names.get(a.annotator_key, a.annotator), a.annotator)
-    return [(a.example_id, names[a.annotator_key], a.clauses) for a in anns]
+    for _, key, annotator, _ in found:
+        names[key] = min(names.get(key, annotator), annotator)
+    return [(example_id, names[key], clauses) for example_id, key, _, clauses in found]
 
 
 def agreement_report(

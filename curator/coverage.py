@@ -298,7 +298,7 @@ def _add_violations(db: Database, rows: dict[str, ClauseCoverage], eval_run: str
 
 def _add_agreement(db: Database, rows: dict[str, ClauseCoverage]) -> None:
     """Fill `agreement` from the blind annotations of live records (clauses still in the constitution)."""
-    found = [(a.example_id, a.annotator_key, a.clauses) for a in annotation_rows.iter_annotations(db)]
+    found = [(example_id, key, clauses) for example_id, key, _, clauses in annotation_rows.link_sets(db)]
     if not found:
         return
     for clause_id, value in clause_agreement(found).items():

@@ -158,6 +158,21 @@ def iter_annotations(db: Database) -> Iterator[Annotation]:
         yield _annotation(row)
 
 
+def link_sets(db: Database) -> Iterator[tuple[str, str, str, tuple[str, ...]]]:
+    """(record, annotator key, annotator, clause ids) of every annotation of a live record, by record
+    then annotator: what agreement reads. Each distinct stored set is decoded once and shared."""
+    cursor = db.execute(
+        "SELECT a.example_id, a.annotator_key, a.annotator, a.clauses FROM annotations a "
+        f"WHERE {live_sql('a.example_id')} ORDER BY a.example_id, a.annotator_key"
+    )
+    decoded: dict[str, tuple[str, ...]] = {}
+    for example_id, key, annotator, clauses in cursor:
+        labels = decoded.get(clauses)
+        if labels is None:
+            labels = decoded[clauses] = tuple(json.loads(clauses))
+        yield example_id, key, annotator, labels
+
+
 def decision(db: Database, example_id: str) -> Decision | None:
     row = db.execute(
         "SELECT example_id, clauses, how, decided_by, decided_at FROM annotation_decisions WHERE example_id = ?",
