@@ -64,6 +64,7 @@ RUNNERS = (
     "export",
     "tui",
     "memory",
+    "agreement",
 )
 OPTIONAL = ("scaling", "ray")
 """Run only when named (`python -m bench scaling --size 1000000` takes ~40 minutes); rendered when present."""
@@ -84,6 +85,10 @@ def collect(name: str, quick: bool, size: int | None = None) -> dict[str, Any] |
         return measured
     if name == "evals":
         return bench_evals.run(quick)
+    if name == "agreement":
+        from bench import bench_agreement
+
+        return bench_agreement.run(quick)
     from bench import bench_clusters, bench_dedup, bench_export, bench_memory, bench_tui
 
     if name == "clusters":
@@ -198,6 +203,9 @@ def main() -> int:
     ray_section = bench_ray.markdown(results.get("ray"))
     evals_section = bench_evals.markdown(results["evals"])
     align_section = bench_align.markdown(results["align"])
+    from bench import bench_agreement
+
+    agreement_section = bench_agreement.markdown(results["agreement"])
     constitution_rows = "\n".join(
         f"| {r['document']} | {r['mb']} | {r['clauses']:,} | {r['curator_mb_per_s']} | {r['peer_mb_per_s']} | "
         f"{r['ratio_curator_over_peer_time']}x |"
@@ -264,6 +272,8 @@ text (tokens only), the floor for any parser built on it. Target: >= 5 MB/s.
 {tui_section}
 
 {memory_section}
+
+{agreement_section}
 
 {scaling_section}
 

@@ -55,6 +55,10 @@ class Settings(BaseModel):
     look-alike scripts is refused.
     """
 
+    team: list[str] = Field(default_factory=list)
+    """Names a lead may assign annotation work to (`curator assign`), besides anyone who has acted in
+    the workspace (its audit log). Compared as identities, like `user`."""
+
     assist_model: str = "claude-sonnet-5-5"
     """The Claude model used for LLM assistance (`CURATOR_MODEL` overrides)."""
 
@@ -80,6 +84,15 @@ class Settings(BaseModel):
             problem = name_problem(value)
             if problem:
                 raise ValueError(f"user name {problem}")
+        return value
+
+    @field_validator("team")
+    @classmethod
+    def _usable_team(cls, value: list[str]) -> list[str]:
+        for name in value:
+            problem = name_problem(name)
+            if problem:
+                raise ValueError(f"team member {name!r}: {problem}")
         return value
 
 

@@ -32,12 +32,14 @@ from typing import Any
 import numpy as np
 from sqlite_utils import Database
 
+from curator.agreement import clause_agreement
 from curator.errors import CuratorError, UsageError
 from curator.files import read_toml
 from curator.htmlpage import escape, page
 from curator.identity import identity_key
 from curator.models import KINDS, STATUSES, Clause
 from curator.proportions import ViolationRate
+from curator.store import annotations as annotation_rows
 from curator.store import coverage_counts
 from curator.store import evals as eval_store
 from curator.store.clauses import current_clauses, current_version
@@ -129,6 +131,9 @@ class ClauseCoverage:
     violations: Violations | None = None
     """The eval run's verdicts on this clause's own prompts; None without a run or when the run did not
     probe the clause."""
+    agreement: tuple[float, int] | None = None
+    """Blind annotators' binary agreement on linking this clause (Krippendorff's alpha, records annotated
+    by two or more); None when no such record's annotations link it."""
 
     @property
     def approved_total(self) -> int:
@@ -154,6 +159,7 @@ class ClauseCoverage:
             "container": self.container,
             "pairs": self.pairs,
             "violations": self.violations.to_json() if self.violations else None,
+            "agreement": {"alpha": self.agreement[0], "n": self.agreement[1]} if self.agreement else None,
         }
 
     @property
@@ -270,6 +276,7 @@ def _compute(
     ordered = [rows[c.id] for c in clauses]
     gaps = [c.id for c in ordered if c.is_gap]
     used = _add_violations(db, rows, eval_run) if eval_run is not None else None
+    _add_agreement(db, rows)
     return CoverageReport(ordered, balance(ordered), gaps, current_version(db), {"kind": kind, "status": status}, used)
 
 
@@ -287,6 +294,17 @@ def _add_violations(db: Database, rows: dict[str, ClauseCoverage], eval_run: str
         if row is not None:
             row.violations = Violations(run.id, n, violated, unclear)
     return EvalRunUsed(run.id, run.suite, run.model, grading.id if grading else None)
+
+
+def _add_agreement(db: Database, rows: dict[str, ClauseCoverage]) -> None:
+    """Fill `agreement` from the blind annotations of live records (clauses still in the constitution)."""
+    found = [(example_id, key, clauses) for example_id, key, _, clauses in annotation_rows.link_sets(db)]
+    if not found:
+        return
+    for clause_id, value in clause_agreement(found).items():
+        row = rows.get(clause_id)
+        if row is not None:
+            row.agreement = value
 
 
 def gap_order(clauses: list[ClauseCoverage]) -> list[ClauseCoverage]:

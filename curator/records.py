@@ -594,6 +594,33 @@ def unlink(
     return _write(db, "unlink", example_id, expected_version, actor, _unlinking(_names(clause_ids, "clause")))
 
 
+def set_links(
+    db: Database,
+    example_id: str,
+    clause_ids: Iterable[str],
+    *,
+    expected_version: int | None,
+    actor: str,
+    action: str = "link",
+) -> RecordChange:
+    """Make the record's links exactly `clause_ids` (an adjudicated set): links kept keep their place,
+    new ones follow in the given order. Same rules as `link`/`unlink`: unknown clauses are refused
+    and an approved record goes back to review."""
+    wanted = _names(clause_ids, "clause")
+
+    def transform(ex: Example) -> tuple[Example | None, str]:
+        kept = [c for c in ex.clauses if c in wanted]
+        new = [c for c in wanted if c not in ex.clauses]
+        dropped = [c for c in ex.clauses if c not in wanted]
+        if not new and not dropped:
+            return None, "already linked exactly so"
+        notes = [f"linked {', '.join(new)}"] if new else []
+        notes += [f"unlinked {', '.join(dropped)}"] if dropped else []
+        return ex.model_copy(update={"clauses": [*kept, *new]}), "; ".join(notes)
+
+    return _write(db, action, example_id, expected_version, actor, transform)
+
+
 def tag(
     db: Database, example_id: str, tags: Iterable[str], *, expected_version: int | None, actor: str
 ) -> RecordChange:

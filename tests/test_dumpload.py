@@ -72,6 +72,9 @@ def test_round_trip_is_byte_identical(tmp_path: Path, constitution_file: Path) -
         "evals/responses.jsonl",
         "evals/gradings.jsonl",
         "evals/verdicts.jsonl",
+        "annotations/assignments.jsonl",
+        "annotations/annotations.jsonl",
+        "annotations/decisions.jsonl",
     }
     assert first["constitution/v0001.md"].decode() == SMALL_CONSTITUTION
     ids = [json.loads(line)["id"] for line in first["examples.jsonl"].decode().split("\n") if line]

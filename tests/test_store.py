@@ -35,6 +35,7 @@ def test_migrations_on_a_blank_database_create_the_columns(tmp_path: Path) -> No
             "m011_eval_suites",
             "m012_compact_storage",
             "m013_coverage_counts",
+            "m014_annotations",
         ]
         assert set(db["examples"].columns_dict) >= {
             "id",

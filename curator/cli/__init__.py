@@ -21,6 +21,7 @@ from curator.cli.root import cli
 COMMAND_MODULES = (
     "workspace",
     "records",
+    "annotate",
     "constitution",
     "dedup",
     "evalset",

@@ -401,5 +401,42 @@ def m013_coverage_counts(db: Database) -> None:
     coverage_counts.rebuild(db)
 
 
+@migrations()
+def m014_annotations(db: Database) -> None:
+    """Blind double annotation: who is asked to link which record, the link sets they gave (with the
+    constitution version and each clause's hash when they gave them), and the lead's decision."""
+    db.executescript(
+        """
+        CREATE TABLE annotation_assignments (
+            example_id TEXT NOT NULL REFERENCES examples(id) ON DELETE CASCADE,
+            annotator_key TEXT NOT NULL,
+            annotator TEXT NOT NULL,
+            assigned_by TEXT NOT NULL,
+            assigned_at TEXT NOT NULL,
+            constitution_version INTEGER,
+            PRIMARY KEY (example_id, annotator_key)
+        ) WITHOUT ROWID;
+        CREATE INDEX idx_annotation_assignments_annotator ON annotation_assignments(annotator_key);
+        CREATE TABLE annotations (
+            example_id TEXT NOT NULL REFERENCES examples(id) ON DELETE CASCADE,
+            annotator_key TEXT NOT NULL,
+            annotator TEXT NOT NULL,
+            clauses TEXT NOT NULL,
+            clause_hashes TEXT NOT NULL,
+            constitution_version INTEGER NOT NULL,
+            annotated_at TEXT NOT NULL,
+            PRIMARY KEY (example_id, annotator_key)
+        ) WITHOUT ROWID;
+        CREATE TABLE annotation_decisions (
+            example_id TEXT PRIMARY KEY REFERENCES examples(id) ON DELETE CASCADE,
+            clauses TEXT NOT NULL,
+            how TEXT NOT NULL CHECK (how IN ('agreed', 'adjudicated')),
+            decided_by TEXT NOT NULL,
+            decided_at TEXT NOT NULL
+        );
+        """
+    )
+
+
 SCHEMA_MIGRATIONS: frozenset[str] = frozenset(m.name for m in migrations._migrations)
 """Names this version of curator knows; a database with others is from a newer curator."""

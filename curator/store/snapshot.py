@@ -46,6 +46,9 @@ DUMPED_TABLES: list[DumpedTable] = [
     DumpedTable("eval_responses", "evals/responses", "run, item, sample", ("content",)),
     DumpedTable("eval_gradings", "evals/gradings", "id", ("requests",)),
     DumpedTable("eval_verdicts", "evals/verdicts", "id"),
+    DumpedTable("annotation_assignments", "annotations/assignments", "example_id, annotator_key"),
+    DumpedTable("annotations", "annotations/annotations", "example_id, annotator_key", ("clauses", "clause_hashes")),
+    DumpedTable("annotation_decisions", "annotations/decisions", "example_id", ("clauses",)),
 ]
 
 VERSION_COLUMNS = ("id", "sha256", "filename", "format", "title", "imported_at", "actor", "is_current")
