@@ -189,7 +189,7 @@ class AdjudicateScreen(Screen[None]):
 
     def show_status(self) -> None:
         parts: list[tuple[str, str] | str] = [(f"{len(self.items)} records in disagreement", "bold")]
-        parts.append(("   Sets: annotations given (+ still pending)", "dim"))
+        parts.append(("   Sets: given (+pending)", "dim"))
         parts += [("   you are ", "dim"), self.curator.user]
         self.query_one("#adj-status", Static).update(join(*parts))
 
@@ -263,7 +263,7 @@ class AdjudicateScreen(Screen[None]):
             join(
                 ("Final set: ", "bold"),
                 ", ".join(final) or "(none)",
-                ("   space toggles, u union, m majority, l adds, d decides", "dim"),
+                ("   (space toggles, u union, m majority, l adds, d decides)", "dim"),
             )
         )
 

@@ -199,7 +199,7 @@ class AnnotateScreen(Screen[None]):
         total = len(self.items)
         done = sum(1 for item in self.items.values() if item.annotated is not None)
         parts: list[tuple[str, str] | str] = [(f"{done} of {total} annotated", "bold")]
-        parts.append(("   blind: the records' links and others' sets are not shown", "dim"))
+        parts.append(("   blind: no links, no one else's sets", "dim"))
         parts += [("   you are ", "dim"), self.user or self.curator.user]
         self.query_one("#annotate-status", Static).update(join(*parts))
 
