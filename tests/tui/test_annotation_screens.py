@@ -277,27 +277,38 @@ async def test_the_constitution_marks_a_clause_annotators_disagree_on(disputed: 
         assert "alpha" in rendered(screen, "#clause-heading") and tree.cursor_node is screen.nodes["privacy.1"]
 
 
-async def test_hostile_titles_show_literally_in_the_queue_and_the_adjudication(hostile_db: Path) -> None:
-    ids = [f"hostile_{i}" for i in range(len(HOSTILE))]
-    assign(hostile_db, ids)
+async def test_hostile_strings_show_literally_in_the_queue_and_the_adjudication(hostile_db: Path) -> None:
+    """Hostile titles (the records), annotator names (queue user, grid columns) and a hostile lead (assigned by)."""
+    ids = [f"hostile_{i}" for i in range(2, 6)]  # each record's author is its title: not an annotator here
+    titles = HOSTILE[2:6]
+    first, second, lead = HOSTILE[0], HOSTILE[1], HOSTILE[6]
+    with open_workspace(hostile_db) as ws:
+        annotation.assign(ws.db, ids, (first, second), actor=lead, team=[first, second])
     for example_id in ids:
-        annotate(hostile_db, example_id, "eve", ["privacy.1"])
-        annotate(hostile_db, example_id, "finn", ["care.1"])
-    app = CuratorApp(hostile_db, user="eve")
+        annotate(hostile_db, example_id, first, ["privacy.1"])
+        annotate(hostile_db, example_id, second, ["care.1"])
+    app = CuratorApp(hostile_db, user=first)
     async with app.run_test(size=(120, 36)) as pilot:
-        screen = await open_queue(pilot, len(HOSTILE))
-        for example_id, s in zip(ids, HOSTILE, strict=True):
-            assert screen.table.get_row(example_id)[1].plain == s
+        screen = await open_queue(pilot, len(ids))
+        for example_id, s in zip(ids, titles, strict=True):
+            row = screen.table.get_row(example_id)
+            assert row[1].plain == s and row[3].plain == lead
             screen.table.move_cursor(row=screen.table.get_row_index(example_id))
             await wait_for(pilot, lambda s=s: rendered(screen, "#annotate-heading").splitlines()[0] == s, s)
+            assert f"assigned by {lead} on " in rendered(screen, "#annotate-heading")
             assert f"Text\n{s}\n" in rendered(screen, "#annotate-body")
+            assert rendered(screen, "#annotate-set").startswith("Your set: privacy.1")
+        assert rendered(screen, "#annotate-status").endswith(f"you are {first}")
         await pilot.press("escape")
+        app.user = "lee"
         await pilot.press("8")
         adj = await wait_screen(pilot, AdjudicateScreen)
-        await wait_for(pilot, lambda: adj.list_table.row_count == len(HOSTILE), "the disagreements")
-        for example_id, s in zip(ids, HOSTILE, strict=True):
+        await wait_for(pilot, lambda: adj.list_table.row_count == len(ids), "the disagreements")
+        for example_id, s in zip(ids, titles, strict=True):
             assert adj.list_table.get_row(example_id)[0].plain == s
             adj.list_table.move_cursor(row=adj.list_table.get_row_index(example_id))
             await wait_for(pilot, lambda s=s: rendered(adj, "#adj-heading").splitlines()[0] == s, s)
+            assert f"annotators: {second}, {first}" in rendered(adj, "#adj-heading")  # sorted by name
+            assert [c.label.plain for c in adj.grid.columns.values()][2:4] == [second, first]
         await pilot.pause(0.1)
         assert app.is_running and app.return_code is None

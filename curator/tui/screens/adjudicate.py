@@ -98,9 +98,11 @@ class AdjudicateScreen(Screen[None]):
             self.clauses = clauses
 
     class Failed(Message):
-        def __init__(self, error: str) -> None:
+        def __init__(self, error: str, *, write: bool = True) -> None:
             super().__init__()
             self.error = error
+            self.write = write
+            """A decision failed (nothing was written), not a read."""
 
     class Decided(Message):
         def __init__(self, result: DecisionResult) -> None:
@@ -163,14 +165,15 @@ class AdjudicateScreen(Screen[None]):
             items = disagreements(db)
             clauses = current_clauses(db)
         except (CuratorError, sqlite3.Error) as err:
-            self.post_message(self.Failed(f"Could not read the disagreements: {err}"))
+            self.post_message(self.Failed(f"Could not read the disagreements: {err}", write=False))
             return
         if not get_current_worker().is_cancelled:
             self.post_message(self.Loaded(items, clauses))
 
     def on_adjudicate_screen_failed(self, message: Failed) -> None:
-        self.busy = False
-        self.notify(message.error, title="Not saved", severity="error", markup=False)
+        if message.write:
+            self.busy = False
+        self.notify(message.error, title="Not saved" if message.write else "", severity="error", markup=False)
 
     def on_adjudicate_screen_loaded(self, message: Loaded) -> None:
         self.clauses = message.clauses
