@@ -18,13 +18,16 @@ from curator.paths import demo_constitution_file
 from curator.store.clauses import current_clauses
 from curator.store.db import open_workspace
 from curator.tui.app import CuratorApp
+from curator.tui.commands import CuratorCommands
 from curator.tui.screens.adjudicate import AdjudicateScreen
 from curator.tui.screens.annotate import AnnotateScreen
 from curator.tui.screens.clause_picker import ClausePicker
 from curator.tui.screens.confirm import ConfirmScreen
 from curator.tui.screens.constitution import ConstitutionScreen
 from curator.tui.screens.coverage import CoverageScreen
+from curator.tui.screens.help import HelpScreen, ScreenBindingCommands
 from tests.tui.conftest import HOSTILE, stored, wait_for, wait_screen
+from tests.tui.test_layout import footer_problems, scrolled_panes, settle
 
 TEAM = ["eve", "finn", "lee"]
 DISPUTED = "ex_demo_001"
@@ -312,3 +315,39 @@ async def test_hostile_strings_show_literally_in_the_queue_and_the_adjudication(
             assert [c.label.plain for c in adj.grid.columns.values()][2:4] == [second, first]
         await pilot.pause(0.1)
         assert app.is_running and app.return_code is None
+
+
+@pytest.mark.parametrize("size", [(120, 36), (80, 24)], ids=["120x36", "80x24"])
+async def test_the_annotation_screens_fit(disputed: Path, size: tuple[int, int]) -> None:
+    """The footer's keys fit, the lists and the grid never scroll sideways."""
+    problems: list[str] = []
+    for user, key, panes in (("eve", "7", ("#annotate-table",)), ("lee", "8", ("#adj-list", "#adj-grid"))):
+        app = CuratorApp(disputed, user=user)
+        async with app.run_test(size=size) as pilot:
+            await pilot.press(key)
+            screen = await wait_screen(pilot, AnnotateScreen if key == "7" else AdjudicateScreen)
+            await wait_for(pilot, lambda s=screen, p=panes[-1]: s.query_one(p, DataTable).row_count > 0, "the rows")
+            await settle(pilot)
+            problems += footer_problems(app) + scrolled_panes(app, panes)
+    assert not problems, "\n".join(problems)
+
+
+async def test_help_and_the_palette_name_the_annotation_screens(disputed: Path) -> None:
+    app = CuratorApp(disputed, user="eve")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("7")
+        await wait_screen(pilot, AnnotateScreen)
+        await pilot.press("f1")
+        help_screen = await wait_screen(pilot, HelpScreen)
+        keys = dict(help_screen.sections())
+        assert ("l", "Link clauses") in keys["On this screen (Annotate)"]
+        assert ("s", "Submit") in keys["On this screen (Annotate)"]
+        assert ("7", "Annotation queue") in keys["Everywhere"] and ("8", "Adjudicate") in keys["Everywhere"]
+        await pilot.press("escape")
+        await pilot.press("escape")  # back from the queue
+        await wait_for(pilot, lambda: isinstance(app.screen, ConstitutionScreen), "the screen below")
+        commands = {text: command for text, command, _ in CuratorCommands(app.screen)._static()}
+        commands["Go to Adjudicate disagreements"]()
+        adj = await wait_screen(pilot, AdjudicateScreen)
+        assert "Adjudicate: Decide" in [text for text, _ in ScreenBindingCommands(adj)._commands()]
+        assert "Go to Annotation queue (blind)" in commands
