@@ -277,7 +277,14 @@ async def test_the_constitution_marks_a_clause_annotators_disagree_on(disputed: 
         assert "unclear?" not in str(screen.nodes["honesty.1"].label)
         screen.select_clause("privacy.1")
         await wait_for(pilot, lambda: "unclear?" in rendered(screen, "#clause-heading"), "the heading's mark")
-        assert "alpha" in rendered(screen, "#clause-heading") and tree.cursor_node is screen.nodes["privacy.1"]
+        assert "alpha 0.00 over 2 records" in rendered(screen, "#clause-heading")
+        assert tree.cursor_node is screen.nodes["privacy.1"]
+        # a new annotation elsewhere: the heading of the clause under the cursor follows on reload
+        annotate(disputed, DISPUTED, "finn", ["privacy.1", "care.1"])
+        screen.refresh_data()
+        await wait_for(pilot, lambda: "unclear?" not in rendered(screen, "#clause-heading"), "the new agreement")
+        assert "alpha 1.00 over 2 records" in rendered(screen, "#clause-heading")
+        assert "unclear?" not in str(screen.nodes["privacy.1"].label)
 
 
 async def test_hostile_strings_show_literally_in_the_queue_and_the_adjudication(hostile_db: Path) -> None:

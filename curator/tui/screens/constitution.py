@@ -227,7 +227,12 @@ class ConstitutionScreen(Screen[None]):
         if not target and data.clauses and not data.orphaned:
             target = data.clauses[0].id  # the detail pane is never empty while a clause could show
         if target:
+            shown = self.selected
             self.select_clause(target)
+            if target == shown and not data.orphaned and target in self.clauses:
+                # the cursor stayed, the agreement in its heading may have changed
+                clause = self.clauses[target]
+                self.query_one("#clause-heading", Static).update(self.clause_heading(clause, self.path_of(clause)))
 
     def _label(self, clause: Clause) -> Text:
         s = self.stats.get(clause.id, ClauseStats())
@@ -297,17 +302,17 @@ class ConstitutionScreen(Screen[None]):
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
         self.show_clause(event.node.data or "")
 
-    def show_clause(self, clause_id: str) -> None:
-        """The clause's path, context, text and linked examples in the detail pane."""
-        clause = self.clauses.get(clause_id)
-        if clause is None:
-            return
-        self.selected = clause.id
+    def path_of(self, clause: Clause) -> list[str]:
+        """The titles from the clause up to the top."""
         path = []
         cur: Clause | None = clause
         while cur is not None:
             path.append(cur.title)
             cur = self.clauses.get(cur.parent or "")
+        return path
+
+    def clause_heading(self, clause: Clause, path: list[str]) -> Text:
+        """Id, path (`path`: the titles from the clause up), attributes, and the annotators' agreement."""
         meta = "  ".join(f"{k}={v}" for k, v in sorted(clause.meta.items()))
         heading: list[tuple[str, str] | str] = [(clause.id, "bold"), "   ", (" › ".join(reversed(path)), "dim")]
         if meta:
@@ -323,7 +328,15 @@ class ConstitutionScreen(Screen[None]):
                     "bold yellow" if low else "dim",
                 )
             )
-        self.query_one("#clause-heading", Static).update(join(*heading))
+        return join(*heading)
+
+    def show_clause(self, clause_id: str) -> None:
+        """The clause's path, context, text and linked examples in the detail pane."""
+        clause = self.clauses.get(clause_id)
+        if clause is None:
+            return
+        self.selected = clause.id
+        self.query_one("#clause-heading", Static).update(self.clause_heading(clause, self.path_of(clause)))
         context_view = self.query_one("#clause-context", Static)
         context_view.update(plain(clause.context, "italic") if clause.context else content(""))
         context_view.display = bool(clause.context)

@@ -68,11 +68,9 @@ def example_body(ex: Example, *, links: bool = True) -> Text:
         parts.append((label + ": ", "bold"))
         parts.append(value + "\n")
 
-    if not links:
-        pass
-    elif ex.clauses:
+    if links and ex.clauses:
         field("Clauses", ", ".join(ex.clauses))
-    else:
+    elif links:
         parts.append(("Clauses: none linked\n", "yellow"))
     if ex.tags:
         field("Tags", ", ".join(ex.tags))
