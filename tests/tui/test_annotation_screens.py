@@ -358,3 +358,20 @@ async def test_help_and_the_palette_name_the_annotation_screens(disputed: Path) 
         adj = await wait_screen(pilot, AdjudicateScreen)
         assert "Adjudicate: Decide" in [text for text, _ in ScreenBindingCommands(adj)._commands()]
         assert "Go to Annotation queue (blind)" in commands
+
+
+async def test_switching_user_shows_the_new_users_queue_and_drops_the_drafts(demo_db: Path) -> None:
+    assign(demo_db, [DISPUTED], ("eve",))
+    assign(demo_db, [DISPUTED, AGREED], ("finn",))
+    app = CuratorApp(demo_db, user="eve")
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_queue(pilot, 1)
+        screen.drafts[DISPUTED] = ["care.1"]
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Switch user")
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        await pilot.press(*"finn", "enter")
+        await wait_for(pilot, lambda: screen.table.row_count == 2, "finn's queue")
+        assert rendered(screen, "#annotate-status").endswith("you are finn")
+        assert screen.drafts == {}  # eve's draft is not finn's
