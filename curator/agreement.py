@@ -44,8 +44,18 @@ SUBSET_LIMIT = 8
 _BLOCK = 512
 """Distinct sets compared at a time when comparing pairwise (memory stays flat)."""
 
+LOW_AGREEMENT = 0.667
+"""Alpha below which a clause's agreement counts as low (Krippendorff's lowest for tentative
+conclusions): the Coverage screen highlights such a clause and the Constitution screen marks it
+"unclear?"."""
+
 CONFUSIONS_SHOWN = 50
 """Clause pairs a report keeps, most frequent first (`confusions_total` counts them all)."""
+
+
+def is_low(alpha: float | None) -> bool:
+    """A measured alpha below LOW_AGREEMENT (None, nothing measured, is not low)."""
+    return alpha is not None and alpha < LOW_AGREEMENT
 
 
 def masi_distance(a: Iterable[str], b: Iterable[str]) -> float:

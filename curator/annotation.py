@@ -42,6 +42,15 @@ class AnnotationError(CuratorError):
     """An annotation request the rules refuse (unknown user, own record, stale clause, not assigned)."""
 
 
+class ClauseChangedError(AnnotationError):
+    """`annotate` refused a clause whose text changed since the assignment and was not confirmed;
+    `clause_id` names it, so a front end can show its current text and ask."""
+
+    def __init__(self, message: str, clause_id: str) -> None:
+        super().__init__(message)
+        self.clause_id = clause_id
+
+
 # ---------------------------------------------------------------------------
 # Assign
 # ---------------------------------------------------------------------------
@@ -354,10 +363,11 @@ def annotate(
                     field="clauses",
                 )
             if clause_id in then and then[clause_id] != hashes[clause_id] and clause_id not in confirmed:
-                raise AnnotationError(
+                raise ClauseChangedError(
                     f"clause {clause_id!r} changed since {example_id} was assigned (version "
                     f"{mine.constitution_version} -> {version['id']}): read its current text, then confirm it "
-                    f"(--confirm-changed {clause_id}); nothing was written"
+                    f"(--confirm-changed {clause_id}); nothing was written",
+                    clause_id,
                 )
         before = {x.annotator_key: x for x in store.annotations_of(db, example_id)}.get(key)
         if before is not None and before.clauses == wanted and before.constitution_version == version["id"]:

@@ -270,6 +270,12 @@ def test_alpha_matches_nltk_on_generated_data(seed: int) -> None:
     assert agreement.compute(rows, seed=seed).interval == report.interval
 
 
+def test_low_agreement_is_below_krippendorffs_tentative_threshold() -> None:
+    assert agreement.LOW_AGREEMENT == 0.667
+    assert agreement.is_low(0.666) and agreement.is_low(-0.2)
+    assert not agreement.is_low(0.667) and not agreement.is_low(1.0) and not agreement.is_low(None)
+
+
 def test_masi_distance_matches_nltk() -> None:
     rng = random.Random(5)
     for _ in range(200):

@@ -58,6 +58,8 @@ WIDGETS: dict[str, tuple[type[Widget], ...]] = {
     "New example": (OptionList,),
     "Editor": (LinkList, SuggestionList),
     "Review": (DataTable,),
+    "Annotate": (DataTable,),
+    "Adjudicate": (DataTable,),
     "Coverage": (DataTable,),
     "Evals": (DataTable,),
     "Eval suite": (DataTable,),

@@ -51,6 +51,8 @@ class CuratorApp(App[None]):
         Binding("4", "switch_mode('coverage')", "Coverage", group=SCREENS),
         Binding("5", "switch_mode('export')", "Export", group=SCREENS),
         Binding("6", "switch_mode('evals')", "Evals", group=SCREENS),
+        Binding("7", "open_annotation", "Annotation queue", show=False),
+        Binding("8", "open_adjudication", "Adjudicate", show=False),
     ]
     # not a ClassVar to mypy: Textual annotates it `ClassVar[...] | None`, an instance variable
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW_BELOW, "-wide")]  # noqa: RUF012
@@ -142,6 +144,20 @@ class CuratorApp(App[None]):
         from curator.tui.screens.history import HistoryScreen
 
         self.push_screen(HistoryScreen(example_id))
+
+    def action_open_annotation(self) -> None:
+        """The acting user's blind annotation queue (on top of the current screen)."""
+        from curator.tui.screens.annotate import AnnotateScreen
+
+        if not isinstance(self.screen, AnnotateScreen):
+            self.push_screen(AnnotateScreen())
+
+    def action_open_adjudication(self) -> None:
+        """The records whose annotators disagree, side by side (on top of the current screen)."""
+        from curator.tui.screens.adjudicate import AdjudicateScreen
+
+        if not isinstance(self.screen, AdjudicateScreen):
+            self.push_screen(AdjudicateScreen())
 
     def open_clause(self, clause_id: str) -> None:
         self.switch_mode("constitution")

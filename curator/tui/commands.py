@@ -43,6 +43,8 @@ class CuratorCommands(Provider):
             items.append((f"Go to {name}", partial(app.switch_mode, mode), "screen"))
         for kind in KINDS:
             items.append((f"New {kind} example", partial(app.open_editor, None, kind=kind), "new"))
+        items.append(("Go to Annotation queue (blind)", app.action_open_annotation, "screen"))
+        items.append(("Go to Adjudicate disagreements", app.action_open_adjudication, "screen"))
         items.append(("Switch user", app.action_switch_user, "user"))
         return items
 

@@ -28,6 +28,6 @@ async def test_coverage_screenshot(tmp_path: Path) -> None:
     assert svg.lstrip().startswith("<svg")
     text = svg_text(svg)
     assert "Approved tokens per section" in text
-    for header in ("clause", "story", "advice", "document", "agentic", "gap"):  # every column fits at 120
+    for header in ("clause", "story", "advice", "document", "agentic", "gap", "agree"):  # every column fits at 120
         assert header in text, header
     assert f"demo.db · {shots.USER}" in text

@@ -19,6 +19,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, Tree
 from textual.widgets.tree import TreeNode
 
+from curator.agreement import LOW_AGREEMENT, is_low
+from curator.annotation import clause_agreement
 from curator.models import Clause
 from curator.store.clauses import current_clauses, current_version
 from curator.store.db import WorkspaceDB
@@ -40,6 +42,13 @@ class ClauseStats:
     linked: int = 0
     stale: int = 0
     orphaned: int = 0
+    agreement: tuple[float, int] | None = None
+    """Blind annotators' binary alpha on linking the clause and the records in the sample (None: not measured)."""
+
+    @property
+    def unclear(self) -> bool:
+        """Annotators agree too little on this clause (alpha below LOW_AGREEMENT): its text may be unclear."""
+        return self.agreement is not None and is_low(self.agreement[0])
 
 
 @dataclass
@@ -56,7 +65,8 @@ def load_clause_tree(db: WorkspaceDB) -> ClauseData:
 
 
 def load_clause_data(db: WorkspaceDB) -> ClauseData:
-    """Clauses of the current version with rolled-up badges (runs in a worker thread).
+    """Clauses of the current version with rolled-up badges and the annotators' agreement per clause
+    (runs in a worker thread).
 
     Reuses the coverage core (two index scans + numpy), ~3x faster than walking every link here.
     """
@@ -70,6 +80,8 @@ def load_clause_data(db: WorkspaceDB) -> ClauseData:
         approved = sum(row.total[k]["approved"] for k in row.total)
         linked = sum(sum(by_status.values()) for by_status in row.total.values())
         stats[row.id] = ClauseStats(approved, linked, row.stale, row.orphaned)
+    for clause_id, value in clause_agreement(db).items():
+        stats.setdefault(clause_id, ClauseStats()).agreement = value
     orphaned = orphaned_link_count(db)
     return ClauseData(version, clauses, stats, orphaned)
 
@@ -215,12 +227,19 @@ class ConstitutionScreen(Screen[None]):
         if not target and data.clauses and not data.orphaned:
             target = data.clauses[0].id  # the detail pane is never empty while a clause could show
         if target:
+            shown = self.selected
             self.select_clause(target)
+            if target == shown and not data.orphaned and target in self.clauses:
+                # the cursor stayed, the agreement in its heading may have changed
+                clause = self.clauses[target]
+                self.query_one("#clause-heading", Static).update(self.clause_heading(clause, self.path_of(clause)))
 
     def _label(self, clause: Clause) -> Text:
         s = self.stats.get(clause.id, ClauseStats())
         badge_style = "dim" if not s.linked else ("green" if s.approved else "yellow")
         parts: list[tuple[str, str] | str] = [(f"{s.approved}/{s.linked} ", badge_style)]
+        if s.unclear:  # before the title: a long title is cut at the pane's edge, the mark stays
+            parts.append(("unclear? ", "bold yellow"))
         if clause.kind == "item":
             parts.append((clause.id + " ", "italic"))
         parts.append(clause.title)
@@ -283,21 +302,41 @@ class ConstitutionScreen(Screen[None]):
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
         self.show_clause(event.node.data or "")
 
+    def path_of(self, clause: Clause) -> list[str]:
+        """The titles from the clause up to the top."""
+        path = []
+        cur: Clause | None = clause
+        while cur is not None:
+            path.append(cur.title)
+            cur = self.clauses.get(cur.parent or "")
+        return path
+
+    def clause_heading(self, clause: Clause, path: list[str]) -> Text:
+        """Id, path (`path`: the titles from the clause up), attributes, and the annotators' agreement."""
+        meta = "  ".join(f"{k}={v}" for k, v in sorted(clause.meta.items()))
+        heading: list[tuple[str, str] | str] = [(clause.id, "bold"), "   ", (" › ".join(reversed(path)), "dim")]
+        if meta:
+            heading.append("   " + meta)
+        agreement = self.stats.get(clause.id, ClauseStats()).agreement
+        if agreement is not None:
+            alpha, n = agreement
+            low = is_low(alpha)
+            heading.append(
+                (
+                    f"\nannotators' agreement: alpha {alpha:.2f} over {n} records"
+                    + (f" (below {LOW_AGREEMENT}): unclear? its text may read two ways" if low else ""),
+                    "bold yellow" if low else "dim",
+                )
+            )
+        return join(*heading)
+
     def show_clause(self, clause_id: str) -> None:
         """The clause's path, context, text and linked examples in the detail pane."""
         clause = self.clauses.get(clause_id)
         if clause is None:
             return
         self.selected = clause.id
-        path = []
-        cur: Clause | None = clause
-        while cur is not None:
-            path.append(cur.title)
-            cur = self.clauses.get(cur.parent or "")
-        meta = "  ".join(f"{k}={v}" for k, v in sorted(clause.meta.items()))
-        self.query_one("#clause-heading", Static).update(
-            join((clause.id, "bold"), "   ", (" › ".join(reversed(path)), "dim"), ("   " + meta if meta else ""))
-        )
+        self.query_one("#clause-heading", Static).update(self.clause_heading(clause, self.path_of(clause)))
         context_view = self.query_one("#clause-context", Static)
         context_view.update(plain(clause.context, "italic") if clause.context else content(""))
         context_view.display = bool(clause.context)

@@ -17,6 +17,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from curator import coverage
+from curator.agreement import is_low
 from curator.models import KINDS
 from curator.tui.safe import clipped, content, join, plain
 from curator.tui.screens.help import ScreenBindingCommands
@@ -56,6 +57,15 @@ def violations_cell(v: coverage.Violations | None) -> Text:
     if v is None:
         return plain("")
     return plain(v.cell(), "bold red" if v.violations else "green")
+
+
+def agreement_cell(value: tuple[float, int] | None) -> Text:
+    """`0.42 n5` (the blind annotators' binary alpha on linking the clause, records in the sample), red
+    below LOW_AGREEMENT; empty when no annotated record links the clause."""
+    if value is None:
+        return plain("")
+    alpha, n = value
+    return plain(f"{alpha:.2f} n{n}", "bold white on dark_red" if is_low(alpha) else "green")
 
 
 CLAUSE_MIN = 16
@@ -120,6 +130,7 @@ class CoverageScreen(Screen[None]):
         for kind in KINDS:
             heat.add_column(kind, key=kind)
         heat.add_column("gap", key="gap")
+        heat.add_column("agree", key="agree")
         drill = self.query_one("#drill", DataTable)
         for name in ("id", "kind", "status", "title"):
             drill.add_column(name, key=name)
@@ -175,7 +186,14 @@ class CoverageScreen(Screen[None]):
             label = join(("  " * (r.depth - 1)) + r.id, (f"  {r.title}", "dim"))
             label.no_wrap, label.overflow = True, "ellipsis"  # cut at the column's edge
             extra = [violations_cell(r.violations)] if run is not None else []
-            heat.add_row(label, *cells, plain(str(gap) if gap else "", "bold red"), *extra, key=r.id)
+            heat.add_row(
+                label,
+                *cells,
+                plain(str(gap) if gap else "", "bold red"),
+                agreement_cell(r.agreement),
+                *extra,
+                key=r.id,
+            )
 
     @on(DataTable.CellHighlighted, "#heat")
     def _drill(self, event: DataTable.CellHighlighted) -> None:

@@ -27,7 +27,10 @@ WORKFLOW = (
     "comment (x). Nobody approves their own work, and approval needs at least one clause link and, for "
     "advice and agentic examples, a rationale on every assistant turn. h shows any example's history; "
     "ctrl+p opens the command palette; ctrl+q quits. In the editor, f2-f5 ask the model (needs ANTHROPIC_API_KEY) "
-    "for a draft, a critique, an explain-why rewrite or clause links; nothing is stored until you save."
+    "for a draft, a critique, an explain-why rewrite or clause links; nothing is stored until you save. "
+    "Blind double annotation: 7 lists the records a lead assigned to you, without their links, to link "
+    "clauses to (l) and submit (s); 8 shows the records whose annotators disagree, side by side, for a "
+    "lead to decide (d)."
 )
 
 

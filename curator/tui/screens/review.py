@@ -59,17 +59,18 @@ def example_heading(ex: Example) -> Text:
     )
 
 
-def example_body(ex: Example) -> Text:
-    """Everything a reviewer reads, literally: clauses, tags, system prompt, tools, text or turns."""
+def example_body(ex: Example, *, links: bool = True) -> Text:
+    """Everything a reviewer reads, literally: clauses, tags, system prompt, tools, text or turns.
+    `links=False` leaves out the clauses line (a blind annotator's record has none to show)."""
     parts: list[Part] = []
 
     def field(label: str, value: str) -> None:
         parts.append((label + ": ", "bold"))
         parts.append(value + "\n")
 
-    if ex.clauses:
+    if links and ex.clauses:
         field("Clauses", ", ".join(ex.clauses))
-    else:
+    elif links:
         parts.append(("Clauses: none linked\n", "yellow"))
     if ex.tags:
         field("Tags", ", ".join(ex.tags))
