@@ -175,6 +175,10 @@ def main() -> int:
             from bench import bench_clusters
 
             result = bench_clusters.merge(results["clusters"], result)
+        if name == "ray" and "ray" in results:
+            from bench import bench_ray
+
+            result = bench_ray.merge(results["ray"], result)
         if name == "dupindex" and "dupindex" in results:
             from bench import bench_dupindex
 

@@ -10,6 +10,8 @@ folders byte for byte) and the comparison is part of the result: a benchmark of 
 is worthless.
 
 Run: `python -m bench ray` (100k records) or `python -m bench ray --size 1000000`.
+`BENCH_RAY_COMMANDS=clusters python -m bench ray --size N` re-measures only the commands named
+(both engines, side by side) and keeps the stored figures of the others.
 """
 
 from __future__ import annotations
@@ -114,8 +116,12 @@ def _workspace(n: int, tmp: Path, env: dict[str, str]) -> Path:
     return db
 
 
+COMMANDS = ("clusters", "decontam", "export")
+
+
 def run(quick: bool = False, size: int | None = None) -> dict[str, Any]:
     n = size or (10_000 if quick else 100_000)
+    wanted = [c for c in os.environ.get("BENCH_RAY_COMMANDS", ",".join(COMMANDS)).split(",") if c in COMMANDS]
     DATA.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(dir=DATA) as tmp_name:
         tmp = Path(tmp_name)
@@ -127,27 +133,28 @@ def run(quick: bool = False, size: int | None = None) -> dict[str, Any]:
         shutil.copytree(ROOT / "corpora" / "pools", tmp / "corpora" / "pools")
         curator = str(BIN / "curator")
         local: dict[str, Any] = {}
-        local["clusters"] = _timed(
-            [curator, "dedup", "clusters", "--format", "json", "--db", str(db)], tmp / "clusters.json", env
-        )
-        local["decontam"] = _timed(
-            [curator, "decontam", "--format", "json", "--db", str(db)], tmp / "decontam.json", env
-        )
-        local["export"] = _timed(
-            [curator, "export", "--spec", str(tmp / "spec.toml"), "--out", str(tmp / "local"), "--db", str(db)],
-            tmp / "export.txt",
-            env,
-        )
+        commands = {
+            "clusters": ([curator, "dedup", "clusters", "--format", "json"], tmp / "clusters.json"),
+            "decontam": ([curator, "decontam", "--format", "json"], tmp / "decontam.json"),
+            "export": ([curator, "export", "--spec", str(tmp / "spec.toml"), "--out", str(tmp / "local")], tmp / "x"),
+        }
+        for name in wanted:
+            cmd, out = commands[name]
+            local[name] = _timed([*cmd, "--db", str(db)], out, env)
         snapshot = _timed(
             [curator, "snapshot", "--parquet", str(tmp / "snap"), "--db", str(db)], tmp / "snapshot.txt", env
         )
         snapshot["mb"] = round(sum(p.stat().st_size for p in (tmp / "snap").iterdir()) / 1e6, 1)
-        ray_side = _ray_side(db, tmp)
-        same = {
-            "clusters": json.loads((tmp / "clusters.json").read_text()) == ray_side.pop("clusters_json"),
-            "decontam": json.loads((tmp / "decontam.json").read_text()) == ray_side.pop("decontam_json"),
-            "export": _tree(_only_folder(tmp / "local")) == _tree(_only_folder(tmp / "ray")),
-        }
+        ray_side = _ray_side(db, tmp, wanted)
+        same = {}
+        if "clusters" in wanted:
+            same["clusters"] = json.loads((tmp / "clusters.json").read_text()) == ray_side.pop("clusters_json")
+        if "decontam" in wanted:
+            same["decontam"] = json.loads((tmp / "decontam.json").read_text()) == ray_side.pop("decontam_json")
+        if "export" in wanted:
+            same["export"] = _tree(_only_folder(tmp / "local")) == _tree(_only_folder(tmp / "ray"))
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+    measured_at = dict.fromkeys(wanted, commit.stdout.strip() or "?")
     return {
         "records": n,
         "cpus": os.cpu_count(),
@@ -155,7 +162,22 @@ def run(quick: bool = False, size: int | None = None) -> dict[str, Any]:
         "local": local,
         "ray": ray_side,
         "identical": same,
+        "measured_at": measured_at,
     }
+
+
+def merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """A run of some commands over the stored run of the same size: the others' figures kept."""
+    if old.get("records") != new["records"]:
+        return new
+    merged: dict[str, Any] = json.loads(json.dumps(old))
+    for name in new["measured_at"]:
+        merged["local"][name] = new["local"][name]
+        merged["ray"][name] = new["ray"][name]
+        merged["identical"][name] = new["identical"][name]
+    merged.setdefault("measured_at", dict.fromkeys(COMMANDS, "of the first run"))
+    merged["measured_at"].update(new["measured_at"])
+    return merged
 
 
 def _only_folder(parent: Path) -> Path:
@@ -163,7 +185,7 @@ def _only_folder(parent: Path) -> Path:
     return folder
 
 
-def _ray_side(db: Path, tmp: Path) -> dict[str, Any]:
+def _ray_side(db: Path, tmp: Path, wanted: list[str]) -> dict[str, Any]:
     """The three commands on a local Ray over the snapshot: totals, stages, outputs."""
     from curator.dedup.decontam import DecontamConfig
     from curator.distributed.clusters import clusters_report
@@ -180,26 +202,29 @@ def _ray_side(db: Path, tmp: Path) -> dict[str, Any]:
     folder = tmp / "snap"
     ws = open_workspace(db)
     try:
-        clock = time.perf_counter()
-        report, stages = clusters_report(folder)
-        out["clusters"] = {"seconds": round(time.perf_counter() - clock, 2), "stages": _rounded(stages)}
-        out["clusters_json"] = json.loads(json.dumps(report.to_json()))
-        clock = time.perf_counter()
-        result, stages = scan_snapshot(folder, None, DecontamConfig(), None)
-        out["decontam"] = {"seconds": round(time.perf_counter() - clock, 2), "stages": _rounded(stages)}
-        out["decontam_json"] = json.loads(
-            json.dumps(
-                {
-                    "checked": result.checked,
-                    "flagged": len({f.id for f in result.flags}),
-                    "flags": [f.to_json() for f in result.flags],
-                    "discount": result.summary(),
-                }
+        if "clusters" in wanted:
+            clock = time.perf_counter()
+            report, stages = clusters_report(folder)
+            out["clusters"] = {"seconds": round(time.perf_counter() - clock, 2), "stages": _rounded(stages)}
+            out["clusters_json"] = json.loads(json.dumps(report.to_json()))
+        if "decontam" in wanted:
+            clock = time.perf_counter()
+            result, stages = scan_snapshot(folder, None, DecontamConfig(), None)
+            out["decontam"] = {"seconds": round(time.perf_counter() - clock, 2), "stages": _rounded(stages)}
+            out["decontam_json"] = json.loads(
+                json.dumps(
+                    {
+                        "checked": result.checked,
+                        "flagged": len({f.id for f in result.flags}),
+                        "flags": [f.to_json() for f in result.flags],
+                        "discount": result.summary(),
+                    }
+                )
             )
-        )
-        clock = time.perf_counter()
-        _, stages = export_on_ray(ws, load_spec(tmp / "spec.toml"), tmp / "ray", snapshot=folder)
-        out["export"] = {"seconds": round(time.perf_counter() - clock, 2), "stages": _rounded(stages)}
+        if "export" in wanted:
+            clock = time.perf_counter()
+            _, stages = export_on_ray(ws, load_spec(tmp / "spec.toml"), tmp / "ray", snapshot=folder)
+            out["export"] = {"seconds": round(time.perf_counter() - clock, 2), "stages": _rounded(stages)}
     finally:
         ws.close()
     out["driver_peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
@@ -294,7 +319,8 @@ local command's, the export folder equal file by file. Run: `python -m bench ray
 {chr(10).join(rows)}
 
 The Ray driver's peak RSS was {result["ray"]["driver_peak_rss_mib"]:,.0f} MiB (the workers are
-processes of their own, not counted).
+processes of their own, not counted). Each command's row was measured at commit
+{", ".join(f"{k} {v}" for k, v in result.get("measured_at", {}).items()) or "(not recorded)"}.
 
 ### Projection to 10M-100M records
 
