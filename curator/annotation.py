@@ -200,17 +200,7 @@ def select(db: Database, filters: records.Filters) -> list[str]:
     """Ids of the live records the Examples filters select (what `assign` with filters acts on)."""
     if filters.since:
         examples.since_bound(filters.since)
-    found = examples.query(
-        db,
-        kind=filters.kind,
-        status=filters.status,
-        clause=filters.clause,
-        tag=filters.tag,
-        author=filters.author,
-        text=filters.text,
-        since=filters.since,
-    )
-    return [ex.id for ex in found]
+    return [ex.id for ex in records.selected(db, filters)]
 
 
 def _live(db: Database, example_id: str, consequence: str) -> Example:

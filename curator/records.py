@@ -785,6 +785,21 @@ def _preview(
     return "change", "purge (permanent)"
 
 
+def selected(db: Database, filters: Filters, *, deleted: bool = False) -> list[Example]:
+    """The records the Examples filters select (live ones, or soft-deleted ones with `deleted`)."""
+    return examples.query(
+        db,
+        kind=filters.kind,
+        status=filters.status,
+        clause=filters.clause,
+        tag=filters.tag,
+        author=filters.author,
+        text=filters.text,
+        since=filters.since,
+        deleted=deleted,
+    )
+
+
 def plan(
     db: Database,
     verb: Verb,
@@ -817,17 +832,7 @@ def plan(
                 raise RecordError(
                     f"unknown clause id {unknown[0]!r} (not in the current constitution)", field="clauses"
                 )
-        found = examples.query(
-            db,
-            kind=filters.kind,
-            status=filters.status,
-            clause=filters.clause,
-            tag=filters.tag,
-            author=filters.author,
-            text=filters.text,
-            since=filters.since,
-            deleted=verb in ("restore", "purge"),
-        )
+        found = selected(db, filters, deleted=verb in ("restore", "purge"))
         items = tuple(
             PlannedChange(ex.id, ex.version, *_preview(db, verb, ex, actor=actor, clauses=clause_ids, tags=tag_names))
             for ex in found
