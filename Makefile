@@ -17,12 +17,8 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	@# The Ray engine's tests run beside the rest, in a process of their own at a lower priority
-	@# (one local Ray for all of them): they use the CPU the Pilot tests leave idle while waiting.
-	@log=$$(mktemp); nice -n 10 $(BIN)/pytest -m ray -p no:cacheprovider >$$log 2>&1 & ray_pid=$$!; \
-	$(BIN)/pytest -n 2 --dist worksteal -m "not ray"; main=$$?; \
-	wait $$ray_pid; ray=$$?; echo "--- the Ray engine's tests (pytest -m ray, run beside the rest):"; \
-	cat $$log; rm -f $$log; test $$main -eq 0 && test $$ray -eq 0
+	$(BIN)/pytest -n 2 --dist worksteal -m "not ray"
+	$(BIN)/pytest -m ray
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
