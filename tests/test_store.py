@@ -309,3 +309,34 @@ def test_upgrading_an_older_workspace_is_announced_once(tmp_path: Path, capsys: 
     assert "upgrading" in err and "m005_signature_shingle_counts" in err
     assert main(["list", "--db", str(path), "--format", "json"]) == 0
     assert "upgrading" not in capsys.readouterr().err
+
+
+SCRIPTS_WITH_SEMICOLONS_INSIDE = [
+    "CREATE TABLE t (a TEXT DEFAULT ';'); -- a ; in a comment\nINSERT INTO t VALUES ('x;y');\n/* ; */ SELECT 1",
+    "CREATE TRIGGER g AFTER INSERT ON t BEGIN INSERT INTO t VALUES (';'); DELETE FROM t WHERE a = 'q;'; END;\n",
+    "SELECT 1;;SELECT 'it''s;';   \n  ",
+    "",
+]
+
+
+@pytest.mark.parametrize("script", SCRIPTS_WITH_SEMICOLONS_INSIDE)
+def test_scripts_split_into_the_statements_sqlite_utils_finds(script: str) -> None:
+    from sqlite_utils.db import _iter_complete_sql_statements
+
+    from curator.store.db import sql_statements
+
+    assert list(sql_statements(script)) == list(_iter_complete_sql_statements(script))
+
+
+def test_a_script_inside_a_transaction_runs_whole_and_rolls_back_whole(tmp_path: Path) -> None:
+    with open_workspace(tmp_path / "x.db") as ws:
+        with pytest.raises(sqlite3.OperationalError), ws.db.atomic():
+            ws.db.executescript(
+                "CREATE TABLE t (a TEXT); CREATE TRIGGER g AFTER INSERT ON t BEGIN "
+                "INSERT INTO t2 VALUES (new.a || ';'); END; CREATE TABLE t2 (b TEXT); INSERT INTO t VALUES ('x');"
+                "SELECT * FROM no_such_table;"
+            )
+        assert "t" not in ws.db.table_names()
+        with ws.db.atomic():
+            ws.db.executescript("CREATE TABLE u (b TEXT DEFAULT ';'); -- a ; comment\nINSERT INTO u VALUES ('x;y');")
+        assert [r[0] for r in ws.db.execute("SELECT b FROM u")] == ["x;y"]
