@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,ray]'
+	$(BIN)/python -m pip install --quiet --no-compile -e '.[dev,ray]'
 	@touch $(STAMP)
 
 run: $(STAMP)
@@ -17,7 +17,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -n 2 --dist worksteal -m "not ray"
+	$(BIN)/pytest -n 3 --dist worksteal -m "not ray"
 	$(BIN)/pytest -m ray
 
 lint: $(STAMP)
