@@ -29,9 +29,10 @@ from typing import Any
 from bench import datagen
 from curator import paths
 from curator.constitution.versions import import_constitution
+from curator.gcpause import gc_paused
 from curator.mixture.counters import EstimateCounter, TokenCounter, counter_for, offline_encoding
 from curator.mixture.formats import training_text
-from curator.mixture.plan import gc_paused, plan_export
+from curator.mixture.plan import plan_export
 from curator.mixture.spec import MixtureSpec, load_spec
 from curator.mixture.write import JSON_ENCODER, RenderedFormat, export_from_spec, render_format
 from curator.models import Example

@@ -16,7 +16,9 @@ Per clause the same alpha with the binary distance (linked or not). The clause-p
 count, over every pair of annotations of one record, each clause one annotator linked and the
 other did not, against each clause the other linked and the first did not. The mean pairwise
 Jaccard is the plain-language figure. The bootstrap interval resamples records with replacement
-from a seeded generator, so the same annotations give the same interval.
+from a seeded generator, so the same annotations give the same interval; each replicate's observed
+disagreement is its records' and the expected one stays the whole sample's (Hayes & Krippendorff
+2007, the bootstrap published for alpha).
 
 Everything here takes plain rows and returns plain data: no database, no output.
 """
@@ -25,9 +27,9 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -108,50 +110,88 @@ def encode(rows: Iterable[tuple[str, str, Iterable[str]]]) -> Encoded:
     An annotator listed twice for one record, or an empty link set (MASI is undefined between
     two empty sets), is a `ValueError` naming the record: the store never holds either.
     """
-    rec_ix: dict[str, int] = {}
-    ann_ix: dict[str, int] = {}
-    value_ix: dict[tuple[str, ...], int] = {}
-    item_l: list[int] = []
-    coder_l: list[int] = []
-    value_l: list[int] = []
-    canonical: dict[tuple[str, ...], tuple[str, ...]] = {}
-    for record, annotator, clause_ids in rows:
-        if isinstance(clause_ids, tuple):  # a set given again (the store shares them): sorted once
-            labels = canonical.get(clause_ids) or canonical.setdefault(clause_ids, tuple(sorted(set(clause_ids))))
-        else:
-            labels = tuple(sorted(set(clause_ids)))
-        if not labels:
-            raise ValueError(f"{record}: {annotator}'s annotation links no clause")
-        item_l.append(rec_ix.setdefault(record, len(rec_ix)))
-        coder_l.append(ann_ix.setdefault(annotator, len(ann_ix)))
-        value_l.append(value_ix.setdefault(labels, len(value_ix)))
-    # every index in sorted order of what it names, so the input's order changes nothing
-    records, item = _sorted_codes(rec_ix, item_l)
-    annotators, coder = _sorted_codes(ann_ix, coder_l)
-    labelsets, value = _sorted_codes(value_ix, value_l)
-    order = np.lexsort((coder, item))
-    item, coder, value = item[order], coder[order], value[order]
-    twice = np.flatnonzero((np.diff(item) == 0) & (np.diff(coder) == 0))
+    rows = list(rows)
+    records = [r[0] for r in rows]
+    annotators = [r[1] for r in rows]
+    return encode_columns(records, annotators, [x if type(x) is tuple else tuple(x) for _, _, x in rows])
+
+
+def encode_columns(
+    records: Sequence[str],
+    annotators: Sequence[str],
+    labels: Sequence[Hashable],
+    decode: Callable[[list[Any]], Sequence[Iterable[str]]] | None = None,
+) -> Encoded:
+    """`encode` of parallel columns: row i is (records[i], annotators[i], labels[i]).
+
+    `labels` are the rows' link sets as tuples, or, with `decode`, hashable keys standing for them
+    (the store's JSON text) that `decode` turns into link sets, all distinct keys in one call.
+    Every per-row step is a C-level pass over a column and the link sets are deduplicated as
+    integer rows, so 300,000 rows encode in about a tenth of a second.
+    """
+    if not records:
+        empty = np.zeros(0, dtype=np.int64)
+        return Encoded((), (), (), empty, empty, empty, np.zeros((0, 0), dtype=np.int64), empty)
+    record_names, item = _codes(records)
+    annotator_names, coder = _codes(annotators)
+    keys = list(dict.fromkeys(labels))
+    key_code = np.fromiter(map({k: i for i, k in enumerate(keys)}.__getitem__, labels), np.int64, len(labels))
+    labelsets = [tuple(x) for x in (decode(keys) if decode is not None else cast(list[tuple[str, ...]], keys))]
+    clauses = tuple(sorted(set().union(*labelsets)))
+    cl_ix = {c: i for i, c in enumerate(clauses)}
+    sizes = np.fromiter(map(len, labelsets), np.int64, len(labelsets))
+    if sizes.size and int(sizes.min()) == 0:
+        row = int(np.flatnonzero(sizes[key_code] == 0)[0])
+        raise ValueError(f"{records[row]}: {annotators[row]}'s annotation links no clause")
+    width = int(sizes.max()) if sizes.size else 0
+    raw = np.full((len(labelsets), width), -1, dtype=np.int64)
+    if sizes.size:
+        flat = np.fromiter((cl_ix[c] for labelset in labelsets for c in labelset), np.int64, int(sizes.sum()))
+        starts = np.cumsum(sizes) - sizes
+        raw[np.repeat(np.arange(len(labelsets)), sizes), np.arange(flat.size) - np.repeat(starts, sizes)] = flat
+    # each set in order, without repeats: sort each row with the padding last, then drop repeats
+    last = np.iinfo(np.int64).max
+    raw[raw < 0] = last
+    raw.sort(axis=1)
+    repeated = np.zeros_like(raw, dtype=bool)
+    repeated[:, 1:] = (raw[:, 1:] == raw[:, :-1]) & (raw[:, 1:] != last)
+    if repeated.any():
+        raw[repeated] = last
+        raw.sort(axis=1)
+    raw[raw == last] = -1
+    # rows of clause indices, padded with -1, sort as the tuples of clause ids do
+    base = len(clauses) + 1
+    if width and base**width < 2**62:  # each row as one integer (digits clause + 1): a 1-d unique
+        row_key = np.zeros(raw.shape[0], dtype=np.int64)
+        for col in range(width):
+            row_key = row_key * base + (raw[:, col] + 1)
+        _, first, canonical = np.unique(row_key, return_index=True, return_inverse=True)
+        padded = raw[first]
+    else:
+        padded, canonical = np.unique(raw, axis=0, return_inverse=True)
+    value = canonical.reshape(-1)[key_code] if key_code.size else np.zeros(0, dtype=np.int64)
+    pair_code = item * max(len(annotator_names), 1) + coder
+    if not (pair_code[1:] > pair_code[:-1]).all():  # the store's rows come in this order already
+        order = np.argsort(pair_code, kind="stable")
+        item, coder, value, pair_code = item[order], coder[order], value[order], pair_code[order]
+    twice = np.flatnonzero(np.diff(pair_code) == 0)
     if twice.size:
         k = int(twice[0])
-        raise ValueError(f"{records[int(item[k])]}: {annotators[int(coder[k])]} has two annotations")
-    value_ix = {labels: v for v, labels in enumerate(labelsets)}
-    clauses = tuple(sorted({c for labels in value_ix for c in labels}))
-    cl_ix = {c: i for i, c in enumerate(clauses)}
-    width = max((len(labels) for labels in value_ix), default=0)
-    padded = np.full((len(value_ix), width), -1, dtype=np.int64)
-    for v, labels in enumerate(value_ix):
-        padded[v, : len(labels)] = [cl_ix[c] for c in labels]
-    sizes = (padded >= 0).sum(axis=1, dtype=np.int64)
-    return Encoded(records, annotators, clauses, item, coder, value, padded, sizes)
+        raise ValueError(f"{record_names[int(item[k])]}: {annotator_names[int(coder[k])]} has two annotations")
+    set_sizes = (padded >= 0).sum(axis=1)
+    padded = padded[:, : int(set_sizes.max())]  # as wide as the largest set once repeats are gone
+    return Encoded(record_names, annotator_names, clauses, item, coder, value, padded, set_sizes)
 
 
-def _sorted_codes(index: dict[Any, int], codes: list[int]) -> tuple[tuple[Any, ...], IntArray]:
-    """The keys of `index` sorted, and `codes` (first-seen positions) renumbered to that order."""
-    keys = sorted(index)
-    rank = np.empty(len(keys), dtype=np.int64)
-    rank[np.fromiter((index[k] for k in keys), dtype=np.int64, count=len(keys))] = np.arange(len(keys))
-    return tuple(keys), rank[np.asarray(codes, dtype=np.int64)] if codes else np.zeros(0, dtype=np.int64)
+def _codes(column: Sequence[str]) -> tuple[tuple[str, ...], IntArray]:
+    """The distinct values of `column` sorted, and each row's position among them."""
+    values = np.array(column, dtype=object)
+    if values.size and bool((values[:-1] <= values[1:]).all()):  # sorted already (the store's records)
+        new = np.concatenate([[False], values[:-1] != values[1:]])
+        return tuple(values[np.flatnonzero(np.concatenate([[True], new[1:]]))]), np.cumsum(new, dtype=np.int64)
+    names = sorted(dict.fromkeys(column))
+    index = {name: i for i, name in enumerate(names)}
+    return tuple(names), np.fromiter(map(index.__getitem__, column), np.int64, len(column))
 
 
 def _intersections(enc: Encoded, va: IntArray, vb: IntArray) -> IntArray:
@@ -168,26 +208,25 @@ class _Sample:
     item: IntArray
     """Position of each annotation's record among the pairable records (0..n_items-1)."""
     value: IntArray
+    coder: IntArray
     m: IntArray
     """Annotations per pairable record."""
     first: IntArray
     """Index of each pairable record's first annotation."""
 
 
-def _sample(enc: Encoded, keep: npt.NDArray[np.bool_] | None = None) -> _Sample:
+def _sample(enc: Encoded) -> _Sample:
     item, value = enc.item, enc.value
-    if keep is not None:
-        item, value = item[keep], value[keep]
     if item.size == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return _Sample(empty, empty, empty, empty)
+        return _Sample(empty, empty, empty, empty, empty)
     _, counts = np.unique(item, return_counts=True)
     pairable_items = counts >= 2
     per_ann = np.repeat(pairable_items, counts)
     m = counts[pairable_items].astype(np.int64)
     new_item = np.repeat(np.arange(m.size, dtype=np.int64), m)
     first_new = np.concatenate([[0], np.cumsum(m)[:-1]]).astype(np.int64)
-    return _Sample(new_item, value[per_ann], m, first_new)
+    return _Sample(new_item, value[per_ann], enc.coder[per_ann], m, first_new)
 
 
 def _pair_index(s: _Sample) -> tuple[IntArray, IntArray]:
@@ -228,7 +267,7 @@ class _Expected:
     F_s(T) = sum of N_v over values of size s holding T give G_j(s, t) = sum over T of
     F_s(T) F_t(T) = sum over value pairs of sizes (s, t) of N_a N_b C(|a & b|, j); binomial
     inversion turns G into the weight of each intersection size. Linear in the values times their
-    subsets (link sets are small), so a bootstrap replicate is cheap; exact in float64 while the
+    subsets (link sets are small), so each annotator pair's total is cheap too; exact in float64 while the
     sums stay below 2**53, which sets of up to `SUBSET_LIMIT` clauses keep far from. A set larger
     than that (2**n subsets) makes every total a blockwise comparison of the distinct sets instead.
     """
@@ -310,46 +349,49 @@ class _Expected:
         return total
 
 
-def _alpha_masi(enc: Encoded, s: _Sample, expected_of: _Expected) -> float | None:
-    """Krippendorff's alpha with MASI over a sample (None when no record has two annotations)."""
-    n = int(s.value.size)
+def _expected(n: int, counts: FloatArray, expected_of: _Expected) -> float | None:
+    """Expected disagreement of `n` pairable annotations with these value counts (None: one value
+    only, where alpha is 1 by nltk's rule)."""
+    if n < 2 or np.count_nonzero(counts) <= 1:
+        return None
+    return (n * n - expected_of.total(counts)) / (n * (n - 1))
+
+
+def _alpha(n: int, disagreement: float, expected: float | None) -> float | None:
+    """Krippendorff's alpha of `n` pairable annotations, given the sum over their records of each
+    record's disagreement (None when there is nothing to pair)."""
     if n == 0:
         return None
-    counts: FloatArray = np.bincount(s.value, minlength=enc.n_values).astype(np.float64)
-    if np.count_nonzero(counts) == 1:
-        return 1.0
-    left, right = _pair_index(s)
-    sim, _ = _pair_stats(enc, s.value[left], s.value[right])
-    observed = float((2.0 * (1.0 - sim) / (s.m[s.item[left]] - 1)).sum()) / n
-    expected = (n * n - expected_of.total(counts)) / (n * (n - 1))
-    return 1.0 - observed / expected
+    return 1.0 if expected is None else 1.0 - disagreement / n / expected
+
+
+def _counts(values: IntArray, n_values: int) -> FloatArray:
+    return np.bincount(values, minlength=n_values).astype(np.float64)
 
 
 def _bootstrap(
-    enc: Encoded, s: _Sample, expected_of: _Expected, replicates: int, seed: int
+    per_item: FloatArray, s: _Sample, expected: float | None, replicates: int, seed: int
 ) -> tuple[float, float] | None:
-    """Percentile 95% interval of alpha over records resampled with replacement (seeded)."""
+    """Percentile 95% interval of alpha over records resampled with replacement (seeded).
+
+    Each replicate recomputes the observed disagreement of its resampled records (`per_item`: each
+    record's) and keeps `expected`, the whole sample's expected disagreement, as Hayes and
+    Krippendorff's bootstrap for alpha does (2007): what varies between samples of records is how
+    often their annotators disagree; the chance baseline is a property of the values in use. It
+    also makes a replicate a sum over the records drawn, which is what keeps 200 of them within
+    the speed budget at 100,000 records.
+    """
     items = int(s.m.size)
     if items < 2 or replicates <= 0:
         return None
-    if np.unique(s.value).size == 1:
+    if expected is None:
         return (1.0, 1.0)
-    left, right = _pair_index(s)
-    sim, _ = _pair_stats(enc, s.value[left], s.value[right])
-    per_item = np.bincount(s.item[left], weights=2.0 * (1.0 - sim) / (s.m[s.item[left]] - 1), minlength=items)
-    nv = enc.n_values
-    keys, counts = np.unique(s.item * nv + s.value, return_counts=True)
-    kv_item, kv_value = keys // nv, keys % nv
+    mf = s.m.astype(np.float64)
     rng = np.random.default_rng(seed)
     alphas = np.empty(replicates, dtype=np.float64)
-    mf = s.m.astype(np.float64)
     for r in range(replicates):
-        w = np.bincount(rng.integers(0, items, size=items), minlength=items).astype(np.float64)
-        n = float((w * mf).sum())
-        observed = float((w * per_item).sum()) / n
-        big_n: FloatArray = np.bincount(kv_value, weights=w[kv_item] * counts, minlength=nv).astype(np.float64)
-        expected = (n * n - expected_of.total(big_n)) / (n * (n - 1))
-        alphas[r] = 1.0 - observed / expected if expected > 0 else 1.0
+        times_drawn = np.bincount(rng.integers(0, items, size=items), minlength=items).astype(np.float64)
+        alphas[r] = 1.0 - float(times_drawn @ per_item) / float(times_drawn @ mf) / expected
     low, high = np.percentile(alphas, [2.5, 97.5])
     return float(low), float(high)
 
@@ -511,27 +553,37 @@ def compute(
     enc = rows if isinstance(rows, Encoded) else encode(rows)
     s = _sample(enc)
     expected_of = _Expected(enc)
-    alpha = _alpha_masi(enc, s, expected_of)
-    interval = _bootstrap(enc, s, expected_of, replicates, seed)
+    # every unordered pair of annotations of one record, compared once; the annotator pairs' figures
+    # are these pairs' subsets (a record both annotated holds exactly one pair of theirs)
     left, right = _pair_index(s)
     va, vb = s.value[left], s.value[right]
-    jaccard = float(_pair_stats(enc, va, vb)[1].mean()) if va.size else None
-    differ = np.zeros(int(s.m.size), dtype=np.int64)
-    np.add.at(differ, s.item[left], (va != vb).astype(np.int64))
+    sim, jac = _pair_stats(enc, va, vb)
+    pair_item = s.item[left]
+    disagreement = 2.0 * (1.0 - sim) / (s.m[pair_item] - 1)
+    per_item: FloatArray = np.bincount(pair_item, weights=disagreement, minlength=int(s.m.size)).astype(np.float64)
+    n = int(s.value.size)
+    expected = _expected(n, _counts(s.value, enc.n_values), expected_of)
+    alpha = _alpha(n, float(per_item.sum()), expected)
+    interval = _bootstrap(per_item, s, expected, replicates, seed)
+    jaccard = float(jac.mean()) if va.size else None
+    differ = np.bincount(pair_item, weights=(va != vb), minlength=int(s.m.size))
 
     pairs: list[PairAgreement] = []
+    coder_a, coder_b = s.coder[left], s.coder[right]
     for i in range(len(enc.annotators)):
         for j in range(i + 1, len(enc.annotators)):
-            keep = (enc.coder == i) | (enc.coder == j)
-            ps = _sample(enc, keep)
-            pl, pr = _pair_index(ps)
-            _, pj = _pair_stats(enc, ps.value[pl], ps.value[pr])
+            mine = np.flatnonzero((coder_a == i) & (coder_b == j) | (coder_a == j) & (coder_b == i))
+            both = np.concatenate([va[mine], vb[mine]])
             pairs.append(
                 PairAgreement(
                     (enc.annotators[i], enc.annotators[j]),
-                    _alpha_masi(enc, ps, expected_of),
-                    float(pj.mean()) if pj.size else None,
-                    int(ps.m.size),
+                    _alpha(
+                        int(both.size),
+                        float((2.0 * (1.0 - sim[mine])).sum()),
+                        _expected(int(both.size), _counts(both, enc.n_values), expected_of),
+                    ),
+                    float(jac[mine].mean()) if mine.size else None,
+                    int(mine.size),
                 )
             )
 
@@ -564,9 +616,9 @@ def compute(
     )
 
 
-def clause_agreement(rows: Sequence[tuple[str, str, Iterable[str]]]) -> dict[str, tuple[float, int]]:
+def clause_agreement(rows: Sequence[tuple[str, str, Iterable[str]]] | Encoded) -> dict[str, tuple[float, int]]:
     """Per clause id linked in records with two or more annotations: (binary alpha, records in the sample)."""
-    enc = encode(rows)
+    enc = rows if isinstance(rows, Encoded) else encode(rows)
     s = _sample(enc)
     n_records = int(s.m.size)
     return {enc.clauses[c]: (a, n_records) for c, (a, _) in clause_alphas(enc, s).items()}

@@ -29,6 +29,7 @@ from sqlite_utils import Database
 
 from curator import agreement, records, review
 from curator.errors import CuratorError, NotFoundError, RecordError, UsageError
+from curator.gcpause import gc_paused
 from curator.identity import check_user_name, identity_key, name_for_message, same_user
 from curator.models import Example, utc_now
 from curator.store import annotations as store
@@ -554,16 +555,6 @@ def _stale_in(anns: list[store.Annotation], hashes: dict[str, str]) -> str | Non
 # ---------------------------------------------------------------------------
 
 
-def _rows(db: Database) -> list[tuple[str, str, tuple[str, ...]]]:
-    """(record, annotator, clauses) of every annotation of a live record; one display name per identity
-    (the smallest of the names it was typed as)."""
-    found = list(store.link_sets(db))
-    names: dict[str, str] = {}
-    for _, key, annotator, _ in found:
-        names[key] = min(names.get(key, annotator), annotator)
-    return [(example_id, names[key], clauses) for example_id, key, _, clauses in found]
-
-
 def agreement_report(
     db: Database, *, clause: str | None = None, replicates: int = agreement.BOOTSTRAP_REPLICATES, seed: int = 0
 ) -> agreement.AgreementReport:
@@ -572,17 +563,18 @@ def agreement_report(
     `clause` must be a clause of the current constitution or one some annotation links.
     """
     with read_snapshot(db):
-        rows = _rows(db)
-        if clause is not None and clause not in current_clause_hashes(db) and all(clause not in r[2] for r in rows):
+        enc = store.encoded_links(db)
+        if clause is not None and clause not in current_clause_hashes(db) and clause not in enc.clauses:
             raise UsageError(f"unknown clause id {clause!r} (not in the current constitution nor in any annotation)")
-    return agreement.compute(rows, clause=clause, replicates=replicates, seed=seed)
+    with gc_paused():
+        return agreement.compute(enc, clause=clause, replicates=replicates, seed=seed)
 
 
 def clause_agreement(db: Database) -> dict[str, tuple[float, int]]:
     """Per clause linked in a record with two or more annotations: (binary alpha, records in the sample)."""
     with read_snapshot(db):
-        rows = _rows(db)
-    return agreement.clause_agreement(rows) if rows else {}
+        enc = store.encoded_links(db)
+    return agreement.clause_agreement(enc)
 
 
 # ---------------------------------------------------------------------------

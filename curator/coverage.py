@@ -298,10 +298,10 @@ def _add_violations(db: Database, rows: dict[str, ClauseCoverage], eval_run: str
 
 def _add_agreement(db: Database, rows: dict[str, ClauseCoverage]) -> None:
     """Fill `agreement` from the blind annotations of live records (clauses still in the constitution)."""
-    found = [(example_id, key, clauses) for example_id, key, _, clauses in annotation_rows.link_sets(db)]
-    if not found:
+    enc = annotation_rows.encoded_links(db)
+    if not enc.records:
         return
-    for clause_id, value in clause_agreement(found).items():
+    for clause_id, value in clause_agreement(enc).items():
         row = rows.get(clause_id)
         if row is not None:
             row.agreement = value

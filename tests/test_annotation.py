@@ -270,6 +270,78 @@ def test_alpha_matches_nltk_on_generated_data(seed: int) -> None:
     assert agreement.compute(rows, seed=seed).interval == report.interval
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_interval_resamples_records_and_keeps_the_expected_disagreement(seed: int) -> None:
+    """Hayes & Krippendorff's bootstrap, recomputed naively: each replicate draws the records with two
+        or more annotations with replacement, takes their observed disagreement (pairs by hand, nltk's
+        MASI), and divides by the expected disagreement of the whole sample (every ordered pair of its
+    annotations, as nltk's alpha takes it)."""
+    import numpy as np
+
+    rows = generated(seed, records=30)
+    report = agreement.compute(rows, seed=seed, replicates=50)
+    by_record: dict[str, list[frozenset[str]]] = {}
+    for record, _, labels in rows:
+        by_record.setdefault(record, []).append(frozenset(labels))
+    pairable = sorted(r for r, sets in by_record.items() if len(sets) >= 2)
+    values = [v for r in pairable for v in by_record[r]]
+    n = len(values)
+    expected = sum(nltk_masi(a, b) for i, a in enumerate(values) for j, b in enumerate(values) if i != j) / (
+        n * (n - 1)
+    )
+
+    def disagreement(record: str) -> float:
+        sets = by_record[record]
+        return sum(nltk_masi(a, b) for i, a in enumerate(sets) for j, b in enumerate(sets) if i != j) / (len(sets) - 1)
+
+    rng = np.random.default_rng(seed)
+    alphas = []
+    for _ in range(50):
+        chosen = [pairable[int(i)] for i in rng.integers(0, len(pairable), size=len(pairable))]
+        observed = sum(disagreement(r) for r in chosen) / sum(len(by_record[r]) for r in chosen)
+        alphas.append(1 - observed / expected)
+    assert report.interval == pytest.approx(tuple(np.percentile(alphas, [2.5, 97.5])), abs=1e-12)
+    assert report.interval[0] < report.alpha < report.interval[1]
+
+
+def test_columns_in_any_order_and_sets_in_any_order_encode_alike() -> None:
+    rows = generated(4)
+    shuffled = list(rows)
+    random.Random(4).shuffle(shuffled)
+    messy = [(r, u, [*reversed(labels), labels[0]]) for r, u, labels in shuffled]  # unsorted, a repeat
+    want = agreement.encode(rows)
+    for got in (
+        agreement.encode(messy),
+        agreement.encode_columns([r for r, _, _ in messy], [u for _, u, _ in messy], [tuple(x) for *_, x in messy]),
+        agreement.encode_columns(
+            [r for r, _, _ in shuffled],
+            [u for _, u, _ in shuffled],
+            [json.dumps(x) for *_, x in shuffled],
+            lambda texts: [json.loads(t) for t in texts],
+        ),
+    ):
+        for field in ("records", "annotators", "clauses"):
+            assert getattr(got, field) == getattr(want, field)
+        for field in ("item", "coder", "value", "padded", "sizes"):
+            assert getattr(got, field).tolist() == getattr(want, field).tolist()
+    with pytest.raises(ValueError, match="r001: ana has two annotations"):
+        agreement.encode([*rows, ("r001", "ana", ["c1"])])
+    with pytest.raises(ValueError, match="r002: ben's annotation links no clause"):
+        agreement.encode([*rows, ("r002", "ben", [])])
+
+
+@pytest.mark.parametrize("bad", ['{"a": 1}', '["a", 2]', '1],["b"', "not json"])
+def test_a_stored_clause_set_that_is_not_an_array_of_ids_is_named(bad: str) -> None:
+    from curator.errors import StoreError
+    from curator.store.annotations import clause_text, decode_clause_sets
+
+    good = [clause_text(["b", "a"]), clause_text(["é", '"quoted"'])]
+    assert decode_clause_sets(good) == [("a", "b"), ('"quoted"', "é")]
+    with pytest.raises(StoreError, match="is not a JSON array of clause ids") as err:
+        decode_clause_sets([*good, bad])
+    assert repr(bad) in str(err.value)
+
+
 def test_low_agreement_is_below_krippendorffs_tentative_threshold() -> None:
     assert agreement.LOW_AGREEMENT == 0.667
     assert agreement.is_low(0.666) and agreement.is_low(-0.2)

@@ -160,7 +160,7 @@ def annotate(ws: Workspace, example_id: str, clauses: tuple[str, ...], confirm: 
     type=click.IntRange(min=0),
     default=200,
     show_default=True,
-    help="bootstrap resamples for the 95%% interval (0: no interval)",
+    help="bootstrap resamples for the 95% interval (0: no interval)",
 )
 @format_option("table", "json", "html", default="table")
 @pass_workspace

@@ -36,6 +36,7 @@ from curator.distributed.clusters import clusters_report
 from curator.distributed.decontam import scan_snapshot
 from curator.distributed.runtime import read_records, snapshot_folder, start
 from curator.errors import CuratorError
+from curator.gcpause import gc_paused
 from curator.mixture.allocate import Candidate, cell_available
 from curator.mixture.counters import counter_for
 from curator.mixture.formats import with_contrast
@@ -47,7 +48,6 @@ from curator.mixture.plan import (
     PlanSteps,
     Progress,
     ScanFn,
-    gc_paused,
     meta_draw,
     plan_export,
     record_meta,

@@ -6,8 +6,6 @@ what `--dry-run` shows and what `write` renders, so a dry run and a real export 
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -19,6 +17,7 @@ from sqlite_utils import Database
 
 from curator import paths
 from curator.errors import CuratorError
+from curator.gcpause import gc_paused
 from curator.mixture.allocate import Allocation, Candidate, CostFn, ShortfallError, allocate
 from curator.mixture.counters import TokenCounter, counter_for
 from curator.mixture.formats import pair_count, render_rows, training_text, with_contrast
@@ -253,23 +252,6 @@ def _sha(*parts: object) -> bytes:
 
 def _noop(_phase: str, _done: int, _total: int) -> None:
     return None
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector around allocation-heavy loops.
-
-    Rendering and counting allocate millions of short-lived, acyclic dicts and strings; each
-    collection would rescan every record loaded for the plan (hundreds of thousands of objects),
-    which made these loops several times slower on a 100k-record workspace. Restored on exit.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _load_records(db: Database, statuses: list[str], progress: Progress) -> tuple[dict[str, Meta], dict[str, str]]:

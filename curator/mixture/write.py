@@ -28,9 +28,10 @@ from sqlite_utils import Database
 from curator import __version__
 from curator.atomic import aside_dir, naming, recover, replace_dir
 from curator.errors import CuratorError
+from curator.gcpause import gc_paused
 from curator.mixture.counters import TokenCounter, counter_for
 from curator.mixture.formats import Row, render_rows, training_text
-from curator.mixture.plan import ExportPlan, Line, Progress, draw_for, gc_paused, plan_export
+from curator.mixture.plan import ExportPlan, Line, Progress, draw_for, plan_export
 from curator.mixture.pools import Draw
 from curator.mixture.spec import PREFERENCE_FORMATS, MixtureSpec
 from curator.mixture.split import LOCK_SUFFIX, SPLITS
