@@ -391,7 +391,9 @@ def _bootstrap(
     alphas = np.empty(replicates, dtype=np.float64)
     for r in range(replicates):
         times_drawn = np.bincount(rng.integers(0, items, size=items), minlength=items).astype(np.float64)
-        alphas[r] = 1.0 - float(times_drawn @ per_item) / float(times_drawn @ mf) / expected
+        # einsum, not `@`: a BLAS dot may start threads that spin while other processes hold the cores
+        observed = float(np.einsum("i,i->", times_drawn, per_item)) / float(np.einsum("i,i->", times_drawn, mf))
+        alphas[r] = 1.0 - observed / expected
     low, high = np.percentile(alphas, [2.5, 97.5])
     return float(low), float(high)
 
