@@ -38,6 +38,17 @@ print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN).
 """
 
 
+def timed_process(cmd: list[str], out: Path, env: dict[str, str], cwd: Path | None = None) -> dict[str, float]:
+    """Wall seconds and peak RSS (MiB) of `cmd` run as its own process, its stdout kept in `out`."""
+    done = subprocess.run(
+        [sys.executable, "-c", _WRAPPER, str(out), *cmd], env=env, capture_output=True, text=True, cwd=cwd
+    )
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(cmd[:3])}: {done.stderr.strip()[-500:]}")
+    seconds, kib = done.stdout.split()
+    return {"seconds": round(float(seconds), 2), "peak_rss_mib": round(int(kib) / 1024, 1)}
+
+
 def measure(n: int) -> dict[str, Any]:
     """One `curator dedup clusters --format json` over `n` generated records: time, peak RSS, what it found."""
     db = demo_constitution_workspace(n)
@@ -45,14 +56,10 @@ def measure(n: int) -> dict[str, Any]:
         report = Path(tmp) / "clusters.json"
         command = [str(BIN / "curator"), "dedup", "clusters", "--format", "json", "--db", str(db)]
         env = {"CURATOR_HOME": str(Path(tmp) / "home"), "PATH": str(BIN)}
-        done = subprocess.run(
-            [sys.executable, "-c", _WRAPPER, str(report), *command], env=env, capture_output=True, text=True, check=True
-        )
-        seconds, kib = done.stdout.split()
+        timing = timed_process(command, report, env)
         found = json.loads(report.read_text())
     return {
-        "seconds": round(float(seconds), 2),
-        "peak_rss_mib": round(int(kib) / 1024, 1),
+        **timing,
         "clusters": len(found["clusters"]),
         "clustered_records": sum(len(c["ids"]) for c in found["clusters"]),
         "templates": len(found["templates"]),

@@ -22,61 +22,27 @@ import os
 import resource
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-BIN = Path(sys.executable).parent
+from bench import bench_export
+from bench.bench_clusters import timed_process
+from bench.bench_memory import BIN
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
 
-_WRAPPER = """
-import resource, subprocess, sys, time
-start = time.perf_counter()
-with open(sys.argv[1], "wb") as out:
-    done = subprocess.run(sys.argv[2:], stdout=out, stderr=subprocess.PIPE)
-if done.returncode:
-    sys.exit(done.stderr.decode()[-500:])
-print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-"""
-
-SPEC = """\
-name = "bench-ray"
-budget_tokens = {budget}
-seed = 1
-max_epochs = 1
-formats = ["openai", "anthropic", "hf-messages", "text"]
-rationale = "thinking"
-dedup = "exact"
-decontaminate = ["bench-evals"]
-
-[kinds]
-story = 0.25
-advice = 0.35
-document = 0.15
-agentic = 0.25
-
-[split]
-eval_fraction = 0.02
-
-[diversify]
-system_prompts = "corpora/pools/system_prompts.jsonl"
-tools = "corpora/pools/tools.jsonl"
-extra_tools = 2
-"""
+SPEC = bench_export.SPEC.replace('name = "bench-mix"', 'name = "bench-ray"').replace(
+    'dedup = "exact"\n', 'dedup = "exact"\ndecontaminate = ["bench-evals"]\n'
+)
+"""The export benchmark's spec, decontaminated against the generated eval set."""
+assert 'decontaminate = ["bench-evals"]' in SPEC and "bench-ray" in SPEC
 
 
 def _timed(cmd: list[str], out: Path, env: dict[str, str]) -> dict[str, float]:
-    """Wall seconds and peak RSS of `cmd` as its own process, its stdout kept in `out`."""
-    done = subprocess.run(
-        [sys.executable, "-c", _WRAPPER, str(out), *cmd], env=env, capture_output=True, text=True, cwd=ROOT
-    )
-    if done.returncode:
-        raise RuntimeError(f"{' '.join(cmd[:3])}: {done.stderr.strip()[-500:]}")
-    seconds, kib = done.stdout.split()
-    return {"seconds": round(float(seconds), 2), "peak_rss_mib": round(int(kib) / 1024, 1)}
+    return timed_process(cmd, out, env, cwd=ROOT)
 
 
 def _tree(folder: Path) -> dict[str, str]:
