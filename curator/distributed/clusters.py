@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -51,7 +51,7 @@ from curator.dedup.engine import (
 )
 from curator.dedup.index import TemplatePrints, all_short_keys, bucket_pairs
 from curator.dedup.verify import Candidate, Verdict
-from curator.distributed.runtime import start
+from curator.distributed.runtime import fetched, start
 from curator.errors import UsageError
 from curator.minhash import BANDS, NUM_PERM, SIG_BYTES, fingerprints_from_bytes
 from curator.textnorm import normalize
@@ -76,19 +76,11 @@ _I64 = np.int64
 class Shared:
     """A driver object in Ray's object store, fetched once per worker process and reused by every batch."""
 
-    _fetched: ClassVar[dict[str, Any]] = {}
-
     def __init__(self, ref: Any) -> None:
         self.ref = ref
 
     def get(self) -> Any:
-        import ray
-
-        key = self.ref.hex()
-        if key not in Shared._fetched:
-            Shared._fetched.clear()  # one run's objects at a time: a worker outlives many runs
-            Shared._fetched[key] = ray.get(self.ref)
-        return Shared._fetched[key]
+        return fetched(self.ref)
 
 
 LSH, EXCERPT = 0, 1

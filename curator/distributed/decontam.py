@@ -35,7 +35,7 @@ from curator.dedup.decontam import (
     evalset_names,
     training_texts,
 )
-from curator.distributed.runtime import read_records
+from curator.distributed.runtime import fetched, read_records
 from curator.errors import UsageError
 
 if TYPE_CHECKING:
@@ -63,30 +63,13 @@ def eval_items(folder: Path, evalsets: list[str] | None) -> list[tuple[str, str,
     return [(r["evalset"], r["label"], r["text"]) for r in chosen]
 
 
-_loaded: dict[str, EvalIndex] = {}
-"""The broadcast index as this worker process read it, by object id. Read once per process, not per
-batch: a big eval set's words and vocabulary take most of a second to unpickle, as long as scanning a
-batch. Only the newest is kept: a worker holds its last scan's index until its next scan or its exit
-(a CLI's own local Ray exits with the command)."""
-
-
-def _index(ref: Any) -> EvalIndex:
-    import ray
-
-    key = ref.hex()
-    if key not in _loaded:
-        _loaded.clear()
-        _loaded[key] = ray.get(ref)
-    return _loaded[key]
-
-
 def _scan_batch(batch: pa.Table, ref: Any) -> pa.Table:
     """One batch of records -> one row: its live records, its candidates (pickled) and its sparse
     8-gram counts (rows of `EvalIndex.grams` held by at least one record, and how many)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    index = _index(ref)
+    index: EvalIndex = fetched(ref)  # once per worker process, not per batch
     live = batch.filter(pc.invert(batch.column("deleted")))
     records = training_texts(zip(live.column("id").to_pylist(), live.column("record").to_pylist(), strict=True))
     found, counts = index.candidates(records)

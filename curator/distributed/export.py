@@ -34,7 +34,7 @@ from curator.dedup.decontam import ScanResult
 from curator.dedup.engine import ClusterReport
 from curator.distributed.clusters import clusters_report
 from curator.distributed.decontam import scan_snapshot
-from curator.distributed.runtime import read_records, snapshot_folder, start
+from curator.distributed.runtime import fetched, read_records, snapshot_folder, start
 from curator.errors import CuratorError
 from curator.gcpause import gc_paused
 from curator.mixture.allocate import Candidate, cell_available
@@ -116,20 +116,6 @@ class _Work:
     counted-format tokens or None)."""
 
 
-_CACHE: dict[str, Any] = {}
-
-
-def _get(ref: Any) -> Any:
-    """A broadcast object, fetched once per worker process."""
-    import ray
-
-    key = ref.hex()
-    if key not in _CACHE:
-        _CACHE.clear()
-        _CACHE[key] = ray.get(ref)
-    return _CACHE[key]
-
-
 def _exported(ex: Example, work: _Work) -> Example:
     return with_contrast(ex) if work.contrast else ex
 
@@ -173,7 +159,7 @@ def _count_batch(batch: pa.Table, work: tuple[Any]) -> pa.Table:
     """Stage 1 on a worker: every live record's plan inputs (deleted records make no row)."""
     import pyarrow as pa
 
-    spec: _Work = _get(work[0])
+    spec: _Work = fetched(work[0])
     drawer = Drawer(spec.pools, spec.seed)
     counter = counter_for(spec.counted, spec.token_counter)
     schema = _count_schema()
@@ -292,7 +278,7 @@ def _cell_rows(batch: pa.Table, train: tuple[Any]) -> pa.Table:
 
     from curator.mixture.allocate import NO_CLAUSE
 
-    wanted: frozenset[str] = _get(train[0])
+    wanted: frozenset[str] = fetched(train[0])
     cols: dict[str, list[Any]] = {"kind": [], "clause": [], "id": [], "cost": [], "linked": []}
     for rid, kind, clauses, costs in zip(
         batch["id"].to_pylist(),
@@ -380,7 +366,7 @@ def _render_batch(batch: pa.Table, work: tuple[Any]) -> pa.Table:
     """Stage 3 on a worker: every plan line of this batch's records, in every format."""
     import pyarrow as pa
 
-    spec: _Work = _get(work[0])
+    spec: _Work = fetched(work[0])
     drawer = Drawer(spec.pools, spec.seed)
     counters = [counter_for(fmt, spec.token_counter) for fmt in spec.formats]
     schema = _render_schema()

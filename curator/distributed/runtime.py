@@ -119,3 +119,21 @@ def read_records(folder: Path, *, blocks: int | None = None) -> ray.data.Dataset
         kwargs["override_num_blocks"] = blocks
     ds = ray.data.read_parquet(record_paths(folder, manifest), **kwargs)
     return ds if blocks is None else ds.repartition(blocks)
+
+
+_FETCHED_KEPT = 4
+"""Broadcast objects a worker process keeps (one run's: its spec, its id set, its index...)."""
+_fetched: dict[str, Any] = {}
+
+
+def fetched(ref: Any) -> Any:
+    """A driver object put in Ray's object store, fetched once per worker process and reused by
+    every batch of that process: a big eval index or plan takes most of a second to unpickle, as
+    long as a batch's work. A worker outlives many runs, so only the newest few are kept."""
+    ray = _ray()
+    key = ref.hex()
+    if key not in _fetched:
+        while len(_fetched) >= _FETCHED_KEPT:
+            del _fetched[next(iter(_fetched))]
+        _fetched[key] = ray.get(ref)
+    return _fetched[key]
