@@ -481,3 +481,54 @@ def test_counting_every_repeat_up_front_gives_the_counts_of_each_repeat(demo: Wo
             ]
             assert repeat_costs(fmt, exported, meta, drawer, "thinking", counter, 4) == each, (ex.id, fmt)
     assert diversified >= 5  # the repeats really draw differently
+
+
+def test_the_streamed_manifest_is_the_bytes_of_the_whole_one() -> None:
+    # manifest.json is written entry by entry: it must read exactly as json.dumps of the whole would
+    from curator.mixture.plan import Exclusions, StatusExclusions
+    from curator.mixture.write import ExcludedList, manifest_chunks
+
+    rows = sorted([(f"ex_{i:05d}", "draft" if i % 3 else "rejected") for i in range(5003)] + [('ex_"q"\\ünï', "draft")])
+    held = {"ex_00007x": "duplicate of ex_00007 (eval record)", "ex_~last": 'overlaps eval set "e\u00e9" item 3'}
+    for n, batch in ((0, 2000), (1, 7), (len(rows), 2000), (len(rows), len(rows)), (len(rows), 1)):
+        listed = rows[:n]
+        counts: dict[str, int] = {}
+        for _, status in listed:
+            counts[status] = counts.get(status, 0) + 1
+        by_status = StatusExclusions(counts, lambda listed=listed: iter(listed))
+        for reasons in ({}, held):
+            excluded = Exclusions(by_status, reasons)
+            manifest = {"name": "m", "excluded": ExcludedList(excluded), "pairs": {"total": 0}, "files": []}
+            whole = {**manifest, "excluded": [e.to_json() for e in excluded]}
+            expected = json.dumps(whole, ensure_ascii=False, indent=2) + "\n"
+            assert "".join(manifest_chunks(manifest, batch)) == expected
+            assert len(excluded) == len(whole["excluded"])
+            ids = [e["id"] for e in whole["excluded"]]
+            assert ids == sorted(ids)
+
+
+def test_a_status_changed_between_plan_and_write_fails_loudly() -> None:
+    from curator.mixture.plan import Exclusions, StatusExclusions
+
+    planned = StatusExclusions({"draft": 2}, lambda: iter([("a", "draft"), ("b", "review")]))
+    with pytest.raises(CuratorError, match="b: status changed to review while the export was written"):
+        list(Exclusions(planned))
+    fewer = StatusExclusions({"draft": 2}, lambda: iter([("a", "draft")]))
+    with pytest.raises(CuratorError, match="changed status while the export was written"):
+        list(Exclusions(fewer))
+
+
+def test_the_manifest_lists_every_left_out_record_and_the_result_reads_it_back(demo: Workspace, tmp_path: Path) -> None:
+    result = export_from_spec(demo.db, load_spec(SMALL), tmp_path)
+    assert result.manifest_path is not None and result.manifest is not None
+    listed = result.manifest["excluded"]
+    live = demo.db.execute("SELECT count(*) FROM examples WHERE status != 'approved'").fetchone()[0]
+    assert sum(e["reason"].startswith("status ") for e in listed) == live > 0
+    assert [e["id"] for e in listed] == sorted(e["id"] for e in listed)
+    overview = result.manifest_overview()
+    assert overview is not None
+    assert overview["excluded"]["records"] == len(listed)
+    assert sum(overview["excluded"]["by_reason"].values()) == len(listed)
+    assert {k: v for k, v in overview.items() if k != "excluded"} == {
+        k: v for k, v in result.manifest.items() if k != "excluded"
+    }

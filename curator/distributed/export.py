@@ -42,12 +42,12 @@ from curator.mixture.counters import counter_for
 from curator.mixture.formats import with_contrast
 from curator.mixture.plan import (
     ClustersFn,
-    Excluded,
     ExportPlan,
     Meta,
     PlanSteps,
     Progress,
     ScanFn,
+    StatusExclusions,
     meta_draw,
     plan_export,
     record_meta,
@@ -217,7 +217,7 @@ class _Counted:
         report("load", 1, 1)
         return self.meta, self.unusable
 
-    def excluded_by_status(self, _db: Database, statuses: list[str]) -> list[Excluded]:
+    def excluded_by_status(self, _db: Database, statuses: list[str]) -> StatusExclusions:
         return status_exclusions(self.statuses, statuses)
 
     def cost(self, record_id: str, repeat: int) -> int:

@@ -7,6 +7,7 @@ what `--dry-run` shows and what `write` renders, so a dry run and a real export 
 from __future__ import annotations
 
 import hashlib
+import heapq
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -62,6 +63,64 @@ class Excluded:
 
     def to_json(self) -> dict[str, str]:
         return {"id": self.id, "reason": self.reason}
+
+
+def status_reason(status: str) -> str:
+    return f"status {status} is not in statuses"
+
+
+@dataclass(frozen=True)
+class StatusExclusions:
+    """The live records whose status a spec does not export: counted when planned, listed (id order)
+    only when the manifest is written, so a workspace of a million drafts is never held."""
+
+    counts: dict[str, int]
+    """Records per left-out status."""
+    rows: Callable[[], Iterable[tuple[str, str]]]
+    """(id, status) of each such record, in id order; read again on each call."""
+
+
+class Exclusions:
+    """Every live record an export leaves out, with why, in id order.
+
+    Those left out by status are most of a large workspace, so they are listed from
+    `StatusExclusions.rows` when asked for, never held; the others (unusable, contaminated,
+    duplicates, no pairs: few) are held by id. A listing that no longer matches the planned counts
+    (the workspace changed under an export not run in one read snapshot) is an error, not a
+    different manifest.
+    """
+
+    def __init__(self, by_status: StatusExclusions, reasons: Mapping[str, str] | None = None) -> None:
+        self.by_status = by_status
+        self.reasons: dict[str, str] = dict(reasons or {})
+
+    def __len__(self) -> int:
+        return sum(self.by_status.counts.values()) + len(self.reasons)
+
+    def __iter__(self) -> Iterator[Excluded]:
+        return heapq.merge(self._by_status(), (Excluded(k, v) for k, v in sorted(self.reasons.items())), key=_id_of)
+
+    def _by_status(self) -> Iterator[Excluded]:
+        reasons: dict[str, str] = {}  # one reason string per status, not per record
+        seen = dict.fromkeys(self.by_status.counts, 0)
+        for eid, status in self.by_status.rows():
+            if status not in seen:
+                raise CuratorError(f"{eid}: status changed to {status} while the export was written")
+            seen[status] += 1
+            yield Excluded(eid, reasons.setdefault(status, status_reason(status)))
+        if seen != self.by_status.counts:
+            raise CuratorError("records changed status while the export was written; export again")
+
+    def by_reason(self) -> dict[str, int]:
+        """How many records each reason (the status ones by status) left out."""
+        out = {status_reason(s): n for s, n in self.by_status.counts.items() if n}
+        for reason in self.reasons.values():
+            out[reason] = out.get(reason, 0) + 1
+        return out
+
+
+def _id_of(e: Excluded) -> str:
+    return e.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +268,7 @@ class ExportPlan:
     records: Records
     """Every exported record (all splits), by id (read when asked for; `records.meta` is held)."""
     split_result: SplitResult
-    excluded: list[Excluded]
+    excluded: Exclusions
     allocation: Allocation
     lines: list[Line]
     """Train lines (shuffled), then eval, then heldout."""
@@ -272,22 +331,24 @@ def _load_records(db: Database, statuses: list[str], progress: Progress) -> tupl
     return dict(sorted(meta.items())), dict(sorted(unusable.items()))
 
 
-def _status_exclusions(db: Database, statuses: list[str]) -> list[Excluded]:
+def _status_exclusions(db: Database, statuses: list[str]) -> StatusExclusions:
     marks = ",".join("?" * len(statuses))
-    rows = db.execute(
-        f"SELECT id, status FROM examples e WHERE status NOT IN ({marks}) AND {live_sql()} ORDER BY id", statuses
-    )
-    return status_exclusions(rows, statuses)
+    where = f"FROM examples e WHERE status NOT IN ({marks}) AND {live_sql()}"
+    counts = dict(db.execute(f"SELECT status, count(*) {where} GROUP BY status ORDER BY status", statuses).fetchall())
+
+    def rows() -> Iterator[tuple[str, str]]:
+        yield from db.execute(f"SELECT id, status {where} ORDER BY id", statuses)
+
+    return StatusExclusions(counts, rows)
 
 
-def status_exclusions(rows: Iterable[tuple[str, str]], statuses: Sequence[str]) -> list[Excluded]:
-    """The live records (id, status) whose status the spec does not export, by id."""
-    reasons: dict[str, str] = {}  # one reason string per status, not per record
-    return [
-        Excluded(eid, reasons.setdefault(status, f"status {status} is not in statuses"))
-        for eid, status in sorted(rows)
-        if status not in statuses
-    ]
+def status_exclusions(rows: Iterable[tuple[str, str]], statuses: Sequence[str]) -> StatusExclusions:
+    """The live records (id, status) whose status the spec does not export (`rows` in any order)."""
+    left = sorted((eid, status) for eid, status in rows if status not in statuses)
+    counts: dict[str, int] = {}
+    for _, status in left:
+        counts[status] = counts.get(status, 0) + 1
+    return StatusExclusions(dict(sorted(counts.items())), lambda: iter(left))
 
 
 def _decontaminate(
@@ -437,7 +498,8 @@ class PlanSteps:
 
     load: LoadFn = _load_records
     """(db, statuses, progress) -> each loaded record's Meta by id (sorted), unusable ones' reasons."""
-    excluded_by_status: Callable[[Database, list[str]], list[Excluded]] = _status_exclusions
+    excluded_by_status: Callable[[Database, list[str]], StatusExclusions] = _status_exclusions
+    """(db, statuses) -> the live records whose status is not exported (counted; listed on demand)."""
     scan: ScanFn = local_scan
     """The decontamination pass (`ScanResult`) over the live corpus for the named eval sets."""
     clusters: ClustersFn = local_clusters
@@ -484,7 +546,7 @@ def plan_export(
     heldout = expand_heldout(spec.split.heldout_clauses, parents)
 
     records, reasons = steps.load(db, list(spec.statuses), report)
-    excluded = steps.excluded_by_status(db, list(spec.statuses))
+    by_status = steps.excluded_by_status(db, list(spec.statuses))
     usable = {k: v for k, v in records.items() if k not in reasons}
     contaminated, decontamination = _decontaminate(db, spec, where, usable, pools, report, steps.scan)
     reasons.update(contaminated)
@@ -522,8 +584,7 @@ def plan_export(
     )
     if warnings and spec.strict:
         raise SpecError(f"{where}: split: {warnings[0]} (strict = true)")
-    excluded += [Excluded(k, v) for k, v in reasons.items()]
-    excluded.sort(key=lambda e: e.id)
+    excluded = Exclusions(by_status, reasons)
 
     fmt = spec.counted_format
     counter = counter_for(fmt, spec.token_counter)
@@ -557,8 +618,8 @@ def plan_export(
         if n is None:
             if counted is not None:
                 n = plan.costs[key] = counted(record_id, repeat)
-            else:
-                draw = plan.draw(record_id, repeat)
+            else:  # a candidate's draw is not kept: most candidates make no line
+                draw = meta_draw(drawer, record_id, exported.meta[record_id], repeat)
                 n = plan.costs[key] = line_cost(fmt, exported[record_id], draw, spec.rationale, repeat, counter)
         return n
 

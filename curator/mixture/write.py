@@ -14,6 +14,7 @@ Nothing depends on the clock: the same database, spec and seed give the same byt
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -31,7 +32,7 @@ from curator.errors import CuratorError
 from curator.gcpause import gc_paused
 from curator.mixture.counters import TokenCounter, counter_for
 from curator.mixture.formats import Row, render_rows, training_text
-from curator.mixture.plan import ExportPlan, Line, Progress, draw_for, plan_export
+from curator.mixture.plan import Exclusions, ExportPlan, Line, Progress, draw_for, plan_export
 from curator.mixture.pools import Draw
 from curator.mixture.spec import PREFERENCE_FORMATS, MixtureSpec
 from curator.mixture.split import LOCK_SUFFIX, SPLITS
@@ -251,8 +252,52 @@ def pair_counts(plan: ExportPlan) -> dict[str, Any]:
     }
 
 
+class ExcludedList:
+    """The manifest's `excluded` value: every left-out record, listed only as the file is written
+    (`manifest_chunks`); `to_json()` builds the whole list, for a manifest made in memory."""
+
+    def __init__(self, excluded: Exclusions) -> None:
+        self.excluded = excluded
+
+    def __len__(self) -> int:
+        return len(self.excluded)
+
+    def to_json(self) -> list[dict[str, str]]:
+        return [e.to_json() for e in self.excluded]
+
+
+def manifest_chunks(manifest: dict[str, Any], batch: int = 2000) -> Iterator[str]:
+    """manifest.json's text, `json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"` exactly,
+    with an `ExcludedList` written entry by entry (a million-record workspace leaves out ~half)."""
+    listed = manifest.get("excluded")
+    if not isinstance(listed, ExcludedList):
+        yield json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
+        return
+    marker = json.dumps(f"curator-excluded-{os.urandom(16).hex()}")
+    text = json.dumps({**manifest, "excluded": json.loads(marker)}, ensure_ascii=False, indent=2) + "\n"
+    head, tail = text.split(marker)
+    yield head
+    quoted: dict[str, str] = {}  # reasons repeat: each quoted once
+    chunk: list[str] = []
+    for e in listed.excluded:
+        reason = quoted.get(e.reason)
+        if reason is None:
+            reason = quoted[e.reason] = json.dumps(e.reason, ensure_ascii=False)
+        chunk.append(f'{{\n      "id": {json.dumps(e.id, ensure_ascii=False)},\n      "reason": {reason}\n    }}')
+        if len(chunk) == batch:
+            yield ("[\n    " if head else ",\n    ") + ",\n    ".join(chunk)
+            head, chunk = "", []
+    if chunk:
+        yield ("[\n    " if head else ",\n    ") + ",\n    ".join(chunk)
+        head = ""
+    yield ("[]" if head else "\n  ]") + tail
+
+
 def build_manifest(plan: ExportPlan, files: list[FileEntry]) -> dict[str, Any]:
-    """Everything needed to know what this export is and how it was made (no wall-clock time)."""
+    """Everything needed to know what this export is and how it was made (no wall-clock time).
+
+    `excluded` is an `ExcludedList`: `manifest_chunks` writes it; `ExportResult.manifest` reads
+    the written file back."""
     spec = plan.spec
     alloc = plan.allocation
     total = alloc.tokens
@@ -317,7 +362,7 @@ def build_manifest(plan: ExportPlan, files: list[FileEntry]) -> dict[str, Any]:
             ],
         },
         "pools": {k: {**v.to_json(), **plan.pool_draws.get(k, {})} for k, v in sorted(plan.pools.files.items())},
-        "excluded": [e.to_json() for e in plan.excluded],
+        "excluded": ExcludedList(plan.excluded),
         "pairs": pair_counts(plan),
         "decontamination": plan.decontamination,
         "files": [f.to_json() for f in files],
@@ -406,9 +451,9 @@ def dataset_card(plan: ExportPlan, manifest: dict[str, Any]) -> str:
     counted = manifest["budget"]
     counter = counted["token_counter"]
     excluded: dict[str, int] = {}
-    for e in plan.excluded:
-        key = _reason_kind(e.reason)
-        excluded[key] = excluded.get(key, 0) + 1
+    for reason, n in plan.excluded.by_reason().items():
+        key = _reason_kind(reason)
+        excluded[key] = excluded.get(key, 0) + n
     cons = manifest["constitution"]
     lines = [
         *yaml,
@@ -538,11 +583,37 @@ class ExportResult:
     plan: ExportPlan
     written: bool
     folder: Path | None = None
-    manifest: dict[str, Any] | None = None
+    built: dict[str, Any] | None = None
+    """The manifest as `build_manifest` made it (`excluded` an `ExcludedList`); None for a dry run."""
 
     @property
     def manifest_path(self) -> Path | None:
         return self.folder / "manifest.json" if self.folder else None
+
+    @functools.cached_property
+    def manifest(self) -> dict[str, Any] | None:
+        """The written manifest.json, read when first asked for (None for a dry run): its
+        `excluded` list can hold most of a large workspace, so the export itself never holds it."""
+        path = self.manifest_path
+        if path is None:
+            return None
+        data: dict[str, Any] = json.loads(path.read_bytes())
+        return data
+
+    def manifest_overview(self) -> dict[str, Any] | None:
+        """The manifest as written, its `excluded` list replaced by how many records it lists and
+        why: what a screen shows (the list itself is in the file)."""
+        if self.built is None:
+            return None
+        excluded = self.plan.excluded
+        return {
+            **self.built,
+            "excluded": {
+                "records": len(excluded),
+                "by_reason": dict(sorted(excluded.by_reason().items())),
+                "listed_in": str(self.manifest_path),
+            },
+        }
 
     def summary(self) -> str:
         """A few lines for people (the CLI prints this)."""
@@ -638,7 +709,7 @@ def write_export(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     plan.lock.write(plan.lock_file)
-    return ExportResult(plan, True, plan.target, manifest)
+    return ExportResult(plan, True, plan.target, built=manifest)
 
 
 class _SplitFile:
@@ -701,6 +772,17 @@ def _write_records(plan: ExportPlan, path: Path) -> str:
     return sha.hexdigest()
 
 
+def _write_text(path: Path, chunks: Iterable[str]) -> str:
+    """Write text given in pieces as UTF-8; its SHA-256."""
+    sha = hashlib.sha256()
+    with path.open("wb") as f:
+        for chunk in chunks:
+            data = chunk.encode("utf-8")
+            f.write(data)
+            sha.update(data)
+    return sha.hexdigest()
+
+
 def _write_folder(plan: ExportPlan, folder: Path, report: Progress, encode: EncodeFn) -> dict[str, Any]:
     files: list[FileEntry] = []
     sums: dict[str, str] = {}
@@ -711,11 +793,10 @@ def _write_folder(plan: ExportPlan, folder: Path, report: Progress, encode: Enco
     report("write", 1, 3)
     sums["records.jsonl"] = _write_records(plan, folder / "records.jsonl")
     manifest = build_manifest(plan, files)
-    manifest_bytes = (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    sums["manifest.json"] = _write_text(folder / "manifest.json", manifest_chunks(manifest))
     card = dataset_card(plan, manifest).encode("utf-8")
-    for name, data in (("manifest.json", manifest_bytes), ("README.md", card)):
-        (folder / name).write_bytes(data)
-        sums[name] = _sha256(data)
+    (folder / "README.md").write_bytes(card)
+    sums["README.md"] = _sha256(card)
     report("write", 2, 3)
     text = "".join(f"{digest}  {path}\n" for path, digest in sorted(sums.items()))
     (folder / "SHA256SUMS").write_bytes(text.encode("utf-8"))
