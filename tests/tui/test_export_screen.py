@@ -56,6 +56,12 @@ async def test_preview_then_export(tmp_path: Path) -> None:
         assert manifest["seed"] is not None
         folders = [p for p in (tmp_path / "out").iterdir() if p.is_dir()]
         assert len(folders) == 1 and (folders[0] / "manifest.json").exists()
+        # the list of left-out records stays in the file; the screen shows how many and why
+        written = json.loads((folders[0] / "manifest.json").read_text(encoding="utf-8"))
+        shown = manifest.pop("excluded")
+        assert shown["records"] == len(written.pop("excluded")) > 0
+        assert shown["listed_in"] == str(folders[0] / "manifest.json")
+        assert manifest == written
 
 
 async def test_f6_exports_while_the_spec_editor_has_focus(tmp_path: Path) -> None:
