@@ -165,8 +165,11 @@ near 1x from the smallest to the largest size). What growth remains there is SQL
 which curator caps at 64 MiB per connection, not records held. `export` reads records again a
 chunk at a time to count and write them, but its plan keeps a few fields per loaded record (kind,
 status, group, clauses, creation time, flags, pair count), each train candidate's token cost, the
-lines, one exclusion per record left out (the manifest lists them) and the split lock: ~1 KB per
-record at 1M (500k approved, 500k excluded). `make bench` measures 10k and 100k; the 1M column
+lines and the split lock: ~0.6 KB per loaded record at 1M (500k approved). The records it leaves
+out by status (the other 500k) are counted, then read back in id order while manifest.json is
+written entry by entry; until that change the manifest's list was held three times over (objects,
+dicts, the JSON text) and the export peaked at 285 MiB at 100k and 1,052 MiB at 1M in the
+scaling benchmark's export (30M tokens; 618 MiB after). `make bench` measures 10k and 100k; the 1M column
 comes from `python -m bench memory --size 1000000` (`BENCH_MEMORY_ONLY=export,...` for some
 commands; the others keep their latest numbers: at 1M, `list` json and jsonl, `dump`, `load` and
 the peer come from an earlier run, their code unchanged since). Before streaming, at 100,000 records: `load` peaked at
