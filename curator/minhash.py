@@ -320,29 +320,37 @@ def _distinct_shingles(
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint32]]:
     """Each text's distinct shingle hashes, sorted, texts in order: (text index, hash) pairs."""
     long = lengths[present] >= SHINGLE
-    long_rid = present[long]
-    windows = lengths[long_rid] - SHINGLE + 1
     keys = np.zeros(0, dtype=np.uint64)
-    if long_rid.size:
+    if long.any():
         codes = raw.astype(np.uint64)
         n = codes.size - SHINGLE + 1
         with np.errstate(over="ignore"):
             hashes = codes[:n] * _POWERS[0]
-            for k in range(1, SHINGLE):
+            for k in range(1, SHINGLE - 1):
                 hashes += codes[k : k + n] * _POWERS[k]
+            hashes += codes[SHINGLE - 1 :]  # the last power is 1
             hashes ^= hashes >> np.uint64(29)
             hashes *= np.uint64(0xBF58476D1CE4E5B9)
             hashes ^= hashes >> np.uint64(32)
         hashes &= np.uint64(0xFFFFFFFF)
-        first = np.cumsum(windows) - windows  # where each long text's shingles start among all kept
-        kept = np.arange(int(windows.sum()), dtype=np.intp) + np.repeat(offsets[long] - first, windows)
-        keys = hashes[kept]
-        keys |= np.repeat(long_rid.astype(np.uint64) << np.uint64(32), windows)
+        # Each text's windows, then those across the joint after it (and all of a short text's),
+        # whose owner is past every text so that they sort last and are cut off.
+        valid = np.where(long, lengths[present] - SHINGLE + 1, 0)
+        spans = np.diff(np.minimum(offsets, n), append=n)  # a short last text may start past n
+        owner = np.empty(2 * present.size, dtype=np.uint64)
+        owner[0::2] = present.astype(np.uint64) << np.uint64(32)
+        owner[1::2] = np.uint64(len(texts)) << np.uint64(32)
+        counts = np.empty(2 * present.size, dtype=np.intp)
+        counts[0::2] = valid
+        counts[1::2] = spans - valid
+        hashes |= np.repeat(owner, counts)
+        hashes.sort()
+        keys = hashes[: int(valid.sum())]
     short_rid = present[~long]
     if short_rid.size:  # shorter than a shingle: one shingle of the text padded with zeros
         short = np.concatenate([shingle_hashes(texts[i]) for i in short_rid.tolist()]).astype(np.uint64)
         keys = np.concatenate((keys, short | (short_rid.astype(np.uint64) << np.uint64(32))))
-    keys.sort()
+        keys.sort()
     if keys.size > 1:
         keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
     rid: npt.NDArray[np.intp] = (keys >> np.uint64(32)).astype(np.intp)
