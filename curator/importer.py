@@ -43,7 +43,7 @@ from curator.jsonschema_norm import SchemaError, normalize_schema
 from curator.models import Example, parse_example, record_error_from
 from curator.store import examples as store_examples
 from curator.store.clauses import current_clause_hashes
-from curator.store.examples import PreparedRecord, prepare
+from curator.store.examples import PreparedRecord, prepare, prepare_many
 
 ImportFormat = Literal["auto", "curator", "messages", "hh"]
 FORMATS: tuple[str, ...] = ("auto", "curator", "messages", "hh")
@@ -494,6 +494,7 @@ def parse_chunk(lines: list[tuple[int, str]], fmt: str, name: str, status: str |
     `status` replaces each record's status (None keeps the file's).
     """
     out: list[ParsedLine] = []
+    valid: list[tuple[int, Example, list[str]]] = []  # prepared together at the end, in one batch
     for number, line in lines:
         try:
             if line == _TOO_LONG or len(line) > MAX_LINE_BYTES:
@@ -502,11 +503,26 @@ def parse_chunk(lines: list[tuple[int, str]], fmt: str, name: str, status: str |
             ex = _parse_line(line, fmt, f"{name}:{number}", warnings)
             if status is not None and ex.status != status:
                 ex = ex.model_copy(update={"status": status})
-            out.append((number, prepare(ex), None, warnings))
+            valid.append((len(out), ex, warnings))
+            out.append((number, None, None, warnings))  # its record is filled in below
         except RecordError as err:
             out.append((number, None, _problem(number, err), []))
         except RecursionError:  # a structure deeper than any check above expected
             out.append((number, None, LineProblem(number, None, "nested too deeply"), []))
+    try:
+        prepared = prepare_many([ex for _, ex, _ in valid])
+    except (RecordError, RecursionError):  # some record cannot be prepared: find it line by line
+        for at, ex, warnings in valid:
+            number = out[at][0]
+            try:
+                out[at] = (number, prepare(ex), None, warnings)
+            except RecordError as err:
+                out[at] = (number, None, _problem(number, err), [])
+            except RecursionError:
+                out[at] = (number, None, LineProblem(number, None, "nested too deeply"), [])
+        return out
+    for (at, _, warnings), record in zip(valid, prepared, strict=True):
+        out[at] = (out[at][0], record, None, warnings)
     return out
 
 

@@ -13,6 +13,8 @@ theoretical sd for 128 permutations).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
 
@@ -32,6 +34,8 @@ _POWERS = np.array([_BASE ** (SHINGLE - 1 - k) % (1 << 64) for k in range(SHINGL
 
 _A_ROW = _A[None, :]
 _B_ROW = _B[None, :]
+_A_COLUMN = _A[:, None]
+_B_COLUMN = _B[:, None]
 
 EMPTY_SIGNATURE = np.full(NUM_PERM, np.iinfo(np.uint32).max, dtype=np.uint32)
 
@@ -247,3 +251,208 @@ def fingerprints_from_bytes(blob: bytes) -> npt.NDArray[np.uint64]:
     """Stored fingerprints back as an array."""
     out: npt.NDArray[np.uint64] = np.frombuffer(blob, dtype="<u8").astype(np.uint64)
     return out
+
+
+# -- many records at once ------------------------------------------------------------------------
+
+_BATCH_CHARS = 1 << 18
+"""Characters of text vectorised together by `dedup_rows_normalized`: big enough that numpy's
+per-call overhead vanishes, small enough that the arrays (and the `_powers` cache) stay a few MB."""
+_SIGNATURE_ROWS = 1 << 15
+"""Distinct shingles per (128 x shingles) uint32 block of `dedup_rows_normalized` (16 MB)."""
+
+
+def dedup_rows_normalized(texts: Sequence[str]) -> list[tuple[bytes, int, bytes]]:
+    """`[dedup_row_normalized(t) for t in texts]`, byte for byte, with numpy calls shared by a whole
+    group of texts: on texts of a few hundred characters numpy's per-call overhead, not the
+    arithmetic, is what the per-record function spends its time on."""
+    out: list[tuple[bytes, int, bytes]] = []
+    start = 0
+    while start < len(texts):
+        stop, chars = start, 0
+        while stop < len(texts) and (stop == start or chars + len(texts[stop]) <= _BATCH_CHARS):
+            chars += len(texts[stop]) + 1
+            stop += 1
+        out.extend(_dedup_group(texts[start:stop]))
+        start = stop
+    return out
+
+
+def _dedup_group(texts: Sequence[str]) -> list[tuple[bytes, int, bytes]]:
+    """`dedup_rows_normalized` of texts small enough together to be held at once.
+
+    The non-empty texts are joined with single spaces: every shingle and word 13-gram (and
+    winnowing window) that crosses a joint is dropped, and since a joint is a space, the words of
+    the joined text are exactly the words of each text in turn.
+    """
+    count = len(texts)
+    lengths = np.fromiter((len(t) for t in texts), dtype=np.intp, count=count)
+    present = np.flatnonzero(lengths)  # empty texts have no shingles, words or fingerprints
+    joined = " ".join(texts[i] for i in present.tolist())
+    raw = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+    offsets = np.zeros(present.size, dtype=np.intp)
+    if present.size > 1:
+        np.cumsum(lengths[present[:-1]] + 1, out=offsets[1:])
+
+    unique_rid, unique = _distinct_shingles(texts, raw, lengths, present, offsets)
+    shingles = np.bincount(unique_rid, minlength=count)
+    signatures = _signatures(unique, shingles).astype("<u4", copy=False).tobytes()
+
+    finger_rid, fingers = _fingerprints(raw, lengths, present, offsets)
+    finger_counts = np.bincount(finger_rid, minlength=count)
+    finger_ends = np.cumsum(finger_counts).tolist()
+    finger_blob = fingers.astype("<u8", copy=False).tobytes()
+
+    rows: list[tuple[bytes, int, bytes]] = []
+    begin = 0
+    for i, (n, end) in enumerate(zip(shingles.tolist(), finger_ends, strict=True)):
+        rows.append((signatures[i * SIG_BYTES : (i + 1) * SIG_BYTES], n, finger_blob[begin * 8 : end * 8]))
+        begin = end
+    return rows
+
+
+def _distinct_shingles(
+    texts: Sequence[str],
+    raw: npt.NDArray[np.uint32],
+    lengths: npt.NDArray[np.intp],
+    present: npt.NDArray[np.intp],
+    offsets: npt.NDArray[np.intp],
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint32]]:
+    """Each text's distinct shingle hashes, sorted, texts in order: (text index, hash) pairs."""
+    long = lengths[present] >= SHINGLE
+    keys = np.zeros(0, dtype=np.uint64)
+    if long.any():
+        codes = raw.astype(np.uint64)
+        n = codes.size - SHINGLE + 1
+        with np.errstate(over="ignore"):
+            hashes = codes[:n] * _POWERS[0]
+            for k in range(1, SHINGLE - 1):
+                hashes += codes[k : k + n] * _POWERS[k]
+            hashes += codes[SHINGLE - 1 :]  # the last power is 1
+            hashes ^= hashes >> np.uint64(29)
+            hashes *= np.uint64(0xBF58476D1CE4E5B9)
+            hashes ^= hashes >> np.uint64(32)
+        hashes &= np.uint64(0xFFFFFFFF)
+        # Each text's windows, then those across the joint after it (and all of a short text's),
+        # whose owner is past every text so that they sort last and are cut off.
+        valid = np.where(long, lengths[present] - SHINGLE + 1, 0)
+        spans = np.diff(np.minimum(offsets, n), append=n)  # a short last text may start past n
+        owner = np.empty(2 * present.size, dtype=np.uint64)
+        owner[0::2] = present.astype(np.uint64) << np.uint64(32)
+        owner[1::2] = np.uint64(len(texts)) << np.uint64(32)
+        counts = np.empty(2 * present.size, dtype=np.intp)
+        counts[0::2] = valid
+        counts[1::2] = spans - valid
+        hashes |= np.repeat(owner, counts)
+        hashes.sort()
+        keys = hashes[: int(valid.sum())]
+    short_rid = present[~long]
+    if short_rid.size:  # shorter than a shingle: one shingle of the text padded with zeros
+        short = np.concatenate([shingle_hashes(texts[i]) for i in short_rid.tolist()]).astype(np.uint64)
+        keys = np.concatenate((keys, short | (short_rid.astype(np.uint64) << np.uint64(32))))
+        keys.sort()
+    if keys.size > 1:
+        keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+    rid: npt.NDArray[np.intp] = (keys >> np.uint64(32)).astype(np.intp)
+    return rid, keys.astype(np.uint32)
+
+
+def _signatures(unique: npt.NDArray[np.uint32], counts: npt.NDArray[np.intp]) -> npt.NDArray[np.uint32]:
+    """One signature row per text from its distinct shingle hashes (`unique`, texts in order,
+    `counts` per text).
+
+    Computed in (128 x rows) blocks of bounded size, one permutation per row, so the per-text
+    minimum is a `reduceat` along contiguous memory; a text whose shingles span two blocks takes
+    the minimum of both parts.
+    """
+    sigs = np.tile(EMPTY_SIGNATURE[:, None], (1, counts.size))
+    owners = np.flatnonzero(counts)
+    if not owners.size:
+        return sigs.T
+    starts = np.cumsum(counts[owners]) - counts[owners]
+    total = unique.size
+    block = np.empty((NUM_PERM, min(total, _SIGNATURE_ROWS)), dtype=np.uint32)
+    for lo in range(0, total, _SIGNATURE_ROWS):
+        hi = min(lo + _SIGNATURE_ROWS, total)
+        first = int(np.searchsorted(starts, lo, side="right")) - 1  # the text that holds shingle `lo`
+        last = int(np.searchsorted(starts, hi, side="left"))
+        local = starts[first:last] - lo
+        local[0] = 0
+        part = block[:, : hi - lo]
+        with np.errstate(over="ignore"):
+            np.multiply(_A_COLUMN, unique[None, lo:hi], out=part)
+            part += _B_COLUMN
+        minima = np.minimum.reduceat(part, local, axis=1)
+        columns = owners[first:last]
+        if starts[first] < lo:  # continues from the previous block
+            np.minimum(minima[:, 0], sigs[:, columns[0]], out=minima[:, 0])
+        sigs[:, columns] = minima
+    return sigs.T
+
+
+def _fingerprints(
+    raw: npt.NDArray[np.uint32],
+    lengths: npt.NDArray[np.intp],
+    present: npt.NDArray[np.intp],
+    offsets: npt.NDArray[np.intp],
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint64]]:
+    """Each text's excerpt fingerprints (`excerpt_fingerprints`), texts in order: (text index,
+    fingerprint) pairs."""
+    none = (np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.uint64))
+    if not present.size:
+        return none
+    n = raw.size
+    powers, inverse = _powers(n)
+    with np.errstate(over="ignore"):
+        prefix = np.empty(n + 1, dtype=np.uint64)
+        prefix[0] = 0
+        np.cumsum((raw.astype(np.uint64) + np.uint64(1)) * powers[:n], dtype=np.uint64, out=prefix[1:])
+        spaces = np.flatnonzero(raw == 32)
+        starts = np.empty(spaces.size + 1, dtype=np.intp)
+        starts[0] = 0
+        starts[1:] = spaces + 1
+        ends = np.empty(spaces.size + 1, dtype=np.intp)
+        ends[:-1] = spaces
+        ends[-1] = n
+        words = _mix64((prefix[ends] - prefix[starts]) * inverse[starts])
+    first_word = np.searchsorted(spaces, offsets)  # the joints are spaces: text i's words start there
+    word_counts = np.diff(first_word, append=words.size)
+    gram_counts = np.maximum(word_counts - (EXCERPT_GRAM - 1), 0)
+    has = gram_counts > 0
+    if not has.any():
+        return none
+    grams_all = gram_hashes(words)
+    counts = gram_counts[has]
+    first = np.cumsum(counts) - counts
+    grams = grams_all[np.arange(int(counts.sum()), dtype=np.intp) + np.repeat(first_word[has] - first, counts)]
+    rid = present[has]
+
+    few = counts <= EXCERPT_WINDOW  # one window: the minimum of all the text's grams
+    least = np.minimum.reduceat(grams, first)[few]
+    least_rid = rid[few]
+
+    many = ~few
+    windows = counts[many] - EXCERPT_WINDOW + 1
+    minima = np.zeros(0, dtype=np.uint64)
+    minima_rid = np.zeros(0, dtype=np.intp)
+    if windows.size:
+        total = grams.size - EXCERPT_WINDOW + 1
+        running = grams[:total].copy()
+        for k in range(1, EXCERPT_WINDOW):
+            np.minimum(running, grams[k : k + total], out=running)
+        taken = np.cumsum(windows) - windows
+        kept = np.arange(int(windows.sum()), dtype=np.intp) + np.repeat(first[many] - taken, windows)
+        minima = running[kept]
+        minima_rid = np.repeat(rid[many], windows)
+        if minima.size > 1:  # neighbouring windows mostly share their minimum: drop runs before sorting
+            new = np.concatenate(([True], (minima[1:] != minima[:-1]) | (minima_rid[1:] != minima_rid[:-1])))
+            minima, minima_rid = minima[new], minima_rid[new]
+
+    values = np.concatenate((least, minima))
+    owners = np.concatenate((least_rid, minima_rid))
+    order = np.lexsort((values, owners))
+    values, owners = values[order], owners[order]
+    if values.size > 1:
+        keep = np.concatenate(([True], (values[1:] != values[:-1]) | (owners[1:] != owners[:-1])))
+        values, owners = values[keep], owners[keep]
+    return owners, values
