@@ -329,3 +329,63 @@ def test_a_workspace_from_before_the_kept_counts_is_counted_when_opened(demo_db:
         assert coverage_counts.is_valid(ws.db)
         assert sum(c.approved_total for c in coverage.compute(ws.db).clauses) > 0
         assert reports_differ(ws.db) == []
+
+
+def link_trigger(db: Database) -> str | None:
+    row = db.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'coverage_link_ai'").fetchone()
+    return None if row is None else str(row[0])
+
+
+def test_a_bulk_insert_puts_the_link_trigger_back_as_it_was(ws: Workspace, tmp_path: Path) -> None:
+    # bulk writers take the link-insert trigger out of their transaction (it costs most of a link
+    # insert even paused): afterwards it is there, the same text, and counts follow single writes
+    before = link_trigger(ws.db)
+    assert before is not None
+    rng = random.Random(7)
+    clause_ids = current_ids(ws.db)
+    path = write_jsonl(tmp_path / "bulk.jsonl", [new_record(rng, i, clause_ids) for i in range(40)])
+    import_file(ws.db, path, actor="ana")
+    examples.insert_many(ws.db, [parse_example(new_record(rng, 100 + i, clause_ids)) for i in range(5)], actor="ana")
+    assert link_trigger(ws.db) == before and coverage_counts.is_valid(ws.db)
+    assert reports_differ(ws.db) == []
+    examples.create(ws.db, parse_example(story(id="ex_single", clauses=["privacy.1"])), actor="ana")
+    assert reports_differ(ws.db) == []
+
+
+def test_a_failed_bulk_insert_rolls_the_trigger_back_with_it(ws: Workspace, tmp_path: Path) -> None:
+    rng = random.Random(8)
+    clause_ids = current_ids(ws.db)
+    lines = [new_record(rng, i, clause_ids) for i in range(30)] + [{"id": "ex_bad", "kind": "story"}]
+    with pytest.raises(CuratorError):
+        import_file(ws.db, write_jsonl(tmp_path / "bad.jsonl", lines), actor="ana")
+    assert link_trigger(ws.db) is not None and coverage_counts.is_valid(ws.db)
+    assert examples.query(ws.db) == []
+
+
+def test_a_workspace_missing_a_coverage_trigger_is_counted_from_scratch_until_recounted(ws: Workspace) -> None:
+    examples.create(ws.db, parse_example(story(id="ex_a", clauses=["privacy.1"])), actor="ana")
+    with ws.db.conn:
+        ws.db.execute("DROP TRIGGER coverage_link_ai")  # as a writer that committed without putting it back
+    assert coverage_counts.triggers_missing(ws.db) == ["coverage_link_ai"]
+    assert not coverage_counts.is_valid(ws.db)  # so reports count from scratch, never from wrong counts
+    with ws.db.conn:
+        coverage_counts.rebuild(ws.db)
+    assert coverage_counts.triggers_missing(ws.db) == [] and coverage_counts.is_valid(ws.db)
+    edited = examples.get(ws.db, "ex_a").model_copy(update={"clauses": ["privacy.1", "honesty.1"]})
+    examples.update(ws.db, edited, expected_version=1, actor="ana")  # a link inserted through the trigger
+    assert reports_differ(ws.db) == []
+
+
+def test_outside_a_transaction_no_trigger_is_set_aside(ws: Workspace) -> None:
+    db = ws.db
+    assert not db.conn.in_transaction
+    level = db.conn.isolation_level
+    db.conn.isolation_level = None  # every statement commits alone: a dropped trigger would stay dropped
+    try:
+        pause = coverage_counts.pause_for_new_rows(db)
+        assert pause is not None and pause.triggers == ()
+        assert link_trigger(db) is not None
+        coverage_counts.add_new_rows(db, pause, [], [])
+    finally:
+        db.conn.isolation_level = level
+    assert not coverage_counts.paused(db) and coverage_counts.is_valid(db)

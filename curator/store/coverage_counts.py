@@ -27,8 +27,11 @@ aggregated in Python, in one statement per chunk; a new constitution version or 
 
 from __future__ import annotations
 
+import functools
+import re
 import sqlite3
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sqlite_utils import Database
@@ -179,31 +182,92 @@ def pause(db: Database) -> None:
     db.execute("UPDATE coverage_state SET paused = 1, version_id = NULL")
 
 
-def pause_for_new_rows(db: Database) -> bool:
-    """Pause the per-row triggers while new examples and their links are inserted (inside the writer's
-    transaction); True when the writer must then call `add_new_rows`, which resumes them.
+SET_ASIDE_TRIGGERS = ("coverage_link_ai",)
+"""Triggers a bulk insert of new rows takes out of its transaction and puts back: even paused, SQLite
+sets up a trigger's whole program for every row, and the link-insert trigger's (four statements)
+costs ~7 µs a link, three times the insert itself."""
 
-    False when upkeep was paused already by an outer writer that will rebuild, or in a database not
+
+@dataclass(frozen=True)
+class NewRowsPause:
+    """What `pause_for_new_rows` set aside; `add_new_rows` puts it back."""
+
+    triggers: tuple[str, ...]
+    """The set-aside triggers' own `CREATE TRIGGER` text, as the database held it."""
+
+
+def pause_for_new_rows(db: Database) -> NewRowsPause | None:
+    """Pause the per-row triggers while new examples and their links are inserted (inside the writer's
+    transaction); a pause when the writer must then call `add_new_rows`, which resumes them.
+
+    None when upkeep was paused already by an outer writer that will rebuild, or in a database not
     yet migrated to `m013` (an older migration step writing rows), which counts every row when it
-    gets there. Should the writer fail in between, its rollback undoes the pause; were it to commit
-    anyway, `is_valid` says no and reports count from scratch until a rebuild.
+    gets there. Inside a transaction the link-insert trigger is also dropped (`SET_ASIDE_TRIGGERS`)
+    and created again, from its stored text, by `add_new_rows`: SQLite's DDL is transactional, so
+    a writer that fails in between rolls both back. Should the writer fail in between, its rollback
+    undoes the pause; were it to commit anyway, `is_valid` says no (and `triggers_missing` names
+    what is gone) and reports count from scratch until a rebuild.
     """
     try:
         if paused(db):
-            return False
+            return None
     except sqlite3.OperationalError as exc:
         if "coverage_state" not in str(exc):
             raise
-        return False
+        return None
     db.execute("UPDATE coverage_state SET paused = 1")
-    return True
+    if not db.conn.in_transaction:  # each statement would commit alone: never drop a trigger then
+        return NewRowsPause(())
+    marks = ",".join("?" * len(SET_ASIDE_TRIGGERS))
+    rows = db.execute(
+        f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN ({marks}) ORDER BY name",
+        SET_ASIDE_TRIGGERS,
+    ).fetchall()
+    for name, _ in rows:
+        db.execute(f'DROP TRIGGER "{name}"')
+    return NewRowsPause(tuple(sql for _, sql in rows))
 
 
-def add_new_rows(db: Database, examples: Sequence[NewExample], links: Sequence[tuple[str, str, str]]) -> None:
-    """Add the counts of the new examples and their links as (example id, clause id, state), then resume
-    the triggers (see `pause_for_new_rows`)."""
+def add_new_rows(
+    db: Database, pause: NewRowsPause, examples: Sequence[NewExample], links: Sequence[tuple[str, str, str]]
+) -> None:
+    """Add the counts of the new examples and their links as (example id, clause id, state), then put
+    the set-aside triggers back and resume upkeep (see `pause_for_new_rows`)."""
     add_new(db, examples, links)
+    for sql in pause.triggers:
+        db.execute(sql)
     db.execute("UPDATE coverage_state SET paused = 0")
+
+
+@functools.cache
+def _trigger_statements() -> dict[str, str]:
+    """Each coverage trigger's `CREATE TRIGGER` statement in `SCHEMA`, by name."""
+    from curator.store.db import sql_statements  # the store's splitter (db imports this module)
+
+    out: dict[str, str] = {}
+    for statement in sql_statements(SCHEMA):
+        match = re.match(r"CREATE TRIGGER (\w+)", statement)
+        if match:
+            out[match.group(1)] = statement
+    return out
+
+
+def triggers_missing(db: Database) -> list[str]:
+    """The coverage triggers this workspace should have and does not (a bulk writer that set one
+    aside and committed without putting it back would leave every later count wrong)."""
+    names = {
+        r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'coverage_%'")
+    }
+    return sorted(set(_trigger_statements()) - names)
+
+
+def restore_triggers(db: Database) -> list[str]:
+    """Create the missing coverage triggers again (see `triggers_missing`); their names."""
+    missing = triggers_missing(db)
+    statements = _trigger_statements()
+    for name in missing:
+        db.execute(statements[name])
+    return missing
 
 
 class _Tally:
@@ -306,6 +370,7 @@ def rebuild(db: Database) -> None:
         "WHERE v.is_current = 1 ORDER BY c.position"
     ).fetchall()
     db.execute("UPDATE coverage_state SET paused = 1")
+    restore_triggers(db)  # counts kept from here on need every trigger
     db.execute("DELETE FROM coverage_closure")
     db.execute("DELETE FROM coverage_counts")
     db.conn.executemany("INSERT INTO coverage_closure (clause_id, ancestor) VALUES (?, ?)", closure(clauses))
@@ -332,12 +397,14 @@ def rebuild(db: Database) -> None:
 
 
 def is_valid(db: Database) -> bool:
-    """The kept counts are those of the current constitution version (and upkeep is running)."""
+    """The kept counts are those of the current constitution version (and upkeep is running, every
+    trigger in place)."""
     row = db.execute(
         "SELECT s.paused, s.version_id, (SELECT coalesce(max(id), 0) FROM constitution_versions WHERE is_current = 1) "
         "FROM coverage_state s"
     ).fetchone()
-    return row is not None and row[0] == 0 and row[1] is not None and row[1] == row[2]
+    current = row is not None and row[0] == 0 and row[1] is not None and row[1] == row[2]
+    return current and not triggers_missing(db)
 
 
 def read(db: Database) -> list[tuple[Any, ...]]:

@@ -292,10 +292,10 @@ def insert_many(
     A record that arrives `approved` is refused unless `keep_status` (see `insert_prepared`).
     """
     clause_hashes = current_clause_hashes(db)
-    prepared = []
-    for ex in examples:
+    records = list(examples)
+    for ex in records:
         check_clauses(ex, clause_hashes)
-        prepared.append(prepare(ex))
+    prepared = prepare_many(records)
     existing = existing_ids(db, [p.id for p in prepared])
     if existing:
         raise RecordError(f"an example with id {existing[0]!r} already exists", field="id")
@@ -370,14 +370,14 @@ def write_rows(
                 )
     conn = db.conn
     start = conn.execute("SELECT coalesce(max(rowid), 0) FROM examples").fetchone()[0] + 1
-    add_counts = coverage_counts.pause_for_new_rows(db)  # one aggregated write below, not a trigger per link
+    pause = coverage_counts.pause_for_new_rows(db)  # one aggregated write below, not a trigger per link
     conn.executemany(_INSERT_EXAMPLE, [(start + i, *p.row) for i, p in enumerate(prepared)])
     conn.executemany(_INSERT_SEARCH, [(start + i, p.row[2], p.search) for i, p in enumerate(prepared)])
     conn.executemany(_INSERT_LINK, links)
     conn.executemany(_INSERT_TAG, [(p.id, t) for p in prepared for t in p.tags])
-    if add_counts:
+    if pause is not None:
         new = [coverage_counts.NewExample(p.id, p.row[1], p.status, p.row[11], p.record_json) for p in prepared]
-        coverage_counts.add_new_rows(db, new, [(link[0], link[1], link[3]) for link in links])
+        coverage_counts.add_new_rows(db, pause, new, [(link[0], link[1], link[3]) for link in links])
 
 
 def existing_ids(db: Database, ids: Sequence[str]) -> list[str]:

@@ -15,7 +15,7 @@ from sqlite_utils import Database
 
 from curator.models import Example
 from curator.store.audit import EVENT_COLUMNS_SQL
-from curator.store.examples import prepare, write_rows, write_signatures
+from curator.store.examples import prepare_many, write_rows, write_signatures
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,6 @@ def restore_examples(db: Database, records: Iterable[Example]) -> None:
     This is the restore path: statuses come back exactly, `approved` included, because the dump
     holds the reviews and audit events that made them so.
     """
-    prepared = [prepare(ex) for ex in records]
+    prepared = prepare_many(list(records))
     write_rows(db, prepared, [], allow_approved=True)
     write_signatures(db, [(p.id, p.signature, p.shingles, p.fingerprints) for p in prepared])
