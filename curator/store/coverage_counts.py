@@ -19,7 +19,8 @@ Upkeep is by SQLite triggers, so every write path keeps the counts right in its 
 a change to an example's links, kind, status, tokens or record, or to its soft deletion, takes the
 example's whole contribution out as it was before the change and puts it back as it is after (a
 handful of rows). A link insert or delete does both in one trigger (the example with and without
-that link): a trigger costs 1-2 µs per row even when paused.
+that link): paused, a trigger still costs the set-up of its program per row (~7 µs for the
+link-insert one), so bulk writers set that one aside in their transaction (`SET_ASIDE_TRIGGERS`).
 Bulk writers pause the triggers instead: `write_rows` adds the contributions of its new rows,
 aggregated in Python, in one statement per chunk; a new constitution version or a load of a dump pauses upkeep
 (`pause`) and the caller then rebuilds everything (`rebuild`), once per version.
