@@ -7,6 +7,7 @@ order, and nothing time-dependent is written that was not already in the data.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -24,9 +25,10 @@ from curator.store import coverage_counts, snapshot
 from curator.store.audit import compact_example_after_images
 from curator.store.clauses import rederive_clause_texts
 from curator.store.db import Workspace, open_workspace, read_snapshot
-from curator.store.examples import all_records_json
+from curator.store.examples import PreparedRecord, all_records_json, prepare_many
 from curator.store.links import recompute_states
 from curator.targets import FolderKind, check_folder_target, sha256_file
+from curator.workers import PARALLEL_MIN_BYTES, ordered_map
 
 DUMP_FORMAT = "curator-dump"
 DUMP_FORMAT_VERSION = 4
@@ -175,8 +177,12 @@ def verify_dump(source: Path, manifest: dict[str, Any]) -> None:
             raise ImportFailed(f"{source / rel}: missing (the manifest counts {count} {key})")
 
 
-def load(source: Path, db_path: Path) -> dict[str, int]:
+def load(source: Path, db_path: Path, *, parallel: bool | None = False) -> dict[str, int]:
     """Rebuild a workspace from a dump (all or nothing); returns the counts loaded.
+
+    `parallel=None` parses and prepares the records of a big dump (examples.jsonl of 8 MB or
+    more) in worker processes while this one writes; only entry points guarded by
+    `if __name__ == "__main__"` may pass it (the CLI does).
 
     The dump is verified first (files, checksums, counts). A new database is written aside and
     linked into place (never over a file that appeared meanwhile). An existing file is loaded into
@@ -188,6 +194,9 @@ def load(source: Path, db_path: Path) -> dict[str, int]:
         raise UsageError("a path contains a NUL byte")
     manifest = read_manifest(source)
     verify_dump(source, manifest)
+    if parallel is None:
+        examples = source / "examples.jsonl"
+        parallel = examples.exists() and examples.stat().st_size >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) > 1
     db_path = Path(db_path)
     if db_path.exists() or db_path.is_symlink():
         for suffix in ("-wal", "-shm"):
@@ -201,7 +210,7 @@ def load(source: Path, db_path: Path) -> dict[str, int]:
         with open_workspace(db_path) as existing:
             if not existing.is_empty():
                 raise StoreError(f"{db_path}: database is not empty; load into a new file")
-            return _load_into(existing, source, manifest)
+            return _load_into(existing, source, manifest, parallel=parallel)
     for leftover in db_path.parent.glob(f".{db_path.name}.loading-*"):  # loads that were killed
         pid = leftover.name.rsplit("-", 1)[-1]
         if pid.isdigit() and not pid_alive(int(pid)):
@@ -210,7 +219,7 @@ def load(source: Path, db_path: Path) -> dict[str, int]:
     _remove_db(tmp)
     try:
         with open_workspace(tmp) as ws:
-            counts = _load_into(ws, source, manifest)
+            counts = _load_into(ws, source, manifest, parallel=parallel)
             ws.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         try:
             os.link(tmp, db_path)  # fails if a file appeared there meanwhile: never replaced
@@ -250,17 +259,50 @@ LOAD_BATCH = 2000
 
 def _numbered_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) of a dump file, read line by line (a missing file has none)."""
+    for batch in _raw_batches(path):
+        for number, raw in batch:
+            yield from _objects(str(path), number, raw)
+
+
+def _raw_batches(path: Path) -> Iterator[list[tuple[int, bytes]]]:
+    """(line number, bytes) of a dump file, `LOAD_BATCH` lines at a time (a missing file has none)."""
     if not path.exists():
         return
     with open_bytes(path, ImportFailed, kind="dump") as fh:
+        batch: list[tuple[int, bytes]] = []
         for number, raw in enumerate(fh, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                where = f"byte 0x{raw[err.start]:02x} at column {err.start + 1}"
-                raise ImportFailed(f"{path}:{number}: not valid UTF-8 ({where})") from None
-            for _, obj in jsonl.objects(line.rstrip("\n"), f"{path}:{number}", ImportFailed):
-                yield number, obj
+            batch.append((number, raw))
+            if len(batch) == LOAD_BATCH:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+
+def _objects(where: str, number: int, raw: bytes) -> list[tuple[int, dict[str, Any]]]:
+    """The object on one line of a dump file (none on a blank line); errors name file and line."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        at = f"byte 0x{raw[err.start]:02x} at column {err.start + 1}"
+        raise ImportFailed(f"{where}:{number}: not valid UTF-8 ({at})") from None
+    return [(number, obj) for _, obj in jsonl.objects(line.rstrip("\n"), f"{where}:{number}", ImportFailed)]
+
+
+def prepare_examples(batch: list[tuple[int, bytes]], *, where: str) -> list[PreparedRecord] | str:
+    """A batch of examples.jsonl lines parsed, validated and prepared for the store (in a worker
+    process for a big dump), or the one line naming the first bad line (file and line)."""
+    records = []
+    try:
+        for number, raw in batch:
+            for _, obj in _objects(where, number, raw):
+                try:
+                    records.append(parse_example(obj))
+                except RecordError as err:
+                    return f"{where}:{number}: {err}"
+    except ImportFailed as err:
+        return str(err)
+    return prepare_many(records)
 
 
 def _batches(items: Iterator[tuple[int, dict[str, Any]]]) -> Iterator[list[tuple[int, dict[str, Any]]]]:
@@ -290,7 +332,7 @@ def _expect_count(manifest: dict[str, Any], counts: dict[str, int], source: Path
         raise ImportFailed(f"{where}: holds {n} {key}, the manifest counts {expected} (cut short?)")
 
 
-def _load_into(ws: Workspace, source: Path, manifest: dict[str, Any]) -> dict[str, int]:
+def _load_into(ws: Workspace, source: Path, manifest: dict[str, Any], *, parallel: bool) -> dict[str, int]:
     db = ws.db
     counts: dict[str, int] = {}
     with db.atomic():
@@ -307,18 +349,15 @@ def _load_into(ws: Workspace, source: Path, manifest: dict[str, Any]) -> dict[st
         _expect_count(manifest, counts, source)
         examples_path = source / "examples.jsonl"
         counts["examples"] = 0
-        for batch in _batches(_numbered_lines(examples_path)):
-            records = []
-            for number, obj in batch:
-                try:
-                    records.append(parse_example(obj))
-                except RecordError as err:
-                    raise ImportFailed(f"{examples_path}:{number}: {err}") from None
+        prepare = functools.partial(prepare_examples, where=str(examples_path))
+        for prepared in ordered_map(prepare, _raw_batches(examples_path), parallel=parallel):
+            if isinstance(prepared, str):
+                raise ImportFailed(prepared)
             try:
-                snapshot.restore_examples(db, records)
+                snapshot.restore_prepared(db, prepared)
             except sqlite3.IntegrityError as err:
                 raise ImportFailed(f"{examples_path}: {_constraint(err)}") from None
-            counts["examples"] += len(records)
+            counts["examples"] += len(prepared)
         _expect_count(manifest, counts, source)
         legacy_clauses = False
         for spec in snapshot.DUMPED_TABLES:

@@ -18,18 +18,14 @@ included), for records reviewed elsewhere, and each import event notes it and wh
 
 from __future__ import annotations
 
+import functools
 import gzip
 import itertools
 import json
-import multiprocessing
 import os
 import re
-import threading
-import time
 import zlib
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -37,6 +33,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 from sqlite_utils import Database
 
+from curator import workers
 from curator.errors import ImportFailed, RecordError, UsageError
 from curator.files import open_bytes
 from curator.jsonschema_norm import SchemaError, normalize_schema
@@ -44,6 +41,7 @@ from curator.models import Example, parse_example, record_error_from
 from curator.store import examples as store_examples
 from curator.store.clauses import current_clause_hashes
 from curator.store.examples import PreparedRecord, prepare, prepare_many
+from curator.workers import ordered_map
 
 ImportFormat = Literal["auto", "curator", "messages", "hh"]
 FORMATS: tuple[str, ...] = ("auto", "curator", "messages", "hh")
@@ -537,49 +535,19 @@ def _chunks(lines: Iterator[tuple[int, str]], size: int) -> Iterator[list[tuple[
         yield chunk
 
 
-def _exit_with_parent(parent: int) -> None:
-    """Pool initializer: a parse worker ends itself once the importing process is gone.
-
-    A SIGKILLed importer cannot shut its pool down, and the workers would wait for work forever
-    (each holds its queue's write end, so no EOF ever comes). A daemon thread notices the
-    re-parenting and exits the worker.
-    """
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.2)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="curator-parent-watch", daemon=True).start()
-
-
 def _parsed_chunks(
     chunks: Iterator[list[tuple[int, str]]], fmt: str, name: str, *, parallel: bool, status: str | None
 ) -> Iterator[list[ParsedLine]]:
-    """Chunks parsed in order; with `parallel`, in a second process while this one writes."""
-    if not parallel:
-        for chunk in chunks:
-            yield parse_chunk(chunk, fmt, name, status)
-        return
-    ctx = multiprocessing.get_context("spawn")  # no fork: the TUI calls this from a thread
-    with ProcessPoolExecutor(
-        max_workers=PARSE_WORKERS, mp_context=ctx, initializer=_exit_with_parent, initargs=(os.getpid(),)
-    ) as pool:
-        pending: deque[Future[list[ParsedLine]]] = deque()
-        for chunk in chunks:
-            pending.append(pool.submit(parse_chunk, chunk, fmt, name, status))
-            if len(pending) >= 2 * PARSE_WORKERS + 2:  # bounded read-ahead keeps memory flat
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+    """Chunks parsed in order; with `parallel`, in worker processes while this one writes."""
+    return ordered_map(functools.partial(_parse_chunk_of, fmt=fmt, name=name, status=status), chunks, parallel=parallel)
 
 
-PARSE_WORKERS = max(1, min(2, (os.cpu_count() or 2)))
-"""Validation, MinHash signatures and token estimates cost ~3x the SQLite writes per record, so two
-parse processes feed the writer (measured on 2 cores: 3.2k -> 4.0k records/s)."""
+def _parse_chunk_of(chunk: list[tuple[int, str]], *, fmt: str, name: str, status: str | None) -> list[ParsedLine]:
+    return parse_chunk(chunk, fmt, name, status)
 
-PARALLEL_MIN_BYTES = 8_000_000
-"""Files at least this big are parsed in a second process (start-up costs ~0.3 s)."""
+
+PARALLEL_MIN_BYTES = workers.PARALLEL_MIN_BYTES
+"""Files at least this big are parsed in worker processes (start-up costs ~0.3 s)."""
 
 CHUNK_LINES = 2000
 

@@ -218,3 +218,38 @@ def test_a_dump_from_before_the_clause_model_loads_with_rederived_clauses(
         )
         states = dict(ws.db.execute("SELECT clause_id, state FROM example_clauses").fetchall())
         assert states == {"honesty": "ok", "privacy.1": "ok"}
+
+
+def test_a_load_prepared_in_worker_processes_is_the_same_workspace(tmp_path: Path, constitution_file: Path) -> None:
+    # a big dump is parsed and prepared in two worker processes (batches of LOAD_BATCH lines in
+    # order): what lands must be what a load in one process writes, byte for byte once dumped
+    import curator.dumpload as dumpload
+
+    records = [story(id=f"ex_s{i:04d}", text=f"Story number {i} about care and honesty.") for i in range(23)]
+    build_workspace(tmp_path / "a.db", constitution_file, [*records, advice(), agentic()], tmp_path)
+    with open_workspace(tmp_path / "a.db") as ws:
+        dump(ws, tmp_path / "dump1")
+    original = read_tree(tmp_path / "dump1")
+    batch = dumpload.LOAD_BATCH
+    dumpload.LOAD_BATCH = 4  # several batches in flight at once
+    try:
+        load(tmp_path / "dump1", tmp_path / "serial.db", parallel=False)
+        load(tmp_path / "dump1", tmp_path / "parallel.db", parallel=True)
+        lines = (tmp_path / "dump1" / "examples.jsonl").read_bytes().splitlines(keepends=True)
+        lines[9] = b'{"kind": "poem"}\n'  # a bad line in the third batch
+        (tmp_path / "dump1" / "examples.jsonl").write_bytes(b"".join(lines))
+        reseal_dump(tmp_path / "dump1")
+        with pytest.raises(ImportFailed, match=r"examples.jsonl:10: kind"):
+            load(tmp_path / "dump1", tmp_path / "bad.db", parallel=True)
+        lines[9] = b"\xff\xfe\n"
+        (tmp_path / "dump1" / "examples.jsonl").write_bytes(b"".join(lines))
+        reseal_dump(tmp_path / "dump1")
+        with pytest.raises(ImportFailed, match=r"examples.jsonl:10: not valid UTF-8 \(byte 0xff at column 1\)"):
+            load(tmp_path / "dump1", tmp_path / "bad.db", parallel=True)
+    finally:
+        dumpload.LOAD_BATCH = batch
+    assert not (tmp_path / "bad.db").exists()
+    for name in ("serial", "parallel"):
+        with open_workspace(tmp_path / f"{name}.db") as ws:
+            dump(ws, tmp_path / f"dump-{name}")
+    assert read_tree(tmp_path / "dump-serial") == read_tree(tmp_path / "dump-parallel") == original

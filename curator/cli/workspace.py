@@ -151,7 +151,7 @@ def load(dir: str) -> None:
     from curator.dumpload import load
 
     path = workspace_path()
-    counts = load(Path(dir), path)
+    counts = load(Path(dir), path, parallel=None)  # a big dump is prepared in worker processes
     write(f"loaded {dir} into {path}: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + "\n")
 
 

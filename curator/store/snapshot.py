@@ -7,7 +7,7 @@ migrations that add tables of their own register them in `DUMPED_TABLES`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +15,7 @@ from sqlite_utils import Database
 
 from curator.models import Example
 from curator.store.audit import EVENT_COLUMNS_SQL
-from curator.store.examples import prepare_many, write_rows, write_signatures
+from curator.store.examples import PreparedRecord, prepare_many, write_rows, write_signatures
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,10 @@ def restore_examples(db: Database, records: Iterable[Example]) -> None:
     This is the restore path: statuses come back exactly, `approved` included, because the dump
     holds the reviews and audit events that made them so.
     """
-    prepared = prepare_many(list(records))
+    restore_prepared(db, prepare_many(list(records)))
+
+
+def restore_prepared(db: Database, prepared: Sequence[PreparedRecord]) -> None:
+    """`restore_examples` of records prepared already (a load prepares them in worker processes)."""
     write_rows(db, prepared, [], allow_approved=True)
     write_signatures(db, [(p.id, p.signature, p.shingles, p.fingerprints) for p in prepared])
