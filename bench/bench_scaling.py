@@ -240,8 +240,8 @@ def markdown(result: dict[str, Any]) -> str:
         "`curator import`'s peak memory is its last step: it builds the duplicate index from the table",
         "to write the index file the TUI opens (~1.5 GB at 1M, what `DedupEngine.load` from the table",
         "takes); the records themselves stream through in chunks (~400 MiB at 1M before that step).",
-        "`curator load` prepares a big dump's records in two worker processes (their memory is not in",
-        "the load's row).",
+        "`curator import` and `curator load` prepare a big file's records in two worker processes; a",
+        "peak RSS row is the largest of the command's processes, not their sum.",
     ]
     for r in runs:
         first = r.get("ops_first_open")
