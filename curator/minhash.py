@@ -162,7 +162,11 @@ def word_hashes(normalized: str) -> npt.NDArray[np.uint64]:
     """
     if not normalized:
         return np.zeros(0, dtype=np.uint64)
-    raw = np.frombuffer(normalized.encode("utf-32-le"), dtype=np.uint32)
+    return _words_of(np.frombuffer(normalized.encode("utf-32-le"), dtype=np.uint32))[0]
+
+
+def _words_of(raw: npt.NDArray[np.uint32]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.intp]]:
+    """`word_hashes` of a non-empty text's code points, and the positions of its spaces."""
     n = raw.size
     powers, inverse = _powers(n)
     with np.errstate(over="ignore"):
@@ -177,7 +181,7 @@ def word_hashes(normalized: str) -> npt.NDArray[np.uint64]:
         ends[:-1] = spaces
         ends[-1] = n
         hashes = (prefix[ends] - prefix[starts]) * inverse[starts]
-    return _mix64(hashes)
+    return _mix64(hashes), spaces
 
 
 _POWERS_CACHE: list[tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]] = []
@@ -401,20 +405,7 @@ def _fingerprints(
     none = (np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.uint64))
     if not present.size:
         return none
-    n = raw.size
-    powers, inverse = _powers(n)
-    with np.errstate(over="ignore"):
-        prefix = np.empty(n + 1, dtype=np.uint64)
-        prefix[0] = 0
-        np.cumsum((raw.astype(np.uint64) + np.uint64(1)) * powers[:n], dtype=np.uint64, out=prefix[1:])
-        spaces = np.flatnonzero(raw == 32)
-        starts = np.empty(spaces.size + 1, dtype=np.intp)
-        starts[0] = 0
-        starts[1:] = spaces + 1
-        ends = np.empty(spaces.size + 1, dtype=np.intp)
-        ends[:-1] = spaces
-        ends[-1] = n
-        words = _mix64((prefix[ends] - prefix[starts]) * inverse[starts])
+    words, spaces = _words_of(raw)
     first_word = np.searchsorted(spaces, offsets)  # the joints are spaces: text i's words start there
     word_counts = np.diff(first_word, append=words.size)
     gram_counts = np.maximum(word_counts - (EXCERPT_GRAM - 1), 0)
