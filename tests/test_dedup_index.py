@@ -389,3 +389,35 @@ def test_one_bucket_at_a_time_gives_the_pairs_and_templates_of_the_whole_index()
     codes, per_bucket_templates = each_bucket(flat, owners)
     assert excerpt_templates and set(excerpt_pairs.tolist()) == codes
     assert sorted(tuple(t.tolist()) for t in excerpt_templates) == per_bucket_templates
+
+
+def test_a_flipped_byte_in_any_array_makes_the_file_unusable(
+    workspace_file: tuple[Path, Workspace], tmp_path: Path
+) -> None:
+    # the arrays are checked two at a time (threads): each one's checksum must still be checked
+    import json
+    import math
+    import struct
+
+    import numpy as np
+
+    _, ws = workspace_file
+    index = tmp_path / "ws.db.dedup-index"
+    DedupEngine.load(ws.db, index_file=index)
+    schema = applied_schema(ws.db)
+    assert persist.open_index(index, schema) is not None
+    raw = index.read_bytes()
+    length = struct.unpack("<Q", raw[len(persist.MAGIC) : len(persist.MAGIC) + 8])[0]
+    header = json.loads(raw[len(persist.MAGIC) + 8 : len(persist.MAGIC) + 8 + length])
+    start = len(persist.MAGIC) + 8 + length
+    start += persist._padding(start)
+    spoiled = []
+    for name, info in header["arrays"].items():
+        nbytes = math.prod(info["shape"]) * np.dtype(info["dtype"]).itemsize
+        assert nbytes > 0, name
+        data = bytearray(raw)
+        data[start + info["offset"] + nbytes // 2] ^= 0x01
+        index.write_bytes(bytes(data))
+        assert persist.open_index(index, schema) is None, name
+        spoiled.append(name)
+    assert sorted(spoiled) == sorted(persist.ARRAYS)
