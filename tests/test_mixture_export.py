@@ -532,3 +532,15 @@ def test_the_manifest_lists_every_left_out_record_and_the_result_reads_it_back(d
     assert {k: v for k, v in overview.items() if k != "excluded"} == {
         k: v for k, v in result.manifest.items() if k != "excluded"
     }
+
+
+def test_line_costs_keep_each_repeat_apart() -> None:
+    from curator.mixture.plan import LineCosts
+
+    costs = LineCosts()
+    costs[("ex_a", 0)] = 10
+    costs[("ex_a", 1)] = 12
+    costs[("ex_b", 0)] = 0  # a zero cost is a cost, not a missing one
+    assert costs.get(("ex_a", 0)) == 10 and costs.get(("ex_a", 1)) == 12 and costs.get(("ex_b", 0)) == 0
+    assert costs.get(("ex_b", 1)) is None and costs.get(("ex_c", 0)) is None
+    assert len(costs) == 3

@@ -204,6 +204,29 @@ def repeat_costs(
     return out
 
 
+class LineCosts:
+    """Counted-format tokens by (record id, repeat). Repeat 0 of every train candidate is kept by
+    id alone: a million `(id, 0)` keys cost ~100 bytes each, the plan's largest per-record item."""
+
+    def __init__(self) -> None:
+        self._first: dict[str, int] = {}
+        self._more: dict[tuple[str, int], int] = {}
+
+    def get(self, key: tuple[str, int]) -> int | None:
+        record_id, repeat = key
+        return self._first.get(record_id) if repeat == 0 else self._more.get(key)
+
+    def __setitem__(self, key: tuple[str, int], tokens: int) -> None:
+        record_id, repeat = key
+        if repeat == 0:
+            self._first[record_id] = tokens
+        else:
+            self._more[key] = tokens
+
+    def __len__(self) -> int:
+        return len(self._first) + len(self._more)
+
+
 class Records(Mapping[str, Example]):
     """The exported records by id, in id order: each one's `Meta` held, the record read from the
     database when asked for (`with_contrast` applied when the spec asks for contrast).
@@ -274,7 +297,7 @@ class ExportPlan:
     """Train lines (shuffled), then eval, then heldout."""
     counter: TokenCounter
     """The counter of the counted format (the budget's)."""
-    costs: dict[tuple[str, int], int]
+    costs: LineCosts
     lock: SplitLock
     """The lock to write after the export."""
     drawer: Drawer
@@ -602,7 +625,7 @@ def plan_export(
         allocation=Allocation({}, [], []),
         lines=[],
         counter=counter,
-        costs={},
+        costs=LineCosts(),
         lock=lock,
         drawer=drawer,
         split_counts=counts,
