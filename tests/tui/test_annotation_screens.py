@@ -282,8 +282,9 @@ async def test_the_constitution_marks_a_clause_annotators_disagree_on(disputed: 
         # a new annotation elsewhere: the heading of the clause under the cursor follows on reload
         annotate(disputed, DISPUTED, "finn", ["privacy.1", "care.1"])
         screen.refresh_data()
-        await wait_for(pilot, lambda: "unclear?" not in rendered(screen, "#clause-heading"), "the new agreement")
-        assert "alpha 1.00 over 2 records" in rendered(screen, "#clause-heading")
+        # wait for the new figure itself: while the tree reloads the heading briefly shows the title
+        await wait_for(pilot, lambda: "alpha 1.00 over 2 records" in rendered(screen, "#clause-heading"), "agreement")
+        assert "unclear?" not in rendered(screen, "#clause-heading")
         # the tree's labels come from the statistics worker, the heading from the clause's: either may land first
         await wait_for(pilot, lambda: "unclear?" not in str(screen.nodes["privacy.1"].label), "the tree's mark")
 
