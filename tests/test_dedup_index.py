@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -141,13 +142,20 @@ def _other_schema(path: Path, _: Path) -> None:
     persist.write_index(path, dict(opened.arrays), opened.state, [*opened.schema, "m999_from_the_future"])
 
 
-def json_schema(path: Path) -> list[str]:
+def file_header(path: Path) -> tuple[dict[str, Any], int]:
+    """An index file's JSON header and where its arrays start."""
     import json
     import struct
 
     raw = path.read_bytes()
     length = struct.unpack("<Q", raw[len(persist.MAGIC) : len(persist.MAGIC) + 8])[0]
-    schema: list[str] = json.loads(raw[len(persist.MAGIC) + 8 : len(persist.MAGIC) + 8 + length])["schema"]
+    header: dict[str, Any] = json.loads(raw[len(persist.MAGIC) + 8 : len(persist.MAGIC) + 8 + length])
+    start = len(persist.MAGIC) + 8 + length
+    return header, start + persist._padding(start)
+
+
+def json_schema(path: Path) -> list[str]:
+    schema: list[str] = file_header(path)[0]["schema"]
     return schema
 
 
@@ -395,9 +403,7 @@ def test_a_flipped_byte_in_any_array_makes_the_file_unusable(
     workspace_file: tuple[Path, Workspace], tmp_path: Path
 ) -> None:
     # the arrays are checked two at a time (threads): each one's checksum must still be checked
-    import json
     import math
-    import struct
 
     import numpy as np
 
@@ -407,10 +413,7 @@ def test_a_flipped_byte_in_any_array_makes_the_file_unusable(
     schema = applied_schema(ws.db)
     assert persist.open_index(index, schema) is not None
     raw = index.read_bytes()
-    length = struct.unpack("<Q", raw[len(persist.MAGIC) : len(persist.MAGIC) + 8])[0]
-    header = json.loads(raw[len(persist.MAGIC) + 8 : len(persist.MAGIC) + 8 + length])
-    start = len(persist.MAGIC) + 8 + length
-    start += persist._padding(start)
+    header, start = file_header(index)
     spoiled = []
     for name, info in header["arrays"].items():
         nbytes = math.prod(info["shape"]) * np.dtype(info["dtype"]).itemsize
