@@ -539,11 +539,7 @@ def _parsed_chunks(
     chunks: Iterator[list[tuple[int, str]]], fmt: str, name: str, *, parallel: bool, status: str | None
 ) -> Iterator[list[ParsedLine]]:
     """Chunks parsed in order; with `parallel`, in worker processes while this one writes."""
-    return ordered_map(functools.partial(_parse_chunk_of, fmt=fmt, name=name, status=status), chunks, parallel=parallel)
-
-
-def _parse_chunk_of(chunk: list[tuple[int, str]], *, fmt: str, name: str, status: str | None) -> list[ParsedLine]:
-    return parse_chunk(chunk, fmt, name, status)
+    return ordered_map(functools.partial(parse_chunk, fmt=fmt, name=name, status=status), chunks, parallel=parallel)
 
 
 PARALLEL_MIN_BYTES = workers.PARALLEL_MIN_BYTES
