@@ -25,7 +25,7 @@ from textual.command import Provider
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 from textual.worker import get_current_worker
 
 from curator.annotation import AgreedResult, DecisionResult, Disagreement, adjudicate, apply_agreed, disagreements
@@ -38,6 +38,7 @@ from curator.tui.screens.clause_picker import ClausePicker
 from curator.tui.screens.confirm import ConfirmScreen
 from curator.tui.screens.help import ScreenBindingCommands
 from curator.tui.widgets.fit_table import FitTable
+from curator.tui.widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
     from curator.tui.app import CuratorApp
@@ -135,7 +136,7 @@ class AdjudicateScreen(Screen[None]):
                 yield FitTable(cursor_type="row", id="adj-grid", flex="title", flex_min=6)
                 yield Static(id="adj-final")
         yield Static(id="adj-status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.list_table

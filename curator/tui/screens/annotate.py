@@ -24,7 +24,7 @@ from textual.command import Provider
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 from textual.worker import get_current_worker
 
 from curator.annotation import AnnotationResult, ClauseChangedError, QueueItem, annotate, queue
@@ -39,6 +39,7 @@ from curator.tui.screens.confirm import ConfirmScreen
 from curator.tui.screens.help import ScreenBindingCommands
 from curator.tui.screens.review import example_body
 from curator.tui.widgets.fit_table import FitTable
+from curator.tui.widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
     from curator.tui.app import CuratorApp
@@ -137,7 +138,7 @@ class AnnotateScreen(Screen[None]):
                 yield Static(id="annotate-set")
                 yield Static(id="annotate-body")
         yield Static(id="annotate-status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.table

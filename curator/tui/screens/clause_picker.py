@@ -10,12 +10,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, OptionList, Static
+from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from curator.constitution.search import ClauseHit, search_clauses
 from curator.models import Clause
 from curator.tui.safe import content
+from curator.tui.widgets.footer import KeyFooter
 
 
 def parent_path(path: str) -> str:
@@ -88,7 +89,7 @@ class ClausePicker(ModalScreen[list[str] | None]):
             yield Input(placeholder="search clauses by id, title or text", id="picker-query")
             yield OptionList(id="picker-hits", markup=False)
             yield Static(content(""), id="picker-chosen")
-            yield Footer()
+            yield KeyFooter()
 
     def on_mount(self) -> None:
         self._search("")

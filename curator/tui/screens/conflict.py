@@ -9,10 +9,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Static, TextArea
+from textual.widgets import Button, Static, TextArea
 
 from curator.models import Example
 from curator.tui.safe import content
+from curator.tui.widgets.footer import KeyFooter
 from curator.tui.widgets.turns import syntax_language
 
 Resolution = Literal["mine", "theirs", "copy"]
@@ -103,7 +104,7 @@ class ConflictScreen(ModalScreen[Resolution | None]):
                 yield Button(content("Take theirs (t)"), variant="primary", id="choose-theirs")
                 yield Button(content("Save mine as copy (c)"), variant="success", id="choose-copy")
                 yield Button(content("Cancel (esc)"), id="choose-cancel")
-            yield Footer()
+            yield KeyFooter()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

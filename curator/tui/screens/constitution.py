@@ -16,7 +16,7 @@ from textual.command import Provider
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static, Tree
+from textual.widgets import DataTable, Header, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from curator.agreement import LOW_AGREEMENT, is_low
@@ -28,6 +28,7 @@ from curator.store.links import LinkedExample, linked_examples, orphaned_link_co
 from curator.tui.safe import clipped, content, join, plain
 from curator.tui.screens.help import ScreenBindingCommands
 from curator.tui.widgets.fit_table import FitTable
+from curator.tui.widgets.footer import KeyFooter
 
 EXPANDED_NODES = 400
 """Clauses shown expanded on opening, at most (breadth first, down to depth 2): the rest wait for
@@ -159,7 +160,7 @@ class ConstitutionScreen(Screen[None]):
                     yield Static(id="clause-text")
                 yield Static(content("Linked examples"), id="links-title")
                 yield FitTable(id="clause-links", cursor_type="row", zebra_stripes=True, flex="title")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#clause-links", DataTable)

@@ -14,7 +14,7 @@ from textual.command import Provider
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from curator import coverage
 from curator.agreement import is_low
@@ -22,6 +22,7 @@ from curator.models import KINDS
 from curator.tui.safe import clipped, content, join, plain
 from curator.tui.screens.help import ScreenBindingCommands
 from curator.tui.widgets.fit_table import FitTable
+from curator.tui.widgets.footer import KeyFooter
 
 
 def heat_cell(approved: int, linked: int, target: int) -> Text:
@@ -122,7 +123,7 @@ class CoverageScreen(Screen[None]):
                 with Vertical(id="drill-box"):
                     yield Static(content("Examples in the selected cell"), id="drill-title")
                     yield FitTable(id="drill", cursor_type="row", flex="title")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         heat = self.query_one("#heat", DataTable)

@@ -28,7 +28,7 @@ from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Button, Footer, Header, Input, Label, OptionList, Static, TextArea
+from textual.widgets import Button, Header, Input, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from curator.constitution.diff import diff_constitutions
@@ -74,6 +74,7 @@ from curator.tui.widgets.assist_panel import AssistPanel
 from curator.tui.widgets.chips import Chip, ClauseChips
 from curator.tui.widgets.dup_panel import DEBOUNCE_SECONDS, DupPanel
 from curator.tui.widgets.exact_text import ExactInput, ExactTextArea
+from curator.tui.widgets.footer import KeyFooter
 from curator.tui.widgets.turns import AlternativeEditor, TurnEditor, show_error, syntax_language
 
 if TYPE_CHECKING:
@@ -262,7 +263,7 @@ class EditorScreen(Screen[None]):
         yield Header()
         if self.load_error is not None:
             yield Static(content(self.load_error), id="load-error", classes="error")
-            yield Footer()
+            yield KeyFooter()
             return
         with Horizontal(id="editor-body"):
             with VerticalScroll(id="editor-form"):
@@ -310,7 +311,7 @@ class EditorScreen(Screen[None]):
                     yield Static(content(""), id="error-messages", classes="error")
             yield AssistPanel(id="assist-panel")
             yield DupPanel(id="dup-panel")
-        yield Footer()
+        yield KeyFooter()
 
     def _field(self, label: str, widget: Widget, name: str) -> ComposeResult:
         """A field of several lines: its label above it, its error under it."""

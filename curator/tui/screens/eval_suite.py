@@ -16,7 +16,7 @@ from textual.command import Provider
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Header, Input, Static
+from textual.widgets import Button, DataTable, Header, Input, Static
 from textual.worker import get_current_worker
 
 from curator.errors import CuratorError
@@ -32,6 +32,7 @@ from curator.tui.screens.help import ScreenBindingCommands
 from curator.tui.widgets.chips import Chip, ClauseChips
 from curator.tui.widgets.exact_text import ExactInput, ExactTextArea
 from curator.tui.widgets.fit_table import FitTable
+from curator.tui.widgets.footer import KeyFooter
 from curator.tui.widgets.turns import syntax_language
 
 FIELD_KEYS = ("id", "prompt", "system", "clauses", "rubric")
@@ -199,7 +200,7 @@ class PromptForm(ModalScreen[bool]):
                 id="p-json",
                 language=syntax_language("json"),
             )
-            yield Footer()
+            yield KeyFooter()
 
     def on_mount(self) -> None:
         self._render_chips()
@@ -399,7 +400,7 @@ class SuiteScreen(Screen[None]):
         yield Header()
         yield Static(content(f"Suite {self.suite}"), id="suite-meta", classes="pane-title")
         yield FitTable(id="suite-items", cursor_type="row", flex="prompt", flex_min=12)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#suite-items", DataTable)

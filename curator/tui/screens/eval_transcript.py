@@ -15,7 +15,7 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 from textual.worker import get_current_worker
 
 from curator.errors import CuratorError
@@ -30,6 +30,7 @@ from curator.tui.screens.evals import (
     write_verdict,
 )
 from curator.tui.screens.help import ScreenBindingCommands
+from curator.tui.widgets.footer import KeyFooter
 
 EVIDENCE_STYLE = "black on yellow"
 
@@ -133,7 +134,7 @@ class TranscriptScreen(Screen[None]):
                 if title:
                     yield Static(content(title), classes="section-title", id=f"{key}-title")
                 yield Static(id=f"t-{key}", classes="section")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#transcript").loading = True

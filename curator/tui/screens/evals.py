@@ -15,7 +15,7 @@ from textual.command import Provider
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Header, OptionList, ProgressBar, Static
+from textual.widgets import DataTable, Header, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
@@ -27,6 +27,7 @@ from curator.tui.safe import clipped, content, join, plain
 from curator.tui.screens.eval_run import BatchJob, JobEnded, JobProgress, follow_job, resume_job
 from curator.tui.screens.help import ScreenBindingCommands
 from curator.tui.widgets.fit_table import FitTable
+from curator.tui.widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
     from curator.config import Settings
@@ -207,7 +208,7 @@ class EvalsScreen(Screen[None]):
                     content("Enter on a clause lists its responses"), id="responses-title", classes="pane-title"
                 )
                 yield FitTable(id="responses", cursor_type="row", flex="reason", flex_min=10)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         suites = self.query_one("#suites", DataTable)

@@ -32,7 +32,7 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.suggester import SuggestFromList
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Input, OptionList, Select, Static
+from textual.widgets import DataTable, Header, Input, OptionList, Select, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
@@ -46,6 +46,7 @@ from curator.tui.safe import clipped, content, join, plain
 from curator.tui.screens.help import ScreenBindingCommands
 from curator.tui.widgets.exact_text import ExactInput
 from curator.tui.widgets.fit_table import FitTable
+from curator.tui.widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
     from curator.tui.app import CuratorApp
@@ -233,7 +234,7 @@ class ExamplesScreen(Screen[None]):
             yield ExactInput(placeholder="search text  ( / )", id="f-text")
         yield ExampleTable(cursor_type="row", zebra_stripes=True, id="examples-table", flex="title", flex_max=48)
         yield Static(id="examples-status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.table

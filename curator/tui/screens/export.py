@@ -14,7 +14,7 @@ from textual.command import Provider
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Label, ProgressBar, Static, TextArea
+from textual.widgets import Header, Input, Label, ProgressBar, Static, TextArea
 from textual.worker import get_current_worker
 
 from curator import paths
@@ -22,6 +22,7 @@ from curator.errors import CuratorError
 from curator.files import read_text
 from curator.tui.safe import content
 from curator.tui.screens.help import ScreenBindingCommands
+from curator.tui.widgets.footer import KeyFooter
 
 
 class ExportScreen(Screen[None]):
@@ -76,7 +77,7 @@ class ExportScreen(Screen[None]):
                 yield ProgressBar(total=1, id="export-progress", show_eta=False)  # a total: idle, not pulsing
                 yield Static(id="export-phase")
                 yield TextArea(id="result-text", read_only=True, soft_wrap=False)
-        yield Footer()
+        yield KeyFooter()
 
     @staticmethod
     def _default_spec() -> Path:

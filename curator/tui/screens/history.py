@@ -15,13 +15,14 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from curator.errors import CuratorError, NotFoundError
 from curator.history import FieldChange, HistoryEntry, history
 from curator.store import examples
 from curator.tui.safe import clipped, content, join, plain
 from curator.tui.screens.help import ScreenBindingCommands
+from curator.tui.widgets.footer import KeyFooter
 from curator.tui.widgets.word_diff import NOTE, segments_content, word_diff_content
 from curator.worddiff import visible
 
@@ -103,7 +104,7 @@ class HistoryScreen(Screen[None]):
             yield DataTable[Text](cursor_type="row", id="history-events")
             with VerticalScroll(id="history-detail"):
                 yield Static(content("Loading…"), id="history-diff")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#history-events", DataTable)

@@ -23,7 +23,7 @@ from textual.command import Provider
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 from textual.worker import get_current_worker
 
 from curator.errors import CuratorError
@@ -39,6 +39,7 @@ from curator.tui.screens.examples import title_cell
 from curator.tui.screens.help import ScreenBindingCommands
 from curator.tui.widgets.dup_panel import DupPanel, DupRow, EvalWarning
 from curator.tui.widgets.fit_table import FitTable
+from curator.tui.widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
     from curator.tui.app import CuratorApp
@@ -284,7 +285,7 @@ class ReviewScreen(Screen[None]):
                 yield DupPanel(id="review-overlaps", subject="Under review")
                 yield Static(id="review-body")
         yield Static(id="review-status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.table

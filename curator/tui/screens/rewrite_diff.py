@@ -14,9 +14,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Static
+from textual.widgets import Button, Static
 
 from curator.tui.safe import content, diff_style
+from curator.tui.widgets.footer import KeyFooter
 
 
 def diff_text(lines: list[str]) -> Text:
@@ -90,7 +91,7 @@ class RewriteDiffScreen(ModalScreen[bool]):
             with Horizontal(id="rewrite-buttons"):
                 yield Button(content("Accept into the form (a)"), variant="success", id="rewrite-accept")
                 yield Button(content("Reject (r / esc)"), variant="error", id="rewrite-reject")
-            yield Footer()
+            yield KeyFooter()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

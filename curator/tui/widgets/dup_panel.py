@@ -19,12 +19,13 @@ from textual.content import Content
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.timer import Timer
-from textual.widgets import Footer, OptionList, Static, TextArea
+from textual.widgets import OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 from textual.worker import Worker, get_current_worker
 
 from curator.errors import CuratorError, UsageError
 from curator.tui.safe import content
+from curator.tui.widgets.footer import KeyFooter
 from curator.tui.widgets.word_diff import segments_content
 from curator.worddiff import word_diff as core_word_diff
 
@@ -113,7 +114,7 @@ class DupCompareScreen(ModalScreen[None]):
                     with Vertical(classes="compare-side"):
                         yield Static(content(title), classes="compare-title")
                         yield TextArea(text, read_only=True, id=side_id)
-            yield Footer()
+            yield KeyFooter()
 
     def action_close(self) -> None:
         self.dismiss(None)
