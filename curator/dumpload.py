@@ -21,7 +21,7 @@ from curator.atomic import aside_dir, naming, pid_alive, recover, replace_dir
 from curator.errors import ImportFailed, RecordError, StoreError, UsageError
 from curator.files import open_bytes, read_text
 from curator.models import parse_example
-from curator.store import coverage_counts, snapshot
+from curator.store import bulk, coverage_counts, snapshot
 from curator.store.audit import compact_example_after_images
 from curator.store.clauses import rederive_clause_texts
 from curator.store.db import Workspace, open_workspace, read_snapshot
@@ -350,14 +350,15 @@ def _load_into(ws: Workspace, source: Path, manifest: dict[str, Any], *, paralle
         examples_path = source / "examples.jsonl"
         counts["examples"] = 0
         prepare = functools.partial(prepare_examples, where=str(examples_path))
-        for prepared in ordered_map(prepare, _raw_batches(examples_path), parallel=parallel):
-            if isinstance(prepared, str):
-                raise ImportFailed(prepared)
-            try:
-                snapshot.restore_prepared(db, prepared)
-            except sqlite3.IntegrityError as err:
-                raise ImportFailed(f"{examples_path}: {_constraint(err)}") from None
-            counts["examples"] += len(prepared)
+        with bulk.indexes_set_aside(db):  # a new workspace: its indexes are built once, sorted
+            for prepared in ordered_map(prepare, _raw_batches(examples_path), parallel=parallel):
+                if isinstance(prepared, str):
+                    raise ImportFailed(prepared)
+                try:
+                    snapshot.restore_prepared(db, prepared)
+                except sqlite3.IntegrityError as err:
+                    raise ImportFailed(f"{examples_path}: {_constraint(err)}") from None
+                counts["examples"] += len(prepared)
         _expect_count(manifest, counts, source)
         legacy_clauses = False
         for spec in snapshot.DUMPED_TABLES:

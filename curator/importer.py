@@ -18,6 +18,7 @@ included), for records reviewed elsewhere, and each import event notes it and wh
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import itertools
@@ -38,6 +39,7 @@ from curator.errors import ImportFailed, RecordError, UsageError
 from curator.files import open_bytes
 from curator.jsonschema_norm import SchemaError, normalize_schema
 from curator.models import Example, parse_example, record_error_from
+from curator.store import bulk
 from curator.store import examples as store_examples
 from curator.store.clauses import current_clause_hashes
 from curator.store.examples import PreparedRecord, prepare, prepare_many
@@ -547,6 +549,10 @@ PARALLEL_MIN_BYTES = workers.PARALLEL_MIN_BYTES
 
 CHUNK_LINES = 2000
 
+LINE_BYTES_GUESS = 1000
+"""Bytes a record's line takes, roughly, to guess from a file's size how many records it adds
+(whether building the workspace's indexes once at the end is worth it: `store.bulk`)."""
+
 
 def import_file(
     db: Database,
@@ -604,7 +610,8 @@ def import_file(
         report.invalid.append(problem)
 
     all_lines = itertools.chain([first], lines)
-    with db.atomic():
+    big = bulk.worth_setting_aside(db, path.stat().st_size // LINE_BYTES_GUESS)
+    with db.atomic(), bulk.indexes_set_aside(db) if big else contextlib.nullcontext():
         chunks = _chunks(all_lines, CHUNK_LINES)
         for parsed in _parsed_chunks(chunks, detected, path.name, parallel=parallel, status=status):
             ready = [p for _, p, _, _ in parsed if p is not None]

@@ -1,0 +1,59 @@
+"""Secondary indexes built once at the end of a bulk write instead of row by row.
+
+A write that adds as many records as a workspace holds (a first import, the restore of a dump)
+keeps eight secondary indexes up to date as it goes: each row lands at a random place in each of
+them, and the pages they split stay a fifth empty. Built once at the end from the sorted rows,
+the same indexes take less time and fit in ~9 MB less per 100k records.
+
+The indexes are dropped and created again inside the writer's transaction, from the exact text the
+database held. SQLite's DDL is transactional: a writer that fails rolls the drop back with the rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlite_utils import Database
+
+from curator.errors import CuratorError
+
+BULK_INDEXES = (
+    "idx_examples_kind_status",
+    "idx_examples_status",
+    "idx_examples_updated",
+    "idx_examples_author",
+    "idx_examples_coverage",
+    "idx_example_clauses_clause",
+    "idx_example_tags_tag",
+    "idx_audit_entity",
+)
+"""Set aside by a bulk write: none is read while records are inserted. (The exact-text hash index
+stays: an import looks up each record's hash in it.)"""
+
+WORTH_IT = 1.0
+"""Set the indexes aside when a write adds at least this many records per record already stored."""
+
+
+def worth_setting_aside(db: Database, adding: int) -> bool:
+    """Whether adding about `adding` records is big enough, against what is stored, to rebuild."""
+    stored = db.execute("SELECT count(*) FROM examples").fetchone()[0]
+    return adding >= WORTH_IT * stored and adding > 0
+
+
+@contextmanager
+def indexes_set_aside(db: Database) -> Iterator[None]:
+    """Inside the caller's transaction: drop the bulk indexes, and create them again when the block
+    ends without an error (on an error the caller's rollback restores them)."""
+    if not db.conn.in_transaction:
+        raise CuratorError("indexes can only be set aside inside a write transaction")
+    marks = ",".join("?" * len(BULK_INDEXES))
+    held = db.execute(
+        f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name IN ({marks}) ORDER BY name",
+        BULK_INDEXES,
+    ).fetchall()
+    for name, _ in held:
+        db.execute(f'DROP INDEX "{name}"')
+    yield
+    for _, sql in held:
+        db.execute(sql)
