@@ -23,12 +23,11 @@ TOKENIZE = "unicode61"
 """The tokenizer of the index, and of the in-memory index that checks phrases and splits words."""
 
 INDEX_SQL = (
-    "CREATE VIRTUAL TABLE examples_fts USING fts5(title, search_text, content='', detail=none, columnsize=0, "
-    f"tokenize='{TOKENIZE}')"
+    f"CREATE VIRTUAL TABLE examples_fts USING fts5(title, search_text, content='', detail=none, tokenize='{TOKENIZE}')"
 )
 """The workspace's search index: contentless (the writer indexes each record's text and removes
-its old terms itself), without positions, and without column sizes (only ranking reads them,
-and nothing ranks). Such an index answers MATCH queries only: it cannot list or count its rows."""
+its old terms itself) and without positions. It keeps each record's column sizes (~11 bytes a
+record): without them the index cannot list or count its rows, which checks rely on."""
 
 PHRASE_FUNCTION = "curator_phrase_match"
 """SQL function (record JSON, FTS5 query) -> 1 when the record matches the query with positions;
