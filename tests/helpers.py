@@ -290,8 +290,7 @@ def add_eval_run(
 def insert_legacy_example(db: Database, ex: Example, link_hashes: dict[str, str] | None = None) -> None:
     """Write a record as curator did before the compact store (a `search_text` column, the index
     fed from it), for tests that upgrade an old workspace; links get the given clause hashes."""
-    from curator.store.examples import _example_row
-    from curator.store.search import search_text
+    from curator.store.examples import _example_row, search_text
 
     row = _example_row(ex, ex.canonical_json())
     db.execute(

@@ -36,7 +36,6 @@ def test_migrations_on_a_blank_database_create_the_columns(tmp_path: Path) -> No
             "m012_compact_storage",
             "m013_coverage_counts",
             "m014_annotations",
-            "m015_search_without_positions",
         ]
         assert set(db["examples"].columns_dict) >= {
             "id",

@@ -32,7 +32,6 @@ from sqlite_utils import Database
 
 from curator.errors import ConflictError, StoreError
 from curator.files import check_regular
-from curator.store import search
 from curator.store.audit import INSERT_SQL as AUDIT_INSERT
 from curator.store.migrations import SCHEMA_MIGRATIONS, migrations
 
@@ -310,7 +309,6 @@ class Workspace:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: index updates on big imports stay in memory
-            search.register(conn)
             if self._verified:
                 _use_wal(conn, self._memory_uri is not None or self.readonly)
             db = CuratorDatabase(conn)

@@ -45,7 +45,6 @@ from curator.store import coverage_counts
 from curator.store.audit import INSERT_SQL as AUDIT_INSERT
 from curator.store.audit import event_row, record_event
 from curator.store.clauses import current_clause_hashes
-from curator.store.search import search_text, text_filter
 from curator.textnorm import exact_hash, hash_normalized, normalize
 from curator.token_estimate import estimate_tokens
 
@@ -158,6 +157,17 @@ def check_clauses(
             raise RecordError(
                 f"unknown clause id {clause_id!r} (not in the current constitution)", field=f"clauses[{i}]"
             )
+
+
+def search_text(ex: Example, content: str | None = None) -> str:
+    """What the full-text index holds for a record besides its title: its content and rationale.
+
+    The index keeps no copy of it (contentless FTS5), so removing a record's old terms takes this
+    same text again: every write that changes a title or content goes through `_reindex`.
+    """
+    if content is None:
+        content = ex.searchable_text()
+    return (ex.rationale + "\n" + content) if ex.rationale else content
 
 
 def _reindex(db: Database, rowid: int, before: Example, after: Example | None) -> None:
@@ -775,13 +785,22 @@ def _filter_sql(
         sql += " AND e.id IN (SELECT example_id FROM example_tags WHERE tag = ?)"
         params.append(tag)
     if text:
-        text_sql, text_params = text_filter(text)
-        sql += text_sql
-        params.extend(text_params)
+        sql += " AND e.rowid IN (SELECT rowid FROM examples_fts WHERE examples_fts MATCH ?)"
+        params.append(fts_query(text))
     if since:
         sql += " AND e.updated_at >= ?"
         params.append(since_bound(since))
     return sql, params
+
+
+def fts_query(text: str) -> str:
+    """Turn free text into a safe FTS5 query: every word quoted, all must match (prefix on the last)."""
+    words = [w.replace('"', '""') for w in text.split()]
+    if not words:
+        return '""'
+    quoted = [f'"{w}"' for w in words]
+    quoted[-1] += "*"
+    return " ".join(quoted)
 
 
 def all_records_json(db: Database) -> Iterable[str]:

@@ -438,17 +438,5 @@ def m014_annotations(db: Database) -> None:
     )
 
 
-@migrations()
-def m015_search_without_positions(db: Database) -> None:
-    """The search index keeps which records hold a term, not where (FTS5 detail=none): a sixth of
-    its size. Filled again from every stored record; a typed word of several terms is still matched
-    as a phrase (`store.search`)."""
-    from curator.store import search
-
-    db.execute("DROP TABLE examples_fts")
-    db.execute(search.INDEX_SQL)
-    search.rebuild(db)
-
-
 SCHEMA_MIGRATIONS: frozenset[str] = frozenset(m.name for m in migrations._migrations)
 """Names this version of curator knows; a database with others is from a newer curator."""
