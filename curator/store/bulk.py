@@ -2,8 +2,8 @@
 
 A write that adds as many records as a workspace holds (a first import, the restore of a dump)
 keeps eight secondary indexes up to date as it goes: each row lands at a random place in each of
-them, and the pages they split stay a fifth empty. Built once at the end from the sorted rows,
-the same indexes take less time and fit in ~9 MB less per 100k records.
+them, and the pages they split stay an eighth empty. Built once at the end from the sorted rows,
+the same indexes are full and take ~4 MB less per 100k records.
 
 The indexes are dropped and created again inside the writer's transaction, from the exact text the
 database held. SQLite's DDL is transactional: a writer that fails rolls the drop back with the rows.
