@@ -260,6 +260,10 @@ of reach with these guarantees on any machine with one SQLite writer**: the writ
 unlimited parse cores, would stop at ~14,000 records/s, and on 2 cores it needs ~100 CPU-µs per
 record in all, less than validation and the MinHash rows take by themselves.
 
+A first import now builds the eight secondary indexes once at the end of its transaction
+(`store.bulk`) instead of row by row: measured back to back on this file, 15.22 s without and
+14.76 s with (3% faster), and the workspace ~4 MB (1%) smaller per 100k records.
+
 ## Constitution parsing
 
 `parse_markdown` (clause tree, ids, own text, hashes) on the newer OpenAI Model Spec release and on a
