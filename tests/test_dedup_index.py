@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from curator.constitution.versions import import_constitution
@@ -424,3 +425,37 @@ def test_a_flipped_byte_in_any_array_makes_the_file_unusable(
         assert persist.open_index(index, schema) is None, name
         spoiled.append(name)
     assert sorted(spoiled) == sorted(persist.ARRAYS)
+
+
+def test_the_index_file_written_from_the_table_is_the_engines_byte_for_byte(
+    workspace_file: tuple[Path, Workspace], tmp_path: Path
+) -> None:
+    """What a big import writes without building the engine (chunk by chunk, no signature matrix)
+    is the file the engine writes: after edits, deletes (left out), purges and restores, with ids of
+    several lengths and records whose excerpt fingerprints are empty."""
+    from curator.dedup.engine import write_index_from_table
+
+    _, ws = workspace_file
+    random_writes(ws, random.Random(21), 60, "w")
+    examples.create(ws.db, parse_example(story(id="x", text="tiny", clauses=[])), actor="tester")
+    examples.create(ws.db, parse_example(story(id="x.long:id-" + "z" * 90, text="tiny too", clauses=[])), actor="t")
+    assert ws.db.execute("SELECT count(*) FROM deleted_examples").fetchone()[0] > 0
+    DedupEngine.load(ws.db, index_file=tmp_path / "engine.index")
+    size = write_index_from_table(ws.db, tmp_path / "streamed.index")
+    streamed = (tmp_path / "streamed.index").read_bytes()
+    assert size == len(streamed)
+    assert streamed == (tmp_path / "engine.index").read_bytes()
+    assert DedupEngine.load(ws.db, index_file=tmp_path / "streamed.index").source == "file"
+
+
+def test_ids_are_ordered_by_their_bytes() -> None:
+    from curator.dedup.index import IdColumn, id_order
+
+    ids = ["b", "a", "ab", "a.b", "A", "a-", "zz", "a:1", "a9", "é", "a\x00b"]  # é and NUL: sorted by Python
+    column = IdColumn.of(ids)
+    assert [ids[i] for i in column.by_id] == sorted(ids, key=str.encode)
+    ascii_ids = ["ex_2", "ex_10", "ex_1", "x", "ex_1a", "EX"]
+    encoded = [i.encode() for i in ascii_ids]
+    blob = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    ends = np.cumsum([len(e) for e in encoded])
+    assert [ascii_ids[i] for i in id_order(blob, ends)] == sorted(ascii_ids)

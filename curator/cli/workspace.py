@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -120,14 +121,18 @@ def import_(
 
 
 def _refresh_dedup_index(ws: Workspace, imported: int) -> None:
-    """Bring the near-duplicate index file up to date after an import too big to catch up with at
-    the next open, so the TUI's duplicate panel is ready at once (~9 s per million records, here)."""
-    from curator.dedup.engine import CATCH_UP_LIMIT, DedupEngine
+    """Write the near-duplicate index file again after an import too big to catch up with at the
+    next open, so the TUI's duplicate panel is ready at once (~9 s per million records, here).
+
+    Written straight from the stored signatures, chunk by chunk (no engine in memory). A folder
+    that cannot take it (read-only, full) only means the next open builds it."""
+    from curator.dedup.engine import CATCH_UP_LIMIT, write_index_from_table
     from curator.paths import dedup_index_file
 
     index_file = dedup_index_file(ws.path)
     if imported > CATCH_UP_LIMIT and index_file is not None:
-        DedupEngine.load(ws.db, index_file=index_file)
+        with contextlib.suppress(OSError):
+            write_index_from_table(ws.db, index_file)
 
 
 @cli.command("dump")

@@ -98,6 +98,28 @@ def bucket_pairs(
     return lo[distinct], hi[distinct], None
 
 
+def id_order(blob: npt.NDArray[np.uint8], ends: npt.NDArray[np.int64]) -> npt.NDArray[np.int32]:
+    """The rows of ids stored end to end (`IdColumn`'s blob and ends), in the ids' byte order.
+
+    Sorted by numpy as fixed-width byte strings padded with NUL, which orders as the bytes do when no
+    id holds a NUL byte or a byte above 127 (record ids are ASCII by their pattern); otherwise
+    Python sorts the bytes themselves.
+    """
+    n = int(ends.size)
+    if n == 0:
+        return np.zeros(0, dtype=np.int32)
+    starts = np.concatenate(([0], ends[:-1]))
+    lengths = ends - starts
+    if blob.size and (int(blob.min()) == 0 or int(blob.max()) > 127):
+        raw = blob.tobytes()
+        return np.array(sorted(range(n), key=lambda i: raw[starts[i] : ends[i]]), dtype=np.int32)
+    width = max(int(lengths.max()), 1)
+    padded = np.zeros((n, width), dtype=np.uint8)
+    padded[np.arange(width) < lengths[:, None]] = blob  # row by row: the ids in order, each left-aligned
+    order: npt.NDArray[np.int32] = np.argsort(padded.view(f"S{width}").reshape(n), kind="stable").astype(np.int32)
+    return order
+
+
 class IdColumn(Sequence[str]):
     """Record ids stored end to end as UTF-8 (`blob`, `ends`): read one at a time, no Python object
     per record until it is asked for (an index opened from a file holds a million of them)."""
@@ -113,8 +135,7 @@ class IdColumn(Sequence[str]):
         encoded = [i.encode() for i in ids]
         blob = np.frombuffer(b"".join(encoded), dtype=np.uint8)
         ends = np.cumsum([len(e) for e in encoded], dtype=np.int64) if encoded else np.zeros(0, dtype=np.int64)
-        by_id = np.array(sorted(range(len(ids)), key=encoded.__getitem__), dtype=np.int32)
-        return cls(blob, ends, by_id)
+        return cls(blob, ends, id_order(blob, ends))
 
     def __len__(self) -> int:
         return int(self.ends.size)
