@@ -11,7 +11,7 @@ database held. SQLite's DDL is transactional: a writer that fails rolls the drop
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from sqlite_utils import Database
@@ -47,13 +47,21 @@ def indexes_set_aside(db: Database) -> Iterator[None]:
     ends without an error (on an error the caller's rollback restores them)."""
     if not db.conn.in_transaction:
         raise CuratorError("indexes can only be set aside inside a write transaction")
-    marks = ",".join("?" * len(BULK_INDEXES))
+    held = drop_schema_objects(db, "index", BULK_INDEXES)
+    yield
+    for sql in held:
+        db.execute(sql)
+
+
+def drop_schema_objects(db: Database, kind: str, names: Sequence[str]) -> list[str]:
+    """Drop those of the named triggers or indexes (`kind`) the database holds; returns the SQL
+    that creates each again, exactly as the database held it (in name order)."""
+    if kind not in ("index", "trigger"):
+        raise CuratorError(f"cannot set aside a {kind}")
+    marks = ",".join("?" * len(names))
     held = db.execute(
-        f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name IN ({marks}) ORDER BY name",
-        BULK_INDEXES,
+        f"SELECT name, sql FROM sqlite_master WHERE type = ? AND name IN ({marks}) ORDER BY name", [kind, *names]
     ).fetchall()
     for name, _ in held:
-        db.execute(f'DROP INDEX "{name}"')
-    yield
-    for _, sql in held:
-        db.execute(sql)
+        db.execute(f'DROP {kind.upper()} "{name}"')
+    return [sql for _, sql in held]

@@ -37,6 +37,8 @@ from typing import Any, NamedTuple
 
 from sqlite_utils import Database
 
+from curator.store.bulk import drop_schema_objects
+
 HAS_ALTERNATIVES_SQL = (
     "instr(e.record, '\"alternatives\"') > 0 AND EXISTS (SELECT 1 FROM json_each(e.record, '$.messages') m "
     "WHERE json_array_length(m.value, '$.alternatives') > 0)"
@@ -219,14 +221,7 @@ def pause_for_new_rows(db: Database) -> NewRowsPause | None:
     db.execute("UPDATE coverage_state SET paused = 1")
     if not db.conn.in_transaction:  # each statement would commit alone: never drop a trigger then
         return NewRowsPause(())
-    marks = ",".join("?" * len(SET_ASIDE_TRIGGERS))
-    rows = db.execute(
-        f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN ({marks}) ORDER BY name",
-        SET_ASIDE_TRIGGERS,
-    ).fetchall()
-    for name, _ in rows:
-        db.execute(f'DROP TRIGGER "{name}"')
-    return NewRowsPause(tuple(sql for _, sql in rows))
+    return NewRowsPause(tuple(drop_schema_objects(db, "trigger", SET_ASIDE_TRIGGERS)))
 
 
 def add_new_rows(
