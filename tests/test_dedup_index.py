@@ -47,6 +47,15 @@ def workspace_file(tmp_path: Path) -> Iterator[tuple[Path, Workspace]]:
     ws.close()
 
 
+@pytest.fixture
+def indexed(workspace_file: tuple[Path, Workspace], tmp_path: Path) -> tuple[Workspace, Path]:
+    """The `workspace_file` workspace with its index file written beside it (built from the table)."""
+    _, ws = workspace_file
+    index = tmp_path / "ws.db.dedup-index"
+    DedupEngine.load(ws.db, index_file=index)
+    return ws, index
+
+
 def queries(ws: Workspace, rng: random.Random) -> list[str]:
     """Edited copies of stored texts (live or not) and texts shared by no record."""
     texts = [r[0] for r in ws.db.execute("SELECT id FROM examples ORDER BY id")]
@@ -162,11 +171,9 @@ def json_schema(path: Path) -> list[str]:
 
 @pytest.mark.parametrize("spoil", [_flip_a_byte, _truncate, _garbage, _other_workspace, _other_schema])
 def test_a_corrupt_or_foreign_index_file_is_rebuilt_never_used(
-    workspace_file: tuple[Path, Workspace], tmp_path: Path, spoil: object
+    indexed: tuple[Workspace, Path], tmp_path: Path, spoil: object
 ) -> None:
-    _, ws = workspace_file
-    index = tmp_path / "ws.db.dedup-index"
-    DedupEngine.load(ws.db, index_file=index)
+    ws, index = indexed
     spoil(index, tmp_path)  # type: ignore[operator]
     engine = DedupEngine.load(ws.db, index_file=index)
     assert engine.source == "table"
@@ -178,21 +185,15 @@ def test_a_corrupt_or_foreign_index_file_is_rebuilt_never_used(
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # written aside, renamed into place
 
 
-def test_a_write_the_audit_log_does_not_show_makes_the_file_stale(
-    workspace_file: tuple[Path, Workspace], tmp_path: Path
-) -> None:
-    _, ws = workspace_file
-    index = tmp_path / "ws.db.dedup-index"
-    DedupEngine.load(ws.db, index_file=index)
+def test_a_write_the_audit_log_does_not_show_makes_the_file_stale(indexed: tuple[Workspace, Path]) -> None:
+    ws, index = indexed
     with ws.db.atomic():  # a signature dropped behind the store's back: counts no longer agree
         ws.db.execute("DELETE FROM signatures WHERE example_id = 'ex_copy_3'")
     assert DedupEngine.load(ws.db, index_file=index).source == "table"
 
 
-def test_index_file_names_its_schema(workspace_file: tuple[Path, Workspace], tmp_path: Path) -> None:
-    _, ws = workspace_file
-    index = tmp_path / "ws.db.dedup-index"
-    DedupEngine.load(ws.db, index_file=index)
+def test_index_file_names_its_schema(indexed: tuple[Workspace, Path]) -> None:
+    ws, index = indexed
     assert json_schema(index) == applied_schema(ws.db)
     assert persist.open_index(index, [*applied_schema(ws.db), "m999_x"]) is None
 
@@ -400,17 +401,11 @@ def test_one_bucket_at_a_time_gives_the_pairs_and_templates_of_the_whole_index()
     assert sorted(tuple(t.tolist()) for t in excerpt_templates) == per_bucket_templates
 
 
-def test_a_flipped_byte_in_any_array_makes_the_file_unusable(
-    workspace_file: tuple[Path, Workspace], tmp_path: Path
-) -> None:
+def test_a_flipped_byte_in_any_array_makes_the_file_unusable(indexed: tuple[Workspace, Path], tmp_path: Path) -> None:
     # the arrays are checked two at a time (threads): each one's checksum must still be checked
     import math
 
-    import numpy as np
-
-    _, ws = workspace_file
-    index = tmp_path / "ws.db.dedup-index"
-    DedupEngine.load(ws.db, index_file=index)
+    ws, index = indexed
     schema = applied_schema(ws.db)
     assert persist.open_index(index, schema) is not None
     raw = index.read_bytes()
