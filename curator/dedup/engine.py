@@ -26,6 +26,7 @@ from curator.dedup.index import (
     all_short_keys,
     id_order,
     sketch_of,
+    sorted_keys,
 )
 from curator.dedup.persist import State, open_index, write_index
 from curator.dedup.verify import Boilerplate, Candidate, Verdict, clip, plausible, shared_span, verify
@@ -188,17 +189,11 @@ def write_index_from_table(db: Database, path: Path) -> int:
         state = State(seen, _event_at(db, seen), n)
     lsh_rows = np.empty((BANDS, n), dtype=np.int32)
     for band in range(BANDS):
-        order = np.argsort(keys[band], kind="stable")
-        lsh_rows[band] = order
-        keys[band] = keys[band][order]
-    del order
+        keys[band], lsh_rows[band] = sorted_keys(keys[band])
     ids = np.frombuffer(id_blob, dtype=np.uint8)
-    fingerprints = np.frombuffer(prints, dtype="<u8")
-    owners = np.repeat(np.arange(n, dtype=np.int32), counts)
-    order = np.argsort(fingerprints, kind="stable")
-    excerpt_keys = fingerprints[order].astype(np.uint64, copy=False)
-    excerpt_rows = owners[order]
-    del order, owners, fingerprints
+    fingerprints = np.frombuffer(prints, dtype="<u8").astype(np.uint64, copy=False)
+    excerpt_keys, excerpt_rows = sorted_keys(fingerprints, np.repeat(np.arange(n, dtype=np.int32), counts))
+    del fingerprints
     arrays: dict[str, np.ndarray[Any, Any]] = {
         "id_blob": ids,
         "id_ends": id_ends,

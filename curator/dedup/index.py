@@ -9,7 +9,7 @@ small overflow dict; rows that were replaced or deleted are tombstoned.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import overload
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -96,6 +96,17 @@ def bucket_pairs(
     lo, hi = np.minimum(rows[i], rows[j]), np.maximum(rows[i], rows[j])
     distinct = lo != hi
     return lo[distinct], hi[distinct], None
+
+
+def sorted_keys(
+    keys: npt.NDArray[Any], owners: npt.NDArray[np.int32] | None = None
+) -> tuple[npt.NDArray[Any], npt.NDArray[np.int32]]:
+    """`keys` sorted (stable: equal keys keep their row order) and the row each came from: its
+    position, or `owners[position]`. The layout of a band and of the excerpt index, in memory and
+    in the file alike."""
+    order = np.argsort(keys, kind="stable")
+    rows = (order if owners is None else owners[order]).astype(np.int32, copy=False)
+    return keys[order], rows
 
 
 def id_order(blob: npt.NDArray[np.uint8], ends: npt.NDArray[np.int64]) -> npt.NDArray[np.int32]:
@@ -237,10 +248,9 @@ class LshIndex:
         self._keys: npt.NDArray[np.uint32] = np.empty(BANDS * n, dtype=np.uint32)
         self._rows: npt.NDArray[np.int32] = np.empty(BANDS * n, dtype=np.int32)
         for band in range(BANDS):  # one band at a time: the build's peak stays near the index's size
-            keys = short_keys(self.signatures, band)
-            order = np.argsort(keys, kind="stable")
-            self._rows[band * n : (band + 1) * n] = order
-            self._keys[band * n : (band + 1) * n] = keys[order]
+            keys, rows = sorted_keys(short_keys(self.signatures, band))
+            self._rows[band * n : (band + 1) * n] = rows
+            self._keys[band * n : (band + 1) * n] = keys
         self.fetch: EntryFetch | None = None
         self._setup()
 
@@ -478,10 +488,9 @@ class ExcerptIndex:
     ) -> None:
         self.ids: Sequence[str] = ids
         self.template_bucket = template_bucket
-        order = np.argsort(fingerprints, kind="stable")
-        self._keys: npt.NDArray[np.uint64] = fingerprints[order].astype(np.uint64)
-        self._rows: npt.NDArray[np.int32] = owners[order].astype(np.int32)
-        del order
+        self._keys: npt.NDArray[np.uint64]
+        self._rows: npt.NDArray[np.int32]
+        self._keys, self._rows = sorted_keys(fingerprints.astype(np.uint64, copy=False), owners)
         self._setup(row_of)
 
     def _setup(self, row_of: RowOf | None) -> None:
