@@ -427,11 +427,26 @@ def test_the_index_file_written_from_the_table_is_the_engines_byte_for_byte(
 ) -> None:
     """What a big import writes without building the engine (chunk by chunk, no signature matrix)
     is the file the engine writes: after edits, deletes (left out), purges and restores, with ids of
-    several lengths and records whose excerpt fingerprints are empty."""
+    several lengths, records whose excerpt fingerprints are empty, and real text: paragraphs of two
+    releases of the Model Spec, many of them edited from one release to the next."""
+    import re
+
     from curator.dedup.engine import write_index_from_table
+    from tests.conftest import FIXTURES
 
     _, ws = workspace_file
+    paragraphs: dict[str, None] = {}
+    for release in ("model_spec_2025-02-12.md", "model_spec_2025-12-18.md"):
+        text = (FIXTURES / "openai-model-spec" / release).read_text(encoding="utf-8")
+        found = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text) if len(p.split()) >= 20]
+        paragraphs.update(dict.fromkeys(found[:150]))
+    examples.insert_many(
+        ws.db,
+        [parse_example(story(id=f"ex_spec_{i}", text=p, clauses=[])) for i, p in enumerate(paragraphs)],
+        actor="tester",
+    )
     random_writes(ws, random.Random(21), 60, "w")
+    examples.delete(ws.db, "ex_spec_3", expected_version=None, actor="tester")  # a deleted record is left out
     examples.create(ws.db, parse_example(story(id="x", text="tiny", clauses=[])), actor="tester")
     examples.create(ws.db, parse_example(story(id="x.long:id-" + "z" * 90, text="tiny too", clauses=[])), actor="t")
     assert ws.db.execute("SELECT count(*) FROM deleted_examples").fetchone()[0] > 0
