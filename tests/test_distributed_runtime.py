@@ -53,3 +53,21 @@ def test_a_snapshot_of_many_shards_reads_whole_and_in_order(
     ids = [row["id"] for row in read_records(tmp_path / "snap").select_columns(["id"]).iter_rows()]
     assert ids == sorted(ids) and len(ids) == 48
     ws.close()
+
+
+def test_what_ray_prints_on_the_driver_goes_to_stderr_never_into_the_output(
+    ray_local: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The raylet's warnings (one seen under load broke a CLI test's expected stdout) are printed
+    by Ray's driver on stdout; a command's stdout is its JSON or its dry run."""
+    from ray._private import worker
+
+    from curator.distributed.runtime import start
+
+    start()  # again: the rerouting is installed once
+    capsys.readouterr()
+    warning = "WARNING: 8 PYTHON worker processes have been started on node: x"
+    worker.print_to_stdstream({"lines": [warning], "pid": "raylet", "is_err": False}, ignore_prefix=False)
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert warning in err

@@ -50,7 +50,33 @@ def _ray() -> Any:
         import ray.data
     except ImportError:
         raise UsageError("--engine ray needs Ray, which is not installed: pip install 'curator[ray]'") from None
+    _ray_messages_to_stderr()
     return ray
+
+
+def _ray_messages_to_stderr() -> None:
+    """Send what Ray prints on the driver to stderr, never into the command's output.
+
+    Ray's driver prints the cluster's warnings (the raylet's "8 PYTHON worker processes have been
+    started ...", seen under load) on stdout, whatever `log_to_driver` says; on a command's stdout
+    they would corrupt its JSON or its dry run. Ray looks the printer up by name on every message,
+    so replacing it in Ray's module reroutes them all. Idempotent.
+    """
+    from ray._private import worker
+
+    if worker.print_to_stdstream is _INSTALLED.get("printer"):
+        return
+    ray_printer = worker.print_to_stdstream
+
+    def to_stderr(data: dict[str, Any], ignore_prefix: bool) -> None:
+        ray_printer({**data, "is_err": True}, ignore_prefix=ignore_prefix)
+
+    _INSTALLED["printer"] = to_stderr
+    worker.print_to_stdstream = to_stderr
+
+
+_INSTALLED: dict[str, Any] = {}
+"""The printer `_ray_messages_to_stderr` put in Ray's place (how it knows it already did)."""
 
 
 def start(address: str | None = None, *, num_cpus: int | None = None) -> Any:
