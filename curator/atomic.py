@@ -21,7 +21,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 
@@ -121,6 +121,11 @@ def replace_dir(new: Path, target: Path) -> None:
 
 def write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     """Write `data` to a hidden file beside `path`, then rename it into place."""
+    write_chunks(path, [data], mode=mode)
+
+
+def write_chunks(path: Path, chunks: Iterable[bytes], *, mode: int = 0o644) -> None:
+    """`write_bytes` of the chunks end to end, never all held at once."""
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
@@ -129,7 +134,8 @@ def write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for data in chunks:
+                fh.write(data)
         os.chmod(tmp, mode)  # mkstemp makes it private
         os.replace(tmp, path)
     except BaseException:

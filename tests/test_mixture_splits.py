@@ -4,6 +4,7 @@ fails under `strict = true`; `--dry-run` shows the split keys per split."""
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from curator.bootstrap import open_workspace
 from curator.constitution.versions import import_constitution
 from curator.mixture import SpecError, export_from_spec, load_spec
-from curator.mixture.split import split_warnings
+from curator.mixture.split import SplitLock, split_warnings
 from curator.store.db import Workspace
 from tests.helpers import fill_ws, gen_records, run, write_spec
 
@@ -95,3 +96,20 @@ def test_dry_run_shows_split_keys_per_split(
     )
     keys = json.loads(out)["split_keys"]
     assert keys["train"] + keys["eval"] == 4 and keys["heldout"] == 0
+
+
+@pytest.mark.parametrize("n", [0, 1, 9_000])
+def test_the_split_lock_is_written_as_one_json_document_piece_by_piece(tmp_path: Path, n: int) -> None:
+    """The lock is streamed to its file (a million records' lock is not held twice as text), and its
+    bytes are exactly those of the whole document dumped at once."""
+    rng = random.Random(n)
+    splits = ("train", "eval", "heldout")
+    odd = 'é"\\'  # quoted and escaped in JSON, not ASCII
+    records = {f"ex_{i:05d}_{odd if i % 7 == 0 else 'a'}": rng.choice(splits) for i in range(n)}
+    keys = {f"group \u2603 {i}": rng.choice(splits) for i in range(n // 3)}
+    lock = SplitLock(records, keys)
+    path = tmp_path / "mix.splits.lock.json"
+    lock.write(path)
+    assert path.read_bytes() == (json.dumps(lock.to_json(), indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+    assert SplitLock.read(path) == lock
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # nothing left aside
