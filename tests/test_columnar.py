@@ -50,7 +50,7 @@ def test_snapshot_holds_every_record_with_its_links_and_signature(demo: Workspac
     ]
     assert some["clauses"] == linked and len(some["clause_states"]) == len(linked)
     sig = demo.db.execute("SELECT sig FROM signatures WHERE example_id = ?", [some["id"]]).fetchone()[0]
-    assert some["signature"] == sig and len(sig) == 512
+    assert some["signature"] == sig and len(sig) == 256
     assert json.loads(some["record"])["id"] == some["id"]
     clauses = pq.read_table(tmp_path / "snap" / "clauses.parquet").column("id").to_pylist()
     assert len(clauses) == manifest["counts"]["clauses"] > 0

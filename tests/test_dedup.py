@@ -11,10 +11,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from curator import minhash
 from curator.cli import main
 from curator.dedup.engine import DedupEngine
 from curator.errors import NotFoundError, UsageError
-from curator.minhash import estimate_jaccard, shingle_set, signature, signature_bytes
+from curator.minhash import (
+    BANDS,
+    distinct,
+    estimate_jaccard,
+    narrowed,
+    shingle_hashes,
+    shingle_set,
+    signature,
+    signature_bytes,
+    signature_of_hashes,
+)
 from curator.models import parse_example
 from curator.review import decide
 from curator.store import examples
@@ -62,7 +73,7 @@ def test_signatures_are_stable_across_processes() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code, BASE], capture_output=True, text=True, check=True).stdout
     assert out == signature_bytes(BASE).hex()
-    assert len(signature_bytes(BASE)) == 512
+    assert len(signature_bytes(BASE)) == 256
 
 
 def test_signatures_and_token_estimates_stay_what_stored_ones_were() -> None:
@@ -77,7 +88,13 @@ def test_signatures_and_token_estimates_stay_what_stored_ones_were() -> None:
     text = paths.demo_constitution_file().read_text(encoding="utf-8")
     sig, shingles, fingerprints = dedup_row(text)  # a text longer than the cached powers: they grow
     assert sig == signature_bytes(text)
-    assert hashlib.sha256(sig).hexdigest() == "47f8186580d3e86649e1aa22699be01effd9e2f9289ef7cafbb9d162d25fbf9d"
+    assert hashlib.sha256(sig).hexdigest() == "6022e68ebf5d00c885a1701dedc749139ab93bedb4d09815be6e240c4a021feb"
+    # what workspaces stored before 16-bit values (the same digest as then) narrows to today's
+    hashes = distinct(shingle_hashes(normalize(text)))
+    with np.errstate(over="ignore"):
+        wide = (hashes[:, None] * minhash._A[None, :] + minhash._B[None, :]).min(axis=0).astype("<u4").tobytes()
+    assert hashlib.sha256(wide).hexdigest() == "47f8186580d3e86649e1aa22699be01effd9e2f9289ef7cafbb9d162d25fbf9d"
+    assert narrowed(wide) == sig
     digest = hashlib.sha256(fingerprints).hexdigest()
     assert digest == "aa700abd55ae86b16f964d00f2699097a7a09431b31d18e6275815b0b6d7bf93"
     assert (shingles, estimate_tokens(text)) == (6318, 2603)
@@ -274,8 +291,31 @@ def test_cli_dedup_contracts(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     assert len(clusters) == 2
 
 
-def test_signature_blob_is_little_endian_uint32() -> None:
-    assert np.array_equal(np.frombuffer(signature_bytes(BASE), dtype="<u4"), signature(BASE))
+def test_signature_blob_is_little_endian_16_bit() -> None:
+    assert np.array_equal(np.frombuffer(signature_bytes(BASE), dtype="<u2"), signature(BASE))
+    assert int(signature(BASE).max()) < 1 << 16 and int(signature(BASE).max()) >= 1 << 15
+
+
+def test_16_bit_values_never_lose_a_match_the_full_values_had() -> None:
+    """Equal full values are equal in their low 16 bits: every estimate is at least the full one and
+    every band two texts shared they still share, so no prefilter drops a pair it used to keep."""
+    rng = np.random.RandomState(3)
+    for _ in range(50):
+        a = distinct(rng.randint(0, 1 << 32, size=300, dtype=np.uint64).astype(np.uint32))
+        b = distinct(
+            np.concatenate(
+                [a[: rng.randint(0, a.size)], rng.randint(0, 1 << 32, size=200, dtype=np.uint64).astype(np.uint32)]
+            )
+        )
+        with np.errstate(over="ignore"):
+            full_a = (a[:, None] * minhash._A[None, :] + minhash._B[None, :]).min(axis=0)
+            full_b = (b[:, None] * minhash._A[None, :] + minhash._B[None, :]).min(axis=0)
+        short_a, short_b = signature_of_hashes(a), signature_of_hashes(b)
+        assert np.array_equal(short_a, full_a & 0xFFFF)
+        assert estimate_jaccard(short_a, short_b) >= estimate_jaccard(full_a, full_b)
+        full_bands = (full_a == full_b).reshape(BANDS, -1).all(axis=1)
+        short_bands = (short_a == short_b).reshape(BANDS, -1).all(axis=1)
+        assert not (full_bands & ~short_bands).any()
 
 
 def test_empty_workspace_loads_an_empty_index(ws: Workspace) -> None:

@@ -5,6 +5,7 @@ look-alikes beyond the per-check cap are counted, never silently dropped."""
 from __future__ import annotations
 
 import random
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -469,3 +470,45 @@ def test_ids_are_ordered_by_their_bytes() -> None:
     blob = np.frombuffer(b"".join(encoded), dtype=np.uint8)
     ends = np.cumsum([len(e) for e in encoded])
     assert [ascii_ids[i] for i in id_order(blob, ends)] == sorted(ascii_ids)
+
+
+def _widen_signatures(path: Path) -> None:
+    """Put `path` back as a workspace written before 16-bit signatures: every other record's
+    signature with the full 32-bit values its text had then, and the narrowing migration unapplied."""
+    from curator import minhash
+    from curator.dedup.engine import record_text
+    from curator.textnorm import normalize
+
+    conn = sqlite3.connect(path)
+    rows = conn.execute("SELECT s.rowid, e.record FROM signatures s JOIN examples e ON e.id = s.example_id").fetchall()
+    for rid, record in rows[::2]:
+        hashes = minhash.distinct(minhash.shingle_hashes(normalize(record_text(record))))
+        assert hashes.size
+        with np.errstate(over="ignore"):
+            wide = (hashes[:, None] * minhash._A[None, :] + minhash._B[None, :]).min(axis=0)
+        conn.execute("UPDATE signatures SET sig = ? WHERE rowid = ?", [wide.astype("<u4").tobytes(), rid])
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm015_narrow_signatures'")
+    conn.commit()
+    conn.execute("VACUUM")
+    conn.close()
+
+
+def test_the_upgrade_to_16_bit_signatures_keeps_every_answer(workspace_file: tuple[Path, Workspace]) -> None:
+    """A workspace that stored 32-bit signatures is upgraded once when it opens: each signature
+    becomes the one its text has now, the file shrinks, and every check gives what it gave before."""
+    path, ws = workspace_file
+    texts = queries(ws, random.Random(15))
+    today = dict(ws.db.execute("SELECT example_id, sig FROM signatures").fetchall())
+    expected = answers(DedupEngine.load(ws.db), texts)
+    ws.close()
+    _widen_signatures(path)
+    pages = "SELECT count(*) FROM dbstat WHERE name = 'signatures'"
+    conn = sqlite3.connect(path)
+    assert {len(sig) for (sig,) in conn.execute("SELECT sig FROM signatures")} == {256, 512}
+    wide = conn.execute(pages).fetchone()[0]
+    conn.close()  # the upgrade rewrites the file only when no other connection holds it
+    with open_workspace(path) as upgraded:
+        assert dict(upgraded.db.execute("SELECT example_id, sig FROM signatures").fetchall()) == today
+        assert answers(DedupEngine.load(upgraded.db), texts) == expected
+        assert upgraded.db.execute(pages).fetchone()[0] < wide
+        assert upgraded.db.execute("PRAGMA freelist_count").fetchone()[0] == 0  # rewritten compactly

@@ -36,6 +36,7 @@ def test_migrations_on_a_blank_database_create_the_columns(tmp_path: Path) -> No
             "m012_compact_storage",
             "m013_coverage_counts",
             "m014_annotations",
+            "m015_narrow_signatures",
         ]
         assert set(db["examples"].columns_dict) >= {
             "id",

@@ -39,6 +39,7 @@ from curator.minhash import (
     excerpt_fingerprints,
     fingerprints_from_bytes,
     from_bytes,
+    rows_from_bytes,
     shingle_hashes,
     signature_of_hashes,
 )
@@ -152,14 +153,14 @@ def _signature_chunks(db: Database, live: str) -> Iterator[tuple[list[Any], np.n
         blob = b"".join(r[1] for r in rows)
         if len(blob) != SIG_BYTES * len(rows):
             raise UsageError("stored signatures are corrupt (wrong size); run `curator dedup reindex`")
-        yield rows, np.frombuffer(blob, dtype="<u4").reshape(len(rows), NUM_PERM)
+        yield rows, rows_from_bytes(blob, len(rows))
 
 
 def write_index_from_table(db: Database, path: Path) -> int:
     """Write the index file straight from the stored signatures, chunk by chunk; returns its size.
 
     The same bytes as `DedupEngine.load(db, index_file=path)` writes when it builds from the table,
-    without the engine: no signature matrix (512 MB a million records), no id per Python object
+    without the engine: no signature matrix (512 MB a million records in memory), no id per Python object
     and no id -> row dict. An import of a million records ends with this (the import's peak went
     from 1.6 GB to 1.1 GB). Everything is read inside one snapshot.
     """

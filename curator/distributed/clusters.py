@@ -53,7 +53,7 @@ from curator.dedup.index import TemplatePrints, all_short_keys, bucket_pairs
 from curator.dedup.verify import Candidate, Verdict
 from curator.distributed.runtime import fetched, start
 from curator.errors import UsageError
-from curator.minhash import BANDS, NUM_PERM, SIG_BYTES, fingerprints_from_bytes
+from curator.minhash import BANDS, SIG_BYTES, fingerprints_from_bytes, rows_from_bytes
 from curator.textnorm import normalize
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ def band_rows(batch: pa.Table) -> Batch:
     rows = batch.column("signature_row").to_numpy().astype(_I64)
     have = rows > 0
     blobs = [b for b, h in zip(batch.column("signature").to_pylist(), have.tolist(), strict=True) if h]
-    sigs = np.frombuffer(b"".join(blobs), dtype="<u4").reshape(-1, NUM_PERM)
+    sigs = rows_from_bytes(b"".join(blobs), len(blobs))
     keys = all_short_keys(sigs).astype(_I64) | (np.arange(BANDS, dtype=_I64) << 32)
     ids = np.asarray(batch.column("id").to_pylist(), dtype=object)[have]
     return {"bucket": keys.ravel(), "row": np.repeat(rows[have], BANDS), "id": np.repeat(ids, BANDS)}
@@ -442,7 +442,7 @@ def _clusters_report(
     blob = b"".join(blobs[i] for i in indexed.tolist())
     if len(blob) != SIG_BYTES * len(ids):
         raise UsageError("stored signatures are corrupt (wrong size); run `curator dedup reindex`")
-    sigs = np.frombuffer(blob, dtype="<u4").reshape(len(ids), NUM_PERM).astype(np.uint32)
+    sigs = rows_from_bytes(blob, len(ids))
     sizes = _column(table, "shingles", _I64)[indexed].astype(np.int32)
     del table, blobs, blob
     n = max(len(ids), 1)

@@ -246,8 +246,8 @@ def _use_wal(conn: sqlite3.Connection, memory: bool) -> None:
         conn.execute("PRAGMA synchronous = NORMAL")
 
 
-REPACKING_MIGRATION = "m012_compact_storage"
-"""After this upgrade an old workspace is mostly half-empty pages: it is rewritten once."""
+REPACKING_MIGRATIONS = frozenset({"m012_compact_storage", "m015_narrow_signatures"})
+"""After these upgrades much of an old workspace is free pages: it is rewritten once."""
 
 
 def _repack(db: Database) -> None:
@@ -358,7 +358,7 @@ class Workspace:
                 for _, conn in self._all:  # connections opened while checking: switch them now
                     _use_wal(conn.conn, self._memory_uri is not None)
             migrations.apply(db)
-            if REPACKING_MIGRATION in pending and self._memory_uri is None:
+            if REPACKING_MIGRATIONS.intersection(pending) and self._memory_uri is None:
                 _repack(db)
 
     def is_empty(self) -> bool:

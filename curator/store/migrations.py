@@ -438,5 +438,21 @@ def m014_annotations(db: Database) -> None:
     )
 
 
+@migrations()
+def m015_narrow_signatures(db: Database) -> None:
+    """Signatures keep 16 bits a value, 256 bytes a record instead of 512 (see `curator.minhash`):
+    those stored with 32-bit values keep their low 16 bits, the signature their text has now."""
+    from curator.minhash import narrowed
+
+    after = 0
+    while rows := db.execute(
+        "SELECT rowid, sig FROM signatures WHERE rowid > ? AND length(sig) = 512 ORDER BY rowid LIMIT 5000", [after]
+    ).fetchall():
+        db.conn.executemany(
+            "UPDATE signatures SET sig = ? WHERE rowid = ?", [(narrowed(sig), rid) for rid, sig in rows]
+        )
+        after = rows[-1][0]
+
+
 SCHEMA_MIGRATIONS: frozenset[str] = frozenset(m.name for m in migrations._migrations)
 """Names this version of curator knows; a database with others is from a newer curator."""
