@@ -96,3 +96,30 @@ def test_a_loaded_workspace_has_every_index(tmp_path: Path, ws: Workspace) -> No
     load(tmp_path / "dump", tmp_path / "loaded.db")
     names = set(index_sql(tmp_path / "loaded.db"))
     assert set(bulk.BULK_INDEXES) <= names
+
+
+def test_a_first_import_leaves_the_b_trees_it_wrote_in_key_order_full(tmp_path: Path, constitution_file: Path) -> None:
+    """Links, tags and the id and exact-text indexes are kept up to date as an import goes (SQLite
+    leaves such pages an eighth empty); a first import rebuilds them once at its end, as compact as
+    VACUUM makes them."""
+    path = tmp_path / "ws.db"
+    with open_workspace(path) as ws:
+        from curator.constitution.versions import import_constitution
+
+        import_constitution(ws.db, constitution_file, actor="lead")
+        clause = ws.db.execute("SELECT id FROM clauses ORDER BY id LIMIT 1").fetchone()[0]
+    records = [
+        {**s, "clauses": [clause], "tags": ["lighthouse", f"keeper-{i % 50}"]} for i, s in enumerate(stories(4000, "a"))
+    ]
+    trees = ("example_clauses", "example_tags", "sqlite_autoindex_examples_1", "idx_examples_norm_hash")
+    pages = f"SELECT name, count(*) FROM dbstat WHERE name IN ({', '.join(map(repr, trees))}) GROUP BY name"
+    with open_workspace(path) as ws:
+        assert len(import_file(ws.db, write_jsonl(tmp_path / "a.jsonl", records), actor="ana").imported) == 4000
+        imported = dict(ws.db.execute(pages).fetchall())
+        assert ws.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert ws.db.execute("SELECT count(*) FROM example_tags WHERE tag = 'lighthouse'").fetchone()[0] == 4000
+        ws.db.execute("VACUUM INTO ?", [str(tmp_path / "packed.db")])
+    conn = sqlite3.connect(tmp_path / "packed.db")
+    packed = dict(conn.execute(pages).fetchall())
+    conn.close()
+    assert imported == packed and packed["example_clauses"] > 10
