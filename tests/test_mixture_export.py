@@ -544,3 +544,35 @@ def test_line_costs_keep_each_repeat_apart() -> None:
     assert costs.get(("ex_a", 0)) == 10 and costs.get(("ex_a", 1)) == 12 and costs.get(("ex_b", 0)) == 0
     assert costs.get(("ex_b", 1)) is None and costs.get(("ex_c", 0)) is None
     assert len(costs) == 3
+
+
+def test_of_exact_duplicates_the_approved_then_the_oldest_is_kept(ws: Workspace, tmp_path: Path) -> None:
+    """Within a cluster's strongest split: an approved record before others, then the oldest (its
+    date read when the cluster is decided), then the smallest id."""
+    base = gen_records(12, seed=3, kinds=("story",))
+    same = base[0].text
+    copies = [
+        base[1].model_copy(update={"id": "ex_a_newest", "text": same, "created_at": "2026-03-01T00:00:00Z"}),
+        base[2].model_copy(update={"id": "ex_b_oldest", "text": same, "created_at": "2026-01-01T00:00:00Z"}),
+        base[3].model_copy(update={"id": "ex_c_middle", "text": same, "created_at": "2026-02-01T00:00:00Z"}),
+        base[4].model_copy(
+            update={"id": "ex_0_draft", "text": same, "created_at": "2025-01-01T00:00:00Z", "status": "draft"}
+        ),
+    ]
+    fill_ws(ws, [*base[5:], *copies])
+    spec = write_spec(
+        tmp_path,
+        statuses=["approved", "draft"],
+        budget_tokens=2000,
+        formats=["text"],
+        dedup="exact",
+        split={"eval_fraction": 0.0},
+    )
+    result = export_from_spec(ws.db, load_spec(spec), tmp_path / "out")
+    assert result.manifest is not None
+    excluded = {e["id"]: e["reason"] for e in result.manifest["excluded"]}
+    assert {k: v for k, v in excluded.items() if v.startswith("duplicate")} == {
+        "ex_a_newest": "duplicate of ex_b_oldest",
+        "ex_c_middle": "duplicate of ex_b_oldest",
+        "ex_0_draft": "duplicate of ex_b_oldest",
+    }

@@ -143,7 +143,6 @@ class Meta:
     status: str
     group: str | None
     clauses: tuple[str, ...]
-    created_at: str
     system: bool
     tools: frozenset[str]
     tags: frozenset[str]
@@ -162,7 +161,6 @@ def record_meta(ex: Example, shared: dict[Any, Any]) -> Meta:
         intern(ex.status),
         intern(ex.group) if ex.group else ex.group,
         shared.setdefault(clauses, clauses),
-        ex.created_at,
         bool(ex.system),
         shared.setdefault(tools, tools),
         shared.setdefault(tags, tags),
@@ -453,27 +451,46 @@ def _clusters(db: Database, mode: str, progress: Progress, near: ClustersFn) -> 
     return [(list(c.ids), c.representative) for c in report.clusters]
 
 
+def _created_at(db: Database, ids: Sequence[str]) -> dict[str, str]:
+    """id -> creation time of these records (read when needed: a plan holds no date per record)."""
+    out: dict[str, str] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        out.update(db.execute(f"SELECT id, created_at FROM examples WHERE id IN ({marks})", chunk).fetchall())
+    return out
+
+
 def _dedup(
-    clusters: list[tuple[list[str], str | None]], splits: dict[str, str], records: Mapping[str, Meta]
+    clusters: list[tuple[list[str], str | None]],
+    splits: dict[str, str],
+    records: Mapping[str, Meta],
+    created_at: Callable[[Sequence[str]], dict[str, str]],
 ) -> dict[str, str]:
     """Record id -> reason for all but one record of each cluster.
 
     The kept record comes from the cluster's strongest split, so a train record is never the
-    duplicate of an eval or heldout one: the train copies are the ones dropped.
+    duplicate of an eval or heldout one: the train copies are the ones dropped. Within it, the
+    cluster's representative, else an approved record before others, then the oldest, then the
+    smallest id (`created_at` gives the dates of the records that need them).
     """
     from curator.mixture.split import STRENGTH
 
-    out: dict[str, str] = {}
+    chosen: list[tuple[list[str], str | list[str]]] = []  # (members here, kept id or the pool to pick from)
     for members, rep in clusters:
         mine = [m for m in members if m in splits]
         if len(mine) < 2:
             continue
         strongest = max(STRENGTH[splits[m]] for m in mine)
         pool = [m for m in mine if STRENGTH[splits[m]] == strongest]
-        if rep in pool:
-            keep = rep
+        chosen.append((mine, rep if rep in pool else pool))
+    dated = created_at(sorted({m for _, keep in chosen if isinstance(keep, list) for m in keep}))
+    out: dict[str, str] = {}
+    for mine, pick in chosen:
+        if isinstance(pick, str):
+            keep = pick
         else:
-            keep = min(pool, key=lambda m: (records[m].status != "approved", records[m].created_at, m))
+            keep = min(pick, key=lambda m: (records[m].status != "approved", dated[m], m))
         for m in mine:
             if m != keep:
                 where = "" if splits[keep] == "train" else f" ({splits[keep]} record)"
@@ -585,7 +602,9 @@ def plan_export(
         heldout=heldout,
         lock=lock,
     )
-    dupes = _dedup(_clusters(db, spec.dedup, report, steps.clusters), split_result.splits, eligible)
+    clusters = _clusters(db, spec.dedup, report, steps.clusters)
+    dupes = _dedup(clusters, split_result.splits, eligible, lambda ids: _created_at(db, ids))
+    del clusters
     reasons.update(dupes)
     if spec.counted_format in PREFERENCE_FORMATS:
         # the budget counts pair tokens: a record without pairs would cost nothing and fill no budget
