@@ -13,20 +13,50 @@ recomputed by migration m006.
 
 from __future__ import annotations
 
-import re
+import codecs
 
-_PIECES = re.compile(r"\w+|[^\w\s]")
 _WORD = 10
 _EXTRA = 8
-_LONG_WORDS = re.compile(rf"\b\w{{{_WORD + 1},}}")
-"""Words longer than `_WORD`: a `\\w+` run is maximal, so this finds the same runs (the `\\b` spares
-trying a match at every letter inside a word)."""
 
 COUNTER_NAME = "curator-estimate-v2"
 """Recorded in manifests and coverage reports so a reader knows how tokens were counted."""
 
+# A word is a maximal run of `\w` (`str.isalnum()` or "_"), a punctuation mark any other character
+# that is not whitespace (`str.isspace()`): the classes of Python's `\w+|[^\w\s]`. Counting runs in
+# bytes (every character as one byte of its class) is ~4x faster than the regular expression, and
+# the estimate is computed on every write.
+_IS_WORD = frozenset(c for c in range(128) if chr(c).isalnum() or chr(c) == "_")
+_IS_SPACE = frozenset(c for c in range(128) if chr(c).isspace())
+_RUNS = bytes(ord("w") if c in _IS_WORD else ord(" ") for c in range(256))
+"""Word characters to `w`, everything else to a space: a word is then a space followed by a `w`."""
+_PUNCT = bytes(ord(" ") if c in _IS_WORD or c in _IS_SPACE else ord("p") for c in range(256))
+_CLASS_CODEC = "curator-token-class"
+
+
+def _class_of(ch: str) -> str:
+    """An ASCII character of the same class as `ch`."""
+    if ch.isalnum() or ch == "_":
+        return "w"
+    return " " if ch.isspace() else "."
+
+
+def _as_classes(err: UnicodeError) -> tuple[str, int]:
+    """Encoding error handler: each non-ASCII character becomes an ASCII one of its class."""
+    if not isinstance(err, UnicodeEncodeError):
+        raise err
+    return "".join(_class_of(ch) for ch in err.object[err.start : err.end]), err.end
+
+
+codecs.register_error(_CLASS_CODEC, _as_classes)
+
 
 def estimate_tokens(text: str) -> int:
     """Estimated tokens of `text` (0 for empty)."""
-    extra = sum((len(word) - _WORD + _EXTRA - 1) // _EXTRA for word in _LONG_WORDS.findall(text))
-    return _PIECES.subn("", text)[1] + extra  # counts the pieces without making a string of each
+    raw = text.encode("ascii", errors=_CLASS_CODEC)
+    runs = b" " + raw.translate(_RUNS)
+    tokens = runs.count(b" w") + raw.translate(_PUNCT).count(b"p")
+    longer = _WORD + 1  # a word of more than 10 characters: one more per started 8 beyond the 10th
+    while n := runs.count(b" " + b"w" * longer):
+        tokens += n
+        longer += _EXTRA
+    return tokens

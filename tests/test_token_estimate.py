@@ -27,3 +27,22 @@ def test_the_estimate_counts_by_its_rule_on_words_of_every_length_and_script() -
         assert estimate_tokens(text) == _by_the_rule(text), text
     assert estimate_tokens("") == 0
     assert estimate_tokens("internationalisation, done.") == _by_the_rule("internationalisation, done.") == 6
+
+
+def test_every_character_counts_as_the_regular_expression_classes_it() -> None:
+    """Code points (lone surrogates too) alone, doubled into a word, next to ASCII letters and
+    in runs that cross the long-word limits: the count of `\\w+|[^\\w\\s]` by the rule."""
+    rng = random.Random(11)
+    # every code point up to the ideographic space (scripts, marks, every space and dash), a sample after
+    points = [chr(c) for c in range(0x3001)] + [chr(c) for c in sorted(rng.sample(range(0x3001, 0x110000), 20_000))]
+    points += [chr(c) for c in range(0xD800, 0xE000)]  # lone surrogates
+    for start in range(0, len(points), 512):
+        chunk = points[start : start + 512]
+        text = " ".join(f"{ch}{ch}a{ch}" for ch in chunk)
+        assert estimate_tokens(text) == _by_the_rule(text), hex(ord(chunk[0]))
+    for _ in range(2000):
+        ch = rng.choice(points)
+        text = "".join(
+            rng.choice([ch, "a", " ", ".", "é"]) * rng.choice([1, 1, 2, 9, 10, 11, 18, 19, 27]) for _ in range(12)
+        )
+        assert estimate_tokens(text) == _by_the_rule(text), ascii(text)
