@@ -7,6 +7,7 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from curator.constitution.versions import import_constitution
@@ -129,3 +130,27 @@ def test_cli_progress_line_names_done_and_total() -> None:
     assert clusters_progress_line(16, 32, width=10) == "clusters [#####-----] 16/32"
     assert clusters_progress_line(0, 0, width=4) == "clusters [####] 0/0"  # nothing to verify: complete
     assert clusters_progress_line(3, 7, width=7, stage="judge") == "clusters [###----] 3/7 judge"  # Ray's stages
+
+
+@pytest.mark.parametrize("block", [1, 7, 1 << 20])
+def test_few_lookalikes_keeps_the_pairs_of_records_with_few_set_aside_pairs(
+    block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Set-aside pairs (repeated, in any order, in several parts) are kept only when both records
+    have at most `limit` distinct such pairs; the passes over the pairs go a block at a time."""
+    from curator.dedup import engine
+
+    monkeypatch.setattr(engine, "_PAIR_BLOCK", block)
+    rng = random.Random(block)
+    n, limit = 150, 2
+    pairs = [tuple(sorted(rng.sample(range(n), 2))) for _ in range(120)]
+    codes = [lo * n + hi for lo, hi in pairs]
+    parts = [np.array(codes[i : i + 25] + codes[:5], dtype=np.int64) for i in range(0, len(codes), 25)]
+    degree = {r: 0 for r in range(n)}
+    for lo, hi in set(pairs):
+        degree[lo] += 1
+        degree[hi] += 1
+    expected = sorted(lo * n + hi for lo, hi in set(pairs) if degree[lo] <= limit and degree[hi] <= limit)
+    got = engine._few_lookalikes(parts, n, limit)
+    assert got.tolist() == expected and expected and len(expected) < len(set(pairs))
+    assert parts == []  # the caller's parts are released

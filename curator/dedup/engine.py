@@ -299,10 +299,24 @@ def _few_lookalikes(
     parts.clear()  # the caller's list: its arrays are freed as the sorted copy is made
     codes.sort()
     codes = codes[np.concatenate(([True], codes[1:] != codes[:-1]))]
-    lo, hi = codes // max(n, 1), codes % max(n, 1)
-    degree = np.bincount(np.concatenate([lo, hi]), minlength=n)
-    few: np.ndarray[Any, np.dtype[np.int64]] = codes[(degree[lo] <= limit) & (degree[hi] <= limit)]
+    # a template's fills make most of a corpus's pairs (tens of millions at 1M records): each pass
+    # below takes a block at a time, so no whole-size array of ends is made beside the codes
+    width = max(n, 1)
+    degree = np.zeros(n, dtype=np.int64)
+    for start in range(0, codes.size, _PAIR_BLOCK):
+        block = codes[start : start + _PAIR_BLOCK]
+        degree += np.bincount(block // width, minlength=n)
+        degree += np.bincount(block % width, minlength=n)
+    keep = np.empty(codes.size, dtype=np.bool_)
+    for start in range(0, codes.size, _PAIR_BLOCK):
+        block = codes[start : start + _PAIR_BLOCK]
+        keep[start : start + block.size] = (degree[block // width] <= limit) & (degree[block % width] <= limit)
+    few: np.ndarray[Any, np.dtype[np.int64]] = codes[keep]
     return few
+
+
+_PAIR_BLOCK = 1 << 20
+"""Pair codes handled at once by `_few_lookalikes` (8 MB of them)."""
 
 
 def _template_order(ids: list[str]) -> tuple[int, list[str]]:
