@@ -21,6 +21,7 @@ never what is reported) keeps every pair the full values kept.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +35,9 @@ ROWS = 4
 SIG_BITS = 16
 SIG_BYTES = NUM_PERM * SIG_BITS // 8
 _SIG_MASK = np.uint32((1 << SIG_BITS) - 1)
+Signatures = npt.NDArray[np.unsignedinteger[Any]]
+"""One signature or rows of them: uint32 as computed, uint16 (their stored width) when held by the
+many, as the duplicate engine's matrices are."""
 _STORED = "<u2"
 """How a signature is stored: little-endian, 16 bits a value (256 bytes)."""
 
@@ -113,7 +117,7 @@ def signature_bytes(text: str) -> bytes:
     return to_bytes(signature(text))
 
 
-def to_bytes(sig: npt.NDArray[np.uint32]) -> bytes:
+def to_bytes(sig: Signatures) -> bytes:
     """A signature (or rows of them) in its stored form."""
     return sig.astype(_STORED).tobytes()
 
@@ -135,9 +139,9 @@ def from_bytes(blob: bytes) -> npt.NDArray[np.uint32]:
     return sig
 
 
-def rows_from_bytes(blob: bytes, rows: int) -> npt.NDArray[np.uint32]:
-    """Stored signatures end to end back as a (rows, NUM_PERM) array."""
-    out: npt.NDArray[np.uint32] = np.frombuffer(blob, dtype=_STORED).reshape(rows, NUM_PERM).astype(np.uint32)
+def rows_from_bytes(blob: bytes, rows: int) -> npt.NDArray[np.uint16]:
+    """Stored signatures end to end back as a (rows, NUM_PERM) array, at their stored width."""
+    out: npt.NDArray[np.uint16] = np.frombuffer(blob, dtype=_STORED).reshape(rows, NUM_PERM).astype(np.uint16)
     return out
 
 
@@ -148,7 +152,7 @@ def narrowed(blob: bytes) -> bytes:
     return to_bytes(wide & _SIG_MASK)
 
 
-def estimate_jaccard(a: npt.NDArray[np.uint32], b: npt.NDArray[np.uint32]) -> float:
+def estimate_jaccard(a: Signatures, b: Signatures) -> float:
     """The share of equal signature values: an unbiased estimate of shingle-set Jaccard."""
     return float(np.count_nonzero(a == b)) / NUM_PERM
 

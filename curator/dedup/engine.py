@@ -35,6 +35,7 @@ from curator.minhash import (
     BANDS,
     NUM_PERM,
     SIG_BYTES,
+    Signatures,
     distinct,
     excerpt_fingerprints,
     fingerprints_from_bytes,
@@ -145,7 +146,7 @@ def _event_at(db: Database, event_id: int) -> str:
     return str(row[0]) if row else ""
 
 
-def _signature_chunks(db: Database, live: str) -> Iterator[tuple[list[Any], np.ndarray[Any, np.dtype[np.uint32]]]]:
+def _signature_chunks(db: Database, live: str) -> Iterator[tuple[list[Any], np.ndarray[Any, np.dtype[np.uint16]]]]:
     """The live stored signatures in write order, 5,000 rows at a time: the rows (id, signature,
     shingle count, fingerprints) and their signatures as one (rows, NUM_PERM) array."""
     cursor = db.execute(f"SELECT example_id, sig, shingles, fingerprints FROM signatures WHERE {live} ORDER BY rowid")
@@ -368,7 +369,7 @@ PairJob = tuple[str, str, bool, bool]
 def judge_pairs(
     lo: Rows,
     hi: Rows,
-    sigs: np.ndarray[Any, np.dtype[np.uint32]],
+    sigs: Signatures,
     sizes: np.ndarray[Any, np.dtype[np.int32]],
     group: Rows,
     config: DedupConfig,
@@ -585,7 +586,7 @@ class DedupEngine:
             state = State(seen, _event_at(db, seen), 0)
             n = db.execute(f"SELECT count(*) FROM signatures WHERE {live}").fetchone()[0]
             ids: list[str] = []
-            sigs = np.empty((n, NUM_PERM), dtype=np.uint32)  # filled in chunks: no second copy of the table
+            sigs = np.empty((n, NUM_PERM), dtype=np.uint16)  # 16-bit values, filled in chunks: no second copy
             sizes = np.empty(n, dtype=np.int32)
             prints = bytearray()  # every record's fingerprints end to end: no bytes object per record
             counts = np.empty(n, dtype=np.int64)
@@ -735,10 +736,10 @@ class DedupEngine:
                     self.index.remove(eid)
                     self.excerpts.remove(eid)
 
-    def _fetch_entries(self, ids: list[str]) -> dict[str, tuple[np.ndarray[Any, np.dtype[np.uint32]], int]]:
+    def _fetch_entries(self, ids: list[str]) -> dict[str, tuple[Signatures, int]]:
         """Exact signatures and distinct-shingle counts of stored records (an index opened from a file
         keeps only sketches)."""
-        out: dict[str, tuple[np.ndarray[Any, np.dtype[np.uint32]], int]] = {}
+        out: dict[str, tuple[Signatures, int]] = {}
         for chunk in _chunks(ids):
             marks = ",".join("?" * len(chunk))
             for eid, sig, shingles in self.db.execute(
@@ -822,7 +823,7 @@ class DedupEngine:
         return self.check_result(record_text(row[0]), exclude_id=example_id, limit=limit)
 
     def _plausible_candidates(
-        self, sig: np.ndarray[Any, np.dtype[np.uint32]], size: int, exclude_id: str | None, cap: int
+        self, sig: Signatures, size: int, exclude_id: str | None, cap: int
     ) -> tuple[set[str], int]:
         """LSH candidates that some rule could pass, judged from signatures and shingle counts only,
         and how many were left unverified by the cap.
@@ -859,7 +860,7 @@ class DedupEngine:
                 rest = 0
         else:
             rest = 0
-        entries: dict[str, tuple[np.ndarray[Any, np.dtype[np.uint32]], int]] = {}
+        entries: dict[str, tuple[Signatures, int]] = {}
         for eid in extra:
             entry = index.entry_of(eid)
             if entry is None:

@@ -14,12 +14,12 @@ from typing import Any, overload
 import numpy as np
 import numpy.typing as npt
 
-from curator.minhash import BANDS, NUM_PERM, ROWS
+from curator.minhash import BANDS, NUM_PERM, ROWS, Signatures
 
 _MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93], dtype=np.uint64)
 
 
-def band_keys(signatures: npt.NDArray[np.uint32], bands: int = BANDS) -> npt.NDArray[np.uint64]:
+def band_keys(signatures: Signatures, bands: int = BANDS) -> npt.NDArray[np.uint64]:
     """(n, >= ROWS * bands) signature values -> (n, bands) band keys: the rows of a band mixed into 64 bits.
 
     A layout whose bands x rows is below 128 leaves the last stored values unused.
@@ -37,37 +37,37 @@ def band_keys(signatures: npt.NDArray[np.uint32], bands: int = BANDS) -> npt.NDA
 SKETCH_BITS = 8
 """Bits of each signature value kept in the sketch (`sketch_of`): one byte per value."""
 
-EntryFetch = Callable[[list[str]], dict[str, tuple[npt.NDArray[np.uint32], int]]]
+EntryFetch = Callable[[list[str]], dict[str, tuple[Signatures, int]]]
 """Exact signatures and distinct-shingle counts of stored records, by id (an index opened from a
 file keeps only sketches and asks the store for the few it needs)."""
 
 
-def sketch_of(signatures: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint8]:
+def sketch_of(signatures: Signatures) -> npt.NDArray[np.uint8]:
     """The low byte of every signature value: equal values have equal bytes, so the count of equal
     bytes is an upper bound of the count of equal values (what makes it a safe prefilter)."""
-    out: npt.NDArray[np.uint8] = (signatures & np.uint32(0xFF)).astype(np.uint8)
+    out: npt.NDArray[np.uint8] = signatures.astype(np.uint8)  # unsigned narrowing keeps the low byte
     return out
 
 
-def short_keys(signatures: npt.NDArray[np.uint32], band: int) -> npt.NDArray[np.uint32]:
+def short_keys(signatures: Signatures, band: int) -> npt.NDArray[np.uint32]:
     """One band's keys, cut to their top 32 bits (what the index sorts and stores)."""
     keys = band_keys(signatures[:, band * ROWS : (band + 1) * ROWS], bands=1)[:, 0]
     out: npt.NDArray[np.uint32] = (keys >> np.uint64(32)).astype(np.uint32)
     return out
 
 
-def query_keys(signature: npt.NDArray[np.uint32]) -> list[int]:
+def query_keys(signature: Signatures) -> list[int]:
     """Every band's short key of one signature (as `short_keys` gives them band by band)."""
     return all_query_keys(signature[None, :])[0]
 
 
-def all_query_keys(signatures: npt.NDArray[np.uint32]) -> list[list[int]]:
+def all_query_keys(signatures: Signatures) -> list[list[int]]:
     """Every band's short key of each signature, in one pass."""
     keys: list[list[int]] = all_short_keys(signatures).tolist()
     return keys
 
 
-def all_short_keys(signatures: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+def all_short_keys(signatures: Signatures) -> npt.NDArray[np.uint32]:
     """(n, BANDS) short keys: column `band` is `short_keys(signatures, band)` (a record's buckets)."""
     out: npt.NDArray[np.uint32] = (band_keys(signatures) >> np.uint64(32)).astype(np.uint32)
     return out
@@ -231,13 +231,13 @@ class LshIndex:
     def __init__(
         self,
         ids: Sequence[str],
-        signatures: npt.NDArray[np.uint32],
+        signatures: Signatures,
         sizes: npt.NDArray[np.int32] | None = None,
         *,
         template_bucket: int = 200,
     ) -> None:
         self.ids: Sequence[str] = ids
-        self.signatures: npt.NDArray[np.uint32] | None = signatures.reshape(-1, NUM_PERM)
+        self.signatures: Signatures | None = signatures.reshape(-1, NUM_PERM)
         self.sizes: npt.NDArray[np.int32] = (
             np.zeros(len(ids), dtype=np.int32) if sizes is None else sizes.astype(np.int32)
         )
@@ -257,7 +257,7 @@ class LshIndex:
     def _setup(self) -> None:
         self.row_of = RowOf(self.ids)
         self._dead: set[int] = set()
-        self._extra: dict[str, tuple[npt.NDArray[np.uint32], int]] = {}
+        self._extra: dict[str, tuple[Signatures, int]] = {}
         self._extra_bands: list[dict[int, set[str]]] = [{} for _ in range(BANDS)]
 
     @classmethod
@@ -320,9 +320,7 @@ class LshIndex:
         """Records written after the build (their entries live in the overflow dict)."""
         return list(self._extra)
 
-    def add(
-        self, example_id: str, signature: npt.NDArray[np.uint32], size: int = 0, keys: list[int] | None = None
-    ) -> None:
+    def add(self, example_id: str, signature: Signatures, size: int = 0, keys: list[int] | None = None) -> None:
         """Index a record written after the build (replacing an older signature of it); `keys`: its
         band keys when already computed (a batch of records at once)."""
         self.remove(example_id)
@@ -339,11 +337,11 @@ class LshIndex:
             for band, key in enumerate(query_keys(old[0])):
                 self._extra_bands[band].get(key, set()).discard(example_id)
 
-    def signature_of(self, example_id: str) -> npt.NDArray[np.uint32] | None:
+    def signature_of(self, example_id: str) -> Signatures | None:
         entry = self.entry_of(example_id)
         return None if entry is None else entry[0]
 
-    def entry_of(self, example_id: str) -> tuple[npt.NDArray[np.uint32], int] | None:
+    def entry_of(self, example_id: str) -> tuple[Signatures, int] | None:
         """A live record's signature and distinct-shingle count."""
         if example_id in self._extra:
             return self._extra[example_id]
@@ -352,7 +350,7 @@ class LshIndex:
             return None
         return self.entries([row]).get(example_id)
 
-    def entries(self, rows: list[int]) -> dict[str, tuple[npt.NDArray[np.uint32], int]]:
+    def entries(self, rows: list[int]) -> dict[str, tuple[Signatures, int]]:
         """Exact signatures and distinct-shingle counts of live bulk rows, by id."""
         ids = [self.ids[r] for r in rows]
         if self.signatures is not None and self.sizes is not None and self.fetch is None:
@@ -360,7 +358,7 @@ class LshIndex:
         assert self.fetch is not None
         return self.fetch(ids)
 
-    def candidate_rows(self, signature: npt.NDArray[np.uint32]) -> tuple[npt.NDArray[np.int32], set[str], int]:
+    def candidate_rows(self, signature: Signatures) -> tuple[npt.NDArray[np.int32], set[str], int]:
         """Live bulk rows and overflow ids sharing a band with `signature`, and template buckets skipped."""
         n = len(self.ids)
         parts: list[npt.NDArray[np.int32]] = []
@@ -387,7 +385,7 @@ class LshIndex:
             rows = rows[[r not in self._dead for r in rows.tolist()]]
         return rows, extra, skipped
 
-    def candidates(self, signature: npt.NDArray[np.uint32]) -> tuple[set[str], int]:
+    def candidates(self, signature: Signatures) -> tuple[set[str], int]:
         """Ids sharing a band with `signature`, and how many template buckets were skipped."""
         rows, extra, skipped = self.candidate_rows(signature)
         return {self.ids[r] for r in rows.tolist()} | extra, skipped

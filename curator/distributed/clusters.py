@@ -53,7 +53,7 @@ from curator.dedup.index import TemplatePrints, all_short_keys, bucket_pairs
 from curator.dedup.verify import Candidate, Verdict
 from curator.distributed.runtime import fetched, start
 from curator.errors import UsageError
-from curator.minhash import BANDS, SIG_BYTES, fingerprints_from_bytes, rows_from_bytes
+from curator.minhash import BANDS, SIG_BYTES, Signatures, fingerprints_from_bytes, rows_from_bytes
 from curator.textnorm import normalize
 
 if TYPE_CHECKING:
@@ -190,7 +190,7 @@ class _Judged:
 
     rows: npt.NDArray[np.int64]
     """Signature rows in the local engine's order: a record's number is its position here."""
-    sigs: npt.NDArray[np.uint32]
+    sigs: Signatures
     sizes: npt.NDArray[np.int32]
     group: npt.NDArray[np.int64]
     config: DedupConfig
