@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     from sqlite_utils import Database
 
 SNAPSHOT_FORMAT = "curator-snapshot"
-SNAPSHOT_FORMAT_VERSION = 1
+SNAPSHOT_FORMAT_VERSION = 2
+"""2: signatures at 16 bits a value (256 bytes), as the store keeps them since `m015`."""
 SHARD_ROWS = 50_000
 """Records per shard: small enough for a worker's memory, large enough that Parquet's per-file
 overhead does not matter. Fixed, so the same workspace always gives the same files."""
@@ -298,7 +299,8 @@ def read_manifest(folder: Path) -> dict[str, Any]:
         raise SnapshotFailed(f"{path}: format is not {SNAPSHOT_FORMAT!r}")
     if manifest.get("format_version") != SNAPSHOT_FORMAT_VERSION:
         raise SnapshotFailed(
-            f"{path}: format_version {manifest.get('format_version')!r}; this curator reads {SNAPSHOT_FORMAT_VERSION}"
+            f"{path}: format_version {manifest.get('format_version')!r}; this curator reads {SNAPSHOT_FORMAT_VERSION}: "
+            f"write a new one (curator snapshot --parquet {folder})"
         )
     for name, digest in sorted(manifest.get("files", {}).items()):
         file = Path(folder) / name

@@ -121,3 +121,16 @@ sys.exit(main(["dedup", "clusters", "--db", {str(demo.path)!r}, "--engine", "ray
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and "pip install 'curator[ray]'" in lines[0], done.stderr
     assert not list((tmp_path / "tmp").iterdir())  # no snapshot was begun
+
+
+def test_a_snapshot_of_an_older_format_is_refused_with_what_to_do(demo: Workspace, tmp_path: Path) -> None:
+    """A snapshot written before signatures were stored at 16 bits holds 512-byte ones: it is refused
+    by its format version (it names the command that writes a new one), never read as corrupt."""
+    columnar.write_snapshot(demo, tmp_path / "snap")
+    manifest_path = tmp_path / "snap" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest["format_version"] == 2
+    manifest["format_version"] = 1
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(columnar.SnapshotFailed, match=r"format_version 1; this curator reads 2: write a new one"):
+        columnar.read_manifest(tmp_path / "snap")
