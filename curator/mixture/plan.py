@@ -38,7 +38,7 @@ from curator.mixture.split import (
 )
 from curator.models import KINDS, Example, TextBlock
 from curator.store.clauses import current_clauses, current_version
-from curator.store.examples import get_many, iter_query, live_sql
+from curator.store.examples import created_times, get_many, iter_query, live_sql
 
 if TYPE_CHECKING:
     from curator.dedup.decontam import ScanResult
@@ -451,16 +451,6 @@ def _clusters(db: Database, mode: str, progress: Progress, near: ClustersFn) -> 
     return [(list(c.ids), c.representative) for c in report.clusters]
 
 
-def _created_at(db: Database, ids: Sequence[str]) -> dict[str, str]:
-    """id -> creation time of these records (read when needed: a plan holds no date per record)."""
-    out: dict[str, str] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        out.update(db.execute(f"SELECT id, created_at FROM examples WHERE id IN ({marks})", chunk).fetchall())
-    return out
-
-
 def _dedup(
     clusters: list[tuple[list[str], str | None]],
     splits: dict[str, str],
@@ -603,7 +593,7 @@ def plan_export(
         lock=lock,
     )
     clusters = _clusters(db, spec.dedup, report, steps.clusters)
-    dupes = _dedup(clusters, split_result.splits, eligible, lambda ids: _created_at(db, ids))
+    dupes = _dedup(clusters, split_result.splits, eligible, lambda ids: created_times(db, ids))
     del clusters
     reasons.update(dupes)
     if spec.counted_format in PREFERENCE_FORMATS:

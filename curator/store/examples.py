@@ -913,28 +913,28 @@ def authors(db: Database) -> list[str]:
     return found
 
 
-def titles(db: Database, example_ids: Sequence[str]) -> dict[str, str]:
-    """id -> title of the given records, read from the indexed column (missing ids are left out)."""
-    found: dict[str, str] = {}
+def _columns_by_id(db: Database, columns: str, example_ids: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+    """(id, *columns) of the given records, 500 ids a query (missing ids are left out)."""
     for start in range(0, len(example_ids), 500):
         chunk = list(example_ids[start : start + 500])
         marks = ",".join("?" * len(chunk))
-        for eid, title in db.execute(f"SELECT id, title FROM examples WHERE id IN ({marks})", chunk):
-            found[eid] = title
-    return found
+        yield from db.execute(f"SELECT id, {columns} FROM examples WHERE id IN ({marks})", chunk)
+
+
+def titles(db: Database, example_ids: Sequence[str]) -> dict[str, str]:
+    """id -> title of the given records, read from the indexed column (missing ids are left out)."""
+    return {eid: title for eid, title in _columns_by_id(db, "title", example_ids)}
+
+
+def created_times(db: Database, example_ids: Sequence[str]) -> dict[str, str]:
+    """id -> creation time of the given records (missing ids are left out)."""
+    return {eid: at for eid, at in _columns_by_id(db, "created_at", example_ids)}
 
 
 def summaries(db: Database, example_ids: Sequence[str]) -> dict[str, tuple[str, str, str]]:
     """id -> (title, kind, status) of the given records (missing ids are left out)."""
-    found: dict[str, tuple[str, str, str]] = {}
-    for start in range(0, len(example_ids), 500):
-        chunk = list(example_ids[start : start + 500])
-        marks = ",".join("?" * len(chunk))
-        for eid, title, kind, status in db.execute(
-            f"SELECT id, title, kind, status FROM examples WHERE id IN ({marks})", chunk
-        ):
-            found[eid] = (title, kind, status)
-    return found
+    rows = _columns_by_id(db, "title, kind, status", example_ids)
+    return {eid: (title, kind, status) for eid, title, kind, status in rows}
 
 
 def find_by_id_or_title(db: Database, text: str, *, limit: int = 50) -> list[tuple[str, str]]:
