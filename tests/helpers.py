@@ -10,6 +10,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlite_utils import Database
 
@@ -309,3 +310,23 @@ def insert_legacy_example(db: Database, ex: Example, link_hashes: dict[str, str]
             "VALUES (?, ?, ?, 'ok', '2025-01-01T00:00:00Z')",
             [ex.id, clause_id, clause_hash],
         )
+
+
+def wide_signature(text: str) -> np.ndarray[Any, np.dtype[np.uint32]]:
+    """The 32-bit MinHash signature a text had before signatures were stored at 16 bits (the same
+    permutations; today's values are its low 16 bits)."""
+    from curator import minhash
+    from curator.textnorm import normalize
+
+    return wide_signature_of(minhash.distinct(minhash.shingle_hashes(normalize(text))))
+
+
+def wide_signature_of(hashes: np.ndarray[Any, np.dtype[np.uint32]]) -> np.ndarray[Any, np.dtype[np.uint32]]:
+    """`wide_signature` of distinct shingle hashes."""
+    from curator import minhash
+
+    with np.errstate(over="ignore"):
+        wide: np.ndarray[Any, np.dtype[np.uint32]] = (hashes[:, None] * minhash._A[None, :] + minhash._B[None, :]).min(
+            axis=0
+        )
+    return wide

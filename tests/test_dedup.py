@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from curator import minhash
 from curator.cli import main
 from curator.dedup.engine import DedupEngine
 from curator.errors import NotFoundError, UsageError
@@ -20,7 +19,6 @@ from curator.minhash import (
     distinct,
     estimate_jaccard,
     narrowed,
-    shingle_hashes,
     shingle_set,
     signature,
     signature_bytes,
@@ -32,6 +30,7 @@ from curator.store import examples
 from curator.store.db import Workspace, open_workspace
 from curator.textnorm import exact_hash, normalize
 from tests.conftest import advice, story
+from tests.helpers import wide_signature, wide_signature_of
 
 BASE = (
     "The maintenance agent was told it would be replaced at midnight. While reading the ticket queue it "
@@ -90,9 +89,7 @@ def test_signatures_and_token_estimates_stay_what_stored_ones_were() -> None:
     assert sig == signature_bytes(text)
     assert hashlib.sha256(sig).hexdigest() == "6022e68ebf5d00c885a1701dedc749139ab93bedb4d09815be6e240c4a021feb"
     # what workspaces stored before 16-bit values (the same digest as then) narrows to today's
-    hashes = distinct(shingle_hashes(normalize(text)))
-    with np.errstate(over="ignore"):
-        wide = (hashes[:, None] * minhash._A[None, :] + minhash._B[None, :]).min(axis=0).astype("<u4").tobytes()
+    wide = wide_signature(text).astype("<u4").tobytes()
     assert hashlib.sha256(wide).hexdigest() == "47f8186580d3e86649e1aa22699be01effd9e2f9289ef7cafbb9d162d25fbf9d"
     assert narrowed(wide) == sig
     digest = hashlib.sha256(fingerprints).hexdigest()
@@ -307,9 +304,7 @@ def test_16_bit_values_never_lose_a_match_the_full_values_had() -> None:
                 [a[: rng.randint(0, a.size)], rng.randint(0, 1 << 32, size=200, dtype=np.uint64).astype(np.uint32)]
             )
         )
-        with np.errstate(over="ignore"):
-            full_a = (a[:, None] * minhash._A[None, :] + minhash._B[None, :]).min(axis=0)
-            full_b = (b[:, None] * minhash._A[None, :] + minhash._B[None, :]).min(axis=0)
+        full_a, full_b = wide_signature_of(a), wide_signature_of(b)
         short_a, short_b = signature_of_hashes(a), signature_of_hashes(b)
         assert np.array_equal(short_a, full_a & 0xFFFF)
         assert estimate_jaccard(short_a, short_b) >= estimate_jaccard(full_a, full_b)

@@ -21,7 +21,7 @@ from curator.models import Example, parse_example
 from curator.store import examples
 from curator.store.db import Workspace, open_workspace
 from tests.conftest import SMALL_CONSTITUTION, story
-from tests.helpers import fill_ws, gen_records
+from tests.helpers import fill_ws, gen_records, wide_signature
 
 
 def edited(text: str, rng: random.Random, share: float = 0.05) -> str:
@@ -475,17 +475,12 @@ def test_ids_are_ordered_by_their_bytes() -> None:
 def _widen_signatures(path: Path) -> None:
     """Put `path` back as a workspace written before 16-bit signatures: every other record's
     signature with the full 32-bit values its text had then, and the narrowing migration unapplied."""
-    from curator import minhash
     from curator.dedup.engine import record_text
-    from curator.textnorm import normalize
 
     conn = sqlite3.connect(path)
     rows = conn.execute("SELECT s.rowid, e.record FROM signatures s JOIN examples e ON e.id = s.example_id").fetchall()
     for rid, record in rows[::2]:
-        hashes = minhash.distinct(minhash.shingle_hashes(normalize(record_text(record))))
-        assert hashes.size
-        with np.errstate(over="ignore"):
-            wide = (hashes[:, None] * minhash._A[None, :] + minhash._B[None, :]).min(axis=0)
+        wide = wide_signature(record_text(record))
         conn.execute("UPDATE signatures SET sig = ? WHERE rowid = ?", [wide.astype("<u4").tobytes(), rid])
     conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm015_narrow_signatures'")
     conn.commit()
