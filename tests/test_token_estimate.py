@@ -46,3 +46,15 @@ def test_every_character_counts_as_the_regular_expression_classes_it() -> None:
             rng.choice([ch, "a", " ", ".", "é"]) * rng.choice([1, 1, 2, 9, 10, 11, 18, 19, 27]) for _ in range(12)
         )
         assert estimate_tokens(text) == _by_the_rule(text), ascii(text)
+
+
+def test_real_text_of_every_kind_counts_by_the_rule() -> None:
+    """Third-party material as it comes: both Model Spec releases (curly quotes, dashes, code,
+    tables), its eval examples, chat templates (Jinja, special tokens) and tool definitions (JSON)."""
+    from tests.conftest import FIXTURES
+
+    files = [p for p in sorted(FIXTURES.rglob("*")) if p.suffix in {".md", ".jinja", ".json"}]
+    assert len(files) > 20
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert estimate_tokens(text) == _by_the_rule(text), path.name
