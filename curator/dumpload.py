@@ -24,7 +24,7 @@ from curator.models import parse_example
 from curator.store import bulk, coverage_counts, snapshot
 from curator.store.audit import compact_example_after_images
 from curator.store.clauses import rederive_clause_texts
-from curator.store.db import Workspace, open_workspace, read_snapshot
+from curator.store.db import Workspace, open_workspace, read_snapshot, scan_cache
 from curator.store.examples import PreparedRecord, all_records_json, prepare_many
 from curator.store.links import recompute_states
 from curator.targets import FolderKind, check_folder_target, sha256_file
@@ -98,7 +98,7 @@ def dump(ws: Workspace, target: Path, *, force: bool = False) -> dict[str, int]:
 def _write_dump(ws: Workspace, folder: Path) -> dict[str, int]:
     db = ws.db
     counts: dict[str, int] = {}
-    with read_snapshot(db):  # one consistent read snapshot; writers are not blocked
+    with read_snapshot(db), scan_cache(db):  # one consistent read snapshot; writers are not blocked
         versions = snapshot.versions(db)
         meta_lines = []
         for v in versions:

@@ -341,3 +341,19 @@ def test_a_script_inside_a_transaction_runs_whole_and_rolls_back_whole(tmp_path:
         with ws.db.atomic():
             ws.db.executescript("CREATE TABLE u (b TEXT DEFAULT ';'); -- a ; comment\nINSERT INTO u VALUES ('x;y');")
         assert [r[0] for r in ws.db.execute("SELECT b FROM u")] == ["x;y"]
+
+
+def test_a_pass_over_the_corpus_reads_through_a_small_cache_and_gives_it_back(ws: Workspace) -> None:
+    """A whole-corpus read does not fill an import-sized page cache; the connection gets its own back."""
+    from curator.store.db import CACHE_KIB, SCAN_CACHE_KIB, scan_cache
+
+    def cache() -> int:
+        return int(ws.db.execute("PRAGMA cache_size").fetchone()[0])
+
+    assert cache() == -CACHE_KIB
+    with scan_cache(ws.db):
+        assert cache() == -SCAN_CACHE_KIB < 0
+    assert cache() == -CACHE_KIB
+    with pytest.raises(RuntimeError), scan_cache(ws.db):
+        raise RuntimeError("the pass failed")
+    assert cache() == -CACHE_KIB

@@ -72,21 +72,22 @@ BULK = (
 def list_records(ws: Workspace, filters: RecordFilters, fmt: str) -> None:
     """list records as canonical JSON or a table"""
     from curator.store import examples
+    from curator.store.db import read_snapshot, scan_cache
 
     if fmt in ("json", "jsonl"):  # streamed: memory stays flat however many records match
-        records = examples.iter_query(ws.db, **filters)
-        pieces = (
-            json_array(r.canonical() for r in records)
-            if fmt == "json"
-            else (r.canonical_json() + "\n" for r in records)
-        )
-        for piece in pieces:
-            write(piece)
+        with scan_cache(ws.db):
+            records = examples.iter_query(ws.db, **filters)
+            pieces = (
+                json_array(r.canonical() for r in records)
+                if fmt == "json"
+                else (r.canonical_json() + "\n" for r in records)
+            )
+            for piece in pieces:
+                write(piece)
         return
-    from curator.store.db import read_snapshot
 
     headers = ["id", "kind", "status", "author", "title", "clauses"]
-    with read_snapshot(ws.db) as db:  # two passes over one state: column widths, then the rows
+    with read_snapshot(ws.db) as db, scan_cache(db):  # two passes over one state: column widths, then the rows
         widths = [len(h) for h in headers]
         n = 0
         for cells in _table_cells(examples.iter_listed(db, **filters)):

@@ -54,6 +54,7 @@ from curator.files import plain_suffix, read_text
 from curator.minhash import SHINGLE, shingle_hashes
 from curator.models import record_text_fields, utc_now
 from curator.store.audit import record_event
+from curator.store.db import scan_cache
 from curator.store.examples import live_sql
 from curator.textnorm import normalize
 
@@ -1278,14 +1279,15 @@ def scan_workspace(
     candidates: list[Candidate] = []
     counts = np.zeros(index.grams.size, dtype=np.int64)
     checked = 0
-    for size, found, part in _scanned(index, items, iter_training_texts(db), workers):
-        if cancelled is not None and cancelled():
-            break
-        candidates += [replace(c, order=c.order + checked) for c in found]
-        counts += part
-        checked += size
-        if progress:
-            progress(checked)
+    with scan_cache(db):
+        for size, found, part in _scanned(index, items, iter_training_texts(db), workers):
+            if cancelled is not None and cancelled():
+                break
+            candidates += [replace(c, order=c.order + checked) for c in found]
+            counts += part
+            checked += size
+            if progress:
+                progress(checked)
     return decide_scan(index, checked, candidates, counts, config)
 
 

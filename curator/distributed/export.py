@@ -69,7 +69,7 @@ from curator.mixture.write import (
     write_export,
 )
 from curator.models import Example
-from curator.store.db import read_snapshot
+from curator.store.db import read_snapshot, scan_cache
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -496,6 +496,7 @@ def export_on_ray(
             folder = stack.enter_context(snapshot_folder(ws, snapshot))
         # one read snapshot: what the driver reads (eval sets, clauses, clusters) is what was snapshotted
         stack.enter_context(read_snapshot(db))
+        stack.enter_context(scan_cache(db))
         stack.enter_context(gc_paused())
         newest = db.execute("SELECT coalesce(max(id), 0) FROM audit").fetchone()[0]
         if read_manifest(folder).get("audit_event") != newest:

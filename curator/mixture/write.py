@@ -38,7 +38,7 @@ from curator.mixture.spec import PREFERENCE_FORMATS, MixtureSpec
 from curator.mixture.split import LOCK_SUFFIX, SPLITS
 from curator.mixture.validate import VALIDATORS, FormatError
 from curator.models import KINDS, Example
-from curator.store.db import read_snapshot
+from curator.store.db import read_snapshot, scan_cache
 from curator.targets import FolderKind, check_folder_target
 
 MANIFEST_FORMAT = "curator-mixture"
@@ -831,7 +831,7 @@ def export_from_spec(
     if not dry_run:
         refuse_existing(spec, out_dir, force=force)
     # one read snapshot: the records read again while lines are counted and written are the planned ones
-    with read_snapshot(db), gc_paused():
+    with read_snapshot(db), scan_cache(db), gc_paused():
         plan = plan_export(db, spec, out_dir, progress=progress)
         if dry_run:
             return ExportResult(plan, False)

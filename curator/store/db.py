@@ -181,6 +181,28 @@ class CuratorDatabase(Database):
             err.add_note(f"the conflicting attempt could not be written to the audit log: {audit_err}")
 
 
+CACHE_KIB = 65536
+"""A connection's page cache: 64 MiB, so index updates on big imports stay in memory."""
+SCAN_CACHE_KIB = 8192
+"""The page cache of a pass that reads the whole corpus once (see `scan_cache`)."""
+
+
+@contextlib.contextmanager
+def scan_cache(db: Database) -> Iterator[Database]:
+    """A smaller page cache while one pass reads the whole corpus.
+
+    Such a pass reads each page about once, so a cache sized for imports only fills with pages it
+    will not read again: at a million records that is 64 MiB of the pass's peak memory for nothing
+    (the operating system keeps the file's pages anyway). The connection's cache is restored after.
+    """
+    before = db.conn.execute("PRAGMA cache_size").fetchone()[0]
+    db.conn.execute(f"PRAGMA cache_size = -{SCAN_CACHE_KIB}")
+    try:
+        yield db
+    finally:
+        db.conn.execute(f"PRAGMA cache_size = {int(before)}")
+
+
 @contextlib.contextmanager
 def read_snapshot(db: Database) -> Iterator[Database]:
     """A read-only transaction: every query inside sees one consistent state; writers are not blocked."""
@@ -308,7 +330,7 @@ class Workspace:
                 conn = sqlite3.connect(self.path, check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: index updates on big imports stay in memory
+            conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             if self._verified:
                 _use_wal(conn, self._memory_uri is not None or self.readonly)
             db = CuratorDatabase(conn)
