@@ -117,6 +117,34 @@ def test_fill_is_deterministic_and_respects_max_epochs() -> None:
     assert a.picks != allocate(cands, cost, **{**kw, "seed": 10}).picks  # the seed orders each cell
 
 
+def test_each_cell_reports_its_distinct_records_after_the_id_lists_are_released() -> None:
+    """A million candidates' id lists are not kept past the fill; what a cell reports stays right."""
+    rng = random.Random(11)
+    kinds = ["story", "advice"]
+    cands = [
+        Candidate(f"r{i:03}", rng.choice(kinds), tuple(rng.sample(["a", "b", "c"], rng.randint(0, 2))), 100)
+        for i in range(120)
+    ]
+    clauses = {c.id: c.clauses or ("",) for c in cands}
+    kind_of = {c.id: c.kind for c in cands}
+    alloc = allocate(
+        cands,
+        lambda rid, repeat: 100,
+        budget=15_000,
+        shares={"story": 0.5, "advice": 0.5},
+        kinds=kinds,
+        max_epochs=2,
+        balance="unimax",
+        strict=False,
+        seed=3,
+    )
+    assert max(Counter(rid for rid, _ in alloc.picks).values()) == 2  # some records were repeated
+    for cell in alloc.cells:
+        picked = {rid for rid, _ in alloc.picks if kind_of[rid] == cell.kind and cell.clause in clauses[rid]}
+        assert cell.to_json()["unique"] == len(picked) > 0, (cell.kind, cell.clause)
+        assert not cell.members and not cell.used
+
+
 # ---------------------------------------------------------------------------
 # Whole exports over generated records
 # ---------------------------------------------------------------------------
@@ -202,3 +230,26 @@ def test_full_pass_before_any_repeat_per_cell(ws: Workspace, tmp_path: Path) -> 
     for rep in sorted(by_repeat)[1:]:
         assert by_repeat[rep] <= by_repeat[rep - 1]
     assert by_repeat[0] == {ex.id for ex in rare}
+
+
+@pytest.mark.parametrize("budget", [40_000, 200_000])
+def test_the_plan_keeps_the_counts_of_its_lines_only(genws: Workspace, tmp_path: Path, budget: int) -> None:
+    """Every train candidate is counted to allocate; afterwards only the picked lines' counts are
+    held (the writer reuses them), and they are the counts the allocation adds up."""
+    from curator.mixture.plan import line_cost, plan_export
+
+    spec = load_spec(write_spec(tmp_path, formats=["openai"], max_epochs=2, budget_tokens=budget))
+    plan = plan_export(genws.db, spec, tmp_path / "out")
+    train = [line for line in plan.lines if line.split == "train"]
+    assert len(plan.costs) == len(set(plan.allocation.picks)) == len(train)
+    candidates = sum(1 for rid in plan.records if plan.split_result.splits[rid] == "train")
+    if budget == 40_000:
+        assert len(train) < candidates / 2  # the others' counts were dropped
+    else:
+        assert any(line.repeat for line in train)  # repeats are counted on their own draw
+    for line in train[::7]:
+        ex = plan.records[line.id]
+        draw = plan.draw(line.id, line.repeat)
+        cost = line_cost("openai", ex, draw, spec.rationale, line.repeat, plan.counter)
+        assert plan.costs.get((line.id, line.repeat)) == cost
+    assert sum(plan.costs.get((line.id, line.repeat)) or 0 for line in train) == plan.allocation.tokens

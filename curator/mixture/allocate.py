@@ -70,7 +70,10 @@ class Cell:
     capped: bool = False
     actual: float = 0.0
     members: list[str] = field(default_factory=list)
+    """Its records in fill order (emptied once the fill is done)."""
     used: set[str] = field(default_factory=set)
+    """The records picked for it (emptied once the fill is done; `unique` keeps their count)."""
+    unique: int = 0
 
     @property
     def epochs(self) -> float:
@@ -88,7 +91,7 @@ class Cell:
             "target_tokens": self.target,
             "actual_tokens": round(self.actual, 3),
             "epochs": round(self.epochs, 4),
-            "unique": len(self.used),
+            "unique": self.unique,
             "capped": self.capped,
         }
 
@@ -317,6 +320,9 @@ def fill(
         kb.tokens = total
         kb.examples = count
         kb.unique = len(unique)
+    for cell in cells:  # what the allocation reports of a cell is its count: the id lists go
+        cell.unique = len(cell.used)
+        cell.members, cell.used = [], set()
     return picks
 
 

@@ -224,6 +224,15 @@ class LineCosts:
     def __len__(self) -> int:
         return len(self._first) + len(self._more)
 
+    def kept(self, keys: Iterable[tuple[str, int]]) -> LineCosts:
+        """Only the counts of `keys` (the picked lines): every other candidate's is dropped."""
+        out = LineCosts()
+        for key in keys:
+            n = self.get(key)
+            if n is not None:
+                out[key] = n
+        return out
+
 
 class Records(Mapping[str, Example]):
     """The exported records by id, in id order: each one's `Meta` held, the record read from the
@@ -687,6 +696,8 @@ def plan_export(
     except ShortfallError as err:
         raise SpecError(f"{where}: kinds.{err.kind}: {err}") from None
     report("allocate", 1, 1)
+    del candidates, train  # a million records' candidates and counts: only the picked lines' are kept
+    plan.costs = plan.costs.kept(plan.allocation.picks)
 
     seed = spec.seed
     meta = exported.meta
