@@ -118,7 +118,8 @@ def test_fill_is_deterministic_and_respects_max_epochs() -> None:
 
 
 def test_each_cell_reports_its_distinct_records_after_the_id_lists_are_released() -> None:
-    """A million candidates' id lists are not kept past the fill; what a cell reports stays right."""
+    """A million candidates' member lists are not kept past the fill, and a cell counts its distinct
+    records without holding them; what it reports stays right."""
     rng = random.Random(11)
     kinds = ["story", "advice"]
     cands = [
@@ -142,7 +143,8 @@ def test_each_cell_reports_its_distinct_records_after_the_id_lists_are_released(
     for cell in alloc.cells:
         picked = {rid for rid, _ in alloc.picks if kind_of[rid] == cell.kind and cell.clause in clauses[rid]}
         assert cell.to_json()["unique"] == len(picked) > 0, (cell.kind, cell.clause)
-        assert not cell.members and not cell.used
+        assert not cell.members
+    assert len(alloc.costs) == len(alloc.picks) and set(alloc.costs) == {100}
 
 
 # ---------------------------------------------------------------------------

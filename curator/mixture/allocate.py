@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,11 +70,10 @@ class Cell:
     target: int = 0
     capped: bool = False
     actual: float = 0.0
-    members: list[str] = field(default_factory=list)
-    """Its records in fill order (emptied once the fill is done)."""
-    used: set[str] = field(default_factory=set)
-    """The records picked for it (emptied once the fill is done; `unique` keeps their count)."""
+    members: array[int] = field(default_factory=lambda: array("I"))
+    """Its records (positions in the candidates) in fill order; emptied once the fill is done."""
     unique: int = 0
+    """How many distinct records were picked for it."""
 
     @property
     def epochs(self) -> float:
@@ -122,6 +122,8 @@ class Allocation:
     cells: list[Cell]
     picks: list[tuple[str, int]]
     """(record id, repeat) in the order they were picked."""
+    costs: list[int] = field(default_factory=list)
+    """The counted tokens of each pick, as `cost` gave them (0 stays 0 here)."""
 
     @property
     def tokens(self) -> int:
@@ -178,9 +180,10 @@ def _order_key(seed: int, kind: str, clause: str, record_id: str) -> bytes:
     return hashlib.sha256(f"{seed}\x1f{kind}\x1f{clause}\x1f{record_id}".encode()).digest()
 
 
-def _sort_members(cell: Cell, seed: int) -> None:
-    keys = {rid: _order_key(seed, cell.kind, cell.clause, rid) for rid in cell.members}
-    cell.members.sort(key=keys.__getitem__)
+def _sort_members(cell: Cell, candidates: Sequence[Candidate], seed: int) -> None:
+    members = cell.members
+    keys = [_order_key(seed, cell.kind, cell.clause, candidates[at].id) for at in members]
+    cell.members = array("I", (members[j] for j in sorted(range(len(members)), key=keys.__getitem__)))
 
 
 def plan_kinds(
@@ -230,7 +233,7 @@ def plan_cells(
     `cell_available`); it must name exactly the cells the candidates make.
     """
     cells: dict[tuple[str, str], Cell] = {}
-    for c in candidates:
+    for at, c in enumerate(candidates):
         linked = c.clauses or (NO_CLAUSE,)
         credit = c.cost / len(linked)
         for clause in linked:
@@ -238,7 +241,7 @@ def plan_cells(
             if cell is None:
                 cell = cells[(c.kind, clause)] = Cell(c.kind, clause, 0.0, 0.0, 0.0)
             cell.available += credit
-            cell.members.append(c.id)
+            cell.members.append(at)
     if available is not None:
         if set(available) != set(cells):
             odd = sorted(set(available) ^ set(cells))[0]
@@ -266,21 +269,26 @@ def plan_cells(
             x.target = t
             x.capped = cap
         for x in mine:
-            _sort_members(x, seed)
+            _sort_members(x, candidates, seed)
     return ordered
 
 
 def fill(
     cells: list[Cell],
     kinds: dict[str, KindBudget],
-    clauses_of: dict[str, tuple[str, ...]],
+    candidates: Sequence[Candidate],
     cost: CostFn,
     *,
     max_epochs: int,
-) -> list[tuple[str, int]]:
-    """Pick (record, repeat) pairs until every kind reaches its budget (see the module docstring)."""
+) -> tuple[list[tuple[str, int]], list[int]]:
+    """Pick (record, repeat) pairs until every kind reaches its budget (see the module docstring).
+
+    Returns the picks and the tokens `cost` gave each (a candidate's repeat 0 is its `cost`).
+    Records are positions in `candidates`, so a million of them cost a few bytes each here.
+    """
     picks: list[tuple[str, int]] = []
-    uses: dict[str, int] = {}
+    costs: list[int] = []
+    uses = array("I", bytes(4 * len(candidates)))  # picks of each candidate so far
     index = {(c.kind, c.clause): i for i, c in enumerate(cells)}
     for kind, kb in kinds.items():
         mine = [i for i, c in enumerate(cells) if c.kind == kind and c.target > 0]
@@ -288,8 +296,7 @@ def fill(
         passes = {i: 0 for i in mine}
         heap = [(-1.0, i) for i in mine]
         heapq.heapify(heap)
-        total = count = 0
-        unique: set[str] = set()
+        total = count = unique = 0
         while heap:
             neg, i = heapq.heappop(heap)
             cell = cells[i]
@@ -299,44 +306,46 @@ def fill(
             if -neg != deficit:  # stale entry: its cell was credited since
                 heapq.heappush(heap, (-deficit, i))
                 continue
-            rid = _next_member(cell, i, pos, passes, uses, max_epochs)
-            if rid is None:
+            at = _next_member(cell, i, pos, passes, uses, max_epochs)
+            if at is None:
                 continue  # every member used max_epochs times
-            repeat = uses.get(rid, 0)
-            tokens = max(1, cost(rid, repeat))
+            c = candidates[at]
+            repeat = uses[at]
+            counted = c.cost if repeat == 0 else cost(c.id, repeat)
+            tokens = max(1, counted)
             if total + tokens / 2 > kb.target:
                 break
-            uses[rid] = repeat + 1
-            picks.append((rid, repeat))
+            uses[at] = repeat + 1
+            picks.append((c.id, repeat))
+            costs.append(counted)
             total += tokens
             count += 1
-            unique.add(rid)
-            linked = clauses_of[rid] or (NO_CLAUSE,)
+            unique += repeat == 0
+            linked = c.clauses or (NO_CLAUSE,)
             for clause in linked:
                 other = cells[index[(kind, clause)]]
                 other.actual += tokens / len(linked)
-                other.used.add(rid)
+                other.unique += repeat == 0  # a record's first pick is its first in each of its cells
             heapq.heappush(heap, (-(cell.target - cell.actual) / cell.target, i))
         kb.tokens = total
         kb.examples = count
-        kb.unique = len(unique)
-    for cell in cells:  # what the allocation reports of a cell is its count: the id lists go
-        cell.unique = len(cell.used)
-        cell.members, cell.used = [], set()
-    return picks
+        kb.unique = unique
+    for cell in cells:  # a cell reports its counts; its member list goes
+        cell.members = array("I")
+    return picks, costs
 
 
 def _next_member(
-    cell: Cell, i: int, pos: dict[int, int], passes: dict[int, int], uses: dict[str, int], max_epochs: int
-) -> str | None:
+    cell: Cell, i: int, pos: dict[int, int], passes: dict[int, int], uses: array[int], max_epochs: int
+) -> int | None:
     """The cell's next record in this pass (records other cells already used this often are skipped)."""
     members = cell.members
     while passes[i] < max_epochs:
         while pos[i] < len(members):
-            rid = members[pos[i]]
+            at = members[pos[i]]
             pos[i] += 1
-            if uses.get(rid, 0) == passes[i]:
-                return rid
+            if uses[at] == passes[i]:
+                return at
         passes[i] += 1
         pos[i] = 0
     return None
@@ -358,6 +367,5 @@ def allocate(
     """Levels 1 and 2, then the fill (`available`: see `plan_cells`)."""
     budgets = plan_kinds(candidates, budget=budget, shares=shares, max_epochs=max_epochs, strict=strict, kinds=kinds)
     cells = plan_cells(candidates, budgets, balance=balance, max_epochs=max_epochs, seed=seed, available=available)
-    clauses_of = {c.id: c.clauses for c in candidates}
-    picks = fill(cells, budgets, clauses_of, cost, max_epochs=max_epochs)
-    return Allocation(budgets, cells, picks)
+    picks, costs = fill(cells, budgets, candidates, cost, max_epochs=max_epochs)
+    return Allocation(budgets, cells, picks, costs)

@@ -224,13 +224,12 @@ class LineCosts:
     def __len__(self) -> int:
         return len(self._first) + len(self._more)
 
-    def kept(self, keys: Iterable[tuple[str, int]]) -> LineCosts:
-        """Only the counts of `keys` (the picked lines): every other candidate's is dropped."""
-        out = LineCosts()
-        for key in keys:
-            n = self.get(key)
-            if n is not None:
-                out[key] = n
+    @classmethod
+    def of(cls, keys: Iterable[tuple[str, int]], tokens: Iterable[int]) -> LineCosts:
+        """The counts of these lines (an allocation's picks and their tokens)."""
+        out = cls()
+        for key, n in zip(keys, tokens, strict=True):
+            out[key] = n
         return out
 
 
@@ -654,15 +653,12 @@ def plan_export(
     counted = steps.cost
 
     def cost(record_id: str, repeat: int) -> int:
-        key = (record_id, repeat)
-        n = plan.costs.get(key)
-        if n is None:
-            if counted is not None:
-                n = plan.costs[key] = counted(record_id, repeat)
-            else:  # a candidate's draw is not kept: most candidates make no line
-                draw = meta_draw(drawer, record_id, exported.meta[record_id], repeat)
-                n = plan.costs[key] = line_cost(fmt, exported[record_id], draw, spec.rationale, repeat, counter)
-        return n
+        """Each candidate's repeat 0 (kept in its `Candidate`), then each repeat the fill picks."""
+        if counted is not None:
+            return counted(record_id, repeat)
+        # a candidate's draw is not kept: most candidates make no line
+        draw = meta_draw(drawer, record_id, exported.meta[record_id], repeat)
+        return line_cost(fmt, exported[record_id], draw, spec.rationale, repeat, counter)
 
     train = [k for k in exported if split_result.splits[k] == "train"]
     candidates: list[Candidate] = []
@@ -696,8 +692,9 @@ def plan_export(
     except ShortfallError as err:
         raise SpecError(f"{where}: kinds.{err.kind}: {err}") from None
     report("allocate", 1, 1)
-    del candidates, train  # a million records' candidates and counts: only the picked lines' are kept
-    plan.costs = plan.costs.kept(plan.allocation.picks)
+    del candidates, train  # a million records' candidates: the picked lines' counts are kept
+    plan.costs = LineCosts.of(plan.allocation.picks, plan.allocation.costs)
+    plan.allocation.costs = []
 
     seed = spec.seed
     meta = exported.meta
