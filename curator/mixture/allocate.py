@@ -52,8 +52,9 @@ class Candidate:
     id: str
     kind: str
     clauses: tuple[str, ...]
+    """Distinct (a record's links are): a record is credited once to each of its cells."""
     cost: int
-    """Tokens at repeat 0 in the counted format."""
+    """Tokens at repeat 0 in the counted format (what `cost(id, 0)` gives)."""
 
 
 @dataclass
