@@ -161,11 +161,13 @@ workspaces of {", ".join(f"{n:,}" for n in sizes)} generated records (the demo c
 `list` streams record by record (`table` in two passes: column widths, then rows), `dump` and
 `decontam` read in batches and `load` inserts 2,000 rows at a time, so their peak should not
 grow with the workspace; the peer streams rows without validating them. Target: flat (growth
-near 1x from the smallest to the largest size). What growth remains there is SQLite's page cache,
-which curator caps at 64 MiB per connection, not records held. `export` reads records again a
-chunk at a time to count and write them, but its plan keeps a few fields per loaded record (kind,
-status, group, clauses, creation time, flags, pair count), each train candidate's token cost, the
-lines and the split lock: ~0.6 KB per loaded record at 1M (500k approved). The records it leaves
+near 1x from the smallest to the largest size). The growth this table shows there is SQLite's page
+cache filling up to a connection's 64 MiB, not records held; since 2026-12-06 these passes read
+through 8 MiB (`store.db.scan_cache`) and stay at ~65 MiB from 10k to 1M (see Scaling: this table
+is from before). `export` reads records again a chunk at a time to count and write them, but its
+plan keeps a few fields per loaded record (kind, status, group, clauses, flags, pair count), each
+train candidate until it is allocated (then only the picked lines' token counts), the lines and
+the split lock: ~0.4 KB per loaded record at 1M (500k approved). The records it leaves
 out by status (the other 500k) are counted, then read back in id order while manifest.json is
 written entry by entry; until that change the manifest's list was held three times over (objects,
 dicts, the JSON text) and the export peaked at 285 MiB at 100k and 1,052 MiB at 1M in the
