@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 from collections.abc import Iterator
@@ -153,3 +154,13 @@ def ray_local() -> Iterator[Any]:
     start(num_cpus=2)
     yield ray
     ray.shutdown()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The run is over: freeze the heap, so the interpreter's exit does not collect it.
+
+    A worker that ran hundreds of TUI and property tests holds millions of objects. Collecting
+    them at exit took 3-4 s a worker, at the end of every run, and long enough that execnet
+    interrupted a worker (a KeyboardInterrupt printed after the results).
+    """
+    gc.freeze()
