@@ -255,3 +255,45 @@ def test_the_plan_keeps_the_counts_of_its_lines_only(genws: Workspace, tmp_path:
         cost = line_cost("openai", ex, draw, spec.rationale, line.repeat, plan.counter)
         assert plan.costs.get((line.id, line.repeat)) == cost
     assert sum(plan.costs.get((line.id, line.repeat)) or 0 for line in train) == plan.allocation.tokens
+
+
+@pytest.mark.parametrize("budget", [20_000, 400_000])
+def test_model_spec_examples_allocate_with_the_counts_they_report(tmp_path: Path, budget: int) -> None:
+    """The Model Spec's own worked examples (174 real dialogues with their rejected answers, linked
+    to the 57 sections they illustrate): each cell reports the distinct records picked for it, and
+    each train line's kept count is its rendered count, whether the budget picks a few or repeats."""
+    from curator.constitution.examples import import_examples
+    from curator.constitution.versions import import_constitution
+    from curator.mixture.plan import line_cost, plan_export
+    from curator.store.db import open_workspace
+    from tests.conftest import FIXTURES
+
+    document = FIXTURES / "openai-model-spec" / "model_spec_2025-12-18.md"
+    with open_workspace(":memory:") as real:
+        import_constitution(real.db, document, actor="tester")
+        import_examples(real.db, document, actor="tester")
+        spec = load_spec(
+            write_spec(
+                tmp_path,
+                formats=["openai", "trl-preference"],
+                statuses=["draft"],
+                kinds={"advice": 1.0},
+                max_epochs=3,
+                budget_tokens=budget,
+                split={"eval_fraction": 0.1},
+            )
+        )
+        plan = plan_export(real.db, spec, tmp_path / "out")
+        train = [line for line in plan.lines if line.split == "train"]
+        clauses = {rid: plan.records.meta[rid].clauses or ("",) for rid, _ in plan.allocation.picks}
+        for cell in plan.allocation.cells:
+            picked = {rid for rid, _ in plan.allocation.picks if cell.clause in clauses[rid]}
+            assert cell.to_json()["unique"] == len(picked), cell.clause
+        assert len(plan.costs) == len(train) == len(set(plan.allocation.picks))
+        if budget == 400_000:
+            assert max(line.repeat for line in train) == 2  # the spec's examples are short: repeated
+        for line in train:
+            ex, draw = plan.records[line.id], plan.draw(line.id, line.repeat)
+            cost = line_cost("openai", ex, draw, spec.rationale, line.repeat, plan.counter)
+            assert plan.costs.get((line.id, line.repeat)) == cost
+        assert sum(plan.costs.get((line.id, line.repeat)) or 0 for line in train) == plan.allocation.tokens
