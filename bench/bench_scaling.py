@@ -51,6 +51,8 @@ if what == "dupcheck":
     from curator.paths import dedup_index_file
     engine = DedupEngine.load(lambda: ws.db, index_file=dedup_index_file(db))  # as the TUI opens it
     load_s = time.perf_counter() - start
+    from curator.gcpause import settle_heap
+    settle_heap()  # as the TUI does once the engine is loaded
     texts = [Example.model_validate(r).searchable_text() for r in records(300, ["x", "y"], seed=4242)]
     times = []
     for text in texts:

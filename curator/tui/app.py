@@ -13,6 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.driver import Driver
 
 from curator.errors import CuratorError
+from curator.gcpause import release_heap, settle_heap
 from curator.identity import check_user_name
 from curator.store.db import Workspace, open_workspace
 
@@ -29,6 +30,8 @@ SCREENS = Binding.Group("screens", compact=True)
 NARROW_BELOW = 110
 """Terminal width (columns) under which screens use their narrow layout (the Examples filters take
 two rows, the Coverage panes stack)."""
+DEDUP_LOAD_FALLBACK_S = 0.5
+"""The duplicate index loads once the clause tree is painted, or this long after mount if it is not."""
 
 
 class CuratorApp(App[None]):
@@ -70,6 +73,8 @@ class CuratorApp(App[None]):
         """The HTTP client handed to the anthropic SDK (tests set one over a mock transport); None: the SDK's."""
         self._assist: tuple[Anthropic, Settings] | None = None
         self._assist_lock = threading.Lock()
+        self._dedup_started = False
+        self._heap_settled = False
 
     def get_driver_class(self) -> type[Driver]:
         """Textual's choice, except that its Linux/macOS driver becomes the one whose parser keeps a
@@ -107,7 +112,17 @@ class CuratorApp(App[None]):
         self.add_mode("evals", EvalsScreen)
         self.switch_mode("constitution")
         # after the first paint: loading the index in parallel would compete for the GIL with it
-        self.set_timer(0.5, self.load_dedup)
+        # (the clause tree shown starts it; the timer is the fallback should it never show)
+        self.set_timer(DEDUP_LOAD_FALLBACK_S, self.start_dedup_load)
+
+    def on_constitution_screen_loaded(self) -> None:
+        """The clause tree is filled: once it is painted, the duplicate index can load."""
+        self.call_after_refresh(self.start_dedup_load)
+
+    def start_dedup_load(self) -> None:
+        if not self._dedup_started:
+            self._dedup_started = True
+            self.load_dedup()
 
     @work(thread=True, exclusive=True, group="dedup-load")
     def load_dedup(self) -> None:
@@ -116,6 +131,9 @@ class CuratorApp(App[None]):
 
         engine = DedupEngine.load(lambda: self.workspace.db, index_file=dedup_index_file(self.db_path))
         self.call_from_thread(setattr, self, "dedup", engine)
+        # start-up is over: what is alive now lives as long as the app; full collections skip it
+        settle_heap()
+        self._heap_settled = True
 
     def assist_connection(self) -> tuple[Anthropic, Settings]:
         """The SDK client and the settings, made on first use only (from a worker: importing the SDK is slow).
@@ -230,6 +248,8 @@ class CuratorApp(App[None]):
         )
 
     def on_unmount(self) -> None:
+        if self._heap_settled:
+            release_heap()
         if self._assist is not None:
             self._assist[0].close()
         self.workspace.close()

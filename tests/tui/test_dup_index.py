@@ -3,10 +3,12 @@ maps it the next time; look-alikes beyond the per-check cap are counted in the p
 
 from __future__ import annotations
 
+import gc
 import random
 from pathlib import Path
 
-from textual.widgets import Static, TextArea
+import pytest
+from textual.widgets import Static, TextArea, Tree
 
 from curator.models import Example
 from curator.paths import dedup_index_file
@@ -61,3 +63,20 @@ async def test_panel_counts_look_alikes_beyond_the_cap_and_the_index_file_is_reu
         panel = editor.query_one(DupPanel)
         await wait_for(pilot, lambda: any(r.id == "ex_demo_002" for r in panel.rows), "the demo near-duplicate")
         assert panel.unverified == 0
+
+
+async def test_index_loads_once_the_clause_tree_shows_and_the_start_up_heap_is_frozen_until_exit(
+    demo_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import curator.tui.app as app_module
+
+    monkeypatch.setattr(app_module, "DEDUP_LOAD_FALLBACK_S", 600.0)  # only the painted tree can start it
+    assert gc.get_freeze_count() == 0
+    app = CuratorApp(demo_db, user="ana")
+    async with app.run_test(size=(150, 50)) as pilot:
+        await wait_for(pilot, lambda: app.dedup is not None, "the dedup index", timeout=20.0)
+        tree = app.screen.query_one("#clause-tree", Tree)
+        assert not tree.loading and tree.root.children
+        # full collections skip what start-up made: modules, widgets, the engine
+        await wait_for(pilot, lambda: gc.get_freeze_count() > 10_000, "the start-up heap frozen")
+    assert gc.get_freeze_count() == 0  # a closed app leaves nothing uncollectable behind
