@@ -4,6 +4,7 @@ look-alikes beyond the per-check cap are counted, never silently dropped."""
 
 from __future__ import annotations
 
+import itertools
 import random
 import sqlite3
 from collections.abc import Iterator
@@ -507,3 +508,62 @@ def test_the_upgrade_to_16_bit_signatures_keeps_every_answer(workspace_file: tup
         assert answers(DedupEngine.load(upgraded.db), texts) == expected
         assert upgraded.db.execute(pages).fetchone()[0] < wide
         assert upgraded.db.execute("PRAGMA freelist_count").fetchone()[0] == 0  # rewritten compactly
+
+
+def test_a_file_written_piece_by_piece_is_the_file_written_whole_and_its_arrays_start_on_a_block(
+    indexed: tuple[Workspace, Path], tmp_path: Path
+) -> None:
+    """The writer an import uses puts each array's pieces at their place in any order; the header
+    is padded so the arrays' places are known before their checksums are."""
+    ws, index = indexed
+    opened = persist.open_index(index, applied_schema(ws.db))
+    assert opened is not None
+    arrays = {name: np.asarray(a) for name, a in opened.arrays.items()}
+    rng = random.Random(3)
+    with persist.IndexWriter(
+        tmp_path / "pieces.index", {k: a.shape for k, a in arrays.items()}, opened.state, opened.schema
+    ) as out:
+        for name in reversed(list(arrays)):
+            flat = arrays[name].reshape(-1)
+            cuts = sorted({0, flat.size, *(rng.randrange(flat.size + 1) for _ in range(4))})
+            pieces = list(itertools.pairwise(cuts))
+            rng.shuffle(pieces)
+            for lo, hi in pieces:
+                out.write(name, lo, flat[lo:hi])
+            assert np.array_equal(out.read(name, 0, flat.size), flat)
+        size = out.finish()
+    assert (tmp_path / "pieces.index").read_bytes() == index.read_bytes()
+    assert size == index.stat().st_size
+    _, start = file_header(index)
+    assert start % persist.HEADER_BLOCK == 0
+
+
+def test_a_writer_left_by_an_error_leaves_nothing_and_refuses_writes_outside_an_array(tmp_path: Path) -> None:
+    shapes = {name: (4,) for name in persist.ARRAYS} | {"sketch": (2, persist.NUM_PERM)}
+    state = persist.State(1, "2026-01-01T00:00:00Z", 2)
+    with (
+        pytest.raises(ValueError, match=r"sizes: elements 3\.\.5 outside its 4"),
+        persist.IndexWriter(tmp_path / "x.index", shapes, state, ["m001"]) as out,
+    ):
+        out.write("sizes", 0, [1, 2, 3])
+        out.write("sizes", 3, [4, 5])
+    assert list(tmp_path.iterdir()) == []  # no index, no hidden file beside it
+
+
+def test_an_index_file_with_the_earlier_unpadded_header_is_still_read(indexed: tuple[Workspace, Path]) -> None:
+    """Files written before the header was padded (arrays right after the JSON, aligned to 64 bytes)
+    are read as they are, not rebuilt."""
+    import json
+    import struct
+
+    ws, index = indexed
+    header, start = file_header(index)
+    body = json.dumps(header, sort_keys=True).encode()
+    head = persist.MAGIC + struct.pack("<Q", len(body)) + body
+    head += b"\0" * persist._padding(len(head))
+    assert len(head) < start
+    index.write_bytes(head + index.read_bytes()[start:])
+    engine = DedupEngine.load(ws.db, index_file=index)
+    assert engine.source == "file"
+    texts = queries(ws, random.Random(12))
+    assert answers(engine, texts) == answers(DedupEngine.load(ws.db), texts)

@@ -28,7 +28,7 @@ from curator.dedup.index import (
     sketch_of,
     sorted_keys,
 )
-from curator.dedup.persist import State, open_index, write_index
+from curator.dedup.persist import IndexWriter, State, open_index, write_index
 from curator.dedup.verify import Boilerplate, Candidate, Verdict, clip, plausible, shared_span, verify
 from curator.errors import NotFoundError, UsageError
 from curator.minhash import (
@@ -161,53 +161,77 @@ def write_index_from_table(db: Database, path: Path) -> int:
     """Write the index file straight from the stored signatures, chunk by chunk; returns its size.
 
     The same bytes as `DedupEngine.load(db, index_file=path)` writes when it builds from the table,
-    without the engine: no signature matrix (512 MB a million records in memory), no id per Python object
-    and no id -> row dict. An import of a million records ends with this (the import's peak went
-    from 1.6 GB to 1.1 GB). Everything is read inside one snapshot.
+    without the engine: each chunk's sketch rows and band keys go to their place in the file as they
+    are read, each band is then sorted on its own (~12 bytes a record at a time), and the excerpt
+    fingerprints are written in sorted order piece by piece. What stays in memory is the ids and the
+    fingerprints (~100 bytes a record) and the fingerprints' sort order. Everything is read inside
+    one snapshot.
     """
     live = live_sql("example_id")
     with read_snapshot(db):
         seen = latest_event_id(db)
-        n = db.execute(f"SELECT count(*) FROM signatures WHERE {live}").fetchone()[0]
-        sketch = np.empty((n, NUM_PERM), dtype=np.uint8)
-        keys = np.empty((BANDS, n), dtype=np.uint32)  # band-major: each band sorted in place below
-        sizes = np.empty(n, dtype=np.int32)
-        id_blob = bytearray()
-        id_ends = np.empty(n, dtype=np.int64)
-        prints = bytearray()
-        counts = np.empty(n, dtype=np.int64)
-        at = 0
-        for rows, sigs in _signature_chunks(db, live):
-            end = at + len(rows)
-            sketch[at:end] = sketch_of(sigs)
-            keys[:, at:end] = all_short_keys(sigs).T
-            sizes[at:end] = [r[2] for r in rows]
-            for k, r in enumerate(rows):
-                id_blob += r[0].encode()
-                id_ends[at + k] = len(id_blob)
-                prints += r[3]
-                counts[at + k] = len(r[3]) // 8
-            at = end
+        n, id_bytes, print_bytes = db.execute(
+            "SELECT count(*), coalesce(sum(length(CAST(example_id AS BLOB))), 0), "
+            f"coalesce(sum(length(fingerprints)), 0) FROM signatures WHERE {live}"
+        ).fetchone()
+        if print_bytes % 8:
+            raise UsageError("stored fingerprints are corrupt (wrong size); run `curator dedup reindex`")
+        shapes = {
+            "id_blob": (id_bytes,),
+            "id_ends": (n,),
+            "by_id": (n,),
+            "sizes": (n,),
+            "sketch": (n, NUM_PERM),
+            "lsh_keys": (BANDS * n,),
+            "lsh_rows": (BANDS * n,),
+            "excerpt_keys": (print_bytes // 8,),
+            "excerpt_rows": (print_bytes // 8,),
+        }
         state = State(seen, _event_at(db, seen), n)
-    lsh_rows = np.empty((BANDS, n), dtype=np.int32)
-    for band in range(BANDS):
-        keys[band], lsh_rows[band] = sorted_keys(keys[band])
-    ids = np.frombuffer(id_blob, dtype=np.uint8)
-    fingerprints = np.frombuffer(prints, dtype="<u8").astype(np.uint64, copy=False)
-    excerpt_keys, excerpt_rows = sorted_keys(fingerprints, np.repeat(np.arange(n, dtype=np.int32), counts))
-    del fingerprints
-    arrays: dict[str, np.ndarray[Any, Any]] = {
-        "id_blob": ids,
-        "id_ends": id_ends,
-        "by_id": id_order(ids, id_ends),
-        "sizes": sizes,
-        "sketch": sketch,
-        "lsh_keys": keys.reshape(-1),
-        "lsh_rows": lsh_rows.reshape(-1),
-        "excerpt_keys": excerpt_keys,
-        "excerpt_rows": excerpt_rows,
-    }
-    return write_index(path, arrays, state, applied_schema(db))
+        with IndexWriter(path, shapes, state, applied_schema(db)) as out:
+            id_blob = bytearray()
+            id_ends = np.empty(n, dtype=np.int64)
+            prints = bytearray()
+            ends = np.empty(n, dtype=np.int64)  # where each record's fingerprints end in `prints`
+            at = 0
+            for rows, sigs in _signature_chunks(db, live):
+                end = at + len(rows)
+                if end > n:
+                    raise UsageError("the stored signatures changed while the index was written")
+                out.write("sketch", at * NUM_PERM, sketch_of(sigs))
+                out.write("sizes", at, [r[2] for r in rows])
+                keys = all_short_keys(sigs)
+                for band in range(BANDS):  # band-major: each band is sorted below
+                    out.write("lsh_keys", band * n + at, keys[:, band])
+                for k, r in enumerate(rows):
+                    id_blob += r[0].encode()
+                    id_ends[at + k] = len(id_blob)
+                    prints += r[3]
+                    ends[at + k] = len(prints) // 8
+                at = end
+            if at != n or len(id_blob) != id_bytes or len(prints) != print_bytes:
+                raise UsageError("the stored signatures changed while the index was written")
+            ids = np.frombuffer(id_blob, dtype=np.uint8)
+            out.write("id_blob", 0, ids)
+            out.write("id_ends", 0, id_ends)
+            out.write("by_id", 0, id_order(ids, id_ends))
+            del ids, id_blob, id_ends
+            for band in range(BANDS):
+                band_keys, band_rows = sorted_keys(out.read("lsh_keys", band * n, n))
+                out.write("lsh_keys", band * n, band_keys)
+                out.write("lsh_rows", band * n, band_rows)
+            fingerprints = np.frombuffer(prints, dtype="<u8")
+            order = np.argsort(fingerprints, kind="stable")  # as `sorted_keys` orders them
+            for lo in range(0, order.size, _SORTED_PIECE):
+                piece = order[lo : lo + _SORTED_PIECE]
+                out.write("excerpt_keys", lo, fingerprints[piece])
+                out.write("excerpt_rows", lo, np.searchsorted(ends, piece, side="right"))
+            del fingerprints, prints, order
+            return out.finish()
+
+
+_SORTED_PIECE = 1 << 20
+"""Fingerprints gathered into sorted order and written at a time."""
 
 
 def record_text(record_json: str) -> str:

@@ -18,6 +18,7 @@ import os
 import struct
 import tempfile
 import zlib
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,46 +84,147 @@ def _padding(at: int) -> int:
     return (-at) % ALIGN
 
 
-def write_index(path: Path, arrays: dict[str, npt.NDArray[Any]], state: State, schema: list[str]) -> int:
-    """Write the arrays to a hidden file beside `path`, then rename it into place; returns its size."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    recover(path)
-    described: dict[str, dict[str, Any]] = {}
+HEADER_BLOCK = 4096
+"""The header (magic, length, JSON) is padded with spaces to whole blocks of this many bytes, so
+where each array lies is known before any checksum is: a file can be written array by array."""
+CRC_BLOCK = 16 << 20
+"""Bytes of a region read back at a time to checksum it (`IndexWriter.finish`)."""
+
+
+def _layout(shapes: Mapping[str, tuple[int, ...]]) -> dict[str, dict[str, Any]]:
+    """Each array's dtype, shape and offset from the data's start (every array aligned to ALIGN)."""
+    layout: dict[str, dict[str, Any]] = {}
     offset = 0
     for name, dtype in ARRAYS.items():
-        array = np.ascontiguousarray(arrays[name], dtype=np.dtype(dtype))
-        arrays[name] = array
-        described[name] = {
-            "dtype": dtype,
-            "shape": list(array.shape),
-            "offset": offset,
-            "crc32": zlib.crc32(array.reshape(-1).view(np.uint8).data),
-        }
-        offset += array.nbytes + _padding(array.nbytes)
-    header = json.dumps(
+        shape = [int(x) for x in shapes[name]]
+        nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+        layout[name] = {"dtype": dtype, "shape": shape, "offset": offset}
+        offset += nbytes + _padding(nbytes)
+    return layout
+
+
+def _data_bytes(layout: Mapping[str, dict[str, Any]]) -> int:
+    last = layout[list(ARRAYS)[-1]]
+    nbytes = int(np.prod(last["shape"], dtype=np.int64)) * np.dtype(last["dtype"]).itemsize
+    return int(last["offset"]) + int(nbytes) + _padding(int(nbytes))
+
+
+def _header_json(
+    layout: Mapping[str, dict[str, Any]], crcs: Mapping[str, int], state: State, schema: list[str]
+) -> bytes:
+    described = {name: {**info, "crc32": int(crcs[name])} for name, info in layout.items()}
+    return json.dumps(
         {"format": FORMAT, "params": PARAMS, "schema": sorted(schema), "state": state.to_json(), "arrays": described},
         sort_keys=True,
     ).encode()
-    start = len(MAGIC) + 8 + len(header)
-    start += _padding(start)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(MAGIC + struct.pack("<Q", len(header)) + header)
-            fh.write(b"\0" * (start - fh.tell()))
-            for name in ARRAYS:
-                array = arrays[name]
-                fh.write(array.reshape(-1).view(np.uint8).data)
-                fh.write(b"\0" * _padding(array.nbytes))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return start + offset
+
+
+def _data_start(layout: Mapping[str, dict[str, Any]], state: State, schema: list[str]) -> int:
+    """Where the arrays start: after the header at its widest (every checksum ten digits long)."""
+    widest = _header_json(layout, dict.fromkeys(layout, 0xFFFFFFFF), state, schema)
+    need = len(MAGIC) + 8 + len(widest)
+    return -(-need // HEADER_BLOCK) * HEADER_BLOCK
+
+
+def _header(layout: Mapping[str, dict[str, Any]], crcs: Mapping[str, int], state: State, schema: list[str]) -> bytes:
+    """Magic, length and JSON, padded with spaces (which JSON ignores) to end at `_data_start`."""
+    start = _data_start(layout, state, schema)
+    body = _header_json(layout, crcs, state, schema)
+    body += b" " * (start - len(MAGIC) - 8 - len(body))
+    return MAGIC + struct.pack("<Q", len(body)) + body
+
+
+def _write_all(fd: int, data: memoryview, at: int) -> None:
+    while data.nbytes:
+        written = os.pwrite(fd, data, at)
+        data, at = data[written:], at + written
+
+
+def _read_all(fd: int, into: memoryview, at: int) -> None:
+    done = 0
+    while done < into.nbytes:
+        got = os.preadv(fd, [into[done:]], at + done)
+        if got <= 0:
+            raise OSError(f"short read at byte {at + done}")
+        done += got
+
+
+def write_index(path: Path, arrays: dict[str, npt.NDArray[Any]], state: State, schema: list[str]) -> int:
+    """Write the arrays to a hidden file beside `path`, then rename it into place; returns its size."""
+    with IndexWriter(path, {name: arrays[name].shape for name in ARRAYS}, state, schema) as out:
+        for name in ARRAYS:
+            out.write(name, 0, arrays[name])
+        return out.finish()
+
+
+class IndexWriter:
+    """An index file written array by array, piece by piece, at offsets known from the shapes alone,
+    so a writer holds one piece at a time, never the whole file. Written aside (a hidden file beside
+    `path`), checksummed from what it holds, then renamed into place by `finish`; left without
+    `finish` (an error), the hidden file is removed.
+    """
+
+    def __init__(self, path: Path, shapes: Mapping[str, tuple[int, ...]], state: State, schema: list[str]) -> None:
+        self.path = Path(path)
+        self.layout = _layout(shapes)
+        self.state, self.schema = state, list(schema)
+        self.start = _data_start(self.layout, state, schema)
+        self.size = self.start + _data_bytes(self.layout)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        recover(self.path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.{os.getpid()}.", suffix=".tmp", dir=self.path.parent)
+        self.tmp = Path(tmp)
+        self.fh = os.fdopen(fd, "w+b")
+        self.fh.truncate(self.size)  # padding and unwritten bytes read as zeros
+
+    def __enter__(self) -> IndexWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.fh.closed:
+            self.fh.close()
+        self.tmp.unlink(missing_ok=True)  # renamed away by `finish`; an error leaves nothing behind
+
+    def _region(self, name: str, at: int, count: int) -> tuple[np.dtype[Any], int]:
+        info = self.layout[name]
+        total = int(np.prod(info["shape"], dtype=np.int64))
+        if at < 0 or at + count > total:
+            raise ValueError(f"{name}: elements {at}..{at + count} outside its {total}")
+        dtype = np.dtype(ARRAYS[name])
+        return dtype, self.start + int(info["offset"]) + at * dtype.itemsize
+
+    def write(self, name: str, at: int, values: npt.ArrayLike) -> None:
+        """`values` (flattened) as elements `at`... of array `name`."""
+        flat = np.ascontiguousarray(values, dtype=np.dtype(ARRAYS[name])).reshape(-1)
+        _, offset = self._region(name, at, int(flat.size))
+        _write_all(self.fh.fileno(), flat.view(np.uint8).data, offset)
+
+    def read(self, name: str, at: int, count: int) -> npt.NDArray[Any]:
+        """Elements `at`... of array `name`, as written so far."""
+        dtype, offset = self._region(name, at, count)
+        out = np.empty(count, dtype=dtype)
+        _read_all(self.fh.fileno(), out.view(np.uint8).data, offset)
+        return out
+
+    def finish(self) -> int:
+        """Checksum every array from the file, write the header, sync, rename into place; returns the size."""
+        fd, crcs = self.fh.fileno(), {}
+        block = memoryview(bytearray(CRC_BLOCK))
+        for name, info in self.layout.items():
+            nbytes = int(np.prod(info["shape"], dtype=np.int64)) * np.dtype(info["dtype"]).itemsize
+            crc, at = 0, self.start + int(info["offset"])
+            for lo in range(0, nbytes, CRC_BLOCK):
+                piece = block[: min(CRC_BLOCK, nbytes - lo)]
+                _read_all(fd, piece, at + lo)
+                crc = zlib.crc32(piece, crc)
+            crcs[name] = crc
+        _write_all(fd, memoryview(_header(self.layout, crcs, self.state, self.schema)), 0)
+        self.fh.flush()
+        os.fsync(fd)
+        self.fh.close()
+        os.chmod(self.tmp, 0o644)  # mkstemp makes it private
+        os.replace(self.tmp, self.path)
+        return self.size
 
 
 def _checksums(raws: list[npt.NDArray[np.uint8]]) -> list[int]:
