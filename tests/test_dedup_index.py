@@ -567,3 +567,26 @@ def test_an_index_file_with_the_earlier_unpadded_header_is_still_read(indexed: t
     assert engine.source == "file"
     texts = queries(ws, random.Random(12))
     assert answers(engine, texts) == answers(DedupEngine.load(ws.db), texts)
+
+
+def test_an_index_file_that_cannot_be_written_leaves_the_index_built_in_memory(
+    workspace_file: tuple[Path, Workspace], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk or a read-only folder: the engine still answers as the table does, and nothing
+    is left beside the workspace."""
+    import errno
+
+    _, ws = workspace_file
+    folder = tmp_path / "index-here"
+    folder.mkdir()
+
+    def full_disk(*_: object, **__: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(persist.os, "pwrite", full_disk)
+    engine = DedupEngine.load(ws.db, index_file=folder / "ws.db.dedup-index")
+    assert engine.source == "table" and engine.index.signatures is not None  # built in memory
+    assert list(folder.iterdir()) == []
+    monkeypatch.undo()
+    texts = queries(ws, random.Random(4))
+    assert answers(engine, texts) == answers(DedupEngine.load(ws.db), texts)

@@ -584,13 +584,20 @@ class DedupEngine:
         `source` is a Database, or a callable returning the calling thread's Database
         (`lambda: workspace.db`) when the engine is used from several threads. With `index_file`,
         the index is mapped from that file when it matches the workspace (the records changed since
-        it was written are applied from the audit log); otherwise it is built from the table and
-        the file is written (aside, then renamed), so the next load is a memory map.
+        it was written are applied from the audit log); otherwise the file is written from the
+        table (streamed, aside, then renamed) and mapped, with `source` "table". Where the file
+        cannot be written, the index is built in memory.
         """
         db = source if isinstance(source, Database) else source()
         config = config or DedupConfig()
         if index_file is not None:
             engine = cls._from_file(source, db, config, index_file)
+            if engine is None:
+                with contextlib.suppress(OSError):  # a read-only folder or a full disk: built in memory below
+                    write_index_from_table(db, index_file)  # streamed: bounded memory, then mapped
+                    engine = cls._from_file(source, db, config, index_file)
+                    if engine is not None:
+                        engine.source = "table"
             if engine is not None:
                 engine.index_file = index_file
                 return engine
