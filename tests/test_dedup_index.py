@@ -319,7 +319,7 @@ def test_cli_check_keeps_the_index_file_and_reindex_drops_it(demo_db: Path, caps
     assert not index.exists()  # signatures rewritten outside the audit log: the file goes with them
 
 
-def test_a_big_cli_import_leaves_the_index_file_up_to_date(
+def test_a_big_cli_import_or_load_leaves_the_index_file_up_to_date(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An import too big to catch up with at the next open refreshes the file itself, so the TUI's
@@ -352,6 +352,15 @@ def test_a_big_cli_import_leaves_the_index_file_up_to_date(
         opened = open_index(index, applied_schema(ws.db))
         assert opened is not None and opened.state.audit_id == latest_event_id(ws.db)
         assert opened.state.live == 30
+
+    # so does a load of its dump: the workspace it makes opens on a file at once
+    assert run(capsys, "dump", str(tmp_path / "dump"), "--db", str(db))[0] == 0
+    loaded = tmp_path / "loaded.db"
+    assert run(capsys, "load", str(tmp_path / "dump"), "--db", str(loaded))[0] == 0
+    index = dedup_index_file(loaded)
+    assert index is not None and index.is_file()
+    with open_workspace(loaded) as ws:
+        assert DedupEngine.load(ws.db, index_file=index).source == "file"
 
 
 def test_one_bucket_at_a_time_gives_the_pairs_and_templates_of_the_whole_index() -> None:

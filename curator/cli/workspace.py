@@ -121,8 +121,9 @@ def import_(
 
 
 def _refresh_dedup_index(ws: Workspace, imported: int) -> None:
-    """Write the near-duplicate index file again after an import too big to catch up with at the
-    next open, so the TUI's duplicate panel is ready at once (~9 s per million records, here).
+    """Write the near-duplicate index file again after an import (or a load) too big to catch up
+    with at the next open, so the TUI's duplicate panel is ready at once (~9 s per million records,
+    here).
 
     Written straight from the stored signatures, chunk by chunk (no engine in memory). A folder
     that cannot take it (read-only, full) only means the next open builds it."""
@@ -154,9 +155,12 @@ def dump(ws: Workspace, dir: str, force: bool) -> None:
 def load(dir: str) -> None:
     """rebuild a workspace from a dump into a new database (--db)"""
     from curator.dumpload import load
+    from curator.store.db import open_workspace
 
     path = workspace_path()
     counts = load(Path(dir), path, parallel=None)  # a big dump is prepared in worker processes
+    with open_workspace(path, create=False) as ws:
+        _refresh_dedup_index(ws, counts["examples"])
     write(f"loaded {dir} into {path}: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + "\n")
 
 
