@@ -103,10 +103,14 @@ def _layout(shapes: Mapping[str, tuple[int, ...]]) -> dict[str, dict[str, Any]]:
     return layout
 
 
+def _nbytes(info: Mapping[str, Any]) -> int:
+    """Bytes of an array described by its dtype and shape."""
+    return int(np.prod(info["shape"], dtype=np.int64)) * int(np.dtype(info["dtype"]).itemsize)
+
+
 def _data_bytes(layout: Mapping[str, dict[str, Any]]) -> int:
     last = layout[list(ARRAYS)[-1]]
-    nbytes = int(np.prod(last["shape"], dtype=np.int64)) * np.dtype(last["dtype"]).itemsize
-    return int(last["offset"]) + int(nbytes) + _padding(int(nbytes))
+    return int(last["offset"]) + _nbytes(last) + _padding(_nbytes(last))
 
 
 def _header_json(
@@ -208,16 +212,10 @@ class IndexWriter:
 
     def finish(self) -> int:
         """Checksum every array from the file, write the header, sync, rename into place; returns the size."""
-        fd, crcs = self.fh.fileno(), {}
-        block = memoryview(bytearray(CRC_BLOCK))
-        for name, info in self.layout.items():
-            nbytes = int(np.prod(info["shape"], dtype=np.int64)) * np.dtype(info["dtype"]).itemsize
-            crc, at = 0, self.start + int(info["offset"])
-            for lo in range(0, nbytes, CRC_BLOCK):
-                piece = block[: min(CRC_BLOCK, nbytes - lo)]
-                _read_all(fd, piece, at + lo)
-                crc = zlib.crc32(piece, crc)
-            crcs[name] = crc
+        fd = self.fh.fileno()
+        crcs = {
+            name: _file_crc(fd, self.start + int(info["offset"]), _nbytes(info)) for name, info in self.layout.items()
+        }
         _write_all(fd, memoryview(_header(self.layout, crcs, self.state, self.schema)), 0)
         self.fh.flush()
         os.fsync(fd)
@@ -227,11 +225,24 @@ class IndexWriter:
         return self.size
 
 
-def _checksums(raws: list[npt.NDArray[np.uint8]]) -> list[int]:
-    """CRC-32 of each array, two at a time: zlib releases the GIL on large buffers, and checking a
-    million records' file (~500 MB) is most of the time the TUI waits for its duplicate panel."""
+def _file_crc(fd: int, at: int, nbytes: int) -> int:
+    """CRC-32 of `nbytes` bytes of an open file from `at`, read a block at a time: read, not
+    touched through the map, the pages stay the system's file cache and never count as this
+    process's memory (~500 MB a million records, most of which a check never reads)."""
+    block = memoryview(bytearray(min(CRC_BLOCK, nbytes)))
+    crc = 0
+    for lo in range(0, nbytes, CRC_BLOCK):
+        piece = block[: min(CRC_BLOCK, nbytes - lo)]
+        _read_all(fd, piece, at + lo)
+        crc = zlib.crc32(piece, crc)
+    return crc
+
+
+def _checksums(fd: int, regions: list[tuple[int, int]]) -> list[int]:
+    """CRC-32 of each (offset, size) region, two at a time: reads and zlib release the GIL, and
+    checking a million records' file is most of the time the TUI waits for its duplicate panel."""
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="curator-crc") as pool:
-        return list(pool.map(lambda raw: zlib.crc32(raw.data), raws))
+        return list(pool.map(lambda region: _file_crc(fd, *region), regions))
 
 
 def open_index(path: Path, schema: list[str], *, verify: bool = True) -> Opened | None:
@@ -263,16 +274,13 @@ def open_index(path: Path, schema: list[str], *, verify: bool = True) -> Opened 
             end = max(end, start + int(info["offset"]) + nbytes)
         if end > size:
             return None
+        regions = [(start + int(described[name]["offset"]), _nbytes(described[name])) for name in ARRAYS]
         with open(path, "rb") as fh:  # the map outlives the file object; plain arrays over it, not np.memmap
+            if verify and _checksums(fh.fileno(), regions) != [described[name]["crc32"] for name in ARRAYS]:
+                return None
             mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
         base = np.frombuffer(mapped, dtype=np.uint8)
-        raws: dict[str, npt.NDArray[np.uint8]] = {}
-        for name, dtype in ARRAYS.items():
-            info = described[name]
-            nbytes = int(np.prod(info["shape"], dtype=np.int64)) * np.dtype(dtype).itemsize
-            raws[name] = base[start + int(info["offset"]) : start + int(info["offset"]) + nbytes]
-        if verify and _checksums(list(raws.values())) != [described[name]["crc32"] for name in raws]:
-            return None
+        raws = {name: base[at : at + nbytes] for name, (at, nbytes) in zip(ARRAYS, regions, strict=True)}
         arrays = {n: raw.view(np.dtype(ARRAYS[n])).reshape(described[n]["shape"]) for n, raw in raws.items()}
         state = header["state"]
         return Opened(
