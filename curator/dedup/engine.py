@@ -46,7 +46,7 @@ from curator.minhash import (
 )
 from curator.models import Example, content_text, record_text_fields, utc_now
 from curator.store.audit import examples_changed, latest_event_id, record_event
-from curator.store.db import read_snapshot
+from curator.store.db import read_snapshot, scan_cache
 from curator.store.examples import live_sql
 from curator.store.migrations import migrations as _migrations
 from curator.textnorm import exact_hash, normalize
@@ -168,7 +168,7 @@ def write_index_from_table(db: Database, path: Path) -> int:
     one snapshot.
     """
     live = live_sql("example_id")
-    with read_snapshot(db):
+    with read_snapshot(db), scan_cache(db):  # one pass over every signature: a small page cache
         seen = latest_event_id(db)
         n, id_bytes, print_bytes = db.execute(
             "SELECT count(*), coalesce(sum(length(CAST(example_id AS BLOB))), 0), "
@@ -612,7 +612,7 @@ class DedupEngine:
     def _build(cls, source: Database | Callable[[], Database], db: Database, config: DedupConfig) -> DedupEngine:
         """Read every live signature and build both indexes in memory."""
         live = live_sql("example_id")  # soft-deleted records are neither candidates nor duplicates
-        with read_snapshot(db):  # the count, the rows and the audit state come from one state of the database
+        with read_snapshot(db), scan_cache(db):  # the rows and the audit state: one state of the database
             seen = latest_event_id(db)
             state = State(seen, _event_at(db, seen), 0)
             n = db.execute(f"SELECT count(*) FROM signatures WHERE {live}").fetchone()[0]
