@@ -26,14 +26,14 @@ def gc_paused() -> Iterator[None]:
 
 
 def settle_heap() -> None:
-    """Collect once, then move every object alive now to the collector's permanent generation.
+    """Move every object tracked now to the collector's permanent generation.
 
     A long-running process (the TUI) holds ~130k long-lived objects once it has started: modules,
     widgets, the duplicate engine. Every automatic full collection rescans all of them, ~35 ms each
     in the TUI, a stall the next key press or duplicate check waits behind. Frozen, they are skipped,
-    and a full collection only scans what was made since. `release_heap` undoes it.
+    and a full collection only scans what was made since. No collection first (it would be one such
+    stall): start-up garbage frozen with the rest is only kept until `release_heap` undoes it.
     """
-    gc.collect()
     gc.freeze()
 
 

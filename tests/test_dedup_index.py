@@ -191,7 +191,19 @@ def test_a_write_the_audit_log_does_not_show_makes_the_file_stale(indexed: tuple
     ws, index = indexed
     with ws.db.atomic():  # a signature dropped behind the store's back: counts no longer agree
         ws.db.execute("DELETE FROM signatures WHERE example_id = 'ex_copy_3'")
+    early = DedupEngine.load(ws.db, index_file=index, verify_file=False)  # counted later, with the checksums
+    assert early.source == "file" and not early.verify_file()
     assert DedupEngine.load(ws.db, index_file=index).source == "table"
+
+
+def test_a_file_checked_later_counts_the_records_written_since_it_was_opened(indexed: tuple[Workspace, Path]) -> None:
+    """Writes between opening and the later check are applied first: they never read as a mismatch."""
+    ws, index = indexed
+    engine = DedupEngine.load(ws.db, index_file=index, verify_file=False)
+    random_writes(ws, random.Random(8), 30, "later")
+    assert engine.verify_file()
+    texts = queries(ws, random.Random(9))
+    assert answers(engine, texts) == answers(DedupEngine.load(ws.db), texts)
 
 
 def test_index_file_names_its_schema(indexed: tuple[Workspace, Path]) -> None:
@@ -599,3 +611,25 @@ def test_an_index_file_that_cannot_be_written_leaves_the_index_built_in_memory(
     monkeypatch.undo()
     texts = queries(ws, random.Random(4))
     assert answers(engine, texts) == answers(DedupEngine.load(ws.db), texts)
+
+
+def test_a_file_used_before_its_checksums_are_compared_reports_a_mismatch_of_the_file_it_mapped(
+    indexed: tuple[Workspace, Path], tmp_path: Path
+) -> None:
+    """What the TUI does to have the panel at once: map now, compare the checksums right after. The
+    comparison reads the file that was mapped, even when a good file was renamed over it meanwhile."""
+    ws, index = indexed
+    good = index.read_bytes()
+    assert DedupEngine.load(ws.db, index_file=index, verify_file=False).verify_file()
+    _flip_a_byte(index, tmp_path)
+    engine = DedupEngine.load(ws.db, index_file=index, verify_file=False)
+    assert engine.source == "file"  # used before it was checked
+    (tmp_path / "good.index").write_bytes(good)
+    (tmp_path / "good.index").replace(index)
+    assert not engine.verify_file()
+    assert engine.verify_file()  # nothing left to compare: the caller has replaced it already
+    _flip_a_byte(index, tmp_path)
+    rebuilt = DedupEngine.load(ws.db, index_file=index)  # checked up front: rebuilt, never used
+    assert rebuilt.source == "table" and rebuilt.verify_file()
+    texts = queries(ws, random.Random(6))
+    assert answers(rebuilt, texts) == answers(DedupEngine.load(ws.db), texts)

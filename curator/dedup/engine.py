@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from sqlite_utils import Database
@@ -28,7 +28,7 @@ from curator.dedup.index import (
     sketch_of,
     sorted_keys,
 )
-from curator.dedup.persist import IndexWriter, State, open_index, write_index
+from curator.dedup.persist import DeferredCheck, IndexWriter, State, open_index, write_index
 from curator.dedup.verify import Boilerplate, Candidate, Verdict, clip, plausible, shared_span, verify
 from curator.errors import NotFoundError, UsageError
 from curator.minhash import (
@@ -155,6 +155,15 @@ def _signature_chunks(db: Database, live: str) -> Iterator[tuple[list[Any], np.n
         if len(blob) != SIG_BYTES * len(rows):
             raise UsageError("stored signatures are corrupt (wrong size); run `curator dedup reindex`")
         yield rows, rows_from_bytes(blob, len(rows))
+
+
+def _live_signatures(db: Database) -> int:
+    """Stored signatures of live records: all minus the deleted (two index counts, not a test per row)."""
+    count: int = db.execute(
+        "SELECT (SELECT count(*) FROM signatures) - (SELECT count(*) FROM signatures s "
+        "JOIN deleted_examples d ON d.example_id = s.example_id)"
+    ).fetchone()[0]
+    return count
 
 
 def write_index_from_table(db: Database, path: Path) -> int:
@@ -557,6 +566,7 @@ class DedupEngine:
         """The newest audit event the index reflects (-1: unknown, `refresh` does nothing)."""
         self.state: State | None = None
         """The workspace state of the build or of the opened file (what `write_index` records)."""
+        self._deferred_check: DeferredCheck | None = None
         self.source = "table"
         """Where the bulk arrays came from: `table` (built from stored signatures) or `file`."""
         self.file_bytes = 0
@@ -578,6 +588,7 @@ class DedupEngine:
         config: DedupConfig | None = None,
         *,
         index_file: Path | None = None,
+        verify_file: bool = True,
     ) -> DedupEngine:
         """The engine over the stored signatures (no text is read or shingled).
 
@@ -587,11 +598,14 @@ class DedupEngine:
         it was written are applied from the audit log); otherwise the file is written from the
         table (streamed, aside, then renamed) and mapped, with `source` "table". Where the file
         cannot be written, the index is built in memory.
+
+        `verify_file=False` uses an existing file before its checksums are compared: the caller
+        runs `verify_file()` next (off the UI's path) and replaces the engine if it fails.
         """
         db = source if isinstance(source, Database) else source()
         config = config or DedupConfig()
         if index_file is not None:
-            engine = cls._from_file(source, db, config, index_file)
+            engine = cls._from_file(source, db, config, index_file, True if verify_file else "later")
             if engine is None:
                 with contextlib.suppress(OSError):  # a read-only folder or a full disk: built in memory below
                     write_index_from_table(db, index_file)  # streamed: bounded memory, then mapped
@@ -642,11 +656,16 @@ class DedupEngine:
 
     @classmethod
     def _from_file(
-        cls, source: Database | Callable[[], Database], db: Database, config: DedupConfig, path: Path
+        cls,
+        source: Database | Callable[[], Database],
+        db: Database,
+        config: DedupConfig,
+        path: Path,
+        verify: bool | Literal["later"] = True,
     ) -> DedupEngine | None:
         """The engine over a matching index file, brought up to date from the audit log; None when the
         file is missing, corrupt or stale beyond `CATCH_UP_LIMIT` (the caller rebuilds)."""
-        opened = open_index(path, applied_schema(db))
+        opened = open_index(path, applied_schema(db), verify=verify)
         if opened is None:
             return None
         a = opened.arrays
@@ -685,17 +704,36 @@ class DedupEngine:
             if len(index) != state.live:
                 return None
             engine._apply(db, changed)
-            live = db.execute(  # all minus the deleted: two index counts, not a test per row
-                "SELECT (SELECT count(*) FROM signatures) - (SELECT count(*) FROM signatures s "
-                "JOIN deleted_examples d ON d.example_id = s.example_id)"
-            ).fetchone()[0]
-            if len(index) != live:  # a write the audit log does not show: never trust the file then
+            # a write the audit log does not show: never trust the file then (counting reads an
+            # index of the table: with verify "later", left to `verify_file` with the checksums)
+            if verify != "later" and len(index) != _live_signatures(db):
                 return None
         engine.seen = latest
         engine.state = state
         engine.source = "file"
         engine.file_bytes = opened.nbytes
+        engine._deferred_check = opened.deferred
         return engine
+
+    def verify_file(self) -> bool:
+        """What `load(verify_file=False)` left for later: the mapped file against its checksums, and
+        the records it holds against the live signatures stored. True when both hold, or when nothing
+        was left to check. An engine over a file that fails must be replaced (`load` again rebuilds
+        the file)."""
+        check, self._deferred_check = self._deferred_check, None
+        if check is None:
+            return True
+        if not check():
+            return False
+        db = self.db
+        with self._lock, read_snapshot(db):  # brought to the snapshot's state, then counted in it
+            latest = latest_event_id(db)
+            changed = examples_changed(db, self.seen, latest, limit=CATCH_UP_LIMIT) if latest != self.seen else []
+            if changed is None:  # a large import meanwhile: the next check rebuilds it anyway
+                return True
+            self._apply(db, changed)
+            self.seen = latest
+            return len(self.index) == _live_signatures(db)
 
     def write_index(self, path: Path) -> int:
         """Write this engine's index (built from the table, nothing written since) to `path`; returns its size."""

@@ -17,12 +17,14 @@ import mmap
 import os
 import struct
 import tempfile
+import threading
+import weakref
 import zlib
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -70,6 +72,30 @@ class State:
         return {"audit_id": self.audit_id, "audit_at": self.audit_at, "live": self.live}
 
 
+class DeferredCheck:
+    """The checksum comparison of a file opened without it, to run later (once) on the same file
+    (its own descriptor, kept open until then): a file renamed over it meanwhile is not the one
+    checked."""
+
+    def __init__(self, fd: int, regions: list[tuple[int, int]], expected: list[int]) -> None:
+        self._fd, self._regions, self._expected = fd, regions, expected
+        self._result: bool | None = None
+        self._lock = threading.Lock()
+        self._finalizer = weakref.finalize(self, os.close, fd)
+
+    def __call__(self) -> bool:
+        """True when every array matches its checksum (a read error counts as a mismatch)."""
+        with self._lock:
+            if self._result is None:
+                try:
+                    self._result = _checksums(self._fd, self._regions) == self._expected
+                except OSError:
+                    self._result = False
+                finally:
+                    self._finalizer()
+            return self._result
+
+
 @dataclass(frozen=True)
 class Opened:
     """A file's arrays (memory-mapped, read-only) and the state and schema it was written for."""
@@ -78,6 +104,8 @@ class Opened:
     state: State
     schema: list[str]
     nbytes: int
+    deferred: DeferredCheck | None = None
+    """Opened with `verify="later"`: the checksum comparison still to run."""
 
 
 def _padding(at: int) -> int:
@@ -245,9 +273,12 @@ def _checksums(fd: int, regions: list[tuple[int, int]]) -> list[int]:
         return list(pool.map(lambda region: _file_crc(fd, *region), regions))
 
 
-def open_index(path: Path, schema: list[str], *, verify: bool = True) -> Opened | None:
+def open_index(path: Path, schema: list[str], *, verify: bool | Literal["later"] = True) -> Opened | None:
     """The arrays of the index file at `path`, or None when it is missing, unreadable, of another
-    format or layout, written for another schema, truncated or (with `verify`) corrupt."""
+    format or layout, written for another schema, truncated or (with `verify`) corrupt.
+
+    `verify="later"` maps the file at once and leaves the checksums to `Opened.deferred` (reading
+    ~500 MB a million records is most of what opening costs)."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(len(MAGIC) + 8)
@@ -275,10 +306,14 @@ def open_index(path: Path, schema: list[str], *, verify: bool = True) -> Opened 
         if end > size:
             return None
         regions = [(start + int(described[name]["offset"]), _nbytes(described[name])) for name in ARRAYS]
+        expected = [described[name]["crc32"] for name in ARRAYS]
+        deferred = None
         with open(path, "rb") as fh:  # the map outlives the file object; plain arrays over it, not np.memmap
-            if verify and _checksums(fh.fileno(), regions) != [described[name]["crc32"] for name in ARRAYS]:
+            if verify is True and _checksums(fh.fileno(), regions) != expected:
                 return None
             mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+            if verify == "later":
+                deferred = DeferredCheck(os.dup(fh.fileno()), regions, expected)
         base = np.frombuffer(mapped, dtype=np.uint8)
         raws = {name: base[at : at + nbytes] for name, (at, nbytes) in zip(ARRAYS, regions, strict=True)}
         arrays = {n: raw.view(np.dtype(ARRAYS[n])).reshape(described[n]["shape"]) for n, raw in raws.items()}
@@ -288,6 +323,7 @@ def open_index(path: Path, schema: list[str], *, verify: bool = True) -> Opened 
             State(int(state["audit_id"]), str(state["audit_at"]), int(state["live"])),
             list(header["schema"]),
             size,
+            deferred,
         )
     except (OSError, ValueError, KeyError, TypeError, struct.error):
         return None

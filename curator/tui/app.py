@@ -74,7 +74,9 @@ class CuratorApp(App[None]):
         self._assist: tuple[Anthropic, Settings] | None = None
         self._assist_lock = threading.Lock()
         self._dedup_started = False
+        self._heap_lock = threading.Lock()
         self._heap_settled = False
+        self._closing = False
 
     def get_driver_class(self) -> type[Driver]:
         """Textual's choice, except that its Linux/macOS driver becomes the one whose parser keeps a
@@ -129,11 +131,34 @@ class CuratorApp(App[None]):
         from curator.dedup.engine import DedupEngine
         from curator.paths import dedup_index_file
 
-        engine = DedupEngine.load(lambda: self.workspace.db, index_file=dedup_index_file(self.db_path))
+        index_file = dedup_index_file(self.db_path)
+        # usable at once: the file's checksums (~500 MB read a million records) are compared next
+        engine = DedupEngine.load(lambda: self.workspace.db, index_file=index_file, verify_file=False)
         self.call_from_thread(setattr, self, "dedup", engine)
         # start-up is over: what is alive now lives as long as the app; full collections skip it
-        settle_heap()
-        self._heap_settled = True
+        with self._heap_lock:
+            if not self._closing:  # an app closed meanwhile has released the heap already
+                settle_heap()
+                self._heap_settled = True
+        if not engine.verify_file():
+            self.call_from_thread(setattr, self, "dedup", None)  # checks say "index loading…" meanwhile
+            engine = DedupEngine.load(lambda: self.workspace.db, index_file=index_file)  # rebuilds the file
+            self.call_from_thread(self._dedup_rebuilt, engine)
+
+    def _dedup_rebuilt(self, engine: DedupEngine) -> None:
+        """The index file failed its checksums after first use: never quietly keep what it answered."""
+        from curator.tui.widgets.dup_panel import DupPanel
+
+        self.dedup = engine
+        self.notify(
+            "The duplicate index file did not match its checksums; it was rebuilt from the workspace "
+            "and open duplicate checks were run again.",
+            title="Duplicate index rebuilt",
+            severity="warning",
+            markup=False,
+        )
+        for panel in self.screen.query(DupPanel):
+            panel.recheck()
 
     def assist_connection(self) -> tuple[Anthropic, Settings]:
         """The SDK client and the settings, made on first use only (from a worker: importing the SDK is slow).
@@ -248,8 +273,10 @@ class CuratorApp(App[None]):
         )
 
     def on_unmount(self) -> None:
-        if self._heap_settled:
-            release_heap()
+        with self._heap_lock:
+            self._closing = True
+            if self._heap_settled:
+                release_heap()
         if self._assist is not None:
             self._assist[0].close()
         self.workspace.close()

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Static, TextArea, Tree
 
+from curator.dedup.engine import applied_schema
 from curator.models import Example
 from curator.paths import dedup_index_file
 from curator.store import examples
@@ -71,7 +72,6 @@ async def test_index_loads_once_the_clause_tree_shows_and_the_start_up_heap_is_f
     import curator.tui.app as app_module
 
     monkeypatch.setattr(app_module, "DEDUP_LOAD_FALLBACK_S", 600.0)  # only the painted tree can start it
-    assert gc.get_freeze_count() == 0
     app = CuratorApp(demo_db, user="ana")
     async with app.run_test(size=(150, 50)) as pilot:
         await wait_for(pilot, lambda: app.dedup is not None, "the dedup index", timeout=20.0)
@@ -80,3 +80,32 @@ async def test_index_loads_once_the_clause_tree_shows_and_the_start_up_heap_is_f
         # full collections skip what start-up made: modules, widgets, the engine
         await wait_for(pilot, lambda: gc.get_freeze_count() > 10_000, "the start-up heap frozen")
     assert gc.get_freeze_count() == 0  # a closed app leaves nothing uncollectable behind
+
+
+async def test_an_index_file_failing_its_checksums_after_first_use_is_rebuilt_loudly_and_checks_run_again(
+    demo_db: Path,
+) -> None:
+    """The app uses the file before comparing its checksums (the panel is ready at once); when they
+    do not match, the index is rebuilt from the workspace, the user is told, and the open panel's
+    check runs again on the new index."""
+    from curator.dedup.engine import DedupEngine
+    from curator.dedup.persist import open_index
+
+    index = dedup_index_file(demo_db)
+    assert index is not None
+    with open_workspace(demo_db) as ws:
+        DedupEngine.load(ws.db, index_file=index)
+        schema = applied_schema(ws.db)
+    data = bytearray(index.read_bytes())
+    data[-200] ^= 0xFF  # inside the last array, past the header: only the checksum can tell
+    index.write_bytes(bytes(data))
+    app = CuratorApp(demo_db, user="ana")
+    async with app.run_test(size=(150, 50)) as pilot:
+        editor = await open_editor(pilot, "ex_demo_001")
+        panel = editor.query_one(DupPanel)
+        await wait_for(pilot, lambda: app.dedup is not None and app.dedup.source == "table", "the rebuilt index")
+        await wait_for(pilot, lambda: any(r.id == "ex_demo_002" for r in panel.rows), "the demo near-duplicate")
+        assert panel.error is None
+        notes = [n for n in app._notifications if n.title == "Duplicate index rebuilt"]
+        assert len(notes) == 1 and notes[0].severity == "warning"
+    assert open_index(index, schema) is not None  # the file on disk was written again, whole

@@ -230,6 +230,11 @@ class DupPanel(Vertical):
             self._timer.stop()
         self._timer = self.set_timer(max(delay, 0.01), self._start)
 
+    def recheck(self) -> None:
+        """Check the latest text again at once: the index the shown results came from was replaced."""
+        if self._generation:
+            self.schedule(self._text, self._exclude, delay=0, fields=self._fields)
+
     def _start(self) -> None:
         self._timer = None
         app: Any = self.app
