@@ -233,24 +233,3 @@ def test_export_writes_the_same_files_as_before(
     assert any('"repeat":1' in line for line in (tmp_path / "out" / "gen-mix" / "records.jsonl").open())
     pref = json.loads((tmp_path / "out" / "demo-pref" / "manifest.json").read_text(encoding="utf-8"))
     assert pref["pairs"]["total"] and all(f["rows"] for f in pref["files"] if f["split"] == "train")
-
-
-def test_an_export_holds_one_meta_per_distinct_planning_view_not_one_per_record() -> None:
-    """Records alike in everything planning reads (kind, status, group, clauses, system prompt,
-    tools, tags, rejected answers) share one Meta: a million templated records cost the exporter a
-    reference each. Records that differ in any of it keep their own."""
-    from curator.mixture.plan import fold_tags, record_meta
-
-    records = gen_records(2000, seed=3, groups=5)
-    shared: dict[object, object] = {}
-    metas = [record_meta(ex, shared) for ex in records]
-    views = {(ex.kind, ex.status, ex.group, tuple(ex.clauses), bool(ex.system), fold_tags(ex.tags)) for ex in records}
-    assert len({id(m) for m in metas}) == len(views) < len(records)
-    for ex, meta in zip(records, metas, strict=True):
-        assert (meta.kind, meta.status, meta.group, meta.clauses) == (ex.kind, ex.status, ex.group, tuple(ex.clauses))
-    twin = records[0].model_copy(update={"id": "ex_twin"})
-    other = records[0].model_copy(
-        update={"id": "ex_other", "status": "draft" if records[0].status != "draft" else "review"}
-    )
-    assert record_meta(twin, shared) is metas[0]
-    assert record_meta(other, shared) is not metas[0] and record_meta(other, shared) != metas[0]

@@ -21,6 +21,7 @@ folder is the local engine's, byte for byte, whatever the blocks, workers or inp
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -51,7 +52,6 @@ from curator.mixture.plan import (
     plan_export,
     record_meta,
     repeat_costs,
-    shared_meta,
     status_exclusions,
     unusable_reason,
 )
@@ -228,6 +228,7 @@ class _Counted:
 
 def _gather_counts(counted: ray.data.Dataset) -> _Counted:
     """Stage 1's rows into the plan's inputs, sorted by id (arrival order decides nothing)."""
+    intern = sys.intern
     shared: dict[Any, Any] = {}
     meta: dict[str, Meta] = {}
     unusable: dict[str, str] = {}
@@ -240,16 +241,18 @@ def _gather_counts(counted: ray.data.Dataset) -> _Counted:
             statuses.append((rid, r["status"]))
             if not r["loaded"]:
                 continue
-            meta[rid] = shared_meta(
-                shared,
-                kind=r["kind"],
-                status=r["status"],
-                group=r["group"],
-                clauses=r["clauses"],
-                system=r["system"],
-                tools=frozenset(r["tools"]),
-                tags=frozenset(r["tags"]),
-                pairs=r["pairs"],
+            clauses = tuple(intern(c) for c in r["clauses"])
+            tools = frozenset(r["tools"])
+            tags = frozenset(r["tags"])
+            meta[rid] = Meta(
+                intern(r["kind"]),
+                intern(r["status"]),
+                intern(r["group"]) if r["group"] else r["group"],
+                shared.setdefault(clauses, clauses),
+                r["system"],
+                shared.setdefault(tools, tools),
+                shared.setdefault(tags, tags),
+                r["pairs"],
             )
             if r["unusable"] is not None:
                 unusable[rid] = r["unusable"]

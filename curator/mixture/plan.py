@@ -150,49 +150,22 @@ class Meta:
 
 
 def record_meta(ex: Example, shared: dict[Any, Any]) -> Meta:
-    """`ex`'s Meta (see `shared_meta`). Both engines' loaders call it on every loaded record."""
-    return shared_meta(
-        shared,
-        kind=ex.kind,
-        status=ex.status,
-        group=ex.group,
-        clauses=ex.clauses,
-        system=bool(ex.system),
-        tools=frozenset(t.name for t in ex.tools or []),
-        tags=fold_tags(ex.tags),
-        pairs=pair_count(ex),
-    )
-
-
-def shared_meta(
-    shared: dict[Any, Any],
-    *,
-    kind: str,
-    status: str,
-    group: str | None,
-    clauses: Iterable[str],
-    system: bool,
-    tools: frozenset[str],
-    tags: frozenset[str],
-    pairs: int,
-) -> Meta:
-    """A Meta whose equal clause tuples, tag and tool sets, and which itself when an equal one was
-    made before, are one object in `shared`: a million records hold a few thousand distinct ones,
-    so each costs the exporter a reference, not a Meta."""
+    """`ex`'s Meta; equal clause tuples, tag and tool sets are one object in `shared` (a million
+    records hold a few thousand distinct ones). Both engines call it on every loaded record."""
     intern = sys.intern
-    names = tuple(intern(c) for c in clauses)
-    meta = Meta(
-        intern(kind),
-        intern(status),
-        intern(group) if group else group,
-        shared.setdefault(names, names),
-        system,
+    clauses = tuple(intern(c) for c in ex.clauses)
+    tools = frozenset(t.name for t in ex.tools or [])
+    tags = fold_tags(ex.tags)
+    return Meta(
+        intern(ex.kind),
+        intern(ex.status),
+        intern(ex.group) if ex.group else ex.group,
+        shared.setdefault(clauses, clauses),
+        bool(ex.system),
         shared.setdefault(tools, tools),
         shared.setdefault(tags, tags),
-        pairs,
+        pair_count(ex),
     )
-    found: Meta = shared.setdefault(meta, meta)
-    return found
 
 
 def meta_draw(drawer: Drawer, record_id: str, meta: Meta, repeat: int) -> Draw:
