@@ -600,8 +600,6 @@ def import_file(
         parallel = path.stat().st_size >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) > 1
     report = ImportReport(format=detected, statuses=status or "kept")
     clause_hashes = current_clause_hashes(db)
-    seen_hash: dict[str, str] = {}
-    seen_ids: set[str] = set()
     handled = 0
 
     def fail(problem: LineProblem) -> None:
@@ -615,8 +613,13 @@ def import_file(
         chunks = _chunks(all_lines, CHUNK_LINES)
         for parsed in _parsed_chunks(chunks, detected, path.name, parallel=parallel, status=status):
             ready = [p for _, p, _, _ in parsed if p is not None]
+            # the earlier chunks are in the database already (this transaction sees them, and the id
+            # and exact-text indexes stay up to date in a bulk import): only this chunk's own ids and
+            # texts are held, so the import's memory does not grow with the file
             taken = set(store_examples.existing_ids(db, [p.id for p in ready]))
             stored = store_examples.existing_hashes(db, [p.norm_hash for p in ready])
+            seen_hash: dict[str, str] = {}
+            seen_ids: set[str] = set()
             batch: list[PreparedRecord] = []
             for number, prep, problem, warned in parsed:
                 if prep is None:

@@ -307,3 +307,44 @@ def test_a_rationale_that_is_not_text_names_the_field(ws: Workspace, tmp_path: P
     bad["messages"][2]["rationale"] = ["not", "text"]
     with pytest.raises(ImportFailed, match=r"bad\.jsonl:1: messages\[2\]\.rationale: must be a string, got list"):
         import_file(ws.db, write_jsonl(tmp_path / "bad.jsonl", [bad]), actor="ana")
+
+
+@pytest.mark.parametrize("bulk_import", [False, True])
+def test_duplicates_across_chunks_are_found_in_the_database_as_within_one(
+    constitution_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bulk_import: bool
+) -> None:
+    """An import holds only the chunk it is on: an id or a text repeated from an earlier chunk is
+    found among the rows already written in the same transaction, with the report one chunk gives."""
+    from curator import importer
+    from curator.constitution.versions import import_constitution
+    from curator.store import bulk
+    from curator.store.db import open_workspace
+
+    first = write_jsonl(tmp_path / "first.jsonl", [story(id="ex_orig", text="the stored one")])
+    rows = [story(id=f"ex_{i}", text=f"story number {i} of the file") for i in range(12)]
+    rows[4] = story(id="ex_4", text="story number 1 of the file")  # chunk 2 repeats chunk 1's text
+    rows[8] = story(id="ex_2", text="a new text under an id from chunk 1")
+    rows[10] = story(id="ex_10", text="THE stored one!")  # the text stored before the import
+    rows[11] = story(id="ex_11", text="story number 9 of the file")  # repeats a text of its own chunk
+    path = write_jsonl(tmp_path / "in.jsonl", rows)
+    monkeypatch.setattr(bulk, "worth_setting_aside", lambda *_: bulk_import)
+    reports = []
+    for chunk in (1000, 3):
+        monkeypatch.setattr(importer, "CHUNK_LINES", chunk)
+        with open_workspace(tmp_path / f"w{chunk}.db") as other:
+            import_constitution(other.db, constitution_file, actor="a")
+            import_file(other.db, first, actor="a")
+            report = import_file(other.db, path, actor="a", skip_invalid=True)
+            reports.append((report.imported, report.duplicates, [(p.line, p.field) for p in report.invalid]))
+            assert sorted(r[0] for r in other.db.execute("SELECT id FROM examples")) == sorted(
+                ["ex_orig", *report.imported]
+            )
+    assert reports[0] == reports[1]
+    imported, duplicates, invalid = reports[1]
+    assert duplicates == [
+        {"line": 5, "id": "ex_4", "duplicate_of": "ex_1"},
+        {"line": 11, "id": "ex_10", "duplicate_of": "ex_orig"},
+        {"line": 12, "id": "ex_11", "duplicate_of": "ex_9"},
+    ]
+    assert invalid == [(9, "id")]
+    assert len(imported) == 8
