@@ -255,11 +255,11 @@ def markdown(result: dict[str, Any]) -> str:
         "and reclaimable, not memory of the process's own. The TUI's panel is ready as soon as the file is",
         "mapped: its checksums and live count are compared right after, in the loading worker (1.06 s at",
         "1M in the previous run).",
-        "This run (2026-12-06, afternoon) found the machine faster than the morning's, for every command",
-        "alike: `curator import`, whose record path did not change in between, took 155 s at 1M here and",
-        "218 s then (165 s the day before); `list` and `dump`, unchanged, 65 s and 40 s here, 126 s and",
-        "73 s then. Compare times within this table, not with earlier ones; peak memory does not depend",
-        "on the machine's speed.",
+        "This run (2026-12-06, from 06:43 UTC) found the machine faster than the day's earlier one, for",
+        "every command alike: `curator import`, whose record path did not change in between, took 155 s",
+        "at 1M here and 218 s then (165 s the day before); `list` and `dump`, unchanged, 65 s and 40 s here,",
+        "126 s and 73 s then. Compare times within this table, not with earlier ones; peak memory does not",
+        "depend on the machine's speed.",
     ]
     for r in runs:
         first = r.get("ops_first_open")
