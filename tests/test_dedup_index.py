@@ -633,3 +633,23 @@ def test_a_file_used_before_its_checksums_are_compared_reports_a_mismatch_of_the
     assert rebuilt.source == "table" and rebuilt.verify_file()
     texts = queries(ws, random.Random(6))
     assert answers(rebuilt, texts) == answers(DedupEngine.load(ws.db), texts)
+
+
+@pytest.mark.parametrize(("positional", "vectored"), [(True, False), (False, False)])
+def test_the_index_file_is_the_same_without_positional_or_vectored_reads(
+    indexed: tuple[Workspace, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, positional: bool, vectored: bool
+) -> None:
+    """Where the system has no `preadv` (macOS before 11) or no `pread`/`pwrite` (Windows), the file
+    is written, checked and checked later the same way, by copying reads or by seeking."""
+    from curator.dedup.engine import write_index_from_table
+
+    ws, index = indexed
+    monkeypatch.setattr(persist, "POSITIONAL_IO", positional)
+    monkeypatch.setattr(persist, "_PREADV", vectored)
+    size = write_index_from_table(ws.db, tmp_path / "again.index")
+    assert (tmp_path / "again.index").read_bytes() == index.read_bytes() and size == index.stat().st_size
+    assert persist.open_index(tmp_path / "again.index", applied_schema(ws.db)) is not None
+    later = DedupEngine.load(ws.db, index_file=tmp_path / "again.index", verify_file=False)
+    assert later.source == "file" and later.verify_file()
+    _flip_a_byte(tmp_path / "again.index", tmp_path)
+    assert persist.open_index(tmp_path / "again.index", applied_schema(ws.db)) is None

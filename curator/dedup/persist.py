@@ -166,16 +166,32 @@ def _header(layout: Mapping[str, dict[str, Any]], crcs: Mapping[str, int], state
     return MAGIC + struct.pack("<Q", len(body)) + body
 
 
+POSITIONAL_IO = hasattr(os, "pwrite") and hasattr(os, "pread")
+"""Reads and writes at an offset without moving the descriptor's position (POSIX). Without them
+(Windows) a descriptor is read and written by seeking, one thread at a time."""
+_PREADV = hasattr(os, "preadv")
+
+
 def _write_all(fd: int, data: memoryview, at: int) -> None:
+    if not POSITIONAL_IO:
+        os.lseek(fd, at, os.SEEK_SET)
     while data.nbytes:
-        written = os.pwrite(fd, data, at)
+        written = os.pwrite(fd, data, at) if POSITIONAL_IO else os.write(fd, data)
         data, at = data[written:], at + written
 
 
 def _read_all(fd: int, into: memoryview, at: int) -> None:
+    """Fill `into` from the file at `at` (straight into the buffer where the system can)."""
+    if not POSITIONAL_IO:
+        os.lseek(fd, at, os.SEEK_SET)
     done = 0
     while done < into.nbytes:
-        got = os.preadv(fd, [into[done:]], at + done)
+        if POSITIONAL_IO and _PREADV:
+            got = os.preadv(fd, [into[done:]], at + done)
+        else:
+            chunk = os.pread(fd, into.nbytes - done, at + done) if POSITIONAL_IO else os.read(fd, into.nbytes - done)
+            into[done : done + len(chunk)] = chunk
+            got = len(chunk)
         if got <= 0:
             raise OSError(f"short read at byte {at + done}")
         done += got
@@ -269,7 +285,7 @@ def _file_crc(fd: int, at: int, nbytes: int) -> int:
 def _checksums(fd: int, regions: list[tuple[int, int]]) -> list[int]:
     """CRC-32 of each (offset, size) region, two at a time: reads and zlib release the GIL, and
     checking a million records' file is most of the time the TUI waits for its duplicate panel."""
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="curator-crc") as pool:
+    with ThreadPoolExecutor(max_workers=2 if POSITIONAL_IO else 1, thread_name_prefix="curator-crc") as pool:
         return list(pool.map(lambda region: _file_crc(fd, *region), regions))
 
 
