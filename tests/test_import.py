@@ -315,17 +315,22 @@ def test_duplicates_across_chunks_are_found_in_the_database_as_within_one(
 ) -> None:
     """An import holds only the chunk it is on: an id or a text repeated from an earlier chunk is
     found among the rows already written in the same transaction, with the report one chunk gives."""
+    import re
+
     from curator import importer
     from curator.constitution.versions import import_constitution
     from curator.store import bulk
     from curator.store.db import open_workspace
 
-    first = write_jsonl(tmp_path / "first.jsonl", [story(id="ex_orig", text="the stored one")])
-    rows = [story(id=f"ex_{i}", text=f"story number {i} of the file") for i in range(12)]
-    rows[4] = story(id="ex_4", text="story number 1 of the file")  # chunk 2 repeats chunk 1's text
-    rows[8] = story(id="ex_2", text="a new text under an id from chunk 1")
-    rows[10] = story(id="ex_10", text="THE stored one!")  # the text stored before the import
-    rows[11] = story(id="ex_11", text="story number 9 of the file")  # repeats a text of its own chunk
+    # real paragraphs (the Model Spec), repeated the way copies arrive: re-wrapped, re-cased, re-spaced
+    spec = (FIXTURES / "openai-model-spec" / "model_spec_2025-12-18.md").read_text(encoding="utf-8")
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", spec) if len(p.split()) >= 25][:13]
+    first = write_jsonl(tmp_path / "first.jsonl", [story(id="ex_orig", text=paragraphs[12])])
+    rows = [story(id=f"ex_{i}", text=paragraphs[i]) for i in range(12)]
+    rows[4] = story(id="ex_4", text="\n".join(paragraphs[1].split(" ")))  # chunk 2 re-wraps chunk 1's
+    rows[8] = story(id="ex_2", text=paragraphs[8])  # an id from chunk 1 again
+    rows[10] = story(id="ex_10", text=paragraphs[12].upper())  # the text stored before the import
+    rows[11] = story(id="ex_11", text="  " + paragraphs[9].replace(" ", "  "))  # its own chunk's, re-spaced
     path = write_jsonl(tmp_path / "in.jsonl", rows)
     monkeypatch.setattr(bulk, "worth_setting_aside", lambda *_: bulk_import)
     reports = []

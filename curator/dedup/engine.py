@@ -615,11 +615,8 @@ class DedupEngine:
             if engine is not None:
                 engine.index_file = index_file
                 return engine
-        engine = cls._build(source, db, config)
+        engine = cls._build(source, db, config)  # the file could not be written: the next load tries again
         engine.index_file = index_file
-        if index_file is not None:
-            with contextlib.suppress(OSError):  # a read-only folder or a full disk: it works, the next load rebuilds
-                engine.write_index(index_file)
         return engine
 
     @classmethod

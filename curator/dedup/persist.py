@@ -124,9 +124,8 @@ def _layout(shapes: Mapping[str, tuple[int, ...]]) -> dict[str, dict[str, Any]]:
     layout: dict[str, dict[str, Any]] = {}
     offset = 0
     for name, dtype in ARRAYS.items():
-        shape = [int(x) for x in shapes[name]]
-        nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
-        layout[name] = {"dtype": dtype, "shape": shape, "offset": offset}
+        layout[name] = {"dtype": dtype, "shape": [int(x) for x in shapes[name]], "offset": offset}
+        nbytes = _nbytes(layout[name])
         offset += nbytes + _padding(nbytes)
     return layout
 
@@ -317,8 +316,7 @@ def open_index(path: Path, schema: list[str], *, verify: bool | Literal["later"]
             info = described[name]
             if info["dtype"] != dtype:
                 return None
-            nbytes = int(np.prod(info["shape"], dtype=np.int64)) * np.dtype(dtype).itemsize
-            end = max(end, start + int(info["offset"]) + nbytes)
+            end = max(end, start + int(info["offset"]) + _nbytes(info))
         if end > size:
             return None
         regions = [(start + int(described[name]["offset"]), _nbytes(described[name])) for name in ARRAYS]

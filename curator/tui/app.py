@@ -146,13 +146,14 @@ class CuratorApp(App[None]):
             self.call_from_thread(self._dedup_rebuilt, engine)
 
     def _dedup_rebuilt(self, engine: DedupEngine) -> None:
-        """The index file failed its checksums after first use: never quietly keep what it answered."""
+        """The index file failed its later check (checksums, or the records it holds) after first use:
+        never quietly keep what it answered."""
         from curator.tui.widgets.dup_panel import DupPanel
 
         self.dedup = engine
         self.notify(
-            "The duplicate index file did not match its checksums; it was rebuilt from the workspace "
-            "and open duplicate checks were run again.",
+            "The duplicate index file did not match its checksums or the stored records; it was rebuilt "
+            "from the workspace and open duplicate checks were run again.",
             title="Duplicate index rebuilt",
             severity="warning",
             markup=False,
