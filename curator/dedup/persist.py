@@ -88,7 +88,7 @@ class DeferredCheck:
         with self._lock:
             if self._result is None:
                 try:
-                    self._result = _checksums(self._fd, self._regions) == self._expected
+                    self._result = _checksums(self._fd, self._regions, threads=1) == self._expected
                 except OSError:
                     self._result = False
                 finally:
@@ -281,10 +281,11 @@ def _file_crc(fd: int, at: int, nbytes: int) -> int:
     return crc
 
 
-def _checksums(fd: int, regions: list[tuple[int, int]]) -> list[int]:
-    """CRC-32 of each (offset, size) region, two at a time: reads and zlib release the GIL, and
-    checking a million records' file is most of the time the TUI waits for its duplicate panel."""
-    with ThreadPoolExecutor(max_workers=2 if POSITIONAL_IO else 1, thread_name_prefix="curator-crc") as pool:
+def _checksums(fd: int, regions: list[tuple[int, int]], *, threads: int = 2) -> list[int]:
+    """CRC-32 of each (offset, size) region, `threads` at a time: reads and zlib release the GIL, so
+    two threads halve a check someone waits for; a check run behind a working screen takes one, and
+    leaves the other core to the screen."""
+    with ThreadPoolExecutor(max_workers=threads if POSITIONAL_IO else 1, thread_name_prefix="curator-crc") as pool:
         return list(pool.map(lambda region: _file_crc(fd, *region), regions))
 
 
