@@ -248,6 +248,18 @@ def test_exact_counts_work_offline() -> None:
     assert counter_for("text", "cl100k_base").name == "cl100k_base"
 
 
+def test_the_exact_encoding_refuses_to_be_pickled_rather_than_travel_without_its_ranks() -> None:
+    """Its Python copy of the ranks is dropped (the Rust BPE has its own): a pickled copy would have
+    none, so pickling is an error, and counting is unchanged."""
+    import pickle
+
+    encoding = offline_encoding("o200k_base")
+    with pytest.raises(TypeError, match="get_counter"):
+        pickle.dumps(encoding)
+    text = "Exact counts, offline: <|endoftext|> stays ordinary text."
+    assert get_counter("o200k_base").count(text) == len(encoding.encode_ordinary(text)) == 16
+
+
 def test_exact_counter_needs_no_network(tmp_path: Any) -> None:
     """In a fresh process with sockets disabled and an empty tiktoken cache, o200k counts still work."""
     import subprocess

@@ -117,7 +117,26 @@ def offline_encoding(name: str) -> Any | None:
             public.load_tiktoken_bpe = original
     if expected and expected[0] and hashlib.sha256(raw).hexdigest() != expected[0]:
         return None  # the shipped file is not the one tiktoken knows: counts would not be exact
-    return tiktoken.Encoding(**constructor)
+    del raw, ranks
+    encoding = _unpicklable(tiktoken.Encoding)(**constructor)
+    encoding._mergeable_ranks = None  # ~28 MB for o200k: see `_unpicklable`
+    return encoding
+
+
+@functools.cache
+def _unpicklable(encoding_class: type) -> type:
+    """tiktoken's Encoding class, except that it refuses to be pickled.
+
+    The Rust BPE holds its own copy of the ranks; tiktoken keeps the Python one only to pickle the
+    encoding, so `offline_encoding` drops it. Pickling is then an error, never an encoding without
+    ranks: another process builds its own by name (`get_counter`).
+    """
+
+    class OfflineEncoding(encoding_class):  # type: ignore[misc,valid-type]
+        def __reduce_ex__(self, protocol: Any) -> Any:
+            raise TypeError(f"the {self.name} encoding is not picklable: build it by name with get_counter")
+
+    return OfflineEncoding
 
 
 @functools.cache
