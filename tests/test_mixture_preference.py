@@ -268,11 +268,15 @@ def _lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
 
 
-def test_manifest_counts_pairs_per_kind_and_clause(pref_ws: Workspace, tmp_path: Path) -> None:
+@pytest.mark.parametrize("max_epochs", [1, 3])
+def test_manifest_counts_pairs_per_kind_and_clause(pref_ws: Workspace, tmp_path: Path, max_epochs: int) -> None:
+    """With max_epochs 3 every train record makes three lines: pairs count per line, records
+    without pairs once each."""
     spec = load_spec(
         write_spec(
             tmp_path,
             budget_tokens=10**7,
+            max_epochs=max_epochs,
             formats=["hf-messages", "trl-preference", "openai-preference"],
             dedup="off",
             kinds={"story": 0.25, "advice": 0.25, "document": 0.25, "agentic": 0.25},
@@ -305,6 +309,7 @@ def test_manifest_counts_pairs_per_kind_and_clause(pref_ws: Workspace, tmp_path:
     assert pairs_json["by_kind"]["story"] == 0
     assert pairs_json["by_clause"] == dict(sorted(expected_clause.items()))
     assert pairs_json["records_without_pairs"] == len(without) > 0
+    assert max(r["repeat"] for r in index) == max_epochs - 1  # repeated lines were counted once
     card = (folder / "README.md").read_text(encoding="utf-8")
     assert f"Preference pairs (trl-preference, openai-preference): {pairs_json['total']:,}" in card
     assert f"{len(without)} records without alternatives made no preference line" in card

@@ -12,8 +12,9 @@ import pytest
 
 from curator.bootstrap import open_workspace
 from curator.constitution.versions import import_constitution
+from curator.errors import CuratorError
 from curator.mixture import SpecError, export_from_spec, load_spec
-from curator.mixture.split import SplitLock, split_warnings
+from curator.mixture.split import SplitLock, SplitResult, UpdatedRecords, split_warnings, updated_lock
 from curator.store.db import Workspace
 from tests.helpers import fill_ws, gen_records, run, write_spec
 
@@ -113,3 +114,36 @@ def test_the_split_lock_is_written_as_one_json_document_piece_by_piece(tmp_path:
     assert path.read_bytes() == (json.dumps(lock.to_json(), indent=1, ensure_ascii=False) + "\n").encode("utf-8")
     assert SplitLock.read(path) == lock
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # nothing left aside
+
+
+def test_the_lock_after_an_export_merges_the_earlier_lock_without_copying_it(tmp_path: Path) -> None:
+    """The updated lock is the earlier lock's entries with every exported record's split over them
+    (a record locked train and now eval is written eval), in id order, byte for byte what a merged
+    dict gives; its records are a view over the earlier lock and the split result, not a copy."""
+    rng = random.Random(7)
+    splits = ("train", "eval", "heldout")
+    earlier = {f"ex_{i:05d}": rng.choice(splits) for i in range(0, 3000, 2)}
+    exported = [f"ex_{i:05d}" for i in range(0, 3000, 3)]  # half of them in the earlier lock
+    result = SplitResult(
+        {rid: rng.choice(splits) for rid in [*exported, "ex_99999"]},  # a split but not exported: a duplicate
+        {"group:a": "eval"},
+        [],
+    )
+    lock = updated_lock(SplitLock(earlier, {"group:a": "train", "group:b": "eval"}), result, exported)
+    merged = {**earlier, **{rid: result.splits[rid] for rid in exported}}
+    assert isinstance(lock.records, UpdatedRecords) and lock.records is not earlier
+    assert list(lock.records) == sorted(merged) and len(lock.records) == len(merged)
+    assert "ex_99999" not in lock.records and lock.keys == {"group:a": "eval", "group:b": "eval"}
+    path = tmp_path / "mix.splits.lock.json"
+    lock.write(path)
+    expected = SplitLock(dict(sorted(merged.items())), lock.keys)
+    assert path.read_bytes() == (json.dumps(expected.to_json(), indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+    assert SplitLock.read(path) == lock == expected
+
+
+def test_exported_records_out_of_id_order_are_an_error_not_a_lock_in_another_order(tmp_path: Path) -> None:
+    result = SplitResult({"ex_1": "train", "ex_2": "eval"}, {}, [])
+    lock = updated_lock(SplitLock({"ex_0": "train"}, {}), result, ["ex_2", "ex_1"])
+    with pytest.raises(CuratorError, match="ex_1 is out of id order"):
+        lock.write(tmp_path / "mix.splits.lock.json")
+    assert list(tmp_path.iterdir()) == []  # nothing written, nothing left aside

@@ -117,7 +117,6 @@ def offline_encoding(name: str) -> Any | None:
             public.load_tiktoken_bpe = original
     if expected and expected[0] and hashlib.sha256(raw).hexdigest() != expected[0]:
         return None  # the shipped file is not the one tiktoken knows: counts would not be exact
-    del raw, ranks
     encoding = _unpicklable(tiktoken.Encoding)(**constructor)
     encoding._mergeable_ranks = None  # ~28 MB for o200k: see `_unpicklable`
     return encoding
@@ -132,7 +131,7 @@ def _unpicklable(encoding_class: type) -> type:
     ranks: another process builds its own by name (`get_counter`).
     """
 
-    class OfflineEncoding(encoding_class):  # type: ignore[misc,valid-type]
+    class OfflineEncoding(encoding_class):  # type: ignore[misc]
         def __reduce_ex__(self, protocol: Any) -> Any:
             raise TypeError(f"the {self.name} encoding is not picklable: build it by name with get_counter")
 

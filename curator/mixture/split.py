@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import heapq
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,7 @@ def _stronger(a: str, b: str) -> str:
 class SplitLock:
     """Remembered splits: by record id and by split key."""
 
-    records: dict[str, str] = field(default_factory=dict)
+    records: Mapping[str, str] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -91,7 +92,7 @@ class SplitLock:
         return {
             "format": LOCK_FORMAT,
             "version": LOCK_VERSION,
-            "records": dict(sorted(self.records.items())),
+            "records": {k: self.records[k] for k in _in_order(self.records)},
             "keys": dict(sorted(self.keys.items())),
         }
 
@@ -110,7 +111,7 @@ class SplitLock:
                 yield "{}"
                 continue
             yield "{"
-            for i, key in enumerate(sorted(table)):
+            for i, key in enumerate(_in_order(table)):
                 yield f"{',' if i else ''}\n  {dump(key)}: {dump(table[key])}"
             yield "\n }"
         yield "\n}\n"
@@ -183,15 +184,50 @@ def assign_splits(
     return SplitResult(splits, keys, sorted(changed))
 
 
-def updated_lock(lock: SplitLock, result: SplitResult, exported: Iterable[str]) -> SplitLock:
-    """The lock after an export: old entries kept, exported records and their keys recorded."""
-    records = dict(lock.records)
+class UpdatedRecords(Mapping[str, str]):
+    """The lock's records after an export, without a copy of either side: each exported record's
+    split, over the earlier lock's entries. A million records' lock would otherwise be a second
+    dict beside the split result, held until the lock is written.
+
+    Iterates in id order (the order the file is written in), merging the two sides; `exported`
+    must iterate in id order too, and an out-of-order id is an error, not a lock in another order.
+    """
+
+    def __init__(self, before: Mapping[str, str], exported: Collection[str], splits: Mapping[str, str]) -> None:
+        self._before, self._exported, self._splits = before, exported, splits
+        self._len = len(before) + sum(1 for rid in exported if rid not in before)
+
+    def __getitem__(self, rid: str) -> str:
+        return self._splits[rid] if rid in self._exported else self._before[rid]
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __contains__(self, rid: object) -> bool:
+        return rid in self._exported or rid in self._before
+
+    def __iter__(self) -> Iterator[str]:
+        last: str | None = None
+        for rid in heapq.merge(sorted(self._before), self._exported):
+            if last is not None and rid <= last:
+                if rid == last:
+                    continue  # in the earlier lock and exported again
+                raise CuratorError(f"split lock: exported record {rid} is out of id order (after {last})")
+            last = rid
+            yield rid
+
+
+def _in_order(table: Mapping[str, str]) -> Iterable[str]:
+    return table if isinstance(table, UpdatedRecords) else sorted(table)
+
+
+def updated_lock(lock: SplitLock, result: SplitResult, exported: Collection[str]) -> SplitLock:
+    """The lock after an export: old entries kept, exported records and their keys recorded
+    (`exported` in id order: see `UpdatedRecords`)."""
     keys = dict(lock.keys)
-    for rid in exported:
-        records[rid] = result.splits[rid]
     for key, s in result.keys.items():
         keys[key] = _stronger(keys.get(key, "train"), s)
-    return SplitLock(records, keys)
+    return SplitLock(UpdatedRecords(lock.records, exported, result.splits), keys)
 
 
 def expand_heldout(heldout: Sequence[str], parents: dict[str, str | None]) -> frozenset[str]:

@@ -228,16 +228,17 @@ def pair_counts(plan: ExportPlan) -> dict[str, Any]:
     """Preference pairs the exported lines hold (what a preference format writes, in every split).
 
     A record linked to several clauses counts its pairs for each; `records_without_pairs` counts
-    the distinct exported records that have no alternative and so make no preference line.
+    the distinct exported records that have no alternative and so make no preference line: each
+    record's lines are its repeats 0, 1, ..., so its repeat-0 line stands for it (no set of ids).
     """
     by_split = dict.fromkeys(SPLITS, 0)
     by_kind = dict.fromkeys(KINDS, 0)
     by_clause: dict[str, int] = {}
-    without: set[str] = set()
+    without = 0
     for line in plan.lines:
         n = plan.records.meta[line.id].pairs
         if not n:
-            without.add(line.id)
+            without += line.repeat == 0
             continue
         by_split[line.split] += n
         by_kind[line.kind] += n
@@ -248,7 +249,7 @@ def pair_counts(plan: ExportPlan) -> dict[str, Any]:
         "by_split": by_split,
         "by_kind": by_kind,
         "by_clause": dict(sorted(by_clause.items())),
-        "records_without_pairs": len(without),
+        "records_without_pairs": without,
     }
 
 
