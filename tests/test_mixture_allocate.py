@@ -243,7 +243,8 @@ def test_the_plan_keeps_the_counts_of_its_lines_only(genws: Workspace, tmp_path:
     spec = load_spec(write_spec(tmp_path, formats=["openai"], max_epochs=2, budget_tokens=budget))
     plan = plan_export(genws.db, spec, tmp_path / "out")
     train = [line for line in plan.lines if line.split == "train"]
-    assert len(plan.costs) == len(set(plan.allocation.picks)) == len(train)
+    assert len(plan.costs) == len({(line.id, line.repeat) for line in train}) == len(train)
+    assert plan.allocation.picks == []  # the train lines are the picks; not held twice
     candidates = sum(1 for rid in plan.records if plan.split_result.splits[rid] == "train")
     if budget == 40_000:
         assert len(train) < candidates / 2  # the others' counts were dropped
@@ -285,11 +286,11 @@ def test_model_spec_examples_allocate_with_the_counts_they_report(tmp_path: Path
         )
         plan = plan_export(real.db, spec, tmp_path / "out")
         train = [line for line in plan.lines if line.split == "train"]
-        clauses = {rid: plan.records.meta[rid].clauses or ("",) for rid, _ in plan.allocation.picks}
+        clauses = {line.id: plan.records.meta[line.id].clauses or ("",) for line in train}
         for cell in plan.allocation.cells:
-            picked = {rid for rid, _ in plan.allocation.picks if cell.clause in clauses[rid]}
+            picked = {line.id for line in train if cell.clause in clauses[line.id]}
             assert cell.to_json()["unique"] == len(picked), cell.clause
-        assert len(plan.costs) == len(train) == len(set(plan.allocation.picks))
+        assert len(plan.costs) == len(train) == len({(line.id, line.repeat) for line in train})
         if budget == 400_000:
             assert max(line.repeat for line in train) == 2  # the spec's examples are short: repeated
         for line in train:

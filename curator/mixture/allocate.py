@@ -122,7 +122,8 @@ class Allocation:
     kinds: dict[str, KindBudget]
     cells: list[Cell]
     picks: list[tuple[str, int]]
-    """(record id, repeat) in the order they were picked."""
+    """(record id, repeat) in the order they were picked (an export plan empties it once its
+    train lines are made from it, and `costs` once its line costs are)."""
     costs: list[int] = field(default_factory=list)
     """The counted tokens of each pick, as `cost` gave them (0 stays 0 here)."""
 

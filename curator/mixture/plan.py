@@ -699,6 +699,7 @@ def plan_export(
     seed = spec.seed
     meta = exported.meta
     train_lines = [Line("train", rid, meta[rid].kind, meta[rid].clauses, rep) for rid, rep in plan.allocation.picks]
+    plan.allocation.picks = []  # the train lines are the picks (shuffled): not held twice
     train_lines.sort(key=lambda ln: _sha(seed, "shuffle", ln.id, ln.repeat))
     rest: list[Line] = []
     for split in ("eval", "heldout"):
