@@ -345,19 +345,50 @@ def _noop(_phase: str, _done: int, _total: int) -> None:
 def _load_records(db: Database, statuses: list[str], progress: Progress) -> tuple[dict[str, Meta], dict[str, str]]:
     """Each record's `Meta` by id (sorted), and why those that cannot make a valid line are excluded.
 
-    Records are read one at a time and not kept.
+    Records are read one at a time and not kept, each status's in id order and the statuses merged,
+    so the dicts are made in order (sorting a million records' afterwards held them twice).
     """
     meta: dict[str, Meta] = {}
     unusable: dict[str, str] = {}
     shared: dict[Any, Any] = {}
-    for i, status in enumerate(statuses):
-        for ex in iter_query(db, status=status):
-            meta[ex.id] = record_meta(ex, shared)
-            why = unusable_reason(ex)
-            if why:
-                unusable[ex.id] = why
-        progress("load", i + 1, len(statuses))
-    return dict(sorted(meta.items())), dict(sorted(unusable.items()))
+    marks = ",".join("?" * len(statuses))
+    where = f"FROM examples e WHERE status IN ({marks}) AND {live_sql()}"
+    total: int = db.execute(f"SELECT count(*) {where}", statuses).fetchone()[0]
+    merged = heapq.merge(*(iter_query(db, status=status) for status in dict.fromkeys(statuses)), key=_example_id)
+    last = ""
+    for done, ex in enumerate(merged, 1):
+        if ex.id <= last:  # the dicts' order is the export's: never a quietly different one
+            raise CuratorError(f"{ex.id}: records were not read in id order (after {last})")
+        last = ex.id
+        meta[ex.id] = record_meta(ex, shared)
+        why = unusable_reason(ex)
+        if why:
+            unusable[ex.id] = why
+        if done % 10_000 == 0:
+            progress("load", done, total)
+    progress("load", len(meta), len(meta))
+    return meta, unusable
+
+
+def _example_id(ex: Example) -> str:
+    return ex.id
+
+
+class _SplitInputs:
+    """What the split needs of each record, made as it is gone through (see `assign_splits`)."""
+
+    def __init__(self, records: Mapping[str, Meta]) -> None:
+        self.records = records
+
+    def __iter__(self) -> Iterator[SplitInput]:
+        for rid, m in self.records.items():
+            yield SplitInput(rid, m.group, m.clauses)
+
+
+def _drop(records: dict[str, Meta], excluded: Iterable[str]) -> None:
+    """Remove the excluded ids from `records`, in place (order kept)."""
+    for rid in excluded:
+        records.pop(rid, None)
 
 
 def _status_exclusions(db: Database, statuses: list[str]) -> StatusExclusions:
@@ -535,7 +566,8 @@ class PlanSteps:
     """
 
     load: LoadFn = _load_records
-    """(db, statuses, progress) -> each loaded record's Meta by id (sorted), unusable ones' reasons."""
+    """(db, statuses, progress) -> each loaded record's Meta by id (sorted), unusable ones' reasons.
+    The plan owns both dicts: it removes the records it excludes from the first."""
     excluded_by_status: Callable[[Database, list[str]], StatusExclusions] = _status_exclusions
     """(db, statuses) -> the live records whose status is not exported (counted; listed on demand)."""
     scan: ScanFn = local_scan
@@ -583,17 +615,19 @@ def plan_export(
             )
     heldout = expand_heldout(spec.split.heldout_clauses, parents)
 
-    records, reasons = steps.load(db, list(spec.statuses), report)
+    # `eligible` starts as every loaded record and loses the excluded ones in place as each step
+    # excludes them: a million records' Metas are never held in two dicts
+    eligible, reasons = steps.load(db, list(spec.statuses), report)
     by_status = steps.excluded_by_status(db, list(spec.statuses))
-    usable = {k: v for k, v in records.items() if k not in reasons}
-    contaminated, decontamination = _decontaminate(db, spec, where, usable, pools, report, steps.scan)
+    _drop(eligible, reasons)  # what is left is usable
+    contaminated, decontamination = _decontaminate(db, spec, where, eligible, pools, report, steps.scan)
     reasons.update(contaminated)
-    eligible = {k: v for k, v in records.items() if k not in reasons}
+    _drop(eligible, contaminated)
 
     lock_file = lock_path(target.parent, spec.name)
     lock = SplitLock.read(lock_file)
     split_result = assign_splits(
-        [SplitInput(eid, m.group, m.clauses) for eid, m in eligible.items()],
+        _SplitInputs(eligible),
         by=spec.split.by,
         salt=spec.split.salt,
         eval_fraction=spec.split.eval_fraction,
@@ -613,11 +647,11 @@ def plan_export(
                 if k not in dupes and not v.pairs
             }
         )
-    exported = Records(db, {k: v for k, v in eligible.items() if k not in reasons}, contrast=spec.contrast)
-    del records, usable, eligible
+    _drop(eligible, reasons)
+    exported = Records(db, eligible, contrast=spec.contrast)
+    del eligible
     counts = split_counts(
-        {k: split_result.splits[k] for k in exported},
-        {k: split_key(k, v.group, spec.split.by) for k, v in exported.meta.items()},
+        (split_result.splits[k], split_key(k, v.group, spec.split.by)) for k, v in exported.meta.items()
     )
     warnings = split_warnings(
         counts, eval_fraction=spec.split.eval_fraction, heldout_requested=bool(spec.split.heldout_clauses)

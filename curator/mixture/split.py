@@ -149,7 +149,7 @@ class SplitResult:
 
 
 def assign_splits(
-    records: Sequence[SplitInput],
+    records: Iterable[SplitInput],
     *,
     by: str,
     salt: str,
@@ -157,13 +157,26 @@ def assign_splits(
     heldout: set[str] | frozenset[str],
     lock: SplitLock,
 ) -> SplitResult:
-    """Each record's split (pure: the lock is read, not changed)."""
+    """Each record's split (pure: the lock is read, not changed).
+
+    `records` is gone through twice (a list, or a view that makes each `SplitInput` as it is
+    asked for), and keys are made again rather than held per record: for a million records each
+    would be another dict and another string.
+    """
     base: dict[str, str] = {}
     keys: dict[str, str] = {}
-    key_of: dict[str, str] = {}
+    group_keys: dict[str, str] = {}  # one key string per group, however many records it holds
+
+    def key_of(r: SplitInput) -> str:
+        if by == "group" and r.group:
+            key = group_keys.get(r.group)
+            if key is None:
+                key = group_keys[r.group] = split_key(r.id, r.group, by)
+            return key
+        return split_key(r.id, r.group, by)
+
     for r in records:
-        key = split_key(r.id, r.group, by)
-        key_of[r.id] = key
+        key = key_of(r)
         rec, kl = lock.records.get(r.id), lock.keys.get(key)
         if rec == "heldout":
             base[r.id] = rec  # locked heldout stays out, whatever the clauses say now
@@ -174,7 +187,7 @@ def assign_splits(
     splits: dict[str, str] = {}
     changed: list[tuple[str, str, str]] = []
     for r in records:
-        s = keys[key_of[r.id]]
+        s = keys[key_of(r)]
         if r.id in base or any(c in heldout for c in r.clauses):
             s = "heldout"
         splits[r.id] = s
@@ -244,13 +257,14 @@ def expand_heldout(heldout: Sequence[str], parents: dict[str, str | None]) -> fr
     return frozenset(out)
 
 
-def split_counts(splits: dict[str, str], key_of: dict[str, str]) -> dict[str, dict[str, int]]:
-    """Records and split keys (groups, or ids) per split, over the records given."""
+def split_counts(records: Iterable[tuple[str, str]]) -> dict[str, dict[str, int]]:
+    """Records and split keys (groups, or ids) per split, over the (split, split key) of each
+    record given."""
     out = {s: {"records": 0, "keys": 0} for s in SPLITS}
     keys: dict[str, set[str]] = {s: set() for s in SPLITS}
-    for rid, s in splits.items():
+    for s, key in records:
         out[s]["records"] += 1
-        keys[s].add(key_of[rid])
+        keys[s].add(key)
     for s in SPLITS:
         out[s]["keys"] = len(keys[s])
     return out
