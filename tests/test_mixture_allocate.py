@@ -298,3 +298,30 @@ def test_model_spec_examples_allocate_with_the_counts_they_report(tmp_path: Path
             cost = line_cost("openai", ex, draw, spec.rationale, line.repeat, plan.counter)
             assert plan.costs.get((line.id, line.repeat)) == cost
         assert sum(plan.costs.get((line.id, line.repeat)) or 0 for line in train) == plan.allocation.tokens
+
+
+def test_the_plan_loads_every_status_asked_for_in_one_id_order(ws: Workspace) -> None:
+    """Records of three statuses come out merged in id order (the order every later step follows),
+    with progress counted in records; a read that is not in id order is an error, not another plan."""
+    from curator.errors import CuratorError
+    from curator.mixture import plan as plan_module
+
+    records = gen_records(90, seed=3)
+    for i, ex in enumerate(records):
+        ex.status = ("approved", "draft", "review")[i % 3]
+    fill_ws(ws, records)
+    seen: list[tuple[str, int, int]] = []
+    meta, unusable = plan_module._load_records(ws.db, ["review", "approved", "draft"], lambda *p: seen.append(p))
+    assert list(meta) == sorted(ex.id for ex in records) and unusable == {}
+    assert {m.status for m in meta.values()} == {"approved", "draft", "review"}
+    assert seen[-1] == ("load", 90, 90)
+
+    original = plan_module.iter_query
+
+    def backwards(db: Any, **filters: Any) -> Any:
+        return reversed(list(original(db, **filters)))
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(plan_module, "iter_query", backwards)
+        with pytest.raises(CuratorError, match="not read in id order"):
+            plan_module._load_records(ws.db, ["approved"], lambda *p: None)
