@@ -17,6 +17,7 @@ import pytest
 from curator.mixture import SpecError, export_from_spec, load_spec
 from curator.mixture.allocate import (
     Candidate,
+    Candidates,
     allocate,
     largest_remainder,
     plan_kinds,
@@ -107,6 +108,10 @@ def test_fill_is_deterministic_and_respects_max_epochs() -> None:
     a = allocate(cands, cost, **kw)
     b = allocate(list(reversed(cands)), cost, **kw)
     assert a.picks == b.picks
+    columns = Candidates(cands)  # what an export holds: columns, a Candidate made when asked for
+    assert list(columns) == cands and columns[-1] == cands[-1] and columns[3:7] == cands[3:7]
+    c = allocate(columns, cost, **kw)
+    assert (c.picks, c.costs, [x.to_json() for x in c.cells]) == (a.picks, a.costs, [x.to_json() for x in a.cells])
     uses = Counter(rid for rid, _ in a.picks)
     assert max(uses.values()) <= 3
     assert {rep for _, rep in a.picks} <= {0, 1, 2}
@@ -325,3 +330,46 @@ def test_the_plan_loads_every_status_asked_for_in_one_id_order(ws: Workspace) ->
         mp.setattr(plan_module, "iter_query", backwards)
         with pytest.raises(CuratorError, match="not read in id order"):
             plan_module._load_records(ws.db, ["approved"], lambda *p: None)
+
+
+def test_the_loaded_records_table_answers_as_the_dict_it_replaces() -> None:
+    """`MetaTable` (columns, a Meta made on demand) against a plain dict through the plan's own
+    operations: loads in id order, drops in place, lookups, membership, order, items."""
+    from curator.errors import CuratorError
+    from curator.mixture.plan import Meta, MetaTable
+
+    rng = random.Random(11)
+    groups = [None, "g1", "g2", "g\u00e9"]
+    plain: dict[str, Meta] = {}
+    for i in range(300):  # many distinct groups before a second kind or status appears
+        plain[f"aa_{i:03d}"] = Meta("story", "approved", f"group {i}", (), False, frozenset(), frozenset(), 0)
+    for i in sorted(rng.sample(range(10_000), 600)):
+        clauses = tuple(rng.sample(CLAUSES, rng.randint(0, 2)))
+        tools = frozenset(rng.sample(["search", "mail", "calendar"], rng.randint(0, 2)))
+        plain[f"ex_{i:05d}"] = Meta(
+            rng.choice(["story", "advice", "document", "agentic"]),
+            rng.choice(["approved", "draft"]),
+            rng.choice(groups),
+            clauses,
+            rng.random() < 0.3,
+            tools,
+            frozenset(rng.sample(["a", "b"], rng.randint(0, 2))),
+            rng.choice([0, 1, 3, 300, 70_000]),
+        )
+    table = MetaTable.of(plain.items())
+    assert dict(table.items()) == plain and list(table) == list(plain) and len(table) == len(plain)
+    gone = [*rng.sample(list(plain), 200), "ex_99999", "not an id"]  # unknown ids are ignored
+    table.drop(gone)
+    table.drop(gone[:50])  # dropping twice changes nothing
+    for rid in gone:
+        plain.pop(rid, None)
+    assert dict(table.items()) == plain and list(table) == list(plain) and len(table) == len(plain)
+    for rid in rng.sample(list(plain), 50):
+        assert rid in table and table[rid] == plain[rid] and table.get(rid) == plain[rid]
+    for rid in [*gone[:20], "", "ex_", "zzz"]:
+        assert rid not in table and table.get(rid) is None
+        with pytest.raises(KeyError):
+            table[rid]
+    assert 5 not in table
+    with pytest.raises(CuratorError, match="ex_00001: records were not read in id order"):
+        table.add("ex_00001", next(iter(plain.values())))

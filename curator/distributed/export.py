@@ -44,6 +44,7 @@ from curator.mixture.plan import (
     ClustersFn,
     ExportPlan,
     Meta,
+    MetaTable,
     PlanSteps,
     Progress,
     ScanFn,
@@ -205,13 +206,13 @@ def _count_batch(batch: pa.Table, work: tuple[Any]) -> pa.Table:
 class _Counted:
     """Stage 1's result, gathered on the driver."""
 
-    meta: dict[str, Meta]
+    meta: MetaTable
     unusable: dict[str, str]
     statuses: list[tuple[str, str]]
     costs: dict[str, list[int]]
     errors: dict[str, str]
 
-    def load(self, _db: Database, _statuses: list[str], report: Progress) -> tuple[dict[str, Meta], dict[str, str]]:
+    def load(self, _db: Database, _statuses: list[str], report: Progress) -> tuple[MetaTable, dict[str, str]]:
         report("load", 1, 1)
         return self.meta, self.unusable
 
@@ -261,7 +262,7 @@ def _gather_counts(counted: ray.data.Dataset) -> _Counted:
             else:
                 costs[rid] = r["costs"]
     statuses.sort()
-    return _Counted(dict(sorted(meta.items())), dict(sorted(unusable.items())), statuses, costs, errors)
+    return _Counted(MetaTable.of(sorted(meta.items())), dict(sorted(unusable.items())), statuses, costs, errors)
 
 
 # ---------------------------------------------------------------------------

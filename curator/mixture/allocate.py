@@ -22,9 +22,9 @@ from __future__ import annotations
 import hashlib
 import heapq
 from array import array
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from curator.errors import CuratorError
 
@@ -55,6 +55,44 @@ class Candidate:
     """Distinct (a record's links are): a record is credited once to each of its cells."""
     cost: int
     """Tokens at repeat 0 in the counted format (what `cost(id, 0)` gives)."""
+
+
+class Candidates(Sequence[Candidate]):
+    """Train candidates as columns: an export of a million records holds four pointers or numbers
+    a candidate (~32 bytes) instead of a `Candidate` object and its list slot (~80). The strings
+    and clause tuples are the plan's own, shared; a `Candidate` is made when one is asked for."""
+
+    def __init__(self, items: Iterable[Candidate] = ()) -> None:
+        self._ids: list[str] = []
+        self._kinds: list[str] = []
+        self._clauses: list[tuple[str, ...]] = []
+        self._costs = array("q")
+        for c in items:
+            self.add(c.id, c.kind, c.clauses, c.cost)
+
+    def add(self, record_id: str, kind: str, clauses: tuple[str, ...], cost: int) -> None:
+        self._ids.append(record_id)
+        self._kinds.append(kind)
+        self._clauses.append(clauses)
+        self._costs.append(cost)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @overload
+    def __getitem__(self, at: int) -> Candidate: ...
+
+    @overload
+    def __getitem__(self, at: slice) -> list[Candidate]: ...
+
+    def __getitem__(self, at: int | slice) -> Candidate | list[Candidate]:
+        if isinstance(at, slice):
+            return [self[i] for i in range(*at.indices(len(self)))]
+        return Candidate(self._ids[at], self._kinds[at], self._clauses[at], self._costs[at])
+
+    def __iter__(self) -> Iterator[Candidate]:
+        for i in range(len(self._ids)):
+            yield Candidate(self._ids[i], self._kinds[i], self._clauses[i], self._costs[i])
 
 
 @dataclass

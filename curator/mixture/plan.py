@@ -6,10 +6,12 @@ what `--dry-run` shows and what `write` renders, so a dry run and a real export 
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import heapq
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from array import array
+from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +21,7 @@ from sqlite_utils import Database
 from curator import paths
 from curator.errors import CuratorError
 from curator.gcpause import gc_paused
-from curator.mixture.allocate import Allocation, Candidate, CostFn, ShortfallError, allocate
+from curator.mixture.allocate import Allocation, Candidate, Candidates, CostFn, ShortfallError, allocate
 from curator.mixture.counters import TokenCounter, counter_for
 from curator.mixture.formats import pair_count, render_rows, training_text, with_contrast
 from curator.mixture.pools import NO_DRAW, Draw, Drawer, Pools, fold_tags, load_pools
@@ -53,7 +55,7 @@ ScanFn = Callable[[Database, list[str], Callable[[int], None]], "ScanResult"]
 """(db, eval set names, progress(records done)) -> the decontamination pass over the live corpus."""
 ClustersFn = Callable[[Database, Callable[[int, int], None]], "ClusterReport"]
 """(db, progress(done, total)) -> the near-duplicate clusters of the live corpus."""
-LoadFn = Callable[[Database, list[str], Progress], "tuple[dict[str, Meta], dict[str, str]]"]
+LoadFn = Callable[[Database, list[str], Progress], "tuple[MetaTable, dict[str, str]]"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +149,135 @@ class Meta:
     tools: frozenset[str]
     tags: frozenset[str]
     pairs: int
+
+
+class MetaTable(Mapping[str, Meta]):
+    """Each loaded record's `Meta` by id, as columns in id order: ~33 bytes a record where a dict
+    of `Meta` objects took ~136 (a million records' export held it from load to the last line).
+
+    Rows are added in strictly increasing id order (anything else is an error: lookups bisect the
+    ids); a `Meta` is made when one is asked for. Equal groups, clause tuples and tool and tag
+    sets are stored once and referred to by number. `drop` removes records in place, as the plan
+    excludes them.
+    """
+
+    def __init__(self) -> None:
+        self._ids: list[str] = []
+        self._live = bytearray()
+        self._count = 0
+        self._kinds = bytearray()
+        self._statuses = bytearray()
+        self._system = bytearray()
+        self._groups = array("I")
+        self._clauses = array("I")
+        self._tools = array("I")
+        self._tags = array("I")
+        self._pairs = array("I")
+        self._values: list[Any] = []
+        self._numbers: dict[Any, int] = {}
+        self._words: list[str] = []  # kinds and statuses: a few, numbered apart so a byte holds them
+        self._word_numbers: dict[str, int] = {}
+
+    @classmethod
+    def of(cls, items: Iterable[tuple[str, Meta]]) -> MetaTable:
+        """A table of these (id, Meta) pairs, in id order."""
+        table = cls()
+        for rid, m in items:
+            table.add(rid, m)
+        return table
+
+    def _number(self, value: Any) -> int:
+        n = self._numbers.get(value)
+        if n is None:
+            n = self._numbers[value] = len(self._values)
+            self._values.append(value)
+        return n
+
+    def _word(self, value: str) -> int:
+        n = self._word_numbers.get(value)
+        if n is None:
+            if len(self._words) == 256:
+                raise CuratorError(f"more than 256 kinds and statuses among the loaded records ({value!r})")
+            n = self._word_numbers[value] = len(self._words)
+            self._words.append(value)
+        return n
+
+    def add(self, record_id: str, m: Meta) -> None:
+        if self._ids and record_id <= self._ids[-1]:
+            raise CuratorError(f"{record_id}: records were not read in id order (after {self._ids[-1]})")
+        number = self._number
+        self._ids.append(record_id)
+        self._live.append(1)
+        self._count += 1
+        self._kinds.append(self._word(m.kind))
+        self._statuses.append(self._word(m.status))
+        self._system.append(m.system)
+        self._groups.append(number(m.group))
+        self._clauses.append(number(m.clauses))
+        self._tools.append(number(m.tools))
+        self._tags.append(number(m.tags))
+        self._pairs.append(m.pairs)
+
+    def _row(self, record_id: object) -> int:
+        """The live row of `record_id`, or -1."""
+        if not isinstance(record_id, str):
+            return -1
+        at = bisect.bisect_left(self._ids, record_id)
+        return at if at < len(self._ids) and self._ids[at] == record_id and self._live[at] else -1
+
+    def _meta(self, at: int) -> Meta:
+        v, words = self._values, self._words
+        return Meta(
+            words[self._kinds[at]],
+            words[self._statuses[at]],
+            v[self._groups[at]],
+            v[self._clauses[at]],
+            bool(self._system[at]),
+            v[self._tools[at]],
+            v[self._tags[at]],
+            self._pairs[at],
+        )
+
+    def __getitem__(self, record_id: str) -> Meta:
+        at = self._row(record_id)
+        if at < 0:
+            raise KeyError(record_id)
+        return self._meta(at)
+
+    def __contains__(self, record_id: object) -> bool:
+        return self._row(record_id) >= 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[str]:
+        live = self._live
+        return (rid for at, rid in enumerate(self._ids) if live[at])
+
+    def items(self) -> ItemsView[str, Meta]:
+        return _TableItems(self)
+
+    def rows(self) -> Iterator[tuple[str, Meta]]:
+        """(id, Meta) of each live record, in id order, without a lookup each."""
+        live = self._live
+        for at, rid in enumerate(self._ids):
+            if live[at]:
+                yield rid, self._meta(at)
+
+    def drop(self, record_ids: Iterable[str]) -> None:
+        """Remove these records (ids not in the table are ignored)."""
+        for rid in record_ids:
+            at = self._row(rid)
+            if at >= 0:
+                self._live[at] = 0
+                self._count -= 1
+
+
+class _TableItems(ItemsView[str, Meta]):
+    _mapping: MetaTable
+
+    def __iter__(self) -> Iterator[tuple[str, Meta]]:
+        return self._mapping.rows()
 
 
 def record_meta(ex: Example, shared: dict[Any, Any]) -> Meta:
@@ -244,7 +375,7 @@ class Records(Mapping[str, Example]):
 
     CHUNK = 500
 
-    def __init__(self, db: Database, meta: dict[str, Meta], *, contrast: bool) -> None:
+    def __init__(self, db: Database, meta: Mapping[str, Meta], *, contrast: bool) -> None:
         self.db = db
         self.meta = meta
         self.contrast = contrast
@@ -342,25 +473,21 @@ def _noop(_phase: str, _done: int, _total: int) -> None:
     return None
 
 
-def _load_records(db: Database, statuses: list[str], progress: Progress) -> tuple[dict[str, Meta], dict[str, str]]:
+def _load_records(db: Database, statuses: list[str], progress: Progress) -> tuple[MetaTable, dict[str, str]]:
     """Each record's `Meta` by id (sorted), and why those that cannot make a valid line are excluded.
 
     Records are read one at a time and not kept, each status's in id order and the statuses merged,
     so the dicts are made in order (sorting a million records' afterwards held them twice).
     """
-    meta: dict[str, Meta] = {}
+    meta = MetaTable()
     unusable: dict[str, str] = {}
     shared: dict[Any, Any] = {}
     marks = ",".join("?" * len(statuses))
     where = f"FROM examples e WHERE status IN ({marks}) AND {live_sql()}"
     total: int = db.execute(f"SELECT count(*) {where}", statuses).fetchone()[0]
     merged = heapq.merge(*(iter_query(db, status=status) for status in dict.fromkeys(statuses)), key=_example_id)
-    last = ""
     for done, ex in enumerate(merged, 1):
-        if ex.id <= last:  # the dicts' order is the export's: never a quietly different one
-            raise CuratorError(f"{ex.id}: records were not read in id order (after {last})")
-        last = ex.id
-        meta[ex.id] = record_meta(ex, shared)
+        meta.add(ex.id, record_meta(ex, shared))  # an id out of order is an error
         why = unusable_reason(ex)
         if why:
             unusable[ex.id] = why
@@ -383,12 +510,6 @@ class _SplitInputs:
     def __iter__(self) -> Iterator[SplitInput]:
         for rid, m in self.records.items():
             yield SplitInput(rid, m.group, m.clauses)
-
-
-def _drop(records: dict[str, Meta], excluded: Iterable[str]) -> None:
-    """Remove the excluded ids from `records`, in place (order kept)."""
-    for rid in excluded:
-        records.pop(rid, None)
 
 
 def _status_exclusions(db: Database, statuses: list[str]) -> StatusExclusions:
@@ -619,10 +740,10 @@ def plan_export(
     # excludes them: a million records' Metas are never held in two dicts
     eligible, reasons = steps.load(db, list(spec.statuses), report)
     by_status = steps.excluded_by_status(db, list(spec.statuses))
-    _drop(eligible, reasons)  # what is left is usable
+    eligible.drop(reasons)  # what is left is usable
     contaminated, decontamination = _decontaminate(db, spec, where, eligible, pools, report, steps.scan)
     reasons.update(contaminated)
-    _drop(eligible, contaminated)
+    eligible.drop(contaminated)
 
     lock_file = lock_path(target.parent, spec.name)
     lock = SplitLock.read(lock_file)
@@ -647,7 +768,7 @@ def plan_export(
                 if k not in dupes and not v.pairs
             }
         )
-    _drop(eligible, reasons)
+    eligible.drop(reasons)
     exported = Records(db, eligible, contrast=spec.contrast)
     del eligible
     counts = split_counts(
@@ -695,13 +816,13 @@ def plan_export(
         return line_cost(fmt, exported[record_id], draw, spec.rationale, repeat, counter)
 
     train = [k for k in exported if split_result.splits[k] == "train"]
-    candidates: list[Candidate] = []
+    candidates = Candidates()
     with gc_paused():
         # the local engine reads the records a chunk at a time; counted costs need no record
         for chunk in exported.chunks(train) if counted is None else [train]:
             for rid in chunk:
                 m = exported.meta[rid]
-                candidates.append(Candidate(rid, m.kind, m.clauses, cost(rid, 0)))
+                candidates.add(rid, m.kind, m.clauses, cost(rid, 0))
                 i = len(candidates) - 1
                 if i % 1000 == 999 or i + 1 == len(train):
                     report("count", i + 1, len(train))
