@@ -7,6 +7,7 @@ import json
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,16 @@ from curator.bootstrap import open_workspace
 from curator.constitution.versions import import_constitution
 from curator.errors import CuratorError
 from curator.mixture import SpecError, export_from_spec, load_spec
-from curator.mixture.split import SplitLock, SplitResult, UpdatedRecords, split_warnings, updated_lock
+from curator.mixture.split import (
+    OrderedSplits,
+    SplitInput,
+    SplitLock,
+    SplitResult,
+    UpdatedRecords,
+    assign_splits,
+    split_warnings,
+    updated_lock,
+)
 from curator.store.db import Workspace
 from tests.helpers import fill_ws, gen_records, run, write_spec
 
@@ -147,3 +157,32 @@ def test_exported_records_out_of_id_order_are_an_error_not_a_lock_in_another_ord
     with pytest.raises(CuratorError, match="ex_1 is out of id order"):
         lock.write(tmp_path / "mix.splits.lock.json")
     assert list(tmp_path.iterdir()) == []  # nothing written, nothing left aside
+
+
+def test_splits_of_records_in_id_order_are_held_compactly_and_answer_the_same() -> None:
+    """An export's records come in id order: their splits are an `OrderedSplits` (ids and a byte
+    each); the same records shuffled give a dict; both say the same split for every record."""
+    rng = random.Random(3)
+    inputs = [
+        SplitInput(f"ex_{i:05d}", rng.choice([None, "g1", "g2", "g3"]), (rng.choice(["a", "b", "held"]),))
+        for i in sorted(rng.sample(range(50_000), 2000))
+    ]
+    kwargs: dict[str, Any] = {
+        "by": "group",
+        "salt": "s",
+        "eval_fraction": 0.3,
+        "heldout": frozenset({"held"}),
+        "lock": SplitLock({inputs[5].id: "heldout"}, {"group:g1": "eval"}),
+    }
+    ordered = assign_splits(inputs, **kwargs)
+    shuffled = inputs[:]
+    rng.shuffle(shuffled)
+    plain = assign_splits(shuffled, **kwargs)
+    assert isinstance(ordered.splits, OrderedSplits) and isinstance(plain.splits, dict)
+    assert dict(ordered.splits.items()) == plain.splits and set(plain.splits.values()) == {"train", "eval", "heldout"}
+    assert (ordered.keys, ordered.changed) == (plain.keys, plain.changed)
+    assert ordered.splits[inputs[5].id] == "heldout" and "ex_99999" not in ordered.splits
+    with pytest.raises(KeyError):
+        ordered.splits["ex_99999"]
+    with pytest.raises(CuratorError, match="out of id order"):
+        ordered.splits.add(inputs[0].id, "train")

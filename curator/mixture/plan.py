@@ -613,7 +613,7 @@ def _clusters(db: Database, mode: str, progress: Progress, near: ClustersFn) -> 
 
 def _dedup(
     clusters: list[tuple[list[str], str | None]],
-    splits: dict[str, str],
+    splits: Mapping[str, str],
     records: Mapping[str, Meta],
     created_at: Callable[[Sequence[str]], dict[str, str]],
 ) -> dict[str, str]:
