@@ -445,17 +445,23 @@ def test_a_flipped_byte_in_any_array_makes_the_file_unusable(indexed: tuple[Work
     assert sorted(spoiled) == sorted(persist.ARRAYS)
 
 
+@pytest.mark.parametrize("piece", [1 << 20, 7])
 def test_the_index_file_written_from_the_table_is_the_engines_byte_for_byte(
-    workspace_file: tuple[Path, Workspace], tmp_path: Path
+    workspace_file: tuple[Path, Workspace], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, piece: int
 ) -> None:
-    """What a big import writes without building the engine (chunk by chunk, no signature matrix)
-    is the file the engine writes: after edits, deletes (left out), purges and restores, with ids of
-    several lengths, records whose excerpt fingerprints are empty, and real text: paragraphs of two
-    releases of the Model Spec, many of them edited from one release to the next."""
+    """What a big import writes without building the engine (chunk by chunk, no signature matrix,
+    the excerpt fingerprints sorted a bucket at a time through anonymous scratch files, read back
+    whole or 7 at a time) is the file the engine writes: after edits, deletes (left out), purges
+    and restores, with ids of several lengths, records whose excerpt fingerprints are empty, and
+    real text: paragraphs of two releases of the Model Spec, many of them edited from one release
+    to the next (so many fingerprints are shared, and their rows must keep their order)."""
     import re
 
+    from curator.dedup import engine as engine_module
     from curator.dedup.engine import write_index_from_table
     from tests.conftest import FIXTURES
+
+    monkeypatch.setattr(engine_module, "_SCRATCH_PIECE", piece)
 
     _, ws = workspace_file
     paragraphs: dict[str, None] = {}
@@ -479,6 +485,11 @@ def test_the_index_file_written_from_the_table_is_the_engines_byte_for_byte(
     assert size == len(streamed)
     assert streamed == (tmp_path / "engine.index").read_bytes()
     assert DedupEngine.load(ws.db, index_file=tmp_path / "streamed.index").source == "file"
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no scratch or temp file left
+    opened = persist.open_index(tmp_path / "streamed.index", applied_schema(ws.db))
+    assert opened is not None
+    keys = opened.arrays["excerpt_keys"]  # fingerprints shared by several records: their order is tested
+    assert keys.size > 1000 and np.unique(keys).size < keys.size
 
 
 def test_ids_are_ordered_by_their_bytes() -> None:

@@ -7,12 +7,13 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 import numpy as np
 from sqlite_utils import Database
@@ -171,10 +172,11 @@ def write_index_from_table(db: Database, path: Path) -> int:
 
     The same bytes as `DedupEngine.load(db, index_file=path)` writes when it builds from the table,
     without the engine: each chunk's sketch rows and band keys go to their place in the file as they
-    are read, each band is then sorted on its own (~12 bytes a record at a time), and the excerpt
-    fingerprints are written in sorted order piece by piece. What stays in memory is the ids and the
-    fingerprints (~100 bytes a record) and the fingerprints' sort order. Everything is read inside
-    one snapshot.
+    are read, and each band is then sorted on its own (~12 bytes a record at a time). The excerpt
+    fingerprints (~8 a record) are sorted the same way by their top byte: each chunk's (fingerprint,
+    row) pairs go to a scratch file as they are read, are then spread into their bucket's part of
+    the file, and each bucket is sorted on its own (see `_sort_fingerprints`). What stays in memory
+    is the ids (~24 bytes a record). Everything is read inside one snapshot.
     """
     live = live_sql("example_id")
     with read_snapshot(db), scan_cache(db):  # one pass over every signature: a small page cache
@@ -197,12 +199,15 @@ def write_index_from_table(db: Database, path: Path) -> int:
             "excerpt_rows": (print_bytes // 8,),
         }
         state = State(seen, _event_at(db, seen), n)
-        with IndexWriter(path, shapes, state, applied_schema(db)) as out:
+        with (
+            IndexWriter(path, shapes, state, applied_schema(db)) as out,
+            tempfile.TemporaryFile(dir=path.parent, prefix=".curator-prints-") as scratch_keys,
+            tempfile.TemporaryFile(dir=path.parent, prefix=".curator-prints-") as scratch_rows,
+        ):
             id_blob = bytearray()
             id_ends = np.empty(n, dtype=np.int64)
-            prints = bytearray()
-            ends = np.empty(n, dtype=np.int64)  # where each record's fingerprints end in `prints`
-            at = 0
+            buckets = np.zeros(_PRINT_BUCKETS, dtype=np.int64)  # fingerprints per top byte
+            at = prints = 0
             for rows, sigs in _signature_chunks(db, live):
                 end = at + len(rows)
                 if end > n:
@@ -212,13 +217,20 @@ def write_index_from_table(db: Database, path: Path) -> int:
                 keys = all_short_keys(sigs)
                 for band in range(BANDS):  # band-major: each band is sorted below
                     out.write("lsh_keys", band * n + at, keys[:, band])
+                counts = []
                 for k, r in enumerate(rows):
                     id_blob += r[0].encode()
                     id_ends[at + k] = len(id_blob)
-                    prints += r[3]
-                    ends[at + k] = len(prints) // 8
+                    if len(r[3]) % 8:
+                        raise UsageError("stored fingerprints are corrupt (wrong size); run `curator dedup reindex`")
+                    counts.append(len(r[3]) // 8)
+                chunk_prints = np.frombuffer(b"".join(r[3] for r in rows), dtype="<u8")
+                scratch_keys.write(chunk_prints.tobytes())
+                scratch_rows.write(np.repeat(np.arange(at, end, dtype="<i4"), counts).tobytes())
+                buckets += np.bincount(_print_bucket(chunk_prints), minlength=_PRINT_BUCKETS)
+                prints += chunk_prints.size
                 at = end
-            if at != n or len(id_blob) != id_bytes or len(prints) != print_bytes:
+            if at != n or len(id_blob) != id_bytes or prints * 8 != print_bytes:
                 raise UsageError("the stored signatures changed while the index was written")
             ids = np.frombuffer(id_blob, dtype=np.uint8)
             out.write("id_blob", 0, ids)
@@ -229,18 +241,53 @@ def write_index_from_table(db: Database, path: Path) -> int:
                 band_keys, band_rows = sorted_keys(out.read("lsh_keys", band * n, n))
                 out.write("lsh_keys", band * n, band_keys)
                 out.write("lsh_rows", band * n, band_rows)
-            fingerprints = np.frombuffer(prints, dtype="<u8")
-            order = np.argsort(fingerprints, kind="stable")  # as `sorted_keys` orders them
-            for lo in range(0, order.size, _SORTED_PIECE):
-                piece = order[lo : lo + _SORTED_PIECE]
-                out.write("excerpt_keys", lo, fingerprints[piece])
-                out.write("excerpt_rows", lo, np.searchsorted(ends, piece, side="right"))
-            del fingerprints, prints, order
+            _sort_fingerprints(out, scratch_keys, scratch_rows, buckets)
             return out.finish()
 
 
-_SORTED_PIECE = 1 << 20
-"""Fingerprints gathered into sorted order and written at a time."""
+_PRINT_BUCKETS = 256
+"""Excerpt fingerprints are sorted in buckets by their top byte (hashes: ~1/256 of them each)."""
+_SCRATCH_PIECE = 1 << 20
+"""Fingerprints read back from the scratch files at a time."""
+
+
+def _print_bucket(prints: np.ndarray[Any, np.dtype[np.uint64]]) -> np.ndarray[Any, np.dtype[np.uint8]]:
+    return (prints >> np.uint64(56)).astype(np.uint8)
+
+
+def _sort_fingerprints(out: IndexWriter, scratch_keys: IO[bytes], scratch_rows: IO[bytes], buckets: Any) -> None:
+    """Write the excerpt index's (fingerprint, row) pairs sorted by fingerprint, equal ones in row
+    order: what a stable sort of all of them gives (`sorted_keys`), a bucket at a time.
+
+    The scratch files hold the pairs in row order. A piece at a time, each pair goes to the next
+    free place of its bucket's part of the file, so every bucket holds its pairs in row order;
+    each bucket is then sorted on its own (a stable sort), which orders the whole array.
+    """
+    starts = np.concatenate(([0], np.cumsum(buckets)[:-1])).astype(np.int64)
+    free = starts.copy()
+    scratch_keys.seek(0)
+    scratch_rows.seek(0)
+    while data := scratch_keys.read(_SCRATCH_PIECE * 8):
+        keys = np.frombuffer(data, dtype="<u8")
+        rows = np.frombuffer(scratch_rows.read(keys.size * 4), dtype="<i4")
+        if rows.size != keys.size:
+            raise UsageError("the index's scratch file was cut short; run `curator dedup reindex`")
+        bucket = _print_bucket(keys)
+        order = np.argsort(bucket, kind="stable")
+        keys, rows, bucket = keys[order], rows[order], bucket[order]
+        firsts = np.flatnonzero(np.diff(bucket.astype(np.int16), prepend=-1))  # where each bucket starts
+        for lo, hi in zip(firsts.tolist(), [*firsts[1:].tolist(), keys.size], strict=True):
+            b = int(bucket[lo])
+            out.write("excerpt_keys", int(free[b]), keys[lo:hi])
+            out.write("excerpt_rows", int(free[b]), rows[lo:hi])
+            free[b] += hi - lo
+    if not np.array_equal(free, starts + buckets):
+        raise UsageError("the index's scratch file was cut short; run `curator dedup reindex`")
+    for lo, count in zip(starts.tolist(), buckets.tolist(), strict=True):
+        if count > 1:
+            keys, rows = sorted_keys(out.read("excerpt_keys", lo, count), out.read("excerpt_rows", lo, count))
+            out.write("excerpt_keys", lo, keys)
+            out.write("excerpt_rows", lo, rows)
 
 
 def record_text(record_json: str) -> str:
