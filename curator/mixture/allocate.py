@@ -79,6 +79,9 @@ class Candidates(Sequence[Candidate]):
     def __len__(self) -> int:
         return len(self._ids)
 
+    def id_at(self, at: int) -> str:
+        return self._ids[at]
+
     @overload
     def __getitem__(self, at: int) -> Candidate: ...
 
@@ -220,9 +223,17 @@ def _order_key(seed: int, kind: str, clause: str, record_id: str) -> bytes:
     return hashlib.sha256(f"{seed}\x1f{kind}\x1f{clause}\x1f{record_id}".encode()).digest()
 
 
+def _id_at(candidates: Sequence[Candidate]) -> Callable[[int], str]:
+    """The id of the candidate at a position, without making the `Candidate` when they are columns."""
+    if isinstance(candidates, Candidates):
+        return candidates.id_at
+    return lambda at: candidates[at].id
+
+
 def _sort_members(cell: Cell, candidates: Sequence[Candidate], seed: int) -> None:
     members = cell.members
-    keys = [_order_key(seed, cell.kind, cell.clause, candidates[at].id) for at in members]
+    id_at = _id_at(candidates)
+    keys = [_order_key(seed, cell.kind, cell.clause, id_at(at)) for at in members]
     cell.members = array("I", (members[j] for j in sorted(range(len(members)), key=keys.__getitem__)))
 
 

@@ -264,6 +264,13 @@ class MetaTable(Mapping[str, Meta]):
             if live[at]:
                 yield rid, self._meta(at)
 
+    def split_inputs(self) -> Iterator[SplitInput]:
+        """What the split needs of each live record, in id order, without making its `Meta`."""
+        live, v, groups, clauses = self._live, self._values, self._groups, self._clauses
+        for at, rid in enumerate(self._ids):
+            if live[at]:
+                yield SplitInput(rid, v[groups[at]], v[clauses[at]])
+
     def drop(self, record_ids: Iterable[str]) -> None:
         """Remove these records (ids not in the table are ignored)."""
         for rid in record_ids:
@@ -485,7 +492,8 @@ def _load_records(db: Database, statuses: list[str], progress: Progress) -> tupl
     marks = ",".join("?" * len(statuses))
     where = f"FROM examples e WHERE status IN ({marks}) AND {live_sql()}"
     total: int = db.execute(f"SELECT count(*) {where}", statuses).fetchone()[0]
-    merged = heapq.merge(*(iter_query(db, status=status) for status in dict.fromkeys(statuses)), key=_example_id)
+    reads = [iter_query(db, status=status) for status in dict.fromkeys(statuses)]
+    merged = reads[0] if len(reads) == 1 else heapq.merge(*reads, key=_example_id)
     for done, ex in enumerate(merged, 1):
         meta.add(ex.id, record_meta(ex, shared))  # an id out of order is an error
         why = unusable_reason(ex)
@@ -504,12 +512,11 @@ def _example_id(ex: Example) -> str:
 class _SplitInputs:
     """What the split needs of each record, made as it is gone through (see `assign_splits`)."""
 
-    def __init__(self, records: Mapping[str, Meta]) -> None:
+    def __init__(self, records: MetaTable) -> None:
         self.records = records
 
     def __iter__(self) -> Iterator[SplitInput]:
-        for rid, m in self.records.items():
-            yield SplitInput(rid, m.group, m.clauses)
+        return self.records.split_inputs()
 
 
 def _status_exclusions(db: Database, statuses: list[str]) -> StatusExclusions:
@@ -770,9 +777,8 @@ def plan_export(
         )
     eligible.drop(reasons)
     exported = Records(db, eligible, contrast=spec.contrast)
-    del eligible
     counts = split_counts(
-        (split_result.splits[k], split_key(k, v.group, spec.split.by)) for k, v in exported.meta.items()
+        (split_result.splits[r.id], split_key(r.id, r.group, spec.split.by)) for r in eligible.split_inputs()
     )
     warnings = split_warnings(
         counts, eval_fraction=spec.split.eval_fraction, heldout_requested=bool(spec.split.heldout_clauses)
