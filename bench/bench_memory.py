@@ -165,9 +165,11 @@ near 1x from the smallest to the largest size). The growth this table shows ther
 cache filling up to a connection's 64 MiB, not records held; since 2026-12-06 these passes read
 through 8 MiB (`store.db.scan_cache`) and stay at ~65 MiB from 10k to 1M (see Scaling: this table
 is from before). `export` reads records again a chunk at a time to count and write them, but its
-plan keeps a few fields per loaded record (kind, status, group, clauses, flags, pair count), each
-train candidate until it is allocated (then only the picked lines' token counts), the lines and
-the split lock: ~0.4 KB per loaded record at 1M (500k approved). The records it leaves
+plan keeps a few fields per loaded record (kind, status, group, clauses, flags, pair count) and
+its split, each train candidate until it is allocated (then only the picked lines' token
+counts) and the lines. Since 2026-12-06 those are columns (`plan.MetaTable`,
+`split.OrderedSplits`, `allocate.Candidates`: the id and ~40 bytes a loaded record, where dicts of
+objects took ~0.4 KB) and the lock after the export is a view, not a copy. The records it leaves
 out by status (the other 500k) are counted, then read back in id order while manifest.json is
 written entry by entry; until that change the manifest's list was held three times over (objects,
 dicts, the JSON text) and the export peaked at 285 MiB at 100k and 1,052 MiB at 1M in the
