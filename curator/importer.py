@@ -26,10 +26,11 @@ import json
 import os
 import re
 import zlib
-from collections.abc import Callable, Iterator
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from pydantic import ValidationError
 from sqlite_utils import Database
@@ -68,6 +69,53 @@ class LineProblem:
         return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
 
 
+class IdList(Sequence[str]):
+    """Ids in the order they were added, held as UTF-8 end to end: ~34 bytes an id where a list of
+    strings took ~85, and an import of a million records reports every id it wrote."""
+
+    def __init__(self, ids: Iterable[str] = ()) -> None:
+        self._blob = bytearray()
+        self._ends = array("Q")
+        self.extend(ids)
+
+    def extend(self, ids: Iterable[str]) -> None:
+        for record_id in ids:
+            self._blob += record_id.encode()
+            self._ends.append(len(self._blob))
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    @overload
+    def __getitem__(self, at: int) -> str: ...
+
+    @overload
+    def __getitem__(self, at: slice) -> list[str]: ...
+
+    def __getitem__(self, at: int | slice) -> str | list[str]:
+        if isinstance(at, slice):
+            return [self[i] for i in range(*at.indices(len(self)))]
+        at = range(len(self._ends))[at]  # negative positions count from the end; IndexError beyond
+        start = self._ends[at - 1] if at else 0
+        return self._blob[start : self._ends[at]].decode()
+
+    def __iter__(self) -> Iterator[str]:
+        start = 0
+        for end in self._ends:
+            yield self._blob[start:end].decode()
+            start = end
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, IdList | list | tuple):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"IdList({list(self)!r})"
+
+
 @dataclass
 class ImportReport:
     """What an import did: ids written, exact duplicates skipped, invalid lines skipped."""
@@ -75,7 +123,7 @@ class ImportReport:
     format: str
     statuses: str = "draft"
     """What the imported records' statuses are: `draft`, `review` (submitted) or `kept` (as in the file)."""
-    imported: list[str] = field(default_factory=list)
+    imported: IdList = field(default_factory=IdList)
     duplicates: list[dict[str, Any]] = field(default_factory=list)
     invalid: list[LineProblem] = field(default_factory=list)
     warnings: list[LineProblem] = field(default_factory=list)
@@ -85,7 +133,7 @@ class ImportReport:
         return {
             "format": self.format,
             "imported": len(self.imported),
-            "ids": self.imported,
+            "ids": list(self.imported),
             "duplicates": self.duplicates,
             "invalid": [
                 {"line": p.line, "field": p.field, "message": p.message, "error": p.describe(filename)}

@@ -353,3 +353,21 @@ def test_duplicates_across_chunks_are_found_in_the_database_as_within_one(
     ]
     assert invalid == [(9, "id")]
     assert len(imported) == 8
+
+
+def test_the_ids_an_import_reports_are_held_compactly_and_read_back_as_given() -> None:
+    """An import of a million records reports every id it wrote: held as UTF-8 end to end, read
+    back in order, by position (negative too) and by slice, equal to the list of them."""
+    from curator.importer import IdList
+
+    given = ["ex_1", "b", "ex_\u00e9t\u00e9", "x" * 300, "ex_\U0001f600", "a:b.c-d"]
+    ids = IdList(given[:2])
+    ids.extend(given[2:])
+    assert len(ids) == 6 and list(ids) == given and ids == given and ids == tuple(given)
+    assert [ids[i] for i in range(-6, 6)] == given + given
+    assert ids[1:5] == given[1:5] and ids[::-2] == given[::-2]
+    assert ids != given[:5] and ids != "ex_1" and IdList() == []
+    with pytest.raises(IndexError):
+        ids[6]
+    with pytest.raises(IndexError):
+        IdList()[0]
