@@ -484,7 +484,7 @@ def _load_records(db: Database, statuses: list[str], progress: Progress) -> tupl
     """Each record's `Meta` by id (sorted), and why those that cannot make a valid line are excluded.
 
     Records are read one at a time and not kept, each status's in id order and the statuses merged,
-    so the dicts are made in order (sorting a million records' afterwards held them twice).
+    so the table and the dict are made in order (sorting a million records afterwards held them twice).
     """
     meta = MetaTable()
     unusable: dict[str, str] = {}
