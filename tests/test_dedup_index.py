@@ -601,12 +601,16 @@ def test_an_index_file_with_the_earlier_unpadded_header_is_still_read(indexed: t
     assert answers(engine, texts) == answers(DedupEngine.load(ws.db), texts)
 
 
+@pytest.mark.parametrize("fills", ["index file", "scratch file"])
 def test_an_index_file_that_cannot_be_written_leaves_the_index_built_in_memory(
-    workspace_file: tuple[Path, Workspace], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    workspace_file: tuple[Path, Workspace], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fills: str
 ) -> None:
-    """A full disk or a read-only folder: the engine still answers as the table does, and nothing
-    is left beside the workspace."""
+    """A full disk or a read-only folder, while the index file or the fingerprints' scratch file is
+    written: the engine still answers as the table does, and nothing is left beside the workspace."""
     import errno
+    import tempfile
+
+    from curator.dedup import engine as engine_module
 
     _, ws = workspace_file
     folder = tmp_path / "index-here"
@@ -615,7 +619,27 @@ def test_an_index_file_that_cannot_be_written_leaves_the_index_built_in_memory(
     def full_disk(*_: object, **__: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(persist.os, "pwrite", full_disk)
+    if fills == "index file":
+        monkeypatch.setattr(persist.os, "pwrite", full_disk)
+    else:
+        real_scratch = tempfile.TemporaryFile
+
+        class FullScratch:
+            """An anonymous scratch file on a disk that fills at the first write."""
+
+            def __init__(self, **kwargs: Any) -> None:
+                self.kwargs = kwargs
+
+            def __enter__(self) -> FullScratch:
+                self.handle = real_scratch(**self.kwargs)
+                return self
+
+            def __exit__(self, *_: object) -> None:
+                self.handle.close()
+
+            write = staticmethod(full_disk)
+
+        monkeypatch.setattr(engine_module.tempfile, "TemporaryFile", FullScratch)
     engine = DedupEngine.load(ws.db, index_file=folder / "ws.db.dedup-index")
     assert engine.source == "table" and engine.index.signatures is not None  # built in memory
     assert list(folder.iterdir()) == []
