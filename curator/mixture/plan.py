@@ -6,7 +6,6 @@ what `--dry-run` shows and what `write` renders, so a dry run and a real export 
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import heapq
 import sys
@@ -33,6 +32,7 @@ from curator.mixture.split import (
     assign_splits,
     expand_heldout,
     lock_path,
+    sorted_position,
     split_counts,
     split_key,
     split_warnings,
@@ -220,10 +220,8 @@ class MetaTable(Mapping[str, Meta]):
 
     def _row(self, record_id: object) -> int:
         """The live row of `record_id`, or -1."""
-        if not isinstance(record_id, str):
-            return -1
-        at = bisect.bisect_left(self._ids, record_id)
-        return at if at < len(self._ids) and self._ids[at] == record_id and self._live[at] else -1
+        at = sorted_position(self._ids, record_id)
+        return at if at >= 0 and self._live[at] else -1
 
     def _meta(self, at: int) -> Meta:
         v, words = self._values, self._words

@@ -139,6 +139,14 @@ class SplitInput:
     clauses: tuple[str, ...]
 
 
+def sorted_position(ids: Sequence[str], record_id: object) -> int:
+    """Where `record_id` is in the sorted `ids`, or -1 (anything not a string is nowhere)."""
+    if not isinstance(record_id, str):
+        return -1
+    at = bisect.bisect_left(ids, record_id)
+    return at if at < len(ids) and ids[at] == record_id else -1
+
+
 class OrderedSplits(Mapping[str, str]):
     """Record id -> split for records given in strictly increasing id order: the ids (the
     caller's strings) and a byte each, looked up by bisection; a million records' dict took ~40
@@ -160,10 +168,7 @@ class OrderedSplits(Mapping[str, str]):
         self._codes.append(SPLITS.index(split))
 
     def _row(self, record_id: object) -> int:
-        if not isinstance(record_id, str):
-            return -1
-        at = bisect.bisect_left(self._ids, record_id)
-        return at if at < len(self._ids) and self._ids[at] == record_id else -1
+        return sorted_position(self._ids, record_id)
 
     def __getitem__(self, record_id: str) -> str:
         at = self._row(record_id)
