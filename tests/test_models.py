@@ -168,3 +168,29 @@ def test_content_text_of_the_json_is_searchable_text() -> None:
     for ex in records:
         assert content_text(json.loads(ex.model_dump_json())) == ex.searchable_text(), ex.id
         assert content_text(ex.canonical()) == ex.searchable_text(), ex.id
+
+
+def test_utc_now_is_the_current_millisecond_in_iso_form(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The timestamp is remembered per millisecond (bulk imports stamp thousands at once): a new
+    millisecond, second or day must still give its own text, never the remembered one."""
+    import time as time_module
+    from datetime import UTC, datetime
+
+    from curator import models
+
+    before = datetime.now(UTC)
+    stamped = models.utc_now()
+    after = datetime.now(UTC)
+    assert stamped.endswith("Z") and len(stamped) == len("2026-12-06T11:09:13.339Z")
+    moment = datetime.fromisoformat(stamped)
+    assert before.replace(microsecond=before.microsecond // 1000 * 1000) <= moment <= after
+    clock = iter(
+        [1_733_443_199_998_000_000, 1_733_443_199_998_500_000, 1_733_443_199_999_000_000, 1_733_443_200_000_000_000]
+    )
+    monkeypatch.setattr(time_module, "time_ns", lambda: next(clock))
+    assert [models.utc_now() for _ in range(4)] == [
+        "2024-12-05T23:59:59.998Z",
+        "2024-12-05T23:59:59.998Z",
+        "2024-12-05T23:59:59.999Z",
+        "2024-12-06T00:00:00.000Z",
+    ]
