@@ -357,3 +357,50 @@ def test_a_pass_over_the_corpus_reads_through_a_small_cache_and_gives_it_back(ws
     with pytest.raises(RuntimeError), scan_cache(ws.db):
         raise RuntimeError("the pass failed")
     assert cache() == -CACHE_KIB
+
+
+def _write_pages(ws: Workspace, rows: int) -> None:
+    """A committed write of `rows` 4 KB blobs (a page of the log each, at least)."""
+    with ws.db.atomic():
+        ws.db.execute("CREATE TABLE IF NOT EXISTS blobs (b BLOB)")
+        ws.db.conn.executemany("INSERT INTO blobs VALUES (randomblob(4000))", [()] * rows)
+
+
+def test_a_background_checkpoint_copies_the_log_after_the_commit_not_in_it(tmp_path: Path) -> None:
+    """Commits inside the block leave the log (the database file does not grow); `start` copies it
+    on another connection, and the block's end waits for that copy and restores the automatic one."""
+    from curator.store.db import BackgroundCheckpoint
+
+    path = tmp_path / "ws.db"
+    with open_workspace(path) as ws:
+        ws.db.execute("PRAGMA wal_autocheckpoint = 20")
+        before = path.stat().st_size
+        _write_pages(ws, 100)
+        assert path.stat().st_size > before  # the control: an ordinary commit copies the log at once
+        with BackgroundCheckpoint(ws) as checkpoint:
+            grown = path.stat().st_size
+            _write_pages(ws, 100)
+            assert path.stat().st_size == grown  # committed, but only in the log so far
+            assert ws.db.execute("SELECT count(*) FROM blobs").fetchone()[0] == 200
+            checkpoint.start()
+            assert ws.db.execute("SELECT count(*) FROM blobs").fetchone()[0] == 200  # reads go on
+        assert path.stat().st_size >= grown + 100 * 4000
+        assert ws.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 20
+        busy, logged, copied = ws.db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        assert busy == 0 and logged == copied
+    with open_workspace(path) as again:
+        assert again.db.execute("SELECT count(*) FROM blobs").fetchone()[0] == 200
+
+
+def test_a_background_checkpoint_never_started_restores_the_automatic_one(tmp_path: Path) -> None:
+    from curator.store.db import BackgroundCheckpoint
+
+    path = tmp_path / "ws.db"
+    with open_workspace(path) as ws:
+        ws.db.execute("PRAGMA wal_autocheckpoint = 20")
+        with pytest.raises(RecordError), BackgroundCheckpoint(ws):
+            raise RecordError("the import failed")
+        assert ws.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 20
+    with open_workspace(":memory:") as memory, BackgroundCheckpoint(memory) as checkpoint:
+        checkpoint.start()  # nothing to copy: no log, no thread
+        assert checkpoint._thread is None

@@ -90,18 +90,21 @@ def import_(
     elsewhere); each import event in the audit log notes it and who asked.
     """
     from curator.importer import import_file
+    from curator.store.db import BackgroundCheckpoint
 
-    report = import_file(
-        ws.db,
-        Path(file),
-        input_format,
-        actor=acting_user(),
-        skip_invalid=skip_invalid,
-        parallel=None,
-        submit=submit,
-        keep_status=keep_status,
-    )
-    _refresh_dedup_index(ws, len(report.imported))
+    with BackgroundCheckpoint(ws) as checkpoint:
+        report = import_file(
+            ws.db,
+            Path(file),
+            input_format,
+            actor=acting_user(),
+            skip_invalid=skip_invalid,
+            parallel=None,
+            submit=submit,
+            keep_status=keep_status,
+        )
+        checkpoint.start()  # the log of a big import is copied into the database meanwhile
+        _refresh_dedup_index(ws, len(report.imported))
     landed = {"draft": "as draft", "review": "in review", "kept": "with the file's statuses"}.get(
         report.statuses, report.statuses
     )
