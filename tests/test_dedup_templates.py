@@ -154,3 +154,32 @@ def test_few_lookalikes_keeps_the_pairs_of_records_with_few_set_aside_pairs(
     got = engine._few_lookalikes(parts, n, limit)
     assert got.tolist() == expected and expected and len(expected) < len(set(pairs))
     assert parts == []  # the caller's parts are released
+
+
+def test_template_groups_join_buckets_through_shared_rows_each_equal_bucket_once() -> None:
+    """Labels are the smallest row of each set of buckets joined through shared rows, as a plain
+    union-find says; buckets repeated band after band (a template's usual shape) change nothing."""
+    from curator.dedup.engine import template_groups
+    from curator.dedup.index import distinct_row_sets
+
+    rng = random.Random(5)
+    n = 400
+    buckets = [np.array(sorted(rng.sample(range(n), rng.randint(2, 12))), dtype=np.int32) for _ in range(60)]
+    repeated = [b.copy() for b in buckets for _ in range(3)]  # each bucket in three bands
+    parent = list(range(n))
+
+    def root(r: int) -> int:
+        while parent[r] != r:
+            parent[r] = parent[parent[r]]
+            r = parent[r]
+        return r
+
+    for b in buckets:
+        for r in b.tolist()[1:]:
+            parent[max(root(r), root(int(b[0])))] = min(root(r), root(int(b[0])))
+    in_bucket = {r for b in buckets for r in b.tolist()}
+    expected = [min(x for x in in_bucket if root(x) == root(r)) if r in in_bucket else -1 for r in range(n)]
+    assert template_groups(n, buckets).tolist() == expected
+    assert template_groups(n, repeated).tolist() == expected
+    assert len(distinct_row_sets(repeated)) == len({b.tobytes() for b in buckets})
+    assert template_groups(n, []).tolist() == [-1] * n

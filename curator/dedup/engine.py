@@ -25,6 +25,7 @@ from curator.dedup.index import (
     LshIndex,
     all_query_keys,
     all_short_keys,
+    distinct_row_sets,
     id_order,
     sketch_of,
     sorted_keys,
@@ -327,14 +328,21 @@ def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
 
 def template_groups(n: int, buckets: list[np.ndarray[Any, np.dtype[np.int32]]]) -> np.ndarray[Any, np.dtype[np.int64]]:
     """Per row, the template it belongs to (the smallest row of the buckets joined through shared
-    rows), or -1. Labels spread to a fixed point, vectorised: a few passes over the bucket rows."""
+    rows), or -1. Labels spread to a fixed point, vectorised: a few passes over the bucket rows.
+
+    Equal buckets are joined once; the passes work on 32-bit rows (the index numbers its rows so).
+    """
+    if n > np.iinfo(np.int32).max:
+        raise UsageError(f"{n:,} records: more than the near-duplicate index numbers (2**31 - 1)")
     group = np.full(n, -1, dtype=np.int64)
-    if not buckets:
+    kept = distinct_row_sets(buckets)  # equal buckets join nothing more
+    if not kept:
         return group
-    rows = np.concatenate(buckets).astype(np.int64)
-    owner = np.repeat(np.arange(len(buckets)), [b.size for b in buckets])
-    starts = np.concatenate(([0], np.cumsum([b.size for b in buckets])[:-1]))
-    label = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    sizes = np.array([b.size for b in kept], dtype=np.int64)
+    rows = np.concatenate(kept)
+    owner = np.repeat(np.arange(len(kept), dtype=np.int32), sizes)
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    label = np.full(n, np.iinfo(np.int32).max, dtype=np.int32)
     label[rows] = rows
     while True:
         lowest = np.minimum.reduceat(label[rows], starts)
@@ -376,10 +384,7 @@ def _few_lookalikes(
     such pairs: a real pair inside or beside a template, not two of its many fills."""
     if not parts:
         return np.zeros(0, dtype=np.int64)
-    codes = np.concatenate(parts)
-    parts.clear()  # the caller's list: its arrays are freed as the sorted copy is made
-    codes.sort()
-    codes = codes[np.concatenate(([True], codes[1:] != codes[:-1]))]
+    codes = _distinct_codes(parts)
     # a template's fills make most of a corpus's pairs (tens of millions at 1M records): each pass
     # below takes a block at a time, so no whole-size array of ends is made beside the codes
     width = max(n, 1)
@@ -398,6 +403,34 @@ def _few_lookalikes(
 
 _PAIR_BLOCK = 1 << 20
 """Pair codes handled at once by `_few_lookalikes` (8 MB of them)."""
+
+
+def _distinct_codes(parts: list[np.ndarray[Any, np.dtype[np.int64]]]) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """The distinct codes of all `parts`, sorted, in one buffer of their total size: each part is
+    freed once copied in (`parts` is emptied), and repeats are squeezed out in place, a block at a
+    time. At a million template-heavy records the parts are ~58 million codes (460 MB): one copy
+    of them, not three, at the clustering's peak."""
+    codes = np.empty(sum(p.size for p in parts), dtype=np.int64)
+    at = 0
+    parts.reverse()
+    while parts:
+        part = parts.pop()
+        codes[at : at + part.size] = part
+        at += part.size
+        del part
+    codes.sort()
+    kept = 0
+    last: int | None = None
+    for start in range(0, codes.size, _PAIR_BLOCK):
+        block = codes[start : start + _PAIR_BLOCK]
+        new = np.empty(block.size, dtype=np.bool_)
+        new[0] = last is None or int(block[0]) != last
+        np.not_equal(block[1:], block[:-1], out=new[1:])
+        last = int(block[-1])
+        fresh = block[new]  # a copy: writing it below may overwrite this block's own place
+        codes[kept : kept + fresh.size] = fresh
+        kept += fresh.size
+    return codes[:kept]
 
 
 def _template_order(ids: list[str]) -> tuple[int, list[str]]:
