@@ -183,3 +183,19 @@ def test_template_groups_join_buckets_through_shared_rows_each_equal_bucket_once
     assert template_groups(n, repeated).tolist() == expected
     assert len(distinct_row_sets(repeated)) == len({b.tobytes() for b in buckets})
     assert template_groups(n, []).tolist() == [-1] * n
+
+
+@pytest.mark.parametrize("block", [1, 5, 1 << 23])
+def test_set_aside_pairs_are_packed_into_blocks_in_the_order_given(block: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from curator.dedup.engine import CodeBlocks
+
+    monkeypatch.setattr(CodeBlocks, "BLOCK", block)
+    rng = random.Random(block)
+    given = [np.array([rng.randrange(10**9) for _ in range(rng.randrange(0, 13))], dtype=np.int64) for _ in range(20)]
+    packed = CodeBlocks()
+    for part in given:
+        packed.append(part)
+    parts = packed.parts()
+    assert np.concatenate(parts).tolist() == np.concatenate(given).tolist()
+    assert all(p.size <= block for p in parts)
+    assert packed.parts() == []  # handed over: the packer holds nothing more

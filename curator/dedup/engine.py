@@ -405,6 +405,41 @@ _PAIR_BLOCK = 1 << 20
 """Pair codes handled at once by `_few_lookalikes` (8 MB of them)."""
 
 
+class CodeBlocks:
+    """Pair codes appended a part at a time into blocks of `BLOCK` codes.
+
+    A template-heavy million records set aside ~58 million pairs, ~6,000 parts of a few thousand:
+    small arrays whose memory the allocator keeps once they are freed. Packed into blocks of 64 MB
+    they can be merged block by block without holding them twice (`_distinct_codes`): a block is
+    larger than the largest size glibc's malloc may take from its heap (32 MB), so each is a
+    mapping of its own, returned to the system when freed.
+    """
+
+    BLOCK = 1 << 23
+
+    def __init__(self) -> None:
+        self._blocks: list[np.ndarray[Any, np.dtype[np.int64]]] = []
+        self._filled = 0
+
+    def append(self, codes: np.ndarray[Any, np.dtype[np.int64]]) -> None:
+        while codes.size:
+            if not self._blocks or self._filled == self._blocks[-1].size:
+                self._blocks.append(np.empty(self.BLOCK, dtype=np.int64))
+                self._filled = 0
+            block = self._blocks[-1]
+            take = min(codes.size, block.size - self._filled)
+            block[self._filled : self._filled + take] = codes[:take]
+            self._filled += take
+            codes = codes[take:]
+
+    def parts(self) -> list[np.ndarray[Any, np.dtype[np.int64]]]:
+        """The codes appended, as blocks (the last one cut to what it holds); the caller may empty the list."""
+        if self._blocks:
+            self._blocks[-1] = self._blocks[-1][: self._filled]
+        blocks, self._blocks, self._filled = self._blocks, [], 0
+        return blocks
+
+
 def _distinct_codes(parts: list[np.ndarray[Any, np.dtype[np.int64]]]) -> np.ndarray[Any, np.dtype[np.int64]]:
     """The distinct codes of all `parts`, sorted, in one buffer of their total size: each part is
     freed once copied in (`parts` is emptied), and repeats are squeezed out in place, a block at a
@@ -1141,7 +1176,7 @@ class DedupEngine:
         if sigs is None:
             raise UsageError("clusters need the index built from the table (`DedupEngine.load` without a file)")
 
-        fills: list[Rows] = []  # plausible pairs touching a template, not yet kept
+        fills = CodeBlocks()  # plausible pairs touching a template, not yet kept
 
         def keep(lo: Rows, hi: Rows) -> Any:
             """Drop pairs whose signatures already say they are far apart; set aside pairs touching a template."""
@@ -1152,7 +1187,7 @@ class DedupEngine:
 
         lsh_pairs, _ = self.index.pairs(config.template_bucket, keep=keep, progress=progress)
         excerpt_pairs, excerpt_templates = self.excerpts.pairs()
-        found = merge_candidates(lsh_pairs, fills, excerpt_pairs, len(ids), config)
+        found = merge_candidates(lsh_pairs, fills.parts(), excerpt_pairs, len(ids), config)
         del lsh_pairs, excerpt_pairs
         pairs, sharing, similar = found.pairs, found.sharing, found.similar
         exact_groups = [
