@@ -1190,18 +1190,16 @@ class DedupEngine:
         found = merge_candidates(lsh_pairs, fills.parts(), excerpt_pairs, len(ids), config)
         del lsh_pairs, excerpt_pairs
         pairs, sharing, similar = found.pairs, found.sharing, found.similar
-        exact_groups = [
-            sorted(joined.split("\x1f"))
-            for (joined,) in self.db.execute(
-                f"SELECT group_concat(id, char(31)) FROM examples e WHERE {live_sql()} "
-                "GROUP BY norm_hash HAVING count(*) > 1"
-            ).fetchall()
-        ]
+        exact = self.db.execute(
+            f"SELECT norm_hash, group_concat(id, char(31)) FROM examples e WHERE {live_sql()} "
+            "GROUP BY norm_hash HAVING count(*) > 1"
+        ).fetchall()
+        exact_groups = [sorted(joined.split("\x1f")) for _, joined in exact]
+        shared_hashes = {h for h, _ in exact if h}
+        del exact
         templates = template_lists(group, excerpt_templates, ids)
         forest = Forest()
         exact_edges(forest, exact_groups, self.ignored)
-        hashes = self._norm_hashes()
-        shared_hashes = {h for g in exact_groups for h in [hashes.get(g[0], "")] if h}
         texts: dict[str, Candidate] = {}  # keyed by normalised-text hash: exact duplicates share one
         decided: dict[tuple[str, str, bool, bool], Verdict | None] = {}
         total = int(pairs.size)
@@ -1214,6 +1212,7 @@ class DedupEngine:
             b_rows = (chunk % n).tolist()
             if len(texts) > 10_000:  # bounded cache: each entry holds a shingle set (~60 KB), ~0.6 GB at most
                 texts.clear()
+            hashes = self._norm_hashes({ids[r] for r in a_rows + b_rows})  # this batch's records only
             need = sorted({ids[r] for r in a_rows + b_rows if hashes.get(ids[r], ids[r]) not in texts})
             for eid, (text, _) in self._texts(need).items():
                 texts.setdefault(hashes.get(eid, eid), Candidate(normalize(text)))
@@ -1242,9 +1241,15 @@ class DedupEngine:
             forest, self._cluster_meta(members_all), self._texts(members_all), templates, int(pairs.size)
         )
 
-    def _norm_hashes(self) -> dict[str, str]:
-        """Normalised-text hash of every live record (equal for exact duplicates)."""
-        return dict(self.db.execute(f"SELECT id, norm_hash FROM examples e WHERE {live_sql()}").fetchall())
+    def _norm_hashes(self, record_ids: Iterable[str]) -> dict[str, str]:
+        """Normalised-text hash of these records (equal for exact duplicates), the live ones: asked for
+        a batch of pairs at a time (a million records' dict of them took ~200 MB)."""
+        out: dict[str, str] = {}
+        for chunk in _chunks(sorted(record_ids)):
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT id, norm_hash FROM examples e WHERE id IN ({marks}) AND {live_sql()}"
+            out.update(self.db.execute(sql, chunk).fetchall())
+        return out
 
     def _cluster_meta(self, ids: list[str]) -> dict[str, tuple[str, str, str, str]]:
         """(status, created_at, title, kind) per record."""
