@@ -248,17 +248,20 @@ carrying the record. Files over 8 MB are parsed (validation, MinHash signature, 
 two worker processes while the main one writes, inside one transaction (all or nothing), so memory
 stays flat as the file grows.
 
-Where the time goes (this file, in-process, 2026-12-05): the two parse workers spend ~195 µs of CPU
-per record (pydantic validation ~85, the near-duplicate rows ~60 now that a chunk's MinHash
-signatures, shingle counts and excerpt fingerprints are computed in one numpy batch (they were
-~120 one record at a time), the token estimate ~45), and the writer ~71 µs (SQLite: the record row
-with its six indexes, FTS, links, signatures, tags, audit; the link-insert coverage trigger, which
-cost ~7 µs a link even paused, is now set aside inside the transaction). Both cores are busy
-throughout, so ~270 CPU-µs per record is the ceiling of ~7,400 records/s on this machine; before
-these two changes the import ran at 4,634 records/s here. **The target of 20,000 records/s is out
-of reach with these guarantees on any machine with one SQLite writer**: the writer alone, with
-unlimited parse cores, would stop at ~14,000 records/s, and on 2 cores it needs ~100 CPU-µs per
-record in all, less than validation and the MinHash rows take by themselves.
+Where the time goes (this file, 2026-12-06): the whole command takes ~224 µs of CPU per record
+(20.4 s user + 2.0 s system for 100,000), on 2 cores a ceiling of ~8,900 records/s, which it
+nearly reaches (both cores are busy ~90% of the time). The two parse workers spend ~135-150 µs a
+record (one process, best of three on 10,000 lines): pydantic validation ~25-45 (by kind), the
+near-duplicate rows ~54 (the 128 MinHash permutations ~30 of it, already one numpy batch per chunk),
+the token estimate ~10, normalisation ~7, the canonical JSON ~5, pickling the results ~5. The writer
+~61 µs (its process's CPU time): SQLite ~40 (the record row ~6, FTS ~6, coverage counts ~7,
+signatures ~4.5, links ~3.5, tags ~3, audit ~2), reading the lines ~5, unpickling ~4. After the
+rows, at 1M records: the secondary indexes rebuilt (~10 s), the commit (9.3 s while it copied the
+write-ahead log itself, 1.0 s now that another connection copies it beside the index file) and the
+duplicate index file (~7 s). **The target of 20,000 records/s is out of reach with these guarantees
+on this machine**: it needs ~100 CPU-µs per record in all, less than validation and the MinHash
+rows take by themselves; with unlimited parse cores the writer alone would stop at ~16,000
+records/s.
 
 A first import now builds the eight secondary indexes once at the end of its transaction
 (`store.bulk`) instead of row by row: measured back to back on this file, 15.22 s without and
@@ -270,10 +273,8 @@ signatures (no engine built for it) it went from 334 to 269 MiB here, and at 1M 
 The workspace this import writes is 2.46x its JSON lines (315.7 MB; 2.46x at 1M too, see Scaling),
 was 2.71x: signatures keep 16 bits a value (35.8 MB instead of 62.9), and the b-trees an import
 keeps up to date in key order (links, tags, the id and exact-text indexes) are rebuilt once at its
-end, as compact as `VACUUM` makes them (-5.1 MB, ~0.5 s). The token estimate is now counted in
-bytes (10.9 µs a record here instead of 38.5); measured A/B, twice each, on this file the import's
-wall time did not move (15.8/14.7 s before, 15.8/15.6 s after): the writer, not the parse workers,
-sets the pace.
+end, as compact as `VACUUM` makes them (-5.1 MB, ~0.5 s). The token estimate is counted in
+bytes (10.9 µs a record here instead of 38.5).
 
 ## Constitution parsing
 
