@@ -28,7 +28,7 @@ from curator.store.db import Workspace, open_workspace, read_snapshot, scan_cach
 from curator.store.examples import PreparedRecord, all_records_json, prepare_many
 from curator.store.links import recompute_states
 from curator.targets import FolderKind, check_folder_target, sha256_file
-from curator.workers import PARALLEL_MIN_BYTES, ordered_map
+from curator.workers import PARALLEL_MIN_BYTES, WorkerPool
 
 DUMP_FORMAT = "curator-dump"
 DUMP_FORMAT_VERSION = 4
@@ -240,12 +240,12 @@ def _insert_rows(db: Any, spec: snapshot.DumpedTable, rows: list[tuple[int, dict
     """Insert (line, row) pairs of a dumped table; a constraint error names the file and the line."""
     db.execute("SAVEPOINT rows")
     try:
-        snapshot.insert_table_rows(db, spec, [dict(r) for _, r in rows])
+        snapshot.insert_encoded_rows(db, spec, [r for _, r in rows])
     except sqlite3.IntegrityError as err:
         db.execute("ROLLBACK TO rows")
         for number, row in rows:  # find the first line that fails on its own
             try:
-                snapshot.insert_table_rows(db, spec, [dict(row)])
+                snapshot.insert_encoded_rows(db, spec, [row])
             except sqlite3.IntegrityError as line_err:
                 raise ImportFailed(f"{path}:{number}: {_constraint(line_err)}") from None
         raise ImportFailed(f"{path}: {_constraint(err)}") from None
@@ -255,13 +255,6 @@ def _insert_rows(db: Any, spec: snapshot.DumpedTable, rows: list[tuple[int, dict
 
 LOAD_BATCH = 2000
 """Rows parsed and inserted at a time: a load's memory stays flat whatever the dump's size."""
-
-
-def _numbered_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) of a dump file, read line by line (a missing file has none)."""
-    for batch in _raw_batches(path):
-        for number, raw in batch:
-            yield from _objects(str(path), number, raw)
 
 
 def _raw_batches(path: Path) -> Iterator[list[tuple[int, bytes]]]:
@@ -289,6 +282,18 @@ def _objects(where: str, number: int, raw: bytes) -> list[tuple[int, dict[str, A
     return [(number, obj) for _, obj in jsonl.objects(line.rstrip("\n"), f"{where}:{number}", ImportFailed)]
 
 
+def prepare_rows(batch: list[tuple[int, bytes]], *, where: str, table: str) -> list[tuple[int, dict[str, Any]]] | str:
+    """A batch of a dumped table's lines parsed, as (line number, row its table stores) pairs (in a
+    worker process for a big dump), or the one line naming the first bad line (file and line)."""
+    spec = snapshot.dumped_table(table)
+    try:
+        return [
+            (n, snapshot.encoded_row(spec, obj)) for number, raw in batch for n, obj in _objects(where, number, raw)
+        ]
+    except ImportFailed as err:
+        return str(err)
+
+
 def prepare_examples(batch: list[tuple[int, bytes]], *, where: str) -> list[PreparedRecord] | str:
     """A batch of examples.jsonl lines parsed, validated and prepared for the store (in a worker
     process for a big dump), or the one line naming the first bad line (file and line)."""
@@ -303,17 +308,6 @@ def prepare_examples(batch: list[tuple[int, bytes]], *, where: str) -> list[Prep
     except ImportFailed as err:
         return str(err)
     return prepare_many(records)
-
-
-def _batches(items: Iterator[tuple[int, dict[str, Any]]]) -> Iterator[list[tuple[int, dict[str, Any]]]]:
-    batch: list[tuple[int, dict[str, Any]]] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == LOAD_BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _constraint(err: sqlite3.IntegrityError) -> str:
@@ -352,26 +346,32 @@ def _load_into(ws: Workspace, source: Path, manifest: dict[str, Any], *, paralle
         examples_path = source / "examples.jsonl"
         counts["examples"] = 0
         prepare = functools.partial(prepare_examples, where=str(examples_path))
-        with bulk.indexes_set_aside(db):  # a new workspace: its indexes are built once, sorted
-            for prepared in ordered_map(prepare, _raw_batches(examples_path), parallel=parallel):
-                if isinstance(prepared, str):
-                    raise ImportFailed(prepared)
-                try:
-                    snapshot.restore_prepared(db, prepared)
-                except sqlite3.IntegrityError as err:
-                    raise ImportFailed(f"{examples_path}: {_constraint(err)}") from None
-                counts["examples"] += len(prepared)
-        _expect_count(manifest, counts, source)
         legacy_clauses = False
-        for spec in snapshot.DUMPED_TABLES:
-            path = source / f"{spec.file}.jsonl"
-            counts[spec.table] = 0
-            for batch in _batches(_numbered_lines(path)):
-                if spec.table == "clauses" and counts[spec.table] == 0 and "plain" not in batch[0][1]:
-                    legacy_clauses = True  # dumped before the clause model: texts and hashes are re-derived
-                _insert_rows(db, spec, batch, path)
-                counts[spec.table] += len(batch)
+        with WorkerPool(parallel=parallel) as pool:  # the records, then each table: lines parsed in workers
+            with bulk.indexes_set_aside(db):  # a new workspace: its indexes are built once, sorted
+                for prepared in pool.map(prepare, _raw_batches(examples_path)):
+                    if isinstance(prepared, str):
+                        raise ImportFailed(prepared)
+                    try:
+                        snapshot.restore_prepared(db, prepared)
+                    except sqlite3.IntegrityError as err:
+                        raise ImportFailed(f"{examples_path}: {_constraint(err)}") from None
+                    counts["examples"] += len(prepared)
             _expect_count(manifest, counts, source)
+            for spec in snapshot.DUMPED_TABLES:
+                path = source / f"{spec.file}.jsonl"
+                counts[spec.table] = 0
+                parse = functools.partial(prepare_rows, where=str(path), table=spec.table)
+                for rows in pool.map(parse, _raw_batches(path)):
+                    if isinstance(rows, str):
+                        raise ImportFailed(rows)
+                    if not rows:
+                        continue
+                    if spec.table == "clauses" and counts[spec.table] == 0 and "plain" not in rows[0][1]:
+                        legacy_clauses = True  # dumped before the clause model: texts and hashes are re-derived
+                    _insert_rows(db, spec, rows, path)
+                    counts[spec.table] += len(rows)
+                _expect_count(manifest, counts, source)
         if legacy_clauses:
             rederive_clause_texts(db)
             recompute_states(db)

@@ -235,17 +235,25 @@ def test_a_load_prepared_in_worker_processes_is_the_same_workspace(tmp_path: Pat
     try:
         load(tmp_path / "dump1", tmp_path / "serial.db", parallel=False)
         load(tmp_path / "dump1", tmp_path / "parallel.db", parallel=True)
-        lines = (tmp_path / "dump1" / "examples.jsonl").read_bytes().splitlines(keepends=True)
-        lines[9] = b'{"kind": "poem"}\n'  # a bad line in the third batch
-        (tmp_path / "dump1" / "examples.jsonl").write_bytes(b"".join(lines))
-        reseal_dump(tmp_path / "dump1")
-        with pytest.raises(ImportFailed, match=r"examples.jsonl:10: kind"):
-            load(tmp_path / "dump1", tmp_path / "bad.db", parallel=True)
-        lines[9] = b"\xff\xfe\n"
-        (tmp_path / "dump1" / "examples.jsonl").write_bytes(b"".join(lines))
-        reseal_dump(tmp_path / "dump1")
-        with pytest.raises(ImportFailed, match=r"examples.jsonl:10: not valid UTF-8 \(byte 0xff at column 1\)"):
-            load(tmp_path / "dump1", tmp_path / "bad.db", parallel=True)
+        folder = tmp_path / "dump1"
+
+        def refused_with(name: str, number: int, line: bytes, message: str) -> None:
+            """A load of the dump with line `number` of `name` replaced fails naming file and line."""
+            lines = original[name].splitlines(keepends=True)
+            lines[number - 1] = line
+            (folder / name).write_bytes(b"".join(lines))
+            reseal_dump(folder)
+            with pytest.raises(ImportFailed, match=rf"{name}:{number}:.*{message}"):
+                load(folder, tmp_path / "bad.db", parallel=True)
+            (folder / name).write_bytes(original[name])
+            reseal_dump(folder)
+
+        refused_with("examples.jsonl", 10, b'{"kind": "poem"}\n', "kind")  # a bad line in the third batch
+        refused_with("examples.jsonl", 10, b"\xff\xfe\n", r"not valid UTF-8 \(byte 0xff at column 1\)")
+        # the other tables' lines are parsed in the workers too: a bad one is still named by file and line
+        refused_with("audit.jsonl", 7, b'{"id": 7, "entity": \n', "invalid JSON")
+        gone = original["links.jsonl"].splitlines(keepends=True)[5].replace(b'"example_id":"', b'"example_id":"gone_')
+        refused_with("links.jsonl", 6, gone, "refers to something the dump does not hold")
     finally:
         dumpload.LOAD_BATCH = batch
     assert not (tmp_path / "bad.db").exists()

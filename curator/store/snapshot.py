@@ -66,14 +66,27 @@ def table_rows(db: Database, spec: DumpedTable) -> Iterator[dict[str, Any]]:
         yield item
 
 
+def dumped_table(table: str) -> DumpedTable:
+    """The dumped table named `table`."""
+    return next(spec for spec in DUMPED_TABLES if spec.table == table)
+
+
+def encoded_row(spec: DumpedTable, item: dict[str, Any]) -> dict[str, Any]:
+    """A dumped row as its table stores it: a copy with the JSON columns encoded compactly again."""
+    out = dict(item)
+    for col in spec.json_columns:
+        if out.get(col) is not None:
+            out[col] = json.dumps(out[col], ensure_ascii=False, separators=(",", ":"))
+    return out
+
+
 def insert_table_rows(db: Database, spec: DumpedTable, rows: Iterable[dict[str, Any]]) -> None:
-    """Insert dumped rows back exactly (JSON columns re-encoded compactly)."""
-    batch: list[dict[str, Any]] = []
-    for item in rows:
-        for col in spec.json_columns:
-            if item.get(col) is not None:
-                item[col] = json.dumps(item[col], ensure_ascii=False, separators=(",", ":"))
-        batch.append(item)
+    """Insert dumped rows back exactly (JSON columns re-encoded compactly; `rows` are not changed)."""
+    insert_encoded_rows(db, spec, [encoded_row(spec, item) for item in rows])
+
+
+def insert_encoded_rows(db: Database, spec: DumpedTable, batch: Sequence[dict[str, Any]]) -> None:
+    """Insert rows `encoded_row` made (a load encodes them in its worker processes)."""
     if batch:
         columns = list(batch[0])
         marks = ", ".join("?" * len(columns))
