@@ -254,18 +254,21 @@ def _insert_rows(db: Any, spec: snapshot.DumpedTable, rows: list[tuple[int, dict
 
 
 LOAD_BATCH = 2000
-"""Rows parsed and inserted at a time: a load's memory stays flat whatever the dump's size."""
+"""Records parsed and inserted at a time: a load's memory stays flat whatever the dump's size.
+The other tables go a quarter of that at a time: their lines (an audit event carries a whole
+record) are parsed in the workers, and six batches are in flight at once."""
 
 
-def _raw_batches(path: Path) -> Iterator[list[tuple[int, bytes]]]:
-    """(line number, bytes) of a dump file, `LOAD_BATCH` lines at a time (a missing file has none)."""
+def _raw_batches(path: Path, size: int | None = None) -> Iterator[list[tuple[int, bytes]]]:
+    """(line number, bytes) of a dump file, `size` (`LOAD_BATCH`) lines at a time (a missing file has none)."""
+    size = size or LOAD_BATCH
     if not path.exists():
         return
     with open_bytes(path, ImportFailed, kind="dump") as fh:
         batch: list[tuple[int, bytes]] = []
         for number, raw in enumerate(fh, start=1):
             batch.append((number, raw))
-            if len(batch) == LOAD_BATCH:
+            if len(batch) == size:
                 yield batch
                 batch = []
         if batch:
@@ -362,7 +365,7 @@ def _load_into(ws: Workspace, source: Path, manifest: dict[str, Any], *, paralle
                 path = source / f"{spec.file}.jsonl"
                 counts[spec.table] = 0
                 parse = functools.partial(prepare_rows, where=str(path), table=spec.table)
-                for rows in pool.map(parse, _raw_batches(path)):
+                for rows in pool.map(parse, _raw_batches(path, max(1, LOAD_BATCH // 4))):
                     if isinstance(rows, str):
                         raise ImportFailed(rows)
                     if not rows:
