@@ -326,7 +326,9 @@ def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
         yield items[start : start + size]
 
 
-def template_groups(n: int, buckets: list[np.ndarray[Any, np.dtype[np.int32]]]) -> np.ndarray[Any, np.dtype[np.int64]]:
+def template_groups(
+    n: int, buckets: Iterable[np.ndarray[Any, np.dtype[np.int32]]]
+) -> np.ndarray[Any, np.dtype[np.int64]]:
     """Per row, the template it belongs to (the smallest row of the buckets joined through shared
     rows), or -1. Labels spread to a fixed point, vectorised: a few passes over the bucket rows.
 
@@ -335,7 +337,7 @@ def template_groups(n: int, buckets: list[np.ndarray[Any, np.dtype[np.int32]]]) 
     if n > np.iinfo(np.int32).max:
         raise UsageError(f"{n:,} records: more than the near-duplicate index numbers (2**31 - 1)")
     group = np.full(n, -1, dtype=np.int64)
-    kept = distinct_row_sets(buckets)  # equal buckets join nothing more
+    kept = distinct_row_sets(buckets)  # read one at a time; equal buckets join nothing more
     if not kept:
         return group
     sizes = np.array([b.size for b in kept], dtype=np.int64)

@@ -432,19 +432,16 @@ class LshIndex:
             return flat, templates
         return flat[np.concatenate(([True], flat[1:] != flat[:-1]))], templates
 
-    def template_buckets(self, template_bucket: int) -> list[npt.NDArray[np.int32]]:
+    def template_buckets(self, template_bucket: int) -> Iterator[npt.NDArray[np.int32]]:
         """The sorted live rows of every bucket larger than `template_bucket`, in band order (no pairs
-        made), each set of rows once (`distinct_row_sets`)."""
-
-        def buckets() -> Iterator[npt.NDArray[np.int32]]:
-            for band in range(BANDS):
-                rows, starts, sizes = self._buckets(band)
-                for f, size in zip(
-                    starts[sizes > template_bucket].tolist(), sizes[sizes > template_bucket].tolist(), strict=True
-                ):
-                    yield np.sort(rows[f : f + size])
-
-        return distinct_row_sets(buckets())
+        made), one at a time: a template's fills make the same bucket in band after band, and
+        `template_groups` keeps each set of rows once as it reads them."""
+        for band in range(BANDS):
+            rows, starts, sizes = self._buckets(band)
+            for f, size in zip(
+                starts[sizes > template_bucket].tolist(), sizes[sizes > template_bucket].tolist(), strict=True
+            ):
+                yield np.sort(rows[f : f + size])
 
     def _buckets(self, band: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.intp], npt.NDArray[np.intp]]:
         """One band's live rows in key order, with the start and size of each bucket."""

@@ -80,11 +80,6 @@ def encoded_row(spec: DumpedTable, item: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def insert_table_rows(db: Database, spec: DumpedTable, rows: Iterable[dict[str, Any]]) -> None:
-    """Insert dumped rows back exactly (JSON columns re-encoded compactly; `rows` are not changed)."""
-    insert_encoded_rows(db, spec, [encoded_row(spec, item) for item in rows])
-
-
 def insert_encoded_rows(db: Database, spec: DumpedTable, batch: Sequence[dict[str, Any]]) -> None:
     """Insert rows `encoded_row` made (a load encodes them in its worker processes)."""
     if batch:
